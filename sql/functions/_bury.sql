@@ -1,0 +1,37 @@
+create or replace function @extschema@._bury(
+    m @extschema@.messages, q @extschema@.queues, i_reason text,
+    i_error text, i_now timestamptz)
+returns void
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+-- ----------------------------------------------------------------------
+-- Function: _bury(m, q, i_reason, i_error, i_now)
+--
+--      Moves a message (already deleted from messages by the caller) to
+--      the dead letters, counts it, and raises the alert of the notify
+--      policy (internal).
+-- ----------------------------------------------------------------------
+declare
+    v_alert bigint;
+begin
+    insert into @extschema@.dead_letter_messages (id, queue_id, priority,
+        attempts, enqueued_at, group_key, dedup_id, correlation_id,
+        reply_to, last_error, headers, body, reason, failed_at)
+    values (m.id, m.queue_id, m.priority, m.attempts, m.enqueued_at,
+        m.group_key, m.dedup_id, m.correlation_id, m.reply_to, i_error,
+        m.headers, m.body, i_reason, i_now);
+    perform @extschema@._count(q.queue_id,
+        case when i_reason = 'expired' then 'expired' else 'dead' end);
+    if q.on_exhausted = 'notify' then
+        insert into @extschema@.alerts (raised_at, queue, message_id, reason,
+                                        error)
+        values (i_now, q.name, m.id, i_reason, left(i_error, 1000))
+        returning id into v_alert;
+        perform pg_notify('txq_alert', json_build_object(
+            'alert_id', v_alert, 'queue', q.name, 'message_id', m.id,
+            'reason', i_reason, 'attempts', m.attempts,
+            'error', left(i_error, 200))::text);
+    end if;
+end
+$$;

@@ -1,0 +1,59 @@
+create or replace function @extschema@._check_queue(q @extschema@.queues)
+returns void
+language plpgsql immutable
+set search_path = pg_catalog, pg_temp
+as $$
+-- ----------------------------------------------------------------------
+-- Function: _check_queue(q)
+--
+--      Validates every setting of a queue row before it is written
+--      (internal), so a bad value is named instead of reported as a
+--      constraint violation.
+-- ----------------------------------------------------------------------
+begin
+    if q.name is null or q.name !~ '^[a-z][a-z0-9_]{0,62}$' then
+        raise exception 'invalid queue name "%": use 1 to 63 characters '
+            'a-z, 0-9 and _, starting with a letter', left(q.name, 100)
+            using errcode = '22023';
+    end if;
+    if q.kind is null or q.kind not in ('standard', 'fifo') then
+        raise exception 'kind must be standard or fifo (got "%")',
+            left(q.kind, 100) using errcode = '22023';
+    end if;
+    perform @extschema@._check_interval('visibility_timeout',
+        q.visibility_timeout, '1 second', '12 hours');
+    if q.max_attempts is null or q.max_attempts not between 1 and 1000 then
+        raise exception 'max_attempts must be between 1 and 1000 (got %)',
+            q.max_attempts using errcode = '22023';
+    end if;
+    perform @extschema@._check_interval('backoff_base', q.backoff_base,
+        '0', '30 days');
+    perform @extschema@._check_interval('backoff_cap', q.backoff_cap,
+        '0', '30 days');
+    if q.backoff_cap < q.backoff_base then
+        raise exception 'backoff_cap (%) must not be below backoff_base (%)',
+            q.backoff_cap, q.backoff_base using errcode = '22023';
+    end if;
+    if q.backoff_jitter is null or q.backoff_jitter not between 0 and 1
+       or q.backoff_jitter = 'NaN' then
+        raise exception 'backoff_jitter must be between 0 and 1 (got %)',
+            q.backoff_jitter using errcode = '22023';
+    end if;
+    if q.on_exhausted is null
+       or q.on_exhausted not in ('review', 'ignore', 'notify') then
+        raise exception 'on_exhausted must be review, ignore or notify '
+            '(got "%")', left(q.on_exhausted, 100) using errcode = '22023';
+    end if;
+    if q.max_body_bytes is null
+       or q.max_body_bytes not between 1 and 268435456 then
+        raise exception 'max_body_bytes must be between 1 and 268435456 '
+            '(got %)', q.max_body_bytes using errcode = '22023';
+    end if;
+    perform @extschema@._check_interval('expire_after', q.expire_after,
+        '1 second', '365 days');
+    perform @extschema@._check_interval('dedup_window', q.dedup_window,
+        '0', '30 days');
+    perform @extschema@._check_interval('archive_for', q.archive_for,
+        '1 second', '3650 days');
+end
+$$;

@@ -1,0 +1,65 @@
+create or replace function @extschema@.ack(
+    i_ids       bigint[],
+    i_attempts  int[] default null,
+    i_now       timestamptz default null)
+returns int
+language plpgsql security definer
+set search_path = pg_catalog, pg_temp
+as $$
+-- ----------------------------------------------------------------------
+-- Function: ack(i_ids, i_attempts, i_now)
+--
+--      Acknowledges messages: they leave the queue (into the archive when
+--      their queue keeps one) when the caller's transaction commits.
+--      With i_attempts (one per id, as receive returned them) a message is
+--      only acked while that attempt still holds it: a stale holder whose
+--      claim lapsed and was taken again acks nothing.
+--
+-- Returns:
+--      how many messages were acked; fewer than given means the others
+--      were not held (already acked, failed, or claimed again).
+-- ----------------------------------------------------------------------
+declare
+    v_now timestamptz := coalesce(i_now, now());
+    n int := 0;
+    r record;
+begin
+    if i_ids is null then
+        raise exception 'ids is null' using errcode = '22023';
+    end if;
+    if i_attempts is not null
+       and coalesce(array_length(i_attempts, 1), 0)
+           <> coalesce(array_length(i_ids, 1), 0) then
+        raise exception 'attempts must have one element per id'
+            using errcode = '22023';
+    end if;
+    for r in
+        with d as (
+            delete from @extschema@.messages m
+             using unnest(i_ids, coalesce(i_attempts,
+                                          array_fill(null::int,
+                                              array[cardinality(i_ids)])))
+                   as a(id, attempt)
+             where m.id = a.id
+               and (a.attempt is null or m.attempts = a.attempt)
+            returning m.*),
+        arch as (
+            insert into @extschema@.archive (id, queue_id, attempts,
+                enqueued_at, finished_at, outcome, correlation_id, headers,
+                body)
+            select d.id, d.queue_id, d.attempts, d.enqueued_at, v_now,
+                   'acked', d.correlation_id, d.headers, d.body
+              from d join @extschema@.queues q using (queue_id)
+             where q.archive_for is not null),
+        hist as (
+            delete from @extschema@.message_errors e
+             using d
+             where d.last_error is not null and e.message_id = d.id)
+        select d.queue_id, count(*) as c from d group by d.queue_id
+    loop
+        perform @extschema@._count(r.queue_id, 'acked', r.c);
+        n := n + r.c;
+    end loop;
+    return n;
+end
+$$;

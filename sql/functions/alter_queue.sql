@@ -1,0 +1,70 @@
+create or replace function @extschema@.alter_queue(
+    i_name                text,
+    i_visibility_timeout  interval default null,
+    i_max_attempts        int default null,
+    i_backoff_base        interval default null,
+    i_backoff_cap         interval default null,
+    i_backoff_jitter      double precision default null,
+    i_on_exhausted        text default null,
+    i_max_body_bytes      int default null,
+    i_expire_after        interval default null,
+    i_dedup_window        interval default null,
+    i_archive_for         interval default null,
+    i_clear_expire_after  boolean default false,
+    i_clear_archive_for   boolean default false)
+returns @extschema@.queues
+language plpgsql security definer
+set search_path = pg_catalog, pg_temp
+as $$
+-- ----------------------------------------------------------------------
+-- Function: alter_queue(i_name, ...)
+--
+--      Changes the settings given (non-null); the others stay. The kind of
+--      a queue cannot change. i_clear_expire_after / i_clear_archive_for
+--      turn those optional settings off.
+--
+-- Returns:
+--      the updated queues row. Errors: 22023 bad setting, TQ002 unknown.
+-- ----------------------------------------------------------------------
+declare
+    q @extschema@.queues;
+begin
+    select * into q from @extschema@.queues where name = i_name for update;
+    if not found then
+        raise exception 'unknown queue "%"', left(i_name, 100)
+            using errcode = 'TQ002';
+    end if;
+    q.visibility_timeout := coalesce(i_visibility_timeout,
+                                     q.visibility_timeout);
+    q.max_attempts := coalesce(i_max_attempts, q.max_attempts);
+    q.backoff_base := coalesce(i_backoff_base, q.backoff_base);
+    q.backoff_cap := coalesce(i_backoff_cap, q.backoff_cap);
+    q.backoff_jitter := coalesce(i_backoff_jitter, q.backoff_jitter);
+    q.on_exhausted := coalesce(i_on_exhausted, q.on_exhausted);
+    q.max_body_bytes := coalesce(i_max_body_bytes, q.max_body_bytes);
+    q.expire_after := case when i_clear_expire_after then null
+                           else coalesce(i_expire_after, q.expire_after) end;
+    q.dedup_window := coalesce(i_dedup_window, q.dedup_window);
+    q.archive_for := case when i_clear_archive_for then null
+                          else coalesce(i_archive_for, q.archive_for) end;
+    perform @extschema@._check_queue(q);
+
+    update @extschema@.queues set
+        visibility_timeout = q.visibility_timeout,
+        max_attempts = q.max_attempts,
+        backoff_base = q.backoff_base,
+        backoff_cap = q.backoff_cap,
+        backoff_jitter = q.backoff_jitter,
+        on_exhausted = q.on_exhausted,
+        max_body_bytes = q.max_body_bytes,
+        expire_after = q.expire_after,
+        dedup_window = q.dedup_window,
+        archive_for = q.archive_for
+    where queue_id = q.queue_id
+    returning * into q;
+
+    insert into @extschema@.audit_log (action, queue)
+    values ('alter_queue', q.name);
+    return q;
+end
+$$;

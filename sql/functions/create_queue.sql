@@ -1,0 +1,68 @@
+create or replace function @extschema@.create_queue(
+    i_name                text,
+    i_kind                text default 'standard',
+    i_visibility_timeout  interval default null,
+    i_max_attempts        int default null,
+    i_backoff_base        interval default null,
+    i_backoff_cap         interval default null,
+    i_backoff_jitter      double precision default null,
+    i_on_exhausted        text default null,
+    i_max_body_bytes      int default null,
+    i_expire_after        interval default null,
+    i_dedup_window        interval default null,
+    i_archive_for         interval default null)
+returns @extschema@.queues
+language plpgsql security definer
+set search_path = pg_catalog, pg_temp
+as $$
+-- ----------------------------------------------------------------------
+-- Function: create_queue(i_name, ...)
+--
+--      Creates a queue. Settings left null take their defaults: visibility
+--      30 s, 5 attempts, backoff 1 s doubling to 1 h with 10% jitter,
+--      on_exhausted review, 256 KiB bodies, no expiry, dedup window 5 min
+--      (fifo), no archive.
+--
+-- Returns:
+--      the new queues row. Errors: 22023 bad setting, 42710 exists.
+-- ----------------------------------------------------------------------
+declare
+    q @extschema@.queues;
+begin
+    q.name := i_name;
+    q.kind := coalesce(i_kind, 'standard');
+    q.visibility_timeout := coalesce(i_visibility_timeout, '30 seconds');
+    q.max_attempts := coalesce(i_max_attempts, 5);
+    q.backoff_base := coalesce(i_backoff_base, '1 second');
+    q.backoff_cap := coalesce(i_backoff_cap,
+                              greatest('1 hour'::interval, q.backoff_base));
+    q.backoff_jitter := coalesce(i_backoff_jitter, 0.1);
+    q.on_exhausted := coalesce(i_on_exhausted, 'review');
+    q.max_body_bytes := coalesce(i_max_body_bytes, 262144);
+    q.expire_after := i_expire_after;
+    q.dedup_window := coalesce(i_dedup_window, '5 minutes');
+    q.archive_for := i_archive_for;
+    perform @extschema@._check_queue(q);
+
+    perform pg_advisory_xact_lock(hashtext('txq.queue:' || i_name));
+    if exists (select 1 from @extschema@.queues where name = i_name) then
+        raise exception 'queue "%" already exists', i_name
+            using errcode = '42710';
+    end if;
+
+    insert into @extschema@.queues (name, kind, visibility_timeout,
+        max_attempts, backoff_base, backoff_cap, backoff_jitter,
+        on_exhausted, max_body_bytes, expire_after, dedup_window, archive_for)
+    values (q.name, q.kind, q.visibility_timeout, q.max_attempts,
+        q.backoff_base, q.backoff_cap, q.backoff_jitter, q.on_exhausted,
+        q.max_body_bytes, q.expire_after, q.dedup_window, q.archive_for)
+    returning * into q;
+
+    insert into @extschema@.queue_counters (queue_id, slot)
+    select q.queue_id, s from generate_series(0, 15) s;
+
+    insert into @extschema@.audit_log (action, queue, detail)
+    values ('create_queue', q.name, q.kind);
+    return q;
+end
+$$;

@@ -1,0 +1,91 @@
+create or replace function @extschema@.fail(
+    i_id           bigint,
+    i_error        text,
+    i_attempt      int default null,
+    i_permanent    boolean default false,
+    i_retry_after  interval default null,
+    i_now          timestamptz default null,
+    i_random       double precision default null)
+returns text
+language plpgsql security definer
+set search_path = pg_catalog, pg_temp
+as $$
+-- ----------------------------------------------------------------------
+-- Function: fail(i_id, i_error, i_attempt, i_permanent, i_retry_after,
+--                i_now, i_random)
+--
+--      Records a failed attempt of a delivered message, with its error,
+--      and applies the queue's failure policy: retry after the backoff
+--      (or i_retry_after) while attempts remain; otherwise, or when
+--      i_permanent, the queue's on_exhausted policy: review (dead letter),
+--      notify (dead letter, alerts row, NOTIFY txq_alert) or ignore
+--      (dropped, counted, archived when the queue keeps an archive).
+--      With i_attempt, only that attempt may fail the message.
+--
+-- Returns:
+--      'retry', 'dead', 'notified' or 'ignored'.
+--      Errors: TQ002 no such message, TQ003 not held by that attempt.
+-- ----------------------------------------------------------------------
+declare
+    m @extschema@.messages;
+    q @extschema@.queues;
+    v_now timestamptz := coalesce(i_now, now());
+    v_err text := left(coalesce(i_error, '(no error text)'), 65536);
+    v_delay interval;
+    v_reason text;
+begin
+    if i_id is null then
+        raise exception 'id is null' using errcode = '22023';
+    end if;
+    perform @extschema@._check_interval('retry_after', i_retry_after,
+        '0', '365 days');
+    select * into m from @extschema@.messages where id = i_id for update;
+    if not found then
+        raise exception 'message % is not in a queue', i_id
+            using errcode = 'TQ002';
+    end if;
+    if m.attempts = 0 or (i_attempt is not null and m.attempts <> i_attempt)
+    then
+        raise exception 'message % is not held by attempt % (it is at '
+            'attempt %)', i_id, coalesce(i_attempt, 0), m.attempts
+            using errcode = 'TQ003';
+    end if;
+    select * into q from @extschema@.queues where queue_id = m.queue_id;
+
+    insert into @extschema@.message_errors (message_id, attempt, error,
+                                            failed_at)
+    values (m.id, m.attempts, v_err, v_now);
+
+    if not coalesce(i_permanent, false) and m.attempts < q.max_attempts then
+        v_delay := coalesce(i_retry_after,
+            @extschema@.backoff(m.attempts, q.backoff_base, q.backoff_cap,
+                                q.backoff_jitter, i_random));
+        update @extschema@.messages
+           set visible_at = v_now + v_delay, last_error = v_err,
+               claimed_at = null, claimed_by = null
+         where id = m.id;
+        perform @extschema@._count(q.queue_id, 'retried');
+        return 'retry';
+    end if;
+
+    v_reason := case when coalesce(i_permanent, false) then 'permanent'
+                     else 'exhausted' end;
+    delete from @extschema@.messages where id = m.id;
+    if q.on_exhausted = 'ignore' then
+        delete from @extschema@.message_errors where message_id = m.id;
+        if q.archive_for is not null then
+            insert into @extschema@.archive (id, queue_id, attempts,
+                enqueued_at, finished_at, outcome, correlation_id, headers,
+                body)
+            values (m.id, m.queue_id, m.attempts, m.enqueued_at, v_now,
+                    'ignored', m.correlation_id, m.headers, m.body);
+        end if;
+        perform @extschema@._count(q.queue_id, 'ignored');
+        return 'ignored';
+    end if;
+
+    perform @extschema@._bury(m, q, v_reason, v_err, v_now);
+    return case when q.on_exhausted = 'notify' then 'notified'
+                else 'dead' end;
+end
+$$;

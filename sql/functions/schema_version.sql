@@ -1,0 +1,12 @@
+create or replace function @extschema@.schema_version()
+returns int
+language sql stable
+set search_path = pg_catalog, pg_temp
+as $$
+-- ----------------------------------------------------------------------
+-- Function: schema_version()
+--
+--      The highest migration applied to this schema.
+-- ----------------------------------------------------------------------
+    select max(version) from @extschema@.schema_migrations;
+$$;

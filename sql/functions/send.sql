@@ -1,0 +1,65 @@
+create or replace function @extschema@.send(
+    i_queue           text,
+    i_body            bytea,
+    i_headers         jsonb default null,
+    i_delay           interval default null,
+    i_priority        int default null,
+    i_group           text default null,
+    i_dedup_id        text default null,
+    i_correlation_id  text default null,
+    i_reply_to        text default null,
+    i_now             timestamptz default null)
+returns bigint
+language plpgsql security definer
+set search_path = pg_catalog, pg_temp
+as $$
+-- ----------------------------------------------------------------------
+-- Function: send(i_queue, i_body, ...)
+--
+--      Enqueues one message in the caller's transaction: it becomes
+--      visible when that transaction commits (plus i_delay), and never if
+--      it rolls back. On a fifo queue a dedup id seen inside the dedup
+--      window returns the first message's id and writes nothing.
+--      i_now replaces now() (tests, replays).
+--
+-- Returns:
+--      the message id. Errors: TQ002 unknown queue, 22023 bad argument,
+--      54000 body too large.
+-- ----------------------------------------------------------------------
+declare
+    q @extschema@.queues;
+    v_now timestamptz := coalesce(i_now, now());
+    v_id bigint;
+    v_group text := i_group;
+begin
+    q := @extschema@._queue(i_queue);
+    perform @extschema@._check_body(q, i_body);
+    perform @extschema@._check_send(q, i_headers, i_delay, i_priority,
+        i_group, i_dedup_id, i_correlation_id, i_reply_to);
+    if q.kind = 'fifo' then
+        v_group := coalesce(i_group, '');
+        if i_dedup_id is not null then
+            v_id := @extschema@._dedup(q, i_dedup_id, v_now);
+            if v_id is not null then
+                return v_id;
+            end if;
+        end if;
+    end if;
+
+    insert into @extschema@.messages (queue_id, priority, visible_at,
+        enqueued_at, expires_at, group_key, dedup_id, correlation_id,
+        reply_to, headers, body)
+    values (q.queue_id, coalesce(i_priority, 0),
+        v_now + coalesce(i_delay, '0'), v_now, v_now + q.expire_after,
+        v_group, i_dedup_id, i_correlation_id, i_reply_to,
+        coalesce(i_headers, '{}'), i_body)
+    returning id into v_id;
+
+    if q.kind = 'fifo' and i_dedup_id is not null then
+        update @extschema@.dedup set message_id = v_id
+         where queue_id = q.queue_id and dedup_id = i_dedup_id;
+    end if;
+    perform @extschema@._wake(q);
+    return v_id;
+end
+$$;

@@ -1,0 +1,104 @@
+create or replace function @extschema@.send_batch(
+    i_queue            text,
+    i_bodies           bytea[],
+    i_headers          jsonb[] default null,
+    i_delay            interval default null,
+    i_priority         int default null,
+    i_groups           text[] default null,
+    i_dedup_ids        text[] default null,
+    i_correlation_ids  text[] default null,
+    i_reply_to         text default null,
+    i_now              timestamptz default null)
+returns setof bigint
+language plpgsql security definer
+set search_path = pg_catalog, pg_temp
+as $$
+-- ----------------------------------------------------------------------
+-- Function: send_batch(i_queue, i_bodies, ...)
+--
+--      Enqueues many messages in one statement. The per-message arrays
+--      (headers, groups, dedup ids, correlation ids) are null or as long
+--      as i_bodies; delay, priority and reply_to apply to all. Any bad
+--      element fails the whole batch and names its position (1-based).
+--
+-- Returns:
+--      the ids, in the order of i_bodies.
+-- ----------------------------------------------------------------------
+declare
+    q @extschema@.queues;
+    v_now timestamptz := coalesce(i_now, now());
+    n int := coalesce(array_length(i_bodies, 1), 0);
+    i int;
+begin
+    q := @extschema@._queue(i_queue);
+    if i_bodies is null or n = 0 then
+        raise exception 'bodies must be a non-empty array'
+            using errcode = '22023';
+    end if;
+    if array_ndims(i_bodies) <> 1
+       or (i_headers is not null and
+           coalesce(array_length(i_headers, 1), 0) <> n)
+       or (i_groups is not null and
+           coalesce(array_length(i_groups, 1), 0) <> n)
+       or (i_dedup_ids is not null and
+           coalesce(array_length(i_dedup_ids, 1), 0) <> n)
+       or (i_correlation_ids is not null and
+           coalesce(array_length(i_correlation_ids, 1), 0) <> n) then
+        raise exception 'headers, groups, dedup_ids and correlation_ids '
+            'must be null or have one element per body (% bodies)', n
+            using errcode = '22023';
+    end if;
+
+    select b.i into i
+      from unnest(i_bodies) with ordinality as b(body, i)
+     where b.body is null or octet_length(b.body) > q.max_body_bytes
+     limit 1;
+    if found then
+        raise exception 'body % of the batch: % bytes, null or above '
+            'max_body_bytes % of queue "%"', i,
+            octet_length(i_bodies[i]), q.max_body_bytes, q.name
+            using errcode = '54000';
+    end if;
+    if i_headers is not null then
+        select h.i into i
+          from unnest(i_headers) with ordinality as h(hdr, i)
+         where h.hdr is not null and jsonb_typeof(h.hdr) <> 'object'
+         limit 1;
+        if found then
+            raise exception 'headers % of the batch must be a JSON object', i
+                using errcode = '22023';
+        end if;
+    end if;
+    perform @extschema@._check_send(q, null, i_delay, i_priority, null,
+        null, null, i_reply_to);
+
+    if q.kind = 'fifo' then
+        -- Order and dedup are per message; keep send's exact semantics.
+        for i in 1 .. n loop
+            return next @extschema@.send(i_queue, i_bodies[i], i_headers[i],
+                i_delay, i_priority, i_groups[i], i_dedup_ids[i],
+                i_correlation_ids[i], i_reply_to, i_now);
+        end loop;
+        return;
+    end if;
+    if i_dedup_ids is not null
+       and exists (select 1 from unnest(i_dedup_ids) d where d is not null)
+    then
+        raise exception 'dedup_id is only for fifo queues ("%" is %)',
+            q.name, q.kind using errcode = '22023';
+    end if;
+
+    return query
+    insert into @extschema@.messages (queue_id, priority, visible_at,
+        enqueued_at, expires_at, group_key, correlation_id, reply_to,
+        headers, body)
+    select q.queue_id, coalesce(i_priority, 0),
+           v_now + coalesce(i_delay, '0'), v_now, v_now + q.expire_after,
+           i_groups[b.i], i_correlation_ids[b.i], i_reply_to,
+           coalesce(i_headers[b.i], '{}'), b.body
+      from unnest(i_bodies) with ordinality as b(body, i)
+     order by b.i
+    returning id;
+    perform @extschema@._wake(q);
+end
+$$;

@@ -1,0 +1,40 @@
+create or replace function @extschema@.set_visibility(
+    i_id       bigint,
+    i_timeout  interval,
+    i_attempt  int default null,
+    i_now      timestamptz default null)
+returns timestamptz
+language plpgsql security definer
+set search_path = pg_catalog, pg_temp
+as $$
+-- ----------------------------------------------------------------------
+-- Function: set_visibility(i_id, i_timeout, i_attempt, i_now)
+--
+--      Extends (or shortens) the claim on a delivered message: it stays
+--      invisible until now + i_timeout. A timeout of 0 releases it at once
+--      without counting a failure. With i_attempt, only that attempt may.
+--
+-- Returns:
+--      the new visible_until. Errors: TQ003 not held, 22023 bad timeout.
+-- ----------------------------------------------------------------------
+declare
+    v_now timestamptz := coalesce(i_now, now());
+    v_until timestamptz;
+begin
+    if i_timeout is null then
+        raise exception 'timeout is null' using errcode = '22023';
+    end if;
+    perform @extschema@._check_interval('timeout', i_timeout, '0',
+                                        '12 hours');
+    update @extschema@.messages
+       set visible_at = v_now + i_timeout
+     where id = i_id and attempts > 0
+       and (i_attempt is null or attempts = i_attempt)
+    returning visible_at into v_until;
+    if not found then
+        raise exception 'message % is not held by attempt %', i_id,
+            coalesce(i_attempt::text, 'any') using errcode = 'TQ003';
+    end if;
+    return v_until;
+end
+$$;

@@ -1,0 +1,46 @@
+-- View: queue_stats
+--
+--      One row per queue: what it holds now (depth = ready + delayed +
+--      in_flight + retrying), its dead letters, the age of its oldest
+--      ready message, and every outcome counted since it was created.
+create or replace view @extschema@.queue_stats as
+select q.name as queue,
+       q.kind,
+       coalesce(m.depth, 0) as depth,
+       coalesce(m.ready, 0) as ready,
+       coalesce(m.delayed, 0) as delayed,
+       coalesce(m.in_flight, 0) as in_flight,
+       coalesce(m.retrying, 0) as retrying,
+       coalesce(d.dead, 0) as dead,
+       m.oldest_ready_age,
+       c.acked, c.retried, c.dead_lettered, c.ignored, c.expired,
+       c.requeued, c.discarded
+  from @extschema@.queues q
+  left join lateral (
+       select count(*) as depth,
+              count(*) filter (where mm.visible_at <= now()) as ready,
+              count(*) filter (where mm.visible_at > now()
+                                 and mm.attempts = 0) as delayed,
+              count(*) filter (where mm.visible_at > now()
+                                 and mm.claimed_at is not null) as in_flight,
+              count(*) filter (where mm.visible_at > now()
+                                 and mm.attempts > 0
+                                 and mm.claimed_at is null) as retrying,
+              now() - min(mm.enqueued_at)
+                  filter (where mm.visible_at <= now()) as oldest_ready_age
+         from @extschema@.messages mm
+        where mm.queue_id = q.queue_id) m on true
+  left join lateral (
+       select count(*) as dead
+         from @extschema@.dead_letter_messages dd
+        where dd.queue_id = q.queue_id) d on true
+  left join lateral (
+       select coalesce(sum(cc.acked), 0)::bigint as acked,
+              coalesce(sum(cc.retried), 0)::bigint as retried,
+              coalesce(sum(cc.dead), 0)::bigint as dead_lettered,
+              coalesce(sum(cc.ignored), 0)::bigint as ignored,
+              coalesce(sum(cc.expired), 0)::bigint as expired,
+              coalesce(sum(cc.requeued), 0)::bigint as requeued,
+              coalesce(sum(cc.discarded), 0)::bigint as discarded
+         from @extschema@.queue_counters cc
+        where cc.queue_id = q.queue_id) c on true;

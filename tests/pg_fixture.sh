@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# pg_fixture.sh - a throwaway PostgreSQL cluster for txq's tests.
+#
+#   tests/pg_fixture.sh start|stop|env BUILD_DIR [PORT]
+#
+# BUILD_DIR only names the cluster: it lives in /tmp/txq-pg-<first 8 hex of
+# md5(BUILD_DIR)>, which the postgres user can reach even when BUILD_DIR sits
+# inside a 0700 mktemp directory. CMakeLists.txt computes the same name with
+# string(MD5) from the same string. PORT defaults to 55000 + (hex digits 9-12
+# of that md5) mod 1000, again as CMake does. The server listens only on a
+# unix socket in that directory, so the port never clashes with anything.
+#
+#   start  wipe any old cluster there, initdb, start it, check it answers
+#   stop   stop it (fast) and remove the directory
+#   env    print `export PG...=` lines (and TXQ_TEST_DSN) for a shell
+#
+# The DSN is "host=/tmp/txq-pg-XXXXXXXX port=PORT user=postgres dbname=postgres".
+# As root the server runs as the postgres user (runuser); otherwise as the
+# current user. initdb -U postgres makes the superuser "postgres" either way.
+# Any failure exits non-zero with a message: a database test is never skipped.
+set -euo pipefail
+
+die() {
+    echo "pg_fixture: error: $*" >&2
+    exit 1
+}
+
+usage() {
+    echo "usage: $0 start|stop|env BUILD_DIR [PORT]" >&2
+    exit 2
+}
+
+[[ $# -ge 2 && $# -le 3 ]] || usage
+cmd=$1
+build_dir=$2
+[[ -n $build_dir ]] || usage
+
+hash=$(printf '%s' "$build_dir" | md5sum | cut -c1-32)
+pgdir=/tmp/txq-pg-${hash:0:8}
+port=${3:-$((55000 + 16#${hash:8:4} % 1000))}
+[[ $port =~ ^[0-9]+$ ]] || die "PORT must be a number, got '$port'"
+datadir=$pgdir/data
+logfile=$pgdir/postgres.log
+
+# The server's binaries: TXQ_PG_BINDIR, else the highest version under
+# /usr/lib/postgresql/*/bin (Debian), else pg_config --bindir, else PATH.
+find_bindir() {
+    local d
+    if [[ -n ${TXQ_PG_BINDIR:-} ]]; then
+        echo "$TXQ_PG_BINDIR"
+        return
+    fi
+    d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+    if [[ -n $d && -x $d/initdb ]]; then
+        echo "$d"
+        return
+    fi
+    if command -v pg_config >/dev/null 2>&1; then
+        d=$(pg_config --bindir 2>/dev/null || true)
+        if [[ -n $d && -x $d/initdb ]]; then
+            echo "$d"
+            return
+        fi
+    fi
+    d=$(command -v initdb 2>/dev/null || true)
+    if [[ -n $d ]]; then
+        dirname "$d"
+        return
+    fi
+    return 1
+}
+
+# Run a command as the cluster's owner.
+as_owner() {
+    if [[ $(id -u) -eq 0 ]]; then
+        runuser -u postgres -- "$@"
+    else
+        "$@"
+    fi
+}
+
+print_env() {
+    cat <<EOF
+export PGHOST=$pgdir
+export PGPORT=$port
+export PGUSER=postgres
+export PGDATABASE=postgres
+export TXQ_TEST_DSN='host=$pgdir port=$port user=postgres dbname=postgres'
+EOF
+}
+
+# Stop whatever runs in $datadir (if anything) and remove $pgdir.
+stop_cluster() {
+    local mode=$1
+    if [[ -f $datadir/PG_VERSION ]]; then
+        if as_owner "$bindir/pg_ctl" status -D "$datadir" >/dev/null 2>&1; then
+            as_owner "$bindir/pg_ctl" stop -D "$datadir" -m "$mode" -w -t 60 \
+                >/dev/null ||
+                die "pg_ctl stop failed for $datadir (log: $logfile)"
+        fi
+    fi
+    if [[ -e $pgdir || -L $pgdir ]]; then
+        rm -rf "$pgdir" || die "cannot remove $pgdir"
+    fi
+}
+
+case $cmd in
+env)
+    print_env
+    exit 0
+    ;;
+start | stop) ;;
+*) usage ;;
+esac
+
+bindir=$(find_bindir) ||
+    die "no PostgreSQL server binaries found (install postgresql, or set TXQ_PG_BINDIR)"
+for b in initdb pg_ctl psql; do
+    [[ -x $bindir/$b ]] || die "$bindir/$b not found"
+done
+
+if [[ $(id -u) -eq 0 ]]; then
+    id postgres >/dev/null 2>&1 ||
+        die "running as root but there is no 'postgres' user to run the server"
+    command -v runuser >/dev/null 2>&1 || die "runuser not found (util-linux)"
+fi
+
+# The postgres user may not be able to enter the caller's directory.
+cd /
+
+case $cmd in
+stop)
+    stop_cluster fast
+    echo "pg_fixture: stopped and removed $pgdir"
+    ;;
+start)
+    stop_cluster immediate
+    mkdir -m 0700 "$pgdir" || die "cannot create $pgdir"
+    if [[ $(id -u) -eq 0 ]]; then
+        chown postgres:postgres "$pgdir" || die "cannot chown $pgdir to postgres"
+    fi
+
+    locale=C
+    if locale -a 2>/dev/null | grep -qix 'c\.utf-\?8'; then
+        locale=C.UTF-8
+    fi
+    if ! as_owner "$bindir/initdb" -D "$datadir" --auth=trust -U postgres \
+        --encoding=UTF8 --locale="$locale" >"$pgdir/initdb.log" 2>&1; then
+        cat "$pgdir/initdb.log" >&2 || true
+        die "initdb failed in $datadir"
+    fi
+
+    cat >>"$datadir/postgresql.conf" <<EOF
+
+# txq test fixture (tests/pg_fixture.sh)
+listen_addresses = ''
+unix_socket_directories = '$pgdir'
+port = $port
+fsync = off
+max_connections = 200
+shared_buffers = 128MB
+log_min_messages = warning
+EOF
+
+    if ! as_owner "$bindir/pg_ctl" start -D "$datadir" -l "$logfile" -w -t 60 \
+        >/dev/null; then
+        tail -n 50 "$logfile" >&2 || true
+        die "PostgreSQL did not start (data $datadir, log $logfile)"
+    fi
+    if ! out=$(as_owner "$bindir/psql" -X -q -At -h "$pgdir" -p "$port" \
+        -U postgres -d postgres -c 'select 1' 2>&1) || [[ $out != 1 ]]; then
+        echo "$out" >&2
+        tail -n 50 "$logfile" >&2 || true
+        die "PostgreSQL started but does not answer on $pgdir port $port"
+    fi
+    echo "pg_fixture: PostgreSQL $("$bindir/pg_ctl" --version | awk '{print $NF}')" \
+        "up: host=$pgdir port=$port user=postgres dbname=postgres"
+    ;;
+esac
