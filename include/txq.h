@@ -1,0 +1,383 @@
+/*
+ * txq.h - libtxq, a transactional message queue that lives in PostgreSQL.
+ *
+ * Every queue operation runs on the caller's own PGconn, inside the caller's
+ * own transaction: a message taken off a queue and the business writes it
+ * causes commit together, or not at all. txq never issues BEGIN, COMMIT or
+ * ROLLBACK on a connection it is given (txq_migrate and the waiting calls,
+ * which need their own commits, say so and refuse to run inside a
+ * transaction). Only what is declared here is supported.
+ *
+ * Threading: Distinct txq_client handles may be used from different threads
+ * at the same time. A single handle, and any PGconn passed with it, must be
+ * used by one thread at a time. A txq_msg is immutable once received and may
+ * be passed between threads. txq keeps no global mutable state and needs no
+ * global init or cleanup.
+ */
+#ifndef TXQ_H
+#define TXQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#define TXQ_VERSION_MAJOR 0
+#define TXQ_VERSION_MINOR 1
+#define TXQ_VERSION_PATCH 0
+
+/* The schema version (highest migration) this library works with. */
+#define TXQ_SCHEMA_VERSION 1
+
+/* Feature macros. */
+#define TXQ_HAS_CLAIM 1
+#define TXQ_HAS_FIFO  1
+
+#if defined(__GNUC__) || defined(__clang__)
+#define TXQ_API __attribute__((visibility("default")))
+#else
+#define TXQ_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* === errors === */
+
+/* Result of every fallible call. Values are never renumbered or reused. */
+typedef enum txq_err {
+    TXQ_OK = 0,
+    TXQ_EMPTY = 1,     /* no message available: not a failure */
+    TXQ_EINVAL = 2,    /* bad argument or misuse; nothing was changed */
+    TXQ_ENOMEM = 3,    /* out of memory */
+    TXQ_ECONN = 4,     /* connection unusable, or SQLSTATE class 08 */
+    TXQ_ECONFLICT = 5, /* serialization failure or deadlock: retry the tx */
+    TXQ_EDB = 6,       /* any other server error */
+    TXQ_ESCHEMA = 7,   /* txq schema missing or at another version */
+    TXQ_ENOTFOUND = 8, /* no such queue, message or dead letter */
+    TXQ_ESTATE = 9,    /* wrong for the current state: e.g. acking a message
+                          this attempt no longer holds, or a call that must
+                          run outside a transaction */
+    TXQ_EEXIST = 10,   /* the queue already exists */
+    TXQ_ETOOBIG = 11   /* body larger than the queue's max_body_bytes */
+} txq_err;
+
+/*
+ * txq_strerror - static text for a code ("unknown error" for an unknown one).
+ */
+TXQ_API const char *txq_strerror(txq_err err);
+
+/*
+ * txq_version - the library's version as "MAJOR.MINOR.PATCH" (static).
+ */
+TXQ_API const char *txq_version(void);
+
+/* === the client handle === */
+
+typedef struct txq_client txq_client;
+typedef struct txq_msg txq_msg;
+
+/* Options for txq_client_new. Zero-initialised means defaults. Fields are
+ * only ever appended. */
+typedef struct txq_options {
+    /* Schema holding txq's tables and functions; NULL means "txq". Must
+     * match [a-z_][a-z0-9_]{0,62}. */
+    const char *schema;
+} txq_options;
+
+/*
+ * txq_client_new - create a handle. opts may be NULL.
+ *
+ * The handle holds no connection; each call borrows the caller's PGconn.
+ * Returns NULL only when out of memory; a bad schema name is reported by the
+ * first call that uses the handle (TXQ_EINVAL).
+ * Ownership: free with txq_client_free.
+ */
+TXQ_API txq_client *txq_client_new(const txq_options *opts);
+
+/*
+ * txq_client_free - free a handle. NULL is a no-op. Does not touch any
+ * PGconn.
+ */
+TXQ_API void txq_client_free(txq_client *c);
+
+/*
+ * txq_errmsg - the last error on this handle, "" when the last call
+ * succeeded. Never NULL. Valid until the next call on the handle.
+ */
+TXQ_API const char *txq_errmsg(const txq_client *c);
+
+/*
+ * txq_sqlstate - the 5-character SQLSTATE of the last server error, or "".
+ * txq's own SQLSTATEs: TQ001 permanent handler failure, TQ002 not found,
+ * TQ003 not held by this attempt.
+ */
+TXQ_API const char *txq_sqlstate(const txq_client *c);
+
+/* === schema === */
+
+/*
+ * txq_migrate - create or upgrade the txq schema on pg.
+ *
+ * Applies every migration not yet recorded, each in its own transaction under
+ * an advisory lock, then re-applies the SQL functions and views. Running it
+ * again is a no-op. This call commits: pg must not be inside a transaction
+ * (TXQ_ESTATE).
+ * Returns TXQ_OK, TXQ_ESTATE, TXQ_ESCHEMA (the schema is newer than this
+ * library), TXQ_ECONN, TXQ_EDB. *applied (may be NULL) gets the number of
+ * migrations applied by this call.
+ */
+TXQ_API txq_err txq_migrate(txq_client *c, PGconn *pg, int *applied);
+
+/*
+ * txq_schema_check - check that pg's schema is at TXQ_SCHEMA_VERSION.
+ *
+ * Every other call does this once per connection; call it to fail early.
+ * Returns TXQ_OK or TXQ_ESCHEMA (missing, older or newer, with both versions
+ * in txq_errmsg), TXQ_ECONN, TXQ_EDB.
+ */
+TXQ_API txq_err txq_schema_check(txq_client *c, PGconn *pg);
+
+/* === queues === */
+
+enum txq_on_exhausted {
+    TXQ_ON_EXHAUSTED_DEFAULT = 0, /* review on create, unchanged on alter */
+    TXQ_ON_EXHAUSTED_REVIEW = 1,
+    TXQ_ON_EXHAUSTED_IGNORE = 2,
+    TXQ_ON_EXHAUSTED_NOTIFY = 3
+};
+
+/* Queue settings. Zero means "the default" for txq_queue_create and
+ * "unchanged" for txq_queue_alter; negative values are rejected.
+ * Durations are in seconds. */
+typedef struct txq_queue_opts {
+    int fifo;                  /* create only: a FIFO queue */
+    double visibility_timeout; /* default 30 */
+    int max_attempts;          /* default 5 */
+    double backoff_base;       /* default 1 */
+    double backoff_cap;        /* default 3600 */
+    double backoff_jitter;     /* fraction 0..1, default 0.1 */
+    int no_jitter;             /* set jitter to 0 */
+    int on_exhausted;          /* enum txq_on_exhausted */
+    int64_t max_body_bytes;    /* default 262144, at most 268435456 */
+    double expire_after;       /* default: never */
+    double dedup_window;       /* FIFO, default 300 */
+    double archive_for;        /* default: no archive */
+    int clear_expire_after;    /* alter only: messages no longer expire */
+    int clear_archive_for;     /* alter only: stop archiving */
+} txq_queue_opts;
+
+/*
+ * txq_queue_create - create a queue, in the caller's transaction.
+ * opts may be NULL (all defaults).
+ * Returns TXQ_OK, TXQ_EINVAL (bad name or setting, named in txq_errmsg),
+ * TXQ_EEXIST, TXQ_ECONN, TXQ_EDB, TXQ_ESCHEMA.
+ */
+TXQ_API txq_err txq_queue_create(txq_client *c, PGconn *pg, const char *name,
+                                 const txq_queue_opts *opts);
+
+/*
+ * txq_queue_alter - change the non-zero settings of opts.
+ * Returns TXQ_OK, TXQ_EINVAL, TXQ_ENOTFOUND, TXQ_ECONN, TXQ_EDB.
+ */
+TXQ_API txq_err txq_queue_alter(txq_client *c, PGconn *pg, const char *name,
+                                const txq_queue_opts *opts);
+
+/*
+ * txq_queue_drop - drop a queue. One that still holds messages or dead
+ * letters is dropped only when force is non-zero (they are deleted too).
+ * Returns TXQ_OK, TXQ_ENOTFOUND, TXQ_ESTATE (not empty), TXQ_ECONN, TXQ_EDB.
+ */
+TXQ_API txq_err txq_queue_drop(txq_client *c, PGconn *pg, const char *name,
+                               int force);
+
+/* === sending === */
+
+/* Per-message attributes. Zero-initialised means none. Strings must be
+ * valid UTF-8 without control characters other than tab; they are copied. */
+typedef struct txq_send_opts {
+    const char *headers_json;   /* a JSON object, or NULL for {} */
+    double delay;               /* seconds before it becomes visible */
+    int priority;               /* higher first; -32768..32767 */
+    const char *group;          /* FIFO group / routing key */
+    const char *dedup_id;       /* FIFO only */
+    const char *correlation_id; /* request/reply */
+    const char *reply_to;       /* request/reply: a queue name */
+} txq_send_opts;
+
+/*
+ * txq_send - enqueue one message in the caller's current transaction.
+ *
+ * Uses the caller's PGconn; txq never begins or commits. The message becomes
+ * visible when that transaction commits, and never if it rolls back. body is
+ * any bytes and is copied; opts may be NULL.
+ * Returns TXQ_OK (and *out_id if not NULL), TXQ_EINVAL, TXQ_ETOOBIG,
+ * TXQ_ENOTFOUND (no such queue), TXQ_ECONN, TXQ_EDB, TXQ_ESCHEMA; details
+ * via txq_errmsg(c) and txq_sqlstate(c).
+ */
+TXQ_API txq_err txq_send(txq_client *c, PGconn *pg, const char *queue,
+                         const void *body, size_t len,
+                         const txq_send_opts *opts, int64_t *out_id);
+
+/*
+ * txq_send_batch - enqueue n messages in one round trip, in the caller's
+ * transaction. bodies[i] has lens[i] bytes; opts (may be NULL) applies to
+ * every message. out_ids, when not NULL, has room for n ids, written in the
+ * order of bodies. Any bad message fails the whole batch and names its
+ * position. Same returns as txq_send.
+ */
+TXQ_API txq_err txq_send_batch(txq_client *c, PGconn *pg, const char *queue,
+                               const void *const *bodies, const size_t *lens,
+                               size_t n, const txq_send_opts *opts,
+                               int64_t *out_ids);
+
+/* === receiving === */
+
+typedef struct txq_recv_opts {
+    double visibility_timeout; /* seconds; 0 means the queue's */
+    double wait;               /* txq_claim only: long-poll up to this many
+                                  seconds when the queue is empty */
+} txq_recv_opts;
+
+/*
+ * txq_receive - take up to max ready messages in the caller's transaction.
+ *
+ * Each message's attempt count goes up by one and it stays invisible to other
+ * consumers for the visibility timeout. If the caller's transaction rolls
+ * back, none of this happened and the messages are delivered again at once;
+ * ack them in the same transaction as the business writes they cause.
+ * opts may be NULL.
+ * Returns TXQ_OK with *out an array of *n (>= 1) messages, TXQ_EMPTY with
+ * *out NULL and *n 0, TXQ_EINVAL, TXQ_ENOTFOUND, TXQ_ECONN, TXQ_EDB.
+ * Ownership: free the array with txq_msgs_free(*out, *n).
+ */
+TXQ_API txq_err txq_receive(txq_client *c, PGconn *pg, const char *queue,
+                            size_t max, const txq_recv_opts *opts,
+                            txq_msg ***out, size_t *n);
+
+/*
+ * txq_claim - the durable-attempt form of txq_receive.
+ *
+ * pg must not be in a transaction (TXQ_ESTATE): the claim commits on its
+ * own, so each message's attempt is counted before any handler runs, and a
+ * message that kills its consumer still ends in its failure policy. Then,
+ * per message, the caller begins its own transaction, does the work, calls
+ * txq_ack (or txq_fail), and commits. The ack is fenced by the attempt: once
+ * the claim has lapsed and another consumer holds the message, the stale ack
+ * changes nothing and returns TXQ_ESTATE.
+ * With opts->wait > 0 and nothing ready, it waits for a send (LISTEN/NOTIFY,
+ * with a poll every second as fallback) up to opts->wait seconds.
+ * Returns as txq_receive, plus TXQ_ESTATE.
+ */
+TXQ_API txq_err txq_claim(txq_client *c, PGconn *pg, const char *queue,
+                          size_t max, const txq_recv_opts *opts,
+                          txq_msg ***out, size_t *n);
+
+/*
+ * txq_ack - acknowledge one message in the caller's transaction: it leaves
+ * the queue when that transaction commits.
+ * Returns TXQ_OK, TXQ_ESTATE when the message is no longer held by this
+ * attempt (acked, failed, or claimed again after its claim lapsed),
+ * TXQ_EINVAL, TXQ_ECONN, TXQ_EDB.
+ */
+TXQ_API txq_err txq_ack(txq_client *c, PGconn *pg, const txq_msg *m);
+
+/*
+ * txq_ack_batch - acknowledge n messages in one round trip.
+ * Returns TXQ_OK when all were acked; TXQ_ESTATE when some were not held
+ * (the held ones are acked; roll back to undo), with *acked (may be NULL)
+ * the count acked.
+ */
+TXQ_API txq_err txq_ack_batch(txq_client *c, PGconn *pg,
+                              txq_msg *const *msgs, size_t n, size_t *acked);
+
+/* What txq_fail did with a message. */
+typedef enum txq_outcome {
+    TXQ_OUTCOME_RETRY = 1,    /* back on the queue after the backoff */
+    TXQ_OUTCOME_DEAD = 2,     /* in the dead letters for review */
+    TXQ_OUTCOME_NOTIFIED = 3, /* dead-lettered and an alert raised */
+    TXQ_OUTCOME_IGNORED = 4   /* dropped (counted; archived if configured) */
+} txq_outcome;
+
+typedef struct txq_fail_opts {
+    int permanent;      /* no retries: straight to the exhausted policy */
+    double retry_after; /* seconds; 0 means the queue's backoff */
+} txq_fail_opts;
+
+/*
+ * txq_fail - record a failed attempt with its error text and apply the
+ * queue's failure policy, in the caller's transaction. error is copied and
+ * may be NULL; opts may be NULL.
+ * Returns TXQ_OK with *outcome (may be NULL), TXQ_ESTATE (not held by this
+ * attempt), TXQ_ENOTFOUND, TXQ_EINVAL, TXQ_ECONN, TXQ_EDB.
+ */
+TXQ_API txq_err txq_fail(txq_client *c, PGconn *pg, const txq_msg *m,
+                         const char *error, const txq_fail_opts *opts,
+                         txq_outcome *outcome);
+
+/*
+ * txq_set_visibility - keep a message invisible for seconds more from now
+ * (extend the claim of a long handler); 0 releases it at once without
+ * counting a failure.
+ * Returns TXQ_OK, TXQ_EINVAL, TXQ_ESTATE (not held), TXQ_ECONN, TXQ_EDB.
+ */
+TXQ_API txq_err txq_set_visibility(txq_client *c, PGconn *pg,
+                                   const txq_msg *m, double seconds);
+
+/* === messages === */
+
+/* Accessors. Strings are borrowed until the message is freed; absent
+ * optional strings are NULL. */
+TXQ_API int64_t txq_msg_id(const txq_msg *m);
+TXQ_API const char *txq_msg_queue(const txq_msg *m);
+TXQ_API int txq_msg_attempt(const txq_msg *m);
+/* The body and its length in bytes (*len may be NULL). Always followed by a
+ * NUL byte not counted in len, so a text body can be used as a C string. */
+TXQ_API const void *txq_msg_body(const txq_msg *m, size_t *len);
+TXQ_API const char *txq_msg_headers(const txq_msg *m); /* JSON object text */
+TXQ_API const char *txq_msg_correlation_id(const txq_msg *m);
+TXQ_API const char *txq_msg_reply_to(const txq_msg *m);
+TXQ_API const char *txq_msg_group(const txq_msg *m);
+TXQ_API int txq_msg_priority(const txq_msg *m);
+/* Times as seconds since the Unix epoch. */
+TXQ_API double txq_msg_enqueued_at(const txq_msg *m);
+TXQ_API double txq_msg_visible_until(const txq_msg *m);
+
+/* txq_msg_free - free one message. NULL is a no-op. */
+TXQ_API void txq_msg_free(txq_msg *m);
+
+/* txq_msgs_free - free an array from txq_receive/txq_claim and its n
+ * messages. NULL is a no-op. */
+TXQ_API void txq_msgs_free(txq_msg **msgs, size_t n);
+
+/* === dead letters === */
+
+/*
+ * txq_requeue - put dead letter id back on its queue with a fresh attempt
+ * count, in the caller's transaction.
+ * Returns TXQ_OK, TXQ_ENOTFOUND, TXQ_ECONN, TXQ_EDB.
+ */
+TXQ_API txq_err txq_requeue(txq_client *c, PGconn *pg, int64_t id);
+
+/*
+ * txq_requeue_all - requeue every dead letter of a queue; *count (may be
+ * NULL) gets how many.
+ * Returns TXQ_OK, TXQ_ENOTFOUND, TXQ_EINVAL, TXQ_ECONN, TXQ_EDB.
+ */
+TXQ_API txq_err txq_requeue_all(txq_client *c, PGconn *pg, const char *queue,
+                                int64_t *count);
+
+/*
+ * txq_discard - delete dead letter id for good; reason is required and
+ * recorded in the audit log.
+ * Returns TXQ_OK, TXQ_EINVAL, TXQ_ENOTFOUND, TXQ_ECONN, TXQ_EDB.
+ */
+TXQ_API txq_err txq_discard(txq_client *c, PGconn *pg, int64_t id,
+                            const char *reason);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TXQ_H */
