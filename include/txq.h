@@ -174,14 +174,18 @@ typedef struct txq_queue_opts {
  * Returns TXQ_OK, TXQ_EINVAL (bad name or setting, named in txq_errmsg),
  * TXQ_EEXIST, TXQ_ECONN, TXQ_EDB, TXQ_ESCHEMA.
  */
-TXQ_API txq_err txq_queue_create(txq_client *c, PGconn *pg, const char *name,
+TXQ_API txq_err txq_queue_create(txq_client *c,
+                                 PGconn *pg,
+                                 const char *name,
                                  const txq_queue_opts *opts);
 
 /*
  * txq_queue_alter - change the non-zero settings of opts.
  * Returns TXQ_OK, TXQ_EINVAL, TXQ_ENOTFOUND, TXQ_ECONN, TXQ_EDB.
  */
-TXQ_API txq_err txq_queue_alter(txq_client *c, PGconn *pg, const char *name,
+TXQ_API txq_err txq_queue_alter(txq_client *c,
+                                PGconn *pg,
+                                const char *name,
                                 const txq_queue_opts *opts);
 
 /*
@@ -189,7 +193,9 @@ TXQ_API txq_err txq_queue_alter(txq_client *c, PGconn *pg, const char *name,
  * letters is dropped only when force is non-zero (they are deleted too).
  * Returns TXQ_OK, TXQ_ENOTFOUND, TXQ_ESTATE (not empty), TXQ_ECONN, TXQ_EDB.
  */
-TXQ_API txq_err txq_queue_drop(txq_client *c, PGconn *pg, const char *name,
+TXQ_API txq_err txq_queue_drop(txq_client *c,
+                               PGconn *pg,
+                               const char *name,
                                int force);
 
 /* === sending === */
@@ -216,9 +222,13 @@ typedef struct txq_send_opts {
  * TXQ_ENOTFOUND (no such queue), TXQ_ECONN, TXQ_EDB, TXQ_ESCHEMA; details
  * via txq_errmsg(c) and txq_sqlstate(c).
  */
-TXQ_API txq_err txq_send(txq_client *c, PGconn *pg, const char *queue,
-                         const void *body, size_t len,
-                         const txq_send_opts *opts, int64_t *out_id);
+TXQ_API txq_err txq_send(txq_client *c,
+                         PGconn *pg,
+                         const char *queue,
+                         const void *body,
+                         size_t len,
+                         const txq_send_opts *opts,
+                         int64_t *out_id);
 
 /*
  * txq_send_batch - enqueue n messages in one round trip, in the caller's
@@ -227,9 +237,13 @@ TXQ_API txq_err txq_send(txq_client *c, PGconn *pg, const char *queue,
  * order of bodies. Any bad message fails the whole batch and names its
  * position. Same returns as txq_send.
  */
-TXQ_API txq_err txq_send_batch(txq_client *c, PGconn *pg, const char *queue,
-                               const void *const *bodies, const size_t *lens,
-                               size_t n, const txq_send_opts *opts,
+TXQ_API txq_err txq_send_batch(txq_client *c,
+                               PGconn *pg,
+                               const char *queue,
+                               const void *const *bodies,
+                               const size_t *lens,
+                               size_t n,
+                               const txq_send_opts *opts,
                                int64_t *out_ids);
 
 /* === receiving === */
@@ -252,9 +266,13 @@ typedef struct txq_recv_opts {
  * *out NULL and *n 0, TXQ_EINVAL, TXQ_ENOTFOUND, TXQ_ECONN, TXQ_EDB.
  * Ownership: free the array with txq_msgs_free(*out, *n).
  */
-TXQ_API txq_err txq_receive(txq_client *c, PGconn *pg, const char *queue,
-                            size_t max, const txq_recv_opts *opts,
-                            txq_msg ***out, size_t *n);
+TXQ_API txq_err txq_receive(txq_client *c,
+                            PGconn *pg,
+                            const char *queue,
+                            size_t max,
+                            const txq_recv_opts *opts,
+                            txq_msg ***out,
+                            size_t *n);
 
 /*
  * txq_claim - the durable-attempt form of txq_receive.
@@ -270,9 +288,13 @@ TXQ_API txq_err txq_receive(txq_client *c, PGconn *pg, const char *queue,
  * with a poll every second as fallback) up to opts->wait seconds.
  * Returns as txq_receive, plus TXQ_ESTATE.
  */
-TXQ_API txq_err txq_claim(txq_client *c, PGconn *pg, const char *queue,
-                          size_t max, const txq_recv_opts *opts,
-                          txq_msg ***out, size_t *n);
+TXQ_API txq_err txq_claim(txq_client *c,
+                          PGconn *pg,
+                          const char *queue,
+                          size_t max,
+                          const txq_recv_opts *opts,
+                          txq_msg ***out,
+                          size_t *n);
 
 /*
  * txq_ack - acknowledge one message in the caller's transaction: it leaves
@@ -289,8 +311,8 @@ TXQ_API txq_err txq_ack(txq_client *c, PGconn *pg, const txq_msg *m);
  * (the held ones are acked; roll back to undo), with *acked (may be NULL)
  * the count acked.
  */
-TXQ_API txq_err txq_ack_batch(txq_client *c, PGconn *pg,
-                              txq_msg *const *msgs, size_t n, size_t *acked);
+TXQ_API txq_err txq_ack_batch(
+    txq_client *c, PGconn *pg, txq_msg *const *msgs, size_t n, size_t *acked);
 
 /* What txq_fail did with a message. */
 typedef enum txq_outcome {
@@ -312,8 +334,11 @@ typedef struct txq_fail_opts {
  * Returns TXQ_OK with *outcome (may be NULL), TXQ_ESTATE (not held by this
  * attempt), TXQ_ENOTFOUND, TXQ_EINVAL, TXQ_ECONN, TXQ_EDB.
  */
-TXQ_API txq_err txq_fail(txq_client *c, PGconn *pg, const txq_msg *m,
-                         const char *error, const txq_fail_opts *opts,
+TXQ_API txq_err txq_fail(txq_client *c,
+                         PGconn *pg,
+                         const txq_msg *m,
+                         const char *error,
+                         const txq_fail_opts *opts,
                          txq_outcome *outcome);
 
 /*
@@ -322,8 +347,10 @@ TXQ_API txq_err txq_fail(txq_client *c, PGconn *pg, const txq_msg *m,
  * counting a failure.
  * Returns TXQ_OK, TXQ_EINVAL, TXQ_ESTATE (not held), TXQ_ECONN, TXQ_EDB.
  */
-TXQ_API txq_err txq_set_visibility(txq_client *c, PGconn *pg,
-                                   const txq_msg *m, double seconds);
+TXQ_API txq_err txq_set_visibility(txq_client *c,
+                                   PGconn *pg,
+                                   const txq_msg *m,
+                                   double seconds);
 
 /* === messages === */
 
@@ -365,7 +392,9 @@ TXQ_API txq_err txq_requeue(txq_client *c, PGconn *pg, int64_t id);
  * NULL) gets how many.
  * Returns TXQ_OK, TXQ_ENOTFOUND, TXQ_EINVAL, TXQ_ECONN, TXQ_EDB.
  */
-TXQ_API txq_err txq_requeue_all(txq_client *c, PGconn *pg, const char *queue,
+TXQ_API txq_err txq_requeue_all(txq_client *c,
+                                PGconn *pg,
+                                const char *queue,
                                 int64_t *count);
 
 /*
@@ -373,7 +402,9 @@ TXQ_API txq_err txq_requeue_all(txq_client *c, PGconn *pg, const char *queue,
  * recorded in the audit log.
  * Returns TXQ_OK, TXQ_EINVAL, TXQ_ENOTFOUND, TXQ_ECONN, TXQ_EDB.
  */
-TXQ_API txq_err txq_discard(txq_client *c, PGconn *pg, int64_t id,
+TXQ_API txq_err txq_discard(txq_client *c,
+                            PGconn *pg,
+                            int64_t id,
                             const char *reason);
 
 #ifdef __cplusplus

@@ -173,7 +173,7 @@ EOF
         tail -n 50 "$logfile" >&2 || true
         die "PostgreSQL started but does not answer on $pgdir port $port"
     fi
-    echo "pg_fixture: PostgreSQL $("$bindir/pg_ctl" --version | awk '{print $NF}')" \
+    echo "pg_fixture: PostgreSQL $("$bindir/pg_ctl" --version | awk '{print $3}')" \
         "up: host=$pgdir port=$port user=postgres dbname=postgres"
     ;;
 esac

@@ -23,8 +23,8 @@
 
 /* What tt_setup hands each test through *state. */
 typedef struct tt_fixture {
-    txq_client *c;  /* client bound to schema */
-    PGconn *pg;     /* connection, search_path = schema, autocommit */
+    txq_client *c; /* client bound to schema */
+    PGconn *pg;    /* connection, search_path = schema, autocommit */
     char schema[64];
 } tt_fixture;
 
@@ -53,28 +53,29 @@ long long tt_scalar(PGconn *pg, const char *fmt, ...)
 
 /* Run SQL expected to fail; returns its SQLSTATE (static buffer) and
  * stores the error message in msg (may be NULL, msgsize bytes). */
-const char *tt_fails(PGconn *pg, char *msg, size_t msgsize, const char *fmt,
-                     ...) __attribute__((format(printf, 4, 5)));
+const char *
+tt_fails(PGconn *pg, char *msg, size_t msgsize, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* Backend pid of a connection. */
 int tt_pid(PGconn *pg);
 
 /* Fail the test with txq's message when rc is not TXQ_OK. */
-#define assert_txq_ok(c, rc)                                                  \
-    do {                                                                      \
-        txq_err tt_rc_ = (rc);                                                \
-        if (tt_rc_ != TXQ_OK)                                                 \
-            fail_msg("txq call failed: %s (%s) sqlstate=%s",                  \
-                     txq_strerror(tt_rc_), txq_errmsg(c), txq_sqlstate(c));   \
+#define assert_txq_ok(c, rc)                                                \
+    do {                                                                    \
+        txq_err tt_rc_ = (rc);                                              \
+        if (tt_rc_ != TXQ_OK)                                               \
+            fail_msg("txq call failed: %s (%s) sqlstate=%s",                \
+                     txq_strerror(tt_rc_), txq_errmsg(c), txq_sqlstate(c)); \
     } while (0)
 
 /* Assert a specific txq code, printing the message when it differs. */
-#define assert_txq_rc(c, rc, want)                                            \
-    do {                                                                      \
-        txq_err tt_rc_ = (rc);                                                \
-        if (tt_rc_ != (want))                                                 \
-            fail_msg("want %s, got %s (%s)", txq_strerror(want),              \
-                     txq_strerror(tt_rc_), txq_errmsg(c));                    \
+#define assert_txq_rc(c, rc, want)                               \
+    do {                                                         \
+        txq_err tt_rc_ = (rc);                                   \
+        if (tt_rc_ != (want))                                    \
+            fail_msg("want %s, got %s (%s)", txq_strerror(want), \
+                     txq_strerror(tt_rc_), txq_errmsg(c));       \
     } while (0)
 
 #endif /* TXQ_TT_H */

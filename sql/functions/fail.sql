@@ -70,22 +70,6 @@ begin
 
     v_reason := case when coalesce(i_permanent, false) then 'permanent'
                      else 'exhausted' end;
-    delete from @extschema@.messages where id = m.id;
-    if q.on_exhausted = 'ignore' then
-        delete from @extschema@.message_errors where message_id = m.id;
-        if q.archive_for is not null then
-            insert into @extschema@.archive (id, queue_id, attempts,
-                enqueued_at, finished_at, outcome, correlation_id, headers,
-                body)
-            values (m.id, m.queue_id, m.attempts, m.enqueued_at, v_now,
-                    'ignored', m.correlation_id, m.headers, m.body);
-        end if;
-        perform @extschema@._count(q.queue_id, 'ignored');
-        return 'ignored';
-    end if;
-
-    perform @extschema@._bury(m, q, v_reason, v_err, v_now);
-    return case when q.on_exhausted = 'notify' then 'notified'
-                else 'dead' end;
+    return @extschema@._exhaust(m, q, v_reason, v_err, v_now);
 end
 $$;

@@ -27,6 +27,9 @@ declare
     q @extschema@.queues;
     v_now timestamptz := coalesce(i_now, now());
     v_vt interval;
+    v_sql text;
+    r record;
+    m @extschema@.messages;
 begin
     q := @extschema@._queue(i_queue);
     if i_max is null or i_max not between 1 and 100000 then
@@ -40,48 +43,53 @@ begin
         perform @extschema@._expire(q, v_now);
     end if;
 
-    if q.kind = 'standard' then
-        return query
-        with c as (
-            select m.id from @extschema@.messages m
-             where m.queue_id = q.queue_id and m.visible_at <= v_now
-               and (m.expires_at is null or m.expires_at > v_now)
-             order by m.priority desc, m.visible_at, m.id
-             limit i_max
-               for update skip locked)
-        update @extschema@.messages m
-           set attempts = m.attempts + 1, visible_at = v_now + v_vt,
-               claimed_at = v_now, claimed_by = pg_backend_pid()
-          from c
-         where m.id = c.id
-        returning m.id, q.name, m.attempts, m.headers, m.body,
-                  m.correlation_id, m.reply_to, m.priority, m.group_key,
-                  m.dedup_id, m.enqueued_at, m.visible_at;
-    else
-        -- A group is free when its oldest message (the lowest id, which an
-        -- in-flight or retrying message still is) is ready. Lower ids of
-        -- the group that another transaction deletes uncommitted still
-        -- block, so order holds under concurrency.
-        return query
-        with c as (
-            select m.id from @extschema@.messages m
-             where m.queue_id = q.queue_id and m.visible_at <= v_now
-               and (m.expires_at is null or m.expires_at > v_now)
-               and not exists (
-                   select 1 from @extschema@.messages o
-                    where o.queue_id = m.queue_id
-                      and o.group_key = m.group_key and o.id < m.id)
-             order by m.id
-             limit i_max
-               for update skip locked)
-        update @extschema@.messages m
-           set attempts = m.attempts + 1, visible_at = v_now + v_vt,
-               claimed_at = v_now, claimed_by = pg_backend_pid()
-          from c
-         where m.id = c.id
-        returning m.id, q.name, m.attempts, m.headers, m.body,
-                  m.correlation_id, m.reply_to, m.priority, m.group_key,
-                  m.dedup_id, m.enqueued_at, m.visible_at;
-    end if;
+    -- Constant statement text (no user data), chosen by kind. A fifo group
+    -- is free when its oldest message (the lowest id, which an in-flight or
+    -- retrying message still is) is ready; a lower id of the group that
+    -- another transaction deletes uncommitted still blocks, so order holds
+    -- under concurrency.
+    v_sql := 'with c as (select m.id, m.claimed_at as prev
+                           from @extschema@.messages m
+                          where m.queue_id = $1 and m.visible_at <= $2
+                            and (m.expires_at is null or m.expires_at > $2)'
+          || case when q.kind = 'fifo' then
+             ' and not exists (select 1 from @extschema@.messages o
+                                where o.queue_id = m.queue_id
+                                  and o.group_key = m.group_key
+                                  and o.id < m.id)
+               order by m.id'
+             else
+             ' order by m.priority desc, m.visible_at, m.id' end
+          || ' limit $3 for update skip locked)
+              update @extschema@.messages m
+                 set attempts = m.attempts + 1, visible_at = $2 + $4,
+                     claimed_at = $2, claimed_by = pg_backend_pid()
+                from c
+               where m.id = c.id
+              returning m.*, c.prev';
+
+    for r in execute v_sql using q.queue_id, v_now, i_max, v_vt loop
+        if r.prev is not null then
+            -- The previous attempt was claimed and neither acked nor failed
+            -- before its claim lapsed: its consumer died or overran. Count
+            -- it as a failed attempt; past max_attempts the policy applies,
+            -- so a message that kills its consumer never loops forever.
+            insert into @extschema@.message_errors (message_id, attempt,
+                                                    error, failed_at)
+            values (r.id, r.attempts - 1, 'claim lapsed: the consumer died '
+                    'or did not finish within its visibility timeout', v_now);
+            if r.attempts > q.max_attempts then
+                m := r;
+                m.attempts := r.attempts - 1;
+                perform @extschema@._exhaust(m, q, 'exhausted',
+                    'claim lapsed on the last attempt', v_now);
+                continue;
+            end if;
+        end if;
+        return next row(r.id, q.name, r.attempts, r.headers, r.body,
+                        r.correlation_id, r.reply_to, r.priority,
+                        r.group_key, r.dedup_id, r.enqueued_at,
+                        r.visible_at)::@extschema@.message;
+    end loop;
 end
 $$;

@@ -1,0 +1,37 @@
+create or replace function @extschema@._exhaust(
+    m @extschema@.messages, q @extschema@.queues, i_reason text,
+    i_error text, i_now timestamptz)
+returns text
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+-- ----------------------------------------------------------------------
+-- Function: _exhaust(m, q, i_reason, i_error, i_now)
+--
+--      Applies the queue's on_exhausted policy to a message whose attempts
+--      are used up or that failed permanently (internal): ignore drops it
+--      (counted, archived when the queue keeps an archive); review and
+--      notify move it to the dead letters (notify also alerts).
+--
+-- Returns:
+--      'ignored', 'dead' or 'notified'.
+-- ----------------------------------------------------------------------
+begin
+    delete from @extschema@.messages where id = m.id;
+    if q.on_exhausted = 'ignore' then
+        delete from @extschema@.message_errors where message_id = m.id;
+        if q.archive_for is not null then
+            insert into @extschema@.archive (id, queue_id, attempts,
+                enqueued_at, finished_at, outcome, correlation_id, headers,
+                body)
+            values (m.id, m.queue_id, m.attempts, m.enqueued_at, i_now,
+                    'ignored', m.correlation_id, m.headers, m.body);
+        end if;
+        perform @extschema@._count(q.queue_id, 'ignored');
+        return 'ignored';
+    end if;
+    perform @extschema@._bury(m, q, i_reason, i_error, i_now);
+    return case when q.on_exhausted = 'notify' then 'notified'
+                else 'dead' end;
+end
+$$;
