@@ -158,6 +158,41 @@ create table @extschema@.archive (
 create index archive_finished_idx
     on @extschema@.archive (finished_at);
 
+-- Topics: publish/subscribe (fanout) and routing (route). A fanout topic
+-- copies each message into every subscribed queue whose filter its headers
+-- contain (jsonb @>); a route topic sends it to the first matching rule's
+-- queue, else to its default queue, else refuses it.
+create table @extschema@.topics (
+    topic_id          int generated always as identity
+                      constraint topics_pkey primary key,
+    name              text not null
+                      constraint topics_name_key unique
+                      constraint topics_name_ok
+                      check (name ~ '^[a-z][a-z0-9_.]{0,62}$'),
+    mode              text not null default 'fanout'
+                      constraint topics_mode_ok
+                      check (mode in ('fanout', 'route')),
+    default_queue_id  int,
+    unmatched         bigint not null default 0,
+    created_at        timestamptz not null default now()
+);
+
+create table @extschema@.subscriptions (
+    topic_id    int not null,
+    queue_id    int not null,
+    filter      jsonb,
+    created_at  timestamptz not null default now(),
+    constraint subscriptions_pkey primary key (topic_id, queue_id)
+);
+
+create table @extschema@.routes (
+    topic_id    int not null,
+    position    int not null,
+    filter      jsonb not null,
+    queue_id    int not null,
+    constraint routes_pkey primary key (topic_id, position)
+);
+
 -- Outcome counters. Each backend adds to one of 16 slots per queue, so
 -- concurrent consumers do not queue up on a single counter row.
 create table @extschema@.queue_counters (
@@ -246,5 +281,6 @@ grant select on @extschema@.queues to txq_operator, txq_admin;
 grant select, update (headers, body, priority) on
     @extschema@.dead_letter_messages to txq_operator, txq_admin;
 grant select on @extschema@.message_errors, @extschema@.archive,
-    @extschema@.alerts, @extschema@.audit_log to txq_operator, txq_admin;
+    @extschema@.alerts, @extschema@.audit_log, @extschema@.topics,
+    @extschema@.subscriptions, @extschema@.routes to txq_operator, txq_admin;
 grant txq_producer, txq_consumer, txq_operator to txq_admin;

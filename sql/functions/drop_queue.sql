@@ -44,6 +44,10 @@ begin
     delete from @extschema@.dedup where queue_id = q.queue_id;
     delete from @extschema@.queue_counters where queue_id = q.queue_id;
     delete from @extschema@.waiters where queue_id = q.queue_id;
+    delete from @extschema@.subscriptions where queue_id = q.queue_id;
+    delete from @extschema@.routes where queue_id = q.queue_id;
+    update @extschema@.topics set default_queue_id = null
+     where default_queue_id = q.queue_id;
     delete from @extschema@.queues where queue_id = q.queue_id;
     insert into @extschema@.audit_log (action, queue, detail)
     values ('drop_queue', q.name,

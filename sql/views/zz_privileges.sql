@@ -50,3 +50,17 @@ grant select on @extschema@.queue_stats to txq_operator, txq_admin,
     txq_consumer, txq_producer;
 grant select, update (headers, body, priority) on @extschema@.dead_letters
     to txq_operator, txq_admin;
+
+grant execute on function
+    @extschema@.publish(text, bytea, jsonb, interval, int, text, text, text,
+                        text, timestamptz)
+    to txq_producer, txq_consumer, txq_admin;
+
+grant execute on function
+    @extschema@.create_topic(text, text, text),
+    @extschema@.drop_topic(text),
+    @extschema@.subscribe(text, text, jsonb),
+    @extschema@.unsubscribe(text, text),
+    @extschema@.add_route(text, jsonb, text, int),
+    @extschema@.remove_route(text, int)
+    to txq_admin;

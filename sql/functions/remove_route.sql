@@ -1,0 +1,21 @@
+create or replace function @extschema@.remove_route(
+    i_topic text, i_position int)
+returns boolean
+language plpgsql security definer
+set search_path = pg_catalog, pg_temp
+as $$
+-- ----------------------------------------------------------------------
+-- Function: remove_route(i_topic, i_position)
+--
+-- Returns:
+--      true when the rule existed.
+-- ----------------------------------------------------------------------
+declare
+    t @extschema@.topics;
+begin
+    t := @extschema@._topic(i_topic);
+    delete from @extschema@.routes
+     where topic_id = t.topic_id and position = i_position;
+    return found;
+end
+$$;
