@@ -78,4 +78,57 @@ int tt_pid(PGconn *pg);
                      txq_strerror(tt_rc_), txq_errmsg(c));       \
     } while (0)
 
+/* === extensions: processes, time, backends === */
+
+/* A connection for a forked child: like tt_connect but never touches
+ * cmocka (a cmocka failure in a child would run the rest of the suite
+ * there). Returns NULL and prints why when it cannot connect. */
+PGconn *tt_child_connect(const char *schema);
+
+/* Fork a child that runs fn(arg) and _exit()s with its return value
+ * (0 for success). Fails the test when fork fails. */
+int tt_fork(int (*fn)(void *arg), void *arg);
+
+/* Wait for a child of tt_fork: its exit status, or 128 + the signal that
+ * killed it. */
+int tt_wait(int pid);
+
+/* Terminate backend pid from pg and wait until it has gone (fails the
+ * test after 10 s). */
+void tt_kill_backend(PGconn *pg, int pid);
+
+/* Monotonic clock in seconds. */
+double tt_now(void);
+
+/* Sleep for ms milliseconds. */
+void tt_sleep_ms(int ms);
+
+/* Whether two JSON texts are equal as jsonb (decided by the server). */
+int tt_json_eq(PGconn *pg, const char *a, const char *b);
+
+/* Text of the first column of the first row, copied into buf (fails on
+ * NULL/no row). Returns buf. */
+char *tt_text(PGconn *pg, char *buf, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Roll back any open transaction on pg (after a failed step). */
+void tt_rollback(PGconn *pg);
+
+/* === extensions: queues and messages through the C API === */
+
+/* Create queue name on f->pg (opts may be NULL); fails the test on error. */
+void tt_queue(tt_fixture *f, const char *name, const txq_queue_opts *opts);
+
+/* Send a text body to queue on pg with f->c; fails the test on error.
+ * Returns the message id. */
+int64_t tt_send(tt_fixture *f, PGconn *pg, const char *queue, const char *body);
+
+/* Take exactly one message from queue on pg with f->c: txq_claim when claim
+ * is non-zero, else txq_receive. Fails the test unless one came. Returns
+ * the array of one; free it with txq_msgs_free(msgs, 1). */
+txq_msg **tt_take(tt_fixture *f, PGconn *pg, const char *queue, int claim);
+
+/* Number of rows in the messages table of f's schema. */
+long long tt_depth(tt_fixture *f);
+
 #endif /* TXQ_TT_H */

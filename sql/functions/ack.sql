@@ -41,7 +41,8 @@ begin
                                               array[cardinality(i_ids)])))
                    as a(id, attempt)
              where m.id = a.id
-               and (a.attempt is null or m.attempts = a.attempt)
+               and (a.attempt is null
+                    or (m.attempts = a.attempt and m.claimed_at is not null))
             returning m.*),
         arch as (
             insert into @extschema@.archive (id, queue_id, attempts,

@@ -44,7 +44,10 @@ begin
         raise exception 'message % is not in a queue', i_id
             using errcode = 'TQ002';
     end if;
-    if m.attempts = 0 or (i_attempt is not null and m.attempts <> i_attempt)
+    -- claimed_at is null once a failure released the message (retry):
+    -- a second fail of the same attempt is a stale holder's.
+    if m.attempts = 0 or m.claimed_at is null
+       or (i_attempt is not null and m.attempts <> i_attempt)
     then
         raise exception 'message % is not held by attempt % (it is at '
             'attempt %)', i_id, coalesce(i_attempt, 0), m.attempts

@@ -30,6 +30,8 @@ declare
     v_sql text;
     r record;
     m @extschema@.messages;
+    v_left int := i_max;
+    v_buried int;
 begin
     q := @extschema@._queue(i_queue);
     if i_max is null or i_max not between 1 and 100000 then
@@ -68,28 +70,39 @@ begin
                where m.id = c.id
               returning m.*, c.prev';
 
-    for r in execute v_sql using q.queue_id, v_now, i_max, v_vt loop
-        if r.prev is not null then
-            -- The previous attempt was claimed and neither acked nor failed
-            -- before its claim lapsed: its consumer died or overran. Count
-            -- it as a failed attempt; past max_attempts the policy applies,
-            -- so a message that kills its consumer never loops forever.
-            insert into @extschema@.message_errors (message_id, attempt,
-                                                    error, failed_at)
-            values (r.id, r.attempts - 1, 'claim lapsed: the consumer died '
-                    'or did not finish within its visibility timeout', v_now);
-            if r.attempts > q.max_attempts then
-                m := r;
-                m.attempts := r.attempts - 1;
-                perform @extschema@._exhaust(m, q, 'exhausted',
-                    'claim lapsed on the last attempt', v_now);
-                continue;
+    -- Exhausted messages are buried, not returned: claim again for the
+    -- places they took, so a ready message behind them is not reported as
+    -- "nothing to receive".
+    loop
+        v_buried := 0;
+        for r in execute v_sql using q.queue_id, v_now, v_left, v_vt loop
+            if r.prev is not null then
+                -- The previous attempt was claimed and neither acked nor
+                -- failed before its claim lapsed: its consumer died or
+                -- overran. Count it as a failed attempt; past max_attempts
+                -- the policy applies, so a message that kills its consumer
+                -- never loops forever.
+                insert into @extschema@.message_errors (message_id, attempt,
+                                                        error, failed_at)
+                values (r.id, r.attempts - 1, 'claim lapsed: the consumer '
+                        'died or did not finish within its visibility '
+                        'timeout', v_now);
+                if r.attempts > q.max_attempts then
+                    m := r;
+                    m.attempts := r.attempts - 1;
+                    perform @extschema@._exhaust(m, q, 'exhausted',
+                        'claim lapsed on the last attempt', v_now);
+                    v_buried := v_buried + 1;
+                    continue;
+                end if;
             end if;
-        end if;
-        return next row(r.id, q.name, r.attempts, r.headers, r.body,
-                        r.correlation_id, r.reply_to, r.priority,
-                        r.group_key, r.dedup_id, r.enqueued_at,
-                        r.visible_at)::@extschema@.message;
+            v_left := v_left - 1;
+            return next row(r.id, q.name, r.attempts, r.headers, r.body,
+                            r.correlation_id, r.reply_to, r.priority,
+                            r.group_key, r.dedup_id, r.enqueued_at,
+                            r.visible_at)::@extschema@.message;
+        end loop;
+        exit when v_buried = 0 or v_left = 0;
     end loop;
 end
 $$;

@@ -1,6 +1,6 @@
 create or replace function @extschema@.schema_version()
 returns int
-language sql stable
+language sql stable security definer
 set search_path = pg_catalog, pg_temp
 as $$
 -- ----------------------------------------------------------------------

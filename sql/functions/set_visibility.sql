@@ -26,9 +26,15 @@ begin
     end if;
     perform @extschema@._check_interval('timeout', i_timeout, '0',
                                         '12 hours');
+    -- A release (timeout 0) ends the claim, so the next delivery does not
+    -- take it for a lapsed (failed) attempt.
     update @extschema@.messages
-       set visible_at = v_now + i_timeout
-     where id = i_id and attempts > 0
+       set visible_at = v_now + i_timeout,
+           claimed_at = case when i_timeout = '0' then null
+                             else claimed_at end,
+           claimed_by = case when i_timeout = '0' then null
+                             else claimed_by end
+     where id = i_id and attempts > 0 and claimed_at is not null
        and (i_attempt is null or attempts = i_attempt)
     returning visible_at into v_until;
     if not found then

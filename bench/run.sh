@@ -1,0 +1,381 @@
+#!/usr/bin/env bash
+# bench/run.sh - txq's throughput benchmark, each figure next to the ideal.
+#
+#   bench/run.sh [--quick] [--runs N] [--diag]
+#
+#   --quick   1 run of 2,000 messages per workload (a smoke test, seconds)
+#   --runs N  runs per workload (default 5); the table shows medians
+#   --diag    also run SQL-level variants (pgbench) that split txq's cost
+#             into plpgsql, table shape, counter update and round trips
+#
+# Starts a private PostgreSQL 15 (defaults, durable; unix socket only) in a
+# /tmp scratch directory, installs the txq schema with txq_migrate (through
+# build/txq-bench setup) and the ideal SKIP LOCKED table, then for each run
+# measures every workload, ideal first, with a CHECKPOINT before each
+# measurement. Raw rows: bench/out/results.tsv; pgbench logs: bench/out/log/.
+# `./run bench` builds everything first and calls this script.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${TXQ_BUILD_DIR:-$ROOT/build}
+TOOL=$BUILD/txq-bench
+OUT=$ROOT/bench/out
+RESULTS=$OUT/results.tsv
+PAYLOAD='{"type":"order.created","order_id":123456,"customer_id":"c-000042","amount_cents":4999,"currency":"EUR"}'
+CLIENTS=4
+
+runs=5 quick=0 diag=0
+while [[ $# -gt 0 ]]; do
+    case $1 in
+    --quick) quick=1 runs=1 ;;
+    --runs)
+        [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || {
+            echo "run.sh: --runs needs a positive number" >&2
+            exit 2
+        }
+        runs=$2
+        shift
+        ;;
+    --diag) diag=1 ;;
+    *)
+        sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'
+        exit 2
+        ;;
+    esac
+    shift
+done
+if [[ $quick -eq 1 ]]; then
+    N=2000 SETTLE=0.5
+else
+    N=100000 SETTLE=2
+fi
+
+say() {
+    printf '==> %s\n' "$*" >&2
+}
+
+die() {
+    echo "run.sh: error: $*" >&2
+    exit 1
+}
+
+# ------------------------------------------------------------- server --
+PGBIN=${TXQ_PG_BINDIR:-/usr/lib/postgresql/15/bin}
+for b in initdb pg_ctl postgres psql pgbench; do
+    [[ -x $PGBIN/$b ]] || die "$PGBIN/$b not found (apt-get install postgresql-15)"
+done
+[[ -x $TOOL ]] || die "$TOOL not built (./run build, or ./run bench)"
+
+as_owner() {
+    if [[ $(id -u) -eq 0 ]]; then
+        runuser -u postgres -- "$@"
+    else
+        "$@"
+    fi
+}
+
+SCRATCH=$(mktemp -d /tmp/txq-bench.XXXXXX)
+DATA=$SCRATCH/data
+[[ $(id -u) -eq 0 ]] && chown postgres: "$SCRATCH"
+stop_server() {
+    if [[ -f $DATA/postmaster.pid ]]; then
+        as_owner "$PGBIN/pg_ctl" -D "$DATA" -m fast -w stop >/dev/null 2>&1 || true
+    fi
+    rm -rf "$SCRATCH"
+}
+trap stop_server EXIT
+trap 'exit 130' INT TERM
+
+export PGHOST=$SCRATCH PGPORT=5432 PGUSER=postgres PGDATABASE=bench
+export PGOPTIONS='-c client_min_messages=warning'
+say "PostgreSQL in $SCRATCH"
+(cd / && as_owner "$PGBIN/initdb" -D "$DATA" -U postgres --auth=trust \
+    -E UTF8 --locale=C.UTF-8 >"$SCRATCH/initdb.log" 2>&1) ||
+    die "initdb failed: $(tail -5 "$SCRATCH/initdb.log")"
+# The only settings changed: where to listen. Everything else is the
+# PostgreSQL default, durable (fsync, synchronous_commit on).
+cat >>"$DATA/postgresql.conf" <<EOF
+listen_addresses = ''
+unix_socket_directories = '$SCRATCH'
+port = $PGPORT
+EOF
+(cd / && as_owner "$PGBIN/pg_ctl" -D "$DATA" -l "$SCRATCH/server.log" -w \
+    start >/dev/null) || die "server did not start: $(tail -5 "$SCRATCH/server.log")"
+
+psql() {
+    "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"
+}
+sql() { # one value
+    psql -At -c "$1"
+}
+psql -d postgres -c 'create database bench'
+"$TOOL" setup || die "txq-bench setup (txq_migrate) failed"
+psql -c 'create table q (id bigserial primary key, payload jsonb not null)'
+QID=$(sql "select queue_id from txq.queues where name = 'bench'")
+
+# --------------------------------------------------------- scripts --
+# pgbench scripts, written for this run. Ideal: the hand-written SKIP LOCKED
+# queue; txq-sql: the same SQL functions the library calls; raw-*: txq's
+# table without the plpgsql functions.
+S=$SCRATCH/sql
+mkdir -p "$S" "$OUT/log"
+rows() { # N SQL-ROW: "ROW,ROW,...", N times
+    local i out=$2
+    for ((i = 1; i < $1; i++)); do out+=",$2"; done
+    printf '%s' "$out"
+}
+P="'$PAYLOAD'"
+READY="queue_id = $QID and visible_at <= now()
+ order by priority desc, visible_at, id"
+CLAIM="with c as (select id from txq.messages where $READY limit 1
+ for update skip locked) update txq.messages m set attempts = m.attempts + 1,
+ visible_at = now() + '30 s', claimed_at = now(), claimed_by = pg_backend_pid()
+ from c where m.id = c.id returning m.id"
+COUNTER="update txq.queue_counters set acked = acked + 1
+ where queue_id = $QID and slot = pg_backend_pid() % 16;"
+oneline() { # pgbench reads one statement per line
+    tr '\n' ' ' <<<"$1"
+    echo
+}
+printf 'insert into q (payload) values (%s);\n' "$P" >"$S/enq1.sql"
+printf 'insert into q (payload) values %s;\n' "$(rows 100 "($P)")" >"$S/enq100.sql"
+oneline 'delete from q where id = (select id from q order by id
+ for update skip locked limit 1) returning *;' >"$S/deq1.sql"
+oneline 'delete from q where id = any(array(select id from q order by id
+ for update skip locked limit 100)) returning *;' >"$S/deq100.sql"
+{
+    echo 'begin;'
+    echo 'select id from q order by id for update skip locked limit 1 \gset'
+    echo 'delete from q where id = :id returning *;'
+    echo 'commit;'
+} >"$S/deq1_4rt.sql"
+printf "select txq.send('bench', %s::bytea);\n" "$P" >"$S/sql_send1.sql"
+printf "select count(*) from txq.send_batch('bench', array_fill(%s::bytea, array[100]));\n" \
+    "$P" >"$S/sql_send100.sql"
+printf 'insert into txq.messages (queue_id, visible_at, enqueued_at, body) values (%s);\n' \
+    "$QID, now(), now(), $P::bytea" >"$S/raw_insert1.sql"
+{
+    echo 'begin;'
+    echo "select id, attempts from txq.receive('bench', 1) \\gset"
+    echo 'select txq.ack(array[:id]::bigint[], array[:attempts]::int[]);'
+    echo 'commit;'
+} >"$S/sql_recv1.sql"
+{
+    echo "select id, attempts from txq.receive('bench', 1) \\gset"
+    echo 'begin;'
+    echo 'select txq.ack(array[:id]::bigint[], array[:attempts]::int[]);'
+    echo 'commit;'
+} >"$S/sql_claim1.sql"
+{
+    echo 'begin;'
+    oneline "$CLAIM \\gset"
+    echo 'delete from txq.messages where id = :id;'
+    echo 'commit;'
+} >"$S/raw_claim_delete.sql"
+{
+    echo 'begin;'
+    oneline "$CLAIM \\gset"
+    echo 'delete from txq.messages where id = :id;'
+    oneline "$COUNTER"
+    echo 'commit;'
+} >"$S/raw_claim_delete_counter.sql"
+{
+    oneline "$CLAIM \\gset"
+    echo 'begin;'
+    echo 'delete from txq.messages where id = :id;'
+    echo 'commit;'
+} >"$S/raw_claim_then_delete.sql"
+oneline "delete from txq.messages where id = (select id from txq.messages
+ where $READY for update skip locked limit 1) returning *;" >"$S/raw_delete1.sql"
+oneline "delete from txq.messages where id = any(array(select id
+ from txq.messages where $READY for update skip locked limit 100))
+ returning *;" >"$S/raw_delete100.sql"
+{
+    echo 'begin;'
+    oneline "select string_agg(id::text, ',') as ids,
+ string_agg(attempts::text, ',') as atts from txq.receive('bench', 100) \\gset"
+    echo 'select txq.ack(array[:ids]::bigint[], array[:atts]::int[]);'
+    echo 'commit;'
+} >"$S/sql_recv100.sql"
+
+# ------------------------------------------------------- measuring --
+printf 'run\tworkload\tsystem\tvariant\tref\tclients\tmsgs\tseconds\tmsgs_per_s\twal_B_per_msg\n' \
+    >"$RESULTS"
+RUN=0
+
+# Empty both queues; preload N messages into one of them (ideal|txq).
+reset() {
+    psql -c 'truncate q; truncate txq.messages'
+    case ${1:-} in
+    ideal)
+        psql -c "insert into q (payload) select '$PAYLOAD'::jsonb
+                 from generate_series(1, $N)"
+        psql -c 'vacuum analyze q'
+        ;;
+    txq)
+        psql -c "select count(*) from txq.send_batch('bench',
+                 array_fill('$PAYLOAD'::bytea, array[$N]))" >/dev/null
+        psql -c 'vacuum analyze txq.messages'
+        ;;
+    esac
+}
+
+quiesce() {
+    psql -c checkpoint
+    sleep "$SETTLE"
+}
+
+# record WORKLOAD SYSTEM VARIANT REF SECONDS MSGS_PER_S LSN0
+record() {
+    local wal
+    wal=$(sql "select round(pg_wal_lsn_diff(pg_current_wal_lsn(), '$7') / $N)")
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$RUN" "$1" "$2" "$3" \
+        "${4:--}" "$CLIENTS" "$N" "$5" "$6" "$wal" >>"$RESULTS"
+    printf '  %-4s %-5s %-26s %9s msgs/s %6s s %5s B/msg\n' "$1" "$2" "$3" \
+        "$6" "$5" "$wal" >&2
+}
+
+# pgb WORKLOAD SYSTEM VARIANT REF MSGS_PER_TX SCRIPT [drain: N must be left 0]
+pgb() {
+    local wl=$1 sys=$2 var=$3 ref=$4 per=$5 script=$6 lsn log tps mps
+    local tx=$((N / per / CLIENTS))
+    log=$OUT/log/pgbench_${RUN}_${wl}_${var}.log
+    quiesce
+    lsn=$(sql 'select pg_current_wal_lsn()')
+    "$PGBIN/pgbench" -n -c "$CLIENTS" -j 2 -t "$tx" -f "$S/$script" bench \
+        >"$log" 2>&1 || die "pgbench $var failed: $(tail -3 "$log")"
+    tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$log" | tail -1)
+    mps=$(awk -v t="$tps" -v p="$per" 'BEGIN { printf "%.0f", t * p }')
+    record "$wl" "$sys" "$var" "$ref" \
+        "$(awk -v n="$N" -v r="$mps" 'BEGIN { printf "%.3f", n / r }')" "$mps" "$lsn"
+}
+
+# tool WORKLOAD VARIANT REF COMMAND: the library through txq-bench
+tool() {
+    local wl=$1 var=$2 ref=$3 cmd=$4 lsn line
+    quiesce
+    lsn=$(sql 'select pg_current_wal_lsn()')
+    line=$("$TOOL" -c "$CLIENTS" "$cmd" "$N") || die "txq-bench $cmd failed"
+    [[ $line =~ seconds=([0-9.]+)\ msgs_per_s=([0-9]+) ]] ||
+        die "txq-bench $cmd: unexpected output: $line"
+    record "$wl" txq "$var" "$ref" "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}" "$lsn"
+}
+
+left() { # after a pgbench drain: the table must be empty
+    local n
+    n=$(sql "select (select count(*) from q) + (select count(*) from txq.messages)")
+    [[ $n -eq 0 ]] || die "$n messages left after a drain"
+}
+
+one_run() {
+    reset
+    pgb W1 ideal enq1 '' 1 enq1.sql
+    reset
+    tool W1 send1 enq1 send1
+    if [[ $diag -eq 1 ]]; then
+        reset
+        pgb W1 sql send1 enq1 1 sql_send1.sql
+        reset
+        pgb W1 raw insert1 enq1 1 raw_insert1.sql
+    fi
+
+    reset
+    pgb W2 ideal enq100 '' 100 enq100.sql
+    reset
+    tool W2 send100 enq100 send100
+    if [[ $diag -eq 1 ]]; then
+        reset
+        pgb W2 sql send100 enq100 100 sql_send100.sql
+    fi
+
+    reset ideal
+    pgb W3 ideal deq1 '' 1 deq1.sql
+    left
+    reset txq
+    tool W3 recv1_ack deq1 recv1
+    reset txq
+    tool W3 claim1_ack deq1 claim1
+    if [[ $diag -eq 1 ]]; then
+        reset ideal
+        pgb W3 ideal deq1_4rt deq1 1 deq1_4rt.sql
+        left
+        reset txq
+        pgb W3 sql recv1_ack deq1 1 sql_recv1.sql
+        left
+        reset txq
+        pgb W3 sql claim1_ack deq1 1 sql_claim1.sql
+        left
+        reset txq
+        pgb W3 raw delete1 deq1 1 raw_delete1.sql
+        left
+        reset txq
+        pgb W3 raw claim_delete deq1 1 raw_claim_delete.sql
+        left
+        reset txq
+        pgb W3 raw claim_delete_ctr deq1 1 raw_claim_delete_counter.sql
+        left
+        reset txq
+        pgb W3 raw claim_then_delete deq1 1 raw_claim_then_delete.sql
+        left
+    fi
+
+    reset ideal
+    pgb W3b ideal deq100 '' 100 deq100.sql
+    left
+    reset txq
+    tool W3b recv100_ack deq100 recv100
+    reset txq
+    tool W3b claim100_ack deq100 claim100
+    if [[ $diag -eq 1 ]]; then
+        reset txq
+        pgb W3b sql recv100_ack deq100 100 sql_recv100.sql
+        left
+        reset txq
+        pgb W3b raw delete100 deq100 100 raw_delete100.sql
+        left
+    fi
+}
+
+say "$runs run(s), $N messages per workload, $CLIENTS clients"
+for ((RUN = 1; RUN <= runs; RUN++)); do
+    say "run $RUN/$runs"
+    one_run
+done
+
+# ---------------------------------------------------------- summary --
+# Medians over the runs. ratio = median of the per-run ratios txq/ideal (each
+# against the ideal measured in the same run), which cancels most of the
+# machine's noise.
+awk -F'\t' '
+function median(s,    a, n, i, j, t) {
+    n = split(s, a, " ")
+    for (i = 2; i <= n; i++)
+        for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) {
+            t = a[j]; a[j] = a[j - 1]; a[j - 1] = t
+        }
+    return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+NR == 1 { next }
+$3 == "ideal" { ideal[$1, $4] = $9; iwal[$4] = iwal[$4] " " $10 }
+{ key = $2 " " $3 " " $4
+  if (!(key in seen)) { seen[key] = 1; order[++k] = key; ref[key] = $5 }
+  mps[key] = mps[key] " " $9; wal[key] = wal[key] " " $10; run[key] = run[key] " " $1 }
+END {
+    printf "%-28s %-6s %11s %11s %7s %9s\n", "workload", "system", "msgs/s",
+        "ideal", "ratio", "WAL B/msg"
+    for (i = 1; i <= k; i++) {
+        key = order[i]; split(key, f, " ")
+        r = ""; iv = ""
+        if (ref[key] != "-") {
+            n = split(run[key], rs, " "); split(mps[key], ms, " ")
+            for (j = 1; j <= n; j++) {
+                r = r " " ms[j] / ideal[rs[j], ref[key]]
+                iv = iv " " ideal[rs[j], ref[key]]
+            }
+        }
+        printf "%-28s %-6s %11.0f %11s %7s %9.0f\n", f[1] " " f[3], f[2],
+            median(mps[key]), iv == "" ? "" : sprintf("%.0f", median(iv)),
+            r == "" ? "" : sprintf("%.2f", median(r)), median(wal[key])
+    }
+}' "$RESULTS"
+echo "raw results: $RESULTS"

@@ -1,0 +1,471 @@
+/*
+ * txq-bench.c - the C driver of bench/run.sh: runs one txq workload with
+ * CLIENTS forked processes, each on its own connection, through libtxq.
+ *
+ *   txq-bench [-c CLIENTS] [-q QUEUE] [-d DSN] COMMAND [N]
+ *
+ *   setup             txq_migrate, then drop (force) and create the queue
+ *   send1 N           N messages, one txq_send per transaction (autocommit)
+ *   send100 N         N messages, txq_send_batch of 100 per transaction
+ *   recv1 N           drain N: BEGIN, txq_receive 1, txq_ack, COMMIT
+ *   claim1 N          drain N: txq_claim 1 (commits), BEGIN, txq_ack, COMMIT
+ *   recv100 N         drain N: BEGIN, txq_receive 100, txq_ack_batch, COMMIT
+ *   claim100 N        drain N: txq_claim 100, BEGIN, txq_ack_batch, COMMIT
+ *
+ * The connection comes from DSN (default: the PG* environment). Every client
+ * connects and checks the schema, then waits at a barrier; the clock
+ * (CLOCK_MONOTONIC) runs from the barrier's release to the moment the last
+ * client finished its last commit. After a send the queue must hold N more
+ * messages; after a drain it must be empty and the clients must have acked
+ * exactly N. A workload prints one line:
+ *
+ *   msgs=N seconds=S msgs_per_s=R
+ *
+ * Exit status: 0 ok, 1 failure (message on stderr), 2 usage.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "txq.h"
+
+/* The ~100-byte JSON body every benchmark in the project uses. */
+static const char payload[] =
+    "{\"type\":\"order.created\",\"order_id\":123456,"
+    "\"customer_id\":\"c-000042\",\"amount_cents\":4999,\"currency\":\"EUR\"}";
+
+#define BATCH       100
+#define MAX_CLIENTS 64
+
+enum mode { M_SEND1, M_SEND100, M_RECV1, M_CLAIM1, M_RECV100, M_CLAIM100 };
+
+static const struct {
+    const char *name;
+    enum mode mode;
+} modes[] = {
+    {"send1", M_SEND1},   {"send100", M_SEND100}, {"recv1", M_RECV1},
+    {"claim1", M_CLAIM1}, {"recv100", M_RECV100}, {"claim100", M_CLAIM100},
+};
+
+/* What a client sends the parent when it is done. */
+struct report {
+    int64_t msgs; /* messages sent or acked */
+    double end;   /* CLOCK_MONOTONIC at its last commit */
+    int failed;   /* non-zero: the client gave up */
+};
+
+static const char *dsn = "";
+static const char *queue = "bench";
+
+static double
+now_mono(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int
+is_drain(enum mode m)
+{
+    return m != M_SEND1 && m != M_SEND100;
+}
+
+static PGconn *
+connect_db(void)
+{
+    PGconn *pg = PQconnectdb(dsn);
+
+    if (PQstatus(pg) != CONNECTION_OK) {
+        fprintf(stderr, "txq-bench: connect: %s", PQerrorMessage(pg));
+        PQfinish(pg);
+        return NULL;
+    }
+    return pg;
+}
+
+/* Runs a statement that returns no rows (BEGIN, COMMIT, ...). */
+static int
+exec_cmd(PGconn *pg, const char *sql)
+{
+    PGresult *res = PQexec(pg, sql);
+    int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+
+    if (!ok)
+        fprintf(stderr, "txq-bench: %s: %s", sql, PQerrorMessage(pg));
+    PQclear(res);
+    return ok;
+}
+
+/* Returns the number of messages in the queue, or -1 on error. */
+static int64_t
+queue_depth(PGconn *pg)
+{
+    const char *params[1] = {queue};
+    PGresult *res;
+    int64_t n = -1;
+
+    res = PQexecParams(pg,
+                       "select count(*) from txq.messages m"
+                       " join txq.queues q using (queue_id)"
+                       " where q.name = $1",
+                       1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+        n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    else
+        fprintf(stderr, "txq-bench: count: %s", PQerrorMessage(pg));
+    PQclear(res);
+    return n;
+}
+
+static int
+txq_failed(txq_client *c, const char *what, txq_err rc)
+{
+    fprintf(stderr, "txq-bench: %s: %s (%s) %s\n", what, txq_strerror(rc),
+            txq_sqlstate(c), txq_errmsg(c));
+    return -1;
+}
+
+/* Sends n messages, one or BATCH per transaction. Returns 0 or -1. */
+static int
+run_send(txq_client *c, PGconn *pg, enum mode m, int64_t n, int64_t *done)
+{
+    const void *bodies[BATCH];
+    size_t lens[BATCH];
+    txq_err rc;
+    int i;
+
+    for (i = 0; i < BATCH; i++) {
+        bodies[i] = payload;
+        lens[i] = sizeof payload - 1;
+    }
+    while (*done < n) {
+        if (m == M_SEND1) {
+            rc =
+                txq_send(c, pg, queue, payload, sizeof payload - 1, NULL, NULL);
+            if (rc != TXQ_OK)
+                return txq_failed(c, "txq_send", rc);
+            *done += 1;
+        } else {
+            size_t k = (size_t)(n - *done < BATCH ? n - *done : BATCH);
+
+            rc = txq_send_batch(c, pg, queue, bodies, lens, k, NULL, NULL);
+            if (rc != TXQ_OK)
+                return txq_failed(c, "txq_send_batch", rc);
+            *done += (int64_t)k;
+        }
+    }
+    return 0;
+}
+
+/* Acks the n messages of msgs in one transaction. Returns 0 or -1. */
+static int
+ack_all(txq_client *c, PGconn *pg, txq_msg **msgs, size_t n)
+{
+    size_t acked = 0;
+    txq_err rc;
+
+    if (n == 1) {
+        rc = txq_ack(c, pg, msgs[0]);
+        acked = rc == TXQ_OK;
+    } else {
+        rc = txq_ack_batch(c, pg, msgs, n, &acked);
+    }
+    if (rc != TXQ_OK || acked != n) {
+        exec_cmd(pg, "ROLLBACK");
+        return txq_failed(c, n == 1 ? "txq_ack" : "txq_ack_batch", rc);
+    }
+    return 0;
+}
+
+/*
+ * Drains the queue until it reports empty. With SKIP LOCKED an empty answer
+ * means every remaining message is held by another client, which acks it.
+ * Returns 0 or -1; *done counts the messages acked.
+ */
+static int
+run_drain(txq_client *c, PGconn *pg, enum mode m, int64_t *done)
+{
+    size_t max = (m == M_RECV100 || m == M_CLAIM100) ? BATCH : 1;
+    int claim = m == M_CLAIM1 || m == M_CLAIM100;
+    txq_msg **msgs = NULL;
+    size_t n = 0;
+    txq_err rc;
+
+    for (;;) {
+        if (claim) {
+            rc = txq_claim(c, pg, queue, max, NULL, &msgs, &n);
+            if (rc == TXQ_EMPTY)
+                return 0;
+            if (rc != TXQ_OK)
+                return txq_failed(c, "txq_claim", rc);
+            if (!exec_cmd(pg, "BEGIN"))
+                goto fail;
+        } else {
+            if (!exec_cmd(pg, "BEGIN"))
+                return -1;
+            rc = txq_receive(c, pg, queue, max, NULL, &msgs, &n);
+            if (rc == TXQ_EMPTY)
+                return exec_cmd(pg, "COMMIT") ? 0 : -1;
+            if (rc != TXQ_OK) {
+                exec_cmd(pg, "ROLLBACK");
+                return txq_failed(c, "txq_receive", rc);
+            }
+        }
+        if (ack_all(c, pg, msgs, n) != 0 || !exec_cmd(pg, "COMMIT"))
+            goto fail;
+        *done += (int64_t)n;
+        txq_msgs_free(msgs, n);
+    }
+fail:
+    txq_msgs_free(msgs, n);
+    return -1;
+}
+
+/*
+ * One client: connect, check the schema, signal ready, wait for the barrier,
+ * run, report. Never returns.
+ */
+static void
+client_main(enum mode m, int64_t n, int ready_fd, int go_fd, int report_fd)
+{
+    struct report r = {0, 0.0, 1};
+    txq_client *c = txq_client_new(NULL);
+    PGconn *pg = connect_db();
+    char byte = 'r', go;
+    txq_err rc;
+    int ok = 0;
+
+    if (c == NULL || pg == NULL)
+        goto out;
+    rc = txq_schema_check(c, pg);
+    if (rc != TXQ_OK) {
+        txq_failed(c, "txq_schema_check", rc);
+        goto out;
+    }
+    if (write(ready_fd, &byte, 1) != 1)
+        goto out;
+    /* The parent closes its end to release every client at once. */
+    if (read(go_fd, &go, 1) != 0)
+        goto out;
+    if (is_drain(m))
+        ok = run_drain(c, pg, m, &r.msgs) == 0;
+    else
+        ok = run_send(c, pg, m, n, &r.msgs) == 0;
+    r.end = now_mono();
+    r.failed = !ok;
+out:
+    /* Under PIPE_BUF: the write is atomic. */
+    if (write(report_fd, &r, sizeof r) != (ssize_t)sizeof r)
+        ok = 0;
+    PQfinish(pg);
+    txq_client_free(c);
+    _exit(ok ? 0 : 1);
+}
+
+/* Checks the queue after the run. Returns 0 or -1. */
+static int
+verify(PGconn *pg, enum mode m, int64_t n, int64_t before, int64_t done)
+{
+    int64_t after = queue_depth(pg);
+
+    if (after < 0)
+        return -1;
+    if (done != n) {
+        fprintf(stderr,
+                "txq-bench: clients handled %lld messages, "
+                "expected %lld\n",
+                (long long)done, (long long)n);
+        return -1;
+    }
+    if (is_drain(m) ? after != 0 : after - before != n) {
+        fprintf(stderr,
+                "txq-bench: the queue holds %lld messages "
+                "(before: %lld, run: %lld)\n",
+                (long long)after, (long long)before, (long long)n);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+run_workload(enum mode m, int64_t n, int clients)
+{
+    int ready[2], go[2], rep[2];
+    pid_t pids[MAX_CLIENTS];
+    struct report r;
+    int64_t before, done = 0;
+    double t0, t_end = 0.0;
+    int i, started = 0, failed = 0, status;
+    PGconn *pg = connect_db();
+    char byte;
+
+    if (pg == NULL)
+        return 1;
+    before = queue_depth(pg);
+    if (before < 0 || (is_drain(m) && before != n)) {
+        fprintf(stderr,
+                "txq-bench: the queue holds %lld messages, "
+                "expected %lld\n",
+                (long long)before, (long long)n);
+        PQfinish(pg);
+        return 1;
+    }
+    if (pipe(ready) != 0 || pipe(go) != 0 || pipe(rep) != 0) {
+        perror("txq-bench: pipe");
+        PQfinish(pg);
+        return 1;
+    }
+    for (i = 0; i < clients; i++) {
+        /* Split n as evenly as possible (drains ignore it). */
+        int64_t share = n / clients + (i < n % clients ? 1 : 0);
+        pid_t pid = fork();
+
+        if (pid < 0) {
+            perror("txq-bench: fork");
+            failed = 1;
+            break;
+        }
+        if (pid == 0) {
+            close(ready[0]);
+            close(go[1]);
+            close(rep[0]);
+            client_main(m, share, ready[1], go[0], rep[1]);
+        }
+        pids[started++] = pid;
+    }
+    close(ready[1]);
+    close(go[0]);
+    close(rep[1]);
+    /* Barrier: every client connected (or died: read returns 0). */
+    for (i = 0; i < started; i++) {
+        if (read(ready[0], &byte, 1) != 1) {
+            failed = 1;
+            break;
+        }
+    }
+    t0 = now_mono();
+    close(go[1]);
+    for (i = 0; i < started; i++) {
+        if (read(rep[0], &r, sizeof r) != (ssize_t)sizeof r) {
+            failed = 1;
+            break;
+        }
+        failed |= r.failed;
+        done += r.msgs;
+        if (r.end > t_end)
+            t_end = r.end;
+    }
+    for (i = 0; i < started; i++) {
+        if (waitpid(pids[i], &status, 0) != pids[i] || !WIFEXITED(status) ||
+            WEXITSTATUS(status) != 0)
+            failed = 1;
+    }
+    close(ready[0]);
+    close(rep[0]);
+    if (!failed && verify(pg, m, n, before, done) != 0)
+        failed = 1;
+    PQfinish(pg);
+    if (failed) {
+        fprintf(stderr, "txq-bench: run failed\n");
+        return 1;
+    }
+    printf("msgs=%lld seconds=%.3f msgs_per_s=%.0f\n", (long long)n, t_end - t0,
+           (double)n / (t_end - t0));
+    return 0;
+}
+
+static int
+setup(void)
+{
+    txq_client *c = txq_client_new(NULL);
+    PGconn *pg = connect_db();
+    txq_err rc;
+    int ret = 1;
+
+    if (c == NULL || pg == NULL)
+        goto out;
+    rc = txq_migrate(c, pg, NULL);
+    if (rc != TXQ_OK) {
+        txq_failed(c, "txq_migrate", rc);
+        goto out;
+    }
+    rc = txq_queue_drop(c, pg, queue, 1);
+    if (rc != TXQ_OK && rc != TXQ_ENOTFOUND) {
+        txq_failed(c, "txq_queue_drop", rc);
+        goto out;
+    }
+    rc = txq_queue_create(c, pg, queue, NULL);
+    if (rc != TXQ_OK) {
+        txq_failed(c, "txq_queue_create", rc);
+        goto out;
+    }
+    ret = 0;
+out:
+    PQfinish(pg);
+    txq_client_free(c);
+    return ret;
+}
+
+static int
+usage(void)
+{
+    fprintf(stderr,
+            "usage: txq-bench [-c CLIENTS] [-q QUEUE] [-d DSN] COMMAND [N]\n"
+            "  setup | send1 N | send100 N | recv1 N | claim1 N |"
+            " recv100 N | claim100 N\n");
+    return 2;
+}
+
+int
+main(int argc, char **argv)
+{
+    int clients = 4, opt;
+    long long n;
+    char *end;
+    size_t i;
+
+    while ((opt = getopt(argc, argv, "c:q:d:")) != -1) {
+        switch (opt) {
+        case 'c':
+            clients = atoi(optarg);
+            break;
+        case 'q':
+            queue = optarg;
+            break;
+        case 'd':
+            dsn = optarg;
+            break;
+        default:
+            return usage();
+        }
+    }
+    if (optind >= argc || clients < 1 || clients > MAX_CLIENTS)
+        return usage();
+    /* A client that dies must not kill the parent on its next write. */
+    signal(SIGPIPE, SIG_IGN);
+    if (strcmp(argv[optind], "setup") == 0)
+        return setup();
+    for (i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+        if (strcmp(argv[optind], modes[i].name) != 0)
+            continue;
+        if (optind + 1 >= argc)
+            return usage();
+        errno = 0;
+        n = strtoll(argv[optind + 1], &end, 10);
+        if (errno != 0 || *end != '\0' || n < 1)
+            return usage();
+        return run_workload(modes[i].mode, n, clients);
+    }
+    return usage();
+}

@@ -1,0 +1,222 @@
+/*
+ * client.c - the client handle: its schema, the SQL texts built for that
+ * schema, the checks every call makes on entry, and the schema version
+ * check done once per connection.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "txq_int.h"
+
+static const char *const templates[TXQ__Q_COUNT] = {
+    [TXQ__Q_SCHEMA_PROBE] = TXQ__SQL_SCHEMA_PROBE,
+    [TXQ__Q_SCHEMA_VERSION] = TXQ__SQL_SCHEMA_VERSION,
+    [TXQ__Q_MIG_SETUP] = TXQ__SQL_MIG_SETUP,
+    [TXQ__Q_MIG_LOCK] = TXQ__SQL_MIG_LOCK,
+    [TXQ__Q_MIG_VERSION] = TXQ__SQL_MIG_VERSION,
+    [TXQ__Q_MIG_RECORDED] = TXQ__SQL_MIG_RECORDED,
+    [TXQ__Q_MIG_RECORD] = TXQ__SQL_MIG_RECORD,
+    [TXQ__Q_QUIET] = TXQ__SQL_QUIET,
+    [TXQ__Q_NO_BODY_CHECK] = TXQ__SQL_NO_BODY_CHECK,
+    [TXQ__Q_QUEUE_CREATE] = TXQ__SQL_QUEUE_CREATE,
+    [TXQ__Q_QUEUE_ALTER] = TXQ__SQL_QUEUE_ALTER,
+    [TXQ__Q_QUEUE_DROP] = TXQ__SQL_QUEUE_DROP,
+    [TXQ__Q_SEND] = TXQ__SQL_SEND,
+    [TXQ__Q_SEND_BATCH] = TXQ__SQL_SEND_BATCH,
+    [TXQ__Q_RECEIVE] = TXQ__SQL_RECEIVE,
+    [TXQ__Q_LISTEN] = TXQ__SQL_LISTEN,
+    [TXQ__Q_UNLISTEN] = TXQ__SQL_UNLISTEN,
+    [TXQ__Q_WAIT_BEGIN] = TXQ__SQL_WAIT_BEGIN,
+    [TXQ__Q_WAIT_END] = TXQ__SQL_WAIT_END,
+    [TXQ__Q_ACK] = TXQ__SQL_ACK,
+    [TXQ__Q_FAIL] = TXQ__SQL_FAIL,
+    [TXQ__Q_SET_VISIBILITY] = TXQ__SQL_SET_VISIBILITY,
+    [TXQ__Q_REQUEUE] = TXQ__SQL_REQUEUE,
+    [TXQ__Q_REQUEUE_ALL] = TXQ__SQL_REQUEUE_ALL,
+    [TXQ__Q_DISCARD] = TXQ__SQL_DISCARD,
+};
+
+#define PLACEHOLDER "@extschema@"
+
+char *
+txq__splice_schema(const char *text, const char *ident)
+{
+    size_t plen = strlen(PLACEHOLDER);
+    size_t ilen = strlen(ident);
+    size_t count = 0;
+    size_t len;
+    const char *p;
+    char *out;
+    char *o;
+
+    for (p = strstr(text, PLACEHOLDER); p != NULL;
+         p = strstr(p + plen, PLACEHOLDER))
+        count++;
+    len = strlen(text);
+    /* The identifier (at most 65 bytes) is never much longer than the
+     * placeholder, so this cannot overflow for texts that fit in memory. */
+    out = malloc(len + count * ilen + 1);
+    if (out == NULL)
+        return NULL;
+    o = out;
+    for (p = text;;) {
+        const char *hit = strstr(p, PLACEHOLDER);
+        size_t n = hit != NULL ? (size_t)(hit - p) : strlen(p);
+        memcpy(o, p, n);
+        o += n;
+        if (hit == NULL)
+            break;
+        memcpy(o, ident, ilen);
+        o += ilen;
+        p = hit + plen;
+    }
+    *o = '\0';
+    return out;
+}
+
+txq_client *
+txq_client_new(const txq_options *opts)
+{
+    const char *schema =
+        opts != NULL && opts->schema != NULL ? opts->schema : "txq";
+    txq_client *c = calloc(1, sizeof *c);
+
+    if (c == NULL)
+        return NULL;
+    if (!txq__name_valid(schema, 1)) {
+        /* Reported by the first call (txq__enter). */
+        txq__show(c->schema, sizeof c->schema, schema);
+        return c;
+    }
+    snprintf(c->schema, sizeof c->schema, "%s", schema);
+    /* Valid names need no doubling of quotes: just wrap them. */
+    snprintf(c->qschema, sizeof c->qschema, "\"%s\"", schema);
+    for (int i = 0; i < TXQ__Q_COUNT; i++) {
+        c->sql[i] = txq__splice_schema(templates[i], c->qschema);
+        if (c->sql[i] == NULL) {
+            txq_client_free(c);
+            return NULL;
+        }
+    }
+    c->schema_ok = 1;
+    return c;
+}
+
+void
+txq_client_free(txq_client *c)
+{
+    if (c == NULL)
+        return;
+    for (int i = 0; i < TXQ__Q_COUNT; i++)
+        free(c->sql[i]);
+    free(c);
+}
+
+txq_err
+txq__enter(txq_client *c, PGconn *pg)
+{
+    txq__clear_error(c);
+    if (!c->schema_ok)
+        return txq__set_error(c, TXQ_EINVAL,
+                              "invalid schema name \"%s\" in txq_options: "
+                              "use 1 to 63 characters a-z, 0-9 and _, not "
+                              "starting with a digit",
+                              c->schema);
+    if (pg == NULL)
+        return txq__set_error(c, TXQ_EINVAL, "pg is NULL");
+    if (PQstatus(pg) != CONNECTION_OK)
+        return txq__set_pg_error(c, pg, NULL);
+    return TXQ_OK;
+}
+
+void
+txq__schema_verified(txq_client *c, PGconn *pg)
+{
+    c->checked_pg = pg;
+    c->checked_pid = PQbackendPID(pg);
+}
+
+/* Does the probe result say the schema (s), its table (t), its function
+ * (f) exist? Returns: TXQ_OK or the error set. */
+static txq_err
+probe(txq_client *c, PGconn *pg, int *s, int *t, int *f)
+{
+    struct txq__params p;
+    PGresult *r = NULL;
+    txq_err rc;
+
+    txq__params_init(&p);
+    txq__param_text(&p, c->qschema);
+    rc = txq__query(c, pg, TXQ__Q_SCHEMA_PROBE, &p, 0, &r);
+    if (rc != TXQ_OK)
+        goto out;
+    if (PQntuples(r) != 1 || PQnfields(r) != 3) {
+        rc = txq__set_error(c, TXQ_EDB, "unexpected schema probe result");
+        goto out;
+    }
+    *s = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    *t = strcmp(PQgetvalue(r, 0, 1), "t") == 0;
+    *f = strcmp(PQgetvalue(r, 0, 2), "t") == 0;
+out:
+    PQclear(r);
+    return rc;
+}
+
+txq_err
+txq__ensure_schema(txq_client *c, PGconn *pg, int force)
+{
+    char buf[32];
+    int64_t version = 0;
+    int have_schema = 0, have_table = 0, have_fn = 0, isnull = 1;
+    txq_err rc;
+
+    if (!force && c->checked_pg == pg && c->checked_pid == PQbackendPID(pg))
+        return TXQ_OK;
+    c->checked_pg = NULL;
+    c->checked_pid = 0;
+    /* Probe first: a failing statement would abort the caller's
+     * transaction. */
+    rc = probe(c, pg, &have_schema, &have_table, &have_fn);
+    if (rc != TXQ_OK)
+        return rc;
+    if (!have_schema || !have_table)
+        return txq__set_error(c, TXQ_ESCHEMA,
+                              "txq schema \"%s\" not found: run txq migrate",
+                              c->schema);
+    if (!have_fn)
+        return txq__set_error(c, TXQ_ESCHEMA,
+                              "txq schema \"%s\" is incomplete (no "
+                              "schema_version()): run txq migrate",
+                              c->schema);
+    rc = txq__query_scalar(c, pg, TXQ__Q_SCHEMA_VERSION, NULL, buf, sizeof buf,
+                           &isnull);
+    if (rc != TXQ_OK)
+        return rc;
+    if (!isnull && !txq__parse_int64(buf, &version))
+        return txq__set_error(c, TXQ_EDB, "unexpected schema version \"%s\"",
+                              buf);
+    if (isnull || version != TXQ_SCHEMA_VERSION)
+        return txq__set_error(c, TXQ_ESCHEMA,
+                              "txq schema \"%s\" is at version %" PRId64
+                              ", this library needs version %d: %s",
+                              c->schema, version, TXQ_SCHEMA_VERSION,
+                              version < TXQ_SCHEMA_VERSION ? "run txq migrate"
+                                                           : "upgrade libtxq");
+    txq__schema_verified(c, pg);
+    return TXQ_OK;
+}
+
+txq_err
+txq_schema_check(txq_client *c, PGconn *pg)
+{
+    txq_err rc;
+
+    if (c == NULL)
+        return TXQ_EINVAL;
+    rc = txq__enter(c, pg);
+    if (rc != TXQ_OK)
+        return rc;
+    return txq__ensure_schema(c, pg, 1);
+}

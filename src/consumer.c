@@ -1,0 +1,514 @@
+/*
+ * consumer.c - the consume loop (txq_consumer_*), shared by embedding
+ * services and txq-worker. Claims commit first (txq_claim), so each attempt
+ * is durable before its handler runs; then each message is handled in a
+ * transaction of its own together with its fenced ack, and a failure is
+ * recorded by txq_fail in a separate transaction after the rollback.
+ * Written against the public API only.
+ */
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "txq.h"
+
+#define ERRMSG_SIZE     256
+#define IDLE_GRACE      5.0  /* idle_in_transaction beyond the budget */
+#define VT_GRACE        10.0 /* claim length beyond the budget */
+#define EXTEND_AFTER    1.0  /* re-extend a prefetched claim this old */
+#define DEFAULT_TIMEOUT 30.0
+#define DEFAULT_POLL    1.0
+#define MAX_TIMEOUT     43000.0
+#define MAX_PREFETCH    1000
+
+struct txq_consumer {
+    txq_client *c;
+    char *queue;
+    txq_consumer_opts o;
+    txq_handler_fn fn;
+    void *arg;
+    atomic_int stop;
+    uint64_t handled;
+    char errmsg[ERRMSG_SIZE];
+    char sqlstate[6];
+    char err[TXQ_HANDLER_ERRSIZE];
+};
+
+static double
+mono_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static txq_err set_err(txq_consumer *k, txq_err rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static txq_err
+set_err(txq_consumer *k, txq_err rc, const char *fmt, ...)
+{
+    va_list ap;
+    size_t n;
+
+    va_start(ap, fmt);
+    vsnprintf(k->errmsg, sizeof k->errmsg, fmt, ap);
+    va_end(ap);
+    n = strlen(k->errmsg);
+    while (n > 0 && (k->errmsg[n - 1] == '\n' || k->errmsg[n - 1] == ' '))
+        k->errmsg[--n] = '\0';
+    return rc;
+}
+
+/* Copy the client's error of a failed library call. */
+static txq_err
+from_client(txq_consumer *k, txq_err rc, const char *what)
+{
+    snprintf(k->sqlstate, sizeof k->sqlstate, "%s", txq_sqlstate(k->c));
+    return set_err(k, rc, "%s: %s", what, txq_errmsg(k->c));
+}
+
+/*
+ * Replace bytes that are not valid UTF-8, and control characters other
+ * than tab and newline, with '?', in place: error texts go into text
+ * columns, and a stray byte from a handler must not make txq_fail fail.
+ */
+static void
+sanitize_utf8(char *s)
+{
+    unsigned char *p = (unsigned char *)s;
+
+    while (*p) {
+        int len = 0, i;
+        unsigned int cp = 0;
+
+        if (*p < 0x80) {
+            if (*p < 0x20 && *p != '\t' && *p != '\n')
+                *p = '?';
+            else if (*p == 0x7f)
+                *p = '?';
+            p++;
+            continue;
+        }
+        if ((*p & 0xe0) == 0xc0) {
+            len = 2;
+            cp = *p & 0x1fu;
+        } else if ((*p & 0xf0) == 0xe0) {
+            len = 3;
+            cp = *p & 0x0fu;
+        } else if ((*p & 0xf8) == 0xf0) {
+            len = 4;
+            cp = *p & 0x07u;
+        }
+        for (i = 1; i < len; i++) {
+            if ((p[i] & 0xc0) != 0x80)
+                break;
+            cp = (cp << 6) | (p[i] & 0x3fu);
+        }
+        if (len == 0 || i < len || (len == 2 && cp < 0x80) ||
+            (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+            *p++ = '?';
+            continue;
+        }
+        p += len;
+    }
+}
+
+/* Whether a failed result or the connection means the session is gone. */
+static int
+conn_lost(PGconn *pg, const PGresult *r)
+{
+    const char *st;
+
+    if (PQstatus(pg) == CONNECTION_BAD)
+        return 1;
+    st = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    return st != NULL && strncmp(st, "08", 2) == 0;
+}
+
+/* Run one utility statement (no parameters, no rows). */
+static txq_err
+exec_cmd(txq_consumer *k, PGconn *pg, const char *sql)
+{
+    PGresult *r = PQexec(pg, sql);
+    txq_err rc = TXQ_OK;
+
+    if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
+        const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+
+        snprintf(k->sqlstate, sizeof k->sqlstate, "%s", st ? st : "");
+        rc = set_err(k, conn_lost(pg, r) ? TXQ_ECONN : TXQ_EDB, "%s: %s", sql,
+                     r ? PQresultErrorMessage(r) : PQerrorMessage(pg));
+    } else if (strcmp(sql, "COMMIT") == 0 &&
+               strcmp(PQcmdStatus(r), "COMMIT") != 0) {
+        /* COMMIT of a failed transaction reports ROLLBACK. */
+        rc = set_err(k, TXQ_EDB, "the transaction was rolled back");
+    }
+    PQclear(r);
+    return rc;
+}
+
+/* Session settings: bound every statement and every open transaction. */
+static txq_err
+session_setup(txq_consumer *k, PGconn *pg)
+{
+    static const char sql[] =
+        "select pg_catalog.set_config('statement_timeout', $1, false),"
+        " pg_catalog.set_config('idle_in_transaction_session_timeout', $2,"
+        " false),"
+        " (select pg_catalog.set_config('client_connection_check_interval',"
+        " '1000', false)"
+        " where pg_catalog.current_setting('server_version_num')::int"
+        " >= 140000)";
+    char st[32], idle[32];
+    const char *vals[2] = {st, idle};
+    PGresult *r;
+    txq_err rc = TXQ_OK;
+
+    snprintf(st, sizeof st, "%.0f", k->o.timeout * 1000.0);
+    snprintf(idle, sizeof idle, "%.0f", (k->o.timeout + IDLE_GRACE) * 1000.0);
+    r = PQexecParams(pg, sql, 2, NULL, vals, NULL, NULL, 0);
+    if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK)
+        rc = set_err(k, conn_lost(pg, r) ? TXQ_ECONN : TXQ_EDB,
+                     "session settings: %s",
+                     r ? PQresultErrorMessage(r) : PQerrorMessage(pg));
+    PQclear(r);
+    return rc;
+}
+
+txq_consumer *
+txq_consumer_new(txq_client *c,
+                 const char *queue,
+                 const txq_consumer_opts *opts,
+                 txq_handler_fn fn,
+                 void *arg)
+{
+    txq_consumer *k = calloc(1, sizeof *k);
+
+    if (k == NULL)
+        return NULL;
+    if (queue != NULL && (k->queue = strdup(queue)) == NULL) {
+        free(k);
+        return NULL;
+    }
+    k->c = c;
+    k->fn = fn;
+    k->arg = arg;
+    if (opts != NULL)
+        k->o = *opts;
+    atomic_init(&k->stop, 0);
+    return k;
+}
+
+void
+txq_consumer_free(txq_consumer *k)
+{
+    if (k == NULL)
+        return;
+    free(k->queue);
+    free(k);
+}
+
+void
+txq_consumer_stop(txq_consumer *k)
+{
+    if (k != NULL)
+        atomic_store(&k->stop, 1);
+}
+
+void
+txq_consumer_reset(txq_consumer *k)
+{
+    if (k != NULL)
+        atomic_store(&k->stop, 0);
+}
+
+int
+txq_consumer_stopping(const txq_consumer *k)
+{
+    return k != NULL && atomic_load(&((txq_consumer *)(uintptr_t)k)->stop);
+}
+
+const char *
+txq_consumer_errmsg(const txq_consumer *k)
+{
+    return k != NULL ? k->errmsg : "";
+}
+
+const char *
+txq_consumer_sqlstate(const txq_consumer *k)
+{
+    return k != NULL ? k->sqlstate : "";
+}
+
+/* Validate the options and fill in the defaults. */
+static txq_err
+check_opts(txq_consumer *k)
+{
+    txq_consumer_opts *o = &k->o;
+
+    if (k->c == NULL || k->queue == NULL || k->fn == NULL)
+        return set_err(k, TXQ_EINVAL, "%s is NULL",
+                       k->c == NULL       ? "client"
+                       : k->queue == NULL ? "queue"
+                                          : "handler");
+    if (o->prefetch == 0)
+        o->prefetch = 1;
+    if (o->prefetch > MAX_PREFETCH)
+        return set_err(k, TXQ_EINVAL, "prefetch must be at most %d (got %zu)",
+                       MAX_PREFETCH, o->prefetch);
+    if (o->timeout == 0)
+        o->timeout = DEFAULT_TIMEOUT;
+    if (!(o->timeout >= 0.001 && o->timeout <= MAX_TIMEOUT))
+        return set_err(k, TXQ_EINVAL,
+                       "timeout must be between 0.001 and %.0f seconds",
+                       MAX_TIMEOUT);
+    if (o->visibility_timeout == 0)
+        o->visibility_timeout = o->timeout + VT_GRACE;
+    if (!(o->visibility_timeout >= 1 && o->visibility_timeout <= 43200))
+        return set_err(k, TXQ_EINVAL,
+                       "visibility_timeout must be between 1 and 43200 "
+                       "seconds");
+    if (o->poll_interval == 0)
+        o->poll_interval = DEFAULT_POLL;
+    if (!(o->poll_interval >= 0.001 && o->poll_interval <= 3600))
+        return set_err(k, TXQ_EINVAL,
+                       "poll_interval must be between 0.001 and 3600 "
+                       "seconds");
+    return TXQ_OK;
+}
+
+/* Roll back whatever is open; only a lost connection is an error. */
+static txq_err
+rollback(txq_consumer *k, PGconn *pg)
+{
+    PGTransactionStatusType st = PQtransactionStatus(pg);
+
+    if (st == PQTRANS_IDLE)
+        return TXQ_OK;
+    if (exec_cmd(k, pg, "ROLLBACK") != TXQ_OK &&
+        PQtransactionStatus(pg) != PQTRANS_IDLE)
+        return TXQ_ECONN;
+    return TXQ_OK;
+}
+
+/* Record a failure (in autocommit: a transaction of its own). */
+static txq_err
+record_failure(txq_consumer *k,
+               PGconn *pg,
+               const txq_msg *m,
+               txq_consumer_event *ev)
+{
+    txq_fail_opts fo = {0};
+    txq_outcome out = 0;
+    txq_err rc;
+
+    fo.permanent = ev->result == TXQ_HANDLER_PERMANENT;
+    rc = txq_fail(k->c, pg, m, ev->error, &fo, &out);
+    if (rc == TXQ_OK)
+        ev->outcome = out;
+    else
+        ev->err = rc;
+    return rc;
+}
+
+/* Make sure a failed handler leaves some text behind. */
+static void
+default_error(txq_consumer *k, const char *fallback)
+{
+    if (k->err[0] == '\0')
+        snprintf(k->err, sizeof k->err, "%s", fallback);
+}
+
+/*
+ * Handle one claimed message: extend its claim when it waited behind
+ * others, run the handler in a transaction with the ack, or record the
+ * failure. Returns TXQ_ECONN when the connection is gone, else TXQ_OK (what
+ * happened is in the event).
+ */
+static txq_err
+handle_one(txq_consumer *k, PGconn *pg, const txq_msg *m, double claimed_at)
+{
+    txq_consumer_event ev;
+    PGTransactionStatusType st;
+    PGresult *r;
+    char sql[96];
+    double t0;
+    txq_err rc = TXQ_OK;
+
+    memset(&ev, 0, sizeof ev);
+    ev.msg = m;
+    ev.result = TXQ_HANDLER_RETRY;
+    ev.error = k->err;
+    k->err[0] = '\0';
+
+    if (mono_now() - claimed_at > EXTEND_AFTER) {
+        rc = txq_set_visibility(k->c, pg, m, k->o.visibility_timeout);
+        if (rc != TXQ_OK) {
+            ev.err = rc;
+            snprintf(k->err, sizeof k->err, "extending the claim: %s",
+                     txq_errmsg(k->c));
+            goto report;
+        }
+    }
+
+    if ((rc = exec_cmd(k, pg, "BEGIN")) != TXQ_OK)
+        goto lost;
+    snprintf(sql, sizeof sql, "SET LOCAL statement_timeout = %.0f",
+             k->o.timeout * 1000.0);
+    if ((rc = exec_cmd(k, pg, sql)) != TXQ_OK)
+        goto lost;
+
+    t0 = mono_now();
+    ev.result = k->fn(pg, m, k->arg, k->err, sizeof k->err);
+    ev.seconds = mono_now() - t0;
+    k->err[sizeof k->err - 1] = '\0';
+
+    /* A handler that left a query running: collect it. */
+    while (PQtransactionStatus(pg) == PQTRANS_ACTIVE &&
+           (r = PQgetResult(pg)) != NULL)
+        PQclear(r);
+    if (PQstatus(pg) == CONNECTION_BAD) {
+        rc = set_err(k, TXQ_ECONN, "connection lost in the handler: %s",
+                     PQerrorMessage(pg));
+        goto lost;
+    }
+    st = PQtransactionStatus(pg);
+    if (ev.result == TXQ_HANDLER_OK && st == PQTRANS_INERROR) {
+        ev.result = TXQ_HANDLER_RETRY;
+        snprintf(k->err, sizeof k->err,
+                 "the handler returned OK but its transaction failed: %s",
+                 PQerrorMessage(pg));
+    }
+    if (ev.result != TXQ_HANDLER_OK && ev.result != TXQ_HANDLER_RETRY &&
+        ev.result != TXQ_HANDLER_PERMANENT && ev.result != TXQ_HANDLER_IGNORE) {
+        snprintf(k->err, sizeof k->err, "the handler returned %d",
+                 (int)ev.result);
+        ev.result = TXQ_HANDLER_RETRY;
+    }
+
+    if (ev.result == TXQ_HANDLER_OK) {
+        /* In the handler's transaction; in autocommit if the handler ended
+         * it (it must not, but the message is done either way). */
+        rc = txq_ack(k->c, pg, m);
+        if (rc == TXQ_OK && PQtransactionStatus(pg) == PQTRANS_INTRANS)
+            rc = exec_cmd(k, pg, "COMMIT");
+        else if (rc != TXQ_OK)
+            from_client(k, rc, "ack");
+        if (rc == TXQ_OK) {
+            ev.acked = 1;
+            goto report;
+        }
+        if (rollback(k, pg) != TXQ_OK || PQstatus(pg) == CONNECTION_BAD)
+            goto lost;
+        if (rc == TXQ_ESTATE) {
+            /* The claim lapsed and another attempt holds the message: the
+             * fence did its job; change nothing. */
+            ev.err = rc;
+            snprintf(k->err, sizeof k->err, "%s", k->errmsg);
+            goto report;
+        }
+        ev.result = TXQ_HANDLER_RETRY;
+        snprintf(k->err, sizeof k->err, "commit failed: %s", k->errmsg);
+    }
+
+    if (rollback(k, pg) != TXQ_OK)
+        goto lost;
+    if (ev.result == TXQ_HANDLER_IGNORE) {
+        k->err[0] = '\0';
+        rc = txq_ack(k->c, pg, m);
+        if (rc == TXQ_OK)
+            ev.acked = 1;
+        else
+            ev.err = rc;
+    } else {
+        default_error(k, "the handler failed (no error text)");
+        sanitize_utf8(k->err);
+        rc = record_failure(k, pg, m, &ev);
+    }
+    if (rc != TXQ_OK && (rc == TXQ_ECONN || PQstatus(pg) == CONNECTION_BAD)) {
+        from_client(k, TXQ_ECONN, "recording the outcome");
+        goto lost;
+    }
+
+report:
+    sanitize_utf8(k->err);
+    k->handled++;
+    if (k->o.event_fn != NULL)
+        k->o.event_fn(k->o.event_arg, &ev);
+    return TXQ_OK;
+
+lost:
+    /* The session is gone (or unusable): its claim comes back through
+     * txq.maintain() or when it lapses, with the attempt counted. */
+    if (PQstatus(pg) != CONNECTION_BAD && rollback(k, pg) == TXQ_OK &&
+        rc != TXQ_ECONN)
+        return rc;
+    return TXQ_ECONN;
+}
+
+txq_err
+txq_consumer_run(txq_consumer *k, PGconn *pg)
+{
+    txq_recv_opts ro = {0};
+    txq_err rc;
+
+    if (k == NULL)
+        return TXQ_EINVAL;
+    k->errmsg[0] = '\0';
+    k->sqlstate[0] = '\0';
+    if ((rc = check_opts(k)) != TXQ_OK)
+        return rc;
+    if (pg == NULL || PQstatus(pg) != CONNECTION_OK)
+        return set_err(k, pg == NULL ? TXQ_EINVAL : TXQ_ECONN,
+                       "no usable connection");
+    if (PQtransactionStatus(pg) != PQTRANS_IDLE)
+        return set_err(k, TXQ_ESTATE,
+                       "txq_consumer_run needs a connection outside a "
+                       "transaction");
+    if ((rc = session_setup(k, pg)) != TXQ_OK)
+        return rc;
+    k->handled = 0;
+    ro.visibility_timeout = k->o.visibility_timeout;
+    ro.wait = k->o.wait_fn != NULL ? 0 : k->o.poll_interval;
+
+    while (!atomic_load(&k->stop)) {
+        txq_msg **msgs = NULL;
+        size_t n = 0, i, want = k->o.prefetch;
+        double claimed_at;
+
+        if (k->o.max_messages != 0) {
+            if (k->handled >= k->o.max_messages)
+                break;
+            if (k->o.max_messages - k->handled < want)
+                want = (size_t)(k->o.max_messages - k->handled);
+        }
+        rc = txq_claim(k->c, pg, k->queue, want, &ro, &msgs, &n);
+        if (rc == TXQ_EMPTY) {
+            if (k->o.exit_when_empty)
+                break;
+            if (k->o.wait_fn != NULL &&
+                k->o.wait_fn(k->o.wait_arg, k->o.poll_interval) != 0)
+                break;
+            continue;
+        }
+        if (rc != TXQ_OK) {
+            if (rc == TXQ_EDB && PQstatus(pg) == CONNECTION_BAD)
+                rc = TXQ_ECONN;
+            return from_client(k, rc, "claim");
+        }
+        claimed_at = mono_now();
+        rc = TXQ_OK;
+        for (i = 0; i < n && rc == TXQ_OK; i++)
+            rc = handle_one(k, pg, msgs[i], claimed_at);
+        txq_msgs_free(msgs, n);
+        if (rc != TXQ_OK)
+            return rc;
+    }
+    return TXQ_OK;
+}

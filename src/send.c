@@ -1,0 +1,223 @@
+/*
+ * send.c - txq_send and txq_send_batch: enqueue in the caller's
+ * transaction. Bodies travel as binary parameters (a bytea, or a bytea[]
+ * built here), so any bytes pass unchanged and are never hex-doubled.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "txq_int.h"
+
+#define OID_BYTEA       17
+#define OID_BYTEA_ARRAY 1001
+
+/* The largest max_body_bytes a queue may have. */
+#define MAX_BODY 268435456u
+/* PostgreSQL's limit for one value (MaxAllocSize), less some slack. */
+#define MAX_DATUM 0x3FFFFF00u
+#define DAY       86400.0
+
+static txq_err
+check_opts(txq_client *c, const txq_send_opts *o)
+{
+    txq_err rc;
+
+    if (o == NULL)
+        return TXQ_OK;
+    if ((rc = txq__check_text(c, "headers_json", o->headers_json, 1)) ||
+        (rc = txq__check_secs(c, "delay", o->delay, 0, 365 * DAY)) ||
+        (rc = txq__check_text(c, "group", o->group, 0)) ||
+        (rc = txq__check_text(c, "dedup_id", o->dedup_id, 0)) ||
+        (rc = txq__check_text(c, "correlation_id", o->correlation_id, 0)))
+        return rc;
+    if (o->priority < -32768 || o->priority > 32767)
+        return txq__set_error(c, TXQ_EINVAL,
+                              "priority must be between -32768 and 32767 "
+                              "(got %d)",
+                              o->priority);
+    if (o->reply_to != NULL)
+        return txq__check_queue_name(c, "reply_to queue name", o->reply_to);
+    return TXQ_OK;
+}
+
+/* Parameters $3..$9 of SEND and SEND_BATCH. */
+static void
+opts_params(struct txq__params *p, const txq_send_opts *o)
+{
+    static const txq_send_opts none;
+
+    if (o == NULL)
+        o = &none;
+    txq__param_text(p, o->headers_json);
+    txq__param_secs(p, o->delay, 1);
+    if (o->priority != 0)
+        txq__param_int64(p, o->priority);
+    else
+        txq__param_text(p, NULL);
+    txq__param_text(p, o->group);
+    txq__param_text(p, o->dedup_id);
+    txq__param_text(p, o->correlation_id);
+    txq__param_text(p, o->reply_to);
+}
+
+txq_err
+txq_send(txq_client *c,
+         PGconn *pg,
+         const char *queue,
+         const void *body,
+         size_t len,
+         const txq_send_opts *opts,
+         int64_t *out_id)
+{
+    struct txq__params p;
+    char buf[32];
+    int64_t id;
+    txq_err rc;
+
+    if (c == NULL)
+        return TXQ_EINVAL;
+    if ((rc = txq__enter(c, pg)) ||
+        (rc = txq__check_queue_name(c, "queue name", queue)))
+        return rc;
+    if (body == NULL && len > 0)
+        return txq__set_error(c, TXQ_EINVAL, "body is NULL but len is %zu",
+                              len);
+    if (len > MAX_BODY)
+        return txq__set_error(c, TXQ_ETOOBIG,
+                              "body of %zu bytes exceeds the largest "
+                              "max_body_bytes (%u)",
+                              len, MAX_BODY);
+    if ((rc = check_opts(c, opts)) || (rc = txq__ensure_schema(c, pg, 0)))
+        return rc;
+
+    txq__params_init(&p);
+    txq__param_text(&p, queue);
+    txq__param_binary(&p, body, len, OID_BYTEA);
+    opts_params(&p, opts);
+    rc = txq__query_scalar(c, pg, TXQ__Q_SEND, &p, buf, sizeof buf, NULL);
+    if (rc != TXQ_OK)
+        return rc;
+    if (!txq__parse_int64(buf, &id))
+        return txq__set_error(c, TXQ_EDB, "unexpected message id \"%s\"", buf);
+    if (out_id != NULL)
+        *out_id = id;
+    return TXQ_OK;
+}
+
+static void
+put_be32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+/* The bytea[] of the batch in PostgreSQL's binary array format: ndim,
+ * has-nulls flag, element type, then length and lower bound of the one
+ * dimension, then each element as length + bytes. */
+static unsigned char *
+build_array(const void *const *bodies,
+            const size_t *lens,
+            size_t n,
+            size_t total)
+{
+    unsigned char *buf = malloc(total);
+    unsigned char *p = buf;
+
+    if (buf == NULL)
+        return NULL;
+    put_be32(p, 1);
+    put_be32(p + 4, 0);
+    put_be32(p + 8, OID_BYTEA);
+    put_be32(p + 12, (uint32_t)n);
+    put_be32(p + 16, 1);
+    p += 20;
+    for (size_t i = 0; i < n; i++) {
+        put_be32(p, (uint32_t)lens[i]);
+        if (lens[i] > 0)
+            memcpy(p + 4, bodies[i], lens[i]);
+        p += 4 + lens[i];
+    }
+    return buf;
+}
+
+txq_err
+txq_send_batch(txq_client *c,
+               PGconn *pg,
+               const char *queue,
+               const void *const *bodies,
+               const size_t *lens,
+               size_t n,
+               const txq_send_opts *opts,
+               int64_t *out_ids)
+{
+    struct txq__params p;
+    PGresult *r = NULL;
+    unsigned char *array = NULL;
+    size_t total = 20;
+    txq_err rc;
+
+    if (c == NULL)
+        return TXQ_EINVAL;
+    if ((rc = txq__enter(c, pg)) ||
+        (rc = txq__check_queue_name(c, "queue name", queue)))
+        return rc;
+    if (n == 0)
+        return txq__set_error(c, TXQ_EINVAL, "n must be at least 1");
+    if (bodies == NULL || lens == NULL)
+        return txq__set_error(c, TXQ_EINVAL, "%s is NULL",
+                              bodies == NULL ? "bodies" : "lens");
+    for (size_t i = 0; i < n; i++) {
+        if (bodies[i] == NULL && lens[i] > 0)
+            return txq__set_error(c, TXQ_EINVAL,
+                                  "body %zu of the batch is NULL but its "
+                                  "length is %zu",
+                                  i + 1, lens[i]);
+        if (lens[i] > MAX_BODY)
+            return txq__set_error(c, TXQ_ETOOBIG,
+                                  "body %zu of the batch: %zu bytes exceeds "
+                                  "the largest max_body_bytes (%u)",
+                                  i + 1, lens[i], MAX_BODY);
+        total += 4 + lens[i];
+        if (total > MAX_DATUM)
+            return txq__set_error(c, TXQ_ETOOBIG,
+                                  "batch too large: more than %u bytes in "
+                                  "one statement; send it in parts",
+                                  MAX_DATUM);
+    }
+    if ((rc = check_opts(c, opts)) || (rc = txq__ensure_schema(c, pg, 0)))
+        return rc;
+
+    array = build_array(bodies, lens, n, total);
+    if (array == NULL)
+        return txq__set_error(c, TXQ_ENOMEM,
+                              "out of memory for a batch of %zu bytes", total);
+    txq__params_init(&p);
+    txq__param_text(&p, queue);
+    txq__param_binary(&p, array, total, OID_BYTEA_ARRAY);
+    opts_params(&p, opts);
+    txq__param_int64(&p, (int64_t)n);
+    rc = txq__query(c, pg, TXQ__Q_SEND_BATCH, &p, 0, &r);
+    if (rc != TXQ_OK)
+        goto out;
+    if ((size_t)PQntuples(r) != n || PQnfields(r) != 1) {
+        rc = txq__set_error(c, TXQ_EDB,
+                            "send_batch returned %d ids for %zu messages",
+                            PQntuples(r), n);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int64_t id;
+        if (!txq__parse_int64(PQgetvalue(r, (int)i, 0), &id)) {
+            rc = txq__set_error(c, TXQ_EDB, "unexpected message id");
+            goto out;
+        }
+        if (out_ids != NULL)
+            out_ids[i] = id;
+    }
+out:
+    PQclear(r);
+    free(array);
+    return rc;
+}

@@ -1,0 +1,162 @@
+/*
+ * sql_text.h - every statement libtxq sends, in one place.
+ *
+ * @extschema@ stands for the client's quoted schema identifier; client.c
+ * splices it in once, when the handle is created (the name is validated, so
+ * this is the only text built into SQL). Everything else is a $n parameter.
+ * The enum gives each statement a stable index, ready to become the name of
+ * a prepared statement; client.c maps each index to its text.
+ */
+#ifndef TXQ_SQL_TEXT_H
+#define TXQ_SQL_TEXT_H
+
+enum txq__q {
+    TXQ__Q_SCHEMA_PROBE,
+    TXQ__Q_SCHEMA_VERSION,
+    TXQ__Q_MIG_SETUP,
+    TXQ__Q_MIG_LOCK,
+    TXQ__Q_MIG_VERSION,
+    TXQ__Q_MIG_RECORDED,
+    TXQ__Q_MIG_RECORD,
+    TXQ__Q_QUIET,
+    TXQ__Q_NO_BODY_CHECK,
+    TXQ__Q_QUEUE_CREATE,
+    TXQ__Q_QUEUE_ALTER,
+    TXQ__Q_QUEUE_DROP,
+    TXQ__Q_SEND,
+    TXQ__Q_SEND_BATCH,
+    TXQ__Q_RECEIVE,
+    TXQ__Q_LISTEN,
+    TXQ__Q_UNLISTEN,
+    TXQ__Q_WAIT_BEGIN,
+    TXQ__Q_WAIT_END,
+    TXQ__Q_ACK,
+    TXQ__Q_FAIL,
+    TXQ__Q_SET_VISIBILITY,
+    TXQ__Q_REQUEUE,
+    TXQ__Q_REQUEUE_ALL,
+    TXQ__Q_DISCARD,
+    TXQ__Q_COUNT
+};
+
+/* $1 = the quoted schema: does the schema, its version table, and its
+ * version function exist? */
+#define TXQ__SQL_SCHEMA_PROBE                               \
+    "select to_regnamespace($1) is not null, "              \
+    "to_regclass($1 || '.schema_migrations') is not null, " \
+    "to_regprocedure($1 || '.schema_version()') is not null"
+
+#define TXQ__SQL_SCHEMA_VERSION "select @extschema@.schema_version()"
+
+/* Run with the simple protocol: two statements. */
+#define TXQ__SQL_MIG_SETUP                                      \
+    "create schema if not exists @extschema@;\n"                \
+    "create table if not exists @extschema@.schema_migrations " \
+    "(version int primary key, name text not null, "            \
+    "applied_at timestamptz not null default now())"
+
+/* $1 = the schema name. */
+#define TXQ__SQL_MIG_LOCK                                      \
+    "select pg_advisory_xact_lock(hashtext('txq.migrate:' || " \
+    "$1::text))"
+
+#define TXQ__SQL_MIG_VERSION            \
+    "select coalesce(max(version), 0) " \
+    "from @extschema@.schema_migrations"
+
+#define TXQ__SQL_MIG_RECORDED                             \
+    "select count(*) from @extschema@.schema_migrations " \
+    "where version = $1::int"
+
+#define TXQ__SQL_MIG_RECORD                                      \
+    "insert into @extschema@.schema_migrations (version, name) " \
+    "values ($1::int, $2::text)"
+
+#define TXQ__SQL_QUIET "set local client_min_messages = warning"
+
+#define TXQ__SQL_NO_BODY_CHECK "set local check_function_bodies = off"
+
+#define TXQ__SQL_QUEUE_CREATE                                     \
+    "select 1 from @extschema@.create_queue($1::text, "           \
+    "i_kind => $2::text, "                                        \
+    "i_visibility_timeout => make_interval(secs => $3::float8), " \
+    "i_max_attempts => $4::int, "                                 \
+    "i_backoff_base => make_interval(secs => $5::float8), "       \
+    "i_backoff_cap => make_interval(secs => $6::float8), "        \
+    "i_backoff_jitter => $7::float8, "                            \
+    "i_on_exhausted => $8::text, "                                \
+    "i_max_body_bytes => $9::int, "                               \
+    "i_expire_after => make_interval(secs => $10::float8), "      \
+    "i_dedup_window => make_interval(secs => $11::float8), "      \
+    "i_archive_for => make_interval(secs => $12::float8))"
+
+#define TXQ__SQL_QUEUE_ALTER                                      \
+    "select 1 from @extschema@.alter_queue($1::text, "            \
+    "i_visibility_timeout => make_interval(secs => $2::float8), " \
+    "i_max_attempts => $3::int, "                                 \
+    "i_backoff_base => make_interval(secs => $4::float8), "       \
+    "i_backoff_cap => make_interval(secs => $5::float8), "        \
+    "i_backoff_jitter => $6::float8, "                            \
+    "i_on_exhausted => $7::text, "                                \
+    "i_max_body_bytes => $8::int, "                               \
+    "i_expire_after => make_interval(secs => $9::float8), "       \
+    "i_dedup_window => make_interval(secs => $10::float8), "      \
+    "i_archive_for => make_interval(secs => $11::float8), "       \
+    "i_clear_expire_after => $12::boolean, "                      \
+    "i_clear_archive_for => $13::boolean)"
+
+#define TXQ__SQL_QUEUE_DROP \
+    "select @extschema@.drop_queue($1::text, $2::boolean)"
+
+/* $2 is a binary bytea. */
+#define TXQ__SQL_SEND                                        \
+    "select @extschema@.send($1::text, $2, "                 \
+    "i_headers => $3::jsonb, "                               \
+    "i_delay => make_interval(secs => $4::float8), "         \
+    "i_priority => $5::int, i_group => $6::text, "           \
+    "i_dedup_id => $7::text, i_correlation_id => $8::text, " \
+    "i_reply_to => $9::text)"
+
+/* $2 is a binary bytea[]; $10 is the number of bodies. The per-message
+ * arrays repeat the batch's one value. */
+#define TXQ__SQL_SEND_BATCH                                        \
+    "select t.id from @extschema@.send_batch($1::text, $2, "       \
+    "i_headers => array_fill($3::jsonb, array[$10::int]), "        \
+    "i_delay => make_interval(secs => $4::float8), "               \
+    "i_priority => $5::int, "                                      \
+    "i_groups => array_fill($6::text, array[$10::int]), "          \
+    "i_dedup_ids => array_fill($7::text, array[$10::int]), "       \
+    "i_correlation_ids => array_fill($8::text, array[$10::int]), " \
+    "i_reply_to => $9::text) as t(id)"
+
+/* Requested with binary results; msg.c decodes the columns in this order
+ * and checks their types. */
+#define TXQ__SQL_RECEIVE                                    \
+    "select id, queue, attempts, headers::text, body, "     \
+    "correlation_id, reply_to, priority::int4, group_key, " \
+    "extract(epoch from enqueued_at)::float8, "             \
+    "extract(epoch from visible_until)::float8 "            \
+    "from @extschema@.receive($1::text, $2::int, "          \
+    "i_visibility_timeout => make_interval(secs => $3::float8))"
+
+#define TXQ__SQL_LISTEN     "listen txq_wake"
+#define TXQ__SQL_UNLISTEN   "unlisten txq_wake"
+#define TXQ__SQL_WAIT_BEGIN "select @extschema@.wait_begin($1::text)"
+#define TXQ__SQL_WAIT_END   "select @extschema@.wait_end($1::text)"
+
+#define TXQ__SQL_ACK "select @extschema@.ack($1::bigint[], $2::int[])"
+
+#define TXQ__SQL_FAIL                                    \
+    "select @extschema@.fail($1::bigint, $2::text, "     \
+    "i_attempt => $3::int, i_permanent => $4::boolean, " \
+    "i_retry_after => make_interval(secs => $5::float8))"
+
+#define TXQ__SQL_SET_VISIBILITY                      \
+    "select @extschema@.set_visibility($1::bigint, " \
+    "make_interval(secs => $2::float8), i_attempt => $3::int)"
+
+#define TXQ__SQL_REQUEUE     "select @extschema@.requeue($1::bigint)"
+#define TXQ__SQL_REQUEUE_ALL "select @extschema@.requeue_all($1::text)"
+#define TXQ__SQL_DISCARD     "select @extschema@.discard($1::bigint, $2::text)"
+
+#endif /* TXQ_SQL_TEXT_H */

@@ -1,0 +1,357 @@
+/*
+ * test_migrate.c - txq_migrate and txq_schema_check: first run, re-run,
+ * missing and newer schemas, the transaction guard, concurrent migrations,
+ * and the least-privilege roles the migration creates.
+ *
+ * Needs TXQ_TEST_DSN (ctest's pg_start fixture provides it).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tt.h"
+
+/* A second schema next to the fixture's, dropped by the test. */
+static void
+side_schema(const tt_fixture *f, char *buf, size_t size, const char *suffix)
+{
+    snprintf(buf, size, "%s_%s", f->schema, suffix);
+}
+
+static void
+test_migrate_twice_is_noop(void **state)
+{
+    tt_fixture *f = *state;
+    char other[80];
+    txq_client *c;
+    int applied = -1;
+    int64_t id = 0;
+
+    /* The fixture's schema is migrated: once more applies nothing. */
+    assert_txq_ok(f->c, txq_migrate(f->c, f->pg, &applied));
+    assert_int_equal(applied, 0);
+    assert_int_equal(tt_scalar(f->pg, "select schema_version()"),
+                     TXQ_SCHEMA_VERSION);
+    assert_int_equal(tt_scalar(f->pg, "select count(*) from schema_migrations"),
+                     TXQ_SCHEMA_VERSION);
+    assert_int_equal(tt_scalar(f->pg,
+                               "select count(*) from schema_migrations "
+                               "where version = %d",
+                               TXQ_SCHEMA_VERSION),
+                     1);
+    assert_txq_ok(f->c, txq_schema_check(f->c, f->pg));
+
+    /* The functions still work after the re-run. */
+    tt_queue(f, "jobs", NULL);
+    assert_txq_ok(f->c, txq_send(f->c, f->pg, "jobs", "x", 1, NULL, &id));
+    assert_true(id > 0);
+    assert_int_equal(tt_depth(f), 1);
+
+    /* A fresh schema: every migration once, then none. */
+    side_schema(f, other, sizeof(other), "fresh");
+    tt_exec(f->pg, "create schema %s", other);
+    c = txq_client_new(&(txq_options){.schema = other});
+    assert_non_null(c);
+    applied = -1;
+    assert_txq_ok(c, txq_migrate(c, f->pg, &applied));
+    assert_int_equal(applied, TXQ_SCHEMA_VERSION);
+    applied = -1;
+    assert_txq_ok(c, txq_migrate(c, f->pg, &applied));
+    assert_int_equal(applied, 0);
+    assert_txq_ok(c, txq_schema_check(c, f->pg));
+    assert_int_equal(
+        tt_scalar(f->pg, "select count(*) from %s.schema_migrations", other),
+        TXQ_SCHEMA_VERSION);
+    /* migrate commits: the schema is visible from another session. */
+    {
+        PGconn *pg2 = tt_connect(other);
+
+        assert_int_equal(tt_scalar(pg2, "select schema_version()"),
+                         TXQ_SCHEMA_VERSION);
+        PQfinish(pg2);
+    }
+    txq_client_free(c);
+    tt_exec(f->pg, "drop schema %s cascade", other);
+}
+
+static void
+test_missing_schema(void **state)
+{
+    tt_fixture *f = *state;
+    char other[80];
+    txq_client *c;
+    int64_t id = 0;
+
+    side_schema(f, other, sizeof(other), "absent");
+    c = txq_client_new(&(txq_options){.schema = other});
+    assert_non_null(c);
+    assert_txq_rc(c, txq_schema_check(c, f->pg), TXQ_ESCHEMA);
+    assert_true(strlen(txq_errmsg(c)) > 0);
+    assert_txq_rc(c, txq_send(c, f->pg, "jobs", "x", 1, NULL, &id),
+                  TXQ_ESCHEMA);
+    assert_true(strlen(txq_errmsg(c)) > 0);
+    /* Nothing was created on the way. */
+    assert_int_equal(tt_scalar(f->pg,
+                               "select count(*) from pg_namespace "
+                               "where nspname = '%s'",
+                               other),
+                     0);
+    txq_client_free(c);
+}
+
+static void
+test_bad_schema_name(void **state)
+{
+    tt_fixture *f = *state;
+    txq_client *c = txq_client_new(&(txq_options){.schema = "Bad;drop"});
+    int64_t id = 0;
+
+    assert_non_null(c);
+    assert_txq_rc(c, txq_send(c, f->pg, "jobs", "x", 1, NULL, &id), TXQ_EINVAL);
+    assert_txq_rc(c, txq_migrate(c, f->pg, NULL), TXQ_EINVAL);
+    txq_client_free(c);
+}
+
+static void
+test_newer_schema(void **state)
+{
+    tt_fixture *f = *state;
+    PGconn *pg2;
+    txq_client *c;
+    int64_t id = 0;
+
+    tt_queue(f, "jobs", NULL);
+    tt_exec(f->pg, "insert into schema_migrations (version, name) "
+                   "values (999, 'from_the_future')");
+
+    /* A fresh client and connection: the check runs once per connection. */
+    pg2 = tt_connect(NULL);
+    c = txq_client_new(&(txq_options){.schema = f->schema});
+    assert_non_null(c);
+    assert_txq_rc(c, txq_schema_check(c, pg2), TXQ_ESCHEMA);
+    assert_non_null(strstr(txq_errmsg(c), "999"));
+    assert_txq_rc(c, txq_send(c, pg2, "jobs", "x", 1, NULL, &id), TXQ_ESCHEMA);
+    /* A library older than the schema must not touch it. */
+    assert_txq_rc(c, txq_migrate(c, pg2, NULL), TXQ_ESCHEMA);
+    assert_int_equal(tt_depth(f), 0);
+    txq_client_free(c);
+    PQfinish(pg2);
+}
+
+static void
+test_migrate_in_transaction(void **state)
+{
+    tt_fixture *f = *state;
+    char other[80];
+    txq_client *c;
+
+    side_schema(f, other, sizeof(other), "intx");
+    tt_exec(f->pg, "create schema %s", other);
+    c = txq_client_new(&(txq_options){.schema = other});
+    assert_non_null(c);
+    tt_exec(f->pg, "begin");
+    assert_txq_rc(c, txq_migrate(c, f->pg, NULL), TXQ_ESTATE);
+    /* It did not commit or roll back the caller's transaction. */
+    assert_int_equal(PQtransactionStatus(f->pg), PQTRANS_INTRANS);
+    tt_exec(f->pg, "rollback");
+    assert_int_equal(tt_scalar(f->pg,
+                               "select count(*) from pg_tables "
+                               "where schemaname = '%s'",
+                               other),
+                     0);
+    txq_client_free(c);
+    tt_exec(f->pg, "drop schema %s cascade", other);
+}
+
+/* Child: migrate the schema in arg; exit with the number applied, or 100 +
+ * the error code. */
+static int
+child_migrate(void *arg)
+{
+    const char *schema = arg;
+    PGconn *pg = tt_child_connect(NULL);
+    txq_client *c;
+    int applied = -1;
+    txq_err rc;
+
+    if (pg == NULL)
+        return 99;
+    c = txq_client_new(&(txq_options){.schema = schema});
+    if (c == NULL) {
+        PQfinish(pg);
+        return 98;
+    }
+    rc = txq_migrate(c, pg, &applied);
+    if (rc != TXQ_OK)
+        fprintf(stderr, "child migrate: %s\n", txq_errmsg(c));
+    txq_client_free(c);
+    PQfinish(pg);
+    return rc == TXQ_OK ? applied : 100 + (int)rc;
+}
+
+static void
+test_concurrent_migrations(void **state)
+{
+    tt_fixture *f = *state;
+    char other[80];
+    int pids[4];
+    int i, total = 0;
+
+    side_schema(f, other, sizeof(other), "race");
+    tt_exec(f->pg, "create schema %s", other);
+    for (i = 0; i < 4; i++)
+        pids[i] = tt_fork(child_migrate, other);
+    for (i = 0; i < 4; i++) {
+        int st = tt_wait(pids[i]);
+
+        if (st >= 100)
+            fail_msg("concurrent migrate %d failed with status %d", i, st);
+        total += st;
+    }
+    /* Each migration was applied by exactly one of them. */
+    assert_int_equal(total, TXQ_SCHEMA_VERSION);
+    assert_int_equal(
+        tt_scalar(f->pg, "select count(*) from %s.schema_migrations", other),
+        TXQ_SCHEMA_VERSION);
+    assert_int_equal(tt_scalar(f->pg,
+                               "select count(distinct version) from "
+                               "%s.schema_migrations",
+                               other),
+                     TXQ_SCHEMA_VERSION);
+    assert_int_equal(
+        tt_scalar(f->pg, "select (%s.create_queue('q')).queue_id", other), 1);
+    tt_exec(f->pg, "drop schema %s cascade", other);
+}
+
+static void
+test_roles_exist(void **state)
+{
+    tt_fixture *f = *state;
+
+    assert_int_equal(tt_scalar(f->pg, "select count(*) from pg_roles "
+                                      "where rolname in ('txq_producer', "
+                                      "'txq_consumer', 'txq_operator', "
+                                      "'txq_admin') and not rolcanlogin"),
+                     4);
+    /* admin holds the other three. */
+    assert_int_equal(
+        tt_scalar(f->pg, "select count(*) from pg_auth_members m "
+                         "join pg_roles r on r.oid = m.roleid "
+                         "join pg_roles a on a.oid = m.member "
+                         "where a.rolname = 'txq_admin' and r.rolname in "
+                         "('txq_producer', 'txq_consumer', 'txq_operator')"),
+        3);
+    /* No role has table access to the hot table. */
+    assert_int_equal(tt_scalar(f->pg,
+                               "select count(*) from "
+                               "information_schema.role_table_grants "
+                               "where table_schema = '%s' and table_name = "
+                               "'messages' and grantee like 'txq_%%'",
+                               f->schema),
+                     0);
+}
+
+/* Open a session as a fresh login role granted only `grant`. */
+static PGconn *
+session_as(tt_fixture *f, char *role, size_t size, const char *grant)
+{
+    PGconn *pg;
+
+    snprintf(role, size, "txq_t_role_%d_%s", (int)getpid(), grant);
+    tt_exec(f->pg, "drop role if exists %s", role);
+    tt_exec(f->pg, "create role %s login", role);
+    tt_exec(f->pg, "grant %s to %s", grant, role);
+    pg = tt_connect(f->schema);
+    tt_exec(pg, "set role %s", role);
+    return pg;
+}
+
+static void
+test_producer_role(void **state)
+{
+    tt_fixture *f = *state;
+    char role[80];
+    PGconn *pg;
+    txq_msg **msgs = NULL;
+    size_t n = 0;
+    int64_t id = 0;
+
+    tt_queue(f, "jobs", NULL);
+    pg = session_as(f, role, sizeof(role), "txq_producer");
+
+    /* A producer sends, through the C API and the SQL API. */
+    assert_txq_ok(f->c, txq_send(f->c, pg, "jobs", "p1", 2, NULL, &id));
+    assert_true(id > 0);
+    assert_true(tt_scalar(pg, "select send('jobs', 'p2')") > id);
+    assert_int_equal(tt_depth(f), 2);
+
+    /* It cannot consume, read the table or run operator calls. */
+    assert_txq_rc(f->c, txq_receive(f->c, pg, "jobs", 1, NULL, &msgs, &n),
+                  TXQ_EDB);
+    assert_string_equal(txq_sqlstate(f->c), "42501");
+    assert_null(msgs);
+    assert_string_equal(tt_fails(pg, NULL, 0, "select * from receive('jobs')"),
+                        "42501");
+    assert_string_equal(tt_fails(pg, NULL, 0, "select count(*) from messages"),
+                        "42501");
+    assert_string_equal(
+        tt_fails(pg, NULL, 0, "select count(*) from dead_letters"), "42501");
+    assert_string_equal(
+        tt_fails(pg, NULL, 0, "select ack(array[%lld])", (long long)id),
+        "42501");
+    assert_string_equal(tt_fails(pg, NULL, 0, "select create_queue('x')"),
+                        "42501");
+    assert_string_equal(tt_fails(pg, NULL, 0, "select maintain()"), "42501");
+    assert_int_equal(tt_depth(f), 2);
+    PQfinish(pg);
+
+    /* A consumer receives but cannot create queues or read dead letters. */
+    {
+        char crole[80];
+        PGconn *cpg = session_as(f, crole, sizeof(crole), "txq_consumer");
+
+        assert_int_equal(
+            tt_scalar(cpg, "select count(*) from receive('jobs', 10)"), 2);
+        assert_string_equal(tt_fails(cpg, NULL, 0, "select create_queue('y')"),
+                            "42501");
+        assert_string_equal(
+            tt_fails(cpg, NULL, 0, "select count(*) from dead_letters"),
+            "42501");
+        PQfinish(cpg);
+        tt_exec(f->pg, "drop role %s", crole);
+    }
+    tt_exec(f->pg, "drop role %s", role);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_migrate_twice_is_noop, tt_setup,
+                                        tt_teardown),
+        cmocka_unit_test_setup_teardown(test_missing_schema, tt_setup,
+                                        tt_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_schema_name, tt_setup,
+                                        tt_teardown),
+        cmocka_unit_test_setup_teardown(test_newer_schema, tt_setup,
+                                        tt_teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_in_transaction, tt_setup,
+                                        tt_teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_migrations, tt_setup,
+                                        tt_teardown),
+        cmocka_unit_test_setup_teardown(test_roles_exist, tt_setup,
+                                        tt_teardown),
+        cmocka_unit_test_setup_teardown(test_producer_role, tt_setup,
+                                        tt_teardown),
+    };
+
+    tt_dsn();
+    return cmocka_run_group_tests_name("migrate", tests, NULL, NULL);
+}

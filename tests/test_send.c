@@ -1,0 +1,596 @@
+/*
+ * test_send.c - sending: transactional and durable send, batches, bodies of
+ * any bytes and size, headers, delay, priority, every kind of bad input
+ * (rejected with the right code, nothing changed), SQL metacharacters
+ * stored verbatim, queue settings validated on create, and the positional
+ * SQL API.
+ *
+ * Needs TXQ_TEST_DSN (ctest's pg_start fixture provides it).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tt.h"
+
+static void
+test_rollback_never_visible(void **state)
+{
+    tt_fixture *f = *state;
+    PGconn *pg2 = tt_connect(f->schema);
+    txq_msg **msgs = NULL;
+    size_t n = 99;
+    int64_t id = 0;
+
+    tt_queue(f, "jobs", NULL);
+    tt_exec(f->pg, "begin");
+    assert_txq_ok(f->c, txq_send(f->c, f->pg, "jobs", "a", 1, NULL, &id));
+    /* Not visible to anybody before commit... */
+    assert_int_equal(tt_scalar(pg2, "select count(*) from messages"), 0);
+    assert_txq_rc(f->c, txq_receive(f->c, pg2, "jobs", 10, NULL, &msgs, &n),
+                  TXQ_EMPTY);
+    assert_null(msgs);
+    assert_int_equal(n, 0);
+    tt_exec(f->pg, "rollback");
+    /* ...and never after a rollback, not even in the future. */
+    assert_int_equal(tt_depth(f), 0);
+    assert_txq_rc(f->c, txq_receive(f->c, pg2, "jobs", 10, NULL, &msgs, &n),
+                  TXQ_EMPTY);
+    assert_int_equal(tt_scalar(pg2, "select count(*) from receive('jobs', "
+                                    "10, null, now() + interval '1 day')"),
+                     0);
+    PQfinish(pg2);
+}
+
+static void
+test_commit_visible_once(void **state)
+{
+    tt_fixture *f = *state;
+    PGconn *pg2 = tt_connect(f->schema);
+    PGconn *pg3 = tt_connect(f->schema);
+    txq_msg **msgs, **none = NULL;
+    size_t n = 0;
+    int64_t id = 0;
+
+    tt_queue(f, "jobs", NULL);
+    tt_exec(f->pg, "begin");
+    assert_txq_ok(f->c, txq_send(f->c, f->pg, "jobs", "a", 1, NULL, &id));
+    tt_exec(f->pg, "commit");
+
+    tt_exec(pg2, "begin");
+    msgs = tt_take(f, pg2, "jobs", 0);
+    assert_int_equal(txq_msg_id(msgs[0]), id);
+    assert_int_equal(txq_msg_attempt(msgs[0]), 1);
+    /* While pg2 holds it, nobody else gets it. */
+    assert_txq_rc(f->c, txq_receive(f->c, pg3, "jobs", 10, NULL, &none, &n),
+                  TXQ_EMPTY);
+    assert_txq_ok(f->c, txq_ack(f->c, pg2, msgs[0]));
+    tt_exec(pg2, "commit");
+    txq_msgs_free(msgs, 1);
+
+    assert_txq_rc(f->c, txq_receive(f->c, pg3, "jobs", 10, NULL, &none, &n),
+                  TXQ_EMPTY);
+    assert_int_equal(tt_scalar(pg3, "select count(*) from receive('jobs', "
+                                    "10, null, now() + interval '1 day')"),
+                     0);
+    assert_int_equal(tt_depth(f), 0);
+    assert_int_equal(
+        tt_scalar(f->pg, "select acked from queue_stats where queue = 'jobs'"),
+        1);
+    PQfinish(pg2);
+    PQfinish(pg3);
+}
+
+static void
+test_send_batch_1000(void **state)
+{
+    tt_fixture *f = *state;
+    enum { N = 1000 };
+    char(*text)[16] = calloc(N, sizeof(*text));
+    const void **bodies = calloc(N, sizeof(*bodies));
+    size_t *lens = calloc(N, sizeof(*lens));
+    int64_t *ids = calloc(N, sizeof(*ids));
+    PGresult *res;
+    int i;
+
+    assert_non_null(text);
+    assert_non_null(bodies);
+    assert_non_null(lens);
+    assert_non_null(ids);
+    tt_queue(f, "jobs", NULL);
+    for (i = 0; i < N; i++) {
+        snprintf(text[i], sizeof(text[i]), "msg-%d", i);
+        bodies[i] = text[i];
+        lens[i] = strlen(text[i]);
+    }
+    assert_txq_ok(
+        f->c, txq_send_batch(f->c, f->pg, "jobs", bodies, lens, N, NULL, ids));
+    res = tt_query(f->pg, "select id, convert_from(body, 'UTF8') "
+                          "from messages order by id");
+    assert_int_equal(PQntuples(res), N);
+    for (i = 0; i < N; i++) {
+        if (i > 0)
+            assert_true(ids[i] > ids[i - 1]);
+        assert_int_equal(strtoll(PQgetvalue(res, i, 0), NULL, 10), ids[i]);
+        assert_string_equal(PQgetvalue(res, i, 1), text[i]);
+    }
+    PQclear(res);
+    free(text);
+    free(bodies);
+    free(lens);
+    free(ids);
+}
+
+static void
+test_all_byte_values(void **state)
+{
+    tt_fixture *f = *state;
+    unsigned char body[512];
+    const void *got;
+    size_t len = 0;
+    txq_msg **msgs;
+    int i;
+
+    for (i = 0; i < 512; i++)
+        body[i] = (unsigned char)(i % 256);
+    tt_queue(f, "jobs", NULL);
+    assert_txq_ok(
+        f->c, txq_send(f->c, f->pg, "jobs", body, sizeof(body), NULL, NULL));
+    /* An empty body is a body too. */
+    assert_txq_ok(f->c, txq_send(f->c, f->pg, "jobs", "", 0, NULL, NULL));
+    assert_int_equal(
+        tt_scalar(f->pg, "select octet_length(body) from messages order by id "
+                         "limit 1"),
+        512);
+    assert_int_equal(tt_scalar(f->pg, "select get_byte(body, 0) + "
+                                      "get_byte(body, 256) from messages "
+                                      "order by id limit 1"),
+                     0);
+
+    msgs = tt_take(f, f->pg, "jobs", 0);
+    got = txq_msg_body(msgs[0], &len);
+    assert_int_equal(len, sizeof(body));
+    assert_memory_equal(got, body, sizeof(body));
+    assert_int_equal(((const unsigned char *)got)[len], 0);
+    txq_msgs_free(msgs, 1);
+
+    msgs = tt_take(f, f->pg, "jobs", 0);
+    got = txq_msg_body(msgs[0], &len);
+    assert_int_equal(len, 0);
+    assert_non_null(got);
+    assert_int_equal(((const unsigned char *)got)[0], 0);
+    txq_msgs_free(msgs, 1);
+}
+
+static void
+test_64mib_body(void **state)
+{
+    tt_fixture *f = *state;
+    const size_t size = 64u * 1024 * 1024;
+    unsigned char *body = malloc(size + 1);
+    const void *got;
+    size_t i, len = 0;
+    txq_msg **msgs;
+
+    assert_non_null(body);
+    for (i = 0; i < size + 1; i++)
+        body[i] = (unsigned char)((i * 2654435761u) >> 13);
+    tt_queue(f, "big", &(txq_queue_opts){.max_body_bytes = 67108864});
+    assert_txq_rc(f->c,
+                  txq_send(f->c, f->pg, "big", body, size + 1, NULL, NULL),
+                  TXQ_ETOOBIG);
+    assert_int_equal(tt_depth(f), 0);
+    assert_txq_ok(f->c, txq_send(f->c, f->pg, "big", body, size, NULL, NULL));
+    msgs = tt_take(f, f->pg, "big", 0);
+    got = txq_msg_body(msgs[0], &len);
+    assert_int_equal(len, size);
+    assert_true(memcmp(got, body, size) == 0);
+    txq_msgs_free(msgs, 1);
+    free(body);
+}
+
+static void
+test_headers_round_trip(void **state)
+{
+    tt_fixture *f = *state;
+    const char *headers = "{\"type\": \"order.created\", \"n\": 42, "
+                          "\"q\": \"it's \\\"quoted\\\"\", "
+                          "\"nested\": {\"k\": [1, 2.5, null, true]}, "
+                          "\"utf8\": \"caf\xc3\xa9 \xe2\x98\x83\"}";
+    txq_msg **msgs;
+
+    tt_queue(f, "jobs", NULL);
+    assert_txq_ok(f->c,
+                  txq_send(f->c, f->pg, "jobs", "x", 1,
+                           &(txq_send_opts){.headers_json = headers}, NULL));
+    assert_txq_ok(f->c, txq_send(f->c, f->pg, "jobs", "y", 1, NULL, NULL));
+    msgs = tt_take(f, f->pg, "jobs", 0);
+    assert_true(tt_json_eq(f->pg, txq_msg_headers(msgs[0]), headers));
+    txq_msgs_free(msgs, 1);
+    msgs = tt_take(f, f->pg, "jobs", 0);
+    assert_true(tt_json_eq(f->pg, txq_msg_headers(msgs[0]), "{}"));
+    assert_null(txq_msg_group(msgs[0]));
+    assert_null(txq_msg_correlation_id(msgs[0]));
+    assert_null(txq_msg_reply_to(msgs[0]));
+    txq_msgs_free(msgs, 1);
+}
+
+static void
+test_delay(void **state)
+{
+    tt_fixture *f = *state;
+    txq_msg **msgs = NULL;
+    size_t n = 0;
+    PGresult *res;
+
+    tt_queue(f, "jobs", NULL);
+    assert_txq_ok(f->c, txq_send(f->c, f->pg, "jobs", "later", 5,
+                                 &(txq_send_opts){.delay = 60}, NULL));
+    assert_txq_rc(f->c, txq_receive(f->c, f->pg, "jobs", 1, NULL, &msgs, &n),
+                  TXQ_EMPTY);
+    assert_int_equal(tt_scalar(f->pg, "select delayed from queue_stats"), 1);
+    assert_int_equal(tt_scalar(f->pg, "select count(*) from receive('jobs', "
+                                      "1, null, now() + interval '58 s')"),
+                     0);
+    res = tt_query(f->pg, "select attempts, convert_from(body, 'UTF8') from "
+                          "receive('jobs', 1, null, now() + interval '61 s')");
+    assert_int_equal(PQntuples(res), 1);
+    assert_string_equal(PQgetvalue(res, 0, 0), "1");
+    assert_string_equal(PQgetvalue(res, 0, 1), "later");
+    PQclear(res);
+}
+
+static void
+test_priority_order(void **state)
+{
+    tt_fixture *f = *state;
+    static const struct {
+        int prio;
+        const char *body;
+    } sends[] = {{0, "a"}, {5, "b"}, {-3, "c"}, {5, "d"}, {32767, "e"}};
+    static const char *const want[] = {"e", "b", "d", "a", "c"};
+    size_t i;
+
+    tt_queue(f, "jobs", NULL);
+    for (i = 0; i < 5; i++)
+        assert_txq_ok(
+            f->c, txq_send(f->c, f->pg, "jobs", sends[i].body, 1,
+                           &(txq_send_opts){.priority = sends[i].prio}, NULL));
+    for (i = 0; i < 5; i++) {
+        txq_msg **msgs = tt_take(f, f->pg, "jobs", 0);
+
+        assert_string_equal(txq_msg_body(msgs[0], NULL), want[i]);
+        txq_msgs_free(msgs, 1);
+    }
+}
+
+/* Send expecting want; the number of messages must not change. */
+static void
+send_rejected(tt_fixture *f,
+              const char *queue,
+              size_t len,
+              const txq_send_opts *opts,
+              txq_err want)
+{
+    static const char body[64] = "0123456789abcdef";
+    long long before = tt_depth(f);
+    int64_t id = -1;
+    txq_err rc = txq_send(f->c, f->pg, queue, body, len, opts, &id);
+
+    if (rc != want)
+        fail_msg("send to \"%.70s\": want %s, got %s (%s)",
+                 queue ? queue : "(null)", txq_strerror(want), txq_strerror(rc),
+                 txq_errmsg(f->c));
+    assert_true(strlen(txq_errmsg(f->c)) > 0);
+    assert_int_equal(tt_depth(f), before);
+    assert_int_equal(PQtransactionStatus(f->pg), PQTRANS_IDLE);
+}
+
+static void
+test_bad_input(void **state)
+{
+    tt_fixture *f = *state;
+    char long_name[65];
+
+    /* 63 characters is a name; 64 is not. */
+    memset(long_name, 'a', 64);
+    long_name[63] = '\0';
+    tt_queue(f, long_name, NULL);
+    long_name[63] = 'a';
+    long_name[64] = '\0';
+    tt_queue(f, "small", &(txq_queue_opts){.max_body_bytes = 16});
+    assert_txq_ok(f->c, txq_send(f->c, f->pg, "small", "0123456789abcdef", 16,
+                                 NULL, NULL));
+
+    /* Size. */
+    send_rejected(f, "small", 17, NULL, TXQ_ETOOBIG);
+    assert_non_null(strstr(txq_errmsg(f->c), "16"));
+    /* Queue names. */
+    send_rejected(f, "Bad", 1, NULL, TXQ_EINVAL);
+    send_rejected(f, "a;drop table x", 1, NULL, TXQ_EINVAL);
+    send_rejected(f, long_name, 1, NULL, TXQ_EINVAL);
+    send_rejected(f, "", 1, NULL, TXQ_EINVAL);
+    send_rejected(f, NULL, 1, NULL, TXQ_EINVAL);
+    send_rejected(f, "bad\xff", 1, NULL, TXQ_EINVAL);
+    send_rejected(f, "nosuch", 1, NULL, TXQ_ENOTFOUND);
+    assert_non_null(strstr(txq_errmsg(f->c), "nosuch"));
+    /* Delays. */
+    send_rejected(f, "small", 1, &(txq_send_opts){.delay = -1}, TXQ_EINVAL);
+    send_rejected(f, "small", 1, &(txq_send_opts){.delay = 366.0 * 86400},
+                  TXQ_EINVAL);
+    send_rejected(f, "small", 1, &(txq_send_opts){.delay = NAN}, TXQ_EINVAL);
+    send_rejected(f, "small", 1, &(txq_send_opts){.delay = INFINITY},
+                  TXQ_EINVAL);
+    /* Priority. */
+    send_rejected(f, "small", 1, &(txq_send_opts){.priority = 40000},
+                  TXQ_EINVAL);
+    /* Headers. */
+    send_rejected(f, "small", 1, &(txq_send_opts){.headers_json = "[1, 2]"},
+                  TXQ_EINVAL);
+    send_rejected(f, "small", 1, &(txq_send_opts){.headers_json = "\"s\""},
+                  TXQ_EINVAL);
+    send_rejected(f, "small", 1, &(txq_send_opts){.headers_json = "{not json"},
+                  TXQ_EINVAL);
+    send_rejected(f, "small", 1,
+                  &(txq_send_opts){.headers_json = "{\"a\": \"\xc3\x28\"}"},
+                  TXQ_EINVAL);
+    send_rejected(f, "small", 1,
+                  &(txq_send_opts){.headers_json = "{\"a\": \"\\u0000\"}"},
+                  TXQ_EINVAL);
+    /* Invalid UTF-8 and control characters in text fields. */
+    send_rejected(f, "small", 1, &(txq_send_opts){.group = "g\xff"},
+                  TXQ_EINVAL);
+    send_rejected(f, "small", 1, &(txq_send_opts){.correlation_id = "\xe2\x82"},
+                  TXQ_EINVAL);
+    send_rejected(f, "small", 1, &(txq_send_opts){.group = "a\nb"}, TXQ_EINVAL);
+    send_rejected(f, "small", 1, &(txq_send_opts){.correlation_id = "a\x01"},
+                  TXQ_EINVAL);
+    send_rejected(f, "small", 1, &(txq_send_opts){.reply_to = "Not A Queue"},
+                  TXQ_EINVAL);
+    /* Dedup ids belong to fifo queues. */
+    send_rejected(f, "small", 1, &(txq_send_opts){.dedup_id = "d1"},
+                  TXQ_EINVAL);
+    /* A NULL body with a length. */
+    {
+        long long before = tt_depth(f);
+
+        assert_txq_rc(f->c, txq_send(f->c, f->pg, "small", NULL, 3, NULL, NULL),
+                      TXQ_EINVAL);
+        assert_int_equal(tt_depth(f), before);
+    }
+    assert_int_equal(tt_depth(f), 1);
+}
+
+static void
+test_bad_batch_changes_nothing(void **state)
+{
+    tt_fixture *f = *state;
+    const void *bodies[4] = {"a", "b", "0123456789abcdefX", "d"};
+    size_t lens[4] = {1, 1, 17, 1};
+    int64_t ids[4] = {0};
+
+    tt_queue(f, "small", &(txq_queue_opts){.max_body_bytes = 16});
+    assert_txq_rc(
+        f->c, txq_send_batch(f->c, f->pg, "small", bodies, lens, 4, NULL, ids),
+        TXQ_ETOOBIG);
+    assert_int_equal(tt_depth(f), 0);
+    lens[2] = 16;
+    assert_txq_rc(f->c,
+                  txq_send_batch(f->c, f->pg, "small", bodies, lens, 4,
+                                 &(txq_send_opts){.delay = -5}, ids),
+                  TXQ_EINVAL);
+    assert_int_equal(tt_depth(f), 0);
+    assert_txq_ok(
+        f->c, txq_send_batch(f->c, f->pg, "small", bodies, lens, 4, NULL, ids));
+    assert_int_equal(tt_depth(f), 4);
+}
+
+static void
+test_metacharacters_verbatim(void **state)
+{
+    tt_fixture *f = *state;
+    static const char *const evil[] = {
+        "'; drop table messages; --",
+        "O'Reilly \\ back\\slash \\\\ \"dq\" $$dollar$$ $1 %s %n",
+        "\\x00ff",
+        "); select pg_sleep(10); --",
+    };
+    char headers[512];
+    size_t i;
+
+    tt_queue(f, "jobs", NULL);
+    for (i = 0; i < 4; i++) {
+        txq_msg **msgs;
+        char key[64];
+
+        snprintf(key, sizeof(key), "k'%zu\\\"", i);
+        /* JSON-escape the value: only " and \ occur. */
+        {
+            char val[256];
+            const char *s;
+            size_t o = 0;
+
+            for (s = evil[i]; *s; s++) {
+                if (*s == '"' || *s == '\\')
+                    val[o++] = '\\';
+                val[o++] = *s;
+            }
+            val[o] = '\0';
+            snprintf(headers, sizeof(headers), "{\"k'%zu\\\\\\\"\": \"%s\"}", i,
+                     val);
+        }
+        assert_txq_ok(f->c,
+                      txq_send(f->c, f->pg, "jobs", evil[i], strlen(evil[i]),
+                               &(txq_send_opts){.headers_json = headers,
+                                                .group = evil[i],
+                                                .correlation_id = evil[i]},
+                               NULL));
+        msgs = tt_take(f, f->pg, "jobs", 0);
+        assert_string_equal(txq_msg_body(msgs[0], NULL), evil[i]);
+        assert_string_equal(txq_msg_group(msgs[0]), evil[i]);
+        assert_string_equal(txq_msg_correlation_id(msgs[0]), evil[i]);
+        assert_true(tt_json_eq(f->pg, txq_msg_headers(msgs[0]), headers));
+        /* The key survived as written. */
+        {
+            char sql[128];
+            PGresult *res;
+            const char *p[2] = {txq_msg_headers(msgs[0]), key};
+
+            snprintf(sql, sizeof(sql), "select $1::jsonb ->> $2");
+            res = PQexecParams(f->pg, sql, 2, NULL, p, NULL, NULL, 0);
+            assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+            assert_string_equal(PQgetvalue(res, 0, 0), evil[i]);
+            PQclear(res);
+        }
+        assert_txq_ok(f->c, txq_ack(f->c, f->pg, msgs[0]));
+        txq_msgs_free(msgs, 1);
+    }
+    /* Everything is still there. */
+    assert_int_equal(tt_depth(f), 0);
+    assert_int_equal(tt_scalar(f->pg, "select count(*) from queues"), 1);
+    assert_int_equal(
+        tt_scalar(f->pg, "select acked from queue_stats where queue = 'jobs'"),
+        4);
+}
+
+/* Create a queue expecting EINVAL; no queue may appear. */
+static void
+create_rejected(tt_fixture *f, const char *name, const txq_queue_opts *o)
+{
+    long long before = tt_scalar(f->pg, "select count(*) from queues");
+    txq_err rc = txq_queue_create(f->c, f->pg, name, o);
+
+    if (rc != TXQ_EINVAL)
+        fail_msg("create \"%s\": want EINVAL, got %s (%s)", name,
+                 txq_strerror(rc), txq_errmsg(f->c));
+    assert_true(strlen(txq_errmsg(f->c)) > 0);
+    assert_int_equal(tt_scalar(f->pg, "select count(*) from queues"), before);
+}
+
+static void
+test_queue_settings_validated(void **state)
+{
+    tt_fixture *f = *state;
+
+    create_rejected(f, "Bad", NULL);
+    create_rejected(f, "q;drop", NULL);
+    create_rejected(f, "q",
+                    &(txq_queue_opts){.max_body_bytes = 268435456LL + 1});
+    create_rejected(f, "q", &(txq_queue_opts){.max_body_bytes = -1});
+    create_rejected(f, "q", &(txq_queue_opts){.visibility_timeout = -1});
+    create_rejected(f, "q",
+                    &(txq_queue_opts){.visibility_timeout = 12 * 3600 + 1});
+    create_rejected(f, "q", &(txq_queue_opts){.visibility_timeout = NAN});
+    create_rejected(f, "q", &(txq_queue_opts){.max_attempts = -1});
+    create_rejected(f, "q", &(txq_queue_opts){.max_attempts = 1001});
+    create_rejected(f, "q", &(txq_queue_opts){.on_exhausted = 9});
+    create_rejected(f, "q", &(txq_queue_opts){.backoff_jitter = 1.5});
+    create_rejected(f, "q",
+                    &(txq_queue_opts){.backoff_base = 10, .backoff_cap = 5});
+    create_rejected(f, "q", &(txq_queue_opts){.expire_after = -3});
+
+    /* The same limits through SQL, where 0 is not "the default". */
+    assert_string_equal(
+        tt_fails(f->pg, NULL, 0,
+                 "select create_queue('q', i_visibility_timeout => '0')"),
+        "22023");
+    assert_string_equal(
+        tt_fails(f->pg, NULL, 0,
+                 "select create_queue('q', i_visibility_timeout => '13h')"),
+        "22023");
+    assert_string_equal(
+        tt_fails(f->pg, NULL, 0,
+                 "select create_queue('q', i_on_exhausted => 'explode')"),
+        "22023");
+    assert_string_equal(
+        tt_fails(f->pg, NULL, 0,
+                 "select create_queue('q', i_max_body_bytes => 268435457)"),
+        "22023");
+    assert_string_equal(
+        tt_fails(f->pg, NULL, 0, "select create_queue('q', 'lifo')"), "22023");
+    assert_int_equal(tt_scalar(f->pg, "select count(*) from queues"), 0);
+
+    /* The limits themselves are allowed; a duplicate is EEXIST. */
+    tt_queue(f, "q",
+             &(txq_queue_opts){.max_body_bytes = 268435456LL,
+                               .visibility_timeout = 12 * 3600,
+                               .max_attempts = 1000});
+    assert_txq_rc(f->c, txq_queue_create(f->c, f->pg, "q", NULL), TXQ_EEXIST);
+    assert_int_equal(tt_scalar(f->pg, "select count(*) from queues"), 1);
+}
+
+static void
+test_sql_positional_api(void **state)
+{
+    tt_fixture *f = *state;
+    PGresult *res;
+    long long id1, id2;
+
+    tt_exec(f->pg, "select create_queue('jobs')");
+    id1 = tt_scalar(f->pg, "select send('jobs', 'hello'::bytea)");
+    id2 = tt_scalar(f->pg, "select send('jobs', '\\x00ff'::bytea, "
+                           "'{\"k\": 1}')");
+    assert_true(id2 > id1);
+    tt_scalar(f->pg, "select send('jobs', 'x', null, '1 hour')");
+    assert_int_equal(tt_scalar(f->pg, "select count(*) from send_batch('jobs', "
+                                      "array['a', 'b']::bytea[])"),
+                     2);
+    assert_int_equal(tt_depth(f), 5);
+
+    res = tt_query(f->pg, "select id, attempts, headers, body "
+                          "from receive('jobs', 2) order by id");
+    assert_int_equal(PQntuples(res), 2);
+    assert_int_equal(strtoll(PQgetvalue(res, 0, 0), NULL, 10), id1);
+    assert_string_equal(PQgetvalue(res, 0, 1), "1");
+    assert_string_equal(PQgetvalue(res, 0, 3), "\\x68656c6c6f");
+    assert_string_equal(PQgetvalue(res, 1, 2), "{\"k\": 1}");
+    assert_string_equal(PQgetvalue(res, 1, 3), "\\x00ff");
+    PQclear(res);
+
+    assert_int_equal(tt_scalar(f->pg, "select ack(array[%lld])", id1), 1);
+    assert_int_equal(
+        tt_scalar(f->pg, "select (fail(%lld, 'boom') = 'retry')::int", id2), 1);
+    assert_int_equal(tt_depth(f), 4);
+    assert_int_equal(tt_scalar(f->pg, "select retried from queue_stats"), 1);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_rollback_never_visible, tt_setup,
+                                        tt_teardown),
+        cmocka_unit_test_setup_teardown(test_commit_visible_once, tt_setup,
+                                        tt_teardown),
+        cmocka_unit_test_setup_teardown(test_send_batch_1000, tt_setup,
+                                        tt_teardown),
+        cmocka_unit_test_setup_teardown(test_all_byte_values, tt_setup,
+                                        tt_teardown),
+        cmocka_unit_test_setup_teardown(test_64mib_body, tt_setup, tt_teardown),
+        cmocka_unit_test_setup_teardown(test_headers_round_trip, tt_setup,
+                                        tt_teardown),
+        cmocka_unit_test_setup_teardown(test_delay, tt_setup, tt_teardown),
+        cmocka_unit_test_setup_teardown(test_priority_order, tt_setup,
+                                        tt_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_input, tt_setup, tt_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_batch_changes_nothing,
+                                        tt_setup, tt_teardown),
+        cmocka_unit_test_setup_teardown(test_metacharacters_verbatim, tt_setup,
+                                        tt_teardown),
+        cmocka_unit_test_setup_teardown(test_queue_settings_validated, tt_setup,
+                                        tt_teardown),
+        cmocka_unit_test_setup_teardown(test_sql_positional_api, tt_setup,
+                                        tt_teardown),
+    };
+
+    tt_dsn();
+    return cmocka_run_group_tests_name("send", tests, NULL, NULL);
+}

@@ -1,0 +1,434 @@
+/*
+ * tt.c - shared helpers of txq's cmocka tests (see tt.h).
+ *
+ * Needs TXQ_TEST_DSN, a conninfo to a throwaway PostgreSQL (the ctest
+ * fixture pg_start provides it). Each test gets its own schema with txq
+ * migrated into it; teardown drops it.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tt.h"
+
+static int schema_counter;
+
+const char *
+tt_dsn(void)
+{
+    const char *dsn = getenv("TXQ_TEST_DSN");
+
+    if (dsn == NULL || dsn[0] == '\0') {
+        fprintf(stderr, "TXQ_TEST_DSN is not set: run the tests with ctest "
+                        "(its pg_start fixture starts PostgreSQL) or "
+                        "./run test\n");
+        exit(1);
+    }
+    return dsn;
+}
+
+/* Connect and prepare a session; on error put the reason in err. */
+static PGconn *
+connect_session(const char *schema, char *err, size_t errsize)
+{
+    PGconn *pg = PQconnectdb(tt_dsn());
+    PGresult *res;
+    char *ident = NULL;
+    char sql[256];
+
+    if (PQstatus(pg) != CONNECTION_OK) {
+        snprintf(err, errsize, "cannot connect to \"%s\": %s", tt_dsn(),
+                 PQerrorMessage(pg));
+        PQfinish(pg);
+        return NULL;
+    }
+    res = PQexec(pg, "set client_min_messages = warning");
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        goto fail;
+    PQclear(res);
+    res = NULL;
+    if (schema != NULL) {
+        ident = PQescapeIdentifier(pg, schema, strlen(schema));
+        if (ident == NULL)
+            goto fail;
+        snprintf(sql, sizeof(sql), "set search_path = %s", ident);
+        PQfreemem(ident);
+        res = PQexec(pg, sql);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK)
+            goto fail;
+        PQclear(res);
+    }
+    return pg;
+
+fail:
+    snprintf(err, errsize, "cannot set up a session on \"%s\": %s", tt_dsn(),
+             PQerrorMessage(pg));
+    PQclear(res);
+    PQfinish(pg);
+    return NULL;
+}
+
+PGconn *
+tt_connect(const char *schema)
+{
+    char err[512];
+    PGconn *pg = connect_session(schema, err, sizeof(err));
+
+    if (pg == NULL)
+        fail_msg("%s", err);
+    return pg;
+}
+
+PGconn *
+tt_child_connect(const char *schema)
+{
+    char err[512];
+    PGconn *pg = connect_session(schema, err, sizeof(err));
+
+    if (pg == NULL)
+        fprintf(stderr, "child %d: %s\n", (int)getpid(), err);
+    return pg;
+}
+
+int
+tt_setup(void **state)
+{
+    tt_fixture *f = calloc(1, sizeof(*f));
+    txq_err rc;
+
+    assert_non_null(f);
+    snprintf(f->schema, sizeof(f->schema), "txq_t_%d_%d", (int)getpid(),
+             ++schema_counter);
+    f->pg = tt_connect(NULL);
+    tt_exec(f->pg, "drop schema if exists %s cascade", f->schema);
+    tt_exec(f->pg, "create schema %s", f->schema);
+    f->c = txq_client_new(&(txq_options){.schema = f->schema});
+    assert_non_null(f->c);
+    rc = txq_migrate(f->c, f->pg, NULL);
+    if (rc != TXQ_OK) {
+        char msg[512];
+
+        snprintf(msg, sizeof(msg), "%s", txq_errmsg(f->c));
+        tt_exec(f->pg, "drop schema if exists %s cascade", f->schema);
+        txq_client_free(f->c);
+        PQfinish(f->pg);
+        free(f);
+        fail_msg("txq_migrate failed: %s (%s)", txq_strerror(rc), msg);
+    }
+    tt_exec(f->pg, "set search_path = %s", f->schema);
+    *state = f;
+    return 0;
+}
+
+int
+tt_teardown(void **state)
+{
+    tt_fixture *f = *state;
+    PGconn *pg;
+
+    if (f == NULL)
+        return 0;
+    /* The test may have left a transaction open or broken the session. */
+    pg = f->pg;
+    if (pg == NULL || PQstatus(pg) != CONNECTION_OK) {
+        PQfinish(pg);
+        pg = tt_connect(NULL);
+        f->pg = pg;
+    }
+    tt_rollback(pg);
+    tt_exec(pg, "set client_min_messages = warning");
+    tt_exec(pg, "drop schema if exists %s cascade", f->schema);
+    /* Side schemas a test made next to its own (<schema>_<suffix>). */
+    tt_exec(pg,
+            "do $$ declare s text; begin for s in select nspname from "
+            "pg_namespace where starts_with(nspname, '%s_') loop execute "
+            "format('drop schema %%I cascade', s); end loop; end $$",
+            f->schema);
+    txq_client_free(f->c);
+    PQfinish(pg);
+    free(f);
+    *state = NULL;
+    return 0;
+}
+
+/* Format into a malloc'd string. */
+static char *vformat(const char *fmt, va_list ap)
+    __attribute__((format(printf, 1, 0)));
+
+static char *
+vformat(const char *fmt, va_list ap)
+{
+    va_list ap2;
+    int n;
+    char *s;
+
+    va_copy(ap2, ap);
+    n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
+    assert_true(n >= 0);
+    s = malloc((size_t)n + 1);
+    assert_non_null(s);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    return s;
+}
+
+static PGresult *vquery(PGconn *pg, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static PGresult *
+vquery(PGconn *pg, const char *fmt, va_list ap)
+{
+    char *sql = vformat(fmt, ap);
+    PGresult *res = PQexec(pg, sql);
+    ExecStatusType st = PQresultStatus(res);
+
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        char msg[1024];
+
+        snprintf(msg, sizeof(msg), "SQL failed: %s\n  in: %.400s",
+                 PQerrorMessage(pg), sql);
+        PQclear(res);
+        free(sql);
+        fail_msg("%s", msg);
+    }
+    free(sql);
+    return res;
+}
+
+void
+tt_exec(PGconn *pg, const char *fmt, ...)
+{
+    va_list ap;
+    PGresult *res;
+
+    va_start(ap, fmt);
+    res = vquery(pg, fmt, ap);
+    va_end(ap);
+    PQclear(res);
+}
+
+PGresult *
+tt_query(PGconn *pg, const char *fmt, ...)
+{
+    va_list ap;
+    PGresult *res;
+
+    va_start(ap, fmt);
+    res = vquery(pg, fmt, ap);
+    va_end(ap);
+    return res;
+}
+
+long long
+tt_scalar(PGconn *pg, const char *fmt, ...)
+{
+    va_list ap;
+    PGresult *res;
+    long long v;
+
+    va_start(ap, fmt);
+    res = vquery(pg, fmt, ap);
+    va_end(ap);
+    if (PQntuples(res) < 1 || PQnfields(res) < 1 || PQgetisnull(res, 0, 0)) {
+        PQclear(res);
+        fail_msg("tt_scalar: no row or NULL");
+    }
+    v = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return v;
+}
+
+char *
+tt_text(PGconn *pg, char *buf, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    PGresult *res;
+
+    va_start(ap, fmt);
+    res = vquery(pg, fmt, ap);
+    va_end(ap);
+    if (PQntuples(res) < 1 || PQnfields(res) < 1 || PQgetisnull(res, 0, 0)) {
+        PQclear(res);
+        fail_msg("tt_text: no row or NULL");
+    }
+    snprintf(buf, size, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return buf;
+}
+
+const char *
+tt_fails(PGconn *pg, char *msg, size_t msgsize, const char *fmt, ...)
+{
+    static char state[6];
+    va_list ap;
+    char *sql;
+    PGresult *res;
+    ExecStatusType st;
+    const char *code;
+
+    va_start(ap, fmt);
+    sql = vformat(fmt, ap);
+    va_end(ap);
+    res = PQexec(pg, sql);
+    st = PQresultStatus(res);
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+        char text[512];
+
+        snprintf(text, sizeof(text), "SQL should have failed: %.400s", sql);
+        PQclear(res);
+        free(sql);
+        fail_msg("%s", text);
+    }
+    free(sql);
+    code = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    snprintf(state, sizeof(state), "%s", code != NULL ? code : "");
+    if (msg != NULL && msgsize > 0)
+        snprintf(msg, msgsize, "%s", PQerrorMessage(pg));
+    PQclear(res);
+    return state;
+}
+
+int
+tt_pid(PGconn *pg)
+{
+    return PQbackendPID(pg);
+}
+
+void
+tt_rollback(PGconn *pg)
+{
+    PGresult *res;
+
+    if (PQtransactionStatus(pg) == PQTRANS_IDLE)
+        return;
+    res = PQexec(pg, "rollback");
+    PQclear(res);
+}
+
+int
+tt_fork(int (*fn)(void *arg), void *arg)
+{
+    pid_t pid;
+
+    /* Nothing buffered may be written twice. */
+    fflush(stdout);
+    fflush(stderr);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(fn(arg));
+    return (int)pid;
+}
+
+int
+tt_wait(int pid)
+{
+    int status = 0;
+    pid_t r;
+
+    do {
+        r = waitpid((pid_t)pid, &status, 0);
+    } while (r < 0 && errno == EINTR);
+    assert_int_equal(r, pid);
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return 255;
+}
+
+double
+tt_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void
+tt_sleep_ms(int ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000,
+                          .tv_nsec = (long)(ms % 1000) * 1000000L};
+
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+void
+tt_kill_backend(PGconn *pg, int pid)
+{
+    double until = tt_now() + 10.0;
+
+    assert_int_equal(tt_scalar(pg, "select pg_terminate_backend(%d)::int", pid),
+                     1);
+    while (tt_scalar(pg, "select count(*) from pg_stat_activity where pid = %d",
+                     pid) > 0) {
+        if (tt_now() > until)
+            fail_msg("backend %d still alive 10 s after terminate", pid);
+        tt_sleep_ms(10);
+    }
+}
+
+int
+tt_json_eq(PGconn *pg, const char *a, const char *b)
+{
+    const char *params[2] = {a, b};
+    PGresult *res = PQexecParams(pg, "select ($1::jsonb = $2::jsonb)::int", 2,
+                                 NULL, params, NULL, NULL, 0);
+    int eq;
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        char msg[512];
+
+        snprintf(msg, sizeof(msg), "tt_json_eq: %s", PQerrorMessage(pg));
+        PQclear(res);
+        fail_msg("%s", msg);
+    }
+    eq = strcmp(PQgetvalue(res, 0, 0), "1") == 0;
+    PQclear(res);
+    return eq;
+}
+
+void
+tt_queue(tt_fixture *f, const char *name, const txq_queue_opts *opts)
+{
+    assert_txq_ok(f->c, txq_queue_create(f->c, f->pg, name, opts));
+}
+
+int64_t
+tt_send(tt_fixture *f, PGconn *pg, const char *queue, const char *body)
+{
+    int64_t id = 0;
+
+    assert_txq_ok(f->c,
+                  txq_send(f->c, pg, queue, body, strlen(body), NULL, &id));
+    assert_true(id > 0);
+    return id;
+}
+
+txq_msg **
+tt_take(tt_fixture *f, PGconn *pg, const char *queue, int claim)
+{
+    txq_msg **msgs = NULL;
+    size_t n = 0;
+    txq_err rc = claim ? txq_claim(f->c, pg, queue, 1, NULL, &msgs, &n)
+                       : txq_receive(f->c, pg, queue, 1, NULL, &msgs, &n);
+
+    assert_txq_ok(f->c, rc);
+    assert_non_null(msgs);
+    assert_int_equal(n, 1);
+    return msgs;
+}
+
+long long
+tt_depth(tt_fixture *f)
+{
+    return tt_scalar(f->pg, "select count(*) from %s.messages", f->schema);
+}

@@ -1,0 +1,445 @@
+/*
+ * txq.c - the txq command-line tool: global options, command dispatch, the
+ * connection, error reporting and argument checks shared by every command,
+ * and `txq migrate`.
+ *
+ * Every user-given string reaches the server as a query parameter or
+ * through libtxq; the only identifier spliced into SQL text is the schema
+ * name, validated here and quoted with PQescapeIdentifier.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char usage_text[] =
+    "usage: txq [--db CONNINFO] [--schema NAME] COMMAND [ARGS]\n"
+    "\n"
+    "Commands:\n"
+    "  migrate                     create or upgrade the txq schema\n"
+    "  queue create|alter|drop|list  manage queues and their settings\n"
+    "  send QUEUE [BODY|-]         enqueue one message (body from stdin\n"
+    "                              when BODY is - or absent)\n"
+    "  recv QUEUE                  claim messages, print one JSON per line\n"
+    "  stats                       per-queue depth, in flight, outcomes\n"
+    "  dead list|show|requeue|discard  inspect and resolve dead letters\n"
+    "\n"
+    "Options:\n"
+    "  --db CONNINFO    libpq connection string or URI (default: the PG*\n"
+    "                   environment variables)\n"
+    "  --schema NAME    schema holding txq (default: $TXQ_SCHEMA or txq)\n"
+    "  --help           this text; `txq COMMAND --help` for a command\n"
+    "  --version        print the versions and exit\n"
+    "\n"
+    "Exit status: 0 success, 1 runtime error, 2 usage error.\n";
+
+static const char migrate_usage[] =
+    "usage: txq migrate\n"
+    "\n"
+    "Create the txq schema, or apply the migrations it lacks, then reload\n"
+    "the SQL functions and views. Running it again changes nothing.\n";
+
+struct command {
+    const char *name;
+    cli_cmd_fn fn;
+};
+
+static const struct command commands[] = {
+    {"migrate", cli_cmd_migrate}, {"queue", cli_cmd_queue},
+    {"send", cli_cmd_send},       {"recv", cli_cmd_recv},
+    {"stats", cli_cmd_stats},     {"dead", cli_cmd_dead},
+};
+
+/* Replace control characters (and bytes that are not UTF-8) so that a
+ * message stays one readable line. */
+static void
+one_line(char *s)
+{
+    size_t n = strlen(s), k;
+
+    while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' '))
+        s[--n] = '\0';
+    for (size_t i = 0; i < n; i += k) {
+        k = cli_utf8_len(s + i, n - i);
+        if (k == 0) {
+            s[i] = '?';
+            k = 1;
+        } else if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
+            s[i] = s[i] == '\n' || s[i] == '\t' ? ' ' : '?';
+        }
+    }
+}
+
+static int vfail(int code, const char *prefix, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+static int
+vfail(int code, const char *prefix, const char *fmt, va_list ap)
+{
+    char buf[1024];
+
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    one_line(buf);
+    fprintf(stderr, "%s: %s\n", prefix, buf);
+    return code;
+}
+
+int
+cli_fail(int code, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vfail(code, "txq", fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int
+cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    char buf[768];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    return cli_fail(CLI_USAGE, "%s (see `txq %s --help`)", buf, cmd);
+}
+
+int
+cli_txq_fail(cli *ctx, txq_err rc, const char *what)
+{
+    const char *msg = ctx->c != NULL ? txq_errmsg(ctx->c) : "";
+
+    if (msg[0] == '\0')
+        msg = txq_strerror(rc);
+    if (rc == TXQ_ESCHEMA && strstr(msg, "migrate") == NULL)
+        return cli_fail(CLI_ERR, "%s: %s (run `txq migrate`)", what, msg);
+    return cli_fail(CLI_ERR, "%s: %s", what, msg);
+}
+
+int
+cli_pg_fail(cli *ctx, PGresult *res, const char *what)
+{
+    const char *msg = NULL;
+
+    if (res != NULL)
+        msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    if (msg == NULL && res != NULL)
+        msg = PQresultErrorMessage(res);
+    if (msg == NULL || msg[0] == '\0')
+        msg = PQerrorMessage(ctx->pg);
+    if (msg == NULL || msg[0] == '\0')
+        msg = "unknown error";
+    cli_fail(CLI_ERR, "%s: %s", what, msg);
+    PQclear(res);
+    return CLI_ERR;
+}
+
+int
+cli_connect(cli *ctx, int check)
+{
+    /* client_encoding comes after dbname so that it overrides anything the
+     * conninfo or PGCLIENTENCODING says: the JSON output is UTF-8. */
+    const char *keys[] = {"dbname", "fallback_application_name",
+                          "client_encoding", NULL};
+    const char *vals[] = {ctx->dsn, "txq", "UTF8", NULL};
+    txq_options opts = {0};
+    txq_err rc;
+
+    ctx->pg = PQconnectdbParams(keys, vals, 1);
+    if (ctx->pg == NULL)
+        return cli_fail(CLI_ERR, "cannot connect: out of memory");
+    if (PQstatus(ctx->pg) != CONNECTION_OK)
+        return cli_fail(CLI_ERR, "cannot connect: %s", PQerrorMessage(ctx->pg));
+    opts.schema = ctx->schema;
+    ctx->c = txq_client_new(&opts);
+    if (ctx->c == NULL)
+        return cli_fail(CLI_ERR, "out of memory");
+    if (check) {
+        rc = txq_schema_check(ctx->c, ctx->pg);
+        if (rc != TXQ_OK)
+            return cli_txq_fail(ctx, rc, "schema check");
+    }
+    return CLI_OK;
+}
+
+/* sql with every "@s@" replaced by the quoted schema; NULL when out of
+ * memory. */
+static char *
+expand_schema(cli *ctx, const char *sql)
+{
+    char *ident = PQescapeIdentifier(ctx->pg, ctx->schema, strlen(ctx->schema));
+    cli_buf b = {0};
+    const char *p = sql, *at;
+
+    if (ident == NULL)
+        return NULL;
+    while ((at = strstr(p, "@s@")) != NULL) {
+        cli_buf_putn(&b, p, (size_t)(at - p));
+        cli_buf_puts(&b, ident);
+        p = at + 3;
+    }
+    cli_buf_puts(&b, p);
+    PQfreemem(ident);
+    if (b.oom) {
+        cli_buf_free(&b);
+        return NULL;
+    }
+    return b.data;
+}
+
+PGresult *
+cli_query(cli *ctx,
+          const char *what,
+          const char *sql,
+          int nparams,
+          const char *const *params)
+{
+    char *text = expand_schema(ctx, sql);
+    PGresult *res;
+    ExecStatusType st;
+
+    if (text == NULL) {
+        cli_fail(CLI_ERR, "%s: out of memory", what);
+        return NULL;
+    }
+    res = PQexecParams(ctx->pg, text, nparams, NULL, params, NULL, NULL, 0);
+    free(text);
+    st = PQresultStatus(res);
+    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+        cli_pg_fail(ctx, res, what);
+        return NULL;
+    }
+    return res;
+}
+
+static int
+simple(cli *ctx, const char *sql)
+{
+    PGresult *res = PQexec(ctx->pg, sql);
+
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        return cli_pg_fail(ctx, res, sql);
+    PQclear(res);
+    return CLI_OK;
+}
+
+int
+cli_begin(cli *ctx)
+{
+    return simple(ctx, "begin");
+}
+
+int
+cli_commit(cli *ctx)
+{
+    return simple(ctx, "commit");
+}
+
+void
+cli_rollback(cli *ctx)
+{
+    PQclear(PQexec(ctx->pg, "rollback"));
+}
+
+int
+cli_parse_double(
+    const char *flag, const char *s, double min, double max, double *out)
+{
+    char *end;
+    double v;
+
+    if (s[0] == '\0' || isspace((unsigned char)s[0]))
+        return cli_fail(CLI_USAGE, "%s: expected a number, got \"%s\"", flag,
+                        s);
+    errno = 0;
+    v = strtod(s, &end);
+    if (*end != '\0' || end == s)
+        return cli_fail(CLI_USAGE, "%s: not a number: \"%s\"", flag, s);
+    if (!isfinite(v) && errno != ERANGE)
+        return cli_fail(CLI_USAGE, "%s: not a finite number: \"%s\"", flag, s);
+    if (errno == ERANGE || v < min || v > max)
+        return cli_fail(CLI_USAGE, "%s: %s is out of range (%g to %g)", flag, s,
+                        min, max);
+    *out = v;
+    return CLI_OK;
+}
+
+int
+cli_parse_int(
+    const char *flag, const char *s, int64_t min, int64_t max, int64_t *out)
+{
+    char *end;
+    long long v;
+
+    if (s[0] == '\0' || isspace((unsigned char)s[0]))
+        return cli_fail(CLI_USAGE, "%s: expected an integer, got \"%s\"", flag,
+                        s);
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (*end != '\0' || end == s)
+        return cli_fail(CLI_USAGE, "%s: not an integer: \"%s\"", flag, s);
+    if (errno == ERANGE || v < min || v > max)
+        return cli_fail(CLI_USAGE, "%s: %s is out of range (%lld to %lld)",
+                        flag, s, (long long)min, (long long)max);
+    *out = (int64_t)v;
+    return CLI_OK;
+}
+
+/* name matches [first][a-z0-9_]{0,62}, first being a-z, plus _ when
+ * underscore_first. */
+static int
+valid_name(const char *name, int underscore_first)
+{
+    size_t n = strlen(name);
+
+    if (n == 0 || n > CLI_NAME_MAX - 1)
+        return 0;
+    if (!(name[0] >= 'a' && name[0] <= 'z') &&
+        !(underscore_first && name[0] == '_'))
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        char ch = name[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+              ch == '_'))
+            return 0;
+    }
+    return 1;
+}
+
+int
+cli_check_queue_name(const char *name)
+{
+    if (valid_name(name, 0))
+        return CLI_OK;
+    return cli_fail(CLI_USAGE,
+                    "invalid queue name \"%.100s\": use 1 to 63 characters "
+                    "a-z, 0-9 and _, starting with a letter",
+                    name);
+}
+
+void
+cli_getopt_reset(void)
+{
+    /* glibc: 0 re-initialises getopt completely, for a new argv. */
+    optind = 0;
+    opterr = 0;
+}
+
+int
+cli_cmd_migrate(cli *ctx, int argc, char **argv)
+{
+    static const struct option longopts[] = {{"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    int opt, applied = 0, rc;
+    txq_err err;
+    PGresult *res;
+
+    cli_getopt_reset();
+    while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        if (opt == 'h') {
+            fputs(migrate_usage, stdout);
+            return CLI_OK;
+        }
+        return cli_usage_error("migrate", "unknown option \"%s\"",
+                               argv[optind - 1]);
+    }
+    if (optind < argc)
+        return cli_usage_error("migrate", "unexpected argument \"%s\"",
+                               argv[optind]);
+    rc = cli_connect(ctx, 0);
+    if (rc != CLI_OK)
+        return rc;
+    err = txq_migrate(ctx->c, ctx->pg, &applied);
+    if (err != TXQ_OK)
+        return cli_txq_fail(ctx, err, "migrate");
+    res = cli_query(ctx, "migrate", "select @s@.schema_version()", 0, NULL);
+    if (res == NULL)
+        return CLI_ERR;
+    printf("schema %s at version %s (applied %d)\n", ctx->schema,
+           PQgetvalue(res, 0, 0), applied);
+    PQclear(res);
+    return CLI_OK;
+}
+
+static void
+print_version(void)
+{
+    printf("txq %d.%d.%d (libtxq %s, schema version %d)\n", TXQ_VERSION_MAJOR,
+           TXQ_VERSION_MINOR, TXQ_VERSION_PATCH, txq_version(),
+           TXQ_SCHEMA_VERSION);
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"db", required_argument, NULL, 'd'},
+        {"schema", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0}};
+    cli ctx = {0};
+    const char *schema = getenv("TXQ_SCHEMA");
+    int opt, rc = -1;
+
+    if (schema == NULL || schema[0] == '\0')
+        schema = "txq";
+    opterr = 0;
+    /* "+": stop at the command; its options are parsed by the command. */
+    while ((opt = getopt_long(argc, argv, "+:d:s:hV", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'd':
+            ctx.dsn = optarg;
+            break;
+        case 's':
+            schema = optarg;
+            break;
+        case 'h':
+            fputs(usage_text, stdout);
+            return CLI_OK;
+        case 'V':
+            print_version();
+            return CLI_OK;
+        case ':':
+            return cli_fail(CLI_USAGE, "option \"%s\" needs a value",
+                            argv[optind - 1]);
+        default:
+            return cli_fail(CLI_USAGE,
+                            "unknown option \"%s\" (see `txq --help`)",
+                            argv[optind - 1]);
+        }
+    }
+    if (!valid_name(schema, 1))
+        return cli_fail(CLI_USAGE,
+                        "invalid schema name \"%.100s\": use 1 to 63 "
+                        "characters a-z, 0-9 and _, not starting with a digit",
+                        schema);
+    memcpy(ctx.schema, schema, strlen(schema) + 1);
+    if (optind >= argc)
+        return cli_fail(CLI_USAGE, "no command given (see `txq --help`)");
+
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (strcmp(argv[optind], commands[i].name) == 0) {
+            rc = commands[i].fn(&ctx, argc - optind, argv + optind);
+            break;
+        }
+    }
+    if (rc < 0)
+        rc =
+            cli_fail(CLI_USAGE, "unknown command \"%.100s\" (see `txq --help`)",
+                     argv[optind]);
+    txq_client_free(ctx.c);
+    PQfinish(ctx.pg);
+    if (fflush(stdout) != 0 && rc == CLI_OK)
+        rc = cli_fail(CLI_ERR, "cannot write output: %s", strerror(errno));
+    return rc;
+}
