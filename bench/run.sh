@@ -199,7 +199,7 @@ oneline "delete from txq.messages where id = any(array(select id
 } >"$S/sql_recv100.sql"
 
 # ------------------------------------------------------- measuring --
-printf 'run\tworkload\tsystem\tvariant\tref\tclients\tmsgs\tseconds\tmsgs_per_s\twal_B_per_msg\n' \
+printf 'run\tworkload\tsystem\tvariant\tref\tclients\tmsgs\tseconds\tmsgs_per_s\twal_B_per_msg\tload1\n' \
     >"$RESULTS"
 RUN=0
 
@@ -226,13 +226,16 @@ quiesce() {
 }
 
 # record WORKLOAD SYSTEM VARIANT REF SECONDS MSGS_PER_S LSN0
+# load1: the machine's 1-minute load average after the measurement (other
+# work on the box shows up there; this benchmark alone keeps it near 2).
 record() {
-    local wal
+    local wal load
     wal=$(sql "select round(pg_wal_lsn_diff(pg_current_wal_lsn(), '$7') / $N)")
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$RUN" "$1" "$2" "$3" \
-        "${4:--}" "$CLIENTS" "$N" "$5" "$6" "$wal" >>"$RESULTS"
-    printf '  %-4s %-5s %-26s %9s msgs/s %6s s %5s B/msg\n' "$1" "$2" "$3" \
-        "$6" "$5" "$wal" >&2
+    load=$(cut -d' ' -f1 /proc/loadavg)
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$RUN" "$1" "$2" \
+        "$3" "${4:--}" "$CLIENTS" "$N" "$5" "$6" "$wal" "$load" >>"$RESULTS"
+    printf '  %-4s %-5s %-20s %9s msgs/s %7s s %5s B/msg  load %s\n' "$1" \
+        "$2" "$3" "$6" "$5" "$wal" "$load" >&2
 }
 
 # pgb WORKLOAD SYSTEM VARIANT REF MSGS_PER_TX SCRIPT [drain: N must be left 0]
@@ -356,6 +359,7 @@ function median(s,    a, n, i, j, t) {
     return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 }
 NR == 1 { next }
+{ loads = loads " " $11; if ($11 + 0 > maxload) maxload = $11 + 0 }
 $3 == "ideal" { ideal[$1, $4] = $9; iwal[$4] = iwal[$4] " " $10 }
 { key = $2 " " $3 " " $4
   if (!(key in seen)) { seen[key] = 1; order[++k] = key; ref[key] = $5 }
@@ -377,5 +381,7 @@ END {
             median(mps[key]), iv == "" ? "" : sprintf("%.0f", median(iv)),
             r == "" ? "" : sprintf("%.2f", median(r)), median(wal[key])
     }
+    printf "load average (1 min) after each measurement: median %s, max %s\n",
+        median(loads), maxload
 }' "$RESULTS"
 echo "raw results: $RESULTS"

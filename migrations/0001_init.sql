@@ -219,6 +219,9 @@ create table @extschema@.alerts (
     error       text,
     delivered   boolean not null default false
 );
+create index alerts_undelivered_idx
+    on @extschema@.alerts (queue, id) where not delivered;
+create index alerts_raised_idx on @extschema@.alerts (raised_at);
 
 -- Who did what to a message outside the normal flow.
 create table @extschema@.audit_log (
@@ -284,3 +287,24 @@ grant select on @extschema@.message_errors, @extschema@.archive,
     @extschema@.alerts, @extschema@.audit_log, @extschema@.topics,
     @extschema@.subscriptions, @extschema@.routes to txq_operator, txq_admin;
 grant txq_producer, txq_consumer, txq_operator to txq_admin;
+
+-- Messaging patterns and SQS-grade features (appended before the first
+-- release; still version 1).
+--
+-- A per-queue default delay (SQS DelaySeconds): a send without its own delay
+-- becomes visible this long after it commits.
+alter table @extschema@.queues
+    add column delay interval not null default '0'
+    constraint queues_delay_ok check (delay between '0' and '365 days');
+
+-- Expiry probe: the expired messages of one queue, without scanning the
+-- queue's backlog (receive and maintain() look here on queues that expire).
+create index messages_expires_idx
+    on @extschema@.messages (queue_id, expires_at)
+    where expires_at is not null;
+
+-- Archive pruning works queue by queue (each queue has its own retention),
+-- so the probe is a range of (queue_id, finished_at).
+drop index @extschema@.archive_finished_idx;
+create index archive_queue_finished_idx
+    on @extschema@.archive (queue_id, finished_at);

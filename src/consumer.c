@@ -475,7 +475,8 @@ txq_consumer_run(txq_consumer *k, PGconn *pg)
         return rc;
     k->handled = 0;
     ro.visibility_timeout = k->o.visibility_timeout;
-    ro.wait = k->o.wait_fn != NULL ? 0 : k->o.poll_interval;
+    ro.wait =
+        k->o.wait_fn != NULL || k->o.exit_when_empty ? 0 : k->o.poll_interval;
 
     while (!atomic_load(&k->stop)) {
         txq_msg **msgs = NULL;

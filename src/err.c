@@ -37,6 +37,8 @@ txq_strerror(txq_err err)
         return "already exists";
     case TXQ_ETOOBIG:
         return "body too large";
+    case TXQ_ENOROUTE:
+        return "no route matches the message";
     }
     return "unknown error";
 }
@@ -139,6 +141,8 @@ txq__classify(const char *sqlstate, PGconn *pg)
         return TXQ_ENOTFOUND;
     if (strcmp(sqlstate, "TQ003") == 0 || strcmp(sqlstate, "55000") == 0)
         return TXQ_ESTATE;
+    if (strcmp(sqlstate, "TQ004") == 0)
+        return TXQ_ENOROUTE;
     if (strcmp(sqlstate, "42710") == 0)
         return TXQ_EEXIST;
     if (strcmp(sqlstate, "3F000") == 0 || strcmp(sqlstate, "42883") == 0 ||

@@ -28,6 +28,7 @@ check_opts(txq_client *c, const txq_queue_opts *o, int alter)
         (rc = check_secs_opt(c, "expire_after", o->expire_after)) ||
         (rc = check_secs_opt(c, "dedup_window", o->dedup_window)) ||
         (rc = check_secs_opt(c, "archive_for", o->archive_for)) ||
+        (rc = txq__check_secs(c, "delay", o->delay, 0, 365 * 86400.0)) ||
         (rc = txq__check_secs(c, "backoff_jitter (a fraction)",
                               o->backoff_jitter, 0, 1)))
         return rc;
@@ -131,6 +132,7 @@ create_or_alter(txq_client *c,
         txq__param_bool(&p, opts->clear_expire_after);
         txq__param_bool(&p, opts->clear_archive_for);
     }
+    txq__param_secs(&p, opts->delay, 1);
     return txq__query_scalar(c, pg,
                              alter ? TXQ__Q_QUEUE_ALTER : TXQ__Q_QUEUE_CREATE,
                              &p, buf, sizeof buf, NULL);

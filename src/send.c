@@ -17,8 +17,8 @@
 #define MAX_DATUM 0x3FFFFF00u
 #define DAY       86400.0
 
-static txq_err
-check_opts(txq_client *c, const txq_send_opts *o)
+txq_err
+txq__check_send_opts(txq_client *c, const txq_send_opts *o)
 {
     txq_err rc;
 
@@ -40,9 +40,8 @@ check_opts(txq_client *c, const txq_send_opts *o)
     return TXQ_OK;
 }
 
-/* Parameters $3..$9 of SEND and SEND_BATCH. */
-static void
-opts_params(struct txq__params *p, const txq_send_opts *o)
+void
+txq__send_opts_params(struct txq__params *p, const txq_send_opts *o)
 {
     static const txq_send_opts none;
 
@@ -87,13 +86,13 @@ txq_send(txq_client *c,
                               "body of %zu bytes exceeds the largest "
                               "max_body_bytes (%u)",
                               len, MAX_BODY);
-    if ((rc = check_opts(c, opts)) || (rc = txq__ensure_schema(c, pg, 0)))
+    if ((rc = txq__check_send_opts(c, opts)) || (rc = txq__ensure_schema(c, pg, 0)))
         return rc;
 
     txq__params_init(&p);
     txq__param_text(&p, queue);
     txq__param_binary(&p, body, len, OID_BYTEA);
-    opts_params(&p, opts);
+    txq__send_opts_params(&p, opts);
     rc = txq__query_scalar(c, pg, TXQ__Q_SEND, &p, buf, sizeof buf, NULL);
     if (rc != TXQ_OK)
         return rc;
@@ -186,7 +185,7 @@ txq_send_batch(txq_client *c,
                                   "one statement; send it in parts",
                                   MAX_DATUM);
     }
-    if ((rc = check_opts(c, opts)) || (rc = txq__ensure_schema(c, pg, 0)))
+    if ((rc = txq__check_send_opts(c, opts)) || (rc = txq__ensure_schema(c, pg, 0)))
         return rc;
 
     array = build_array(bodies, lens, n, total);
@@ -196,7 +195,7 @@ txq_send_batch(txq_client *c,
     txq__params_init(&p);
     txq__param_text(&p, queue);
     txq__param_binary(&p, array, total, OID_BYTEA_ARRAY);
-    opts_params(&p, opts);
+    txq__send_opts_params(&p, opts);
     txq__param_int64(&p, (int64_t)n);
     rc = txq__query(c, pg, TXQ__Q_SEND_BATCH, &p, 0, &r);
     if (rc != TXQ_OK)

@@ -36,6 +36,14 @@ enum txq__q {
     TXQ__Q_REQUEUE,
     TXQ__Q_REQUEUE_ALL,
     TXQ__Q_DISCARD,
+    TXQ__Q_TOPIC_CREATE,
+    TXQ__Q_TOPIC_DROP,
+    TXQ__Q_SUBSCRIBE,
+    TXQ__Q_UNSUBSCRIBE,
+    TXQ__Q_ROUTE_ADD,
+    TXQ__Q_ROUTE_REMOVE,
+    TXQ__Q_PUBLISH,
+    TXQ__Q_REPLY,
     TXQ__Q_COUNT
 };
 
@@ -88,7 +96,8 @@ enum txq__q {
     "i_max_body_bytes => $9::int, "                               \
     "i_expire_after => make_interval(secs => $10::float8), "      \
     "i_dedup_window => make_interval(secs => $11::float8), "      \
-    "i_archive_for => make_interval(secs => $12::float8))"
+    "i_archive_for => make_interval(secs => $12::float8), "       \
+    "i_delay => make_interval(secs => $13::float8))"
 
 #define TXQ__SQL_QUEUE_ALTER                                      \
     "select 1 from @extschema@.alter_queue($1::text, "            \
@@ -103,7 +112,8 @@ enum txq__q {
     "i_dedup_window => make_interval(secs => $10::float8), "      \
     "i_archive_for => make_interval(secs => $11::float8), "       \
     "i_clear_expire_after => $12::boolean, "                      \
-    "i_clear_archive_for => $13::boolean)"
+    "i_clear_archive_for => $13::boolean, "                       \
+    "i_delay => make_interval(secs => $14::float8))"
 
 #define TXQ__SQL_QUEUE_DROP \
     "select @extschema@.drop_queue($1::text, $2::boolean)"
@@ -158,5 +168,40 @@ enum txq__q {
 #define TXQ__SQL_REQUEUE     "select @extschema@.requeue($1::bigint)"
 #define TXQ__SQL_REQUEUE_ALL "select @extschema@.requeue_all($1::text)"
 #define TXQ__SQL_DISCARD     "select @extschema@.discard($1::bigint, $2::text)"
+
+/* === topics (topic.c) and request/reply (request.c) === */
+
+#define TXQ__SQL_TOPIC_CREATE                                        \
+    "select 1 from @extschema@.create_topic($1::text, $2::text, " \
+    "$3::text)"
+
+#define TXQ__SQL_TOPIC_DROP "select @extschema@.drop_topic($1::text)"
+
+#define TXQ__SQL_SUBSCRIBE \
+    "select @extschema@.subscribe($1::text, $2::text, $3::jsonb)"
+
+#define TXQ__SQL_UNSUBSCRIBE \
+    "select @extschema@.unsubscribe($1::text, $2::text)"
+
+#define TXQ__SQL_ROUTE_ADD                                         \
+    "select @extschema@.add_route($1::text, $2::jsonb, $3::text, " \
+    "$4::int)"
+
+#define TXQ__SQL_ROUTE_REMOVE \
+    "select @extschema@.remove_route($1::text, $2::int)"
+
+/* $2 is a binary bytea; $3..$9 as in SEND. One row per copy, in order. */
+#define TXQ__SQL_PUBLISH                                           \
+    "select t.id from unnest(@extschema@.publish($1::text, $2, "   \
+    "i_headers => $3::jsonb, "                                     \
+    "i_delay => make_interval(secs => $4::float8), "               \
+    "i_priority => $5::int, i_group => $6::text, "                 \
+    "i_dedup_id => $7::text, i_correlation_id => $8::text, "       \
+    "i_reply_to => $9::text)) with ordinality as t(id, n) "        \
+    "order by t.n"
+
+/* $3 is a binary bytea. NULL when the reply queue is gone. */
+#define TXQ__SQL_REPLY                                              \
+    "select @extschema@.reply($1::text, $2::text, $3, $4::jsonb)"
 
 #endif /* TXQ_SQL_TEXT_H */

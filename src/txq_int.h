@@ -120,6 +120,12 @@ txq_err
 txq__check_queue_name(txq_client *c, const char *field, const char *name);
 
 /*
+ * txq__check_topic_name - validate a topic name: [a-z][a-z0-9_.]{0,62}.
+ * Returns: TXQ_OK or TXQ_EINVAL (message set).
+ */
+txq_err txq__check_topic_name(txq_client *c, const char *name);
+
+/*
  * txq__check_text - validate an optional string field: valid UTF-8 and,
  * unless allow_ctl, no control characters other than tab.
  * Returns: TXQ_OK (also for NULL) or TXQ_EINVAL (message set).
@@ -211,6 +217,17 @@ txq_err txq__ensure_schema(txq_client *c, PGconn *pg, int force);
 
 /* Remember pg as verified (after a successful migrate). */
 void txq__schema_verified(txq_client *c, PGconn *pg);
+
+/* === send.c === */
+
+/* Check the fields of txq_send_opts (o may be NULL). Returns: TXQ_OK or
+ * TXQ_EINVAL (message set). */
+txq_err txq__check_send_opts(txq_client *c, const txq_send_opts *o);
+
+/* Append o's fields (o may be NULL) as the parameters headers, delay,
+ * priority, group, dedup_id, correlation_id, reply_to of SEND, SEND_BATCH
+ * and PUBLISH. */
+void txq__send_opts_params(struct txq__params *p, const txq_send_opts *o);
 
 /* === receive.c / wait.c === */
 

@@ -138,3 +138,26 @@ txq__check_secs(
             max, v);
     return TXQ_OK;
 }
+
+txq_err
+txq__check_topic_name(txq_client *c, const char *name)
+{
+    char shown[SHOW_MAX + 4];
+    size_t i;
+
+    if (name == NULL)
+        return txq__set_error(c, TXQ_EINVAL, "topic name is NULL");
+    for (i = 0; name[i] != '\0' && i < TXQ__NAME_MAX; i++) {
+        char ch = name[i];
+        if (!((ch >= 'a' && ch <= 'z') ||
+              (i > 0 && ((ch >= '0' && ch <= '9') || ch == '_' || ch == '.'))))
+            break;
+    }
+    if (i == 0 || name[i] != '\0')
+        return txq__set_error(c, TXQ_EINVAL,
+                              "invalid topic name \"%s\": use 1 to 63 "
+                              "characters a-z, 0-9, _ and ., starting with a "
+                              "letter",
+                              txq__show(shown, sizeof shown, name));
+    return TXQ_OK;
+}

@@ -3,6 +3,10 @@
  * with at most one message in flight, also across retries and rollbacks;
  * groups do not block each other; a duplicate dedup id inside the window
  * is dropped (the first id comes back), outside it is a new message.
+ * Under concurrency: 4 consumer processes over 24 groups and 2016
+ * messages, and concurrent senders sharing groups, keep every group in
+ * order with one message in flight; a dead-lettered head lets its group
+ * proceed; dedup with time passed in (i_now), also after consumption.
  *
  * Needs TXQ_TEST_DSN (ctest's pg_start fixture provides it).
  */
@@ -158,6 +162,407 @@ test_dedup_window(void **state)
     assert_int_equal(tt_depth(f), 2);
 }
 
+/* === concurrency: many consumers, many groups (messaging patterns) === */
+
+/* A consumer process: claims from "orders" until the queue is empty.
+ * Right after a claim commits it inserts each message's group into
+ * inflight (unique: a second holder of a group fails the insert); in the
+ * ack transaction it logs (group, seq, id) and deletes that row. Every
+ * 37th message is first rolled back and released, to be delivered again. */
+typedef struct consumer_arg {
+    const char *schema;
+    int id;
+    int senders_done_table; /* wait for table senders_done to hold a row
+                               per sender before stopping on empty */
+    int senders;
+} consumer_arg;
+
+static int
+child_exec(PGconn *pg, const char *sql, const char *const *params, int n)
+{
+    PGresult *r = PQexecParams(pg, sql, n, NULL, params, NULL, NULL, 0);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK ||
+             PQresultStatus(r) == PGRES_TUPLES_OK;
+
+    if (!ok)
+        fprintf(stderr, "consumer: %s: %s", sql, PQerrorMessage(pg));
+    PQclear(r);
+    return ok;
+}
+
+static long long
+child_scalar(PGconn *pg, const char *sql)
+{
+    PGresult *r = PQexec(pg, sql);
+    long long v = -1;
+
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+        v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return v;
+}
+
+static int
+consume(void *arg)
+{
+    consumer_arg *a = arg;
+    PGconn *pg = tt_child_connect(a->schema);
+    txq_client *c = txq_client_new(&(txq_options){.schema = a->schema});
+    double until = tt_now() + 90;
+    int rc = 1, handled = 0;
+    char who[16];
+
+    snprintf(who, sizeof who, "%d", a->id);
+    if (pg == NULL || c == NULL)
+        goto out;
+    while (tt_now() < until) {
+        txq_msg **m = NULL;
+        size_t n = 0;
+        txq_err err = txq_claim(c, pg, "orders", 3, NULL, &m, &n);
+
+        if (err == TXQ_EMPTY) {
+            if (child_scalar(pg, "select count(*) from messages") == 0 &&
+                (!a->senders_done_table ||
+                 child_scalar(pg, "select count(*) from senders_done") ==
+                     a->senders)) {
+                rc = 0;
+                goto out;
+            }
+            tt_sleep_ms(2);
+            continue;
+        }
+        if (err != TXQ_OK) {
+            fprintf(stderr, "consumer %d: claim: %s\n", a->id, txq_errmsg(c));
+            goto out;
+        }
+        for (size_t i = 0; i < n; i++) {
+            const char *p[1] = {txq_msg_group(m[i])};
+            if (!child_exec(pg, "insert into inflight values ($1)", p, 1)) {
+                rc = 3; /* two holders of one group */
+                txq_msgs_free(m, n);
+                goto out;
+            }
+        }
+        for (size_t i = 0; i < n; i++) {
+            char id[32];
+            const char *p[4] = {txq_msg_group(m[i]), NULL, id, who};
+            const char *g[1] = {txq_msg_group(m[i])};
+
+            p[1] = txq_msg_body(m[i], NULL);
+            snprintf(id, sizeof id, "%lld", (long long)txq_msg_id(m[i]));
+            if (++handled % 37 == 0) {
+                /* Roll back once, release: the same message comes back. */
+                PQclear(PQexec(pg, "begin"));
+                child_exec(pg,
+                           "insert into log (grp, body, id, consumer) "
+                           "values ($1, $2, $3::bigint, $4::int)",
+                           p, 4);
+                PQclear(PQexec(pg, "rollback"));
+                if (!child_exec(pg, "delete from inflight where grp = $1", g,
+                                1) ||
+                    txq_set_visibility(c, pg, m[i], 0) != TXQ_OK) {
+                    txq_msgs_free(m, n);
+                    goto out;
+                }
+                continue;
+            }
+            PQclear(PQexec(pg, "begin"));
+            if (!child_exec(pg,
+                            "with d as (delete from inflight where grp = $1) "
+                            "insert into log (grp, body, id, consumer) "
+                            "values ($1, $2, $3::bigint, $4::int)",
+                            p, 4) ||
+                txq_ack(c, pg, m[i]) != TXQ_OK) {
+                fprintf(stderr, "consumer %d: ack: %s\n", a->id,
+                        txq_errmsg(c));
+                PQclear(PQexec(pg, "rollback"));
+                txq_msgs_free(m, n);
+                goto out;
+            }
+            PQclear(PQexec(pg, "commit"));
+        }
+        txq_msgs_free(m, n);
+    }
+    fprintf(stderr, "consumer %d: out of time\n", a->id);
+out:
+    txq_client_free(c);
+    PQfinish(pg);
+    return rc;
+}
+
+static void
+make_log_tables(tt_fixture *f)
+{
+    tt_exec(f->pg, "create table inflight (grp text primary key)");
+    tt_exec(f->pg, "create table log (n bigserial primary key, grp text, "
+                   "body text, id bigint, consumer int)");
+    tt_exec(f->pg, "create table senders_done (sender int)");
+}
+
+static void
+test_concurrent_consumers_keep_group_order(void **state)
+{
+    tt_fixture *f = *state;
+    enum { CONSUMERS = 4, GROUPS = 24, PER_GROUP = 84 };
+    consumer_arg args[CONSUMERS];
+    int pids[CONSUMERS];
+
+    make_log_tables(f);
+    /* Seq s of group g is body "s"; groups interleaved in send order. */
+    tt_exec(f->pg,
+            "select send('orders', convert_to(s::text, 'UTF8'), "
+            "i_group => 'g' || g) from generate_series(1, %d) s, "
+            "generate_series(1, %d) g order by s, g",
+            PER_GROUP, GROUPS);
+    assert_int_equal(tt_depth(f), GROUPS * PER_GROUP);
+    for (int i = 0; i < CONSUMERS; i++) {
+        args[i] = (consumer_arg){f->schema, i + 1, 0, 0};
+        pids[i] = tt_fork(consume, &args[i]);
+    }
+    for (int i = 0; i < CONSUMERS; i++)
+        assert_int_equal(tt_wait(pids[i]), 0);
+
+    /* Everything consumed exactly once... */
+    assert_int_equal(tt_scalar(f->pg, "select count(*) from log"),
+                     GROUPS * PER_GROUP);
+    assert_int_equal(tt_scalar(f->pg, "select count(distinct (grp, body)) "
+                                      "from log"),
+                     GROUPS * PER_GROUP);
+    assert_int_equal(tt_depth(f), 0);
+    /* ...each group in send order: in commit order of the acks, the seq of
+     * a group goes 1, 2, 3, ... (one in flight at a time). */
+    assert_int_equal(tt_scalar(f->pg,
+                               "select count(*) from (select body::int as "
+                               "seq, row_number() over (partition by grp "
+                               "order by n) as rn from log) x "
+                               "where seq <> rn"),
+                     0);
+    /* The work was shared. */
+    assert_true(tt_scalar(f->pg, "select count(distinct consumer) from log") >=
+                2);
+    assert_true(tt_scalar(f->pg, "select sum(retried + acked) from "
+                                 "queue_stats") >= GROUPS * PER_GROUP);
+}
+
+/* A sender process: 40 transactions of 2 sends each to shared groups,
+ * each held open a moment, so concurrent senders' commits interleave. */
+typedef struct sender_arg {
+    const char *schema;
+    int id;
+} sender_arg;
+
+static int
+send_some(void *arg)
+{
+    sender_arg *a = arg;
+    PGconn *pg = tt_child_connect(a->schema);
+    txq_client *c = txq_client_new(&(txq_options){.schema = a->schema});
+    int rc = 1;
+
+    if (pg == NULL || c == NULL)
+        goto out;
+    for (int t = 0; t < 40; t++) {
+        PQclear(PQexec(pg, "begin"));
+        for (int k = 0; k < 2; k++) {
+            char group[8], body[32];
+            int len;
+
+            snprintf(group, sizeof group, "s%d", (t + k + a->id) % 4);
+            len = snprintf(body, sizeof body, "%d.%d.%d", a->id, t, k);
+            if (txq_send(c, pg, "orders", body, (size_t)len,
+                         &(txq_send_opts){.group = group}, NULL) != TXQ_OK) {
+                fprintf(stderr, "sender: %s\n", txq_errmsg(c));
+                goto out;
+            }
+        }
+        if (t % 3 == 0)
+            tt_sleep_ms(1);
+        PQclear(PQexec(pg, "commit"));
+    }
+    {
+        char sql[64];
+        snprintf(sql, sizeof sql, "insert into senders_done values (%d)",
+                 a->id);
+        PQclear(PQexec(pg, sql));
+    }
+    rc = 0;
+out:
+    txq_client_free(c);
+    PQfinish(pg);
+    return rc;
+}
+
+static void
+test_concurrent_senders_and_consumers(void **state)
+{
+    tt_fixture *f = *state;
+    enum { SENDERS = 3, CONSUMERS = 4 };
+    sender_arg s[SENDERS];
+    consumer_arg a[CONSUMERS];
+    int spid[SENDERS], cpid[CONSUMERS];
+
+    make_log_tables(f);
+    for (int i = 0; i < CONSUMERS; i++) {
+        a[i] = (consumer_arg){f->schema, i + 1, 1, SENDERS};
+        cpid[i] = tt_fork(consume, &a[i]);
+    }
+    for (int i = 0; i < SENDERS; i++) {
+        s[i] = (sender_arg){f->schema, i + 1};
+        spid[i] = tt_fork(send_some, &s[i]);
+    }
+    for (int i = 0; i < SENDERS; i++)
+        assert_int_equal(tt_wait(spid[i]), 0);
+    for (int i = 0; i < CONSUMERS; i++)
+        assert_int_equal(tt_wait(cpid[i]), 0);
+    assert_int_equal(tt_scalar(f->pg, "select count(distinct body) from log"),
+                     SENDERS * 40 * 2);
+    /* Within a group, delivery follows the order the sends committed in,
+     * which is id order: never a lower id after a higher one. */
+    assert_int_equal(tt_scalar(f->pg,
+                               "select count(*) from (select id, lag(id) over "
+                               "(partition by grp order by n) as prev from "
+                               "log) x where id < prev"),
+                     0);
+    /* And each sender's own sends to a group stay in its order. */
+    assert_int_equal(
+        tt_scalar(f->pg,
+                  "select count(*) from (select split_part(body, '.', 1) as "
+                  "snd, split_part(body, '.', 2)::int * 10 + "
+                  "split_part(body, '.', 3)::int as seq, n, grp from log) x "
+                  "where exists (select 1 from (select split_part(body, '.', "
+                  "1) as snd, split_part(body, '.', 2)::int * 10 + "
+                  "split_part(body, '.', 3)::int as seq, n, grp from log) y "
+                  "where y.snd = x.snd and y.grp = x.grp and y.seq < x.seq "
+                  "and y.n > x.n)"),
+        0);
+}
+
+static void
+test_dead_lettered_head_lets_group_proceed(void **state)
+{
+    tt_fixture *f = *state;
+    txq_msg **m;
+    txq_outcome out = 0;
+    int64_t head;
+
+    tt_queue(f, "jobs", &(txq_queue_opts){.fifo = 1, .max_attempts = 2});
+    head = 0;
+    assert_txq_ok(f->c, txq_send(f->c, f->pg, "jobs", "1", 1,
+                                 &(txq_send_opts){.group = "g"}, &head));
+    for (int i = 2; i <= 3; i++) {
+        char b[2] = {(char)('0' + i), 0};
+        assert_txq_ok(f->c, txq_send(f->c, f->pg, "jobs", b, 1,
+                                     &(txq_send_opts){.group = "g"}, NULL));
+    }
+    /* Attempt 1 fails: retried later, and the group waits for it. */
+    m = tt_take(f, f->pg, "jobs", 1);
+    assert_string_equal(txq_msg_body(m[0], NULL), "1");
+    assert_txq_ok(f->c, txq_fail(f->c, f->pg, m[0], "boom",
+                                 &(txq_fail_opts){.retry_after = 0.001}, &out));
+    assert_int_equal(out, TXQ_OUTCOME_RETRY);
+    txq_msgs_free(m, 1);
+    tt_sleep_ms(5);
+    /* Attempt 2 (the last) fails: dead-lettered; the group goes on with
+     * the next message. */
+    m = tt_take(f, f->pg, "jobs", 1);
+    assert_string_equal(txq_msg_body(m[0], NULL), "1");
+    assert_txq_ok(f->c, txq_fail(f->c, f->pg, m[0], "boom again", NULL, &out));
+    assert_int_equal(out, TXQ_OUTCOME_DEAD);
+    txq_msgs_free(m, 1);
+    assert_int_equal(tt_scalar(f->pg, "select count(*) from dead_letters "
+                                      "where group_key = 'g' and reason = "
+                                      "'exhausted'"),
+                     1);
+    m = tt_take(f, f->pg, "jobs", 1);
+    assert_string_equal(txq_msg_body(m[0], NULL), "2");
+    assert_txq_ok(f->c, txq_ack(f->c, f->pg, m[0]));
+    txq_msgs_free(m, 1);
+
+    /* A requeued dead letter keeps its id, so it is the group's head
+     * again: it comes before the messages sent after it. */
+    assert_txq_ok(f->c, txq_requeue(f->c, f->pg, head));
+    m = tt_take(f, f->pg, "jobs", 1);
+    assert_string_equal(txq_msg_body(m[0], NULL), "1");
+    assert_int_equal(tt_scalar(f->pg, "select count(*) from receive('jobs', "
+                                      "10)"),
+                     0);
+    assert_txq_ok(f->c, txq_ack(f->c, f->pg, m[0]));
+    txq_msgs_free(m, 1);
+    m = tt_take(f, f->pg, "jobs", 1);
+    assert_string_equal(txq_msg_body(m[0], NULL), "3");
+    txq_msgs_free(m, 1);
+}
+
+static void
+test_dedup_with_time_passed_in(void **state)
+{
+    tt_fixture *f = *state;
+    long long first, again, later;
+
+    /* now() is fixed for the transaction, so T + x is exact. */
+    tt_exec(f->pg, "begin");
+    first = tt_scalar(f->pg, "select send('orders', 'pay', i_group => 'a', "
+                             "i_dedup_id => 'd1')");
+    /* Inside the window, even from another group: the first id, nothing
+     * written. */
+    again = tt_scalar(f->pg, "select send('orders', 'pay', i_group => 'b', "
+                             "i_dedup_id => 'd1', i_now => now() + "
+                             "interval '299 s')");
+    assert_int_equal(again, first);
+    assert_int_equal(tt_depth(f), 1);
+    tt_exec(f->pg, "commit");
+
+    /* Consumed: still a duplicate inside the window. */
+    assert_int_equal(
+        tt_scalar(f->pg, "select ack(array[id]) from receive('orders')"), 1);
+    assert_int_equal(tt_depth(f), 0);
+    again = tt_scalar(f->pg, "select send('orders', 'pay', i_dedup_id => "
+                             "'d1', i_now => (select expires_at from dedup) "
+                             "- interval '1 s')");
+    assert_int_equal(again, first);
+    assert_int_equal(tt_depth(f), 0);
+    /* send_batch too. */
+    assert_int_equal(tt_scalar(f->pg, "select count(*) from send_batch("
+                                      "'orders', array['pay'::bytea], "
+                                      "i_dedup_ids => array['d1'])"),
+                     1);
+    assert_int_equal(tt_depth(f), 0);
+
+    /* Past the window it is new; maintain() prunes the old entries. */
+    later = tt_scalar(f->pg, "select send('orders', 'pay', i_dedup_id => "
+                             "'d1', i_now => (select expires_at from dedup))");
+    assert_true(later > first);
+    assert_int_equal(tt_depth(f), 1);
+    tt_exec(f->pg, "select send('orders', 'x', i_dedup_id => 'd2')");
+    assert_int_equal(tt_scalar(f->pg, "select (maintain(now() + interval "
+                                      "'2 hours') ->> 'dedup_pruned')::int"),
+                     2);
+
+    /* A rolled-back send does not take its dedup id. */
+    tt_exec(f->pg, "begin");
+    tt_exec(f->pg, "select send('orders', 'y', i_dedup_id => 'd3')");
+    tt_exec(f->pg, "rollback");
+    first = tt_scalar(f->pg, "select send('orders', 'y', i_dedup_id => "
+                             "'d3')");
+    assert_int_equal(tt_scalar(f->pg, "select count(*) from messages where "
+                                      "id = %lld",
+                               first),
+                     1);
+
+    /* A shorter window on the queue. */
+    assert_txq_ok(f->c, txq_queue_alter(f->c, f->pg, "orders",
+                                        &(txq_queue_opts){.dedup_window = 10}));
+    first = tt_scalar(f->pg, "select send('orders', 'z', i_dedup_id => "
+                             "'d4')");
+    assert_int_equal(tt_scalar(f->pg, "select send('orders', 'z', "
+                                      "i_dedup_id => 'd4', i_now => now() + "
+                                      "interval '9 s')"),
+                     first);
+    assert_true(tt_scalar(f->pg, "select send('orders', 'z', i_dedup_id => "
+                                 "'d4', i_now => now() + interval '11 s')") >
+                first);
+}
+
 int
 main(void)
 {
@@ -168,6 +573,16 @@ main(void)
                                         tt_teardown),
         cmocka_unit_test_setup_teardown(test_dedup_window, setup_fifo,
                                         tt_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_concurrent_consumers_keep_group_order, setup_fifo,
+            tt_teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_senders_and_consumers,
+                                        setup_fifo, tt_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_dead_lettered_head_lets_group_proceed, setup_fifo,
+            tt_teardown),
+        cmocka_unit_test_setup_teardown(test_dedup_with_time_passed_in,
+                                        setup_fifo, tt_teardown),
     };
 
     tt_dsn();

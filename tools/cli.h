@@ -107,6 +107,12 @@ int cli_parse_int(
 int cli_check_queue_name(const char *name);
 
 /*
+ * cli_check_topic_name - name must match [a-z][a-z0-9_.]{0,62}.
+ * Returns CLI_OK, or CLI_USAGE naming it.
+ */
+int cli_check_topic_name(const char *name);
+
+/*
  * cli_usage_error - "txq <cmd>: ..." style usage error with a pointer to
  * --help. Returns CLI_USAGE.
  */
@@ -124,6 +130,17 @@ int cli_cmd_send(cli *ctx, int argc, char **argv);  /* cli_msg.c */
 int cli_cmd_recv(cli *ctx, int argc, char **argv);  /* cli_msg.c */
 int cli_cmd_stats(cli *ctx, int argc, char **argv); /* cli_stats.c */
 int cli_cmd_dead(cli *ctx, int argc, char **argv);  /* cli_dead.c */
+int cli_cmd_publish(cli *ctx, int argc, char **argv); /* cli_msg.c */
+int cli_cmd_topic(cli *ctx, int argc, char **argv);   /* cli_topic.c */
+int cli_cmd_request(cli *ctx, int argc, char **argv); /* cli_request.c */
+
+/*
+ * cli_read_stdin - read all of standard input (at most CLI_BODY_MAX
+ * bytes). Returns CLI_OK with *out (malloc'd, NULL when empty) and *len,
+ * or CLI_ERR (reported). (cli_msg.c)
+ */
+int cli_read_stdin(char **out, size_t *len);
+
 
 /* === cli_json.c: JSON text, base64, UTF-8 === */
 
@@ -179,5 +196,12 @@ int cli_print_result(const PGresult *res, int json, size_t maxwidth);
 /* cli_json_value - append row/column of res as a JSON value, typed by its
  * column type as in cli_print_result. */
 void cli_json_value(cli_buf *b, const PGresult *res, int row, int col);
+
+/*
+ * cli_build_headers - the JSON object of n KEY=VALUE arguments (the last
+ * KEY wins) into json; errors name cmd. Returns CLI_OK, CLI_USAGE or
+ * CLI_ERR (reported). (cli_msg.c)
+ */
+int cli_build_headers(const char *cmd, char **hdr, int n, cli_buf *json);
 
 #endif /* TXQ_CLI_H */

@@ -1,6 +1,7 @@
 /*
- * cli_msg.c - `txq send` and `txq recv`: put one message on a queue, and
- * claim messages, printing each as one JSON object per line.
+ * cli_msg.c - `txq send`, `txq publish` and `txq recv`: put one message on
+ * a queue or a topic, and claim messages, printing each as one JSON object
+ * per line.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -24,6 +25,19 @@ static const char send_usage[] =
     "  --correlation-id C   request/reply correlation id\n"
     "  --reply-to Q         request/reply: the queue for the reply\n";
 
+static const char publish_usage[] =
+    "usage: txq publish TOPIC [BODY|-] [OPTIONS]\n"
+    "\n"
+    "Publish one message to a topic and print the id of each copy, one per\n"
+    "line: a fanout topic puts a copy in every subscribed queue whose\n"
+    "filter the headers contain (no match prints nothing and is counted);\n"
+    "a route topic puts it in the first matching rule's queue, else the\n"
+    "default queue, else fails. The body is BODY, or all of standard input\n"
+    "when BODY is - or absent. Options are those of `txq send`:\n"
+    "\n"
+    "  --group G  --dedup ID  --delay S  --priority N  --header K=V...\n"
+    "  --correlation-id C  --reply-to Q\n";
+
 static const char recv_usage[] =
     "usage: txq recv QUEUE [--max N] [--wait S] [--visibility-timeout S]\n"
     "                      [--ack]\n"
@@ -40,10 +54,8 @@ static const char recv_usage[] =
 /* Longest wait or delay accepted here; the server checks exact bounds. */
 #define MAX_SECONDS 1e9
 
-/* Read all of stdin. Returns CLI_OK with *out (malloc'd, may be NULL when
- * empty) and *len, or CLI_ERR (reported). */
-static int
-read_stdin(char **out, size_t *len)
+int
+cli_read_stdin(char **out, size_t *len)
 {
     cli_buf b = {0};
     char chunk[65536];
@@ -72,9 +84,8 @@ read_stdin(char **out, size_t *len)
     return CLI_OK;
 }
 
-/* Build the headers object from K=V arguments (the last K wins). */
-static int
-build_headers(char **hdr, int n, cli_buf *json)
+int
+cli_build_headers(const char *cmd, char **hdr, int n, cli_buf *json)
 {
     cli_buf_putn(json, "{", 1);
     for (int i = 0; i < n; i++) {
@@ -83,7 +94,7 @@ build_headers(char **hdr, int n, cli_buf *json)
         int later = 0;
 
         if (eq == NULL || eq == hdr[i])
-            return cli_usage_error("send",
+            return cli_usage_error(cmd,
                                    "--header: expected KEY=VALUE, got "
                                    "\"%.100s\"",
                                    hdr[i]);
@@ -109,9 +120,45 @@ build_headers(char **hdr, int n, cli_buf *json)
     return CLI_OK;
 }
 
-int
-cli_cmd_send(cli *ctx, int argc, char **argv)
+/* Publish and print the id of every copy. */
+static int
+publish_one(cli *ctx,
+            const char *topic,
+            const char *body,
+            size_t len,
+            const txq_send_opts *so)
 {
+    enum { CAP = 4096 };
+    int64_t *ids = malloc(CAP * sizeof *ids);
+    size_t n = 0;
+    txq_err err;
+
+    if (ids == NULL)
+        return cli_fail(CLI_ERR, "out of memory");
+    err = txq_publish(ctx->c, ctx->pg, topic, body, len, so, ids, CAP, &n);
+    if (err != TXQ_OK) {
+        free(ids);
+        return cli_txq_fail(ctx, err, "publish");
+    }
+    if (n == 0)
+        fprintf(stderr,
+                "txq: publish: no subscription of topic \"%s\" matched; "
+                "counted as unmatched\n",
+                topic);
+    for (size_t i = 0; i < n && i < CAP; i++)
+        printf("%" PRId64 "\n", ids[i]);
+    if (n > CAP)
+        fprintf(stderr, "txq: publish: %zu more copies not listed\n",
+                n - CAP);
+    free(ids);
+    return CLI_OK;
+}
+
+/* send QUEUE or publish TOPIC: the same options and body. */
+static int
+send_or_publish(cli *ctx, int argc, char **argv, int publish)
+{
+    const char *cmd = publish ? "publish" : "send";
     enum { O_GROUP = 1000, O_DEDUP, O_DELAY, O_PRIO, O_HDR, O_CORR, O_REPLY };
     static const struct option longopts[] = {
         {"group", required_argument, NULL, O_GROUP},
@@ -139,7 +186,7 @@ cli_cmd_send(cli *ctx, int argc, char **argv)
         rc = CLI_OK;
         switch (opt) {
         case 'h':
-            fputs(send_usage, stdout);
+            fputs(publish ? publish_usage : send_usage, stdout);
             goto out;
         case O_GROUP:
             so.group = optarg;
@@ -165,10 +212,10 @@ cli_cmd_send(cli *ctx, int argc, char **argv)
             so.reply_to = optarg;
             break;
         case ':':
-            rc = cli_usage_error("send", "%s needs a value", argv[optind - 1]);
+            rc = cli_usage_error(cmd, "%s needs a value", argv[optind - 1]);
             break;
         default:
-            rc = cli_usage_error("send", "unknown option \"%s\"",
+            rc = cli_usage_error(cmd, "unknown option \"%s\"",
                                  argv[optind - 1]);
         }
         if (rc != CLI_OK)
@@ -176,14 +223,16 @@ cli_cmd_send(cli *ctx, int argc, char **argv)
     }
     rc = CLI_USAGE;
     if (argc - optind < 1 || argc - optind > 2) {
-        cli_usage_error("send", "expected QUEUE [BODY|-]");
+        cli_usage_error(cmd, "expected %s [BODY|-]",
+                        publish ? "TOPIC" : "QUEUE");
         goto out;
     }
-    rc = cli_check_queue_name(argv[optind]);
+    rc = publish ? cli_check_topic_name(argv[optind])
+                 : cli_check_queue_name(argv[optind]);
     if (rc != CLI_OK)
         goto out;
     if (nhdr > 0) {
-        rc = build_headers(hdr, nhdr, &headers);
+        rc = cli_build_headers(cmd, hdr, nhdr, &headers);
         if (rc != CLI_OK)
             goto out;
         so.headers_json = headers.data;
@@ -192,7 +241,7 @@ cli_cmd_send(cli *ctx, int argc, char **argv)
         body = argv[optind + 1];
         len = strlen(body);
     } else {
-        rc = read_stdin(&owned, &len);
+        rc = cli_read_stdin(&owned, &len);
         if (rc != CLI_OK)
             goto out;
         body = owned;
@@ -200,6 +249,10 @@ cli_cmd_send(cli *ctx, int argc, char **argv)
     rc = cli_connect(ctx, 1);
     if (rc != CLI_OK)
         goto out;
+    if (publish) {
+        rc = publish_one(ctx, argv[optind], body != NULL ? body : "", len, &so);
+        goto out;
+    }
     err = txq_send(ctx->c, ctx->pg, argv[optind], body != NULL ? body : "", len,
                    &so, &id);
     if (err != TXQ_OK) {
@@ -212,6 +265,18 @@ out:
     cli_buf_free(&headers);
     free(hdr);
     return rc;
+}
+
+int
+cli_cmd_send(cli *ctx, int argc, char **argv)
+{
+    return send_or_publish(ctx, argc, argv, 0);
+}
+
+int
+cli_cmd_publish(cli *ctx, int argc, char **argv)
+{
+    return send_or_publish(ctx, argc, argv, 1);
 }
 
 /* Append message m as one JSON line. */

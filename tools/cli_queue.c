@@ -33,6 +33,8 @@ static const char queue_usage[] =
     "  --dedup-window S         FIFO duplicate-send window (300)\n"
     "  --archive-for S          keep acked messages this long (off; `off`\n"
     "                           on alter turns it off)\n"
+    "  --delay S                default delay of each message sent without\n"
+    "                           its own --delay (0)\n"
     "\n"
     "drop refuses a queue that still holds messages or dead letters unless\n"
     "--force is given, which deletes them. list --json prints one JSON\n"
@@ -51,6 +53,7 @@ enum {
     S_EXPIRE,
     S_DEDUP,
     S_ARCHIVE,
+    S_DELAY,
     S_COUNT
 };
 
@@ -72,6 +75,7 @@ static const struct setting settings[S_COUNT] = {
     [S_EXPIRE] = {"expire-after", K_SECONDS},
     [S_DEDUP] = {"dedup-window", K_SECONDS},
     [S_ARCHIVE] = {"archive-for", K_SECONDS},
+    [S_DELAY] = {"delay", K_SECONDS},
 };
 
 /* Option codes: settings are 1000 + index. */
@@ -91,7 +95,8 @@ static const char create_sql[] =
     " i_max_body_bytes => $9::int,"
     " i_expire_after => $10::float8 * interval '1 second',"
     " i_dedup_window => $11::float8 * interval '1 second',"
-    " i_archive_for => $12::float8 * interval '1 second')";
+    " i_archive_for => $12::float8 * interval '1 second',"
+    " i_delay => $13::float8 * interval '1 second')";
 
 static const char alter_sql[] =
     "select 1 from @s@.alter_queue($1,"
@@ -104,26 +109,20 @@ static const char alter_sql[] =
     " i_expire_after => $9::float8 * interval '1 second',"
     " i_dedup_window => $10::float8 * interval '1 second',"
     " i_archive_for => $11::float8 * interval '1 second',"
-    " i_clear_expire_after => $12::boolean,"
-    " i_clear_archive_for => $13::boolean)";
+    " i_delay => $12::float8 * interval '1 second',"
+    " i_clear_expire_after => $13::boolean,"
+    " i_clear_archive_for => $14::boolean)";
 
 #define SECS(col) "extract(epoch from " col ")::float8 as " col
 
-#define LIST_SQL(extra)                                                                          \
-    "select name, kind, " SECS("visibility_timeout") ", max_attempts, " SECS(                    \
-        "backoff_base") ", " SECS("backoff_cap") ", backoff_jitter,"                             \
-                                                 " on_exhausted, "                               \
-                                                 "max_body_bytes, " SECS(                        \
-                                                     "exp"                                       \
-                                                     "ire"                                       \
-                                                     "_af"                                       \
-                                                     "te"                                        \
-                                                     "r") ", " SECS("dedup_"                     \
-                                                                    "window") ","                \
-                                                                              " " SECS(          \
-                                                                                  "archive_for") \
-                                                                                  extra          \
-        " from @s@.queues order by name"
+/* clang-format off */
+#define LIST_SQL(extra)                                                   \
+    "select name, kind, " SECS("visibility_timeout") ", max_attempts, "   \
+    SECS("backoff_base") ", " SECS("backoff_cap") ", backoff_jitter, "    \
+    "on_exhausted, max_body_bytes, " SECS("expire_after") ", "            \
+    SECS("dedup_window") ", " SECS("archive_for") ", " SECS("delay")      \
+    extra " from @s@.queues order by name"
+/* clang-format on */
 
 /* Parsed settings: text values ready to be parameters, NULL when unset. */
 struct values {
@@ -187,7 +186,7 @@ create_or_alter(cli *ctx, int argc, char **argv, int alter)
     struct option longopts[S_COUNT + 3];
     const char *what = alter ? "queue alter" : "queue create";
     struct values v = {0};
-    const char *params[13] = {0};
+    const char *params[14] = {0};
     int opt, fifo = 0, rc, n = 0, np;
     PGresult *res;
 

@@ -27,6 +27,10 @@ static const char usage_text[] =
     "  send QUEUE [BODY|-]         enqueue one message (body from stdin\n"
     "                              when BODY is - or absent)\n"
     "  recv QUEUE                  claim messages, print one JSON per line\n"
+    "  topic create|subscribe|route|list|drop  publish/subscribe and routing\n"
+    "  publish TOPIC [BODY|-]      publish one message, print the copies' ids\n"
+    "  request QUEUE BODY          send a request, wait for and print the\n"
+    "                              reply (--timeout S)\n"
     "  stats                       per-queue depth, in flight, outcomes\n"
     "  dead list|show|requeue|discard  inspect and resolve dead letters\n"
     "\n"
@@ -54,6 +58,8 @@ static const struct command commands[] = {
     {"migrate", cli_cmd_migrate}, {"queue", cli_cmd_queue},
     {"send", cli_cmd_send},       {"recv", cli_cmd_recv},
     {"stats", cli_cmd_stats},     {"dead", cli_cmd_dead},
+    {"topic", cli_cmd_topic},     {"publish", cli_cmd_publish},
+    {"request", cli_cmd_request},
 };
 
 /* Replace control characters (and bytes that are not UTF-8) so that a
@@ -323,6 +329,25 @@ cli_check_queue_name(const char *name)
     return cli_fail(CLI_USAGE,
                     "invalid queue name \"%.100s\": use 1 to 63 characters "
                     "a-z, 0-9 and _, starting with a letter",
+                    name);
+}
+
+int
+cli_check_topic_name(const char *name)
+{
+    size_t n = strlen(name);
+    int ok = n > 0 && n < CLI_NAME_MAX && name[0] >= 'a' && name[0] <= 'z';
+
+    for (size_t i = 1; ok && i < n; i++) {
+        char ch = name[i];
+        ok = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+             ch == '_' || ch == '.';
+    }
+    if (ok)
+        return CLI_OK;
+    return cli_fail(CLI_USAGE,
+                    "invalid topic name \"%.100s\": use 1 to 63 characters "
+                    "a-z, 0-9, _ and ., starting with a letter",
                     name);
 }
 

@@ -55,5 +55,9 @@ begin
         '0', '30 days');
     perform @extschema@._check_interval('archive_for', q.archive_for,
         '1 second', '3650 days');
+    if q.delay is null then
+        raise exception 'delay is null' using errcode = '22023';
+    end if;
+    perform @extschema@._check_interval('delay', q.delay, '0', '365 days');
 end
 $$;

@@ -55,7 +55,8 @@ begin
         hist as (
             delete from @extschema@.message_errors e
              using d
-             where d.last_error is not null and e.message_id = d.id)
+             where (d.last_error is not null or d.attempts > 1)
+               and e.message_id = d.id)
         select d.queue_id, count(*) as c from d group by d.queue_id
     loop
         perform @extschema@._count(r.queue_id, 'acked', r.c);

@@ -1,3 +1,7 @@
+-- The signature before i_delay was added (see create_queue.sql).
+drop function if exists @extschema@.alter_queue(text, interval, int, interval,
+    interval, double precision, text, int, interval, interval, interval,
+    boolean, boolean);
 create or replace function @extschema@.alter_queue(
     i_name                text,
     i_visibility_timeout  interval default null,
@@ -11,7 +15,8 @@ create or replace function @extschema@.alter_queue(
     i_dedup_window        interval default null,
     i_archive_for         interval default null,
     i_clear_expire_after  boolean default false,
-    i_clear_archive_for   boolean default false)
+    i_clear_archive_for   boolean default false,
+    i_delay               interval default null)
 returns @extschema@.queues
 language plpgsql security definer
 set search_path = pg_catalog, pg_temp
@@ -45,6 +50,7 @@ begin
     q.expire_after := case when i_clear_expire_after then null
                            else coalesce(i_expire_after, q.expire_after) end;
     q.dedup_window := coalesce(i_dedup_window, q.dedup_window);
+    q.delay := coalesce(i_delay, q.delay);
     q.archive_for := case when i_clear_archive_for then null
                           else coalesce(i_archive_for, q.archive_for) end;
     perform @extschema@._check_queue(q);
@@ -59,7 +65,8 @@ begin
         max_body_bytes = q.max_body_bytes,
         expire_after = q.expire_after,
         dedup_window = q.dedup_window,
-        archive_for = q.archive_for
+        archive_for = q.archive_for,
+        delay = q.delay
     where queue_id = q.queue_id
     returning * into q;
 

@@ -1,3 +1,8 @@
+-- The signature before i_delay was added (a schema migrated by an earlier
+-- build of this file has it; a second overload would make calls ambiguous).
+drop function if exists @extschema@.create_queue(text, text, interval, int,
+    interval, interval, double precision, text, int, interval, interval,
+    interval);
 create or replace function @extschema@.create_queue(
     i_name                text,
     i_kind                text default 'standard',
@@ -10,7 +15,8 @@ create or replace function @extschema@.create_queue(
     i_max_body_bytes      int default null,
     i_expire_after        interval default null,
     i_dedup_window        interval default null,
-    i_archive_for         interval default null)
+    i_archive_for         interval default null,
+    i_delay               interval default null)
 returns @extschema@.queues
 language plpgsql security definer
 set search_path = pg_catalog, pg_temp
@@ -21,7 +27,9 @@ as $$
 --      Creates a queue. Settings left null take their defaults: visibility
 --      30 s, 5 attempts, backoff 1 s doubling to 1 h with 10% jitter,
 --      on_exhausted review, 256 KiB bodies, no expiry, dedup window 5 min
---      (fifo), no archive.
+--      (fifo), no archive, no delay. i_delay is the queue's default
+--      delay: a send without its own delay becomes visible that long after
+--      it commits.
 --
 -- Returns:
 --      the new queues row. Errors: 22023 bad setting, 42710 exists.
@@ -42,6 +50,7 @@ begin
     q.expire_after := i_expire_after;
     q.dedup_window := coalesce(i_dedup_window, '5 minutes');
     q.archive_for := i_archive_for;
+    q.delay := coalesce(i_delay, '0');
     perform @extschema@._check_queue(q);
 
     perform pg_advisory_xact_lock(hashtext('txq.queue:' || i_name));
@@ -52,10 +61,12 @@ begin
 
     insert into @extschema@.queues (name, kind, visibility_timeout,
         max_attempts, backoff_base, backoff_cap, backoff_jitter,
-        on_exhausted, max_body_bytes, expire_after, dedup_window, archive_for)
+        on_exhausted, max_body_bytes, expire_after, dedup_window, archive_for,
+        delay)
     values (q.name, q.kind, q.visibility_timeout, q.max_attempts,
         q.backoff_base, q.backoff_cap, q.backoff_jitter, q.on_exhausted,
-        q.max_body_bytes, q.expire_after, q.dedup_window, q.archive_for)
+        q.max_body_bytes, q.expire_after, q.dedup_window, q.archive_for,
+        q.delay)
     returning * into q;
 
     insert into @extschema@.queue_counters (queue_id, slot)

@@ -21,7 +21,10 @@ declare
     q @extschema@.queues;
     n_rescued int;
     n_expired int := 0;
-    n_archive int;
+    n_archive int := 0;
+    v_qid int;
+    v_keep interval;
+    v_n int;
     n_dedup int;
     n_waiters int;
 begin
@@ -49,13 +52,35 @@ begin
         n_expired := n_expired + @extschema@._expire(q, v_now, 10000);
     end loop;
 
-    delete from @extschema@.archive a
-     where a.ctid = any (array(
-           select a2.ctid from @extschema@.archive a2
-             join @extschema@.queues q2 using (queue_id)
-            where a2.finished_at < v_now - coalesce(q2.archive_for, '0')
-            limit 10000));
-    get diagnostics n_archive = row_count;
+    -- The archive, queue by queue: each queue_id present (a loose index
+    -- scan, so a big archive is never read whole) loses up to 10000 rows
+    -- per call past its retention, each chunk a range probe of
+    -- archive_queue_finished_idx. Rows of dropped queues, or of queues
+    -- that stopped archiving, go at once.
+    for v_qid in
+        with recursive ids(qid) as (
+            (select a.queue_id from @extschema@.archive a
+              order by a.queue_id limit 1)
+            union all
+            select (select a.queue_id from @extschema@.archive a
+                     where a.queue_id > ids.qid
+                     order by a.queue_id limit 1)
+              from ids where ids.qid is not null)
+        select qid from ids where qid is not null
+    loop
+        exit when n_archive >= 10000;
+        v_keep := coalesce((select q2.archive_for from @extschema@.queues q2
+                             where q2.queue_id = v_qid), '0');
+        delete from @extschema@.archive a
+         where a.ctid = any (array(
+               select a2.ctid from @extschema@.archive a2
+                where a2.queue_id = v_qid
+                  and a2.finished_at < v_now - v_keep
+                order by a2.finished_at
+                limit 10000 - n_archive));
+        get diagnostics v_n = row_count;
+        n_archive := n_archive + v_n;
+    end loop;
 
     delete from @extschema@.dedup d
      where (d.queue_id, d.dedup_id) in (
@@ -63,6 +88,13 @@ begin
             where d2.expires_at <= v_now limit 10000
               for update skip locked);
     get diagnostics n_dedup = row_count;
+
+    -- Delivered alerts are kept 30 days for the record.
+    delete from @extschema@.alerts al
+     where al.id = any (array(
+           select a2.id from @extschema@.alerts a2
+            where a2.delivered and a2.raised_at < v_now - interval '30 days'
+            order by a2.raised_at limit 10000));
 
     delete from @extschema@.waiters w
      where not exists (select 1 from pg_stat_activity a

@@ -17,9 +17,10 @@ as $$
 -- Function: send(i_queue, i_body, ...)
 --
 --      Enqueues one message in the caller's transaction: it becomes
---      visible when that transaction commits (plus i_delay), and never if
---      it rolls back. On a fifo queue a dedup id seen inside the dedup
---      window returns the first message's id and writes nothing.
+--      visible when that transaction commits (plus i_delay, else the
+--      queue's delay), and never if it rolls back. On a fifo queue a dedup
+--      id seen inside the dedup window returns the first message's id and
+--      writes nothing; sends to one group take turns until they commit.
 --      i_now replaces now() (tests, replays).
 --
 -- Returns:
@@ -38,6 +39,11 @@ begin
         i_group, i_dedup_id, i_correlation_id, i_reply_to);
     if q.kind = 'fifo' then
         v_group := coalesce(i_group, '');
+        -- Senders of one group take turns until commit, so the ids of a
+        -- group (its delivery order) follow the order the sends commit in:
+        -- a lower id committing after a higher one was claimed would become
+        -- a second head with one already in flight.
+        perform pg_advisory_xact_lock(q.queue_id, hashtext(v_group));
         if i_dedup_id is not null then
             v_id := @extschema@._dedup(q, i_dedup_id, v_now);
             if v_id is not null then
@@ -50,7 +56,7 @@ begin
         enqueued_at, expires_at, group_key, dedup_id, correlation_id,
         reply_to, headers, body)
     values (q.queue_id, coalesce(i_priority, 0),
-        v_now + coalesce(i_delay, '0'), v_now, v_now + q.expire_after,
+        v_now + coalesce(i_delay, q.delay), v_now, v_now + q.expire_after,
         v_group, i_dedup_id, i_correlation_id, i_reply_to,
         coalesce(i_headers, '{}'), i_body)
     returning id into v_id;

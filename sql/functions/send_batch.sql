@@ -93,7 +93,8 @@ begin
         enqueued_at, expires_at, group_key, correlation_id, reply_to,
         headers, body)
     select q.queue_id, coalesce(i_priority, 0),
-           v_now + coalesce(i_delay, '0'), v_now, v_now + q.expire_after,
+           v_now + coalesce(i_delay, q.delay), v_now,
+           v_now + q.expire_after,
            i_groups[b.i], i_correlation_ids[b.i], i_reply_to,
            coalesce(i_headers[b.i], '{}'), b.body
       from unnest(i_bodies) with ordinality as b(body, i)

@@ -33,10 +33,10 @@ grant execute on function
 grant execute on function
     @extschema@.create_queue(text, text, interval, int, interval, interval,
                              double precision, text, int, interval, interval,
-                             interval),
+                             interval, interval),
     @extschema@.alter_queue(text, interval, int, interval, interval,
                             double precision, text, int, interval, interval,
-                            interval, boolean, boolean),
+                            interval, boolean, boolean, interval),
     @extschema@.drop_queue(text, boolean)
     to txq_admin;
 
@@ -64,3 +64,17 @@ grant execute on function
     @extschema@.add_route(text, jsonb, text, int),
     @extschema@.remove_route(text, int)
     to txq_admin;
+
+grant execute on function
+    @extschema@.reply(text, text, bytea, jsonb, timestamptz)
+    to txq_consumer, txq_admin;
+
+-- txq-worker: run SQL handlers (security invoker: the handler runs as the
+-- worker's role), take alerts for the notify command. A worker's role needs
+-- txq_consumer and txq_operator (it also runs maintain()).
+grant execute on function
+    @extschema@.run_sql_handler(text, @extschema@.message)
+    to txq_consumer, txq_admin;
+grant execute on function
+    @extschema@.worker_take_alerts(text[])
+    to txq_operator, txq_admin;

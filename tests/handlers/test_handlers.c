@@ -1,0 +1,63 @@
+/*
+ * test_handlers.c - so: handlers for the worker tests (tests/test_worker*.c),
+ * built as tests/txq_test_handlers.so. The business table is
+ * $WT_SCHEMA.biz (msg bigint, body text), WT_SCHEMA set by the test in the
+ * worker's environment.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "txq.h"
+
+txq_handler_result
+th_ok(PGconn *pg, const txq_msg *m, void *arg, char *err, size_t errsize);
+txq_handler_result
+th_perm(PGconn *pg, const txq_msg *m, void *arg, char *err, size_t errsize);
+txq_handler_result
+th_abort(PGconn *pg, const txq_msg *m, void *arg, char *err, size_t errsize);
+
+txq_handler_result
+th_ok(PGconn *pg, const txq_msg *m, void *arg, char *err, size_t errsize)
+{
+    const char *schema = getenv("WT_SCHEMA");
+    char sql[256], id[32];
+    const char *vals[2];
+    PGresult *r;
+    txq_handler_result res = TXQ_HANDLER_OK;
+
+    (void)arg;
+    snprintf(sql, sizeof sql, "insert into \"%s\".biz values ($1, $2)",
+             schema != NULL ? schema : "public");
+    snprintf(id, sizeof id, "%lld", (long long)txq_msg_id(m));
+    vals[0] = id;
+    vals[1] = txq_msg_body(m, NULL);
+    r = PQexecParams(pg, sql, 2, NULL, vals, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        snprintf(err, errsize, "insert: %s", PQresultErrorMessage(r));
+        res = TXQ_HANDLER_RETRY;
+    }
+    PQclear(r);
+    return res;
+}
+
+txq_handler_result
+th_perm(PGconn *pg, const txq_msg *m, void *arg, char *err, size_t errsize)
+{
+    (void)pg;
+    (void)m;
+    (void)arg;
+    snprintf(err, errsize, "so says no");
+    return TXQ_HANDLER_PERMANENT;
+}
+
+txq_handler_result
+th_abort(PGconn *pg, const txq_msg *m, void *arg, char *err, size_t errsize)
+{
+    (void)pg;
+    (void)m;
+    (void)arg;
+    (void)err;
+    (void)errsize;
+    abort();
+}

@@ -1,0 +1,227 @@
+/*
+ * wt.h - helpers of the txq-worker tests (tests/test_worker*.c): spawn the
+ * real txq-worker binary ($TXQ_BUILD_DIR/txq-worker) in a process group of
+ * its own against the test's schema, wait for conditions in the database
+ * without sleeping through backoffs, stop it. Include after tt.h.
+ */
+#ifndef TXQ_WT_H
+#define TXQ_WT_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define WT_MAX_ARGS 40
+
+/* A scratch directory per test, under /tmp. */
+typedef struct wt_dir {
+    char path[64];
+} wt_dir;
+
+static inline void
+wt_mkdir(wt_dir *d)
+{
+    snprintf(d->path, sizeof d->path, "/tmp/txq_wt_XXXXXX");
+    assert_non_null(mkdtemp(d->path));
+}
+
+/* Remove the files a test made in d (flat), then d. */
+static inline void
+wt_rmdir(wt_dir *d)
+{
+    char cmd[128];
+
+    /* test-owned path of our own making; no user data */
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d->path);
+    if (system(cmd) != 0)
+        fprintf(stderr, "wt: could not remove %s\n", d->path);
+}
+
+/* d->path/name into buf. */
+static inline const char *
+wt_path(const wt_dir *d, const char *name, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s/%s", d->path, name);
+    return buf;
+}
+
+static inline void
+wt_write(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* The whole file as a malloc'd string ("" if missing). */
+static inline char *
+wt_read(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char *buf = calloc(1, 65536);
+    size_t n = 0;
+
+    assert_non_null(buf);
+    if (f != NULL) {
+        n = fread(buf, 1, 65535, f);
+        fclose(f);
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+static inline int
+wt_lines(const char *path)
+{
+    char *s = wt_read(path), *p;
+    int n = 0;
+
+    for (p = s; *p; p++)
+        n += *p == '\n';
+    free(s);
+    return n;
+}
+
+static inline int
+wt_exists(const char *path)
+{
+    return access(path, F_OK) == 0;
+}
+
+/*
+ * Start txq-worker with --db, --schema and fast test timings, then args
+ * (NULL-terminated), stdout/stderr to log (appended), env WT_SCHEMA set.
+ * Returns its pid, which is also its process group.
+ */
+static inline pid_t
+wt_start(const char *schema, const char *log, const char *const *args)
+{
+    const char *bdir = getenv("TXQ_BUILD_DIR");
+    char bin[512];
+    const char *argv[WT_MAX_ARGS];
+    int n = 0, i;
+    pid_t pid;
+
+    assert_non_null(bdir);
+    snprintf(bin, sizeof bin, "%s/txq-worker", bdir);
+    argv[n++] = bin;
+    argv[n++] = "--db";
+    argv[n++] = tt_dsn();
+    argv[n++] = "--schema";
+    argv[n++] = schema;
+    argv[n++] = "--poll-interval";
+    argv[n++] = "0.05";
+    argv[n++] = "--maintain-interval";
+    argv[n++] = "0.1";
+    argv[n++] = "--log-level";
+    argv[n++] = "debug";
+    for (i = 0; args != NULL && args[i] != NULL && n < WT_MAX_ARGS - 1; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    fflush(NULL);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+
+        setpgid(0, 0);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        setenv("WT_SCHEMA", schema, 1);
+        execv(bin, (char *const *)(uintptr_t)argv);
+        _exit(127);
+    }
+    setpgid(pid, pid);
+    return pid;
+}
+
+/* Wait up to secs for pid to exit: its wait status, or -1 on timeout. */
+static inline int
+wt_waitpid(pid_t pid, double secs)
+{
+    double end = tt_now() + secs;
+    int st;
+
+    while (tt_now() < end) {
+        pid_t r = waitpid(pid, &st, WNOHANG);
+
+        if (r == pid)
+            return st;
+        if (r < 0 && errno != EINTR)
+            return -1;
+        tt_sleep_ms(10);
+    }
+    return -1;
+}
+
+/* Kill the worker's whole process group at once and reap it. */
+static inline void
+wt_kill9(pid_t pid)
+{
+    kill(-pid, SIGKILL);
+    assert_true(wt_waitpid(pid, 10) != -1);
+}
+
+/* SIGTERM and wait: the exit code (fails the test if it does not exit). */
+static inline int
+wt_stop(pid_t pid)
+{
+    int st;
+
+    kill(pid, SIGTERM);
+    st = wt_waitpid(pid, 20);
+    if (st == -1) {
+        kill(-pid, SIGKILL);
+        wt_waitpid(pid, 5);
+        fail_msg("txq-worker did not exit after SIGTERM");
+    }
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Poll until the query's integer equals want (fails after secs). */
+static inline void
+wt_await(PGconn *pg, long long want, double secs, const char *sql)
+{
+    double end = tt_now() + secs;
+    long long got = -1;
+
+    while (tt_now() < end) {
+        PGresult *r = PQexec(pg, sql);
+
+        if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+            !PQgetisnull(r, 0, 0))
+            got = atoll(PQgetvalue(r, 0, 0));
+        PQclear(r);
+        if (got == want)
+            return;
+        tt_sleep_ms(20);
+    }
+    fail_msg("waited %.1fs for %s = %lld; last %lld", secs, sql, want, got);
+}
+
+/* Wait until a file exists. */
+static inline void
+wt_await_file(const char *path, double secs)
+{
+    double end = tt_now() + secs;
+
+    while (tt_now() < end) {
+        if (wt_exists(path))
+            return;
+        tt_sleep_ms(20);
+    }
+    fail_msg("waited %.1fs for %s", secs, path);
+}
+
+#endif /* TXQ_WT_H */

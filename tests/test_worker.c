@@ -1,0 +1,461 @@
+/*
+ * test_worker.c - txq-worker end to end, per handler kind and failure
+ * policy: sql:, so: and exec: handlers succeed and their business write
+ * commits with the ack; failures retry and dead-letter with the error
+ * history; permanent failures (TQ001, exit 65, so PERMANENT) skip the
+ * retries; the ignore and notify policies (notify runs --notify-command,
+ * rate-limited, summarising); request/reply through a sql handler.
+ *
+ * Spawns $TXQ_BUILD_DIR/txq-worker against the test's schema; backoffs are
+ * made tiny with create_queue settings, never slept through.
+ * Needs TXQ_TEST_DSN (ctest's pg_start fixture provides it).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tt.h"
+
+#include "handlers/wt.h"
+
+/* Per-test state on top of tt's fixture. */
+typedef struct wtest {
+    tt_fixture *f;
+    wt_dir dir;
+    char log[128];
+    pid_t worker;
+} wtest;
+
+static int
+setup(void **state)
+{
+    wtest *w = calloc(1, sizeof *w);
+    tt_fixture *f;
+
+    assert_non_null(w);
+    tt_setup(state);
+    f = *state;
+    w->f = f;
+    wt_mkdir(&w->dir);
+    wt_path(&w->dir, "worker.log", w->log, sizeof w->log);
+    tt_exec(f->pg, "create table biz (msg bigint, body text)");
+    /* The sql handlers: ok inserts; fail inserts then raises (so the insert
+     * must roll back); perm raises TQ001; echo replies. */
+    tt_exec(f->pg,
+            "create function h_ok(m message) returns void language plpgsql "
+            "as $$ begin insert into %s.biz values (m.id, "
+            "convert_from(m.body, 'UTF8')); end $$",
+            f->schema);
+    tt_exec(f->pg,
+            "create function h_fail(m message) returns void language plpgsql "
+            "as $$ begin insert into %s.biz values (m.id, 'x'); "
+            "raise exception 'no luck on attempt %%', m.attempts; end $$",
+            f->schema);
+    tt_exec(f->pg,
+            "create function h_perm(m message) returns void language plpgsql "
+            "as $$ begin raise exception 'bad order' using errcode = 'TQ001'; "
+            "end $$");
+    tt_exec(f->pg,
+            "create function h_echo(m message) returns text language sql "
+            "as $$ select 'echo:' || convert_from(m.body, 'UTF8') $$");
+    *state = w;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    wtest *w = *state;
+
+    if (w->worker > 0) {
+        kill(-w->worker, SIGKILL);
+        wt_waitpid(w->worker, 5);
+    }
+    /* Show the worker's log when a test failed. */
+    if (getenv("WT_SHOW_LOG") != NULL) {
+        char *s = wt_read(w->log);
+
+        fprintf(stderr, "%s", s);
+        free(s);
+    }
+    wt_rmdir(&w->dir);
+    *state = w->f;
+    tt_teardown(state);
+    free(w);
+    return 0;
+}
+
+static void
+queue(wtest *w, const char *name, const char *extra)
+{
+    tt_exec(w->f->pg,
+            "select create_queue('%s', i_backoff_base => '0.01 s', "
+            "i_backoff_cap => '0.05 s', i_max_attempts => 3%s%s)",
+            name, extra ? ", " : "", extra ? extra : "");
+}
+
+static void
+start(wtest *w, const char *const *args)
+{
+    w->worker = wt_start(w->f->schema, w->log, args);
+}
+
+static void
+stop_ok(wtest *w)
+{
+    assert_int_equal(wt_stop(w->worker), 0);
+    w->worker = 0;
+}
+
+static void
+test_sql_handler_commits_with_ack(void **state)
+{
+    wtest *w = *state;
+    char h[128];
+    const char *args[] = {"--handle", h, "--concurrency", "2", NULL};
+
+    queue(w, "jobs", NULL);
+    snprintf(h, sizeof h, "jobs=sql:%s.h_ok", w->f->schema);
+    tt_send(w->f, w->f->pg, "jobs", "one");
+    tt_send(w->f, w->f->pg, "jobs", "two");
+    start(w, args);
+    wt_await(w->f->pg, 2, 20, "select count(*) from biz");
+    wt_await(w->f->pg, 0, 10, "select count(*) from messages");
+    /* Idle: the supervisor waits on the queue, so sends notify it. */
+    wt_await(w->f->pg, 1, 10, "select count(*) from waiters");
+    tt_send(w->f, w->f->pg, "jobs", "three");
+    wt_await(w->f->pg, 3, 10, "select count(*) from biz");
+    stop_ok(w);
+    assert_int_equal(tt_scalar(w->f->pg, "select count(*) from biz where "
+                                         "body in ('one','two','three')"),
+                     3);
+    assert_int_equal(tt_scalar(w->f->pg, "select coalesce(sum(acked), 0) "
+                                         "from queue_counters"),
+                     3);
+}
+
+static void
+test_no_listen_polls(void **state)
+{
+    wtest *w = *state;
+    char h[128];
+    const char *args[] = {"--handle", h, "--no-listen", NULL};
+
+    queue(w, "jobs", NULL);
+    snprintf(h, sizeof h, "jobs=sql:%s.h_ok", w->f->schema);
+    start(w, args);
+    tt_sleep_ms(200);
+    tt_send(w->f, w->f->pg, "jobs", "one");
+    wt_await(w->f->pg, 1, 10, "select count(*) from biz");
+    /* Nobody registered as a waiter: producers never NOTIFY. */
+    assert_int_equal(tt_scalar(w->f->pg, "select count(*) from waiters"), 0);
+    stop_ok(w);
+}
+
+static void
+test_sql_handler_retries_then_dead(void **state)
+{
+    wtest *w = *state;
+    char h[128];
+    const char *args[] = {"--handle", h, NULL};
+    int64_t id;
+
+    queue(w, "jobs", NULL);
+    snprintf(h, sizeof h, "jobs=sql:%s.h_fail", w->f->schema);
+    id = tt_send(w->f, w->f->pg, "jobs", "x");
+    start(w, args);
+    wt_await(w->f->pg, 1, 20, "select count(*) from dead_letter_messages");
+    stop_ok(w);
+    /* Each attempt's insert rolled back with its failure. */
+    assert_int_equal(tt_scalar(w->f->pg, "select count(*) from biz"), 0);
+    assert_int_equal(tt_scalar(w->f->pg,
+                               "select attempts from dead_letter_messages "
+                               "where id = %lld and reason = 'exhausted'",
+                               (long long)id),
+                     3);
+    assert_int_equal(
+        tt_scalar(w->f->pg,
+                  "select count(*) from message_errors where message_id = "
+                  "%lld and error like '%%no luck on attempt ' || attempt "
+                  "|| '%%'",
+                  (long long)id),
+        3);
+}
+
+static void
+test_sql_handler_permanent(void **state)
+{
+    wtest *w = *state;
+    char h[128];
+    const char *args[] = {"--handle", h, NULL};
+
+    queue(w, "jobs", NULL);
+    snprintf(h, sizeof h, "jobs=sql:%s.h_perm", w->f->schema);
+    tt_send(w->f, w->f->pg, "jobs", "x");
+    start(w, args);
+    wt_await(w->f->pg, 1, 20,
+             "select count(*) from dead_letter_messages where reason = "
+             "'permanent' and attempts = 1 and last_error like "
+             "'%bad order%TQ001%'");
+    stop_ok(w);
+}
+
+static void
+test_sql_handler_reply(void **state)
+{
+    wtest *w = *state;
+    char h[128], buf[128];
+    const char *args[] = {"--handle", h, NULL};
+    txq_send_opts so = {0};
+
+    queue(w, "jobs", NULL);
+    queue(w, "replies", NULL);
+    snprintf(h, sizeof h, "jobs=sql:%s.h_echo", w->f->schema);
+    so.reply_to = "replies";
+    so.correlation_id = "req-7";
+    assert_txq_ok(w->f->c,
+                  txq_send(w->f->c, w->f->pg, "jobs", "hi", 2, &so, NULL));
+    start(w, args);
+    wt_await(w->f->pg, 1, 20,
+             "select count(*) from messages m join queues q using "
+             "(queue_id) where q.name = 'replies'");
+    stop_ok(w);
+    tt_text(w->f->pg, buf, sizeof buf,
+            "select convert_from(body, 'UTF8') || '/' || correlation_id "
+            "from messages");
+    assert_string_equal(buf, "echo:hi/req-7");
+}
+
+static void
+test_missing_sql_function_claims_nothing(void **state)
+{
+    wtest *w = *state;
+    char h[128];
+    const char *args[] = {"--handle", h, NULL};
+    char *log;
+
+    queue(w, "jobs", NULL);
+    snprintf(h, sizeof h, "jobs=sql:%s.no_such_fn", w->f->schema);
+    tt_send(w->f, w->f->pg, "jobs", "x");
+    start(w, args);
+    tt_sleep_ms(500);
+    stop_ok(w);
+    /* Not claimed: no attempt burnt on a misconfiguration. */
+    assert_int_equal(tt_scalar(w->f->pg, "select attempts from messages"), 0);
+    log = wt_read(w->log);
+    assert_non_null(strstr(log, "does not exist"));
+    free(log);
+}
+
+static void
+test_exec_handler(void **state)
+{
+    wtest *w = *state;
+    char h[512], script[128], out[128], text[1024];
+    const char *args[] = {"--handle", h, NULL};
+    txq_send_opts so = {0};
+    char *got;
+    int64_t id;
+
+    queue(w, "jobs", NULL);
+    wt_path(&w->dir, "h.sh", script, sizeof script);
+    wt_path(&w->dir, "out", out, sizeof out);
+    /* ok writes body and environment; "retry" exits 75, "perm" 65, "crash"
+     * fails with stderr text */
+    snprintf(text, sizeof text,
+             "body=$(cat)\n"
+             "case $body in\n"
+             "retry) echo 'try later' >&2; exit 75;;\n"
+             "perm) echo 'never' >&2; exit 65;;\n"
+             "crash) echo 'boom' >&2; exit 3;;\n"
+             "esac\n"
+             "echo \"$body|$TXQ_QUEUE|$TXQ_MESSAGE_ID|$TXQ_ATTEMPT|"
+             "$TXQ_CORRELATION_ID|$TXQ_HEADERS|$1\" >> '%s'\n",
+             out);
+    wt_write(script, text);
+    snprintf(h, sizeof h, "jobs=exec:/bin/sh %s 'an arg'", script);
+    so.correlation_id = "c1";
+    so.headers_json = "{\"k\": \"v\"}";
+    assert_txq_ok(w->f->c,
+                  txq_send(w->f->c, w->f->pg, "jobs", "hello", 5, &so, &id));
+    tt_send(w->f, w->f->pg, "jobs", "retry");
+    tt_send(w->f, w->f->pg, "jobs", "perm");
+    tt_send(w->f, w->f->pg, "jobs", "crash");
+    start(w, args);
+    wt_await(w->f->pg, 3, 20, "select count(*) from dead_letter_messages");
+    wt_await(w->f->pg, 0, 10, "select count(*) from messages");
+    stop_ok(w);
+    got = wt_read(out);
+    snprintf(text, sizeof text, "hello|jobs|%lld|1|c1|{\"k\": \"v\"}|an arg\n",
+             (long long)id);
+    assert_string_equal(got, text);
+    free(got);
+    assert_int_equal(
+        tt_scalar(w->f->pg,
+                  "select count(*) from dead_letter_messages d where "
+                  "(convert_from(body, 'UTF8') = 'retry' and attempts = 3 "
+                  "and reason = 'exhausted' and last_error = 'exit status "
+                  "75: try later') or (convert_from(body, 'UTF8') = 'perm' "
+                  "and attempts = 1 and reason = 'permanent' and last_error "
+                  "= 'exit status 65: never') or (convert_from(body, 'UTF8') "
+                  "= 'crash' and attempts = 3 and last_error = 'exit status "
+                  "3: boom')"),
+        3);
+}
+
+static void
+test_exec_handler_timeout(void **state)
+{
+    wtest *w = *state;
+    const char *args[] = {"--handle", "jobs=exec:/bin/sleep 30", "--timeout",
+                          "0.3", NULL};
+    double t0;
+
+    tt_exec(w->f->pg, "select create_queue('jobs', i_max_attempts => 1)");
+    tt_send(w->f, w->f->pg, "jobs", "x");
+    t0 = tt_now();
+    start(w, args);
+    wt_await(w->f->pg, 1, 20,
+             "select count(*) from dead_letter_messages where last_error "
+             "like 'timed out after 0.3s%'");
+    assert_true(tt_now() - t0 < 10);
+    stop_ok(w);
+}
+
+static void
+test_so_handler(void **state)
+{
+    wtest *w = *state;
+    char h1[512], h2[512];
+    const char *args[] = {"--handle", h1, "--handle", h2, NULL};
+    const char *bdir = getenv("TXQ_BUILD_DIR");
+
+    queue(w, "jobs", NULL);
+    queue(w, "nope", NULL);
+    snprintf(h1, sizeof h1, "jobs=so:%s/tests/txq_test_handlers.so:th_ok",
+             bdir);
+    snprintf(h2, sizeof h2, "nope=so:%s/tests/txq_test_handlers.so:th_perm",
+             bdir);
+    tt_send(w->f, w->f->pg, "jobs", "from so");
+    tt_send(w->f, w->f->pg, "nope", "x");
+    start(w, args);
+    wt_await(w->f->pg, 1, 20,
+             "select count(*) from biz where body = "
+             "'from so'");
+    wt_await(w->f->pg, 1, 20,
+             "select count(*) from dead_letter_messages where reason = "
+             "'permanent' and last_error = 'so says no'");
+    wt_await(w->f->pg, 0, 10, "select count(*) from messages");
+    stop_ok(w);
+}
+
+static void
+test_ignore_policy(void **state)
+{
+    wtest *w = *state;
+    char h[128];
+    const char *args[] = {"--handle", h, NULL};
+
+    queue(w, "logs", "i_on_exhausted => 'ignore'");
+    snprintf(h, sizeof h, "logs=sql:%s.h_fail", w->f->schema);
+    tt_send(w->f, w->f->pg, "logs", "unimportant");
+    start(w, args);
+    wt_await(w->f->pg, 1, 20,
+             "select coalesce(sum(ignored), 0) from queue_counters");
+    stop_ok(w);
+    assert_int_equal(tt_scalar(w->f->pg, "select count(*) from messages"), 0);
+    assert_int_equal(
+        tt_scalar(w->f->pg, "select count(*) from dead_letter_messages"), 0);
+    assert_int_equal(tt_scalar(w->f->pg, "select count(*) from biz"), 0);
+}
+
+static void
+test_notify_policy(void **state)
+{
+    wtest *w = *state;
+    char h[128], script[128], out[128], cmd[256], text[512];
+    const char *args[] = {"--handle", h, "--notify-command", cmd, NULL};
+    char *got;
+
+    queue(w, "pay", "i_on_exhausted => 'notify'");
+    snprintf(h, sizeof h, "pay=sql:%s.h_perm", w->f->schema);
+    wt_path(&w->dir, "alert.sh", script, sizeof script);
+    wt_path(&w->dir, "alerts", out, sizeof out);
+    snprintf(text, sizeof text,
+             "echo \"$TXQ_ALERT_QUEUE|$TXQ_ALERT_COUNT|$TXQ_ALERT_REASON|"
+             "$TXQ_ALERT_MESSAGE_ID|$TXQ_ALERT_ERROR\" >> '%s'\n",
+             out);
+    wt_write(script, text);
+    snprintf(cmd, sizeof cmd, "/bin/sh %s", script);
+
+    /* The first alert goes out at once. */
+    tt_send(w->f, w->f->pg, "pay", "a");
+    start(w, args);
+    wt_await(w->f->pg, 1, 20, "select count(*) from alerts where delivered");
+    wt_await_file(out, 10);
+    tt_sleep_ms(100);
+    got = wt_read(out);
+    assert_non_null(strstr(got, "pay|1|permanent|"));
+    assert_non_null(strstr(got, "bad order"));
+    free(got);
+
+    /* A storm inside notify_interval (60 s) waits... */
+    tt_send(w->f, w->f->pg, "pay", "b");
+    tt_send(w->f, w->f->pg, "pay", "c");
+    tt_send(w->f, w->f->pg, "pay", "d");
+    wt_await(w->f->pg, 4, 20, "select count(*) from dead_letter_messages");
+    wt_await(w->f->pg, 3, 5,
+             "select count(*) from alerts where not "
+             "delivered");
+    tt_sleep_ms(300);
+    assert_int_equal(wt_lines(out), 1);
+    assert_int_equal(
+        tt_scalar(w->f->pg, "select count(*) from alerts where not delivered"),
+        3);
+    stop_ok(w);
+
+    /* ...and goes out as one summary when the interval allows. */
+    start(w, args);
+    wt_await(w->f->pg, 0, 20,
+             "select count(*) from alerts where not "
+             "delivered");
+    stop_ok(w);
+    assert_int_equal(wt_lines(out), 2);
+    got = wt_read(out);
+    assert_non_null(strstr(strchr(got, '\n') + 1, "pay|3|permanent|"));
+    free(got);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_sql_handler_commits_with_ack,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_listen_polls, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sql_handler_retries_then_dead,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sql_handler_permanent, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_sql_handler_reply, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_missing_sql_function_claims_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exec_handler, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exec_handler_timeout, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_so_handler, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ignore_policy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_notify_policy, setup, teardown),
+    };
+
+    tt_dsn();
+    return cmocka_run_group_tests_name("worker", tests, NULL, NULL);
+}

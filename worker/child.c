@@ -1,0 +1,259 @@
+/*
+ * child.c - a consumer process: one per queue slot, forked by the
+ * supervisor. It has its own connection and runs the library's consume
+ * loop (txq_consumer_run) with the queue's handler; when the queue is
+ * empty it tells the supervisor and sleeps on its socket until woken by a
+ * NOTIFY or the poll interval passes. SIGTERM drains (finish the messages
+ * in hand, exit 0); the supervisor's SIGKILL is the immediate exit. A
+ * handler that crashes takes down only this process; the supervisor
+ * restarts it.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+
+#include "handler.h"
+#include "log.h"
+#include "policy.h"
+#include "util.h"
+#include "worker.h"
+
+#define RESTART_BASE 0.1
+#define RESTART_CAP  30.0
+#define HEALTHY_RUN  10.0 /* a run this long resets the backoff */
+
+struct child {
+    const queue_cfg *q;
+    int sock;
+    int idle;
+};
+
+static txq_consumer *the_consumer;
+static volatile sig_atomic_t stopping;
+static int wake_pipe[2] = {-1, -1};
+
+static void
+on_term(int sig)
+{
+    (void)sig;
+    stopping = 1;
+    txq_consumer_stop(the_consumer);
+    poke(wake_pipe[1], 's');
+}
+
+/* Sleep up to seconds, until woken by the supervisor or a signal. Returns
+ * non-zero when the child should stop. */
+static int
+sleep_wake(struct child *ch, double seconds)
+{
+    struct pollfd pfd[2];
+    int ms = (int)(seconds * 1000);
+
+    pfd[0].fd = ch->sock;
+    pfd[0].events = POLLIN;
+    pfd[1].fd = wake_pipe[0];
+    pfd[1].events = POLLIN;
+    if (!stopping && poll(pfd, 2, ms > 0 ? ms : 1) > 0) {
+        if ((pfd[0].revents & (POLLIN | POLLHUP)) && drain_fd(ch->sock) < 0)
+            stopping = 1; /* the supervisor is gone: drain and exit */
+        if (pfd[1].revents & POLLIN)
+            drain_fd(wake_pipe[0]);
+    }
+    return stopping;
+}
+
+static int
+wait_fn(void *arg, double seconds)
+{
+    struct child *ch = arg;
+
+    if (!ch->idle) {
+        ch->idle = 1;
+        poke(ch->sock, MSG_IDLE);
+    }
+    return sleep_wake(ch, seconds);
+}
+
+static void
+event_fn(void *arg, const txq_consumer_event *ev)
+{
+    struct child *ch = arg;
+    const char *action;
+    long long id = (long long)txq_msg_id(ev->msg);
+    int attempt = txq_msg_attempt(ev->msg);
+    double ms = ev->seconds * 1000;
+    int level;
+
+    if (ch->idle) {
+        ch->idle = 0;
+        poke(ch->sock, MSG_BUSY);
+    }
+    if (ev->acked) {
+        wlog(WLOG_DEBUG,
+             ev->result == TXQ_HANDLER_IGNORE ? "message ignored by handler"
+                                              : "message acked",
+             "queue=%s msg_id=%lld attempt=%d action=ack duration_ms=%.1f",
+             ch->q->name, id, attempt, ms);
+        return;
+    }
+    if (ev->err == TXQ_ESTATE) {
+        wlog(WLOG_WARN, "claim lapsed; another attempt holds the message",
+             "queue=%s msg_id=%lld attempt=%d action=none duration_ms=%.1f "
+             "err=%s",
+             ch->q->name, id, attempt, ms, ev->error);
+        return;
+    }
+    if (ev->outcome == 0) {
+        wlog(WLOG_ERROR, "recording the outcome failed",
+             "queue=%s msg_id=%lld attempt=%d action=none err=%s", ch->q->name,
+             id, attempt, ev->error);
+        return;
+    }
+    action = policy_outcome_action(ev->outcome);
+    level = ev->outcome == TXQ_OUTCOME_RETRY     ? WLOG_WARN
+            : ev->outcome == TXQ_OUTCOME_IGNORED ? WLOG_WARN
+                                                 : WLOG_ERROR;
+    wlog(level,
+         ev->outcome == TXQ_OUTCOME_RETRY ? "message failed, will retry"
+                                          : "message failed for good",
+         "queue=%s msg_id=%lld attempt=%d action=%s permanent=%d "
+         "duration_ms=%.1f err=%s",
+         ch->q->name, id, attempt, action, ev->result == TXQ_HANDLER_PERMANENT,
+         ms, ev->error);
+}
+
+static void
+setup_signals(void)
+{
+    struct sigaction sa;
+    sigset_t none;
+
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = on_term;
+    sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    /* Only the supervisor acts on these; it tells the children. */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGPIPE, &sa, NULL);
+    sa.sa_handler = SIG_DFL;
+    sigaction(SIGCHLD, &sa, NULL);
+    sigaction(SIGQUIT, &sa, NULL);
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+int
+child_main(const worker_cfg *cfg, const queue_cfg *q, int sock)
+{
+    struct child ch = {q, sock, 0};
+    txq_options copts = {0};
+    txq_consumer_opts o = {0};
+    handler_env henv;
+    handler *h = NULL;
+    txq_client *c = NULL;
+    char err[1024];
+    int failures = 0, code = EXIT_OK;
+
+    if (pipe(wake_pipe) != 0) {
+        wlog(WLOG_ERROR, "pipe failed", "err=%s", strerror(errno));
+        return EXIT_FATAL;
+    }
+    fd_cloexec(wake_pipe[0]);
+    fd_cloexec(wake_pipe[1]);
+    fd_nonblock(wake_pipe[0]);
+    fd_nonblock(wake_pipe[1]);
+    fd_nonblock(sock);
+#ifdef __linux__
+    /* The supervisor died: drain rather than run unsupervised. */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+#endif
+    setup_signals();
+    if (getppid() == 1)
+        stopping = 1;
+
+    copts.schema = cfg->schema;
+    c = txq_client_new(&copts);
+    henv.c = c;
+    henv.schema = cfg->schema;
+    henv.queue = q->name;
+    henv.timeout = queue_timeout(cfg, q);
+    if (c == NULL ||
+        (h = handler_open(q->handler, &henv, err, sizeof err)) == NULL) {
+        wlog(WLOG_ERROR, "cannot load the handler",
+             "queue=%s handler=%s err=%s", q->name, q->handler,
+             c == NULL ? "out of memory" : err);
+        txq_client_free(c);
+        return EXIT_CHILD_CFG;
+    }
+    o.prefetch = (size_t)queue_prefetch(cfg, q);
+    o.timeout = queue_timeout(cfg, q);
+    o.poll_interval = cfg->poll_interval;
+    o.wait_fn = wait_fn;
+    o.wait_arg = &ch;
+    o.event_fn = event_fn;
+    o.event_arg = &ch;
+    the_consumer =
+        txq_consumer_new(c, q->name, &o, handler_fn(h), handler_arg(h));
+    if (the_consumer == NULL) {
+        wlog(WLOG_ERROR, "out of memory", "queue=%s", q->name);
+        code = EXIT_FATAL;
+        goto out;
+    }
+    if (stopping)
+        txq_consumer_stop(the_consumer);
+    wlog(WLOG_DEBUG, "consumer started", "queue=%s pid=%ld", q->name,
+         (long)getpid());
+
+    while (!stopping) {
+        PGconn *pg = db_connect(cfg->db, "txq-worker");
+        double started = now_mono();
+        txq_err rc;
+
+        if (pg == NULL || PQstatus(pg) != CONNECTION_OK) {
+            wlog(WLOG_WARN, "cannot connect", "queue=%s err=%s", q->name,
+                 db_error(pg, err, sizeof err));
+        } else if (handler_prepare(h, pg, err, sizeof err) != 0) {
+            wlog(WLOG_ERROR, "handler not ready", "queue=%s handler=%s err=%s",
+                 q->name, q->handler, err);
+        } else {
+            if (failures > 0)
+                wlog(WLOG_INFO, "connected", "queue=%s", q->name);
+            rc = txq_consumer_run(the_consumer, pg);
+            if (rc == TXQ_OK) {
+                PQfinish(pg);
+                break;
+            }
+            wlog(rc == TXQ_ECONN ? WLOG_WARN : WLOG_ERROR, "consume loop ended",
+                 "queue=%s code=%s sqlstate=%s err=%s", q->name,
+                 txq_strerror(rc), txq_consumer_sqlstate(the_consumer),
+                 txq_consumer_errmsg(the_consumer));
+        }
+        PQfinish(pg);
+        if (now_mono() - started > HEALTHY_RUN)
+            failures = 0;
+        failures++;
+        {
+            double until = now_mono() +
+                           policy_backoff(failures, RESTART_BASE, RESTART_CAP);
+
+            while (!stopping && now_mono() < until)
+                sleep_wake(&ch, until - now_mono());
+        }
+    }
+    wlog(WLOG_DEBUG, "consumer stopped", "queue=%s pid=%ld", q->name,
+         (long)getpid());
+out:
+    txq_consumer_free(the_consumer);
+    the_consumer = NULL;
+    handler_close(h);
+    txq_client_free(c);
+    return code;
+}

@@ -1,0 +1,91 @@
+/*
+ * config.h - txq-worker's settings: defaults < ini file < environment
+ * (TXQ_*) < command-line flags, described by one key table (config.c).
+ */
+#ifndef TXQ_WORKER_CONFIG_H
+#define TXQ_WORKER_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+/* One [queue.NAME] section (or --handle NAME=HANDLER). */
+typedef struct queue_cfg {
+    char *name;
+    char *handler;   /* sql:schema.fn | so:path:symbol | exec:program args */
+    int concurrency; /* consumer processes; 0: the worker's */
+    double timeout;  /* handler budget in seconds; 0: the worker's */
+    int prefetch;    /* 0: the worker's */
+} queue_cfg;
+
+typedef struct worker_cfg {
+    char *config_path; /* NULL: no file */
+    int concurrency;
+    char *db; /* conninfo; "" means the libpq environment (PG*) */
+    double drain_timeout;
+    int listen;
+    char *log_format;
+    char *log_level;
+    double maintain_interval;
+    char *notify_command;
+    double notify_interval;
+    double notify_timeout;
+    double poll_interval;
+    int prefetch;
+    char *schema;
+    double timeout;
+    queue_cfg *queues;
+    size_t nqueues;
+} worker_cfg;
+
+/* A setting given on the command line: a [worker] key, or "handle" with
+ * "QUEUE=HANDLER". flag is what the user typed, for messages. */
+typedef struct cfg_override {
+    const char *key;
+    const char *value;
+    const char *flag;
+} cfg_override;
+
+/*
+ * config_load - build the effective settings into *cfg (zeroed first):
+ * the defaults, then the ini file at path (NULL: none), then the TXQ_*
+ * environment, then the overrides, then checks (every queue has a valid
+ * handler, at least one queue).
+ * Returns 0, or -1 with a message naming the file:line and key, the
+ * variable or the flag in err; *cfg is then empty.
+ */
+int config_load(worker_cfg *cfg,
+                const char *path,
+                const cfg_override *ov,
+                size_t nov,
+                char *err,
+                size_t errsize);
+
+/* config_free - free what config_load allocated; the struct is zeroed. */
+void config_free(worker_cfg *cfg);
+
+/* config_print - the effective values as an ini file (password masked). */
+void config_print(const worker_cfg *cfg, FILE *out);
+
+/*
+ * config_reload_check - after a reload, the first key that changed but
+ * cannot be changed without a restart (the new value is then ignored), or
+ * NULL.
+ */
+const char *config_reload_check(const worker_cfg *old, const worker_cfg *neu);
+
+/* config_queues_equal - whether the consumers of two configs are the same
+ * (queues, handlers, concurrency, budgets, poll interval). */
+int config_queues_equal(const worker_cfg *a, const worker_cfg *b);
+
+/* Effective per-queue values (the queue's own, else the worker's). */
+int queue_concurrency(const worker_cfg *cfg, const queue_cfg *q);
+double queue_timeout(const worker_cfg *cfg, const queue_cfg *q);
+int queue_prefetch(const worker_cfg *cfg, const queue_cfg *q);
+
+/* Whether s is a valid queue name ([a-z][a-z0-9_]{0,62}). */
+int config_valid_name(const char *s);
+
+/* Whether s is a valid schema name ([a-z_][a-z0-9_]{0,62}). */
+int config_valid_schema(const char *s);
+
+#endif /* TXQ_WORKER_CONFIG_H */

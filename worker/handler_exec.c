@@ -1,0 +1,349 @@
+/*
+ * handler_exec.c - exec:program args handlers. No shell: the command line
+ * is split once (util.c) and run with fork + execvp, in a process group of
+ * its own that dies with its consumer (PR_SET_PDEATHSIG on Linux). The body
+ * goes to stdin; the message's attributes to TXQ_* environment variables.
+ * Exit 0 is success, 65 a permanent failure, 75 and anything else a
+ * failure to retry; past the timeout the whole group gets SIGKILL. The
+ * last 4 KiB of stderr become the error text. For a request (reply_to),
+ * stdout (up to 1 MiB) is the reply, sent in the consume transaction.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+
+#include "handler.h"
+#include "policy.h"
+#include "util.h"
+
+#define STDERR_KEEP (4 * 1024)
+#define STDOUT_MAX  (1024 * 1024)
+
+struct exec_handler {
+    char **argv;
+    txq_client *c;
+    double timeout;
+};
+
+void *
+handler_exec_open(const char *cmd,
+                  const handler_env *env,
+                  char *err,
+                  size_t errsize)
+{
+    struct exec_handler *h = calloc(1, sizeof *h);
+
+    if (h == NULL) {
+        snprintf(err, errsize, "out of memory");
+        return NULL;
+    }
+    h->argv = split_args(cmd, err, errsize);
+    if (h->argv == NULL) {
+        free(h);
+        return NULL;
+    }
+    h->c = env->c;
+    h->timeout = env->timeout;
+    return h;
+}
+
+void
+handler_exec_close(void *arg)
+{
+    struct exec_handler *h = arg;
+
+    if (h == NULL)
+        return;
+    free_args(h->argv);
+    free(h);
+}
+
+static void
+set_or_unset(const char *name, const char *value)
+{
+    if (value != NULL)
+        setenv(name, value, 1);
+    else
+        unsetenv(name);
+}
+
+/* In the child, after fork: never returns. */
+static void
+child_exec(struct exec_handler *h,
+           const txq_msg *m,
+           int in,
+           int out,
+           int errfd,
+           pid_t parent)
+{
+    char buf[32];
+    sigset_t none;
+    int s;
+
+    setpgid(0, 0);
+#ifdef __linux__
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+        _exit(127);
+#else
+    (void)parent;
+#endif
+    /* Dispositions the worker set must not leak into the program. */
+    for (s = 1; s < 32; s++)
+        if (s != SIGKILL && s != SIGSTOP)
+            signal(s, SIG_DFL);
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(errfd, 2) < 0)
+        _exit(127);
+    snprintf(buf, sizeof buf, "%lld", (long long)txq_msg_id(m));
+    setenv("TXQ_MESSAGE_ID", buf, 1);
+    snprintf(buf, sizeof buf, "%d", txq_msg_attempt(m));
+    setenv("TXQ_ATTEMPT", buf, 1);
+    setenv("TXQ_QUEUE", txq_msg_queue(m), 1);
+    set_or_unset("TXQ_CORRELATION_ID", txq_msg_correlation_id(m));
+    set_or_unset("TXQ_REPLY_TO", txq_msg_reply_to(m));
+    set_or_unset("TXQ_HEADERS", txq_msg_headers(m));
+    execvp(h->argv[0], h->argv);
+    dprintf(2, "cannot run %s: %s", h->argv[0], strerror(errno));
+    _exit(127);
+}
+
+struct capture {
+    char *buf;
+    size_t len, cap;
+    int keep_tail; /* stderr: keep the last cap bytes; stdout: the first */
+};
+
+static void
+capture_add(struct capture *c, const char *data, size_t n)
+{
+    if (c->buf == NULL)
+        return;
+    if (c->keep_tail && n >= c->cap) {
+        memcpy(c->buf, data + n - c->cap, c->cap);
+        c->len = c->cap;
+        return;
+    }
+    if (c->len + n > c->cap) {
+        if (!c->keep_tail) {
+            n = c->cap - c->len;
+        } else {
+            size_t drop = c->len + n - c->cap;
+
+            memmove(c->buf, c->buf + drop, c->len - drop);
+            c->len -= drop;
+        }
+    }
+    memcpy(c->buf + c->len, data, n);
+    c->len += n;
+}
+
+/* Read what is there; returns -1 at EOF. */
+static int
+capture_read(int fd, struct capture *c)
+{
+    char buf[8192];
+
+    for (;;) {
+        ssize_t r = read(fd, buf, sizeof buf);
+
+        if (r > 0) {
+            capture_add(c, buf, (size_t)r);
+            continue;
+        }
+        if (r == 0)
+            return -1;
+        if (errno == EINTR)
+            continue;
+        return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+    }
+}
+
+static void
+close_fd(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
+txq_handler_result
+handler_exec_run(
+    PGconn *pg, const txq_msg *m, void *arg, char *err, size_t errsize)
+{
+    struct exec_handler *h = arg;
+    int inp[2] = {-1, -1}, outp[2] = {-1, -1}, errp[2] = {-1, -1};
+    int devnull = -1, status = 0, timed_out = 0, exited = 0;
+    struct capture cerr = {0}, cout = {0};
+    size_t blen = 0, sent = 0;
+    const char *body = txq_msg_body(m, &blen);
+    int want_reply = txq_msg_reply_to(m) != NULL;
+    double deadline = now_mono() + h->timeout;
+    txq_handler_result res = TXQ_HANDLER_RETRY;
+    pid_t pid;
+
+    cerr.cap = STDERR_KEEP;
+    cerr.keep_tail = 1;
+    cerr.buf = malloc(cerr.cap);
+    cout.cap = STDOUT_MAX;
+    if (want_reply)
+        cout.buf = malloc(cout.cap);
+    if (cerr.buf == NULL || (want_reply && cout.buf == NULL)) {
+        snprintf(err, errsize, "out of memory");
+        goto out;
+    }
+    if (pipe(inp) != 0 || pipe(errp) != 0 ||
+        (want_reply ? pipe(outp) : (devnull = open("/dev/null", O_WRONLY))) <
+            0) {
+        snprintf(err, errsize, "pipe: %s", strerror(errno));
+        goto out;
+    }
+    /* Only the dup2 copies may reach the program. */
+    fd_cloexec(inp[0]);
+    fd_cloexec(inp[1]);
+    fd_cloexec(errp[0]);
+    fd_cloexec(errp[1]);
+    if (want_reply) {
+        fd_cloexec(outp[0]);
+        fd_cloexec(outp[1]);
+    } else {
+        fd_cloexec(devnull);
+    }
+    pid = fork();
+    if (pid < 0) {
+        snprintf(err, errsize, "fork: %s", strerror(errno));
+        goto out;
+    }
+    if (pid == 0)
+        child_exec(h, m, inp[0], want_reply ? outp[1] : devnull, errp[1],
+                   getppid());
+    setpgid(pid, pid); /* also here: no race with killpg below */
+    close_fd(&inp[0]);
+    close_fd(&outp[1]);
+    close_fd(&errp[1]);
+    close_fd(&devnull);
+    fd_nonblock(inp[1]);
+    fd_nonblock(errp[0]);
+    if (outp[0] >= 0)
+        fd_nonblock(outp[0]);
+    if (blen == 0)
+        close_fd(&inp[1]);
+
+    while (!exited || errp[0] >= 0 || outp[0] >= 0) {
+        struct pollfd pfd[3];
+        nfds_t n = 0;
+        double left = deadline - now_mono();
+        int ms;
+
+        if (!exited) {
+            pid_t w = waitpid(pid, &status, WNOHANG);
+
+            if (w == pid) {
+                exited = 1;
+                /* Leftovers (background children) may keep the pipes
+                 * open: take what is there and stop reading. */
+                if (errp[0] >= 0)
+                    capture_read(errp[0], &cerr);
+                if (outp[0] >= 0)
+                    capture_read(outp[0], &cout);
+                close_fd(&errp[0]);
+                close_fd(&outp[0]);
+                break;
+            }
+        }
+        if (left <= 0) {
+            kill(-pid, SIGKILL);
+            kill(pid, SIGKILL);
+            while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+            timed_out = 1;
+            break;
+        }
+        if (inp[1] >= 0) {
+            pfd[n].fd = inp[1];
+            pfd[n++].events = POLLOUT;
+        }
+        if (errp[0] >= 0) {
+            pfd[n].fd = errp[0];
+            pfd[n++].events = POLLIN;
+        }
+        if (outp[0] >= 0) {
+            pfd[n].fd = outp[0];
+            pfd[n++].events = POLLIN;
+        }
+        /* Wake up now and then to reap a child whose pipes stay open. */
+        ms = left > 0.05 ? 50 : (int)(left * 1000) + 1;
+        if (poll(pfd, n, ms) < 0 && errno != EINTR)
+            break;
+        if (inp[1] >= 0) {
+            ssize_t w = write(inp[1], body + sent,
+                              blen - sent > 65536 ? 65536 : blen - sent);
+
+            if (w > 0)
+                sent += (size_t)w;
+            else if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+                     errno != EINTR)
+                close_fd(&inp[1]); /* EPIPE: it does not read stdin */
+            if (sent == blen)
+                close_fd(&inp[1]);
+        }
+        if (errp[0] >= 0 && capture_read(errp[0], &cerr) < 0)
+            close_fd(&errp[0]);
+        if (outp[0] >= 0 && capture_read(outp[0], &cout) < 0)
+            close_fd(&outp[0]);
+    }
+
+    res = policy_exec_result(status, timed_out);
+    {
+        char what[64];
+        size_t el = cerr.len;
+
+        while (el > 0 && (cerr.buf[el - 1] == '\n' || cerr.buf[el - 1] == ' '))
+            el--;
+        if (timed_out)
+            snprintf(what, sizeof what, "timed out after %gs", h->timeout);
+        else if (WIFSIGNALED(status))
+            snprintf(what, sizeof what, "killed by signal %d",
+                     WTERMSIG(status));
+        else
+            snprintf(what, sizeof what, "exit status %d", WEXITSTATUS(status));
+        if (res != TXQ_HANDLER_OK)
+            snprintf(err, errsize, "%s%s%.*s", what, el ? ": " : "", (int)el,
+                     cerr.buf);
+    }
+    if (res == TXQ_HANDLER_OK && want_reply && cout.len > 0) {
+        txq_send_opts so = {0};
+        txq_err rc;
+
+        so.correlation_id = txq_msg_correlation_id(m);
+        rc = txq_send(h->c, pg, txq_msg_reply_to(m), cout.buf, cout.len, &so,
+                      NULL);
+        if (rc != TXQ_OK) {
+            snprintf(err, errsize, "sending the reply: %s", txq_errmsg(h->c));
+            res = TXQ_HANDLER_RETRY;
+        }
+    }
+out:
+    close_fd(&inp[0]);
+    close_fd(&inp[1]);
+    close_fd(&outp[0]);
+    close_fd(&outp[1]);
+    close_fd(&errp[0]);
+    close_fd(&errp[1]);
+    close_fd(&devnull);
+    free(cerr.buf);
+    free(cout.buf);
+    return res;
+}

@@ -1,0 +1,210 @@
+/*
+ * main.c - txq-worker: parse the command line, load the configuration
+ * (defaults < --config file < TXQ_* environment < flags), then run the
+ * supervisor (supervisor.c). Exit 0 clean, 1 fatal, 2 usage or config.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+#include "txq.h"
+#include "worker.h"
+
+#define MAX_OVERRIDES 256
+
+static void
+usage(FILE *out)
+{
+    fprintf(
+        out,
+        "usage: txq-worker [options] --handle QUEUE=HANDLER ...\n"
+        "\n"
+        "Runs handlers for txq queues and applies each queue's failure "
+        "policy.\n"
+        "\n"
+        "Handlers:\n"
+        "  sql:schema.fn      call schema.fn(m txq.message) in the consume\n"
+        "                     transaction; raise = retry, TQ001 = permanent\n"
+        "  so:path:symbol     a txq_handler_fn from a shared object\n"
+        "  exec:program args  run a program (no shell): body on stdin,\n"
+        "                     TXQ_MESSAGE_ID etc. in the environment;\n"
+        "                     exit 0 ok, 65 permanent, 75/other retry\n"
+        "\n"
+        "Options (each also a [worker] key in the config file and a TXQ_KEY\n"
+        "environment variable; precedence: defaults < file < env < flags):\n"
+        "  -c, --config FILE        ini file: [worker] and [queue.NAME]\n"
+        "                           (handler, concurrency, timeout, "
+        "prefetch);\n"
+        "                           also TXQ_CONFIG\n"
+        "  -d, --db CONNINFO        connection (default: libpq PG* "
+        "environment)\n"
+        "  -s, --schema NAME        txq's schema (default txq)\n"
+        "  -H, --handle Q=HANDLER   consume queue Q with HANDLER "
+        "(repeatable)\n"
+        "  -n, --concurrency N      consumer processes per queue (default "
+        "1;\n"
+        "                           a queue's own setting wins)\n"
+        "      --timeout S          handler budget in seconds (default 30)\n"
+        "      --prefetch N         messages claimed at a time (default 1)\n"
+        "      --poll-interval S    poll when no notification (default 1)\n"
+        "      --no-listen          do not LISTEN (poolers, standbys): poll\n"
+        "      --drain-timeout S    on SIGTERM, finish work this long "
+        "(default 30)\n"
+        "      --maintain-interval S  run txq.maintain() (default 5)\n"
+        "      --notify-command CMD run CMD for notify-policy alerts (no "
+        "shell;\n"
+        "                           TXQ_ALERT_* in the environment)\n"
+        "      --notify-interval S  at most one command per queue per S "
+        "(60)\n"
+        "      --notify-timeout S   kill a command running longer (30)\n"
+        "      --log-format F       logfmt (default) or json\n"
+        "      --log-level L        debug, info (default), warn, error\n"
+        "      --check-config       print the effective settings and exit\n"
+        "  -V, --version            print the version and exit\n"
+        "  -h, --help               this help\n"
+        "\n"
+        "Signals: TERM/INT drain and exit 0 (a second one exits at once),\n"
+        "HUP reloads the config file (the old one stays on error).\n");
+}
+
+enum {
+    OPT_TIMEOUT = 256,
+    OPT_PREFETCH,
+    OPT_POLL,
+    OPT_NO_LISTEN,
+    OPT_DRAIN,
+    OPT_MAINTAIN,
+    OPT_NOTIFY_CMD,
+    OPT_NOTIFY_INT,
+    OPT_NOTIFY_TMO,
+    OPT_LOG_FORMAT,
+    OPT_LOG_LEVEL,
+    OPT_CHECK
+};
+
+static const struct option longopts[] = {
+    {"config", required_argument, NULL, 'c'},
+    {"db", required_argument, NULL, 'd'},
+    {"dsn", required_argument, NULL, 'd'},
+    {"schema", required_argument, NULL, 's'},
+    {"handle", required_argument, NULL, 'H'},
+    {"concurrency", required_argument, NULL, 'n'},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"prefetch", required_argument, NULL, OPT_PREFETCH},
+    {"poll-interval", required_argument, NULL, OPT_POLL},
+    {"no-listen", no_argument, NULL, OPT_NO_LISTEN},
+    {"drain-timeout", required_argument, NULL, OPT_DRAIN},
+    {"maintain-interval", required_argument, NULL, OPT_MAINTAIN},
+    {"notify-command", required_argument, NULL, OPT_NOTIFY_CMD},
+    {"notify-interval", required_argument, NULL, OPT_NOTIFY_INT},
+    {"notify-timeout", required_argument, NULL, OPT_NOTIFY_TMO},
+    {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"check-config", no_argument, NULL, OPT_CHECK},
+    {"version", no_argument, NULL, 'V'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0}};
+
+/* The config key and the flag's name for an option. */
+static int
+option_key(int opt, const char **key, const char **flag)
+{
+    static const struct {
+        int opt;
+        const char *key, *flag;
+    } map[] = {
+        {'d', "db", "--db"},
+        {'s', "schema", "--schema"},
+        {'H', "handle", "--handle"},
+        {'n', "concurrency", "--concurrency"},
+        {OPT_TIMEOUT, "timeout", "--timeout"},
+        {OPT_PREFETCH, "prefetch", "--prefetch"},
+        {OPT_POLL, "poll_interval", "--poll-interval"},
+        {OPT_NO_LISTEN, "listen", "--no-listen"},
+        {OPT_DRAIN, "drain_timeout", "--drain-timeout"},
+        {OPT_MAINTAIN, "maintain_interval", "--maintain-interval"},
+        {OPT_NOTIFY_CMD, "notify_command", "--notify-command"},
+        {OPT_NOTIFY_INT, "notify_interval", "--notify-interval"},
+        {OPT_NOTIFY_TMO, "notify_timeout", "--notify-timeout"},
+        {OPT_LOG_FORMAT, "log_format", "--log-format"},
+        {OPT_LOG_LEVEL, "log_level", "--log-level"},
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (map[i].opt == opt) {
+            *key = map[i].key;
+            *flag = map[i].flag;
+            return 0;
+        }
+    return -1;
+}
+
+int
+main(int argc, char **argv)
+{
+    static cfg_override ov[MAX_OVERRIDES];
+    size_t nov = 0;
+    const char *path = getenv("TXQ_CONFIG");
+    int check = 0, opt;
+    worker_cfg *cfg;
+    char err[1024];
+
+    while ((opt = getopt_long(argc, argv, "c:d:s:H:n:Vh", longopts, NULL)) !=
+           -1) {
+        const char *key, *flag;
+
+        switch (opt) {
+        case 'c':
+            path = optarg;
+            continue;
+        case OPT_CHECK:
+            check = 1;
+            continue;
+        case 'V':
+            printf("txq-worker %s\n", txq_version());
+            return EXIT_OK;
+        case 'h':
+            usage(stdout);
+            return EXIT_OK;
+        case '?':
+            usage(stderr);
+            return EXIT_USAGE;
+        }
+        if (option_key(opt, &key, &flag) != 0 || nov == MAX_OVERRIDES) {
+            fprintf(stderr, "txq-worker: too many options\n");
+            return EXIT_USAGE;
+        }
+        ov[nov].key = key;
+        ov[nov].flag = flag;
+        ov[nov].value = opt == OPT_NO_LISTEN ? "false" : optarg;
+        nov++;
+    }
+    if (optind < argc) {
+        fprintf(stderr, "txq-worker: unexpected argument \"%s\"\n",
+                argv[optind]);
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if ((cfg = malloc(sizeof *cfg)) == NULL) {
+        fprintf(stderr, "txq-worker: out of memory\n");
+        return EXIT_FATAL;
+    }
+    if (config_load(cfg, path, ov, nov, err, sizeof err) != 0) {
+        fprintf(stderr, "txq-worker: %s\n", err);
+        free(cfg);
+        return EXIT_USAGE;
+    }
+    if (check) {
+        config_print(cfg, stdout);
+        config_free(cfg);
+        free(cfg);
+        return EXIT_OK;
+    }
+    wlog_set_format(cfg->log_format);
+    wlog_set_level(cfg->log_level);
+    return supervisor_run(cfg, path, ov, nov);
+}

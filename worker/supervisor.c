@@ -1,0 +1,699 @@
+/*
+ * supervisor.c - txq-worker's main process.
+ *
+ * Process model: one forked consumer process per queue slot (concurrency N
+ * gives N processes), each with its own connection, supervised here. Why
+ * processes and not threads: a handler that crashes (a segfault in a
+ * so: handler, an exec: handler that kills its parent, OOM) takes down one
+ * slot and its open transaction, never its siblings; libpq connections and
+ * handler code need no thread safety; each slot's memory is bounded and
+ * returned on exit. The cost, one process per slot, is small next to the
+ * PostgreSQL backend each slot holds anyway.
+ *
+ * The supervisor holds the only LISTEN connection (txq_wake, txq_alert):
+ * it registers as a waiter for a queue while some slot of it is idle, and
+ * turns each txq_wake into one byte to that queue's idle slots (several
+ * notifications in one poll round wake each slot once). Slots also poll
+ * every poll_interval, which covers lost notifications, --no-listen and
+ * reconnects. The same connection runs txq.maintain() every
+ * maintain_interval (claims of dead sessions come back in seconds) and
+ * delivers alerts (alert.c).
+ *
+ * Signals only set flags and write to a self-pipe; the loop does the work:
+ * RUNNING -> (SIGTERM/SIGINT) DRAINING -> exit 0 when every slot finished,
+ * or SIGKILL and exit 1 at drain_timeout or on a second signal / SIGQUIT.
+ * SIGHUP reloads the config, keeping the old one on error. A slot that
+ * exits unexpectedly is restarted with exponential backoff.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "policy.h"
+#include "util.h"
+#include "worker.h"
+
+#define RESTART_BASE   0.1
+#define RESTART_CAP    30.0
+#define HEALTHY_RUN    30.0 /* a slot that ran this long starts afresh */
+#define DB_BASE        0.2
+#define DB_CAP         30.0
+#define UNREGISTER_LAG 2.0 /* stay a waiter this long after the last idle */
+
+struct slot {
+    char *queue;
+    size_t qi; /* index in cfg->queues; meaningless when retired */
+    pid_t pid; /* 0: not running */
+    int fd;    /* our end of the socket pair, -1 */
+    int idle;
+    int retired; /* from before a reload: drain, never restart */
+    int failures;
+    double started;
+    double restart_at;
+};
+
+struct waiter {
+    int registered;
+    double idle_seen; /* last time some slot of the queue was idle */
+    double retry_at;  /* after a failed wait_begin */
+};
+
+static struct {
+    worker_cfg *cfg;
+    const char *path;
+    const cfg_override *ov;
+    size_t nov;
+    struct slot *slots;
+    size_t nslots;
+    struct waiter *waiters; /* one per cfg->queues */
+    PGconn *db;
+    txq_client *client;
+    int db_failures;
+    double db_retry_at;
+    double next_maintain;
+    alerts *alerts;
+    int draining;
+    double drain_deadline;
+} S;
+
+static int sig_pipe[2] = {-1, -1};
+static volatile sig_atomic_t sig_term, sig_hup, sig_chld, sig_quit;
+
+static void
+on_signal(int sig)
+{
+    if (sig == SIGTERM || sig == SIGINT)
+        sig_term = sig_term < 2 ? sig_term + 1 : 2;
+    else if (sig == SIGHUP)
+        sig_hup = 1;
+    else if (sig == SIGCHLD)
+        sig_chld = 1;
+    else if (sig == SIGQUIT)
+        sig_quit = 1;
+    poke(sig_pipe[1], 's');
+}
+
+static void
+install_signals(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGCHLD, &sa, NULL);
+    sigaction(SIGQUIT, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+}
+
+/* --- slots ------------------------------------------------------------- */
+
+static int
+add_slots(void)
+{
+    size_t i;
+    int j, n;
+
+    for (i = 0; i < S.cfg->nqueues; i++) {
+        n = queue_concurrency(S.cfg, &S.cfg->queues[i]);
+        for (j = 0; j < n; j++) {
+            struct slot *ns = realloc(S.slots, (S.nslots + 1) * sizeof *ns);
+
+            if (ns == NULL)
+                return -1;
+            S.slots = ns;
+            ns = &S.slots[S.nslots];
+            memset(ns, 0, sizeof *ns);
+            ns->fd = -1;
+            ns->qi = i;
+            if ((ns->queue = strdup(S.cfg->queues[i].name)) == NULL)
+                return -1;
+            S.nslots++;
+        }
+    }
+    free(S.waiters);
+    S.waiters = calloc(S.cfg->nqueues, sizeof *S.waiters);
+    return S.waiters == NULL ? -1 : 0;
+}
+
+static void
+start_slot(struct slot *sl, double now)
+{
+    int sv[2];
+    sigset_t all, old;
+    pid_t pid;
+    size_t i;
+
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) {
+        wlog(WLOG_ERROR, "socketpair failed", "err=%s", strerror(errno));
+        sl->restart_at = now + RESTART_CAP;
+        return;
+    }
+    fd_cloexec(sv[0]);
+    fd_cloexec(sv[1]);
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, &old);
+    pid = fork();
+    if (pid == 0) {
+        /* The child keeps only its end of its socket. It must not touch
+         * the supervisor's connection: closing the descriptor is enough. */
+        close(sv[0]);
+        close(sig_pipe[0]);
+        close(sig_pipe[1]);
+        for (i = 0; i < S.nslots; i++)
+            if (S.slots[i].fd >= 0)
+                close(S.slots[i].fd);
+        if (S.db != NULL && PQsocket(S.db) >= 0)
+            close(PQsocket(S.db));
+        exit(child_main(S.cfg, &S.cfg->queues[sl->qi], sv[1]));
+    }
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    close(sv[1]);
+    if (pid < 0) {
+        wlog(WLOG_ERROR, "fork failed", "queue=%s err=%s", sl->queue,
+             strerror(errno));
+        close(sv[0]);
+        sl->restart_at = now + RESTART_CAP;
+        return;
+    }
+    fd_nonblock(sv[0]);
+    sl->fd = sv[0];
+    sl->pid = pid;
+    sl->idle = 0;
+    sl->started = now;
+    wlog(WLOG_DEBUG, "consumer forked", "queue=%s pid=%ld", sl->queue,
+         (long)pid);
+}
+
+static void
+signal_slots(int sig)
+{
+    size_t i;
+
+    for (i = 0; i < S.nslots; i++)
+        if (S.slots[i].pid > 0)
+            kill(S.slots[i].pid, sig);
+}
+
+static void
+reap(double now)
+{
+    pid_t pid;
+    int st;
+    size_t i;
+
+    while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+        if (alerts_reaped(S.alerts, pid, st))
+            continue;
+        for (i = 0; i < S.nslots; i++) {
+            struct slot *sl = &S.slots[i];
+            double delay;
+
+            if (sl->pid != pid)
+                continue;
+            sl->pid = 0;
+            sl->idle = 0;
+            if (sl->fd >= 0)
+                close(sl->fd);
+            sl->fd = -1;
+            if (S.draining || sl->retired) {
+                wlog(WLOG_DEBUG, "consumer exited", "queue=%s pid=%ld",
+                     sl->queue, (long)pid);
+                break;
+            }
+            if (now - sl->started > HEALTHY_RUN)
+                sl->failures = 0;
+            sl->failures++;
+            delay = policy_backoff(sl->failures, RESTART_BASE, RESTART_CAP);
+            sl->restart_at = now + delay;
+            wlog(WLOG_ERROR, "consumer exited unexpectedly",
+                 "queue=%s pid=%ld exit=%d signal=%d restart_in_s=%.2f",
+                 sl->queue, (long)pid, WIFEXITED(st) ? WEXITSTATUS(st) : -1,
+                 WIFSIGNALED(st) ? WTERMSIG(st) : 0, delay);
+            break;
+        }
+    }
+}
+
+/* Drop retired slots that have exited. */
+static void
+compact_slots(void)
+{
+    size_t i = 0;
+
+    while (i < S.nslots) {
+        if (S.slots[i].retired && S.slots[i].pid == 0) {
+            free(S.slots[i].queue);
+            S.slots[i] = S.slots[--S.nslots];
+        } else {
+            i++;
+        }
+    }
+}
+
+/* --- the supervisor's connection --------------------------------------- */
+
+/* Drop the connection and schedule the next attempt. */
+static void
+db_retry_later(double now)
+{
+    PQfinish(S.db);
+    S.db = NULL;
+    S.db_failures++;
+    S.db_retry_at = now + policy_backoff(S.db_failures, DB_BASE, DB_CAP);
+}
+
+static void
+db_lost(double now, const char *why)
+{
+    char err[512];
+
+    wlog(WLOG_WARN, "supervisor connection lost", "err=%s",
+         why != NULL ? why : db_error(S.db, err, sizeof err));
+    db_retry_later(now);
+}
+
+/* Run a statement on the supervisor's connection; NULL on failure (and
+ * the connection dropped when it broke). */
+static PGresult *
+db_query(const char *sql,
+         int nparams,
+         const char *const *vals,
+         double now,
+         const char *what)
+{
+    PGresult *r = PQexecParams(S.db, sql, nparams, NULL, vals, NULL, NULL, 0);
+    ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+
+    if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
+        return r;
+    if (PQstatus(S.db) == CONNECTION_BAD) {
+        PQclear(r);
+        db_lost(now, NULL);
+        return NULL;
+    }
+    wlog(WLOG_WARN, "supervisor query failed", "what=%s sqlstate=%s err=%s",
+         what, r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL,
+         r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL);
+    PQclear(r);
+    return NULL;
+}
+
+static void
+wake_queue(size_t qi)
+{
+    size_t i;
+
+    for (i = 0; i < S.nslots; i++) {
+        struct slot *sl = &S.slots[i];
+
+        if (!sl->retired && sl->qi == qi && sl->pid > 0 && sl->idle)
+            poke(sl->fd, MSG_WAKE);
+    }
+}
+
+static void
+db_open(double now)
+{
+    char err[512];
+    PGresult *r;
+    txq_err rc;
+    size_t i;
+
+    S.db = db_connect(S.cfg->db, "txq-worker supervisor");
+    if (S.db == NULL || PQstatus(S.db) != CONNECTION_OK) {
+        wlog(WLOG_WARN, "supervisor cannot connect", "err=%s",
+             db_error(S.db, err, sizeof err));
+        db_retry_later(now);
+        return;
+    }
+    rc = txq_schema_check(S.client, S.db);
+    if (rc != TXQ_OK && rc != TXQ_ECONN)
+        wlog(WLOG_ERROR, "schema check failed", "schema=%s err=%s",
+             S.cfg->schema, txq_errmsg(S.client));
+    /* Several statements: the simple protocol (no user data here). */
+    r = PQexec(S.db, S.cfg->listen ? "set statement_timeout = 60000;"
+                                     " listen txq_wake; listen txq_alert"
+                                   : "set statement_timeout = 60000");
+    if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
+        PQclear(r);
+        db_lost(now, db_error(S.db, err, sizeof err));
+        return;
+    }
+    PQclear(r);
+    wlog(S.db_failures > 0 ? WLOG_INFO : WLOG_DEBUG, "supervisor connected",
+         "listen=%d", S.cfg->listen);
+    S.db_failures = 0;
+    /* Notifications may have been missed while disconnected. */
+    for (i = 0; i < S.cfg->nqueues; i++) {
+        S.waiters[i].registered = 0;
+        S.waiters[i].retry_at = 0;
+        wake_queue(i);
+    }
+    alerts_kick(S.alerts);
+}
+
+/* Be a waiter for the queues that have an idle slot, so that sends to
+ * them notify; stop being one a little after none has. */
+static void
+sync_waiters(double now)
+{
+    char sql[128];
+    size_t i, j;
+
+    for (i = 0; i < S.cfg->nqueues && S.db != NULL; i++) {
+        struct waiter *w = &S.waiters[i];
+        const char *name = S.cfg->queues[i].name;
+        int idle = 0;
+        PGresult *r;
+
+        for (j = 0; j < S.nslots; j++)
+            if (!S.slots[j].retired && S.slots[j].qi == i &&
+                S.slots[j].pid > 0 && S.slots[j].idle)
+                idle = 1;
+        if (idle)
+            w->idle_seen = now;
+        if (idle && !w->registered && now >= w->retry_at) {
+            snprintf(sql, sizeof sql, "select \"%s\".wait_begin($1)",
+                     S.cfg->schema);
+            r = db_query(sql, 1, &name, now, "wait_begin");
+            if (r == NULL) {
+                w->retry_at = now + 5;
+                continue;
+            }
+            PQclear(r);
+            w->registered = 1;
+            /* A send that committed before we registered did not notify:
+             * have the idle slots look once more. */
+            wake_queue(i);
+        } else if (!idle && w->registered &&
+                   now - w->idle_seen >= UNREGISTER_LAG) {
+            snprintf(sql, sizeof sql, "select \"%s\".wait_end($1)",
+                     S.cfg->schema);
+            r = db_query(sql, 1, &name, now, "wait_end");
+            PQclear(r);
+            w->registered = 0;
+        }
+    }
+}
+
+static void
+maintain(double now)
+{
+    char sql[200];
+    PGresult *r;
+
+    S.next_maintain = now + S.cfg->maintain_interval;
+    snprintf(sql, sizeof sql,
+             "select (m->>'rescued')::int, (m->>'expired')::int, m::text"
+             " from \"%s\".maintain() m",
+             S.cfg->schema);
+    r = db_query(sql, 0, NULL, now, "maintain");
+    if (r == NULL)
+        return;
+    if (PQntuples(r) == 1 &&
+        (atoi(PQgetvalue(r, 0, 0)) != 0 || atoi(PQgetvalue(r, 0, 1)) != 0))
+        wlog(WLOG_INFO, "maintenance", "result=%s", PQgetvalue(r, 0, 2));
+    PQclear(r);
+}
+
+static void
+read_notifications(double now)
+{
+    PGnotify *n;
+    size_t i;
+
+    if (!PQconsumeInput(S.db)) {
+        db_lost(now, NULL);
+        return;
+    }
+    while ((n = PQnotifies(S.db)) != NULL) {
+        if (strcmp(n->relname, "txq_alert") == 0) {
+            alerts_kick(S.alerts);
+        } else if (strcmp(n->relname, "txq_wake") == 0) {
+            for (i = 0; i < S.cfg->nqueues; i++)
+                if (strcmp(S.cfg->queues[i].name, n->extra) == 0)
+                    wake_queue(i);
+        }
+        PQfreemem(n);
+    }
+}
+
+/* --- reload and shutdown ----------------------------------------------- */
+
+static void
+keep_str(char **neu, char *const *old)
+{
+    free(*neu);
+    *neu = strdup(*old != NULL ? *old : "");
+}
+
+static void
+reload(double now)
+{
+    worker_cfg *n = malloc(sizeof *n);
+    const char *key;
+    char err[1024];
+    size_t i;
+
+    if (n == NULL || config_load(n, S.path, S.ov, S.nov, err, sizeof err)) {
+        wlog(WLOG_ERROR, "reload failed; keeping the current settings",
+             "err=%s", n == NULL ? "out of memory" : err);
+        free(n);
+        return;
+    }
+    while ((key = config_reload_check(S.cfg, n)) != NULL) {
+        wlog(WLOG_WARN, "setting needs a restart; keeping its old value",
+             "key=%s", key);
+        if (strcmp(key, "db") == 0)
+            keep_str(&n->db, &S.cfg->db);
+        else if (strcmp(key, "schema") == 0)
+            keep_str(&n->schema, &S.cfg->schema);
+        else if (strcmp(key, "listen") == 0)
+            n->listen = S.cfg->listen;
+        else
+            break;
+    }
+    wlog_set_format(n->log_format);
+    wlog_set_level(n->log_level);
+    if (config_queues_equal(S.cfg, n)) {
+        /* Same consumers: the rest applies at once. */
+        config_free(S.cfg);
+        free(S.cfg);
+        S.cfg = n;
+        wlog(WLOG_INFO, "configuration reloaded", "consumers=unchanged");
+        return;
+    }
+    /* New consumers: the old ones drain, new ones start now. */
+    for (i = 0; i < S.nslots; i++) {
+        S.slots[i].retired = 1;
+        if (S.slots[i].pid > 0)
+            kill(S.slots[i].pid, SIGTERM);
+    }
+    if (S.db != NULL && S.cfg->listen) {
+        char sql[96];
+
+        snprintf(sql, sizeof sql, "select \"%s\".wait_end()", S.cfg->schema);
+        PQclear(db_query(sql, 0, NULL, now, "wait_end"));
+    }
+    config_free(S.cfg);
+    free(S.cfg);
+    S.cfg = n;
+    if (add_slots() != 0)
+        wlog(WLOG_ERROR, "out of memory", "what=reload");
+    wlog(WLOG_INFO, "configuration reloaded", "consumers=restarted");
+}
+
+static int
+stop_now(const char *why)
+{
+    size_t i;
+
+    wlog(WLOG_WARN, "immediate exit", "reason=%s", why);
+    signal_slots(SIGKILL);
+    alerts_timeouts(S.alerts, now_mono(), 1);
+    for (i = 0; i < S.nslots; i++)
+        if (S.slots[i].pid > 0)
+            while (waitpid(S.slots[i].pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+    return EXIT_FATAL;
+}
+
+/* --- the loop ---------------------------------------------------------- */
+
+static double
+min_d(double a, double b)
+{
+    return a < b ? a : b;
+}
+
+static int
+loop(void)
+{
+    for (;;) {
+        double now = now_mono(), timeout = 1.0;
+        struct pollfd *pfd;
+        size_t i, n = 0, running = 0;
+        int db_fd = -1;
+
+        if (sig_quit || sig_term >= 2)
+            return stop_now(sig_quit ? "SIGQUIT" : "second signal");
+        if (sig_term == 1 && !S.draining) {
+            S.draining = 1;
+            S.drain_deadline = now + S.cfg->drain_timeout;
+            wlog(WLOG_INFO, "draining", "timeout_s=%g", S.cfg->drain_timeout);
+            signal_slots(SIGTERM);
+        }
+        if (sig_chld) {
+            sig_chld = 0;
+            reap(now);
+        }
+        if (sig_hup) {
+            sig_hup = 0;
+            if (!S.draining)
+                reload(now);
+        }
+        compact_slots();
+        for (i = 0; i < S.nslots; i++)
+            running += S.slots[i].pid > 0;
+
+        if (S.draining) {
+            if (running == 0 && !alerts_running(S.alerts)) {
+                wlog(WLOG_INFO, "drained; exiting", "pid=%ld", (long)getpid());
+                return EXIT_OK;
+            }
+            if (now >= S.drain_deadline)
+                return stop_now("drain timeout");
+            timeout = min_d(timeout, S.drain_deadline - now);
+        } else {
+            for (i = 0; i < S.nslots; i++) {
+                struct slot *sl = &S.slots[i];
+
+                if (sl->pid == 0 && !sl->retired) {
+                    if (now >= sl->restart_at)
+                        start_slot(sl, now);
+                    else
+                        timeout = min_d(timeout, sl->restart_at - now);
+                }
+            }
+            if (S.db == NULL && now >= S.db_retry_at)
+                db_open(now);
+            if (S.db != NULL && S.cfg->listen)
+                sync_waiters(now);
+            if (S.db != NULL && now >= S.next_maintain)
+                maintain(now);
+            if (S.db != NULL && alerts_poll(S.alerts, S.db, S.cfg, now) != 0)
+                db_lost(now, NULL);
+            if (S.db == NULL)
+                timeout = min_d(timeout, S.db_retry_at - now);
+            else
+                timeout = min_d(timeout, S.next_maintain - now);
+            timeout = min_d(timeout, alerts_due(S.alerts, S.cfg, now));
+        }
+        alerts_timeouts(S.alerts, now, 0);
+
+        pfd = calloc(S.nslots + 2, sizeof *pfd);
+        if (pfd == NULL)
+            return stop_now("out of memory");
+        pfd[n].fd = sig_pipe[0];
+        pfd[n++].events = POLLIN;
+        if (S.db != NULL && S.cfg->listen && PQsocket(S.db) >= 0) {
+            db_fd = (int)n;
+            pfd[n].fd = PQsocket(S.db);
+            pfd[n++].events = POLLIN;
+        }
+        for (i = 0; i < S.nslots; i++) {
+            pfd[n].fd = S.slots[i].fd; /* -1 is ignored by poll */
+            pfd[n++].events = POLLIN;
+        }
+        if (timeout < 0.001)
+            timeout = 0.001;
+        if (poll(pfd, n, (int)(timeout * 1000) + 1) > 0) {
+            now = now_mono();
+            if (pfd[0].revents)
+                drain_fd(sig_pipe[0]);
+            for (i = 0; i < S.nslots; i++) {
+                struct slot *sl = &S.slots[i];
+                struct pollfd *p = &pfd[n - S.nslots + i];
+                char buf[64];
+                ssize_t r, k;
+
+                if (p->fd < 0 || !p->revents || sl->fd != p->fd)
+                    continue;
+                r = read(sl->fd, buf, sizeof buf);
+                if (r == 0) {
+                    close(sl->fd);
+                    sl->fd = -1;
+                    sl->idle = 0;
+                }
+                for (k = 0; k < r; k++)
+                    if (buf[k] == MSG_IDLE)
+                        sl->idle = 1;
+                    else if (buf[k] == MSG_BUSY)
+                        sl->idle = 0;
+            }
+            if (db_fd >= 0 && pfd[db_fd].revents && S.db != NULL)
+                read_notifications(now);
+        }
+        free(pfd);
+    }
+}
+
+int
+supervisor_run(worker_cfg *cfg,
+               const char *path,
+               const cfg_override *ov,
+               size_t nov)
+{
+    txq_options copts = {0};
+    size_t i;
+    int code;
+
+    S.cfg = cfg;
+    S.path = path;
+    S.ov = ov;
+    S.nov = nov;
+    copts.schema = cfg->schema;
+    if (pipe(sig_pipe) != 0 || (S.alerts = alerts_new()) == NULL ||
+        (S.client = txq_client_new(&copts)) == NULL || add_slots() != 0) {
+        wlog(WLOG_ERROR, "cannot start", "err=%s", strerror(errno));
+        code = EXIT_FATAL;
+        goto out;
+    }
+    fd_cloexec(sig_pipe[0]);
+    fd_cloexec(sig_pipe[1]);
+    fd_nonblock(sig_pipe[0]);
+    fd_nonblock(sig_pipe[1]);
+    install_signals();
+    wlog(WLOG_INFO, "txq-worker started",
+         "version=%s pid=%ld queues=%zu consumers=%zu schema=%s listen=%d",
+         txq_version(), (long)getpid(), cfg->nqueues, S.nslots, cfg->schema,
+         cfg->listen);
+    code = loop();
+out:
+    PQfinish(S.db);
+    txq_client_free(S.client);
+    alerts_free(S.alerts);
+    for (i = 0; i < S.nslots; i++) {
+        if (S.slots[i].fd >= 0)
+            close(S.slots[i].fd);
+        free(S.slots[i].queue);
+    }
+    free(S.slots);
+    free(S.waiters);
+    config_free(S.cfg);
+    free(S.cfg);
+    return code;
+}

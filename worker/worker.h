@@ -1,0 +1,76 @@
+/*
+ * worker.h - the parts of txq-worker's process model: the supervisor (the
+ * main process: signals, children, LISTEN, maintenance, alerts) and the
+ * consumer children (one per queue slot, each with its own connection).
+ */
+#ifndef TXQ_WORKER_WORKER_H
+#define TXQ_WORKER_WORKER_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <libpq-fe.h>
+
+#include "config.h"
+
+/* Exit codes (STYLE.md 2.7), plus the one a consumer child uses when its
+ * handler cannot be loaded. */
+#define EXIT_OK        0
+#define EXIT_FATAL     1
+#define EXIT_USAGE     2
+#define EXIT_CHILD_CFG 78
+
+/* Bytes on the socket between supervisor and child. */
+#define MSG_IDLE 'i' /* child -> supervisor: the queue was empty */
+#define MSG_BUSY 'b' /* child -> supervisor: it got messages again */
+#define MSG_WAKE 'w' /* supervisor -> child: a send was notified */
+
+/*
+ * supervisor_run - run the daemon until it is stopped. cfg is owned by the
+ * supervisor from here on (replaced on reload). path and ov are kept for
+ * SIGHUP reloads.
+ * Returns the process exit code.
+ */
+int supervisor_run(worker_cfg *cfg,
+                   const char *path,
+                   const cfg_override *ov,
+                   size_t nov);
+
+/*
+ * child_main - a consumer process for queue q: connect (with backoff),
+ * load the handler, run the consume loop; sock is its end of the socket to
+ * the supervisor. Returns the exit code.
+ */
+int child_main(const worker_cfg *cfg, const queue_cfg *q, int sock);
+
+/* === alert.c: delivery of notify-policy alerts to notify_command === */
+
+typedef struct alerts alerts;
+
+alerts *alerts_new(void);
+void alerts_free(alerts *a);
+
+/* A NOTIFY txq_alert arrived (or may have been missed): look soon. */
+void alerts_kick(alerts *a);
+
+/*
+ * alerts_poll - when a command may run, take the undelivered alerts of one
+ * queue (marking them delivered) and start notify_command for them.
+ * db is the supervisor's connection. Returns 0, or -1 when the connection
+ * failed (the caller reconnects).
+ */
+int alerts_poll(alerts *a, PGconn *db, const worker_cfg *cfg, double now);
+
+/* Seconds until alerts_poll has something to do (a large value if not). */
+double alerts_due(const alerts *a, const worker_cfg *cfg, double now);
+
+/* A child exited: returns 1 when it was the alert command (and logs). */
+int alerts_reaped(alerts *a, pid_t pid, int status);
+
+/* Kill an overrunning command; with force, kill it whatever its time. */
+void alerts_timeouts(alerts *a, double now, int force);
+
+/* Whether a command is running. */
+int alerts_running(const alerts *a);
+
+#endif /* TXQ_WORKER_WORKER_H */
