@@ -212,7 +212,8 @@ TXQ_API txq_err txq_queue_drop(txq_client *c,
  * valid UTF-8 without control characters other than tab; they are copied. */
 typedef struct txq_send_opts {
     const char *headers_json;   /* a JSON object, or NULL for {} */
-    double delay;               /* seconds before it becomes visible */
+    double delay;               /* seconds before it becomes visible;
+                                   0: the queue's delay (default 0) */
     int priority;               /* higher first; -32768..32767 */
     const char *group;          /* FIFO group / routing key */
     const char *dedup_id;       /* FIFO only */

@@ -271,7 +271,13 @@ begin
                              'txq_operator', 'txq_admin']
     loop
         if not exists (select 1 from pg_roles where rolname = r) then
-            execute format('create role %I nologin', r);
+            -- Two first migrations at once (two schemas of one cluster)
+            -- may both get here: the loser finds the role made.
+            begin
+                execute format('create role %I nologin', r);
+            exception when duplicate_object or unique_violation then
+                null;
+            end;
         end if;
     end loop;
 end
@@ -286,7 +292,13 @@ grant select, update (headers, body, priority) on
 grant select on @extschema@.message_errors, @extschema@.archive,
     @extschema@.alerts, @extschema@.audit_log, @extschema@.topics,
     @extschema@.subscriptions, @extschema@.routes to txq_operator, txq_admin;
-grant txq_producer, txq_consumer, txq_operator to txq_admin;
+do $members$
+begin
+    grant txq_producer, txq_consumer, txq_operator to txq_admin;
+exception when unique_violation then
+    null; -- granted at the same moment by another first migration
+end
+$members$;
 
 -- Messaging patterns and SQS-grade features (appended before the first
 -- release; still version 1).

@@ -21,13 +21,13 @@
 
 #include "txq_int.h"
 
-#define OID_BYTEA        17
-#define MAX_BODY         268435456u
-#define MAX_TIMEOUT      86400.0
-#define DEFAULT_POLL     5.0
-#define DEFAULT_BATCH    100
-#define MAX_BATCH        10000
-#define INITIAL_BUCKETS  64
+#define OID_BYTEA       17
+#define MAX_BODY        268435456u
+#define MAX_TIMEOUT     86400.0
+#define DEFAULT_POLL    5.0
+#define DEFAULT_BATCH   100
+#define MAX_BATCH       10000
+#define INITIAL_BUCKETS 64
 
 struct pending {
     struct pending *next; /* hash chain, or the list of expired ones */
@@ -539,8 +539,7 @@ txq_requester_wait(txq_requester *r, double seconds)
         pfd.events = POLLIN;
         pfd.revents = 0;
         if (poll(&pfd, 1, ms) < 0 && errno != EINTR)
-            return txq__set_error(r->c, TXQ_ECONN,
-                                  "poll on the connection: %s",
+            return txq__set_error(r->c, TXQ_ECONN, "poll on the connection: %s",
                                   strerror(errno));
     }
 }

@@ -86,7 +86,8 @@ txq_send(txq_client *c,
                               "body of %zu bytes exceeds the largest "
                               "max_body_bytes (%u)",
                               len, MAX_BODY);
-    if ((rc = txq__check_send_opts(c, opts)) || (rc = txq__ensure_schema(c, pg, 0)))
+    if ((rc = txq__check_send_opts(c, opts)) ||
+        (rc = txq__ensure_schema(c, pg, 0)))
         return rc;
 
     txq__params_init(&p);
@@ -185,7 +186,8 @@ txq_send_batch(txq_client *c,
                                   "one statement; send it in parts",
                                   MAX_DATUM);
     }
-    if ((rc = txq__check_send_opts(c, opts)) || (rc = txq__ensure_schema(c, pg, 0)))
+    if ((rc = txq__check_send_opts(c, opts)) ||
+        (rc = txq__ensure_schema(c, pg, 0)))
         return rc;
 
     array = build_array(bodies, lens, n, total);

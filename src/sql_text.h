@@ -171,7 +171,7 @@ enum txq__q {
 
 /* === topics (topic.c) and request/reply (request.c) === */
 
-#define TXQ__SQL_TOPIC_CREATE                                        \
+#define TXQ__SQL_TOPIC_CREATE                                     \
     "select 1 from @extschema@.create_topic($1::text, $2::text, " \
     "$3::text)"
 
@@ -191,17 +191,17 @@ enum txq__q {
     "select @extschema@.remove_route($1::text, $2::int)"
 
 /* $2 is a binary bytea; $3..$9 as in SEND. One row per copy, in order. */
-#define TXQ__SQL_PUBLISH                                           \
-    "select t.id from unnest(@extschema@.publish($1::text, $2, "   \
-    "i_headers => $3::jsonb, "                                     \
-    "i_delay => make_interval(secs => $4::float8), "               \
-    "i_priority => $5::int, i_group => $6::text, "                 \
-    "i_dedup_id => $7::text, i_correlation_id => $8::text, "       \
-    "i_reply_to => $9::text)) with ordinality as t(id, n) "        \
+#define TXQ__SQL_PUBLISH                                         \
+    "select t.id from unnest(@extschema@.publish($1::text, $2, " \
+    "i_headers => $3::jsonb, "                                   \
+    "i_delay => make_interval(secs => $4::float8), "             \
+    "i_priority => $5::int, i_group => $6::text, "               \
+    "i_dedup_id => $7::text, i_correlation_id => $8::text, "     \
+    "i_reply_to => $9::text)) with ordinality as t(id, n) "      \
     "order by t.n"
 
 /* $3 is a binary bytea. NULL when the reply queue is gone. */
-#define TXQ__SQL_REPLY                                              \
+#define TXQ__SQL_REPLY \
     "select @extschema@.reply($1::text, $2::text, $3, $4::jsonb)"
 
 #endif /* TXQ_SQL_TEXT_H */

@@ -135,10 +135,7 @@ txq_subscribe(txq_client *c,
 }
 
 txq_err
-txq_unsubscribe(txq_client *c,
-                PGconn *pg,
-                const char *topic,
-                const char *queue)
+txq_unsubscribe(txq_client *c, PGconn *pg, const char *topic, const char *queue)
 {
     struct txq__params p;
     txq_err rc;
@@ -177,8 +174,7 @@ txq_route_add(txq_client *c,
 
     if (c == NULL)
         return TXQ_EINVAL;
-    if ((rc = enter(c, pg, topic)) ||
-        (rc = check_filter(c, filter_json, 1)) ||
+    if ((rc = enter(c, pg, topic)) || (rc = check_filter(c, filter_json, 1)) ||
         (rc = txq__check_queue_name(c, "queue name", queue)))
         return rc;
     if (position != TXQ_ROUTE_LAST && (position < 0 || position > MAX_POSITION))
@@ -229,8 +225,8 @@ txq_route_remove(txq_client *c, PGconn *pg, const char *topic, int position)
     rc = run_bool(c, pg, TXQ__Q_ROUTE_REMOVE, &p, "");
     if (rc == TXQ_ENOTFOUND && c->sqlstate[0] == '\0')
         return txq__set_error(c, TXQ_ENOTFOUND,
-                              "topic \"%s\" has no route at position %d",
-                              topic, position);
+                              "topic \"%s\" has no route at position %d", topic,
+                              position);
     return rc;
 }
 
@@ -260,8 +256,7 @@ txq_publish(txq_client *c,
         return txq__set_error(c, TXQ_EINVAL, "body is NULL but len is %zu",
                               len);
     if (ids == NULL && cap > 0)
-        return txq__set_error(c, TXQ_EINVAL, "ids is NULL but cap is %zu",
-                              cap);
+        return txq__set_error(c, TXQ_EINVAL, "ids is NULL but cap is %zu", cap);
     if (len > MAX_BODY)
         return txq__set_error(c, TXQ_ETOOBIG,
                               "body of %zu bytes exceeds the largest "

@@ -168,7 +168,7 @@ test_dedup_window(void **state)
  * Right after a claim commits it inserts each message's group into
  * inflight (unique: a second holder of a group fails the insert); in the
  * ack transaction it logs (group, seq, id) and deletes that row. Every
- * 37th message is first rolled back and released, to be delivered again. */
+ * 37th message is released unfinished instead, to be delivered again. */
 typedef struct consumer_arg {
     const char *schema;
     int id;
@@ -218,7 +218,10 @@ consume(void *arg)
     while (tt_now() < until) {
         txq_msg **m = NULL;
         size_t n = 0;
-        txq_err err = txq_claim(c, pg, "orders", 3, NULL, &m, &n);
+        char groups[512];
+        size_t len = 0;
+        const char *gp[1] = {groups};
+        txq_err err = txq_claim(c, pg, "orders", 10, NULL, &m, &n);
 
         if (err == TXQ_EMPTY) {
             if (child_scalar(pg, "select count(*) from messages") == 0 &&
@@ -228,37 +231,35 @@ consume(void *arg)
                 rc = 0;
                 goto out;
             }
-            tt_sleep_ms(2);
+            tt_sleep_ms(5);
             continue;
         }
         if (err != TXQ_OK) {
             fprintf(stderr, "consumer %d: claim: %s\n", a->id, txq_errmsg(c));
             goto out;
         }
-        for (size_t i = 0; i < n; i++) {
-            const char *p[1] = {txq_msg_group(m[i])};
-            if (!child_exec(pg, "insert into inflight values ($1)", p, 1)) {
-                rc = 3; /* two holders of one group */
-                txq_msgs_free(m, n);
-                goto out;
-            }
+        /* Group names are plain (g1, s2): an array literal as is. */
+        groups[len++] = '{';
+        for (size_t i = 0; i < n; i++)
+            len += (size_t)snprintf(groups + len, sizeof groups - len, "%s%s",
+                                    i > 0 ? "," : "", txq_msg_group(m[i]));
+        snprintf(groups + len, sizeof groups - len, "}");
+        if (!child_exec(pg, "insert into inflight select unnest($1::text[])",
+                        gp, 1)) {
+            rc = 3; /* two holders of one group */
+            txq_msgs_free(m, n);
+            goto out;
         }
         for (size_t i = 0; i < n; i++) {
-            char id[32];
-            const char *p[4] = {txq_msg_group(m[i]), NULL, id, who};
-            const char *g[1] = {txq_msg_group(m[i])};
+            char id[32], att[16];
+            const char *p[5] = {txq_msg_group(m[i]), txq_msg_body(m[i], NULL),
+                                id, who, att};
 
-            p[1] = txq_msg_body(m[i], NULL);
             snprintf(id, sizeof id, "%lld", (long long)txq_msg_id(m[i]));
+            snprintf(att, sizeof att, "%d", txq_msg_attempt(m[i]));
             if (++handled % 37 == 0) {
-                /* Roll back once, release: the same message comes back. */
-                PQclear(PQexec(pg, "begin"));
-                child_exec(pg,
-                           "insert into log (grp, body, id, consumer) "
-                           "values ($1, $2, $3::bigint, $4::int)",
-                           p, 4);
-                PQclear(PQexec(pg, "rollback"));
-                if (!child_exec(pg, "delete from inflight where grp = $1", g,
+                /* Not done: release it; the same message comes back. */
+                if (!child_exec(pg, "delete from inflight where grp = $1", p,
                                 1) ||
                     txq_set_visibility(c, pg, m[i], 0) != TXQ_OK) {
                     txq_msgs_free(m, n);
@@ -266,20 +267,18 @@ consume(void *arg)
                 }
                 continue;
             }
-            PQclear(PQexec(pg, "begin"));
+            /* One transaction: the log row, the inflight row, the ack
+             * (fenced by the attempt; it must ack exactly one). */
             if (!child_exec(pg,
-                            "with d as (delete from inflight where grp = $1) "
-                            "insert into log (grp, body, id, consumer) "
-                            "values ($1, $2, $3::bigint, $4::int)",
-                            p, 4) ||
-                txq_ack(c, pg, m[i]) != TXQ_OK) {
-                fprintf(stderr, "consumer %d: ack: %s\n", a->id,
-                        txq_errmsg(c));
-                PQclear(PQexec(pg, "rollback"));
+                            "with d as (delete from inflight where grp = $1),"
+                            " l as (insert into log (grp, body, id, consumer)"
+                            " values ($1, $2, $3::bigint, $4::int))"
+                            " select 1 / ack(array[$3::bigint],"
+                            " array[$5::int])",
+                            p, 5)) {
                 txq_msgs_free(m, n);
                 goto out;
             }
-            PQclear(PQexec(pg, "commit"));
         }
         txq_msgs_free(m, n);
     }
@@ -544,8 +543,9 @@ test_dedup_with_time_passed_in(void **state)
     tt_exec(f->pg, "rollback");
     first = tt_scalar(f->pg, "select send('orders', 'y', i_dedup_id => "
                              "'d3')");
-    assert_int_equal(tt_scalar(f->pg, "select count(*) from messages where "
-                                      "id = %lld",
+    assert_int_equal(tt_scalar(f->pg,
+                               "select count(*) from messages where "
+                               "id = %lld",
                                first),
                      1);
 
@@ -558,9 +558,9 @@ test_dedup_with_time_passed_in(void **state)
                                       "i_dedup_id => 'd4', i_now => now() + "
                                       "interval '9 s')"),
                      first);
-    assert_true(tt_scalar(f->pg, "select send('orders', 'z', i_dedup_id => "
-                                 "'d4', i_now => now() + interval '11 s')") >
-                first);
+    assert_true(tt_scalar(f->pg,
+                          "select send('orders', 'z', i_dedup_id => "
+                          "'d4', i_now => now() + interval '11 s')") > first);
 }
 
 int

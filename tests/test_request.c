@@ -70,8 +70,7 @@ on_timeout(void *arg, const char *corr)
     seen *s = arg;
 
     if (s->timeouts < 8)
-        snprintf(s->timed_out[s->timeouts], sizeof s->timed_out[0], "%s",
-                 corr);
+        snprintf(s->timed_out[s->timeouts], sizeof s->timed_out[0], "%s", corr);
     s->timeouts++;
 }
 
@@ -96,8 +95,8 @@ respond(void *arg)
     while (handled < a->count && tt_now() < until) {
         txq_msg **m = NULL;
         size_t n = 0;
-        txq_err err = txq_claim(c, pg, "svc", 10,
-                                &(txq_recv_opts){.wait = 1}, &m, &n);
+        txq_err err =
+            txq_claim(c, pg, "svc", 10, &(txq_recv_opts){.wait = 1}, &m, &n);
 
         if (err == TXQ_EMPTY)
             continue;
@@ -172,9 +171,9 @@ test_round_trip(void **state)
 
     pid = tt_fork(respond, &a);
     for (int i = 0; i < 3; i++) {
-        assert_txq_ok(f->c, txq_request(r, NULL, "svc", bodies[i],
-                                        strlen(bodies[i]), NULL, 10, on_reply,
-                                        on_timeout, &s, corr[i]));
+        assert_txq_ok(f->c,
+                      txq_request(r, NULL, "svc", bodies[i], strlen(bodies[i]),
+                                  NULL, 10, on_reply, on_timeout, &s, corr[i]));
         assert_true(strlen(corr[i]) > 0);
     }
     assert_int_equal(txq_requester_pending(r), 3);
@@ -249,12 +248,12 @@ test_request_in_callers_transaction(void **state)
      * its own correlation id and headers. */
     pid = tt_fork(respond, &a);
     tt_exec(f->pg, "begin");
-    assert_txq_ok(f->c, txq_request(r, f->pg, "svc", "kept", 4,
-                                    &(txq_send_opts){.correlation_id = "mine-1",
-                                                     .headers_json =
-                                                         "{\"op\": \"sum\"}",
-                                                     .reply_to = "replies"},
-                                    10, on_reply, on_timeout, &s, corr));
+    assert_txq_ok(
+        f->c, txq_request(r, f->pg, "svc", "kept", 4,
+                          &(txq_send_opts){.correlation_id = "mine-1",
+                                           .headers_json = "{\"op\": \"sum\"}",
+                                           .reply_to = "replies"},
+                          10, on_reply, on_timeout, &s, corr));
     assert_string_equal(corr, "mine-1");
     tt_exec(f->pg, "commit");
     assert_txq_ok(f->c, txq_requester_wait(r, 20));
@@ -279,12 +278,12 @@ test_timeouts_and_unknown_replies(void **state)
     int ms;
 
     /* Nobody answers svc. The later deadline is registered first. */
-    assert_txq_ok(f->c, txq_request(r, NULL, "svc", "b", 1, NULL, 0.6,
-                                    on_reply, on_timeout, &s, c2));
-    assert_txq_ok(f->c, txq_request(r, NULL, "svc", "a", 1, NULL, 0.3,
-                                    on_reply, on_timeout, &s, c1));
-    assert_txq_ok(f->c, txq_request(r, NULL, "svc", "c", 1, NULL, 60,
-                                    on_reply, NULL, &s, c3));
+    assert_txq_ok(f->c, txq_request(r, NULL, "svc", "b", 1, NULL, 0.6, on_reply,
+                                    on_timeout, &s, c2));
+    assert_txq_ok(f->c, txq_request(r, NULL, "svc", "a", 1, NULL, 0.3, on_reply,
+                                    on_timeout, &s, c1));
+    assert_txq_ok(f->c, txq_request(r, NULL, "svc", "c", 1, NULL, 60, on_reply,
+                                    NULL, &s, c3));
     assert_true(strcmp(c1, c2) != 0);
     assert_txq_ok(f->c, txq_requester_dispatch(r, NULL));
     ms = txq_requester_timeout_ms(r);
@@ -418,11 +417,13 @@ test_reply_rules(void **state)
     assert_string_equal(
         tt_fails(f->pg, NULL, 0, "select reply('replies', null, 'x')"),
         "22023");
-    assert_string_equal(tt_fails(f->pg, NULL, 0, "select reply(null, 'c', "
-                                                 "'x')"),
+    assert_string_equal(tt_fails(f->pg, NULL, 0,
+                                 "select reply(null, 'c', "
+                                 "'x')"),
                         "22023");
-    assert_string_equal(tt_fails(f->pg, NULL, 0, "select reply('Bad Q', 'c', "
-                                                 "'x')"),
+    assert_string_equal(tt_fails(f->pg, NULL, 0,
+                                 "select reply('Bad Q', 'c', "
+                                 "'x')"),
                         "22023");
     txq_msgs_free(m, 1);
 
@@ -457,9 +458,10 @@ test_requester_bad_input(void **state)
     assert_int_equal(txq_requester_fd(r), -1);
     assert_int_equal(txq_requester_timeout_ms(r), -1);
     assert_txq_rc(f->c, txq_requester_dispatch(r, NULL), TXQ_ESTATE);
-    assert_txq_rc(f->c, txq_request(r, NULL, "svc", "x", 1, NULL, 1, on_reply,
-                                    NULL, &s, corr),
-                  TXQ_ESTATE);
+    assert_txq_rc(
+        f->c,
+        txq_request(r, NULL, "svc", "x", 1, NULL, 1, on_reply, NULL, &s, corr),
+        TXQ_ESTATE);
     assert_string_equal(corr, "");
     assert_txq_rc(f->c, txq_requester_open(r, NULL), TXQ_EINVAL);
     /* Inside a transaction. */
@@ -486,49 +488,57 @@ test_requester_bad_input(void **state)
     /* Bad requests: nothing sent, nothing pending. */
     r = txq_requester_new(f->c, "replies", NULL);
     assert_txq_ok(f->c, txq_requester_open(r, rconn));
-    assert_txq_rc(f->c, txq_request(r, NULL, "svc", "x", 1, NULL, 1, NULL,
-                                    NULL, &s, corr),
-                  TXQ_EINVAL);
+    assert_txq_rc(
+        f->c,
+        txq_request(r, NULL, "svc", "x", 1, NULL, 1, NULL, NULL, &s, corr),
+        TXQ_EINVAL);
     assert_string_equal(txq_errmsg(f->c), "on_reply is NULL");
-    assert_txq_rc(f->c, txq_request(r, NULL, "svc", "x", 1, NULL, 0, on_reply,
-                                    NULL, &s, corr),
-                  TXQ_EINVAL);
+    assert_txq_rc(
+        f->c,
+        txq_request(r, NULL, "svc", "x", 1, NULL, 0, on_reply, NULL, &s, corr),
+        TXQ_EINVAL);
     assert_string_equal(txq_errmsg(f->c),
                         "timeout must be more than 0 seconds");
-    assert_txq_rc(f->c, txq_request(r, NULL, "svc", "x", 1, NULL, -1,
-                                    on_reply, NULL, &s, corr),
+    assert_txq_rc(
+        f->c,
+        txq_request(r, NULL, "svc", "x", 1, NULL, -1, on_reply, NULL, &s, corr),
+        TXQ_EINVAL);
+    assert_txq_rc(f->c,
+                  txq_request(r, NULL, "svc", "x", 1, NULL, 1e9, on_reply, NULL,
+                              &s, corr),
                   TXQ_EINVAL);
-    assert_txq_rc(f->c, txq_request(r, NULL, "svc", "x", 1, NULL, 1e9,
-                                    on_reply, NULL, &s, corr),
-                  TXQ_EINVAL);
-    assert_txq_rc(f->c, txq_request(r, NULL, "svc", "x", 1,
-                                    &(txq_send_opts){.reply_to = "svc"}, 1,
-                                    on_reply, NULL, &s, corr),
+    assert_txq_rc(f->c,
+                  txq_request(r, NULL, "svc", "x", 1,
+                              &(txq_send_opts){.reply_to = "svc"}, 1, on_reply,
+                              NULL, &s, corr),
                   TXQ_EINVAL);
     assert_string_equal(txq_errmsg(f->c), "reply_to must be NULL or the "
                                           "requester's queue \"replies\"");
     memset(long_corr, 'x', 99);
     long_corr[99] = '\0';
-    assert_txq_rc(f->c, txq_request(r, NULL, "svc", "x", 1,
-                                    &(txq_send_opts){.correlation_id =
-                                                         long_corr},
-                                    1, on_reply, NULL, &s, corr),
+    assert_txq_rc(f->c,
+                  txq_request(r, NULL, "svc", "x", 1,
+                              &(txq_send_opts){.correlation_id = long_corr}, 1,
+                              on_reply, NULL, &s, corr),
                   TXQ_EINVAL);
-    assert_txq_rc(f->c, txq_request(r, NULL, "nope", "x", 1, NULL, 1,
-                                    on_reply, NULL, &s, corr),
-                  TXQ_ENOTFOUND);
-    assert_txq_rc(f->c, txq_request(r, NULL, "Bad", "x", 1, NULL, 1, on_reply,
-                                    NULL, &s, corr),
-                  TXQ_EINVAL);
+    assert_txq_rc(
+        f->c,
+        txq_request(r, NULL, "nope", "x", 1, NULL, 1, on_reply, NULL, &s, corr),
+        TXQ_ENOTFOUND);
+    assert_txq_rc(
+        f->c,
+        txq_request(r, NULL, "Bad", "x", 1, NULL, 1, on_reply, NULL, &s, corr),
+        TXQ_EINVAL);
     assert_int_equal(txq_requester_pending(r), 0);
     assert_int_equal(tt_depth(f), 0);
     /* A correlation id that is pending already. */
     assert_txq_ok(f->c, txq_request(r, NULL, "svc", "x", 1,
                                     &(txq_send_opts){.correlation_id = "dup"},
                                     1, on_reply, NULL, &s, corr));
-    assert_txq_rc(f->c, txq_request(r, NULL, "svc", "x", 1,
-                                    &(txq_send_opts){.correlation_id = "dup"},
-                                    1, on_reply, NULL, &s, corr),
+    assert_txq_rc(f->c,
+                  txq_request(r, NULL, "svc", "x", 1,
+                              &(txq_send_opts){.correlation_id = "dup"}, 1,
+                              on_reply, NULL, &s, corr),
                   TXQ_EEXIST);
     assert_int_equal(txq_requester_pending(r), 1);
     assert_int_equal(tt_depth(f), 1);
@@ -561,8 +571,9 @@ test_many_pending(void **state)
             memcpy(first, corr, sizeof corr);
     }
     assert_int_equal(txq_requester_pending(r), 500);
-    tt_exec(f->pg, "select reply('replies', '%s', 'a'), reply('replies', "
-                   "'%s', 'b')",
+    tt_exec(f->pg,
+            "select reply('replies', '%s', 'a'), reply('replies', "
+            "'%s', 'b')",
             first, corr);
     assert_txq_ok(f->c, txq_requester_wait(r, 0.5));
     assert_int_equal(s.replies, 2);
@@ -576,8 +587,7 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_round_trip, setup_rr,
-                                        tt_teardown),
+        cmocka_unit_test_setup_teardown(test_round_trip, setup_rr, tt_teardown),
         cmocka_unit_test_setup_teardown(test_request_in_callers_transaction,
                                         setup_rr, tt_teardown),
         cmocka_unit_test_setup_teardown(test_timeouts_and_unknown_replies,

@@ -59,12 +59,15 @@ queue_of(tt_fixture *f, int64_t id, char *buf, size_t size)
 }
 
 static txq_err
-pub(tt_fixture *f, const char *topic, const char *headers, int64_t *ids,
-    size_t cap, size_t *n)
+pub(tt_fixture *f,
+    const char *topic,
+    const char *headers,
+    int64_t *ids,
+    size_t cap,
+    size_t *n)
 {
     return txq_publish(f->c, f->pg, topic, "payload", 7,
-                       &(txq_send_opts){.headers_json = headers}, ids, cap,
-                       n);
+                       &(txq_send_opts){.headers_json = headers}, ids, cap, n);
 }
 
 static void
@@ -86,11 +89,10 @@ test_fanout_in_one_transaction(void **state)
 
     /* Rolled back: no copy anywhere. */
     tt_exec(f->pg, "begin");
-    assert_txq_ok(f->c, pub(f, "orders.events", "{\"type\": \"order\"}", ids,
-                            8, &n));
+    assert_txq_ok(f->c,
+                  pub(f, "orders.events", "{\"type\": \"order\"}", ids, 8, &n));
     assert_int_equal(n, 2);
-    assert_int_equal(
-        tt_scalar(other, "select count(*) from messages"), 0);
+    assert_int_equal(tt_scalar(other, "select count(*) from messages"), 0);
     tt_exec(f->pg, "rollback");
     assert_int_equal(tt_depth(f), 0);
 
@@ -106,17 +108,16 @@ test_fanout_in_one_transaction(void **state)
     assert_int_equal(tt_scalar(other, "select count(*) from messages"), 2);
     assert_int_equal(on_queue(f, "refunds"), 0);
     /* Each copy is the whole message. */
-    assert_int_equal(tt_scalar(f->pg,
-                               "select count(*) from messages where "
-                               "body = 'payload' and headers = "
-                               "'{\"type\": \"order\", \"n\": 1}'"),
+    assert_int_equal(tt_scalar(f->pg, "select count(*) from messages where "
+                                      "body = 'payload' and headers = "
+                                      "'{\"type\": \"order\", \"n\": 1}'"),
                      2);
 
     /* A refund goes to audit and refunds; fewer ids than copies: only
      * cap are written, n says how many there were. */
     ids[1] = -1;
-    assert_txq_ok(f->c, pub(f, "orders.events", "{\"type\": \"refund\"}", ids,
-                            1, &n));
+    assert_txq_ok(
+        f->c, pub(f, "orders.events", "{\"type\": \"refund\"}", ids, 1, &n));
     assert_int_equal(n, 2);
     assert_int_equal(ids[1], -1);
     assert_int_equal(on_queue(f, "refunds"), 1);
@@ -152,33 +153,32 @@ test_filters_and_unmatched(void **state)
                             "true, \"x\": 1}, \"amount\": 5}",
                             &id, 1, &n));
     assert_int_equal(n, 1);
-    assert_txq_ok(f->c, pub(f, "payments", "{\"currency\": \"EUR\"}", &id, 1,
-                            &n));
+    assert_txq_ok(f->c,
+                  pub(f, "payments", "{\"currency\": \"EUR\"}", &id, 1, &n));
     assert_int_equal(n, 0);
     assert_txq_ok(f->c, pub(f, "payments", NULL, &id, 1, &n));
     assert_int_equal(n, 0);
     /* No match is counted, not an error. */
-    assert_int_equal(
-        tt_scalar(f->pg, "select unmatched from topics where name = "
-                         "'payments'"),
-        2);
+    assert_int_equal(tt_scalar(f->pg,
+                               "select unmatched from topics where name = "
+                               "'payments'"),
+                     2);
     assert_int_equal(on_queue(f, "billing"), 1);
 
     /* Subscribing again replaces the filter; unsubscribing stops copies. */
     assert_txq_ok(f->c, txq_subscribe(f->c, f->pg, "payments", "billing",
                                       "{\"currency\": \"USD\"}"));
-    assert_int_equal(tt_scalar(f->pg, "select count(*) from subscriptions"),
-                     1);
-    assert_txq_ok(f->c, pub(f, "payments", "{\"currency\": \"USD\"}", &id, 1,
-                            &n));
+    assert_int_equal(tt_scalar(f->pg, "select count(*) from subscriptions"), 1);
+    assert_txq_ok(f->c,
+                  pub(f, "payments", "{\"currency\": \"USD\"}", &id, 1, &n));
     assert_int_equal(n, 1);
     assert_txq_ok(f->c, txq_unsubscribe(f->c, f->pg, "payments", "billing"));
     assert_txq_rc(f->c, txq_unsubscribe(f->c, f->pg, "payments", "billing"),
                   TXQ_ENOTFOUND);
     assert_string_equal(txq_errmsg(f->c), "queue \"billing\" is not "
                                           "subscribed to topic \"payments\"");
-    assert_txq_ok(f->c, pub(f, "payments", "{\"currency\": \"USD\"}", &id, 1,
-                            &n));
+    assert_txq_ok(f->c,
+                  pub(f, "payments", "{\"currency\": \"USD\"}", &id, 1, &n));
     assert_int_equal(n, 0);
 
     /* A topic with no subscription at all. */
@@ -212,14 +212,15 @@ test_routing(void **state)
                                       "vip", 10, &pos));
     assert_int_equal(pos, 10);
     /* TXQ_ROUTE_LAST: 10 after the last rule. */
-    assert_txq_ok(f->c, txq_route_add(f->c, f->pg, "router",
-                                      "{\"region\": \"apac\"}", "other",
-                                      TXQ_ROUTE_LAST, &pos));
+    assert_txq_ok(f->c,
+                  txq_route_add(f->c, f->pg, "router", "{\"region\": \"apac\"}",
+                                "other", TXQ_ROUTE_LAST, &pos));
     assert_int_equal(pos, 30);
 
     /* Exactly one queue: the first matching rule by position. */
-    assert_txq_ok(f->c, pub(f, "router", "{\"region\": \"eu\", \"vip\": "
-                                         "\"yes\"}",
+    assert_txq_ok(f->c, pub(f, "router",
+                            "{\"region\": \"eu\", \"vip\": "
+                            "\"yes\"}",
                             &id, 1, &n));
     assert_int_equal(n, 1);
     assert_string_equal(queue_of(f, id, q, sizeof q), "vip");
@@ -245,16 +246,16 @@ test_routing(void **state)
     assert_int_equal(tt_depth(f), before);
     {
         char msg[256];
-        assert_string_equal(tt_fails(f->pg, msg, sizeof msg,
-                                     "select publish('router', 'x')"),
-                            "TQ004");
+        assert_string_equal(
+            tt_fails(f->pg, msg, sizeof msg, "select publish('router', 'x')"),
+            "TQ004");
         assert_non_null(strstr(msg, "router"));
     }
 
     /* Replace a rule at its position; remove one. */
-    assert_txq_ok(f->c, txq_route_add(f->c, f->pg, "router",
-                                      "{\"region\": \"eu\"}", "other", 20,
-                                      NULL));
+    assert_txq_ok(f->c,
+                  txq_route_add(f->c, f->pg, "router", "{\"region\": \"eu\"}",
+                                "other", 20, NULL));
     assert_txq_ok(f->c, pub(f, "router", "{\"region\": \"eu\"}", &id, 1, &n));
     assert_string_equal(queue_of(f, id, q, sizeof q), "other");
     assert_txq_ok(f->c, txq_route_remove(f->c, f->pg, "router", 10));
@@ -262,26 +263,26 @@ test_routing(void **state)
                   TXQ_ENOTFOUND);
     assert_string_equal(txq_errmsg(f->c),
                         "topic \"router\" has no route at position 10");
-    assert_txq_ok(f->c, pub(f, "router", "{\"region\": \"eu\", \"vip\": "
-                                         "\"yes\"}",
+    assert_txq_ok(f->c, pub(f, "router",
+                            "{\"region\": \"eu\", \"vip\": "
+                            "\"yes\"}",
                             &id, 1, &n));
     assert_string_equal(queue_of(f, id, q, sizeof q), "other");
 
     /* A default queue takes what no rule matches; '{}' matches all. */
-    assert_txq_ok(f->c, txq_topic_create(
-                            f->c, f->pg, "with_default",
-                            &(txq_topic_opts){.route = 1,
-                                              .default_queue = "audit"}));
-    assert_txq_ok(f->c, txq_route_add(f->c, f->pg, "with_default",
-                                      "{\"k\": 1}", "eu", TXQ_ROUTE_LAST,
-                                      &pos));
+    assert_txq_ok(f->c,
+                  txq_topic_create(
+                      f->c, f->pg, "with_default",
+                      &(txq_topic_opts){.route = 1, .default_queue = "audit"}));
+    assert_txq_ok(f->c, txq_route_add(f->c, f->pg, "with_default", "{\"k\": 1}",
+                                      "eu", TXQ_ROUTE_LAST, &pos));
     assert_int_equal(pos, 10);
     assert_txq_ok(f->c, pub(f, "with_default", "{\"k\": 2}", &id, 1, &n));
     assert_string_equal(queue_of(f, id, q, sizeof q), "audit");
     assert_txq_ok(f->c, pub(f, "with_default", "{\"k\": 1}", &id, 1, &n));
     assert_string_equal(queue_of(f, id, q, sizeof q), "eu");
-    assert_txq_ok(f->c, txq_route_add(f->c, f->pg, "with_default", "{}", "vip",
-                                      5, NULL));
+    assert_txq_ok(
+        f->c, txq_route_add(f->c, f->pg, "with_default", "{}", "vip", 5, NULL));
     assert_txq_ok(f->c, pub(f, "with_default", "{\"k\": 1}", &id, 1, &n));
     assert_string_equal(queue_of(f, id, q, sizeof q), "vip");
 
@@ -359,27 +360,29 @@ test_bad_input(void **state)
            "invalid topic name", 1);
     expect(f, txq_topic_create(f->c, f->pg, "", NULL), TXQ_EINVAL,
            "invalid topic name", 1);
-    expect(f, txq_topic_create(f->c, f->pg, "x'; drop table topics; --",
-                               NULL),
+    expect(f, txq_topic_create(f->c, f->pg, "x'; drop table topics; --", NULL),
            TXQ_EINVAL, "invalid topic name", 1);
     expect(f, txq_topic_create(f->c, f->pg, NULL, NULL), TXQ_EINVAL,
            "topic name is NULL", 0);
-    expect(f, txq_topic_create(f->c, NULL, "x", NULL), TXQ_EINVAL,
-           "pg is NULL", 0);
+    expect(f, txq_topic_create(f->c, NULL, "x", NULL), TXQ_EINVAL, "pg is NULL",
+           0);
     assert_int_equal(txq_topic_create(NULL, f->pg, "x", NULL), TXQ_EINVAL);
     expect(f, txq_topic_create(f->c, f->pg, "t", NULL), TXQ_EEXIST,
            "topic \"t\" already exists", 0);
-    expect(f, txq_topic_create(f->c, f->pg, "x",
-                               &(txq_topic_opts){.default_queue = "eu"}),
+    expect(f,
+           txq_topic_create(f->c, f->pg, "x",
+                            &(txq_topic_opts){.default_queue = "eu"}),
            TXQ_EINVAL, "default_queue is only for route topics", 0);
-    expect(f, txq_topic_create(
-                  f->c, f->pg, "x",
-                  &(txq_topic_opts){.route = 1, .default_queue = "nope"}),
+    expect(f,
+           txq_topic_create(
+               f->c, f->pg, "x",
+               &(txq_topic_opts){.route = 1, .default_queue = "nope"}),
            TXQ_ENOTFOUND, "unknown queue \"nope\"", 0);
-    expect(f, txq_topic_create(
-                  f->c, f->pg, "x",
-                  &(txq_topic_opts){.route = 1, .default_queue = "No"}),
-           TXQ_EINVAL, "invalid default queue name \"No\"", 1);
+    expect(
+        f,
+        txq_topic_create(f->c, f->pg, "x",
+                         &(txq_topic_opts){.route = 1, .default_queue = "No"}),
+        TXQ_EINVAL, "invalid default queue name \"No\"", 1);
 
     /* Unknown topic / queue. */
     expect(f, txq_subscribe(f->c, f->pg, "nope", "eu", NULL), TXQ_ENOTFOUND,
@@ -420,8 +423,7 @@ test_bad_input(void **state)
            "invalid input syntax for type json", 0);
 
     /* Positions. */
-    expect(f, txq_route_add(f->c, f->pg, "r", "{}", "eu", -5, NULL),
-           TXQ_EINVAL,
+    expect(f, txq_route_add(f->c, f->pg, "r", "{}", "eu", -5, NULL), TXQ_EINVAL,
            "position must be between 0 and 1000000, or TXQ_ROUTE_LAST (got "
            "-5)",
            0);
@@ -437,11 +439,13 @@ test_bad_input(void **state)
            TXQ_EINVAL, "body is NULL but len is 3", 0);
     expect(f, txq_publish(f->c, f->pg, "t", "x", 1, NULL, NULL, 2, &n),
            TXQ_EINVAL, "ids is NULL but cap is 2", 0);
-    expect(f, txq_publish(f->c, f->pg, "t", "x", 1,
-                          &(txq_send_opts){.priority = 40000}, &id, 1, &n),
+    expect(f,
+           txq_publish(f->c, f->pg, "t", "x", 1,
+                       &(txq_send_opts){.priority = 40000}, &id, 1, &n),
            TXQ_EINVAL, "priority must be between -32768 and 32767", 1);
-    expect(f, txq_publish(f->c, f->pg, "t", "x", 1,
-                          &(txq_send_opts){.dedup_id = "d"}, &id, 1, &n),
+    expect(f,
+           txq_publish(f->c, f->pg, "t", "x", 1,
+                       &(txq_send_opts){.dedup_id = "d"}, &id, 1, &n),
            TXQ_EINVAL, "dedup_id is only for fifo queues (\"eu\" is standard)",
            0);
     expect(f, txq_publish(f->c, f->pg, "Bad", "x", 1, NULL, &id, 1, &n),
@@ -456,8 +460,7 @@ test_bad_input(void **state)
         tt_fails(f->pg, NULL, 0, "select add_route('r', '{}', 'eu', -1)"),
         "22023");
     assert_string_equal(
-        tt_fails(f->pg, NULL, 0, "select subscribe('t', 'eu', '[]')"),
-        "22023");
+        tt_fails(f->pg, NULL, 0, "select subscribe('t', 'eu', '[]')"), "22023");
 
     /* Nothing changed by any of them. */
     assert_int_equal(topic_rows(f), before);

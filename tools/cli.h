@@ -125,11 +125,11 @@ void cli_getopt_reset(void);
 /* === the commands === */
 
 int cli_cmd_migrate(cli *ctx, int argc, char **argv);
-int cli_cmd_queue(cli *ctx, int argc, char **argv); /* cli_queue.c */
-int cli_cmd_send(cli *ctx, int argc, char **argv);  /* cli_msg.c */
-int cli_cmd_recv(cli *ctx, int argc, char **argv);  /* cli_msg.c */
-int cli_cmd_stats(cli *ctx, int argc, char **argv); /* cli_stats.c */
-int cli_cmd_dead(cli *ctx, int argc, char **argv);  /* cli_dead.c */
+int cli_cmd_queue(cli *ctx, int argc, char **argv);   /* cli_queue.c */
+int cli_cmd_send(cli *ctx, int argc, char **argv);    /* cli_msg.c */
+int cli_cmd_recv(cli *ctx, int argc, char **argv);    /* cli_msg.c */
+int cli_cmd_stats(cli *ctx, int argc, char **argv);   /* cli_stats.c */
+int cli_cmd_dead(cli *ctx, int argc, char **argv);    /* cli_dead.c */
 int cli_cmd_publish(cli *ctx, int argc, char **argv); /* cli_msg.c */
 int cli_cmd_topic(cli *ctx, int argc, char **argv);   /* cli_topic.c */
 int cli_cmd_request(cli *ctx, int argc, char **argv); /* cli_request.c */
@@ -140,7 +140,6 @@ int cli_cmd_request(cli *ctx, int argc, char **argv); /* cli_request.c */
  * or CLI_ERR (reported). (cli_msg.c)
  */
 int cli_read_stdin(char **out, size_t *len);
-
 
 /* === cli_json.c: JSON text, base64, UTF-8 === */
 

@@ -148,8 +148,7 @@ publish_one(cli *ctx,
     for (size_t i = 0; i < n && i < CAP; i++)
         printf("%" PRId64 "\n", ids[i]);
     if (n > CAP)
-        fprintf(stderr, "txq: publish: %zu more copies not listed\n",
-                n - CAP);
+        fprintf(stderr, "txq: publish: %zu more copies not listed\n", n - CAP);
     free(ids);
     return CLI_OK;
 }
@@ -215,8 +214,8 @@ send_or_publish(cli *ctx, int argc, char **argv, int publish)
             rc = cli_usage_error(cmd, "%s needs a value", argv[optind - 1]);
             break;
         default:
-            rc = cli_usage_error(cmd, "unknown option \"%s\"",
-                                 argv[optind - 1]);
+            rc =
+                cli_usage_error(cmd, "unknown option \"%s\"", argv[optind - 1]);
         }
         if (rc != CLI_OK)
             goto out;

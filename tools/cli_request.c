@@ -35,8 +35,8 @@ static const char request_usage[] =
 
 /* What the callbacks report back. */
 struct outcome {
-    int done;    /* 1 reply, 2 timeout */
-    char *body;  /* the reply, malloc'd */
+    int done;   /* 1 reply, 2 timeout */
+    char *body; /* the reply, malloc'd */
     size_t len;
     int oom;
 };

@@ -70,7 +70,8 @@ struct args {
 /* Parse argv (argv[0] is the sub-command) into a; allowed lists the
  * option codes sub accepts. */
 static int
-parse(const char *sub, int argc, char **argv, const int *allowed, struct args *a)
+parse(
+    const char *sub, int argc, char **argv, const int *allowed, struct args *a)
 {
     static const struct option longopts[] = {
         {"route", no_argument, NULL, O_ROUTE},
@@ -80,12 +81,12 @@ parse(const char *sub, int argc, char **argv, const int *allowed, struct args *a
         {"json", no_argument, NULL, O_JSON},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    int opt, rc;
+    int opt, rc, idx = -1;
 
     memset(a, 0, sizeof *a);
     a->position = -1;
     cli_getopt_reset();
-    while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":h", longopts, &idx)) != -1) {
         int ok = 0;
 
         if (opt == 'h') {
@@ -97,9 +98,13 @@ parse(const char *sub, int argc, char **argv, const int *allowed, struct args *a
                                    argv[optind - 1]);
         for (const int *p = allowed; *p != 0; p++)
             ok |= *p == opt;
+        if (!ok && idx >= 0)
+            return cli_usage_error("topic", "unknown option \"--%s\" for %s",
+                                   longopts[idx].name, sub);
         if (!ok)
             return cli_usage_error("topic", "unknown option \"%s\" for %s",
                                    argv[optind - 1], sub);
+        idx = -1;
         switch (opt) {
         case O_ROUTE:
             a->route = 1;
@@ -186,9 +191,8 @@ cmd_subscribe(cli *ctx, int argc, char **argv, int unsubscribe)
     else
         err = txq_subscribe(ctx->c, ctx->pg, a.pos[0], a.pos[1], a.filter);
     if (err != TXQ_OK)
-        return cli_txq_fail(ctx, err,
-                            unsubscribe ? "topic unsubscribe"
-                                        : "topic subscribe");
+        return cli_txq_fail(
+            ctx, err, unsubscribe ? "topic unsubscribe" : "topic subscribe");
     printf("queue %s %s topic %s\n", a.pos[1],
            unsubscribe ? "unsubscribed from" : "subscribed to", a.pos[0]);
     return CLI_OK;
@@ -215,9 +219,9 @@ cmd_route(cli *ctx, int argc, char **argv)
                                "every message)");
     if ((rc = cli_connect(ctx, 1)))
         return rc;
-    err = txq_route_add(ctx->c, ctx->pg, a.pos[0], a.filter, a.pos[1],
-                        a.position < 0 ? TXQ_ROUTE_LAST : (int)a.position,
-                        &pos);
+    err =
+        txq_route_add(ctx->c, ctx->pg, a.pos[0], a.filter, a.pos[1],
+                      a.position < 0 ? TXQ_ROUTE_LAST : (int)a.position, &pos);
     if (err != TXQ_OK)
         return cli_txq_fail(ctx, err, "topic route");
     printf("route %d of topic %s: %s -> %s\n", pos, a.pos[0], a.filter,
