@@ -355,7 +355,7 @@ printf '  worker    drained on SIGTERM, exit 0; log %s (%d lines), e.g.\n' \
 {
     grep -m 1 'will retry' "$LOG" || true
     grep -m 1 'action=dead' "$LOG" || true
-} | cut -c 1-150 | sed 's/^/              /'
+} | awk '{ print "              " (length > 130 ? substr($0, 1, 129) "..." : $0) }'
 printf '  time      %s s in all\n' "$(elapsed "$t0")"
 
 [[ -z $mismatch ]] || die "business rows differ from acks in:$mismatch"

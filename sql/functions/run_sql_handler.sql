@@ -14,16 +14,19 @@ as $$
 --      spliced into SQL as given; the message goes in as a parameter.
 --      Security invoker, and no search_path of its own: the handler runs
 --      with the worker's privileges and search_path.
---      A non-null result of a message with reply_to is sent to that queue
---      as the reply, with the request's correlation id (bytea as is,
---      anything else as its text in UTF-8).
+--      A non-null result of a request (a message with reply_to and
+--      correlation_id) is its reply, sent by reply() in this transaction
+--      with the request's correlation id (bytea as is, anything else as
+--      its text in UTF-8): when the reply queue no longer exists the reply
+--      is dropped and audited, and the handler still succeeds.
 --
 -- Parameters:
 --      i_fn  - the handler function's name, as configured
 --      i_msg - the message
 --
 -- Returns:
---      the reply's message id, or null when no reply was sent.
+--      the reply's message id, or null when no reply was sent (none, or
+--      dropped).
 --      Errors: 22023 bad name, 42883 no such function; whatever the
 --      handler raises (TQ001: a permanent failure).
 -- ----------------------------------------------------------------------
@@ -58,10 +61,11 @@ begin
             into v_text using i_msg;
         v_bytes := pg_catalog.convert_to(v_text, 'UTF8');
     end if;
-    if v_bytes is null or (i_msg).reply_to is null then
+    if v_bytes is null or (i_msg).reply_to is null
+       or (i_msg).correlation_id is null then
         return null;
     end if;
-    return @extschema@.send((i_msg).reply_to, v_bytes,
-                            i_correlation_id => (i_msg).correlation_id);
+    return @extschema@.reply((i_msg).reply_to, (i_msg).correlation_id,
+                             v_bytes);
 end
 $$;
