@@ -339,10 +339,52 @@ one_run() {
     fi
 }
 
+# C1 (--diag): server cost per message, apart from the commit flush: one
+# session, a plpgsql loop of N/5 iterations committing after each one, with
+# synchronous_commit off for that session only. msgs/s here is 1 / (CPU and
+# WAL-insert time per message), so shapes that are commit-bound in W1/W3
+# still show what each statement costs.
+cpu() { # VARIANT REF PRELOAD(ideal|txq|-) DECLARE BODY
+    local n=$((N / 5)) lsn t0 t1 mps
+    reset "${3#-}"
+    quiesce
+    lsn=$(sql 'select pg_current_wal_lsn()')
+    t0=$(date +%s%N)
+    psql -c 'set synchronous_commit = off' -c "do \$\$ declare $4
+        begin for i in 1 .. $n loop $5; commit; end loop; end \$\$"
+    t1=$(date +%s%N)
+    mps=$(awk -v n="$n" -v d=$((t1 - t0)) 'BEGIN { printf "%.0f", n * 1e9 / d }')
+    CLIENTS=1 N=$n record C1 cpu "$1" "$2" \
+        "$(awk -v d=$((t1 - t0)) 'BEGIN { printf "%.3f", d / 1e9 }')" "$mps" "$lsn"
+}
+
+cpu_rows() {
+    local ins="insert into q (payload) values ('$PAYLOAD')"
+    local claim="${CLAIM//$'\n'/ } into v"
+    cpu ideal_insert '' - 'v bigint;' "$ins"
+    cpu raw_insert ideal_insert - 'v bigint;' "insert into txq.messages
+        (queue_id, visible_at, enqueued_at, body) values ($QID, now(), now(),
+        '$PAYLOAD')"
+    cpu txq_send ideal_insert - 'v bigint;' \
+        "perform txq.send('bench', '$PAYLOAD'::bytea)"
+    cpu ideal_delete '' ideal 'r record;' "delete from q where id = (select id
+        from q order by id for update skip locked limit 1) returning * into r"
+    cpu raw_claim_delete ideal_delete txq 'v bigint;' "$claim;
+        delete from txq.messages where id = v"
+    cpu raw_claim_delete_ctr ideal_delete txq 'v bigint;' "$claim;
+        delete from txq.messages where id = v; ${COUNTER%;}"
+    cpu txq_receive_ack ideal_delete txq 'r record;' "select * into r
+        from txq.receive('bench', 1); perform txq.ack(array[r.id],
+        array[r.attempts])"
+}
+
 say "$runs run(s), $N messages per workload, $CLIENTS clients"
 for ((RUN = 1; RUN <= runs; RUN++)); do
     say "run $RUN/$runs"
     one_run
+    if [[ $diag -eq 1 ]]; then
+        cpu_rows
+    fi
 done
 
 # ---------------------------------------------------------- summary --
@@ -360,7 +402,7 @@ function median(s,    a, n, i, j, t) {
 }
 NR == 1 { next }
 { loads = loads " " $11; if ($11 + 0 > maxload) maxload = $11 + 0 }
-$3 == "ideal" { ideal[$1, $4] = $9; iwal[$4] = iwal[$4] " " $10 }
+$5 == "-" { ideal[$1, $4] = $9 }
 { key = $2 " " $3 " " $4
   if (!(key in seen)) { seen[key] = 1; order[++k] = key; ref[key] = $5 }
   mps[key] = mps[key] " " $9; wal[key] = wal[key] " " $10; run[key] = run[key] " " $1 }

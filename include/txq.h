@@ -738,6 +738,16 @@ typedef enum txq_handler_result {
  * the handler writes a NUL-terminated description into err (errsize bytes,
  * "" on entry); it is recorded in the message's error history.
  * m and the strings it holds are borrowed for the duration of the call.
+ *
+ * Replies: a handler answers a request (txq_msg_reply_to and
+ * txq_msg_correlation_id set) with txq_reply(c, pg, m, body, len,
+ * headers_json, NULL) on the pg it was given, before returning OK: the
+ * reply commits with its writes and the ack, and is never sent if the
+ * message fails. txq-worker passes a so: handler its consumer's
+ * txq_client (bound to the worker's schema) as arg, so it calls
+ * txq_reply((txq_client *)arg, pg, m, ...); an embedding service passes a
+ * client of its own through txq_consumer_new's arg. A reply queue that
+ * no longer exists drops the reply (audited) and is not an error.
  */
 typedef txq_handler_result (*txq_handler_fn)(
     PGconn *pg, const txq_msg *m, void *arg, char *err, size_t errsize);

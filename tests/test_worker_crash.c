@@ -69,12 +69,15 @@ find_cluster(void)
 static int
 run_pg_ctl(const char *args)
 {
-    char cmd[1200];
+    char cmd[1400];
+    int n;
 
     /* paths are the fixture's own: /tmp/txq-pg-<hex>, no quoting issues */
-    snprintf(cmd, sizeof cmd, "%s%s %s -D %s/data >/dev/null 2>&1",
-             getuid() == 0 ? "runuser -u postgres -- " : "", pg_ctl, args,
-             pg_dir);
+    n = snprintf(cmd, sizeof cmd, "%s%s %s -D %s/data >/dev/null 2>&1",
+                 getuid() == 0 ? "runuser -u postgres -- " : "", pg_ctl, args,
+                 pg_dir);
+    if (n < 0 || (size_t)n >= sizeof cmd)
+        return -1;
     return system(cmd);
 }
 

@@ -13,7 +13,8 @@ enum kind { KIND_SQL = 1, KIND_SO, KIND_EXEC };
 struct handler {
     enum kind kind;
     txq_handler_fn fn;
-    void *arg; /* sql/exec state, or the so's dl handle */
+    void *arg;     /* sql/exec state, or the so's dl handle */
+    txq_client *c; /* so: the handler's arg, for txq_reply */
 };
 
 static enum kind
@@ -81,6 +82,7 @@ handler_open(const char *spec,
         return NULL;
     }
     h->kind = kind_of(spec, &rest);
+    h->c = env->c;
     switch (h->kind) {
     case KIND_SQL:
         h->fn = handler_sql_run;
@@ -118,8 +120,9 @@ handler_fn(const handler *h)
 void *
 handler_arg(handler *h)
 {
-    /* A shared object's handler gets no argument of ours. */
-    return h->kind == KIND_SO ? NULL : h->arg;
+    /* A shared object's handler gets the consumer's txq_client (bound to
+     * the worker's schema), so that it can reply with txq_reply. */
+    return h->kind == KIND_SO ? (void *)h->c : h->arg;
 }
 
 void

@@ -5,8 +5,12 @@
  * goes to stdin; the message's attributes to TXQ_* environment variables.
  * Exit 0 is success, 65 a permanent failure, 75 and anything else a
  * failure to retry; past the timeout the whole group gets SIGKILL. The
- * last 4 KiB of stderr become the error text. For a request (reply_to),
- * stdout (up to 1 MiB) is the reply, sent in the consume transaction.
+ * last 4 KiB of stderr become the error text. For a request (reply_to and
+ * correlation id), stdout (up to 1 MiB; more is a permanent failure) is
+ * the reply, sent with txq_reply in the consume transaction after a
+ * successful exit: it commits with the ack or not at all, and a reply
+ * queue that no longer exists drops it (audited) without failing the
+ * message. Empty stdout sends no reply.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -124,6 +128,7 @@ struct capture {
     char *buf;
     size_t len, cap;
     int keep_tail; /* stderr: keep the last cap bytes; stdout: the first */
+    int overflow;  /* stdout: more than cap bytes came */
 };
 
 static void
@@ -139,6 +144,7 @@ capture_add(struct capture *c, const char *data, size_t n)
     if (c->len + n > c->cap) {
         if (!c->keep_tail) {
             n = c->cap - c->len;
+            c->overflow = 1;
         } else {
             size_t drop = c->len + n - c->cap;
 
@@ -189,7 +195,8 @@ handler_exec_run(
     struct capture cerr = {0}, cout = {0};
     size_t blen = 0, sent = 0;
     const char *body = txq_msg_body(m, &blen);
-    int want_reply = txq_msg_reply_to(m) != NULL;
+    int want_reply =
+        txq_msg_reply_to(m) != NULL && txq_msg_correlation_id(m) != NULL;
     double deadline = now_mono() + h->timeout;
     txq_handler_result res = TXQ_HANDLER_RETRY;
     pid_t pid;
@@ -323,16 +330,19 @@ handler_exec_run(
             snprintf(err, errsize, "%s%s%.*s", what, el ? ": " : "", (int)el,
                      cerr.buf);
     }
-    if (res == TXQ_HANDLER_OK && want_reply && cout.len > 0) {
-        txq_send_opts so = {0};
-        txq_err rc;
+    if (res == TXQ_HANDLER_OK && want_reply && cout.overflow) {
+        /* A cut reply would be a wrong one; the same output comes again. */
+        snprintf(err, errsize, "the reply on stdout is larger than %d bytes",
+                 STDOUT_MAX);
+        res = TXQ_HANDLER_PERMANENT;
+    } else if (res == TXQ_HANDLER_OK && want_reply && cout.len > 0) {
+        /* In the consume transaction: it commits with the ack. A reply
+         * queue that is gone is not an error (txq_reply drops it). */
+        txq_err rc = txq_reply(h->c, pg, m, cout.buf, cout.len, NULL, NULL);
 
-        so.correlation_id = txq_msg_correlation_id(m);
-        rc = txq_send(h->c, pg, txq_msg_reply_to(m), cout.buf, cout.len, &so,
-                      NULL);
         if (rc != TXQ_OK) {
             snprintf(err, errsize, "sending the reply: %s", txq_errmsg(h->c));
-            res = TXQ_HANDLER_RETRY;
+            res = rc == TXQ_ETOOBIG ? TXQ_HANDLER_PERMANENT : TXQ_HANDLER_RETRY;
         }
     }
 out:

@@ -1,7 +1,10 @@
 /*
  * handler_so.c - so:path:symbol handlers: a shared object loaded with
  * dlopen in the consumer process; symbol is a txq_handler_fn (txq.h) and
- * gets the consume transaction's PGconn and the message (arg is NULL).
+ * gets the consume transaction's PGconn, the message, and as arg the
+ * consumer's txq_client (bound to the worker's schema): a handler replies
+ * to a request with txq_reply(arg, pg, m, ...) before it returns OK, so the
+ * reply commits with its writes and the ack, or not at all.
  * A crash in it takes down only its consumer process; the attempt was
  * counted by the claim, so a message that always crashes ends in its
  * failure policy.
