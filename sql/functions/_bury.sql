@@ -3,7 +3,6 @@ create or replace function @extschema@._bury(
     i_error text, i_now timestamptz)
 returns void
 language plpgsql
-set search_path = pg_catalog, pg_temp
 as $$
 -- ----------------------------------------------------------------------
 -- Function: _bury(m, q, i_reason, i_error, i_now)

@@ -2,7 +2,6 @@ create or replace function @extschema@._check_body(
     q @extschema@.queues, i_body bytea)
 returns void
 language plpgsql immutable
-set search_path = pg_catalog, pg_temp
 as $$
 -- ----------------------------------------------------------------------
 -- Function: _check_body(q, i_body)

@@ -2,7 +2,6 @@ create or replace function @extschema@._check_interval(
     i_what text, i_value interval, i_min interval, i_max interval)
 returns void
 language plpgsql immutable
-set search_path = pg_catalog, pg_temp
 as $$
 -- ----------------------------------------------------------------------
 -- Function: _check_interval(i_what, i_value, i_min, i_max)

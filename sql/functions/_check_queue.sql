@@ -1,7 +1,6 @@
 create or replace function @extschema@._check_queue(q @extschema@.queues)
 returns void
 language plpgsql immutable
-set search_path = pg_catalog, pg_temp
 as $$
 -- ----------------------------------------------------------------------
 -- Function: _check_queue(q)

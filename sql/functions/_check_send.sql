@@ -4,7 +4,6 @@ create or replace function @extschema@._check_send(
     i_reply_to text)
 returns void
 language plpgsql immutable
-set search_path = pg_catalog, pg_temp
 as $$
 -- ----------------------------------------------------------------------
 -- Function: _check_send(q, ...)

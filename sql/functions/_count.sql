@@ -2,7 +2,6 @@ create or replace function @extschema@._count(
     i_queue_id int, i_what text, i_n bigint default 1)
 returns void
 language plpgsql
-set search_path = pg_catalog, pg_temp
 as $$
 -- ----------------------------------------------------------------------
 -- Function: _count(i_queue_id, i_what, i_n)

@@ -2,7 +2,6 @@ create or replace function @extschema@._dedup(
     q @extschema@.queues, i_dedup_id text, i_now timestamptz)
 returns bigint
 language plpgsql
-set search_path = pg_catalog, pg_temp
 as $$
 -- ----------------------------------------------------------------------
 -- Function: _dedup(q, i_dedup_id, i_now)

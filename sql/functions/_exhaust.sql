@@ -3,7 +3,6 @@ create or replace function @extschema@._exhaust(
     i_error text, i_now timestamptz)
 returns text
 language plpgsql
-set search_path = pg_catalog, pg_temp
 as $$
 -- ----------------------------------------------------------------------
 -- Function: _exhaust(m, q, i_reason, i_error, i_now)

@@ -2,7 +2,6 @@ create or replace function @extschema@._expire(
     q @extschema@.queues, i_now timestamptz, i_limit int default 1000)
 returns int
 language plpgsql
-set search_path = pg_catalog, pg_temp
 as $$
 -- ----------------------------------------------------------------------
 -- Function: _expire(q, i_now, i_limit)

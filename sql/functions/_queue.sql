@@ -1,7 +1,6 @@
 create or replace function @extschema@._queue(i_name text)
 returns @extschema@.queues
 language plpgsql stable
-set search_path = pg_catalog, pg_temp
 as $$
 -- ----------------------------------------------------------------------
 -- Function: _queue(i_name)

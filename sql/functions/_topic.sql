@@ -1,7 +1,6 @@
 create or replace function @extschema@._topic(i_name text)
 returns @extschema@.topics
 language plpgsql stable
-set search_path = pg_catalog, pg_temp
 as $$
 -- ----------------------------------------------------------------------
 -- Function: _topic(i_name)

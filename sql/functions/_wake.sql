@@ -1,7 +1,6 @@
 create or replace function @extschema@._wake(q @extschema@.queues)
 returns void
-language sql
-set search_path = pg_catalog, pg_temp
+language plpgsql
 as $$
 -- ----------------------------------------------------------------------
 -- Function: _wake(q)
@@ -10,8 +9,12 @@ as $$
 --      waits on the queue (internal). A queue nobody waits on costs its
 --      producers no NOTIFY, so busy systems never take the commit-time
 --      notify lock; PostgreSQL folds repeats within one transaction.
+--      plpgsql, not sql: its statement's plan is cached across calls.
 -- ----------------------------------------------------------------------
-    select pg_notify('txq_wake', q.name)
-     where exists (select 1 from @extschema@.waiters w
-                    where w.queue_id = q.queue_id);
+begin
+    if exists (select 1 from @extschema@.waiters w
+                where w.queue_id = q.queue_id) then
+        perform pg_notify('txq_wake', q.name);
+    end if;
+end
 $$;

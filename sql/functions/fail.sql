@@ -9,6 +9,9 @@ create or replace function @extschema@.fail(
 returns text
 language plpgsql security definer
 set search_path = pg_catalog, pg_temp
+-- Generic plans: a custom plan is re-made on every call, which costs more
+-- than these statements take to run; their plans do not depend on values.
+set plan_cache_mode = force_generic_plan
 as $$
 -- ----------------------------------------------------------------------
 -- Function: fail(i_id, i_error, i_attempt, i_permanent, i_retry_after,

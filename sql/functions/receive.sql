@@ -6,6 +6,15 @@ create or replace function @extschema@.receive(
 returns setof @extschema@.message
 language plpgsql security definer
 set search_path = pg_catalog, pg_temp
+-- Generic plans: a custom plan is re-made on every call, which costs more
+-- than these statements take to run; their plans do not depend on values.
+set plan_cache_mode = force_generic_plan
+-- The claim must walk messages_ready_idx in order and stop after i_max rows
+-- whatever the statistics say: a bitmap scan (chosen when the table looked
+-- small at the last analyze) reads every entry of the queue, dead ones
+-- included, and sorts them: the deep-backlog slowdown of other queues.
+set enable_bitmapscan = off
+set enable_seqscan = off
 as $$
 -- ----------------------------------------------------------------------
 -- Function: receive(i_queue, i_max, i_visibility_timeout, i_now)
@@ -27,13 +36,17 @@ declare
     q @extschema@.queues;
     v_now timestamptz := coalesce(i_now, now());
     v_vt interval;
-    v_sql text;
+    v_fifo boolean;
     r record;
-    m @extschema@.messages;
+    v_msg @extschema@.messages;
     v_left int := i_max;
     v_buried int;
 begin
-    q := @extschema@._queue(i_queue);
+    -- _queue() inlined: this is the hot path.
+    select * into q from @extschema@.queues where name = i_queue;
+    if not found then
+        q := @extschema@._queue(i_queue);  -- raises the error
+    end if;
     if i_max is null or i_max not between 1 and 100000 then
         raise exception 'max must be between 1 and 100000 (got %)', i_max
             using errcode = '22023';
@@ -41,41 +54,53 @@ begin
     perform @extschema@._check_interval('visibility_timeout',
         i_visibility_timeout, '0.001 seconds', '12 hours');
     v_vt := coalesce(i_visibility_timeout, q.visibility_timeout);
+    v_fifo := q.kind = 'fifo';
     if q.expire_after is not null then
         perform @extschema@._expire(q, v_now);
     end if;
-
-    -- Constant statement text (no user data), chosen by kind. A fifo group
-    -- is free when its oldest message (the lowest id, which an in-flight or
-    -- retrying message still is) is ready; a lower id of the group that
-    -- another transaction deletes uncommitted still blocks, so order holds
-    -- under concurrency.
-    v_sql := 'with c as (select m.id, m.claimed_at as prev
-                           from @extschema@.messages m
-                          where m.queue_id = $1 and m.visible_at <= $2
-                            and (m.expires_at is null or m.expires_at > $2)'
-          || case when q.kind = 'fifo' then
-             ' and not exists (select 1 from @extschema@.messages o
-                                where o.queue_id = m.queue_id
-                                  and o.group_key = m.group_key
-                                  and o.id < m.id)
-               order by m.id'
-             else
-             ' order by m.priority desc, m.visible_at, m.id' end
-          || ' limit $3 for update skip locked)
-              update @extschema@.messages m
-                 set attempts = m.attempts + 1, visible_at = $2 + $4,
-                     claimed_at = $2, claimed_by = pg_backend_pid()
-                from c
-               where m.id = c.id
-              returning m.*, c.prev';
 
     -- Exhausted messages are buried, not returned: claim again for the
     -- places they took, so a ready message behind them is not reported as
     -- "nothing to receive".
     loop
         v_buried := 0;
-        for r in execute v_sql using q.queue_id, v_now, v_left, v_vt loop
+        -- One static statement (its plan is cached) for both kinds; the
+        -- branch of the other kind is cut by a one-time filter. A fifo group
+        -- is free when its oldest message (the lowest id, which an
+        -- in-flight or retrying message still is) is ready; a lower id of
+        -- the group that another transaction deletes uncommitted still
+        -- blocks, so order holds under concurrency.
+        for r in
+            with std as (
+                select m.id, m.claimed_at as prev
+                  from @extschema@.messages m
+                 where v_fifo = false
+                   and m.queue_id = q.queue_id and m.visible_at <= v_now
+                   and (m.expires_at is null or m.expires_at > v_now)
+                 order by m.priority desc, m.visible_at, m.id
+                 limit v_left
+                   for update skip locked),
+            fifo as (
+                select m.id, m.claimed_at as prev
+                  from @extschema@.messages m
+                 where v_fifo = true
+                   and m.queue_id = q.queue_id and m.visible_at <= v_now
+                   and (m.expires_at is null or m.expires_at > v_now)
+                   and not exists (
+                       select 1 from @extschema@.messages o
+                        where o.queue_id = m.queue_id
+                          and o.group_key = m.group_key and o.id < m.id)
+                 order by m.id
+                 limit v_left
+                   for update skip locked),
+            c as (select * from std union all select * from fifo)
+            update @extschema@.messages m
+               set attempts = m.attempts + 1, visible_at = v_now + v_vt,
+                   claimed_at = v_now, claimed_by = pg_backend_pid()
+              from c
+             where m.id = c.id
+            returning m.*, c.prev
+        loop
             if r.prev is not null then
                 -- The previous attempt was claimed and neither acked nor
                 -- failed before its claim lapsed: its consumer died or
@@ -88,9 +113,9 @@ begin
                         'died or did not finish within its visibility '
                         'timeout', v_now);
                 if r.attempts > q.max_attempts then
-                    m := r;
-                    m.attempts := r.attempts - 1;
-                    perform @extschema@._exhaust(m, q, 'exhausted',
+                    v_msg := r;
+                    v_msg.attempts := r.attempts - 1;
+                    perform @extschema@._exhaust(v_msg, q, 'exhausted',
                         'claim lapsed on the last attempt', v_now);
                     v_buried := v_buried + 1;
                     continue;

@@ -12,6 +12,9 @@ create or replace function @extschema@.send(
 returns bigint
 language plpgsql security definer
 set search_path = pg_catalog, pg_temp
+-- Generic plans: a custom plan is re-made on every call, which costs more
+-- than these statements take to run; their plans do not depend on values.
+set plan_cache_mode = force_generic_plan
 as $$
 -- ----------------------------------------------------------------------
 -- Function: send(i_queue, i_body, ...)
@@ -33,7 +36,11 @@ declare
     v_id bigint;
     v_group text := i_group;
 begin
-    q := @extschema@._queue(i_queue);
+    -- _queue() inlined: this is the hot path.
+    select * into q from @extschema@.queues where name = i_queue;
+    if not found then
+        q := @extschema@._queue(i_queue);  -- raises the error
+    end if;
     perform @extschema@._check_body(q, i_body);
     perform @extschema@._check_send(q, i_headers, i_delay, i_priority,
         i_group, i_dedup_id, i_correlation_id, i_reply_to);

@@ -12,6 +12,9 @@ create or replace function @extschema@.send_batch(
 returns setof bigint
 language plpgsql security definer
 set search_path = pg_catalog, pg_temp
+-- Generic plans: a custom plan is re-made on every call, which costs more
+-- than these statements take to run; their plans do not depend on values.
+set plan_cache_mode = force_generic_plan
 as $$
 -- ----------------------------------------------------------------------
 -- Function: send_batch(i_queue, i_bodies, ...)

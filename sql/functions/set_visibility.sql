@@ -6,6 +6,9 @@ create or replace function @extschema@.set_visibility(
 returns timestamptz
 language plpgsql security definer
 set search_path = pg_catalog, pg_temp
+-- Generic plans: a custom plan is re-made on every call, which costs more
+-- than these statements take to run; their plans do not depend on values.
+set plan_cache_mode = force_generic_plan
 as $$
 -- ----------------------------------------------------------------------
 -- Function: set_visibility(i_id, i_timeout, i_attempt, i_now)
