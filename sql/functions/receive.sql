@@ -90,7 +90,12 @@ begin
                        select 1 from @extschema@.messages o
                         where o.queue_id = m.queue_id
                           and o.group_key = m.group_key and o.id < m.id)
-                 order by m.id
+                 -- The index's order, not id order: which group goes first
+                 -- is only fairness (order within a group is the not-exists
+                 -- test's job), and walking messages_ready_idx lets the
+                 -- claim stop at the first free heads instead of sorting
+                 -- every ready message of the queue.
+                 order by m.priority desc, m.visible_at, m.id
                  limit v_left
                    for update skip locked),
             c as (select * from std union all select * from fifo)
