@@ -400,6 +400,14 @@ test_requeue(void **state)
         tt_scalar(f->pg,
                   "select count(*) from audit_log where action = 'requeue'"),
         2);
+    /* The edit itself is in the audit trail, with who made it. */
+    assert_int_equal(
+        tt_scalar(f->pg,
+                  "select count(*) from audit_log where action = 'edit' "
+                  "and message_id = %lld and actor = session_user "
+                  "and detail like 'body (2 -> 2 bytes), headers%%'",
+                  (long long)id),
+        1);
 }
 
 static void
