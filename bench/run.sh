@@ -19,6 +19,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${TXQ_BUILD_DIR:-$ROOT/build}
 TOOL=$BUILD/txq-bench
+WORKER=${TXQ_WORKER:-$BUILD/txq-worker}
 OUT=$ROOT/bench/out
 RESULTS=$OUT/results.tsv
 PAYLOAD='{"type":"order.created","order_id":123456,"customer_id":"c-000042","amount_cents":4999,"currency":"EUR"}'
@@ -65,6 +66,7 @@ for b in initdb pg_ctl postgres psql pgbench; do
     [[ -x $PGBIN/$b ]] || die "$PGBIN/$b not found (apt-get install postgresql-15)"
 done
 [[ -x $TOOL ]] || die "$TOOL not built (./run build, or ./run bench)"
+[[ -x $WORKER ]] || die "$WORKER not built (./run build, or ./run bench)"
 
 as_owner() {
     if [[ $(id -u) -eq 0 ]]; then
@@ -111,6 +113,15 @@ sql() { # one value
 psql -d postgres -c 'create database bench'
 "$TOOL" setup || die "txq-bench setup (txq_migrate) failed"
 psql -c 'create table q (id bigserial primary key, payload jsonb not null)'
+# txq-worker handlers: W3's no-op, W4's wake-up clock.
+psql <<'EOF'
+create function bench_noop(m txq.message) returns void
+    language plpgsql as 'begin end';
+create table bench_lat (id bigint, t timestamptz);
+create table bench_sent (id bigint, t float8);
+create function bench_lat(m txq.message) returns void language sql
+    as 'insert into bench_lat values (m.id, clock_timestamp())';
+EOF
 QID=$(sql "select queue_id from txq.queues where name = 'bench'")
 
 # --------------------------------------------------------- scripts --
@@ -131,8 +142,9 @@ CLAIM="with c as (select id from txq.messages where $READY limit 1
  for update skip locked) update txq.messages m set attempts = m.attempts + 1,
  visible_at = now() + '30 s', claimed_at = now(), claimed_by = pg_backend_pid()
  from c where m.id = c.id returning m.id"
-COUNTER="update txq.queue_counters set acked = acked + 1
- where queue_id = $QID and slot = pg_backend_pid() % 16;"
+COUNTER="insert into txq.queue_counters (queue_id, slot, acked)
+ values ($QID, pg_backend_pid(), 1) on conflict (queue_id, slot)
+ do update set acked = txq.queue_counters.acked + 1;"
 oneline() { # pgbench reads one statement per line
     tr '\n' ' ' <<<"$1"
     echo
@@ -253,12 +265,45 @@ pgb() {
         "$(awk -v n="$N" -v r="$mps" 'BEGIN { printf "%.3f", n / r }')" "$mps" "$lsn"
 }
 
-# tool WORKLOAD VARIANT REF COMMAND: the library through txq-bench
+# W3 worker: txq-worker (its sql: handler a no-op, concurrency CLIENTS)
+# drains the preloaded queue; txq-bench starts it and stops it when all
+# are acked.
+worker_drain() { # WORKLOAD VARIANT REF
+    local lsn line
+    quiesce
+    lsn=$(sql 'select pg_current_wal_lsn()')
+    line=$("$TOOL" worker "$N" -- "$WORKER" -H bench=sql:public.bench_noop \
+        -n "$CLIENTS" --log-level warn) || die "txq-bench worker failed"
+    [[ $line =~ seconds=([0-9.]+)\ msgs_per_s=([0-9]+) ]] ||
+        die "txq-bench worker: unexpected output: $line"
+    record "$1" txq "$2" "$3" "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}" "$lsn"
+}
+
+# W4: wake-up latency through txq-worker (concurrency 1), 1 message every
+# 10 ms; its rows carry milliseconds in the msgs_per_s column.
+latency() { # VARIANT [WORKER FLAGS...]
+    local var=$1 line n=$((quick ? 200 : 1000)) load
+    shift
+    reset
+    quiesce
+    line=$("$TOOL" latency "$n" 10 -- "$WORKER" -H bench=sql:public.bench_lat \
+        -n 1 --log-level warn "$@") || die "txq-bench latency failed"
+    [[ $line =~ p50_ms=([0-9.]+)\ p99_ms=([0-9.]+) ]] ||
+        die "txq-bench latency: unexpected output: $line"
+    load=$(cut -d' ' -f1 /proc/loadavg)
+    printf '%s\tW4\ttxq\t%s\t-\t1\t%s\t-\t%s\t0\t%s\n' "$RUN" \
+        "${var}_p50_ms" "$n" "${BASH_REMATCH[1]}" "$load" >>"$RESULTS"
+    printf '%s\tW4\ttxq\t%s\t-\t1\t%s\t-\t%s\t0\t%s\n' "$RUN" \
+        "${var}_p99_ms" "$n" "${BASH_REMATCH[2]}" "$load" >>"$RESULTS"
+    printf '  W4   txq   %-20s %s  load %s\n' "$var" "$line" "$load" >&2
+}
+
+# tool WORKLOAD VARIANT REF COMMAND [FLAG]: the library through txq-bench
 tool() {
     local wl=$1 var=$2 ref=$3 cmd=$4 lsn line
     quiesce
     lsn=$(sql 'select pg_current_wal_lsn()')
-    line=$("$TOOL" -c "$CLIENTS" "$cmd" "$N") || die "txq-bench $cmd failed"
+    line=$("$TOOL" -c "$CLIENTS" ${5:-} "$cmd" "$N") || die "txq-bench $cmd failed"
     [[ $line =~ seconds=([0-9.]+)\ msgs_per_s=([0-9]+) ]] ||
         die "txq-bench $cmd: unexpected output: $line"
     record "$wl" txq "$var" "$ref" "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}" "$lsn"
@@ -282,6 +327,13 @@ one_run() {
         pgb W1 raw insert1 enq1 1 raw_insert1.sql
     fi
 
+    # NOTIFY must not serialise commits: 8 producers, without and with a
+    # session waiting on the queue (woken, it waits again at once).
+    reset
+    CLIENTS=8 tool W1n send1_8p_nowait '' send1
+    reset
+    CLIENTS=8 tool W1n send1_8p_waiter send1_8p_nowait send1 -w
+
     reset
     pgb W2 ideal enq100 '' 100 enq100.sql
     reset
@@ -298,6 +350,8 @@ one_run() {
     tool W3 recv1_ack deq1 recv1
     reset txq
     tool W3 claim1_ack deq1 claim1
+    reset txq
+    worker_drain W3 worker_noop deq1
     if [[ $diag -eq 1 ]]; then
         reset ideal
         pgb W3 ideal deq1_4rt deq1 1 deq1_4rt.sql
@@ -329,6 +383,9 @@ one_run() {
     tool W3b recv100_ack deq100 recv100
     reset txq
     tool W3b claim100_ack deq100 claim100
+
+    latency listen
+    latency poll_1s --no-listen
     if [[ $diag -eq 1 ]]; then
         reset txq
         pgb W3b sql recv100_ack deq100 100 sql_recv100.sql
@@ -419,8 +476,9 @@ END {
                 iv = iv " " ideal[rs[j], ref[key]]
             }
         }
-        printf "%-28s %-6s %11.0f %11s %7s %9.0f\n", f[1] " " f[3], f[2],
-            median(mps[key]), iv == "" ? "" : sprintf("%.0f", median(iv)),
+        printf "%-28s %-6s %11s %11s %7s %9.0f\n", f[1] " " f[3], f[2],
+            sprintf(f[1] == "W4" ? "%.2f" : "%.0f", median(mps[key])),
+            iv == "" ? "" : sprintf("%.0f", median(iv)),
             r == "" ? "" : sprintf("%.2f", median(r)), median(wal[key])
     }
     printf "load average (1 min) after each measurement: median %s, max %s\n",

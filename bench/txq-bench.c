@@ -2,8 +2,12 @@
  * txq-bench.c - the C driver of bench/run.sh: runs one txq workload with
  * CLIENTS forked processes, each on its own connection, through libtxq.
  *
- *   txq-bench [-c CLIENTS] [-q QUEUE] [-d DSN] COMMAND [N]
+ *   txq-bench [-c CLIENTS] [-q QUEUE] [-d DSN] [-w] COMMAND [N]
  *
+ *   -w                during a send: a session waits on the queue like an
+ *                     idle consumer that never finds work (LISTEN, and
+ *                     wait_begin again after every wake-up), so sends
+ *                     NOTIFY; prints wakes=W, the notifications it got
  *   setup             txq_migrate, then drop (force) and create the queue
  *   send1 N           N messages, one txq_send per transaction (autocommit)
  *   send100 N         N messages, txq_send_batch of 100 per transaction
@@ -11,6 +15,16 @@
  *   claim1 N          drain N: txq_claim 1 (commits), BEGIN, txq_ack, COMMIT
  *   recv100 N         drain N: BEGIN, txq_receive 100, txq_ack_batch, COMMIT
  *   claim100 N        drain N: txq_claim 100, BEGIN, txq_ack_batch, COMMIT
+ *   worker N -- CMD   drain N with a txq-worker: run CMD (the worker, with
+ *                     its handler and concurrency), stop it (SIGTERM) once
+ *                     the queue's acked counter grew by N
+ *   latency N MS -- CMD
+ *                     wake-up latency: run CMD (a worker whose handler
+ *                     records clock_timestamp() in bench_lat), wait 1 s,
+ *                     then send N messages one at a time, one every MS
+ *                     milliseconds, each its own transaction; latency =
+ *                     handler start - the moment txq_send returned
+ *                     (CLOCK_REALTIME, same host). Prints percentiles.
  *
  * The connection comes from DSN (default: the PG* environment). Every client
  * connects and checks the schema, then waits at a barrier; the clock
@@ -24,6 +38,8 @@
  * Exit status: 0 ok, 1 failure (message on stderr), 2 usage.
  */
 #include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -46,7 +62,16 @@ static const char payload[] =
 #define BATCH       100
 #define MAX_CLIENTS 64
 
-enum mode { M_SEND1, M_SEND100, M_RECV1, M_CLAIM1, M_RECV100, M_CLAIM100 };
+enum mode {
+    M_SEND1,
+    M_SEND100,
+    M_RECV1,
+    M_CLAIM1,
+    M_RECV100,
+    M_CLAIM100,
+    M_WORKER,
+    M_LATENCY
+};
 
 static const struct {
     const char *name;
@@ -54,6 +79,7 @@ static const struct {
 } modes[] = {
     {"send1", M_SEND1},   {"send100", M_SEND100}, {"recv1", M_RECV1},
     {"claim1", M_CLAIM1}, {"recv100", M_RECV100}, {"claim100", M_CLAIM100},
+    {"worker", M_WORKER}, {"latency", M_LATENCY},
 };
 
 /* What a client sends the parent when it is done. */
@@ -65,6 +91,7 @@ struct report {
 
 static const char *dsn = "";
 static const char *queue = "bench";
+static int waiter = 0; /* -w */
 
 static double
 now_mono(void)
@@ -105,6 +132,21 @@ exec_cmd(PGconn *pg, const char *sql)
         fprintf(stderr, "txq-bench: %s: %s", sql, PQerrorMessage(pg));
     PQclear(res);
     return ok;
+}
+
+/* Registers pg as a waiter on the queue. Returns 0 or -1. */
+static int
+wait_begin(PGconn *pg)
+{
+    const char *params[1] = {queue};
+    PGresult *res = PQexecParams(pg, "select txq.wait_begin($1)", 1, NULL,
+                                 params, NULL, NULL, 0);
+    int ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+
+    if (!ok)
+        fprintf(stderr, "txq-bench: wait_begin: %s", PQerrorMessage(pg));
+    PQclear(res);
+    return ok ? 0 : -1;
 }
 
 /* Returns the number of messages in the queue, or -1 on error. */
@@ -306,12 +348,23 @@ run_workload(enum mode m, int64_t n, int clients)
     struct report r;
     int64_t before, done = 0;
     double t0, t_end = 0.0;
-    int i, started = 0, failed = 0, status;
+    int i, got = 0, started = 0, failed = 0, status;
     PGconn *pg = connect_db();
+    PGconn *wpg = NULL;
+    int64_t wakes = 0;
     char byte;
 
     if (pg == NULL)
         return 1;
+    if (waiter && (wpg = connect_db()) != NULL &&
+        (!exec_cmd(wpg, "LISTEN txq_wake") || wait_begin(wpg) != 0)) {
+        PQfinish(wpg);
+        wpg = NULL;
+    }
+    if (waiter && wpg == NULL) {
+        PQfinish(pg);
+        return 1;
+    }
     before = queue_depth(pg);
     if (before < 0 || (is_drain(m) && before != n)) {
         fprintf(stderr,
@@ -356,16 +409,50 @@ run_workload(enum mode m, int64_t n, int clients)
     }
     t0 = now_mono();
     close(go[1]);
-    for (i = 0; i < started; i++) {
+    while (got < started) {
+        struct pollfd pfd[2] = {{rep[0], POLLIN, 0},
+                                {wpg ? PQsocket(wpg) : -1, POLLIN, 0}};
+
+        if (poll(pfd, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            failed = 1;
+            break;
+        }
+        if (pfd[1].revents & POLLIN) {
+            PGnotify *nf;
+            int hit = 0;
+
+            if (!PQconsumeInput(wpg)) {
+                failed = 1;
+                break;
+            }
+            while ((nf = PQnotifies(wpg)) != NULL) {
+                hit = 1;
+                PQfreemem(nf);
+            }
+            /* Woken: the sender took the waiter row; wait again. */
+            if (hit) {
+                wakes++;
+                if (wait_begin(wpg) != 0) {
+                    failed = 1;
+                    break;
+                }
+            }
+        }
+        if (!(pfd[0].revents & (POLLIN | POLLHUP)))
+            continue;
         if (read(rep[0], &r, sizeof r) != (ssize_t)sizeof r) {
             failed = 1;
             break;
         }
+        got++;
         failed |= r.failed;
         done += r.msgs;
         if (r.end > t_end)
             t_end = r.end;
     }
+    PQfinish(wpg);
     for (i = 0; i < started; i++) {
         if (waitpid(pids[i], &status, 0) != pids[i] || !WIFEXITED(status) ||
             WEXITSTATUS(status) != 0)
@@ -380,9 +467,261 @@ run_workload(enum mode m, int64_t n, int clients)
         fprintf(stderr, "txq-bench: run failed\n");
         return 1;
     }
-    printf("msgs=%lld seconds=%.3f msgs_per_s=%.0f\n", (long long)n, t_end - t0,
+    printf("msgs=%lld seconds=%.3f msgs_per_s=%.0f", (long long)n, t_end - t0,
            (double)n / (t_end - t0));
+    if (waiter)
+        printf(" wakes=%lld", (long long)wakes);
+    printf("\n");
     return 0;
+}
+
+/* Returns the queue's acked counter, or -1 on error. */
+static int64_t
+acked_count(PGconn *pg)
+{
+    const char *params[1] = {queue};
+    PGresult *res;
+    int64_t n = -1;
+
+    res = PQexecParams(pg,
+                       "select coalesce(sum(c.acked), 0) from"
+                       " txq.queue_counters c join txq.queues q"
+                       " using (queue_id) where q.name = $1",
+                       1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+        n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    else
+        fprintf(stderr, "txq-bench: acked: %s", PQerrorMessage(pg));
+    PQclear(res);
+    return n;
+}
+
+/* Starts argv (a txq-worker) as a child. Returns its pid, or -1. */
+static pid_t
+spawn(char **argv)
+{
+    pid_t pid = fork();
+
+    if (pid < 0) {
+        perror("txq-bench: fork");
+        return -1;
+    }
+    if (pid == 0) {
+        execvp(argv[0], argv);
+        fprintf(stderr, "txq-bench: %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    return pid;
+}
+
+/* SIGTERM (the worker drains) and wait. Returns 0 when it exited 0. */
+static int
+stop_child(pid_t pid)
+{
+    int status;
+
+    kill(pid, SIGTERM);
+    if (waitpid(pid, &status, 0) != pid)
+        return -1;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+static void
+sleep_secs(double s)
+{
+    struct timespec ts;
+
+    ts.tv_sec = (time_t)s;
+    ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+/*
+ * W3 with the worker: the clock runs from starting the worker process to
+ * the poll (every 10 ms) that sees the acked counter grown by n.
+ */
+static int
+run_worker(int64_t n, char **argv)
+{
+    PGconn *pg = connect_db();
+    int64_t before, acked = 0, depth;
+    double t0, t1;
+    pid_t pid;
+    int failed = 0;
+
+    if (pg == NULL)
+        return 1;
+    depth = queue_depth(pg);
+    before = acked_count(pg);
+    if (depth != n || before < 0) {
+        fprintf(stderr,
+                "txq-bench: the queue holds %lld messages, "
+                "expected %lld\n",
+                (long long)depth, (long long)n);
+        PQfinish(pg);
+        return 1;
+    }
+    t0 = now_mono();
+    if ((pid = spawn(argv)) < 0) {
+        PQfinish(pg);
+        return 1;
+    }
+    for (;;) {
+        int status;
+
+        acked = acked_count(pg);
+        if (acked < 0 || acked - before >= n)
+            break;
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            fprintf(stderr, "txq-bench: the worker exited early\n");
+            pid = -1;
+            break;
+        }
+        sleep_secs(0.01);
+    }
+    t1 = now_mono();
+    if (pid < 0 || stop_child(pid) != 0 || acked - before != n)
+        failed = 1;
+    if (!failed && queue_depth(pg) != 0)
+        failed = 1;
+    PQfinish(pg);
+    if (failed) {
+        fprintf(stderr, "txq-bench: worker run failed (acked %lld of %lld)\n",
+                (long long)(acked - before), (long long)n);
+        return 1;
+    }
+    printf("msgs=%lld seconds=%.3f msgs_per_s=%.0f\n", (long long)n, t1 - t0,
+           (double)n / (t1 - t0));
+    return 0;
+}
+
+static double
+now_real(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * W4: one producer, n messages, one every ms milliseconds (absolute
+ * schedule). The worker's handler records (id, clock_timestamp()) in
+ * bench_lat; the send times go in bench_sent at the end, and the
+ * percentiles come from the join.
+ */
+static int
+run_latency(int64_t n, double ms, char **argv)
+{
+    txq_client *c = txq_client_new(NULL);
+    PGconn *pg = connect_db();
+    double *sent = calloc((size_t)n, sizeof *sent);
+    int64_t *ids = calloc((size_t)n, sizeof *ids);
+    char *idtxt = NULL, *ttxt = NULL;
+    PGresult *res = NULL;
+    double next, deadline;
+    pid_t pid = -1;
+    int64_t i, got = 0;
+    int ret = 1;
+    txq_err rc;
+
+    if (c == NULL || pg == NULL || sent == NULL || ids == NULL)
+        goto out;
+    if (!exec_cmd(pg, "truncate bench_lat, bench_sent"))
+        goto out;
+    if ((pid = spawn(argv)) < 0)
+        goto out;
+    sleep_secs(1.0); /* the worker connects and goes idle */
+    next = now_mono();
+    for (i = 0; i < n; i++) {
+        double wait = next - now_mono();
+
+        if (wait > 0)
+            sleep_secs(wait);
+        rc = txq_send(c, pg, queue, payload, sizeof payload - 1, NULL, &ids[i]);
+        sent[i] = now_real();
+        if (rc != TXQ_OK) {
+            txq_failed(c, "txq_send", rc);
+            goto out;
+        }
+        next += ms / 1000.0;
+    }
+    deadline = now_mono() + 30.0;
+    while (now_mono() < deadline) {
+        res = PQexec(pg, "select count(*) from bench_lat");
+        got = PQresultStatus(res) == PGRES_TUPLES_OK
+                  ? strtoll(PQgetvalue(res, 0, 0), NULL, 10)
+                  : -1;
+        PQclear(res);
+        res = NULL;
+        if (got < 0 || got >= n)
+            break;
+        sleep_secs(0.05);
+    }
+    /* "{id,...}" and "{t,...}" arrays for one insert. */
+    idtxt = malloc((size_t)n * 24 + 3);
+    ttxt = malloc((size_t)n * 32 + 3);
+    if (idtxt == NULL || ttxt == NULL)
+        goto out;
+    {
+        size_t a = 0, b = 0;
+
+        idtxt[a++] = '{';
+        ttxt[b++] = '{';
+        for (i = 0; i < n; i++) {
+            a += (size_t)sprintf(idtxt + a, "%s%" PRId64, i ? "," : "", ids[i]);
+            b += (size_t)sprintf(ttxt + b, "%s%.6f", i ? "," : "", sent[i]);
+        }
+        strcpy(idtxt + a, "}");
+        strcpy(ttxt + b, "}");
+    }
+    {
+        const char *params[2] = {idtxt, ttxt};
+
+        res = PQexecParams(pg,
+                           "insert into bench_sent select * from"
+                           " unnest($1::bigint[], $2::float8[])",
+                           2, NULL, params, NULL, NULL, 0);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            fprintf(stderr, "txq-bench: %s", PQerrorMessage(pg));
+            goto out;
+        }
+        PQclear(res);
+    }
+    res =
+        PQexec(pg, "select count(l.id),"
+                   " percentile_cont(0.5) within group (order by d),"
+                   " percentile_cont(0.99) within group (order by d),"
+                   " max(d), count(*) filter (where d < 0)"
+                   " from bench_sent s left join lateral"
+                   " (select l.id, (extract(epoch from l.t) - s.t) * 1000 as d"
+                   " from bench_lat l where l.id = s.id) l on true");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        fprintf(stderr, "txq-bench: %s", PQerrorMessage(pg));
+        goto out;
+    }
+    printf("msgs=%lld handled=%s p50_ms=%.3f p99_ms=%.3f max_ms=%.3f "
+           "negative=%s\n",
+           (long long)n, PQgetvalue(res, 0, 0),
+           strtod(PQgetvalue(res, 0, 1), NULL),
+           strtod(PQgetvalue(res, 0, 2), NULL),
+           strtod(PQgetvalue(res, 0, 3), NULL), PQgetvalue(res, 0, 4));
+    ret = strtoll(PQgetvalue(res, 0, 0), NULL, 10) == n ? 0 : 1;
+    if (ret != 0)
+        fprintf(stderr, "txq-bench: the handler saw %s of %lld messages\n",
+                PQgetvalue(res, 0, 0), (long long)n);
+out:
+    PQclear(res);
+    if (pid > 0 && stop_child(pid) != 0)
+        ret = 1;
+    free(idtxt);
+    free(ttxt);
+    free(sent);
+    free(ids);
+    PQfinish(pg);
+    txq_client_free(c);
+    return ret;
 }
 
 static int
@@ -420,10 +759,12 @@ out:
 static int
 usage(void)
 {
-    fprintf(stderr,
-            "usage: txq-bench [-c CLIENTS] [-q QUEUE] [-d DSN] COMMAND [N]\n"
-            "  setup | send1 N | send100 N | recv1 N | claim1 N |"
-            " recv100 N | claim100 N\n");
+    fprintf(
+        stderr,
+        "usage: txq-bench [-c CLIENTS] [-q QUEUE] [-d DSN] [-w] COMMAND [N]\n"
+        "  setup | send1 N | send100 N | recv1 N | claim1 N |"
+        " recv100 N | claim100 N\n"
+        "  worker N -- WORKER-COMMAND | latency N MS -- WORKER-COMMAND\n");
     return 2;
 }
 
@@ -435,7 +776,7 @@ main(int argc, char **argv)
     char *end;
     size_t i;
 
-    while ((opt = getopt(argc, argv, "c:q:d:")) != -1) {
+    while ((opt = getopt(argc, argv, "+c:q:d:w")) != -1) {
         switch (opt) {
         case 'c':
             clients = atoi(optarg);
@@ -445,6 +786,9 @@ main(int argc, char **argv)
             break;
         case 'd':
             dsn = optarg;
+            break;
+        case 'w':
+            waiter = 1;
             break;
         default:
             return usage();
@@ -465,6 +809,21 @@ main(int argc, char **argv)
         n = strtoll(argv[optind + 1], &end, 10);
         if (errno != 0 || *end != '\0' || n < 1)
             return usage();
+        if (modes[i].mode == M_WORKER || modes[i].mode == M_LATENCY) {
+            int a = optind + 2;
+            double ms = 0;
+
+            if (modes[i].mode == M_LATENCY) {
+                if (a >= argc || (ms = strtod(argv[a], &end)) <= 0 ||
+                    *end != '\0')
+                    return usage();
+                a++;
+            }
+            if (a + 1 >= argc || strcmp(argv[a], "--") != 0)
+                return usage();
+            return modes[i].mode == M_WORKER ? run_worker(n, argv + a + 1)
+                                             : run_latency(n, ms, argv + a + 1);
+        }
         return run_workload(modes[i].mode, n, clients);
     }
     return usage();

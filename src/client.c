@@ -44,6 +44,7 @@ static const char *const templates[TXQ__Q_COUNT] = {
     [TXQ__Q_ROUTE_REMOVE] = TXQ__SQL_ROUTE_REMOVE,
     [TXQ__Q_PUBLISH] = TXQ__SQL_PUBLISH,
     [TXQ__Q_REPLY] = TXQ__SQL_REPLY,
+    [TXQ__Q_ACK_RECEIVE] = TXQ__SQL_ACK_RECEIVE,
 };
 
 #define PLACEHOLDER "@extschema@"
@@ -107,6 +108,7 @@ txq_client_new(const txq_options *opts)
             txq_client_free(c);
             return NULL;
         }
+        txq__stmt_name(c->stmt[i], sizeof c->stmt[i], c->sql[i], i);
     }
     c->schema_ok = 1;
     return c;

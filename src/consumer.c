@@ -4,7 +4,11 @@
  * is durable before its handler runs; then each message is handled in a
  * transaction of its own together with its fenced ack, and a failure is
  * recorded by txq_fail in a separate transaction after the rollback.
- * Written against the public API only.
+ * On the happy path the claim of the next messages rides in the ack's
+ * transaction (txq__ack_claim_commit: ack, claim and COMMIT in one round
+ * trip), so a busy consumer pays one commit per message, not two, and each
+ * attempt is still durable before its handler starts. Otherwise written
+ * against the public API.
  */
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -13,7 +17,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "txq.h"
+#include "txq_int.h"
 
 #define ERRMSG_SIZE     256
 #define IDLE_GRACE      5.0  /* idle_in_transaction beyond the budget */
@@ -325,14 +329,42 @@ default_error(txq_consumer *k, const char *fallback)
         snprintf(k->err, sizeof k->err, "%s", fallback);
 }
 
+/* How many messages to claim next, with `busy` messages still in hand (not
+ * yet counted as handled): 0 when stopping or max_messages is reached. */
+static size_t
+claim_size(txq_consumer *k, size_t busy)
+{
+    size_t want = k->o.prefetch;
+    uint64_t done = k->handled + busy;
+
+    if (atomic_load(&k->stop))
+        return 0;
+    if (k->o.max_messages != 0) {
+        if (done >= k->o.max_messages)
+            return 0;
+        if (k->o.max_messages - done < want)
+            want = (size_t)(k->o.max_messages - done);
+    }
+    return want;
+}
+
 /*
  * Handle one claimed message: extend its claim when it waited behind
  * others, run the handler in a transaction with the ack, or record the
- * failure. Returns TXQ_ECONN when the connection is gone, else TXQ_OK (what
+ * failure. With last (the last message in hand), a successful handler's
+ * transaction also claims the next messages (*next / *nnext; the caller
+ * frees them), unless the consumer is stopping or at max_messages.
+ * Returns TXQ_ECONN when the connection is gone, else TXQ_OK (what
  * happened is in the event).
  */
 static txq_err
-handle_one(txq_consumer *k, PGconn *pg, const txq_msg *m, double claimed_at)
+handle_one(txq_consumer *k,
+           PGconn *pg,
+           const txq_msg *m,
+           double claimed_at,
+           int last,
+           txq_msg ***next,
+           size_t *nnext)
 {
     txq_consumer_event ev;
     PGTransactionStatusType st;
@@ -357,9 +389,8 @@ handle_one(txq_consumer *k, PGconn *pg, const txq_msg *m, double claimed_at)
         }
     }
 
-    if ((rc = exec_cmd(k, pg, "BEGIN")) != TXQ_OK)
-        goto lost;
-    snprintf(sql, sizeof sql, "SET LOCAL statement_timeout = %.0f",
+    /* One round trip for both (simple protocol). */
+    snprintf(sql, sizeof sql, "BEGIN; SET LOCAL statement_timeout = %.0f",
              k->o.timeout * 1000.0);
     if ((rc = exec_cmd(k, pg, sql)) != TXQ_OK)
         goto lost;
@@ -393,13 +424,23 @@ handle_one(txq_consumer *k, PGconn *pg, const txq_msg *m, double claimed_at)
     }
 
     if (ev.result == TXQ_HANDLER_OK) {
+        /* Asked after the handler: it may have stopped the consumer. */
+        size_t want = last ? claim_size(k, 1) : 0;
+
         /* In the handler's transaction; in autocommit if the handler ended
          * it (it must not, but the message is done either way). */
-        rc = txq_ack(k->c, pg, m);
-        if (rc == TXQ_OK && PQtransactionStatus(pg) == PQTRANS_INTRANS)
-            rc = exec_cmd(k, pg, "COMMIT");
-        else if (rc != TXQ_OK)
-            from_client(k, rc, "ack");
+        if (want > 0 && PQtransactionStatus(pg) == PQTRANS_INTRANS) {
+            rc = txq__ack_claim_commit(k->c, pg, m, k->queue, want,
+                                       k->o.visibility_timeout, next, nnext);
+            if (rc != TXQ_OK)
+                from_client(k, rc, "ack");
+        } else {
+            rc = txq_ack(k->c, pg, m);
+            if (rc == TXQ_OK && PQtransactionStatus(pg) == PQTRANS_INTRANS)
+                rc = exec_cmd(k, pg, "COMMIT");
+            else if (rc != TXQ_OK)
+                from_client(k, rc, "ack");
+        }
         if (rc == TXQ_OK) {
             ev.acked = 1;
             goto report;
@@ -456,6 +497,8 @@ txq_err
 txq_consumer_run(txq_consumer *k, PGconn *pg)
 {
     txq_recv_opts ro = {0};
+    txq_msg **msgs = NULL;
+    size_t n = 0;
     txq_err rc;
 
     if (k == NULL)
@@ -478,38 +521,45 @@ txq_consumer_run(txq_consumer *k, PGconn *pg)
     ro.wait =
         k->o.wait_fn != NULL || k->o.exit_when_empty ? 0 : k->o.poll_interval;
 
-    while (!atomic_load(&k->stop)) {
-        txq_msg **msgs = NULL;
-        size_t n = 0, i, want = k->o.prefetch;
+    /* Messages claimed together with the last ack are handled even when
+     * a stop came meanwhile: their attempts are already counted. */
+    while (n > 0 || !atomic_load(&k->stop)) {
+        txq_msg **next = NULL;
+        size_t nnext = 0, i, want;
         double claimed_at;
 
-        if (k->o.max_messages != 0) {
-            if (k->handled >= k->o.max_messages)
+        if (n == 0) {
+            want = claim_size(k, 0);
+            if (want == 0)
                 break;
-            if (k->o.max_messages - k->handled < want)
-                want = (size_t)(k->o.max_messages - k->handled);
-        }
-        rc = txq_claim(k->c, pg, k->queue, want, &ro, &msgs, &n);
-        if (rc == TXQ_EMPTY) {
-            if (k->o.exit_when_empty)
-                break;
-            if (k->o.wait_fn != NULL &&
-                k->o.wait_fn(k->o.wait_arg, k->o.poll_interval) != 0)
-                break;
-            continue;
-        }
-        if (rc != TXQ_OK) {
-            if (rc == TXQ_EDB && PQstatus(pg) == CONNECTION_BAD)
-                rc = TXQ_ECONN;
-            return from_client(k, rc, "claim");
+            rc = txq_claim(k->c, pg, k->queue, want, &ro, &msgs, &n);
+            if (rc == TXQ_EMPTY) {
+                if (k->o.exit_when_empty)
+                    break;
+                if (k->o.wait_fn != NULL &&
+                    k->o.wait_fn(k->o.wait_arg, k->o.poll_interval) != 0)
+                    break;
+                continue;
+            }
+            if (rc != TXQ_OK) {
+                if (rc == TXQ_EDB && PQstatus(pg) == CONNECTION_BAD)
+                    rc = TXQ_ECONN;
+                return from_client(k, rc, "claim");
+            }
         }
         claimed_at = mono_now();
         rc = TXQ_OK;
+        /* The last of the batch claims the next batch with its ack. */
         for (i = 0; i < n && rc == TXQ_OK; i++)
-            rc = handle_one(k, pg, msgs[i], claimed_at);
+            rc = handle_one(k, pg, msgs[i], claimed_at, i + 1 == n, &next,
+                            &nnext);
         txq_msgs_free(msgs, n);
-        if (rc != TXQ_OK)
+        msgs = next;
+        n = nnext;
+        if (rc != TXQ_OK) {
+            txq_msgs_free(msgs, n);
             return rc;
+        }
     }
     return TXQ_OK;
 }

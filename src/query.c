@@ -1,7 +1,9 @@
 /*
  * query.c - parameters and round trips: every statement except the
- * migration texts goes through txq__query as an unnamed, parameterised
- * PQexecParams call.
+ * migration texts goes through txq__query, parameterised. The hot
+ * statements (send, receive, ack, fail, ...) are named prepared statements,
+ * prepared once per connection, so each call is one Bind/Execute without a
+ * Parse; the rest are unnamed PQexecParams calls.
  */
 #include <assert.h>
 #include <errno.h>
@@ -85,6 +87,121 @@ txq__param_binary(struct txq__params *p, const void *data, size_t len, Oid oid)
     p->types[i] = oid;
 }
 
+void
+txq__stmt_name(char *buf, size_t size, const char *sql, int q)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+
+    for (const unsigned char *s = (const unsigned char *)sql; *s; s++)
+        h = (h ^ *s) * 16777619u;
+    snprintf(buf, size, "txq_%08" PRIx32 "_%d", h, q);
+}
+
+/* The statements worth a prepared statement: the per-message calls. */
+static int
+hot(enum txq__q q)
+{
+    switch (q) {
+    case TXQ__Q_SEND:
+    case TXQ__Q_SEND_BATCH:
+    case TXQ__Q_RECEIVE:
+    case TXQ__Q_WAIT_BEGIN:
+    case TXQ__Q_WAIT_END:
+    case TXQ__Q_ACK:
+    case TXQ__Q_FAIL:
+    case TXQ__Q_SET_VISIBILITY:
+    case TXQ__Q_PUBLISH:
+    case TXQ__Q_REPLY:
+    case TXQ__Q_ACK_RECEIVE:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/*
+ * Learn which of the handle's statements pg holds (prepared by this or
+ * another handle, or before a connection switch). Returns: 1, or 0 when
+ * the connection cannot answer (e.g. in a failed transaction).
+ */
+static int
+load_prepared(txq_client *c, PGconn *pg)
+{
+    PGresult *r;
+    int ok = 0;
+
+    c->prep_pg = NULL;
+    c->prepared = 0;
+    r = PQexecParams(pg,
+                     "select name from pg_catalog.pg_prepared_statements"
+                     " where pg_catalog.starts_with(name, 'txq_')",
+                     0, NULL, NULL, NULL, NULL, 0);
+    if (r != NULL && PQresultStatus(r) == PGRES_TUPLES_OK) {
+        for (int row = 0; row < PQntuples(r); row++) {
+            const char *name = PQgetvalue(r, row, 0);
+
+            for (int q = 0; q < TXQ__Q_COUNT; q++) {
+                if (strcmp(name, c->stmt[q]) == 0)
+                    c->prepared |= UINT64_C(1) << q;
+            }
+        }
+        c->prep_pg = pg;
+        c->prep_pid = PQbackendPID(pg);
+        ok = 1;
+    }
+    PQclear(r);
+    return ok;
+}
+
+int
+txq__prepare(txq_client *c,
+             PGconn *pg,
+             enum txq__q q,
+             const struct txq__params *p,
+             txq_err *rc)
+{
+    uint64_t bit = UINT64_C(1) << q;
+    PGresult *r;
+    int ok;
+
+    *rc = TXQ_OK;
+    if (!hot(q) || PQpipelineStatus(pg) != PQ_PIPELINE_OFF)
+        return 0;
+    if (c->prep_pg == pg && c->prep_pid == PQbackendPID(pg) &&
+        (c->prepared & bit))
+        return 1;
+    /* Not known to exist here: ask first (another handle on this
+     * connection may have prepared it), because a second PREPARE of a
+     * name fails and would abort the caller's transaction. Once per
+     * statement and connection. */
+    if (!load_prepared(c, pg))
+        return 0;
+    if (c->prepared & bit)
+        return 1;
+    r = PQprepare(pg, c->stmt[q], c->sql[q], p != NULL ? p->n : 0,
+                  p != NULL ? p->types : NULL);
+    ok = r != NULL && PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (ok) {
+        c->prepared |= bit;
+    } else {
+        *rc = r == NULL && PQstatus(pg) != CONNECTION_BAD
+                  ? txq__set_error(c, TXQ_ENOMEM, "out of memory")
+                  : txq__set_pg_error(c, pg, r);
+    }
+    PQclear(r);
+    return ok ? 1 : -1;
+}
+
+/* Whether r failed because its prepared statement is gone (DEALLOCATE,
+ * DISCARD ALL, a pooler that switched backends). */
+static int
+stmt_gone(const PGresult *r)
+{
+    const char *st = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+
+    return st != NULL && strcmp(st, "26000") == 0;
+}
+
 txq_err
 txq__query(txq_client *c,
            PGconn *pg,
@@ -93,14 +210,36 @@ txq__query(txq_client *c,
            int binary,
            PGresult **res)
 {
+    PGTransactionStatusType ts = PQtransactionStatus(pg);
     PGresult *r;
     ExecStatusType st;
+    txq_err rc;
+    int prep, tries = 0;
 
     *res = NULL;
-    r = PQexecParams(pg, c->sql[q], p != NULL ? p->n : 0,
-                     p != NULL ? p->types : NULL, p != NULL ? p->values : NULL,
-                     p != NULL ? p->lengths : NULL,
-                     p != NULL ? p->formats : NULL, binary ? 1 : 0);
+again:
+    prep = txq__prepare(c, pg, q, p, &rc);
+    if (prep < 0)
+        return rc;
+    if (prep)
+        r = PQexecPrepared(pg, c->stmt[q], p != NULL ? p->n : 0,
+                           p != NULL ? p->values : NULL,
+                           p != NULL ? p->lengths : NULL,
+                           p != NULL ? p->formats : NULL, binary ? 1 : 0);
+    else
+        r = PQexecParams(
+            pg, c->sql[q], p != NULL ? p->n : 0, p != NULL ? p->types : NULL,
+            p != NULL ? p->values : NULL, p != NULL ? p->lengths : NULL,
+            p != NULL ? p->formats : NULL, binary ? 1 : 0);
+    if (prep && stmt_gone(r)) {
+        /* Forget what this connection holds. Outside a transaction nothing
+         * was lost: prepare again and retry once. */
+        c->prep_pg = NULL;
+        if (ts == PQTRANS_IDLE && tries++ == 0) {
+            PQclear(r);
+            goto again;
+        }
+    }
     if (r == NULL) {
         /* libpq could not even build a result: out of memory, or a dead
          * connection. */
@@ -110,7 +249,7 @@ txq__query(txq_client *c,
     }
     st = PQresultStatus(r);
     if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
-        txq_err rc = txq__set_pg_error(c, pg, r);
+        rc = txq__set_pg_error(c, pg, r);
         PQclear(r);
         return rc;
     }

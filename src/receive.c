@@ -3,7 +3,10 @@
  * autocommit, so the attempt is durable before any handler runs). Rows come
  * back in binary, so a body of any size arrives without hex doubling.
  */
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "txq_int.h"
 
@@ -11,6 +14,35 @@
 #define MAX_VT    43200.0 /* 12 hours */
 #define MIN_VT    0.001
 #define MAX_WAIT  3600.0
+
+/* The messages of a receive-shaped result r (not cleared here). */
+static txq_err
+msgs_from_result(txq_client *c, const PGresult *r, txq_msg ***out, size_t *n)
+{
+    txq_msg **msgs = NULL;
+    size_t rows, i = 0;
+    txq_err rc;
+
+    rc = txq__check_msg_result(c, r);
+    if (rc != TXQ_OK)
+        return rc;
+    rows = (size_t)PQntuples(r);
+    if (rows == 0)
+        return TXQ_EMPTY;
+    msgs = calloc(rows, sizeof *msgs);
+    if (msgs == NULL)
+        return txq__set_error(c, TXQ_ENOMEM, "out of memory");
+    for (i = 0; i < rows; i++) {
+        rc = txq__msg_from_row(c, r, (int)i, &msgs[i]);
+        if (rc != TXQ_OK) {
+            txq_msgs_free(msgs, i);
+            return rc;
+        }
+    }
+    *out = msgs;
+    *n = rows;
+    return TXQ_OK;
+}
 
 txq_err
 txq__receive_once(txq_client *c,
@@ -23,8 +55,6 @@ txq__receive_once(txq_client *c,
 {
     struct txq__params p;
     PGresult *r = NULL;
-    txq_msg **msgs = NULL;
-    size_t rows = 0, i = 0;
     txq_err rc;
 
     *out = NULL;
@@ -34,32 +64,115 @@ txq__receive_once(txq_client *c,
     txq__param_int64(&p, (int64_t)max);
     txq__param_secs(&p, vt_secs, 1);
     rc = txq__query(c, pg, TXQ__Q_RECEIVE, &p, 1, &r);
-    if (rc != TXQ_OK)
-        goto out;
-    rc = txq__check_msg_result(c, r);
-    if (rc != TXQ_OK)
-        goto out;
-    rows = (size_t)PQntuples(r);
-    if (rows == 0) {
-        rc = TXQ_EMPTY;
-        goto out;
-    }
-    msgs = calloc(rows, sizeof *msgs);
-    if (msgs == NULL) {
-        rc = txq__set_error(c, TXQ_ENOMEM, "out of memory");
-        goto out;
-    }
-    for (i = 0; i < rows; i++) {
-        rc = txq__msg_from_row(c, r, (int)i, &msgs[i]);
-        if (rc != TXQ_OK)
-            goto out;
-    }
-    *out = msgs;
-    *n = rows;
-    msgs = NULL;
-out:
-    txq_msgs_free(msgs, i);
+    if (rc == TXQ_OK)
+        rc = msgs_from_result(c, r, out, n);
     PQclear(r);
+    return rc;
+}
+
+/*
+ * The results of a pipeline of nq queries and one Sync: the first result
+ * of each query into res[] (NULL when none came). Returns: TXQ_OK, or
+ * TXQ_ECONN when the connection failed (error set).
+ */
+static txq_err
+pipeline_results(txq_client *c, PGconn *pg, PGresult **res, int nq)
+{
+    int i = 0, nulls = 0;
+
+    for (;;) {
+        PGresult *r = PQgetResult(pg);
+
+        if (r == NULL) {
+            /* The end of one query's results. */
+            if (PQstatus(pg) == CONNECTION_BAD || ++nulls > nq)
+                return txq__set_pg_error(c, pg, NULL);
+            i++;
+            continue;
+        }
+        if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+            PQclear(r);
+            return TXQ_OK;
+        }
+        if (i < nq && res[i] == NULL)
+            res[i] = r;
+        else
+            PQclear(r);
+    }
+}
+
+txq_err
+txq__ack_claim_commit(txq_client *c,
+                      PGconn *pg,
+                      const txq_msg *m,
+                      const char *queue,
+                      size_t max,
+                      double vt_secs,
+                      txq_msg ***out,
+                      size_t *n)
+{
+    struct txq__params p;
+    char ids[32], attempts[16];
+    PGresult *res[2] = {NULL, NULL};
+    txq_err rc;
+    int prep, sent;
+
+    *out = NULL;
+    *n = 0;
+    if ((rc = txq__enter(c, pg)) || (rc = txq__ensure_schema(c, pg, 0)))
+        return rc;
+    if (max == 0 || max > MAX_BATCH)
+        return txq__set_error(c, TXQ_EINVAL,
+                              "max must be between 1 and %d (got %zu)",
+                              MAX_BATCH, max);
+    snprintf(ids, sizeof ids, "{%" PRId64 "}", m->id);
+    snprintf(attempts, sizeof attempts, "{%d}", m->attempts);
+    txq__params_init(&p);
+    txq__param_text(&p, ids);
+    txq__param_text(&p, attempts);
+    txq__param_text(&p, queue);
+    txq__param_int64(&p, (int64_t)max);
+    txq__param_secs(&p, vt_secs, 1);
+    prep = txq__prepare(c, pg, TXQ__Q_ACK_RECEIVE, &p, &rc);
+    if (prep < 0)
+        return rc;
+    /* One round trip: the ack and claim, then COMMIT right behind them.
+     * An error in the first (TQ003: the claim lapsed) makes the server
+     * skip the COMMIT; the transaction stays open, failed. */
+    if (!PQenterPipelineMode(pg))
+        return txq__set_pg_error(c, pg, NULL);
+    sent = prep ? PQsendQueryPrepared(pg, c->stmt[TXQ__Q_ACK_RECEIVE], p.n,
+                                      p.values, p.lengths, p.formats, 1)
+                : PQsendQueryParams(pg, c->sql[TXQ__Q_ACK_RECEIVE], p.n,
+                                    p.types, p.values, p.lengths, p.formats, 1);
+    sent =
+        sent && PQsendQueryParams(pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 0);
+    sent = sent && PQpipelineSync(pg);
+    rc =
+        sent ? pipeline_results(c, pg, res, 2) : txq__set_pg_error(c, pg, NULL);
+    if (!PQexitPipelineMode(pg) && rc == TXQ_OK)
+        rc = txq__set_pg_error(c, pg, NULL);
+    if (rc != TXQ_OK)
+        goto out;
+    if (res[0] == NULL || PQresultStatus(res[0]) != PGRES_TUPLES_OK) {
+        rc = txq__set_pg_error(c, pg, res[0]);
+        goto out;
+    }
+    if (res[1] == NULL || PQresultStatus(res[1]) != PGRES_COMMAND_OK) {
+        rc = txq__set_pg_error(c, pg, res[1]);
+        goto out;
+    }
+    if (strcmp(PQcmdStatus(res[1]), "COMMIT") != 0) {
+        rc = txq__set_error(c, TXQ_EDB, "the transaction was rolled back");
+        goto out;
+    }
+    /* Committed: the ack, and the claim of what came back. */
+    rc = msgs_from_result(c, res[0], out, n);
+    if (rc == TXQ_EMPTY)
+        rc = TXQ_OK;
+out:
+    PQclear(res[0]);
+    PQclear(res[1]);
     return rc;
 }
 

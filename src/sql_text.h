@@ -44,6 +44,7 @@ enum txq__q {
     TXQ__Q_ROUTE_REMOVE,
     TXQ__Q_PUBLISH,
     TXQ__Q_REPLY,
+    TXQ__Q_ACK_RECEIVE,
     TXQ__Q_COUNT
 };
 
@@ -155,6 +156,16 @@ enum txq__q {
 #define TXQ__SQL_WAIT_END   "select @extschema@.wait_end($1::text)"
 
 #define TXQ__SQL_ACK "select @extschema@.ack($1::bigint[], $2::int[])"
+
+/* The consumer's ack of one message plus the claim of its next ones, in
+ * the handler's transaction; columns as in RECEIVE. */
+#define TXQ__SQL_ACK_RECEIVE                                           \
+    "select id, queue, attempts, headers::text, body, "                \
+    "correlation_id, reply_to, priority::int4, group_key, "            \
+    "extract(epoch from enqueued_at)::float8, "                        \
+    "extract(epoch from visible_until)::float8 "                       \
+    "from @extschema@.ack_receive($1::bigint[], $2::int[], $3::text, " \
+    "$4::int, i_visibility_timeout => make_interval(secs => $5::float8))"
 
 #define TXQ__SQL_FAIL                                    \
     "select @extschema@.fail($1::bigint, $2::text, "     \

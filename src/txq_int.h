@@ -47,6 +47,16 @@ struct txq_client {
     int checked_pid;
     /* SQL text of each statement, schema spliced in (NULL if !schema_ok). */
     char *sql[TXQ__Q_COUNT];
+    /* Prepared statements (query.c): the hot statements run as named
+     * prepared statements, one Bind/Execute per call. The name is derived
+     * from the text, so every handle with the same schema shares them on a
+     * connection. prepared: bit q set when stmt[q] exists on prep_pg
+     * (backend prep_pid); another connection, or a reset one, is asked
+     * what it holds before anything is prepared there. */
+    char stmt[TXQ__Q_COUNT][24];
+    const PGconn *prep_pg;
+    int prep_pid;
+    uint64_t prepared;
 };
 
 /* === messages === */
@@ -166,7 +176,8 @@ txq__param_binary(struct txq__params *p, const void *data, size_t len, Oid oid);
 
 /*
  * txq__query - run one statement of the handle (c->sql[q]) with p's
- * parameters (p may be NULL), with binary results when binary != 0.
+ * parameters (p may be NULL), with binary results when binary != 0; a hot
+ * statement as a prepared statement (txq__prepare).
  * Returns: TXQ_OK with *res (the caller PQclear()s it), or the classified
  * error with *res NULL and the handle's error set.
  */
@@ -176,6 +187,26 @@ txq_err txq__query(txq_client *c,
                    const struct txq__params *p,
                    int binary,
                    PGresult **res);
+
+/*
+ * txq__stmt_name - the prepared statement name of statement q with text
+ * sql: "txq_" + a hash of the text + "_" + q, so that handles with the
+ * same text share it and a changed text never reuses an old name.
+ */
+void txq__stmt_name(char *buf, size_t size, const char *sql, int q);
+
+/*
+ * txq__prepare - make sure statement q (with p's parameter types) is
+ * prepared on pg, when it is one of the hot statements. Returns: 1 when
+ * c->stmt[q] can be executed, 0 when q should run unprepared (not a hot
+ * statement, or the connection could not say what it holds), -1 on an
+ * error (set on the handle; the caller's transaction is aborted).
+ */
+int txq__prepare(txq_client *c,
+                 PGconn *pg,
+                 enum txq__q q,
+                 const struct txq__params *p,
+                 txq_err *rc);
 
 /*
  * txq__query_scalar - run statement q, expect one row of one column, and
@@ -243,6 +274,23 @@ txq_err txq__receive_once(txq_client *c,
                           double vt_secs,
                           txq_msg ***out,
                           size_t *n);
+
+/*
+ * txq__ack_claim_commit - in the caller's open transaction, ack m (fenced
+ * by its attempt), claim up to max messages of queue and COMMIT, in one
+ * round trip (pipeline mode). Returns: TXQ_OK when committed, with the
+ * claimed messages in *out / *n (none: *n == 0); TXQ_ESTATE when m was not
+ * held by its attempt; another error. On an error nothing was committed
+ * (the transaction may be left open and failed: roll it back).
+ */
+txq_err txq__ack_claim_commit(txq_client *c,
+                              PGconn *pg,
+                              const txq_msg *m,
+                              const char *queue,
+                              size_t max,
+                              double vt_secs,
+                              txq_msg ***out,
+                              size_t *n);
 
 /*
  * txq__wait_receive - receive, and while nothing is ready wait up to

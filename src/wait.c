@@ -115,22 +115,29 @@ txq__wait_receive(txq_client *c,
     rc = txq__receive_once(c, pg, queue, max, vt_secs, out, n);
     while (rc == TXQ_EMPTY) {
         double left = deadline - now_secs();
-        int ms, input = 0;
+        int ms, input = 0, woken;
 
         if (left <= 0)
             break;
         /* A wake that arrived with the last result may be for a send the
          * last receive did not see yet: receive again at once. */
-        if (!drain(pg, queue)) {
+        woken = drain(pg, queue);
+        if (!woken) {
             ms = left * 1000 < TICK_MS ? (int)(left * 1000) + 1 : TICK_MS;
             rc = sleep_on(c, pg, ms, &input);
             if (rc != TXQ_OK)
                 goto cleanup;
-            if (input && !drain(pg, queue)) {
+            woken = input && drain(pg, queue);
+            if (input && !woken) {
                 rc = TXQ_EMPTY; /* other traffic: sleep on */
                 continue;
             }
         }
+        /* The sender that woke us took our waiter row (txq._wake): wait
+         * again before looking, or a send after that look notifies
+         * nobody. */
+        if (woken && (rc = exec_q(c, pg, TXQ__Q_WAIT_BEGIN, queue)) != TXQ_OK)
+            goto cleanup;
         rc = txq__receive_once(c, pg, queue, max, vt_secs, out, n);
     }
 

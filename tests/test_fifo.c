@@ -7,6 +7,8 @@
  * messages, and concurrent senders sharing groups, keep every group in
  * order with one message in flight; a dead-lettered head lets its group
  * proceed; dedup with time passed in (i_now), also after consumption.
+ * Cost: a claim with every group busy reads about as many index entries
+ * at a depth of 20,000 as at 2,000 (statistics counters, not timing).
  *
  * Needs TXQ_TEST_DSN (ctest's pg_start fixture provides it).
  */
@@ -563,6 +565,85 @@ test_dedup_with_time_passed_in(void **state)
                           "'d4', i_now => now() + interval '11 s')") > first);
 }
 
+/* === claim cost: bounded by the groups, not by the backlog === */
+
+/* Index entries (all of messages' indexes) one receive('orders', 10)
+ * reads, from this backend's statistics inside one transaction; the claim
+ * must come back empty (every group busy). A first, unmeasured claim lets
+ * the index entries of the claim's old row versions be marked dead, as
+ * any claim on a live queue would have. */
+static long long
+busy_claim_index_reads(tt_fixture *f)
+{
+    const char *reads = "select sum(pg_stat_get_xact_tuples_returned("
+                        "indexrelid)) from pg_index where indrelid = "
+                        "'messages'::regclass";
+    long long before, after;
+
+    assert_int_equal(
+        tt_scalar(f->pg, "select count(*) from receive('orders', 10)"), 0);
+    tt_exec(f->pg, "begin");
+    before = tt_scalar(f->pg, "%s", reads);
+    assert_int_equal(
+        tt_scalar(f->pg, "select count(*) from receive('orders', 10)"), 0);
+    after = tt_scalar(f->pg, "%s", reads);
+    tt_exec(f->pg, "commit");
+    return after - before;
+}
+
+static void
+test_busy_claim_cost_independent_of_depth(void **state)
+{
+    tt_fixture *f = *state;
+    long long shallow, deep;
+    PGresult *res;
+
+    /* 24 groups, 2,000 messages, every group's head in flight. */
+    tt_exec(f->pg, "select send('orders', 'x', i_group => 'g' || (i %% 24)) "
+                   "from generate_series(1, 2000) i");
+    assert_int_equal(tt_scalar(f->pg, "select count(*) from "
+                                      "receive('orders', 100, '1 hour')"),
+                     24);
+    shallow = busy_claim_index_reads(f);
+
+    /* Ten times deeper behind the same busy heads. */
+    tt_exec(f->pg, "select send('orders', 'x', i_group => 'g' || (i %% 24)) "
+                   "from generate_series(1, 18000) i");
+    deep = busy_claim_index_reads(f);
+    print_message("index entries read by an all-busy claim: %lld at depth "
+                  "2000, %lld at depth 20000\n",
+                  shallow, deep);
+    /* The old claim read every ready message (2,000 and 20,000): now
+     * about the claim's window (v_left + 32) plus one probe per group. */
+    assert_true(shallow > 0 && shallow <= 400);
+    assert_true(deep <= shallow + 50);
+
+    /* A free group far behind the busy backlog is still found (the loose
+     * scan over groups), and free heads go oldest first, not by name. */
+    tt_exec(f->pg, "select send('orders', 'late', i_group => 'zz')");
+    tt_exec(f->pg, "select send('orders', 'later', i_group => 'aa')");
+    res = tt_query(f->pg, "select convert_from(body, 'UTF8') from "
+                          "receive('orders', 1)");
+    assert_int_equal(PQntuples(res), 1);
+    assert_string_equal(PQgetvalue(res, 0, 0), "late");
+    PQclear(res);
+    res = tt_query(f->pg, "select convert_from(body, 'UTF8') from "
+                          "receive('orders', 10)");
+    assert_int_equal(PQntuples(res), 1);
+    assert_string_equal(PQgetvalue(res, 0, 0), "later");
+    PQclear(res);
+    /* One group freed: exactly its next message, still in order. */
+    tt_exec(f->pg, "select ack(array[min(id)]) from messages "
+                   "where group_key = 'g7'");
+    res = tt_query(f->pg, "select group_key, id = (select min(id) from "
+                          "messages where group_key = 'g7') from "
+                          "receive('orders', 10)");
+    assert_int_equal(PQntuples(res), 1);
+    assert_string_equal(PQgetvalue(res, 0, 0), "g7");
+    assert_string_equal(PQgetvalue(res, 0, 1), "t");
+    PQclear(res);
+}
+
 int
 main(void)
 {
@@ -583,6 +664,8 @@ main(void)
             tt_teardown),
         cmocka_unit_test_setup_teardown(test_dedup_with_time_passed_in,
                                         setup_fifo, tt_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_busy_claim_cost_independent_of_depth, setup_fifo, tt_teardown),
     };
 
     tt_dsn();

@@ -25,34 +25,15 @@
 
 #include "handlers/wt.h"
 
-/* Per-test state on top of tt's fixture. */
-typedef struct wtest {
-    tt_fixture *f;
-    wt_dir dir;
-    char log[128];
-    pid_t worker;
-} wtest;
-
 static int
 setup(void **state)
 {
-    wtest *w = calloc(1, sizeof *w);
-    tt_fixture *f;
+    wt_test *w = wt_test_new(state);
+    tt_fixture *f = w->f;
 
-    assert_non_null(w);
-    tt_setup(state);
-    f = *state;
-    w->f = f;
-    wt_mkdir(&w->dir);
-    wt_path(&w->dir, "worker.log", w->log, sizeof w->log);
-    tt_exec(f->pg, "create table biz (msg bigint, body text)");
     /* The sql handlers: ok inserts; fail inserts then raises (so the insert
      * must roll back); perm raises TQ001; echo replies. */
-    tt_exec(f->pg,
-            "create function h_ok(m message) returns void language plpgsql "
-            "as $$ begin insert into %s.biz values (m.id, "
-            "convert_from(m.body, 'UTF8')); end $$",
-            f->schema);
+    wt_test_h_ok(w);
     tt_exec(f->pg,
             "create function h_fail(m message) returns void language plpgsql "
             "as $$ begin insert into %s.biz values (m.id, 'x'); "
@@ -69,47 +50,9 @@ setup(void **state)
     return 0;
 }
 
-static int
-teardown(void **state)
-{
-    wtest *w = *state;
-
-    if (w->worker > 0) {
-        kill(-w->worker, SIGKILL);
-        wt_waitpid(w->worker, 5);
-    }
-    /* Show the worker's log when a test failed. */
-    if (getenv("WT_SHOW_LOG") != NULL) {
-        char *s = wt_read(w->log);
-
-        fprintf(stderr, "%s", s);
-        free(s);
-    }
-    wt_rmdir(&w->dir);
-    *state = w->f;
-    tt_teardown(state);
-    free(w);
-    return 0;
-}
-
-static void
-queue(wtest *w, const char *name, const char *extra)
-{
-    tt_exec(w->f->pg,
-            "select create_queue('%s', i_backoff_base => '0.01 s', "
-            "i_backoff_cap => '0.05 s', i_max_attempts => 3%s%s)",
-            name, extra ? ", " : "", extra ? extra : "");
-}
-
-static void
-start(wtest *w, const char *const *args)
-{
-    w->worker = wt_start(w->f->schema, w->log, args);
-}
-
 /* Poll the worker's log until it contains text (fails after secs). */
 static void
-await_log(wtest *w, const char *text, double secs)
+await_log(wt_test *w, const char *text, double secs)
 {
     double end = tt_now() + secs;
 
@@ -126,32 +69,41 @@ await_log(wtest *w, const char *text, double secs)
     }
 }
 
-static void
-stop_ok(wtest *w)
+/* Queue jobs handled by the sql function fn of the test's schema, one
+ * message "x" in it, and the worker started; returns the message's id. */
+static int64_t
+start_sql(wt_test *w, const char *fn)
 {
-    assert_int_equal(wt_stop(w->worker), 0);
-    w->worker = 0;
+    char h[128];
+    const char *args[] = {"--handle", h, NULL};
+    int64_t id;
+
+    wt_test_queue(w, "jobs", NULL);
+    snprintf(h, sizeof h, "jobs=sql:%s.%s", w->f->schema, fn);
+    id = tt_send(w->f, w->f->pg, "jobs", "x");
+    wt_test_start(w, args);
+    return id;
 }
 
 static void
 test_sql_handler_commits_with_ack(void **state)
 {
-    wtest *w = *state;
+    wt_test *w = *state;
     char h[128];
     const char *args[] = {"--handle", h, "--concurrency", "2", NULL};
 
-    queue(w, "jobs", NULL);
+    wt_test_queue(w, "jobs", NULL);
     snprintf(h, sizeof h, "jobs=sql:%s.h_ok", w->f->schema);
     tt_send(w->f, w->f->pg, "jobs", "one");
     tt_send(w->f, w->f->pg, "jobs", "two");
-    start(w, args);
+    wt_test_start(w, args);
     wt_await(w->f->pg, 2, 20, "select count(*) from biz");
     wt_await(w->f->pg, 0, 10, "select count(*) from messages");
     /* Idle: the supervisor waits on the queue, so sends notify it. */
     wt_await(w->f->pg, 1, 10, "select count(*) from waiters");
     tt_send(w->f, w->f->pg, "jobs", "three");
     wt_await(w->f->pg, 3, 10, "select count(*) from biz");
-    stop_ok(w);
+    wt_test_stop(w);
     assert_int_equal(tt_scalar(w->f->pg, "select count(*) from biz where "
                                          "body in ('one','two','three')"),
                      3);
@@ -163,35 +115,29 @@ test_sql_handler_commits_with_ack(void **state)
 static void
 test_no_listen_polls(void **state)
 {
-    wtest *w = *state;
+    wt_test *w = *state;
     char h[128];
     const char *args[] = {"--handle", h, "--no-listen", NULL};
 
-    queue(w, "jobs", NULL);
+    wt_test_queue(w, "jobs", NULL);
     snprintf(h, sizeof h, "jobs=sql:%s.h_ok", w->f->schema);
-    start(w, args);
+    wt_test_start(w, args);
     tt_sleep_ms(200);
     tt_send(w->f, w->f->pg, "jobs", "one");
     wt_await(w->f->pg, 1, 10, "select count(*) from biz");
     /* Nobody registered as a waiter: producers never NOTIFY. */
     assert_int_equal(tt_scalar(w->f->pg, "select count(*) from waiters"), 0);
-    stop_ok(w);
+    wt_test_stop(w);
 }
 
 static void
 test_sql_handler_retries_then_dead(void **state)
 {
-    wtest *w = *state;
-    char h[128];
-    const char *args[] = {"--handle", h, NULL};
-    int64_t id;
+    wt_test *w = *state;
+    int64_t id = start_sql(w, "h_fail");
 
-    queue(w, "jobs", NULL);
-    snprintf(h, sizeof h, "jobs=sql:%s.h_fail", w->f->schema);
-    id = tt_send(w->f, w->f->pg, "jobs", "x");
-    start(w, args);
     wt_await(w->f->pg, 1, 20, "select count(*) from dead_letter_messages");
-    stop_ok(w);
+    wt_test_stop(w);
     /* Each attempt's insert rolled back with its failure. */
     assert_int_equal(tt_scalar(w->f->pg, "select count(*) from biz"), 0);
     assert_int_equal(tt_scalar(w->f->pg,
@@ -211,41 +157,36 @@ test_sql_handler_retries_then_dead(void **state)
 static void
 test_sql_handler_permanent(void **state)
 {
-    wtest *w = *state;
-    char h[128];
-    const char *args[] = {"--handle", h, NULL};
+    wt_test *w = *state;
 
-    queue(w, "jobs", NULL);
-    snprintf(h, sizeof h, "jobs=sql:%s.h_perm", w->f->schema);
-    tt_send(w->f, w->f->pg, "jobs", "x");
-    start(w, args);
+    start_sql(w, "h_perm");
     wt_await(w->f->pg, 1, 20,
              "select count(*) from dead_letter_messages where reason = "
              "'permanent' and attempts = 1 and last_error like "
              "'%bad order%TQ001%'");
-    stop_ok(w);
+    wt_test_stop(w);
 }
 
 static void
 test_sql_handler_reply(void **state)
 {
-    wtest *w = *state;
+    wt_test *w = *state;
     char h[128], buf[128];
     const char *args[] = {"--handle", h, NULL};
     txq_send_opts so = {0};
 
-    queue(w, "jobs", NULL);
-    queue(w, "replies", NULL);
+    wt_test_queue(w, "jobs", NULL);
+    wt_test_queue(w, "replies", NULL);
     snprintf(h, sizeof h, "jobs=sql:%s.h_echo", w->f->schema);
     so.reply_to = "replies";
     so.correlation_id = "req-7";
     assert_txq_ok(w->f->c,
                   txq_send(w->f->c, w->f->pg, "jobs", "hi", 2, &so, NULL));
-    start(w, args);
+    wt_test_start(w, args);
     wt_await(w->f->pg, 1, 20,
              "select count(*) from messages m join queues q using "
              "(queue_id) where q.name = 'replies'");
-    stop_ok(w);
+    wt_test_stop(w);
     tt_text(w->f->pg, buf, sizeof buf,
             "select convert_from(body, 'UTF8') || '/' || correlation_id "
             "from messages");
@@ -255,18 +196,13 @@ test_sql_handler_reply(void **state)
 static void
 test_missing_sql_function_claims_nothing(void **state)
 {
-    wtest *w = *state;
-    char h[128];
-    const char *args[] = {"--handle", h, NULL};
+    wt_test *w = *state;
 
-    queue(w, "jobs", NULL);
-    snprintf(h, sizeof h, "jobs=sql:%s.no_such_fn", w->f->schema);
-    tt_send(w->f, w->f->pg, "jobs", "x");
-    start(w, args);
+    start_sql(w, "no_such_fn");
     /* The consumer reports it (under valgrind, long after 0.5 s)... */
     await_log(w, "does not exist", 30);
     tt_sleep_ms(300);
-    stop_ok(w);
+    wt_test_stop(w);
     /* ...and claims nothing: no attempt burnt on a misconfiguration. */
     assert_int_equal(tt_scalar(w->f->pg, "select attempts from messages"), 0);
 }
@@ -274,14 +210,14 @@ test_missing_sql_function_claims_nothing(void **state)
 static void
 test_exec_handler(void **state)
 {
-    wtest *w = *state;
+    wt_test *w = *state;
     char h[512], script[128], out[128], text[1024];
     const char *args[] = {"--handle", h, NULL};
     txq_send_opts so = {0};
     char *got;
     int64_t id;
 
-    queue(w, "jobs", NULL);
+    wt_test_queue(w, "jobs", NULL);
     wt_path(&w->dir, "h.sh", script, sizeof script);
     wt_path(&w->dir, "out", out, sizeof out);
     /* ok writes body and environment; "retry" exits 75, "perm" 65, "crash"
@@ -305,10 +241,10 @@ test_exec_handler(void **state)
     tt_send(w->f, w->f->pg, "jobs", "retry");
     tt_send(w->f, w->f->pg, "jobs", "perm");
     tt_send(w->f, w->f->pg, "jobs", "crash");
-    start(w, args);
+    wt_test_start(w, args);
     wt_await(w->f->pg, 3, 20, "select count(*) from dead_letter_messages");
     wt_await(w->f->pg, 0, 10, "select count(*) from messages");
-    stop_ok(w);
+    wt_test_stop(w);
     got = wt_read(out);
     snprintf(text, sizeof text, "hello|jobs|%lld|1|c1|{\"k\": \"v\"}|an arg\n",
              (long long)id);
@@ -330,7 +266,7 @@ test_exec_handler(void **state)
 static void
 test_exec_handler_timeout(void **state)
 {
-    wtest *w = *state;
+    wt_test *w = *state;
     const char *args[] = {"--handle", "jobs=exec:/bin/sleep 30", "--timeout",
                           "0.3", NULL};
     double t0;
@@ -338,31 +274,31 @@ test_exec_handler_timeout(void **state)
     tt_exec(w->f->pg, "select create_queue('jobs', i_max_attempts => 1)");
     tt_send(w->f, w->f->pg, "jobs", "x");
     t0 = tt_now();
-    start(w, args);
+    wt_test_start(w, args);
     wt_await(w->f->pg, 1, 20,
              "select count(*) from dead_letter_messages where last_error "
              "like 'timed out after 0.3s%'");
     assert_true(tt_now() - t0 < 10);
-    stop_ok(w);
+    wt_test_stop(w);
 }
 
 static void
 test_so_handler(void **state)
 {
-    wtest *w = *state;
+    wt_test *w = *state;
     char h1[512], h2[512];
     const char *args[] = {"--handle", h1, "--handle", h2, NULL};
     const char *bdir = getenv("TXQ_BUILD_DIR");
 
-    queue(w, "jobs", NULL);
-    queue(w, "nope", NULL);
+    wt_test_queue(w, "jobs", NULL);
+    wt_test_queue(w, "nope", NULL);
     snprintf(h1, sizeof h1, "jobs=so:%s/tests/txq_test_handlers.so:th_ok",
              bdir);
     snprintf(h2, sizeof h2, "nope=so:%s/tests/txq_test_handlers.so:th_perm",
              bdir);
     tt_send(w->f, w->f->pg, "jobs", "from so");
     tt_send(w->f, w->f->pg, "nope", "x");
-    start(w, args);
+    wt_test_start(w, args);
     wt_await(w->f->pg, 1, 20,
              "select count(*) from biz where body = "
              "'from so'");
@@ -370,23 +306,23 @@ test_so_handler(void **state)
              "select count(*) from dead_letter_messages where reason = "
              "'permanent' and last_error = 'so says no'");
     wt_await(w->f->pg, 0, 10, "select count(*) from messages");
-    stop_ok(w);
+    wt_test_stop(w);
 }
 
 static void
 test_ignore_policy(void **state)
 {
-    wtest *w = *state;
+    wt_test *w = *state;
     char h[128];
     const char *args[] = {"--handle", h, NULL};
 
-    queue(w, "logs", "i_on_exhausted => 'ignore'");
+    wt_test_queue(w, "logs", "i_on_exhausted => 'ignore'");
     snprintf(h, sizeof h, "logs=sql:%s.h_fail", w->f->schema);
     tt_send(w->f, w->f->pg, "logs", "unimportant");
-    start(w, args);
+    wt_test_start(w, args);
     wt_await(w->f->pg, 1, 20,
              "select coalesce(sum(ignored), 0) from queue_counters");
-    stop_ok(w);
+    wt_test_stop(w);
     assert_int_equal(tt_scalar(w->f->pg, "select count(*) from messages"), 0);
     assert_int_equal(
         tt_scalar(w->f->pg, "select count(*) from dead_letter_messages"), 0);
@@ -396,12 +332,12 @@ test_ignore_policy(void **state)
 static void
 test_notify_policy(void **state)
 {
-    wtest *w = *state;
+    wt_test *w = *state;
     char h[128], script[128], out[128], cmd[256], text[512];
     const char *args[] = {"--handle", h, "--notify-command", cmd, NULL};
     char *got;
 
-    queue(w, "pay", "i_on_exhausted => 'notify'");
+    wt_test_queue(w, "pay", "i_on_exhausted => 'notify'");
     snprintf(h, sizeof h, "pay=sql:%s.h_perm", w->f->schema);
     wt_path(&w->dir, "alert.sh", script, sizeof script);
     wt_path(&w->dir, "alerts", out, sizeof out);
@@ -414,7 +350,7 @@ test_notify_policy(void **state)
 
     /* The first alert goes out at once. */
     tt_send(w->f, w->f->pg, "pay", "a");
-    start(w, args);
+    wt_test_start(w, args);
     wt_await(w->f->pg, 1, 20, "select count(*) from alerts where delivered");
     wt_await_file(out, 10);
     tt_sleep_ms(100);
@@ -436,14 +372,14 @@ test_notify_policy(void **state)
     assert_int_equal(
         tt_scalar(w->f->pg, "select count(*) from alerts where not delivered"),
         3);
-    stop_ok(w);
+    wt_test_stop(w);
 
     /* ...and goes out as one summary when the interval allows. */
-    start(w, args);
+    wt_test_start(w, args);
     wt_await(w->f->pg, 0, 20,
              "select count(*) from alerts where not "
              "delivered");
-    stop_ok(w);
+    wt_test_stop(w);
     assert_int_equal(wt_lines(out), 2);
     got = wt_read(out);
     assert_non_null(strstr(strchr(got, '\n') + 1, "pay|3|permanent|"));
@@ -455,22 +391,27 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_sql_handler_commits_with_ack,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_no_listen_polls, setup, teardown),
+                                        setup, wt_test_teardown),
+        cmocka_unit_test_setup_teardown(test_no_listen_polls, setup,
+                                        wt_test_teardown),
         cmocka_unit_test_setup_teardown(test_sql_handler_retries_then_dead,
-                                        setup, teardown),
+                                        setup, wt_test_teardown),
         cmocka_unit_test_setup_teardown(test_sql_handler_permanent, setup,
-                                        teardown),
+                                        wt_test_teardown),
         cmocka_unit_test_setup_teardown(test_sql_handler_reply, setup,
-                                        teardown),
+                                        wt_test_teardown),
         cmocka_unit_test_setup_teardown(
-            test_missing_sql_function_claims_nothing, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_exec_handler, setup, teardown),
+            test_missing_sql_function_claims_nothing, setup, wt_test_teardown),
+        cmocka_unit_test_setup_teardown(test_exec_handler, setup,
+                                        wt_test_teardown),
         cmocka_unit_test_setup_teardown(test_exec_handler_timeout, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_so_handler, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ignore_policy, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_notify_policy, setup, teardown),
+                                        wt_test_teardown),
+        cmocka_unit_test_setup_teardown(test_so_handler, setup,
+                                        wt_test_teardown),
+        cmocka_unit_test_setup_teardown(test_ignore_policy, setup,
+                                        wt_test_teardown),
+        cmocka_unit_test_setup_teardown(test_notify_policy, setup,
+                                        wt_test_teardown),
     };
 
     tt_dsn();

@@ -25,31 +25,13 @@
 
 #include "handlers/wt.h"
 
-typedef struct wtest {
-    tt_fixture *f;
-    wt_dir dir;
-    char log[128];
-    pid_t worker;
-} wtest;
-
 static int
 setup(void **state)
 {
-    wtest *w = calloc(1, sizeof *w);
-    tt_fixture *f;
+    wt_test *w = wt_test_new(state);
+    tt_fixture *f = w->f;
 
-    assert_non_null(w);
-    tt_setup(state);
-    f = *state;
-    w->f = f;
-    wt_mkdir(&w->dir);
-    wt_path(&w->dir, "worker.log", w->log, sizeof w->log);
-    tt_exec(f->pg, "create table biz (msg bigint, body text)");
-    tt_exec(f->pg,
-            "create function h_ok(m message) returns void language plpgsql "
-            "as $$ begin insert into %s.biz values (m.id, "
-            "convert_from(m.body, 'UTF8')); end $$",
-            f->schema);
+    wt_test_h_ok(w);
     tt_exec(f->pg,
             "create function h_perm(m message) returns void language plpgsql "
             "as $$ begin raise exception 'nope' using errcode = 'TQ001'; "
@@ -60,45 +42,15 @@ setup(void **state)
             "as $$ begin insert into %s.biz values (m.id, 'slow'); "
             "if m.attempts = 1 then perform pg_sleep(30); end if; end $$",
             f->schema);
-    tt_exec(f->pg, "select create_queue('jobs', i_backoff_base => '0.01 s', "
-                   "i_backoff_cap => '0.05 s', i_max_attempts => 3, "
-                   "i_archive_for => '1 hour')");
+    wt_test_queue(w, "jobs", "i_archive_for => '1 hour'");
     *state = w;
     return 0;
-}
-
-static int
-teardown(void **state)
-{
-    wtest *w = *state;
-
-    if (w->worker > 0) {
-        kill(-w->worker, SIGKILL);
-        wt_waitpid(w->worker, 5);
-    }
-    if (getenv("WT_SHOW_LOG") != NULL) {
-        char *s = wt_read(w->log);
-
-        fprintf(stderr, "%s", s);
-        free(s);
-    }
-    wt_rmdir(&w->dir);
-    *state = w->f;
-    tt_teardown(state);
-    free(w);
-    return 0;
-}
-
-static void
-start(wtest *w, const char *const *args)
-{
-    w->worker = wt_start(w->f->schema, w->log, args);
 }
 
 static void
 test_kill9_mid_sql_handler(void **state)
 {
-    wtest *w = *state;
+    wt_test *w = *state;
     char h[128], busy[512];
     const char *args[] = {"--handle", h, NULL};
 
@@ -109,7 +61,7 @@ test_kill9_mid_sql_handler(void **state)
              "pg_backend_pid()",
              w->f->schema);
     tt_send(w->f, w->f->pg, "jobs", "x");
-    start(w, args);
+    wt_test_start(w, args);
     wt_await(w->f->pg, 1, 20, busy);
     wt_kill9(w->worker);
     w->worker = 0;
@@ -117,23 +69,39 @@ test_kill9_mid_sql_handler(void **state)
     wt_await(w->f->pg, 0, 20, busy);
     assert_int_equal(tt_scalar(w->f->pg, "select count(*) from biz"), 0);
 
-    start(w, args);
+    wt_test_start(w, args);
     wt_await(w->f->pg, 0, 20, "select count(*) from messages");
-    assert_int_equal(wt_stop(w->worker), 0);
-    w->worker = 0;
+    wt_test_stop(w);
     /* Exactly once, on the second attempt. */
     assert_int_equal(tt_scalar(w->f->pg, "select count(*) from biz"), 1);
     assert_int_equal(tt_scalar(w->f->pg, "select attempts from archive"), 2);
 }
 
+/* Handle jobs with the shell script text (h.sh in the test's directory;
+ * its handler spec into h), send one message and start the worker; returns
+ * once the file started exists. */
 static void
-test_kill9_mid_exec_handler(void **state)
+start_exec(
+    wt_test *w, const char *text, const char *started, char *h, size_t hsize)
 {
-    wtest *w = *state;
-    char h[256], script[128], started[128], done[128], text[512];
+    char script[128];
     const char *args[] = {"--handle", h, NULL};
 
     wt_path(&w->dir, "h.sh", script, sizeof script);
+    wt_write(script, text);
+    snprintf(h, hsize, "jobs=exec:/bin/sh %s", script);
+    tt_send(w->f, w->f->pg, "jobs", "x");
+    wt_test_start(w, args);
+    wt_await_file(started, 20);
+}
+
+static void
+test_kill9_mid_exec_handler(void **state)
+{
+    wt_test *w = *state;
+    char h[256], started[128], done[128], text[512];
+    const char *args[] = {"--handle", h, NULL};
+
     wt_path(&w->dir, "started", started, sizeof started);
     wt_path(&w->dir, "done", done, sizeof done);
     snprintf(text, sizeof text,
@@ -141,25 +109,20 @@ test_kill9_mid_exec_handler(void **state)
              "if [ \"$TXQ_ATTEMPT\" = 1 ]; then exec sleep 30; fi\n"
              "echo $TXQ_MESSAGE_ID >> '%s'\n",
              started, done);
-    wt_write(script, text);
-    snprintf(h, sizeof h, "jobs=exec:/bin/sh %s", script);
-    tt_send(w->f, w->f->pg, "jobs", "x");
-    start(w, args);
-    wt_await_file(started, 20);
+    start_exec(w, text, started, h, sizeof h);
     wt_kill9(w->worker);
     w->worker = 0;
 
-    start(w, args);
+    wt_test_start(w, args);
     wt_await(w->f->pg, 0, 20, "select count(*) from messages");
-    assert_int_equal(wt_stop(w->worker), 0);
-    w->worker = 0;
+    wt_test_stop(w);
     assert_int_equal(wt_lines(done), 1);
     assert_int_equal(wt_lines(started), 2);
     assert_int_equal(tt_scalar(w->f->pg, "select attempts from archive"), 2);
 }
 
 static void
-crash_loop(wtest *w, const char *handler)
+crash_loop(wt_test *w, const char *handler)
 {
     char h[512];
     const char *args[] = {"--handle", h, NULL};
@@ -167,10 +130,9 @@ crash_loop(wtest *w, const char *handler)
 
     snprintf(h, sizeof h, "jobs=%s", handler);
     id = tt_send(w->f, w->f->pg, "jobs", "poison");
-    start(w, args);
+    wt_test_start(w, args);
     wt_await(w->f->pg, 1, 30, "select count(*) from dead_letter_messages");
-    assert_int_equal(wt_stop(w->worker), 0);
-    w->worker = 0;
+    wt_test_stop(w);
     assert_int_equal(tt_scalar(w->f->pg,
                                "select attempts from dead_letter_messages "
                                "where id = %lld and reason = 'exhausted'",
@@ -187,7 +149,7 @@ crash_loop(wtest *w, const char *handler)
 static void
 test_so_handler_aborts_every_time(void **state)
 {
-    wtest *w = *state;
+    wt_test *w = *state;
     char h[512];
 
     snprintf(h, sizeof h, "so:%s/tests/txq_test_handlers.so:th_abort",
@@ -204,22 +166,15 @@ test_exec_handler_kills_consumer(void **state)
 static void
 test_sigterm_drains(void **state)
 {
-    wtest *w = *state;
-    char h[256], script[128], started[128], done[128], text[512];
-    const char *args[] = {"--handle", h, NULL};
+    wt_test *w = *state;
+    char h[256], started[128], done[128], text[512];
 
-    wt_path(&w->dir, "h.sh", script, sizeof script);
     wt_path(&w->dir, "started", started, sizeof started);
     wt_path(&w->dir, "done", done, sizeof done);
     snprintf(text, sizeof text, "touch '%s'\nsleep 1\necho ok >> '%s'\n",
              started, done);
-    wt_write(script, text);
-    snprintf(h, sizeof h, "jobs=exec:/bin/sh %s", script);
-    tt_send(w->f, w->f->pg, "jobs", "x");
-    start(w, args);
-    wt_await_file(started, 20);
-    assert_int_equal(wt_stop(w->worker), 0);
-    w->worker = 0;
+    start_exec(w, text, started, h, sizeof h);
+    wt_test_stop(w);
     /* In flight when the signal came: finished and acked. */
     assert_int_equal(wt_lines(done), 1);
     assert_int_equal(tt_scalar(w->f->pg, "select count(*) from messages"), 0);
@@ -229,20 +184,14 @@ test_sigterm_drains(void **state)
 static void
 test_second_signal_exits_at_once(void **state)
 {
-    wtest *w = *state;
-    char h[256], script[128], started[128], text[256];
-    const char *args[] = {"--handle", h, NULL};
+    wt_test *w = *state;
+    char h[256], started[128], text[256];
     double t0;
     int st;
 
-    wt_path(&w->dir, "h.sh", script, sizeof script);
     wt_path(&w->dir, "started", started, sizeof started);
     snprintf(text, sizeof text, "touch '%s'\nexec sleep 30\n", started);
-    wt_write(script, text);
-    snprintf(h, sizeof h, "jobs=exec:/bin/sh %s", script);
-    tt_send(w->f, w->f->pg, "jobs", "x");
-    start(w, args);
-    wt_await_file(started, 20);
+    start_exec(w, text, started, h, sizeof h);
     t0 = tt_now();
     kill(w->worker, SIGTERM);
     tt_sleep_ms(100);
@@ -259,7 +208,7 @@ test_second_signal_exits_at_once(void **state)
 static void
 test_sighup_reload(void **state)
 {
-    wtest *w = *state;
+    wt_test *w = *state;
     char cfg[128], text[256];
     const char *args[] = {"--config", cfg, NULL};
     char *log;
@@ -268,7 +217,7 @@ test_sighup_reload(void **state)
     snprintf(text, sizeof text, "[queue.jobs]\nhandler = sql:%s.h_ok\n",
              w->f->schema);
     wt_write(cfg, text);
-    start(w, args);
+    wt_test_start(w, args);
     tt_send(w->f, w->f->pg, "jobs", "a");
     wt_await(w->f->pg, 1, 20, "select count(*) from biz");
 
@@ -293,8 +242,7 @@ test_sighup_reload(void **state)
     wt_await(w->f->pg, 1, 20,
              "select count(*) from dead_letter_messages where reason = "
              "'permanent'");
-    assert_int_equal(wt_stop(w->worker), 0);
-    w->worker = 0;
+    wt_test_stop(w);
     log = wt_read(w->log);
     assert_non_null(strstr(log, "configuration reloaded"));
     free(log);
@@ -302,7 +250,7 @@ test_sighup_reload(void **state)
 
 /* Run txq-worker to completion; returns its exit code, output in w->log. */
 static int
-run_once(wtest *w, const char *const *args)
+run_once(wt_test *w, const char *const *args)
 {
     pid_t pid = wt_start(w->f->schema, w->log, args);
     int st = wt_waitpid(pid, 20);
@@ -314,7 +262,7 @@ run_once(wtest *w, const char *const *args)
 static void
 test_bad_config_names_line(void **state)
 {
-    wtest *w = *state;
+    wt_test *w = *state;
     char cfg[128];
     const char *args[] = {"--config", cfg, NULL};
     char *log;
@@ -331,7 +279,7 @@ test_bad_config_names_line(void **state)
 static void
 test_check_config(void **state)
 {
-    wtest *w = *state;
+    wt_test *w = *state;
     char cfg[128];
     const char *args[] = {"--config",       cfg, "--concurrency", "4",
                           "--check-config", NULL};
@@ -357,20 +305,23 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_kill9_mid_sql_handler, setup,
-                                        teardown),
+                                        wt_test_teardown),
         cmocka_unit_test_setup_teardown(test_kill9_mid_exec_handler, setup,
-                                        teardown),
+                                        wt_test_teardown),
         cmocka_unit_test_setup_teardown(test_so_handler_aborts_every_time,
-                                        setup, teardown),
+                                        setup, wt_test_teardown),
         cmocka_unit_test_setup_teardown(test_exec_handler_kills_consumer, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_sigterm_drains, setup, teardown),
+                                        wt_test_teardown),
+        cmocka_unit_test_setup_teardown(test_sigterm_drains, setup,
+                                        wt_test_teardown),
         cmocka_unit_test_setup_teardown(test_second_signal_exits_at_once, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_sighup_reload, setup, teardown),
+                                        wt_test_teardown),
+        cmocka_unit_test_setup_teardown(test_sighup_reload, setup,
+                                        wt_test_teardown),
         cmocka_unit_test_setup_teardown(test_bad_config_names_line, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_check_config, setup, teardown),
+                                        wt_test_teardown),
+        cmocka_unit_test_setup_teardown(test_check_config, setup,
+                                        wt_test_teardown),
     };
 
     tt_dsn();

@@ -29,14 +29,6 @@
 
 #include "handlers/wt.h"
 
-/* Per-test state on top of tt's fixture. */
-typedef struct wtest {
-    tt_fixture *f;
-    wt_dir dir;
-    char log[128];
-    pid_t worker;
-} wtest;
-
 /* What the requester's callbacks saw. */
 #define SEEN_MAX 8
 typedef struct seen {
@@ -59,16 +51,9 @@ typedef struct rr {
 static int
 setup(void **state)
 {
-    wtest *w = calloc(1, sizeof *w);
-    tt_fixture *f;
+    wt_test *w = wt_test_new(state);
+    tt_fixture *f = w->f;
 
-    assert_non_null(w);
-    tt_setup(state);
-    f = *state;
-    w->f = f;
-    wt_mkdir(&w->dir);
-    wt_path(&w->dir, "worker.log", w->log, sizeof w->log);
-    tt_exec(f->pg, "create table biz (msg bigint, body text)");
     tt_exec(f->pg, "select create_queue('replies')");
     /* h_reply writes a row and returns the reply; "fail-once" fails its
      * first attempt after the write. h_silent writes and never replies. */
@@ -106,51 +91,6 @@ setup(void **state)
     return 0;
 }
 
-static int
-teardown(void **state)
-{
-    wtest *w = *state;
-
-    if (w->worker > 0) {
-        kill(-w->worker, SIGKILL);
-        wt_waitpid(w->worker, 5);
-    }
-    if (getenv("WT_SHOW_LOG") != NULL) {
-        char *s = wt_read(w->log);
-
-        fprintf(stderr, "%s", s);
-        free(s);
-    }
-    wt_rmdir(&w->dir);
-    *state = w->f;
-    tt_teardown(state);
-    free(w);
-    return 0;
-}
-
-/* A queue whose retries come at once (backoff 10..50 ms). */
-static void
-queue(wtest *w, const char *name)
-{
-    tt_exec(w->f->pg,
-            "select create_queue('%s', i_backoff_base => '0.01 s', "
-            "i_backoff_cap => '0.05 s', i_max_attempts => 3)",
-            name);
-}
-
-static void
-start(wtest *w, const char *const *args)
-{
-    w->worker = wt_start(w->f->schema, w->log, args);
-}
-
-static void
-stop_ok(wtest *w)
-{
-    assert_int_equal(wt_stop(w->worker), 0);
-    w->worker = 0;
-}
-
 /* "so:<build>/tests/txq_test_handlers.so:<symbol>" */
 static const char *
 so_spec(const char *symbol, char *buf, size_t size)
@@ -165,7 +105,7 @@ so_spec(const char *symbol, char *buf, size_t size)
 /* The exec handler: prints "exec:" + body as the reply; "fail-once" exits
  * 75 on its first attempt after printing; "silent" prints nothing. */
 static const char *
-exec_spec(wtest *w, char *buf, size_t size)
+exec_spec(wt_test *w, char *buf, size_t size)
 {
     char script[128];
 
@@ -210,7 +150,7 @@ on_timeout(void *arg, const char *corr)
 }
 
 static void
-rr_open(wtest *w, rr *q)
+rr_open(wt_test *w, rr *q)
 {
     memset(q, 0, sizeof *q);
     q->c = txq_client_new(&(txq_options){.schema = w->f->schema});
@@ -253,7 +193,7 @@ rr_wait(rr *q, double secs)
 
 /* Sum of a queue_counters column over queues named like pattern. */
 static long long
-counter(wtest *w, const char *column, const char *pattern)
+counter(wt_test *w, const char *column, const char *pattern)
 {
     return tt_scalar(w->f->pg,
                      "select coalesce(sum(c.%s), 0) from queue_counters c "
@@ -262,7 +202,7 @@ counter(wtest *w, const char *column, const char *pattern)
 }
 
 static long long
-depth(wtest *w, const char *queue)
+depth(wt_test *w, const char *queue)
 {
     return tt_scalar(w->f->pg,
                      "select count(*) from messages m join queues q using "
@@ -278,7 +218,7 @@ depth(wtest *w, const char *queue)
  * from the attempt that committed; the failed attempts left no row.
  */
 static void
-round_trip(wtest *w, const char *spec, const char *kind, int writes)
+round_trip(wt_test *w, const char *spec, const char *kind, int writes)
 {
     static const char *const bodies[] = {"ping", "fail-once", "refuse-once"};
     char h[512], want[64], fail_text[64];
@@ -288,9 +228,9 @@ round_trip(wtest *w, const char *spec, const char *kind, int writes)
     rr q;
     size_t i;
 
-    queue(w, "jobs");
+    wt_test_queue(w, "jobs", NULL);
     snprintf(h, sizeof h, "jobs=%s", spec);
-    start(w, args);
+    wt_test_start(w, args);
     rr_open(w, &q);
     for (i = 0; i < 3; i++) {
         rr_request(&q, "jobs", bodies[i], 15, corr[i]);
@@ -308,7 +248,7 @@ round_trip(wtest *w, const char *spec, const char *kind, int writes)
              "queue_counters c join queues q using "
              "(queue_id) where q.name = 'jobs'");
     assert_int_equal(counter(w, "retried", "jobs"), 2);
-    stop_ok(w);
+    wt_test_stop(w);
 
     /* Exactly one reply per request ever committed: three acked by the
      * requester, none left, none unknown. */
@@ -337,7 +277,7 @@ round_trip(wtest *w, const char *spec, const char *kind, int writes)
 static void
 test_sql_round_trip(void **state)
 {
-    wtest *w = *state;
+    wt_test *w = *state;
     char spec[128];
 
     snprintf(spec, sizeof spec, "sql:%s.h_reply", w->f->schema);
@@ -347,7 +287,7 @@ test_sql_round_trip(void **state)
 static void
 test_so_round_trip(void **state)
 {
-    wtest *w = *state;
+    wt_test *w = *state;
     char spec[512];
 
     round_trip(w, so_spec("th_reply", spec, sizeof spec), "so", 1);
@@ -356,7 +296,7 @@ test_so_round_trip(void **state)
 static void
 test_exec_round_trip(void **state)
 {
-    wtest *w = *state;
+    wt_test *w = *state;
     char spec[512];
 
     round_trip(w, exec_spec(w, spec, sizeof spec), "exec", 0);
@@ -369,7 +309,7 @@ test_exec_round_trip(void **state)
 static void
 test_reply_queue_gone(void **state)
 {
-    wtest *w = *state;
+    wt_test *w = *state;
     char h1[128], h2[640], h3[640], spec[512];
     const char *args[] = {"--handle", h1, "--handle", h2, "--handle", h3, NULL};
     txq_send_opts so = {0};
@@ -377,7 +317,7 @@ test_reply_queue_gone(void **state)
     size_t i;
 
     for (i = 0; i < 3; i++)
-        queue(w, queues[i]);
+        wt_test_queue(w, queues[i], NULL);
     snprintf(h1, sizeof h1, "jobs_sql=sql:%s.h_reply", w->f->schema);
     snprintf(h2, sizeof h2, "jobs_so=%s",
              so_spec("th_reply", spec, sizeof spec));
@@ -389,7 +329,7 @@ test_reply_queue_gone(void **state)
         assert_txq_ok(w->f->c, txq_send(w->f->c, w->f->pg, queues[i], "ping", 4,
                                         &so, NULL));
     tt_exec(w->f->pg, "select drop_queue('gone')");
-    start(w, args);
+    wt_test_start(w, args);
     wt_await(w->f->pg, 3, 15,
              "select count(*) from audit_log where action = "
              "'reply_dropped' and queue = 'gone' and detail like "
@@ -397,7 +337,7 @@ test_reply_queue_gone(void **state)
     wt_await(w->f->pg, 3, 10,
              "select coalesce(sum(c.acked), 0) from queue_counters c join "
              "queues q using (queue_id) where q.name like 'jobs%'");
-    stop_ok(w);
+    wt_test_stop(w);
     assert_int_equal(counter(w, "retried", "jobs%"), 0);
     assert_int_equal(
         tt_scalar(w->f->pg, "select count(*) from dead_letter_messages"), 0);
@@ -409,7 +349,7 @@ test_reply_queue_gone(void **state)
 static void
 test_no_reply_times_out(void **state)
 {
-    wtest *w = *state;
+    wt_test *w = *state;
     char h1[128], h2[640], h3[640], spec[512];
     const char *args[] = {"--handle", h1, "--handle", h2, "--handle", h3, NULL};
     const char *queues[] = {"quiet_sql", "quiet_so", "quiet_exec"};
@@ -419,11 +359,11 @@ test_no_reply_times_out(void **state)
     size_t i;
 
     for (i = 0; i < 3; i++)
-        queue(w, queues[i]);
+        wt_test_queue(w, queues[i], NULL);
     snprintf(h1, sizeof h1, "quiet_sql=sql:%s.h_silent", w->f->schema);
     snprintf(h2, sizeof h2, "quiet_so=%s", so_spec("th_ok", spec, sizeof spec));
     snprintf(h3, sizeof h3, "quiet_exec=%s", exec_spec(w, spec, sizeof spec));
-    start(w, args);
+    wt_test_start(w, args);
     rr_open(w, &q);
     t0 = tt_now();
     rr_request(&q, "quiet_sql", "x", 0.5, corr[0]);
@@ -441,7 +381,7 @@ test_no_reply_times_out(void **state)
     wt_await(w->f->pg, 3, 10,
              "select coalesce(sum(c.acked), 0) from queue_counters c join "
              "queues q using (queue_id) where q.name like 'quiet%'");
-    stop_ok(w);
+    wt_test_stop(w);
     assert_int_equal(tt_scalar(w->f->pg, "select count(*) from biz"), 2);
     assert_int_equal(depth(w, "replies"), 0);
     assert_int_equal(txq_requester_unknown(q.r), 0);
@@ -453,19 +393,19 @@ test_no_reply_times_out(void **state)
 static void
 test_unknown_reply_ignored(void **state)
 {
-    wtest *w = *state;
+    wt_test *w = *state;
     char h[128], corr[TXQ_CORRELATION_ID_SIZE];
     const char *args[] = {"--handle", h, NULL};
     txq_send_opts so = {0};
     rr q;
 
-    queue(w, "jobs");
+    wt_test_queue(w, "jobs", NULL);
     snprintf(h, sizeof h, "jobs=sql:%s.h_reply", w->f->schema);
     rr_open(w, &q);
     so.correlation_id = "nobody";
     assert_txq_ok(
         w->f->c, txq_send(w->f->c, w->f->pg, "replies", "stray", 5, &so, NULL));
-    start(w, args);
+    wt_test_start(w, args);
     rr_request(&q, "jobs", "ping", 15, corr);
     rr_wait(&q, 15);
     assert_int_equal(q.s.timeouts, 0);
@@ -475,7 +415,7 @@ test_unknown_reply_ignored(void **state)
     assert_int_equal(txq_requester_unknown(q.r), 1);
     assert_int_equal(depth(w, "replies"), 0);
     assert_int_equal(counter(w, "acked", "replies"), 2);
-    stop_ok(w);
+    wt_test_stop(w);
     rr_close(&q);
 }
 
@@ -483,14 +423,18 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_sql_round_trip, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_so_round_trip, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_exec_round_trip, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reply_queue_gone, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sql_round_trip, setup,
+                                        wt_test_teardown),
+        cmocka_unit_test_setup_teardown(test_so_round_trip, setup,
+                                        wt_test_teardown),
+        cmocka_unit_test_setup_teardown(test_exec_round_trip, setup,
+                                        wt_test_teardown),
+        cmocka_unit_test_setup_teardown(test_reply_queue_gone, setup,
+                                        wt_test_teardown),
         cmocka_unit_test_setup_teardown(test_no_reply_times_out, setup,
-                                        teardown),
+                                        wt_test_teardown),
         cmocka_unit_test_setup_teardown(test_unknown_reply_ignored, setup,
-                                        teardown),
+                                        wt_test_teardown),
     };
 
     tt_dsn();

@@ -432,3 +432,161 @@ tt_depth(tt_fixture *f)
 {
     return tt_scalar(f->pg, "select count(*) from %s.messages", f->schema);
 }
+
+void
+tt_run_free(tt_run *r)
+{
+    free(r->out);
+    free(r->err);
+    memset(r, 0, sizeof *r);
+}
+
+/* The whole of a temporary file as a NUL-terminated malloc'd string, its
+ * length into *len (when not NULL); closes fp. */
+static char *
+slurp(FILE *fp, size_t *len)
+{
+    long size;
+    char *buf;
+
+    assert_int_equal(fseek(fp, 0, SEEK_END), 0);
+    size = ftell(fp);
+    assert_true(size >= 0);
+    rewind(fp);
+    buf = malloc((size_t)size + 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)size, fp), (size_t)size);
+    buf[size] = '\0';
+    if (len != NULL)
+        *len = (size_t)size;
+    fclose(fp);
+    return buf;
+}
+
+void
+tt_txq(tt_fixture *f,
+       tt_run *r,
+       const void *in,
+       size_t inlen,
+       const char *const *args)
+{
+    const char *dir = getenv("TXQ_BUILD_DIR");
+    char path[4096];
+    char **argv;
+    size_t n = 0;
+    FILE *fin = tmpfile(), *fout = tmpfile(), *ferr = tmpfile();
+    pid_t pid;
+    int status;
+
+    if (dir == NULL || dir[0] == '\0')
+        fail_msg("TXQ_BUILD_DIR is not set (ctest sets it)");
+    snprintf(path, sizeof path, "%s/txq", dir);
+    assert_true(fin != NULL && fout != NULL && ferr != NULL);
+    if (inlen > 0)
+        assert_int_equal(fwrite(in, 1, inlen, fin), inlen);
+    assert_int_equal(fflush(fin), 0);
+    rewind(fin);
+
+    while (args[n] != NULL)
+        n++;
+    argv = calloc(n + 4, sizeof *argv);
+    assert_non_null(argv);
+    argv[0] = strdup(path);
+    argv[1] = strdup("--db");
+    argv[2] = strdup(tt_dsn());
+    for (size_t i = 0; i < n; i++)
+        argv[i + 3] = strdup(args[i]);
+    for (size_t i = 0; i < n + 3; i++)
+        assert_non_null(argv[i]);
+
+    fflush(stdout);
+    fflush(stderr);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (dup2(fileno(fin), 0) < 0 || dup2(fileno(fout), 1) < 0 ||
+            dup2(fileno(ferr), 2) < 0 || setenv("TXQ_SCHEMA", f->schema, 1))
+            _exit(126);
+        execv(path, argv);
+        _exit(127);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    for (size_t i = 0; i < n + 3; i++)
+        free(argv[i]);
+    free(argv);
+    fclose(fin);
+    r->code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    r->out = slurp(fout, &r->outlen);
+    r->err = slurp(ferr, NULL);
+}
+
+void
+tt_run_ok(const tt_run *r)
+{
+    if (r->code != 0 || r->err[0] != '\0')
+        fail_msg("txq exited %d: %s", r->code, r->err);
+}
+
+void
+tt_run_error(const tt_run *r, int want, const char *needle)
+{
+    const char *nl = strchr(r->err, '\n');
+
+    if (r->code != want)
+        fail_msg("want exit %d, got %d (stderr: %s)", want, r->code, r->err);
+    if (strncmp(r->err, "txq: ", 5) != 0 || nl == NULL || nl[1] != '\0')
+        fail_msg("stderr is not one \"txq: \" line: [%s]", r->err);
+    if (strstr(r->err, needle) == NULL)
+        fail_msg("stderr does not mention \"%s\": %s", needle, r->err);
+}
+
+void
+tt_txq_ok(tt_fixture *f, const char *const *args)
+{
+    tt_run r;
+
+    tt_txq(f, &r, NULL, 0, args);
+    tt_run_ok(&r);
+    tt_run_free(&r);
+}
+
+void
+tt_txq_fails(tt_fixture *f,
+             int want,
+             const char *needle,
+             const char *const *args)
+{
+    tt_run r;
+
+    tt_txq(f, &r, NULL, 0, args);
+    tt_run_error(&r, want, needle);
+    tt_run_free(&r);
+}
+
+int
+tt_lines(const char *s)
+{
+    int n = 0;
+
+    for (; *s != '\0'; s++)
+        n += *s == '\n';
+    return n;
+}
+
+char *
+tt_line(const char *s, int n, char *buf, size_t size)
+{
+    const char *end;
+
+    while (n-- > 0) {
+        s = strchr(s, '\n');
+        assert_non_null(s);
+        s++;
+    }
+    end = strchr(s, '\n');
+    assert_non_null(end);
+    assert_true((size_t)(end - s) < size);
+    memcpy(buf, s, (size_t)(end - s));
+    buf[end - s] = '\0';
+    return buf;
+}

@@ -131,4 +131,58 @@ txq_msg **tt_take(tt_fixture *f, PGconn *pg, const char *queue, int claim);
 /* Number of rows in the messages table of f's schema. */
 long long tt_depth(tt_fixture *f);
 
+/* === extensions: the txq command-line tool === */
+
+/* What a run of the tool gave. */
+typedef struct tt_run {
+    int code;  /* exit status, or 128 + signal */
+    char *out; /* stdout, NUL-terminated */
+    size_t outlen;
+    char *err; /* stderr, NUL-terminated */
+} tt_run;
+
+/* Free what a run captured and clear *r. */
+void tt_run_free(tt_run *r);
+
+/* Run $TXQ_BUILD_DIR/txq --db tt_dsn() args... (fork/execv, no shell) with
+ * TXQ_SCHEMA = f->schema and stdin from in[0..inlen) (empty when in is
+ * NULL); its exit code, stdout and stderr into *r. */
+void tt_txq(tt_fixture *f,
+            tt_run *r,
+            const void *in,
+            size_t inlen,
+            const char *const *args);
+
+#define TT_RUN(f, r, ...) \
+    tt_txq(f, r, NULL, 0, (const char *[]){__VA_ARGS__, NULL})
+#define TT_RUN_IN(f, r, in, inlen, ...) \
+    tt_txq(f, r, in, inlen, (const char *[]){__VA_ARGS__, NULL})
+
+/* Fail the test unless the run exited 0 with nothing on stderr. */
+void tt_run_ok(const tt_run *r);
+
+/* Fail the test unless the run exited want with exactly one line
+ * "txq: ..." on stderr that contains needle. */
+void tt_run_error(const tt_run *r, int want, const char *needle);
+
+/* Run the tool with args (NULL-terminated), tt_run_ok, free the run. */
+void tt_txq_ok(tt_fixture *f, const char *const *args);
+
+/* Run the tool with args (NULL-terminated), tt_run_error, free the run. */
+void tt_txq_fails(tt_fixture *f,
+                  int want,
+                  const char *needle,
+                  const char *const *args);
+
+#define TT_RUN_OK(f, ...) tt_txq_ok(f, (const char *[]){__VA_ARGS__, NULL})
+#define TT_RUN_FAILS(f, want, needle, ...) \
+    tt_txq_fails(f, want, needle, (const char *[]){__VA_ARGS__, NULL})
+
+/* Number of lines (newlines) in s. */
+int tt_lines(const char *s);
+
+/* The n-th line (0-based) of s, without its newline, copied into buf;
+ * fails the test when s has no such line or it does not fit. */
+char *tt_line(const char *s, int n, char *buf, size_t size);
+
 #endif /* TXQ_TT_H */

@@ -444,8 +444,12 @@ read_notifications(double now)
             alerts_kick(S.alerts);
         } else if (strcmp(n->relname, "txq_wake") == 0) {
             for (i = 0; i < S.cfg->nqueues; i++)
-                if (strcmp(S.cfg->queues[i].name, n->extra) == 0)
+                if (strcmp(S.cfg->queues[i].name, n->extra) == 0) {
+                    /* The sender took our waiter row (txq._wake): while
+                     * slots stay idle, sync_waiters registers again. */
+                    S.waiters[i].registered = 0;
                     wake_queue(i);
+                }
         }
         PQfreemem(n);
     }

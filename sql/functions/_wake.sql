@@ -5,16 +5,32 @@ as $$
 -- ----------------------------------------------------------------------
 -- Function: _wake(q)
 --
---      Notifies channel txq_wake (payload: the queue name) when a session
---      waits on the queue (internal). A queue nobody waits on costs its
---      producers no NOTIFY, so busy systems never take the commit-time
---      notify lock; PostgreSQL folds repeats within one transaction.
---      plpgsql, not sql: its statement's plan is cached across calls.
+--      Wakes the sessions waiting on queue q (internal): takes their rows
+--      out of waiters and notifies channel txq_wake (payload: the queue
+--      name), both at commit. A waiter row means "waiting and not yet
+--      woken"; the woken session registers again (wait_begin) when it
+--      goes back to waiting. So a burst of sends notifies once, not once
+--      per send: NOTIFY serialises the commits of the transactions that
+--      send one (PostgreSQL holds a global lock from the notify until the
+--      commit is flushed), and a busy queue must keep group commit. Rows
+--      another sender is taking right now are skipped (SKIP LOCKED): that
+--      sender's commit wakes them. If it rolls back instead, the waiters
+--      stay registered and find the message at their next poll.
+--      A queue nobody waits on costs one index probe.
+--      plpgsql, not sql: its statements' plans are cached across calls.
 -- ----------------------------------------------------------------------
 begin
     if exists (select 1 from @extschema@.waiters w
                 where w.queue_id = q.queue_id) then
-        perform pg_notify('txq_wake', q.name);
+        delete from @extschema@.waiters w
+         where w.queue_id = q.queue_id
+           and w.backend_pid = any (array(
+                   select w2.backend_pid from @extschema@.waiters w2
+                    where w2.queue_id = q.queue_id
+                      for update skip locked));
+        if found then
+            perform pg_notify('txq_wake', q.name);
+        end if;
     end if;
 end
 $$;

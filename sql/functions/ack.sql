@@ -62,9 +62,16 @@ begin
                and e.message_id = d.id)
         select d.queue_id, count(*) as c from d group by d.queue_id
     loop
-        -- _count() inlined: this is the hot path.
+        -- _count() inlined: this is the hot path. The backend's own row
+        -- (slot = its pid): no other session ever waits on it.
         update @extschema@.queue_counters set acked = acked + r.c
-         where queue_id = r.queue_id and slot = pg_backend_pid() % 16;
+         where queue_id = r.queue_id and slot = pg_backend_pid();
+        if not found then
+            insert into @extschema@.queue_counters (queue_id, slot, acked)
+            values (r.queue_id, pg_backend_pid(), r.c)
+            on conflict (queue_id, slot) do update
+               set acked = @extschema@.queue_counters.acked + excluded.acked;
+        end if;
         n := n + r.c;
     end loop;
     return n;

@@ -27,6 +27,7 @@ declare
     v_n int;
     n_dedup int;
     n_waiters int;
+    n_counters int;
 begin
     -- A claim whose backend is gone, or was reused by a later session.
     with dead as (
@@ -101,8 +102,39 @@ begin
                         where a.pid = w.backend_pid);
     get diagnostics n_waiters = row_count;
 
+    -- Counter rows of ended sessions (slot = a backend pid; 0-15 are the
+    -- queue's own rows) fold into slot 0, so the table stays as small as
+    -- the number of live sessions. A session reusing a pid meanwhile
+    -- only adds to the row it finds.
+    with gone as (
+        delete from @extschema@.queue_counters c
+         where c.slot > 15
+           and not exists (select 1 from pg_stat_activity a
+                            where a.pid = c.slot)
+        returning c.*),
+    sums as (
+        select g.queue_id, sum(g.acked) as acked, sum(g.retried) as retried,
+               sum(g.dead) as dead, sum(g.ignored) as ignored,
+               sum(g.expired) as expired, sum(g.requeued) as requeued,
+               sum(g.discarded) as discarded, count(*) as n
+          from gone g group by g.queue_id)
+    insert into @extschema@.queue_counters as c (queue_id, slot, acked,
+        retried, dead, ignored, expired, requeued, discarded)
+    select s.queue_id, 0, s.acked, s.retried, s.dead, s.ignored, s.expired,
+           s.requeued, s.discarded
+      from sums s
+    on conflict (queue_id, slot) do update
+       set acked = c.acked + excluded.acked,
+           retried = c.retried + excluded.retried,
+           dead = c.dead + excluded.dead,
+           ignored = c.ignored + excluded.ignored,
+           expired = c.expired + excluded.expired,
+           requeued = c.requeued + excluded.requeued,
+           discarded = c.discarded + excluded.discarded;
+    get diagnostics n_counters = row_count;
+
     return jsonb_build_object('rescued', n_rescued, 'expired', n_expired,
         'archive_pruned', n_archive, 'dedup_pruned', n_dedup,
-        'waiters_cleared', n_waiters);
+        'waiters_cleared', n_waiters, 'counters_folded', n_counters);
 end
 $$;

@@ -2,7 +2,9 @@
  * wt.h - helpers of the txq-worker tests (tests/test_worker*.c): spawn the
  * real txq-worker binary ($TXQ_BUILD_DIR/txq-worker) in a process group of
  * its own against the test's schema, wait for conditions in the database
- * without sleeping through backoffs, stop it. Include after tt.h.
+ * without sleeping through backoffs, stop it; and wt_test, the per-test
+ * state (setup helper, cmocka teardown) of the tests that run one worker.
+ * Header-only; include after tt.h.
  */
 #ifndef TXQ_WT_H
 #define TXQ_WT_H
@@ -82,11 +84,9 @@ wt_read(const char *path)
 static inline int
 wt_lines(const char *path)
 {
-    char *s = wt_read(path), *p;
-    int n = 0;
+    char *s = wt_read(path);
+    int n = tt_lines(s);
 
-    for (p = s; *p; p++)
-        n += *p == '\n';
     free(s);
     return n;
 }
@@ -222,6 +222,97 @@ wt_await_file(const char *path, double secs)
         tt_sleep_ms(20);
     }
     fail_msg("waited %.1fs for %s", secs, path);
+}
+
+/* === a test's worker: state, setup and teardown === */
+
+/* Per-test state on top of tt's fixture: a scratch directory, the worker's
+ * log in it, and the running worker (0 when none). */
+typedef struct wt_test {
+    tt_fixture *f;
+    wt_dir dir;
+    char log[128];
+    pid_t worker;
+} wt_test;
+
+/* For a cmocka setup: tt_setup, then a wt_test with its directory, its log
+ * path and a table biz (msg bigint, body text) in the test's schema. *state
+ * is still tt's fixture; the setup sets it to the wt_test when done. */
+static inline wt_test *
+wt_test_new(void **state)
+{
+    wt_test *w = calloc(1, sizeof *w);
+
+    assert_non_null(w);
+    tt_setup(state);
+    w->f = *state;
+    wt_mkdir(&w->dir);
+    wt_path(&w->dir, "worker.log", w->log, sizeof w->log);
+    tt_exec(w->f->pg, "create table biz (msg bigint, body text)");
+    return w;
+}
+
+/* The sql: handler h_ok in the test's schema: inserts the message's id and
+ * body (as UTF-8 text) into biz. */
+static inline void
+wt_test_h_ok(wt_test *w)
+{
+    tt_exec(w->f->pg,
+            "create function h_ok(m message) returns void language plpgsql "
+            "as $$ begin insert into %s.biz values (m.id, "
+            "convert_from(m.body, 'UTF8')); end $$",
+            w->f->schema);
+}
+
+/* cmocka teardown of a wt_test: kills a worker still running (its whole
+ * group), prints its log when WT_SHOW_LOG is set (to see why a test
+ * failed), removes the directory, then tt_teardown. */
+static inline int
+wt_test_teardown(void **state)
+{
+    wt_test *w = *state;
+
+    if (w->worker > 0) {
+        kill(-w->worker, SIGKILL);
+        wt_waitpid(w->worker, 5);
+    }
+    if (getenv("WT_SHOW_LOG") != NULL) {
+        char *s = wt_read(w->log);
+
+        fprintf(stderr, "%s", s);
+        free(s);
+    }
+    wt_rmdir(&w->dir);
+    *state = w->f;
+    tt_teardown(state);
+    free(w);
+    return 0;
+}
+
+/* A queue whose retries come at once (backoff 10..50 ms, 3 attempts);
+ * extra, when not NULL, adds arguments of create_queue. */
+static inline void
+wt_test_queue(wt_test *w, const char *name, const char *extra)
+{
+    tt_exec(w->f->pg,
+            "select create_queue('%s', i_backoff_base => '0.01 s', "
+            "i_backoff_cap => '0.05 s', i_max_attempts => 3%s%s)",
+            name, extra ? ", " : "", extra ? extra : "");
+}
+
+/* wt_start for the test's schema, logging to w->log. */
+static inline void
+wt_test_start(wt_test *w, const char *const *args)
+{
+    w->worker = wt_start(w->f->schema, w->log, args);
+}
+
+/* wt_stop the test's worker, which must exit 0. */
+static inline void
+wt_test_stop(wt_test *w)
+{
+    assert_int_equal(wt_stop(w->worker), 0);
+    w->worker = 0;
 }
 
 #endif /* TXQ_WT_H */
