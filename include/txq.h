@@ -711,7 +711,10 @@ TXQ_API txq_err txq_reply(txq_client *c,
  * (fenced by the attempt) joins it; COMMIT. When the handler fails, its
  * transaction rolls back and txq_fail records the failure in a transaction
  * of its own, applying the queue's failure policy (retry with backoff, then
- * review / ignore / notify).
+ * review / ignore / notify). Attempts are durable before a handler runs:
+ * the first claim commits on its own (txq_claim); after a successful
+ * handler, the claim of the next messages commits together with its ack
+ * (one commit and, pipelined, one round trip per message).
  */
 
 /* What a handler tells the loop. */

@@ -36,6 +36,9 @@ struct txq_consumer {
     void *arg;
     atomic_int stop;
     uint64_t handled;
+    /* The last ack's round trip also opened the next message's transaction
+     * (BEGIN and its statement_timeout), which is still open. */
+    int begun;
     char errmsg[ERRMSG_SIZE];
     char sqlstate[6];
     char err[TXQ_HANDLER_ERRSIZE];
@@ -369,10 +372,13 @@ handle_one(txq_consumer *k,
     txq_consumer_event ev;
     PGTransactionStatusType st;
     PGresult *r;
-    char sql[96];
+    char set_timeout[64], sql[96];
+    const char *after[3] = {"BEGIN", set_timeout, NULL};
     double t0;
     txq_err rc = TXQ_OK;
 
+    snprintf(set_timeout, sizeof set_timeout,
+             "SET LOCAL statement_timeout = %.0f", k->o.timeout * 1000.0);
     memset(&ev, 0, sizeof ev);
     ev.msg = m;
     ev.result = TXQ_HANDLER_RETRY;
@@ -389,11 +395,19 @@ handle_one(txq_consumer *k,
         }
     }
 
-    /* One round trip for both (simple protocol). */
-    snprintf(sql, sizeof sql, "BEGIN; SET LOCAL statement_timeout = %.0f",
-             k->o.timeout * 1000.0);
-    if ((rc = exec_cmd(k, pg, sql)) != TXQ_OK)
-        goto lost;
+    if (k->begun && PQtransactionStatus(pg) == PQTRANS_INTRANS) {
+        k->begun = 0; /* opened with the last ack */
+    } else {
+        k->begun = 0;
+        if (rollback(k, pg) != TXQ_OK) {
+            rc = TXQ_ECONN;
+            goto lost;
+        }
+        /* One round trip for both (simple protocol). */
+        snprintf(sql, sizeof sql, "BEGIN; %s", set_timeout);
+        if ((rc = exec_cmd(k, pg, sql)) != TXQ_OK)
+            goto lost;
+    }
 
     t0 = mono_now();
     ev.result = k->fn(pg, m, k->arg, k->err, sizeof k->err);
@@ -430,8 +444,11 @@ handle_one(txq_consumer *k,
         /* In the handler's transaction; in autocommit if the handler ended
          * it (it must not, but the message is done either way). */
         if (want > 0 && PQtransactionStatus(pg) == PQTRANS_INTRANS) {
+            /* The next message's BEGIN rides along too: one round trip
+             * from this handler's end to the next handler's start. */
             rc = txq__ack_claim_commit(k->c, pg, m, k->queue, want,
-                                       k->o.visibility_timeout, next, nnext);
+                                       k->o.visibility_timeout, after,
+                                       &k->begun, next, nnext);
             if (rc != TXQ_OK)
                 from_client(k, rc, "ack");
         } else {
@@ -517,6 +534,7 @@ txq_consumer_run(txq_consumer *k, PGconn *pg)
     if ((rc = session_setup(k, pg)) != TXQ_OK)
         return rc;
     k->handled = 0;
+    k->begun = 0;
     ro.visibility_timeout = k->o.visibility_timeout;
     ro.wait =
         k->o.wait_fn != NULL || k->o.exit_when_empty ? 0 : k->o.poll_interval;
@@ -529,6 +547,12 @@ txq_consumer_run(txq_consumer *k, PGconn *pg)
         double claimed_at;
 
         if (n == 0) {
+            /* A transaction opened with the last ack found nothing to
+             * handle: end it (txq_claim needs autocommit). */
+            k->begun = 0;
+            if (rollback(k, pg) != TXQ_OK)
+                return set_err(k, TXQ_ECONN, "connection lost: %s",
+                               PQerrorMessage(pg));
             want = claim_size(k, 0);
             if (want == 0)
                 break;
@@ -561,5 +585,8 @@ txq_consumer_run(txq_consumer *k, PGconn *pg)
             return rc;
         }
     }
+    k->begun = 0;
+    if (rollback(k, pg) != TXQ_OK)
+        return set_err(k, TXQ_ECONN, "connection lost: %s", PQerrorMessage(pg));
     return TXQ_OK;
 }

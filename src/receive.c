@@ -108,17 +108,24 @@ txq__ack_claim_commit(txq_client *c,
                       const char *queue,
                       size_t max,
                       double vt_secs,
+                      const char *const *after,
+                      int *after_ok,
                       txq_msg ***out,
                       size_t *n)
 {
     struct txq__params p;
     char ids[32], attempts[16];
-    PGresult *res[2] = {NULL, NULL};
+    PGresult *res[2 + TXQ__MAX_AFTER] = {NULL};
     txq_err rc;
-    int prep, sent;
+    int prep, sent, nafter = 0;
 
     *out = NULL;
     *n = 0;
+    *after_ok = 0;
+    while (after != NULL && after[nafter] != NULL) {
+        if (++nafter > TXQ__MAX_AFTER)
+            return txq__set_error(c, TXQ_EINVAL, "too many statements");
+    }
     if ((rc = txq__enter(c, pg)) || (rc = txq__ensure_schema(c, pg, 0)))
         return rc;
     if (max == 0 || max > MAX_BATCH)
@@ -147,9 +154,12 @@ txq__ack_claim_commit(txq_client *c,
                                     p.types, p.values, p.lengths, p.formats, 1);
     sent =
         sent && PQsendQueryParams(pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 0);
+    for (int i = 0; i < nafter; i++)
+        sent = sent &&
+               PQsendQueryParams(pg, after[i], 0, NULL, NULL, NULL, NULL, 0);
     sent = sent && PQpipelineSync(pg);
-    rc =
-        sent ? pipeline_results(c, pg, res, 2) : txq__set_pg_error(c, pg, NULL);
+    rc = sent ? pipeline_results(c, pg, res, 2 + nafter)
+              : txq__set_pg_error(c, pg, NULL);
     if (!PQexitPipelineMode(pg) && rc == TXQ_OK)
         rc = txq__set_pg_error(c, pg, NULL);
     if (rc != TXQ_OK)
@@ -170,9 +180,14 @@ txq__ack_claim_commit(txq_client *c,
     rc = msgs_from_result(c, res[0], out, n);
     if (rc == TXQ_EMPTY)
         rc = TXQ_OK;
+    *after_ok = 1;
+    for (int i = 2; i < 2 + nafter; i++) {
+        if (res[i] == NULL || PQresultStatus(res[i]) != PGRES_COMMAND_OK)
+            *after_ok = 0;
+    }
 out:
-    PQclear(res[0]);
-    PQclear(res[1]);
+    for (int i = 0; i < 2 + nafter; i++)
+        PQclear(res[i]);
     return rc;
 }
 

@@ -277,18 +277,24 @@ txq_err txq__receive_once(txq_client *c,
 
 /*
  * txq__ack_claim_commit - in the caller's open transaction, ack m (fenced
- * by its attempt), claim up to max messages of queue and COMMIT, in one
- * round trip (pipeline mode). Returns: TXQ_OK when committed, with the
- * claimed messages in *out / *n (none: *n == 0); TXQ_ESTATE when m was not
- * held by its attempt; another error. On an error nothing was committed
- * (the transaction may be left open and failed: roll it back).
+ * by its attempt), claim up to max messages of queue and COMMIT, then run
+ * the statements of after (NULL-terminated, at most TXQ__MAX_AFTER, no
+ * parameters; e.g. BEGIN for the next message), all in one round trip
+ * (pipeline mode). Returns: TXQ_OK when committed, with the claimed
+ * messages in *out / *n (none: *n == 0) and *after_ok = 1 when every
+ * statement of after succeeded; TXQ_ESTATE when m was not held by its
+ * attempt; another error. On an error nothing was committed (the
+ * transaction may be left open and failed: roll it back).
  */
+#define TXQ__MAX_AFTER 2
 txq_err txq__ack_claim_commit(txq_client *c,
                               PGconn *pg,
                               const txq_msg *m,
                               const char *queue,
                               size_t max,
                               double vt_secs,
+                              const char *const *after,
+                              int *after_ok,
                               txq_msg ***out,
                               size_t *n);
 

@@ -226,6 +226,28 @@ test_stale_ack_fenced(void **state)
     PQfinish(x.other);
 }
 
+/* The same with the next claim riding in the ack's round trip (no
+ * max_messages): the fenced ack fails before its COMMIT runs. */
+static void
+test_stale_ack_fenced_pipelined(void **state)
+{
+    tt_fixture *f = *state;
+    struct ctx x = {0};
+    txq_consumer_opts o = {0};
+
+    tt_send(f, f->pg, "jobs", "a");
+    x.other = tt_connect(NULL);
+    o.exit_when_empty = 1;
+    x.result = (txq_handler_result)98;
+    assert_int_equal(run(f, &x, &o), TXQ_OK);
+    assert_int_equal(x.calls, 1);
+    assert_int_equal(x.last_err, TXQ_ESTATE);
+    assert_int_equal(x.acked, 0);
+    assert_int_equal(tt_scalar(f->pg, "select count(*) from biz"), 0);
+    assert_int_equal(tt_scalar(f->pg, "select attempts from messages"), 2);
+    PQfinish(x.other);
+}
+
 static void
 test_stop_and_session(void **state)
 {
@@ -281,6 +303,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_ok_over_failed_transaction, setup,
                                         tt_teardown),
         cmocka_unit_test_setup_teardown(test_stale_ack_fenced, setup,
+                                        tt_teardown),
+        cmocka_unit_test_setup_teardown(test_stale_ack_fenced_pipelined, setup,
                                         tt_teardown),
         cmocka_unit_test_setup_teardown(test_stop_and_session, setup,
                                         tt_teardown),

@@ -1,0 +1,211 @@
+/*
+ * test_hotpath.c - the machinery behind the fast paths: prepared
+ * statements (shared by handles, per connection, surviving DEALLOCATE ALL
+ * and a switch between connections), ack_receive's fence, per-backend
+ * counter rows folded by maintain(), and a wake-up that takes the waiter
+ * row so a burst of sends notifies once.
+ *
+ * Needs TXQ_TEST_DSN (ctest's pg_start fixture provides it).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "tt.h"
+
+/* Prepared statements of txq on pg. */
+static long long
+prepared(PGconn *pg)
+{
+    return tt_scalar(pg, "select count(*) from pg_prepared_statements"
+                         " where starts_with(name, 'txq_')");
+}
+
+static void
+test_prepared_shared_and_recovered(void **state)
+{
+    tt_fixture *f = *state;
+    txq_options o = {f->schema};
+    txq_client *c2 = txq_client_new(&o);
+    int64_t id = 0;
+
+    tt_queue(f, "jobs", NULL);
+    assert_txq_ok(f->c, txq_send(f->c, f->pg, "jobs", "a", 1, NULL, &id));
+    assert_int_equal(prepared(f->pg), 1);
+    /* A second handle on the same connection uses the same statement. */
+    assert_txq_ok(c2, txq_send(c2, f->pg, "jobs", "b", 1, NULL, &id));
+    assert_int_equal(prepared(f->pg), 1);
+    /* Inside a transaction too: no second PREPARE aborts it. */
+    tt_exec(f->pg, "begin");
+    assert_txq_ok(f->c, txq_send(f->c, f->pg, "jobs", "c", 1, NULL, &id));
+    assert_txq_ok(c2, txq_send(c2, f->pg, "jobs", "d", 1, NULL, &id));
+    tt_exec(f->pg, "commit");
+    assert_int_equal(tt_depth(f), 4);
+
+    /* Gone behind the handle's back: re-prepared outside a transaction. */
+    tt_exec(f->pg, "deallocate all");
+    assert_txq_ok(f->c, txq_send(f->c, f->pg, "jobs", "e", 1, NULL, &id));
+    assert_int_equal(prepared(f->pg), 1);
+    /* Inside one the call fails (the transaction is lost), the next one
+     * after the rollback works. */
+    tt_exec(f->pg, "begin");
+    tt_exec(f->pg, "deallocate all");
+    assert_int_not_equal(txq_send(f->c, f->pg, "jobs", "f", 1, NULL, &id),
+                         TXQ_OK);
+    tt_exec(f->pg, "rollback");
+    assert_txq_ok(f->c, txq_send(f->c, f->pg, "jobs", "g", 1, NULL, &id));
+    assert_int_equal(tt_depth(f), 6);
+    txq_client_free(c2);
+}
+
+static void
+test_prepared_connection_switch(void **state)
+{
+    tt_fixture *f = *state;
+    PGconn *pg2 = tt_connect(f->schema);
+    int64_t id = 0;
+
+    tt_queue(f, "jobs", NULL);
+    assert_txq_ok(f->c, txq_send(f->c, f->pg, "jobs", "a", 1, NULL, &id));
+    assert_txq_ok(f->c, txq_send(f->c, pg2, "jobs", "b", 1, NULL, &id));
+    /* Back on the first connection, in a transaction: the handle asks what
+     * it holds instead of preparing again. */
+    tt_exec(f->pg, "begin");
+    assert_txq_ok(f->c, txq_send(f->c, f->pg, "jobs", "c", 1, NULL, &id));
+    tt_exec(f->pg, "commit");
+    assert_int_equal(prepared(f->pg), 1);
+    assert_int_equal(prepared(pg2), 1);
+    /* A reset connection is a new backend with nothing prepared. */
+    PQreset(pg2);
+    tt_exec(pg2, "set search_path = %s", f->schema);
+    assert_txq_ok(f->c, txq_send(f->c, pg2, "jobs", "d", 1, NULL, &id));
+    assert_int_equal(tt_depth(f), 4);
+    PQfinish(pg2);
+}
+
+static void
+test_ack_receive_fenced(void **state)
+{
+    tt_fixture *f = *state;
+    PGconn *pg2 = tt_connect(f->schema);
+    char msg[256];
+
+    tt_queue(f, "jobs", NULL);
+    tt_send(f, f->pg, "jobs", "a");
+    tt_send(f, f->pg, "jobs", "b");
+    tt_exec(f->pg, "create temp table r as"
+                   " select id, attempts from receive('jobs', 1)");
+    /* The holder acks and gets the next message in one call. */
+    assert_int_equal(tt_scalar(f->pg, "select count(*) from ack_receive("
+                                      "array(select id from r),"
+                                      " array(select attempts from r),"
+                                      " 'jobs', 5)"),
+                     1);
+    assert_int_equal(tt_depth(f), 1);
+    assert_int_equal(tt_scalar(f->pg, "select coalesce(sum(acked), 0)"
+                                      " from queue_counters"),
+                     1);
+    /* A stale attempt acks nothing and claims nothing: TQ003. */
+    tt_exec(f->pg, "truncate r");
+    tt_exec(f->pg, "insert into r select id, attempts - 1 from messages");
+    assert_string_equal(tt_fails(f->pg, msg, sizeof msg,
+                                 "select count(*) from ack_receive("
+                                 "array(select id from r),"
+                                 " array(select attempts from r), 'jobs', 5)"),
+                        "TQ003");
+    assert_non_null(strstr(msg, "not held"));
+    assert_int_equal(tt_depth(f), 1);
+    PQfinish(pg2);
+}
+
+static void
+test_counter_rows_per_backend(void **state)
+{
+    tt_fixture *f = *state;
+    PGconn *pg2 = tt_connect(f->schema);
+    txq_msg **m;
+
+    tt_queue(f, "jobs", NULL);
+    tt_send(f, f->pg, "jobs", "a");
+    tt_send(f, f->pg, "jobs", "b");
+    m = tt_take(f, f->pg, "jobs", 1);
+    assert_txq_ok(f->c, txq_ack(f->c, f->pg, m[0]));
+    txq_msgs_free(m, 1);
+    m = tt_take(f, pg2, "jobs", 1);
+    assert_txq_ok(f->c, txq_ack(f->c, pg2, m[0]));
+    txq_msgs_free(m, 1);
+    /* One row per backend, besides the queue's 16. */
+    assert_int_equal(tt_scalar(f->pg, "select count(*) from queue_counters"
+                                      " where slot > 15 and acked = 1"),
+                     2);
+    PQfinish(pg2);
+    /* The ended session's row folds into slot 0; the sum stays. */
+    for (int i = 0; i < 100; i++) {
+        tt_scalar(f->pg, "select 1 from maintain()");
+        if (tt_scalar(f->pg, "select count(*) from queue_counters"
+                             " where slot > 15") == 1)
+            break;
+        tt_sleep_ms(50);
+    }
+    assert_int_equal(
+        tt_scalar(f->pg, "select count(*) from queue_counters where slot > 15"),
+        1);
+    assert_int_equal(
+        tt_scalar(f->pg, "select acked from queue_counters where slot = 0"), 1);
+    assert_int_equal(tt_scalar(f->pg, "select acked from queue_stats"), 2);
+}
+
+static void
+test_wake_takes_waiter_row(void **state)
+{
+    tt_fixture *f = *state;
+    PGconn *w = tt_connect(f->schema);
+    PGnotify *nf;
+    int wakes = 0;
+
+    tt_queue(f, "jobs", NULL);
+    tt_exec(w, "listen txq_wake");
+    tt_exec(w, "select wait_begin('jobs')");
+    tt_send(f, f->pg, "jobs", "a");
+    tt_send(f, f->pg, "jobs", "b");
+    /* The first send took the row and notified; the second found none. */
+    assert_int_equal(tt_scalar(f->pg, "select count(*) from waiters"), 0);
+    tt_sleep_ms(100);
+    tt_exec(w, "select 1");
+    while ((nf = PQnotifies(w)) != NULL) {
+        assert_string_equal(nf->extra, "jobs");
+        wakes++;
+        PQfreemem(nf);
+    }
+    assert_int_equal(wakes, 1);
+    /* Waiting again re-arms it. */
+    tt_exec(w, "select wait_begin('jobs')");
+    tt_send(f, f->pg, "jobs", "c");
+    assert_int_equal(tt_scalar(f->pg, "select count(*) from waiters"), 0);
+    PQfinish(w);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_prepared_shared_and_recovered,
+                                        tt_setup, tt_teardown),
+        cmocka_unit_test_setup_teardown(test_prepared_connection_switch,
+                                        tt_setup, tt_teardown),
+        cmocka_unit_test_setup_teardown(test_ack_receive_fenced, tt_setup,
+                                        tt_teardown),
+        cmocka_unit_test_setup_teardown(test_counter_rows_per_backend, tt_setup,
+                                        tt_teardown),
+        cmocka_unit_test_setup_teardown(test_wake_takes_waiter_row, tt_setup,
+                                        tt_teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
