@@ -193,8 +193,9 @@ create table @extschema@.routes (
     constraint routes_pkey primary key (topic_id, position)
 );
 
--- Outcome counters. Each backend adds to one of 16 slots per queue, so
--- concurrent consumers do not queue up on a single counter row.
+-- Outcome counters. Each backend adds to a row of its own (slot = its pid,
+-- created on first use; maintain() folds rows of ended sessions into slot
+-- 0), so concurrent consumers never queue up on a counter row.
 create table @extschema@.queue_counters (
     queue_id    int not null,
     slot        int not null,
