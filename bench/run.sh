@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # bench/run.sh - txq's throughput benchmark, each figure next to the ideal.
 #
-#   bench/run.sh [--quick] [--runs N] [--diag]
+#   bench/run.sh [--quick] [--runs N] [--diag] [--w6]
 #
 #   --quick   1 run of 2,000 messages per workload (a smoke test, seconds)
 #   --runs N  runs per workload (default 5); the table shows medians
 #   --diag    also run SQL-level variants (pgbench) that split txq's cost
 #             into plpgsql, table shape, counter update and round trips
+#   --w6      also W6: txq-worker's peak RSS (VmHWM of the supervisor and
+#             of each child) draining a 10,000 and a 1,000,000 backlog
+#             for 20 s each (bench/out/w6.tsv)
 #
 # Starts a private PostgreSQL 15 (defaults, durable; unix socket only) in a
 # /tmp scratch directory, installs the txq schema with txq_migrate (through
@@ -25,7 +28,7 @@ RESULTS=$OUT/results.tsv
 PAYLOAD='{"type":"order.created","order_id":123456,"customer_id":"c-000042","amount_cents":4999,"currency":"EUR"}'
 CLIENTS=4
 
-runs=5 quick=0 diag=0
+runs=5 quick=0 diag=0 w6=0
 while [[ $# -gt 0 ]]; do
     case $1 in
     --quick) quick=1 runs=1 ;;
@@ -38,6 +41,7 @@ while [[ $# -gt 0 ]]; do
         shift
         ;;
     --diag) diag=1 ;;
+    --w6) w6=1 ;;
     *)
         sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'
         exit 2
@@ -443,6 +447,45 @@ for ((RUN = 1; RUN <= runs; RUN++)); do
         cpu_rows
     fi
 done
+
+# W6 (--w6): txq-worker's memory must not grow with the backlog. Preload
+# BACKLOG (in batches of 100,000), let txq-worker (no-op sql: handler,
+# CLIENTS children) drain for 20 s, then read the peak RSS (VmHWM) of the
+# supervisor and of each child before stopping it.
+w6() { # BACKLOG
+    local left=$1 n pid c sup kids=() drained
+    reset
+    while ((left > 0)); do
+        n=$((left > 100000 ? 100000 : left))
+        psql -c "select count(*) from txq.send_batch('bench',
+                 array_fill('$PAYLOAD'::bytea, array[$n]))" >/dev/null
+        left=$((left - n))
+    done
+    psql -c 'vacuum analyze txq.messages'
+    quiesce
+    "$WORKER" -H bench=sql:public.bench_noop -n "$CLIENTS" --log-level warn &
+    pid=$!
+    sleep 20
+    sup=$(awk '/^VmHWM/ { print $2 }' "/proc/$pid/status")
+    for c in $(cat /proc/"$pid"/task/*/children); do
+        kids+=("$(awk '/^VmHWM/ { print $2 }' "/proc/$c/status")")
+    done
+    kill -TERM "$pid"
+    wait "$pid" || true
+    drained=$(($1 - $(sql 'select count(*) from txq.messages')))
+    printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$drained" "$sup" \
+        "$(printf '%s ' "${kids[@]}")" "$(cut -d' ' -f1 /proc/loadavg)" \
+        >>"$OUT/w6.tsv"
+    say "W6 backlog $1: drained $drained in 20 s, VmHWM supervisor $sup kB," \
+        "children ${kids[*]} kB"
+}
+
+if [[ $w6 -eq 1 ]]; then
+    printf 'backlog\tdrained_20s\tsupervisor_hwm_kb\tchildren_hwm_kb\tload1\n' \
+        >"$OUT/w6.tsv"
+    w6 10000
+    w6 1000000
+fi
 
 # ---------------------------------------------------------- summary --
 # Medians over the runs. ratio = median of the per-run ratios txq/ideal (each

@@ -7,9 +7,11 @@ as $$
 -- ----------------------------------------------------------------------
 -- Function: run_sql_handler(i_fn, i_msg)
 --
---      Runs a SQL handler of txq-worker: calls i_fn(i_msg), where i_fn
---      names a function [schema.]fn taking one txq.message, inside the
---      caller's (the consume) transaction. The name is resolved by
+--      Runs a SQL handler as txq-worker does: calls i_fn(i_msg), where
+--      i_fn names a function [schema.]fn taking one txq.message, inside
+--      the caller's (the consume) transaction. txq-worker itself prepares
+--      the equivalent call once per connection (worker/handler_sql.c)
+--      instead of resolving and planning it on every message. The name is resolved by
 --      to_regprocedure and called through its regproc, so it is never
 --      spliced into SQL as given; the message goes in as a parameter.
 --      Security invoker, and no search_path of its own: the handler runs
