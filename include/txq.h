@@ -294,7 +294,9 @@ TXQ_API txq_err txq_receive(txq_client *c,
  * the claim has lapsed and another consumer holds the message, the stale ack
  * changes nothing and returns TXQ_ESTATE.
  * With opts->wait > 0 and nothing ready, it waits for a send (LISTEN/NOTIFY,
- * with a poll every second as fallback) up to opts->wait seconds.
+ * with a poll every second as fallback) up to opts->wait seconds. While
+ * waiting it consumes every notification pending on pg and it ends with
+ * UNLISTEN txq_wake: give it a connection that does not LISTEN for itself.
  * Returns as txq_receive, plus TXQ_ESTATE.
  */
 TXQ_API txq_err txq_claim(txq_client *c,
