@@ -191,7 +191,8 @@ out:
     return rc;
 }
 
-/* The argument checks shared by txq_receive and txq_claim. */
+/* The argument checks shared by txq_receive and txq_claim; they also empty
+ * the out-parameters first, so every failure leaves them NULL and 0. */
 static txq_err
 check_args(txq_client *c,
            PGconn *pg,
@@ -203,6 +204,12 @@ check_args(txq_client *c,
 {
     txq_err rc;
 
+    if (out != NULL)
+        *out = NULL;
+    if (n != NULL)
+        *n = 0;
+    if (c == NULL)
+        return TXQ_EINVAL;
     if ((rc = txq__enter(c, pg)))
         return rc;
     if (out == NULL || n == NULL)
@@ -235,12 +242,6 @@ txq_receive(txq_client *c,
 {
     txq_err rc;
 
-    if (out != NULL)
-        *out = NULL;
-    if (n != NULL)
-        *n = 0;
-    if (c == NULL)
-        return TXQ_EINVAL;
     if ((rc = check_args(c, pg, queue, max, opts, out, n)))
         return rc;
     if (opts != NULL && opts->wait != 0)
@@ -264,12 +265,6 @@ txq_claim(txq_client *c,
 {
     txq_err rc;
 
-    if (out != NULL)
-        *out = NULL;
-    if (n != NULL)
-        *n = 0;
-    if (c == NULL)
-        return TXQ_EINVAL;
     if ((rc = check_args(c, pg, queue, max, opts, out, n)))
         return rc;
     if (PQtransactionStatus(pg) != PQTRANS_IDLE)
