@@ -2,6 +2,7 @@
 # bench/run.sh - txq's throughput benchmark, each figure next to the ideal.
 #
 #   bench/run.sh [--quick] [--runs N] [--diag] [--w6]
+#   bench/run.sh --w5 [--w5-minutes N] [--w5-rate R]
 #
 #   --quick   1 run of 2,000 messages per workload (a smoke test, seconds)
 #   --runs N  runs per workload (default 5); the table shows medians
@@ -10,6 +11,13 @@
 #   --w6      also W6: txq-worker's peak RSS (VmHWM of the supervisor and
 #             of each child) draining a 10,000 and a 1,000,000 backlog
 #             for 20 s each (bench/out/w6.tsv)
+#   --w5      only W5, the sustained run: txq-worker (no-op sql: handler
+#             that records its latency, concurrency 4) and a rate-limited
+#             producer (pgbench -R, 4 clients, txq.send, 1 message per
+#             transaction) at 70% of the worker's peak (measured first: 15 s
+#             of draining a backlog) for N minutes (--w5-minutes, default
+#             10), sampled every 10 s (bench/out/w5.tsv); --w5-rate R skips
+#             the peak measurement and sends R msgs/s
 #
 # Starts a private PostgreSQL 15 (defaults, durable; unix socket only) in a
 # /tmp scratch directory, installs the txq schema with txq_migrate (through
@@ -28,7 +36,7 @@ RESULTS=$OUT/results.tsv
 PAYLOAD='{"type":"order.created","order_id":123456,"customer_id":"c-000042","amount_cents":4999,"currency":"EUR"}'
 CLIENTS=4
 
-runs=5 quick=0 diag=0 w6=0
+runs=5 quick=0 diag=0 w6=0 w5=0 w5_minutes=10 w5_rate=
 while [[ $# -gt 0 ]]; do
     case $1 in
     --quick) quick=1 runs=1 ;;
@@ -42,6 +50,15 @@ while [[ $# -gt 0 ]]; do
         ;;
     --diag) diag=1 ;;
     --w6) w6=1 ;;
+    --w5) w5=1 ;;
+    --w5-minutes | --w5-rate)
+        [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || {
+            echo "run.sh: $1 needs a positive number" >&2
+            exit 2
+        }
+        if [[ $1 == --w5-minutes ]]; then w5_minutes=$2; else w5_rate=$2; fi
+        shift
+        ;;
     *)
         sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'
         exit 2
@@ -125,6 +142,10 @@ create table bench_lat (id bigint, t timestamptz);
 create table bench_sent (id bigint, t float8);
 create function bench_lat(m txq.message) returns void language sql
     as 'insert into bench_lat values (m.id, clock_timestamp())';
+create table bench_w5 (t timestamptz not null, ms float8 not null);
+create function bench_w5(m txq.message) returns void language sql
+    as 'insert into bench_w5 select clock_timestamp(),
+        extract(epoch from clock_timestamp() - m.enqueued_at) * 1000';
 EOF
 QID=$(sql "select queue_id from txq.queues where name = 'bench'")
 
@@ -438,6 +459,115 @@ cpu_rows() {
         from txq.receive('bench', 1); perform txq.ack(array[r.id],
         array[r.attempts])"
 }
+
+# W5 (--w5): sustained send and drain at ~70% of the worker's peak. The
+# worker's handler (bench_w5) records enqueued_at -> handler latency; every
+# 10 s one query samples what was handled (rows of bench_w5 up to 1 s ago, so
+# no handler transaction is still open on them), what was sent (the identity
+# sequence of txq.messages), sizes, live/dead tuples and (auto)vacuum counts.
+w5_run() {
+    local secs=$((w5_minutes * 60)) rate=$w5_rate wpid ppid left peak
+    local tsv=$OUT/w5.tsv t0 seq0 prev now i line start wait_s
+    reset
+    if [[ -z $rate ]]; then
+        psql -c "select count(*) from txq.send_batch('bench',
+                 array_fill('$PAYLOAD'::bytea, array[60000]))" >/dev/null
+        psql -c 'vacuum analyze txq.messages'
+        quiesce
+        "$WORKER" -H bench=sql:public.bench_w5 -n "$CLIENTS" --log-level warn &
+        wpid=$!
+        sleep 15
+        kill -TERM "$wpid"
+        wait "$wpid" || true
+        left=$(sql 'select count(*) from txq.messages')
+        peak=$(((60000 - left) / 15))
+        rate=$((peak * 7 / 10))
+        say "W5 peak (15 s drain, bench_w5 handler): $peak msgs/s; rate $rate msgs/s"
+    fi
+    reset
+    psql -c 'truncate bench_w5' -c 'vacuum analyze txq.messages'
+    quiesce
+    seq0=$(sql "select last_value from txq.messages_id_seq")
+    t0=$(sql 'select clock_timestamp() - interval $$1 s$$')
+    prev=$t0
+    start=$(date +%s)
+    "$WORKER" -H bench=sql:public.bench_w5 -n "$CLIENTS" --log-level warn &
+    wpid=$!
+    "$PGBIN/pgbench" -n -c "$CLIENTS" -j 2 -R "$rate" -T "$secs" \
+        -f "$S/sql_send1.sql" bench >"$OUT/log/pgbench_w5.log" 2>&1 &
+    ppid=$!
+    printf 'sec\tsent\thandled\tp50_ms\tp99_ms\tmax_ms\ttotal_B\theap_B\tindexes_B\tlive\tdead\tautovacuum\tautoanalyze\tload1\n' >"$tsv"
+    for ((i = 1; i <= secs / 10; i++)); do
+        wait_s=$((start + 10 * i - $(date +%s)))
+        ((wait_s <= 0)) || sleep "$wait_s"
+        now=$(sql 'select clock_timestamp() - interval $$1 s$$')
+        line=$(psql -At -F $'\t' -c "select
+            (select last_value from txq.messages_id_seq) - $seq0,
+            count(*), round(percentile_cont(0.5) within group (order by ms)::numeric, 1),
+            round(percentile_cont(0.99) within group (order by ms)::numeric, 1),
+            round(max(ms)::numeric, 1),
+            pg_total_relation_size('txq.messages'), pg_relation_size('txq.messages'),
+            pg_indexes_size('txq.messages'), s.n_live_tup, s.n_dead_tup,
+            s.autovacuum_count, s.autoanalyze_count
+            from bench_w5, pg_stat_user_tables s
+            where t > '$prev' and t <= '$now' and s.relid = 'txq.messages'::regclass
+            group by s.n_live_tup, s.n_dead_tup, s.autovacuum_count, s.autoanalyze_count")
+        [[ -n $line ]] || line=$(psql -At -F $'\t' -c "select
+            (select last_value from txq.messages_id_seq) - $seq0, 0, '', '', '',
+            pg_total_relation_size('txq.messages'), pg_relation_size('txq.messages'),
+            pg_indexes_size('txq.messages'), s.n_live_tup, s.n_dead_tup,
+            s.autovacuum_count, s.autoanalyze_count
+            from pg_stat_user_tables s where s.relid = 'txq.messages'::regclass")
+        prev=$now
+        printf '%s\t%s\t%s\n' $((i * 10)) "$line" "$(cut -d' ' -f1 /proc/loadavg)" >>"$tsv"
+    done
+    wait "$ppid" || die "pgbench (W5 producer) failed: $(tail -3 "$OUT/log/pgbench_w5.log")"
+    kill -TERM "$wpid"
+    wait "$wpid" || true
+    say "W5: $w5_minutes min at $rate msgs/s; samples in $tsv"
+    # p99 of each whole minute, over that minute's handled messages
+    psql -At -F $'\t' -c "select floor(extract(epoch from t - '$t0') / 60)::int + 1,
+        round(percentile_cont(0.99) within group (order by ms)::numeric, 1)
+        from bench_w5 group by 1 order by 1" >"$OUT/w5_p99.tsv"
+    # Per minute: sent/s (sequence delta), handled/s, p99 of the minute, max
+    # total size, heap and index size, dead tuples and autovacuum count at the
+    # minute's end; then the verdict.
+    awk -F'\t' -v rate="$rate" -v mins="$w5_minutes" '
+    FNR == NR { p99[$1] = $2; next }
+    FNR == 1 { next }
+    { m = int(($1 - 1) / 60) + 1; hsum += $3; backlog[m] = $2 - hsum
+      handled[m] += $3; sentend[m] = $2; size[m] = ($7 > size[m] ? $7 : size[m])
+      heap[m] = $8; idx[m] = $9; dead[m] = $11; av[m] = $12
+      load[m] = $14 }
+    END {
+        printf "%-4s %9s %9s %8s %9s %9s %9s %9s %9s %4s %5s\n", "min",
+            "sent/s", "handled/s", "backlog", "p99_ms", "total_kB", "heap_kB",
+            "index_kB", "dead", "av", "load"
+        for (m = 1; m <= mins; m++) {
+            s = (sentend[m] - sentend[m - 1]) / 60
+            printf "%-4d %9.0f %9.0f %8d %9.1f %9.0f %9.0f %9.0f %9d %4d %5s\n",
+                m, s, handled[m] / 60, backlog[m], p99[m], size[m] / 1024, heap[m] / 1024,
+                idx[m] / 1024, dead[m], av[m], load[m]
+        }
+        third = int(mins / 3); mid = 0; last = 0
+        for (m = third + 1; m <= 2 * third; m++) if (size[m] > mid) mid = size[m]
+        for (m = 2 * third + 1; m <= mins; m++) if (size[m] > last) last = size[m]
+        r = handled[mins] / handled[1]
+        printf "target rate %d msgs/s; last/first minute handled: %.3f (%s 0.90)\n",
+            rate, r, (r >= 0.9 ? ">=" : "<")
+        printf "max size last third %.0f kB vs middle third %.0f kB: %.2fx (%s)\n",
+            last / 1024, mid / 1024, (mid ? last / mid : 0),
+            (mid && last <= 1.2 * mid ? "plateau" : "GROWING")
+        printf "last minute handled %.0f msgs/s = %.2f of the offered rate\n",
+            handled[mins] / 60, handled[mins] / 60 / rate
+        printf "W5 verdict: %s\n", (r >= 0.9 && mid && last <= 1.2 * mid ? "PASS" : "FAIL")
+    }' "$OUT/w5_p99.tsv" "$tsv" | tee "$OUT/w5.txt"
+}
+
+if [[ $w5 -eq 1 ]]; then
+    w5_run
+    exit 0
+fi
 
 say "$runs run(s), $N messages per workload, $CLIENTS clients"
 for ((RUN = 1; RUN <= runs; RUN++)); do
