@@ -443,12 +443,19 @@ handle_one(txq_consumer *k,
 
         /* In the handler's transaction; in autocommit if the handler ended
          * it (it must not, but the message is done either way). */
-        if (want > 0 && PQtransactionStatus(pg) == PQTRANS_INTRANS) {
-            /* The next message's BEGIN rides along too: one round trip
-             * from this handler's end to the next handler's start. */
+        if (PQtransactionStatus(pg) == PQTRANS_INTRANS) {
+            /* The ack, the claim of the next messages when this is the
+             * last in hand, COMMIT, and the next message's BEGIN when one
+             * follows: one round trip from this handler's end to the next
+             * handler's start. */
+            int more = want > 0 || !last;
+
             rc = txq__ack_claim_commit(k->c, pg, m, k->queue, want,
-                                       k->o.visibility_timeout, after,
-                                       &k->begun, next, nnext);
+                                       k->o.visibility_timeout,
+                                       more ? after : NULL, &k->begun, next,
+                                       nnext);
+            if (!more)
+                k->begun = 0;
             if (rc != TXQ_OK)
                 from_client(k, rc, "ack");
         } else {

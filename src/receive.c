@@ -128,9 +128,9 @@ txq__ack_claim_commit(txq_client *c,
     }
     if ((rc = txq__enter(c, pg)) || (rc = txq__ensure_schema(c, pg, 0)))
         return rc;
-    if (max == 0 || max > MAX_BATCH)
+    if (max > MAX_BATCH)
         return txq__set_error(c, TXQ_EINVAL,
-                              "max must be between 1 and %d (got %zu)",
+                              "max must be between 0 and %d (got %zu)",
                               MAX_BATCH, max);
     snprintf(ids, sizeof ids, "{%" PRId64 "}", m->id);
     snprintf(attempts, sizeof attempts, "{%d}", m->attempts);

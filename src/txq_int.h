@@ -277,7 +277,8 @@ txq_err txq__receive_once(txq_client *c,
 
 /*
  * txq__ack_claim_commit - in the caller's open transaction, ack m (fenced
- * by its attempt), claim up to max messages of queue and COMMIT, then run
+ * by its attempt), claim up to max messages of queue (none when max is
+ * 0) and COMMIT, then run
  * the statements of after (NULL-terminated, at most TXQ__MAX_AFTER, no
  * parameters; e.g. BEGIN for the next message), all in one round trip
  * (pipeline mode). Returns: TXQ_OK when committed, with the claimed

@@ -26,6 +26,8 @@ declare
     v_now timestamptz := coalesce(i_now, now());
     n int := 0;
     r record;
+    v_queue_id int;
+    v_hist boolean;
 begin
     if i_ids is null then
         raise exception 'ids is null' using errcode = '22023';
@@ -35,6 +37,31 @@ begin
            <> coalesce(array_length(i_ids, 1), 0) then
         raise exception 'attempts must have one element per id'
             using errcode = '22023';
+    end if;
+    -- One message, no queue keeping an archive (the consume loop's case):
+    -- a primary-key delete and the counter, nothing else to plan or run.
+    if cardinality(i_ids) = 1 and not exists (
+            select 1 from @extschema@.queues where archive_for is not null)
+    then
+        delete from @extschema@.messages m
+         where m.id = i_ids[1]
+           and (i_attempts is null or i_attempts[1] is null
+                or (m.attempts = i_attempts[1] and m.claimed_at is not null))
+        returning m.queue_id, m.last_error is not null or m.attempts > 1
+             into v_queue_id, v_hist;
+        if not found then
+            return 0;
+        end if;
+        if v_hist then
+            delete from @extschema@.message_errors
+             where message_id = i_ids[1];
+        end if;
+        update @extschema@.queue_counters set acked = acked + 1
+         where queue_id = v_queue_id and slot = pg_backend_pid();
+        if not found then
+            perform @extschema@._count(v_queue_id, 'acked');
+        end if;
+        return 1;
     end if;
     for r in
         with d as (

@@ -14,10 +14,11 @@ as $$
 --                       i_visibility_timeout)
 --
 --      ack(i_ids, i_attempts), then receive(i_queue, i_max,
---      i_visibility_timeout), in the caller's transaction: a consumer acks
---      the message it handled and claims its next ones in the transaction
---      that commits the handler's work, so each message costs one commit
---      while every attempt is still durable before its handler runs.
+--      i_visibility_timeout) unless i_max is 0, in the caller's
+--      transaction: a consumer acks the message it handled and claims its
+--      next ones in the transaction that commits the handler's work, so
+--      each message costs one commit while every attempt is still durable
+--      before its handler runs.
 --      Unlike ack, a message not held by its attempt is an error (TQ003),
 --      so a caller that sends COMMIT right behind this call (pipelined)
 --      never commits a handler's work whose claim had lapsed.
@@ -36,6 +37,9 @@ begin
             '(already acked, failed, or claimed again)',
             cardinality(i_ids) - n, cardinality(i_ids)
             using errcode = 'TQ003';
+    end if;
+    if i_max = 0 then
+        return;  -- ack only: the consumer has more messages in hand
     end if;
     return query select * from @extschema@.receive(i_queue, i_max,
                                                    i_visibility_timeout);

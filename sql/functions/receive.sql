@@ -50,7 +50,6 @@ declare
     v_vt interval;
     v_fifo boolean;
     r record;
-    v_msg @extschema@.messages;
     v_left int := i_max;
     v_buried int;
 begin
@@ -63,8 +62,10 @@ begin
         raise exception 'max must be between 1 and 100000 (got %)', i_max
             using errcode = '22023';
     end if;
-    perform @extschema@._check_interval('visibility_timeout',
-        i_visibility_timeout, '0.001 seconds', '12 hours');
+    if i_visibility_timeout is not null then
+        perform @extschema@._check_interval('visibility_timeout',
+            i_visibility_timeout, '0.001 seconds', '12 hours');
+    end if;
     v_vt := coalesce(i_visibility_timeout, q.visibility_timeout);
     v_fifo := q.kind = 'fifo';
     if q.expire_after is not null then
@@ -76,22 +77,47 @@ begin
     -- "nothing to receive".
     loop
         v_buried := 0;
-        -- One static statement (its plan is cached) for both kinds; the
-        -- branch of the other kind is cut by a one-time filter. A fifo group
-        -- is free when its oldest message (the lowest id, which an
-        -- in-flight or retrying message still is) is ready; a lower id of
-        -- the group that another transaction deletes uncommitted still
-        -- blocks, so order holds under concurrency.
+        if not v_fifo then
+            -- Standard queue: the front of messages_ready_idx, in order, up
+            -- to v_left rows nobody else holds. Its own static statement:
+            -- a small plan, cached, with nothing of the fifo one to set up.
+            for r in
+                update @extschema@.messages m
+                   set attempts = m.attempts + 1, visible_at = v_now + v_vt,
+                       claimed_at = v_now, claimed_by = pg_backend_pid()
+                  from (select s.id, s.claimed_at as prev
+                          from @extschema@.messages s
+                         where s.queue_id = q.queue_id
+                           and s.visible_at <= v_now
+                           and (s.expires_at is null or s.expires_at > v_now)
+                         order by s.priority desc, s.visible_at, s.id
+                         limit v_left
+                           for update skip locked) c
+                 where m.id = c.id
+                returning m.id, m.attempts, m.headers, m.body,
+                          m.correlation_id, m.reply_to, m.priority,
+                          m.group_key, m.dedup_id, m.enqueued_at,
+                          m.visible_at, c.prev
+            loop
+                if r.prev is not null
+                   and @extschema@._lapsed(q, r.id, r.attempts, v_now) then
+                    v_buried := v_buried + 1;
+                    continue;
+                end if;
+                v_left := v_left - 1;
+                return next row(r.id, q.name, r.attempts, r.headers, r.body,
+                                r.correlation_id, r.reply_to, r.priority,
+                                r.group_key, r.dedup_id, r.enqueued_at,
+                                r.visible_at)::@extschema@.message;
+            end loop;
+            exit when v_buried = 0 or v_left = 0;
+            continue;
+        end if;
+        -- A fifo group is free when its oldest message (the lowest id,
+        -- which an in-flight or retrying message still is) is ready; a
+        -- lower id of the group that another transaction deletes
+        -- uncommitted still blocks, so order holds under concurrency.
         for r in
-            with std as (
-                select m.id, m.claimed_at as prev
-                  from @extschema@.messages m
-                 where v_fifo = false
-                   and m.queue_id = q.queue_id and m.visible_at <= v_now
-                   and (m.expires_at is null or m.expires_at > v_now)
-                 order by m.priority desc, m.visible_at, m.id
-                 limit v_left
-                   for update skip locked),
             -- FIFO (docs/design.md, "FIFO claims"): the cost of a claim
             -- must not grow with the backlog behind busy groups. First the
             -- front of messages_ready_idx, at most v_left + 32 entries:
@@ -107,11 +133,10 @@ begin
             -- a transaction that committed after this statement's
             -- snapshot, are written "is true" so that no index scan can
             -- take them as its condition.
-            fifo_walk as (
+            with fifo_walk as (
                 select w.ctid, w.id, w.group_key
                   from @extschema@.messages w
-                 where v_fifo = true
-                   and w.queue_id = q.queue_id and w.visible_at <= v_now
+                 where w.queue_id = q.queue_id and w.visible_at <= v_now
                    and (w.expires_at is null or w.expires_at > v_now)
                  order by w.priority desc, w.visible_at, w.id
                  limit v_left + 32),
@@ -167,35 +192,22 @@ begin
                             else v_left - (select count(*) from fifo_front)
                        end
                    for update skip locked),
-            fifo as (select * from fifo_front union all
-                     select * from fifo_rest),
-            c as (select * from std union all select * from fifo)
+            c as (select * from fifo_front union all
+                  select * from fifo_rest)
             update @extschema@.messages m
                set attempts = m.attempts + 1, visible_at = v_now + v_vt,
                    claimed_at = v_now, claimed_by = pg_backend_pid()
               from c
              where m.id = c.id
-            returning m.*, c.prev
+            returning m.id, m.attempts, m.headers, m.body,
+                      m.correlation_id, m.reply_to, m.priority,
+                      m.group_key, m.dedup_id, m.enqueued_at,
+                      m.visible_at, c.prev
         loop
-            if r.prev is not null then
-                -- The previous attempt was claimed and neither acked nor
-                -- failed before its claim lapsed: its consumer died or
-                -- overran. Count it as a failed attempt; past max_attempts
-                -- the policy applies, so a message that kills its consumer
-                -- never loops forever.
-                insert into @extschema@.message_errors (message_id, attempt,
-                                                        error, failed_at)
-                values (r.id, r.attempts - 1, 'claim lapsed: the consumer '
-                        'died or did not finish within its visibility '
-                        'timeout', v_now);
-                if r.attempts > q.max_attempts then
-                    v_msg := r;
-                    v_msg.attempts := r.attempts - 1;
-                    perform @extschema@._exhaust(v_msg, q, 'exhausted',
-                        'claim lapsed on the last attempt', v_now);
-                    v_buried := v_buried + 1;
-                    continue;
-                end if;
+            if r.prev is not null
+               and @extschema@._lapsed(q, r.id, r.attempts, v_now) then
+                v_buried := v_buried + 1;
+                continue;
             end if;
             v_left := v_left - 1;
             return next row(r.id, q.name, r.attempts, r.headers, r.body,
