@@ -450,10 +450,9 @@ handle_one(txq_consumer *k,
              * handler's start. */
             int more = want > 0 || !last;
 
-            rc = txq__ack_claim_commit(k->c, pg, m, k->queue, want,
-                                       k->o.visibility_timeout,
-                                       more ? after : NULL, &k->begun, next,
-                                       nnext);
+            rc = txq__ack_claim_commit(
+                k->c, pg, m, k->queue, want, k->o.visibility_timeout,
+                more ? after : NULL, &k->begun, next, nnext);
             if (!more)
                 k->begun = 0;
             if (rc != TXQ_OK)
