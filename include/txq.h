@@ -744,6 +744,15 @@ typedef enum txq_handler_result {
  * "" on entry); it is recorded in the message's error history.
  * m and the strings it holds are borrowed for the duration of the call.
  *
+ * Pipelined: a handler may instead queue its statements in libpq's
+ * pipeline mode (PQenterPipelineMode, then up to 8 PQsendQuery* calls, no
+ * PQpipelineSync) and return OK at once; the loop sends the ack and COMMIT
+ * behind them in the same round trip. If one of them fails, nothing is
+ * committed and the message fails: permanently when its SQLSTATE is TQ001,
+ * else to be retried, with the error's message and SQLSTATE appended to
+ * what the handler left in err (e.g. its name). txq-worker's sql: handlers
+ * work this way.
+ *
  * Replies: a handler answers a request (txq_msg_reply_to and
  * txq_msg_correlation_id set) with txq_reply(c, pg, m, body, len,
  * headers_json, NULL) on the pg it was given, before returning OK: the

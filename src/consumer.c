@@ -332,6 +332,55 @@ default_error(txq_consumer *k, const char *fallback)
         snprintf(k->err, sizeof k->err, "%s", fallback);
 }
 
+/*
+ * Pipelined handlers: a handler may leave its statements queued in
+ * pipeline mode (PQenterPipelineMode, PQsendQuery..., no sync) and return
+ * OK; the ack, COMMIT and the next BEGIN follow them in the same round
+ * trip, so a SQL handler costs no round trip of its own.
+ */
+
+/* Sync and read out what a handler queued, leaving pipeline mode.
+ * Returns 0 when the connection failed. */
+static int
+pipeline_drain(PGconn *pg)
+{
+    PGresult *r;
+
+    if (!PQpipelineSync(pg))
+        return 0;
+    for (;;) {
+        r = PQgetResult(pg);
+        if (r == NULL) {
+            if (PQstatus(pg) == CONNECTION_BAD)
+                return 0;
+            continue;
+        }
+        if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+            PQclear(r);
+            break;
+        }
+        PQclear(r);
+    }
+    return PQexitPipelineMode(pg);
+}
+
+/* A queued statement of the handler failed with r: a permanent failure for
+ * SQLSTATE TQ001, else one to retry. The error: what the handler left in
+ * err (a prefix such as its name), then r's message and SQLSTATE. */
+static void
+handler_failed(txq_consumer *k, const PGresult *r, txq_consumer_event *ev)
+{
+    const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+    size_t len = strnlen(k->err, sizeof k->err - 1);
+
+    ev->result = st != NULL && strcmp(st, "TQ001") == 0 ? TXQ_HANDLER_PERMANENT
+                                                        : TXQ_HANDLER_RETRY;
+    snprintf(k->err + len, sizeof k->err - len, "%s [%s]",
+             msg != NULL ? msg : "the handler's statement failed",
+             st != NULL ? st : "");
+}
+
 /* How many messages to claim next, with `busy` messages still in hand (not
  * yet counted as handled): 0 when stopping or max_messages is reached. */
 static size_t
@@ -375,6 +424,7 @@ handle_one(txq_consumer *k,
     char set_timeout[64], sql[96];
     const char *after[3] = {"BEGIN", set_timeout, NULL};
     double t0;
+    int pending;
     txq_err rc = TXQ_OK;
 
     snprintf(set_timeout, sizeof set_timeout,
@@ -409,13 +459,27 @@ handle_one(txq_consumer *k,
             goto lost;
     }
 
+    /* A handler may queue its statements in pipeline mode: the ack
+     * statement must be prepared before (see pipeline_drain). */
+    (void)txq__prepare_ack_claim(k->c, pg);
     t0 = mono_now();
     ev.result = k->fn(pg, m, k->arg, k->err, sizeof k->err);
     ev.seconds = mono_now() - t0;
     k->err[sizeof k->err - 1] = '\0';
 
+    pending = PQpipelineStatus(pg) != PQ_PIPELINE_OFF;
+    if (pending && ev.result != TXQ_HANDLER_OK) {
+        /* Queued, then declared failed: run them out; the rollback below
+         * undoes them. */
+        if (!pipeline_drain(pg)) {
+            rc = set_err(k, TXQ_ECONN, "connection lost in the handler: %s",
+                         PQerrorMessage(pg));
+            goto lost;
+        }
+        pending = 0;
+    }
     /* A handler that left a query running: collect it. */
-    while (PQtransactionStatus(pg) == PQTRANS_ACTIVE &&
+    while (!pending && PQtransactionStatus(pg) == PQTRANS_ACTIVE &&
            (r = PQgetResult(pg)) != NULL)
         PQclear(r);
     if (PQstatus(pg) == CONNECTION_BAD) {
@@ -423,7 +487,7 @@ handle_one(txq_consumer *k,
                      PQerrorMessage(pg));
         goto lost;
     }
-    st = PQtransactionStatus(pg);
+    st = pending ? PQTRANS_INTRANS : PQtransactionStatus(pg);
     if (ev.result == TXQ_HANDLER_OK && st == PQTRANS_INERROR) {
         ev.result = TXQ_HANDLER_RETRY;
         snprintf(k->err, sizeof k->err,
@@ -443,18 +507,26 @@ handle_one(txq_consumer *k,
 
         /* In the handler's transaction; in autocommit if the handler ended
          * it (it must not, but the message is done either way). */
-        if (PQtransactionStatus(pg) == PQTRANS_INTRANS) {
+        if (pending || PQtransactionStatus(pg) == PQTRANS_INTRANS) {
             /* The ack, the claim of the next messages when this is the
              * last in hand, COMMIT, and the next message's BEGIN when one
              * follows: one round trip from this handler's end to the next
              * handler's start. */
             int more = want > 0 || !last;
 
+            PGresult *failed = NULL;
+
             rc = txq__ack_claim_commit(
                 k->c, pg, m, k->queue, want, k->o.visibility_timeout,
-                more ? after : NULL, &k->begun, next, nnext);
+                more ? after : NULL, &k->begun, next, nnext, &failed);
             if (!more)
                 k->begun = 0;
+            if (failed != NULL) {
+                /* The handler's own statement failed: its failure. */
+                handler_failed(k, failed, &ev);
+                PQclear(failed);
+                goto failed;
+            }
             if (rc != TXQ_OK)
                 from_client(k, rc, "ack");
         } else {
@@ -465,6 +537,8 @@ handle_one(txq_consumer *k,
                 from_client(k, rc, "ack");
         }
         if (rc == TXQ_OK) {
+            if (pending)
+                k->err[0] = '\0'; /* a pipelined handler's error prefix */
             ev.acked = 1;
             goto report;
         }
@@ -481,6 +555,7 @@ handle_one(txq_consumer *k,
         snprintf(k->err, sizeof k->err, "commit failed: %s", k->errmsg);
     }
 
+failed:
     if (rollback(k, pg) != TXQ_OK)
         goto lost;
     if (ev.result == TXQ_HANDLER_IGNORE) {

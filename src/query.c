@@ -165,11 +165,13 @@ txq__prepare(txq_client *c,
     int ok;
 
     *rc = TXQ_OK;
-    if (!hot(q) || PQpipelineStatus(pg) != PQ_PIPELINE_OFF)
+    if (!hot(q))
         return 0;
     if (c->prep_pg == pg && c->prep_pid == PQbackendPID(pg) &&
         (c->prepared & bit))
         return 1;
+    if (PQpipelineStatus(pg) != PQ_PIPELINE_OFF)
+        return 0; /* cannot ask or prepare now: send the text */
     /* Not known to exist here: ask first (another handle on this
      * connection may have prepared it), because a second PREPARE of a
      * name fails and would abort the caller's transaction. Once per

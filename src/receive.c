@@ -71,33 +71,41 @@ txq__receive_once(txq_client *c,
 }
 
 /*
- * The results of a pipeline of nq queries and one Sync: the first result
- * of each query into res[] (NULL when none came). Returns: TXQ_OK, or
- * TXQ_ECONN when the connection failed (error set).
+ * The results of a pipeline up to its Sync: the first result of each query
+ * into res[] (at most size; *nq: how many queries answered). Returns:
+ * TXQ_OK, TXQ_ECONN when the connection failed, or TXQ_EDB when more than
+ * size queries were queued (error set).
  */
 static txq_err
-pipeline_results(txq_client *c, PGconn *pg, PGresult **res, int nq)
+pipeline_results(txq_client *c, PGconn *pg, PGresult **res, int size, int *nq)
 {
-    int i = 0, nulls = 0;
+    int got = 0; /* this query already has its first result */
 
+    *nq = 0;
     for (;;) {
         PGresult *r = PQgetResult(pg);
 
         if (r == NULL) {
             /* The end of one query's results. */
-            if (PQstatus(pg) == CONNECTION_BAD || ++nulls > nq)
+            if (PQstatus(pg) == CONNECTION_BAD || !got)
                 return txq__set_pg_error(c, pg, NULL);
-            i++;
+            got = 0;
             continue;
         }
         if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
             PQclear(r);
             return TXQ_OK;
         }
-        if (i < nq && res[i] == NULL)
-            res[i] = r;
-        else
+        if (got) {
             PQclear(r);
+            continue;
+        }
+        got = 1;
+        if (*nq == size) {
+            PQclear(r);
+            return txq__set_error(c, TXQ_EDB, "too many queued statements");
+        }
+        res[(*nq)++] = r;
     }
 }
 
@@ -111,17 +119,20 @@ txq__ack_claim_commit(txq_client *c,
                       const char *const *after,
                       int *after_ok,
                       txq_msg ***out,
-                      size_t *n)
+                      size_t *n,
+                      PGresult **pending_err)
 {
     struct txq__params p;
     char ids[32], attempts[16];
-    PGresult *res[2 + TXQ__MAX_AFTER] = {NULL};
+    PGresult *res[TXQ__MAX_PENDING + 2 + TXQ__MAX_AFTER] = {NULL};
     txq_err rc;
-    int prep, sent, nafter = 0;
+    int prep, sent, nafter = 0, nres = 0, base = 0;
+    int pending = PQpipelineStatus(pg) != PQ_PIPELINE_OFF;
 
     *out = NULL;
     *n = 0;
     *after_ok = 0;
+    *pending_err = NULL;
     while (after != NULL && after[nafter] != NULL) {
         if (++nafter > TXQ__MAX_AFTER)
             return txq__set_error(c, TXQ_EINVAL, "too many statements");
@@ -144,9 +155,10 @@ txq__ack_claim_commit(txq_client *c,
     if (prep < 0)
         return rc;
     /* One round trip: the ack and claim, then COMMIT right behind them.
-     * An error in the first (TQ003: the claim lapsed) makes the server
-     * skip the COMMIT; the transaction stays open, failed. */
-    if (!PQenterPipelineMode(pg))
+     * An error in the first (TQ003: the claim lapsed), or in a statement
+     * the handler left queued before them, makes the server skip the
+     * COMMIT; the transaction stays open, failed. */
+    if (!pending && !PQenterPipelineMode(pg))
         return txq__set_pg_error(c, pg, NULL);
     sent = prep ? PQsendQueryPrepared(pg, c->stmt[TXQ__Q_ACK_RECEIVE], p.n,
                                       p.values, p.lengths, p.formats, 1)
@@ -158,36 +170,68 @@ txq__ack_claim_commit(txq_client *c,
         sent = sent &&
                PQsendQueryParams(pg, after[i], 0, NULL, NULL, NULL, NULL, 0);
     sent = sent && PQpipelineSync(pg);
-    rc = sent ? pipeline_results(c, pg, res, 2 + nafter)
+    rc = sent ? pipeline_results(c, pg, res, (int)(sizeof res / sizeof *res),
+                                 &nres)
               : txq__set_pg_error(c, pg, NULL);
     if (!PQexitPipelineMode(pg) && rc == TXQ_OK)
         rc = txq__set_pg_error(c, pg, NULL);
     if (rc != TXQ_OK)
         goto out;
-    if (res[0] == NULL || PQresultStatus(res[0]) != PGRES_TUPLES_OK) {
-        rc = txq__set_pg_error(c, pg, res[0]);
+    /* The handler's statements answer first. */
+    base = nres - (2 + nafter);
+    if (base < 0 || (!pending && base != 0)) {
+        rc = txq__set_error(c, TXQ_EDB, "unexpected pipeline results");
         goto out;
     }
-    if (res[1] == NULL || PQresultStatus(res[1]) != PGRES_COMMAND_OK) {
-        rc = txq__set_pg_error(c, pg, res[1]);
+    for (int i = 0; i < base; i++) {
+        if (PQresultStatus(res[i]) == PGRES_FATAL_ERROR) {
+            rc = txq__set_pg_error(c, pg, res[i]);
+            *pending_err = res[i];
+            res[i] = NULL;
+            goto out;
+        }
+    }
+    if (PQresultStatus(res[base]) != PGRES_TUPLES_OK) {
+        rc = txq__set_pg_error(c, pg, res[base]);
         goto out;
     }
-    if (strcmp(PQcmdStatus(res[1]), "COMMIT") != 0) {
+    if (PQresultStatus(res[base + 1]) != PGRES_COMMAND_OK) {
+        rc = txq__set_pg_error(c, pg, res[base + 1]);
+        goto out;
+    }
+    if (strcmp(PQcmdStatus(res[base + 1]), "COMMIT") != 0) {
         rc = txq__set_error(c, TXQ_EDB, "the transaction was rolled back");
         goto out;
     }
     /* Committed: the ack, and the claim of what came back. */
-    rc = msgs_from_result(c, res[0], out, n);
+    rc = msgs_from_result(c, res[base], out, n);
     if (rc == TXQ_EMPTY)
         rc = TXQ_OK;
     *after_ok = 1;
-    for (int i = 2; i < 2 + nafter; i++) {
-        if (res[i] == NULL || PQresultStatus(res[i]) != PGRES_COMMAND_OK)
+    for (int i = base + 2; i < nres; i++) {
+        if (PQresultStatus(res[i]) != PGRES_COMMAND_OK)
             *after_ok = 0;
     }
 out:
-    for (int i = 0; i < 2 + nafter; i++)
+    for (int i = 0; i < nres; i++)
         PQclear(res[i]);
+    return rc;
+}
+
+txq_err
+txq__prepare_ack_claim(txq_client *c, PGconn *pg)
+{
+    struct txq__params p;
+    txq_err rc = TXQ_OK;
+
+    /* The parameters' types, as txq__ack_claim_commit sends them. */
+    txq__params_init(&p);
+    txq__param_text(&p, "{}");
+    txq__param_text(&p, "{}");
+    txq__param_text(&p, "");
+    txq__param_int64(&p, 0);
+    txq__param_secs(&p, 0, 1);
+    (void)txq__prepare(c, pg, TXQ__Q_ACK_RECEIVE, &p, &rc);
     return rc;
 }
 

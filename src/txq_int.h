@@ -278,16 +278,27 @@ txq_err txq__receive_once(txq_client *c,
 /*
  * txq__ack_claim_commit - in the caller's open transaction, ack m (fenced
  * by its attempt), claim up to max messages of queue (none when max is
- * 0) and COMMIT, then run
- * the statements of after (NULL-terminated, at most TXQ__MAX_AFTER, no
- * parameters; e.g. BEGIN for the next message), all in one round trip
- * (pipeline mode). Returns: TXQ_OK when committed, with the claimed
- * messages in *out / *n (none: *n == 0) and *after_ok = 1 when every
- * statement of after succeeded; TXQ_ESTATE when m was not held by its
- * attempt; another error. On an error nothing was committed (the
- * transaction may be left open and failed: roll it back).
+ * 0) and COMMIT, then run the statements of after (NULL-terminated, at most
+ * TXQ__MAX_AFTER, no parameters; e.g. BEGIN for the next message), all in
+ * one round trip (pipeline mode). pg may already be in pipeline mode with
+ * up to TXQ__MAX_PENDING statements a handler queued (unsynced): they
+ * answer first, and when one failed nothing after it ran and its result
+ * comes back in *pending_err (the caller clears it) with an error.
+ * Returns: TXQ_OK when committed, with the claimed messages in *out / *n
+ * (none: *n == 0) and *after_ok = 1 when every statement of after
+ * succeeded; TXQ_ESTATE when m was not held by its attempt; another error.
+ * On an error nothing was committed (the transaction may be left open and
+ * failed: roll it back).
  */
-#define TXQ__MAX_AFTER 2
+/*
+ * txq__prepare_ack_claim - prepare txq__ack_claim_commit's statement on pg
+ * now, outside pipeline mode, so that a call made in pipeline mode runs it
+ * prepared. Returns: TXQ_OK, or the error of PREPARE.
+ */
+txq_err txq__prepare_ack_claim(txq_client *c, PGconn *pg);
+
+#define TXQ__MAX_AFTER   2
+#define TXQ__MAX_PENDING 8
 txq_err txq__ack_claim_commit(txq_client *c,
                               PGconn *pg,
                               const txq_msg *m,
@@ -297,7 +308,8 @@ txq_err txq__ack_claim_commit(txq_client *c,
                               const char *const *after,
                               int *after_ok,
                               txq_msg ***out,
-                              size_t *n);
+                              size_t *n,
+                              PGresult **pending_err);
 
 /*
  * txq__wait_receive - receive, and while nothing is ready wait up to

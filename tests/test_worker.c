@@ -163,7 +163,7 @@ test_sql_handler_permanent(void **state)
     wt_await(w->f->pg, 1, 20,
              "select count(*) from dead_letter_messages where reason = "
              "'permanent' and attempts = 1 and last_error like "
-             "'%bad order%TQ001%'");
+             "'%h_perm: bad order [TQ001]'");
     wt_test_stop(w);
 }
 

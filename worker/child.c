@@ -30,6 +30,7 @@
 
 struct child {
     const queue_cfg *q;
+    handler *h;
     int sock;
     int idle;
 };
@@ -94,6 +95,10 @@ event_fn(void *arg, const txq_consumer_event *ev)
         ch->idle = 0;
         poke(ch->sock, MSG_BUSY);
     }
+    /* A sql: handler's prepared call is gone (DEALLOCATE, DISCARD ALL, a
+     * pooler that switched backends): the next message prepares it. */
+    if (!ev->acked && ev->error != NULL && strstr(ev->error, "[26000]"))
+        handler_forget(ch->h);
     if (ev->acked) {
         wlog(WLOG_DEBUG,
              ev->result == TXQ_HANDLER_IGNORE ? "message ignored by handler"
@@ -153,7 +158,7 @@ setup_signals(void)
 int
 child_main(const worker_cfg *cfg, const queue_cfg *q, int sock)
 {
-    struct child ch = {q, sock, 0};
+    struct child ch = {q, NULL, sock, 0};
     txq_options copts = {0};
     txq_consumer_opts o = {0};
     handler_env henv;
@@ -193,6 +198,7 @@ child_main(const worker_cfg *cfg, const queue_cfg *q, int sock)
         txq_client_free(c);
         return EXIT_CHILD_CFG;
     }
+    ch.h = h;
     o.prefetch = (size_t)queue_prefetch(cfg, q);
     o.timeout = queue_timeout(cfg, q);
     o.poll_interval = cfg->poll_interval;

@@ -111,6 +111,13 @@ handler_prepare(handler *h, PGconn *pg, char *err, size_t errsize)
     return 0;
 }
 
+void
+handler_forget(handler *h)
+{
+    if (h->kind == KIND_SQL)
+        handler_sql_forget(h->arg);
+}
+
 txq_handler_fn
 handler_fn(const handler *h)
 {

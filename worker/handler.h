@@ -49,6 +49,10 @@ int handler_prepare(handler *h, PGconn *pg, char *err, size_t errsize);
 
 /* The callback and its argument for txq_consumer_new. */
 txq_handler_fn handler_fn(const handler *h);
+
+/* handler_forget - what the handler prepared on its connection is gone:
+ * prepare it again before the next message. */
+void handler_forget(handler *h);
 void *handler_arg(handler *h);
 
 /* handler_close - unload and free. NULL is a no-op. */
@@ -64,6 +68,7 @@ void *handler_sql_open(const char *name,
 int handler_sql_prepare(void *arg, PGconn *pg, char *err, size_t errsize);
 txq_handler_result handler_sql_run(
     PGconn *pg, const txq_msg *m, void *arg, char *err, size_t errsize);
+void handler_sql_forget(void *arg);
 void handler_sql_close(void *arg);
 
 int handler_so_check(const char *rest, char *err, size_t errsize);

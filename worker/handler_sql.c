@@ -74,6 +74,12 @@ handler_sql_check(const char *name, char *err, size_t errsize)
 }
 
 void
+handler_sql_forget(void *arg)
+{
+    ((struct sql_handler *)arg)->prepared = NULL;
+}
+
+void
 handler_sql_close(void *arg)
 {
     struct sql_handler *h = arg;
@@ -233,6 +239,19 @@ handler_sql_run(
         h->prepared = NULL;
         if (handler_sql_prepare(h, pg, err, errsize) != 0)
             return TXQ_HANDLER_RETRY;
+    }
+    /* Queued, not run: the consumer sends the ack and COMMIT behind it in
+     * one round trip, and makes its failure the message's (see
+     * txq_handler_fn). */
+    if (PQenterPipelineMode(pg) &&
+        PQsendQueryPrepared(pg, SQL_HANDLER_STMT, 11, vals, lens, fmts, 0)) {
+        snprintf(err, errsize, "%s: ", h->fn); /* the error's prefix */
+        return TXQ_HANDLER_OK;
+    }
+    if (PQpipelineStatus(pg) != PQ_PIPELINE_OFF) {
+        snprintf(err, errsize, "%s: could not queue the call: %s", h->fn,
+                 PQerrorMessage(pg));
+        return TXQ_HANDLER_RETRY;
     }
     r = PQexecPrepared(pg, SQL_HANDLER_STMT, 11, vals, lens, fmts, 0);
     if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK) {
