@@ -266,10 +266,19 @@ typedef struct txq_recv_opts {
 /*
  * txq_receive - take up to max ready messages in the caller's transaction.
  *
- * Each message's attempt count goes up by one and it stays invisible to other
- * consumers for the visibility timeout. If the caller's transaction rolls
- * back, none of this happened and the messages are delivered again at once;
- * ack them in the same transaction as the business writes they cause.
+ * Inside a transaction (BEGIN sent), each message is held by the
+ * transaction's row lock (txq.take): other consumers skip it until the
+ * transaction ends, and nothing is written to take it. Ack it in the same
+ * transaction as the business writes it causes. If the transaction rolls
+ * back, or commits without an ack, nothing happened: the message is ready
+ * again at once with its attempt count unchanged (txq_msg_attempt is the
+ * attempt this delivery would count). txq_fail and txq_ack accept such a
+ * message while its transaction holds it (that is when its handle is
+ * valid); txq_set_visibility turns it into a claim as txq_claim makes.
+ * txq_msg_visible_until is INFINITY (the hold ends with the transaction).
+ * On a fifo queue, and outside a transaction (autocommit), it claims
+ * instead, as txq_claim does without waiting: the attempt count goes up by
+ * one and the message stays invisible for the visibility timeout.
  * opts may be NULL.
  * Returns TXQ_OK with *out an array of *n (>= 1) messages, TXQ_EMPTY with
  * *out NULL and *n 0, TXQ_EINVAL, TXQ_ENOTFOUND, TXQ_ECONN, TXQ_EDB.

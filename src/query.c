@@ -113,6 +113,7 @@ hot(enum txq__q q)
     case TXQ__Q_PUBLISH:
     case TXQ__Q_REPLY:
     case TXQ__Q_ACK_RECEIVE:
+    case TXQ__Q_TAKE:
         return 1;
     default:
         return 0;

@@ -70,6 +70,29 @@ txq__receive_once(txq_client *c,
     return rc;
 }
 
+/* txq.take: up to max messages held by the caller's transaction. */
+static txq_err
+take(txq_client *c,
+     PGconn *pg,
+     const char *queue,
+     size_t max,
+     txq_msg ***out,
+     size_t *n)
+{
+    struct txq__params p;
+    PGresult *r = NULL;
+    txq_err rc;
+
+    txq__params_init(&p);
+    txq__param_text(&p, queue);
+    txq__param_int64(&p, (int64_t)max);
+    rc = txq__query(c, pg, TXQ__Q_TAKE, &p, 1, &r);
+    if (rc == TXQ_OK)
+        rc = msgs_from_result(c, r, out, n);
+    PQclear(r);
+    return rc;
+}
+
 /*
  * The results of a pipeline up to its Sync: the first result of each query
  * into res[] (at most size; *nq: how many queries answered). Returns:
@@ -294,6 +317,8 @@ txq_receive(txq_client *c,
                               "in the caller's transaction and cannot wait");
     if ((rc = txq__ensure_schema(c, pg, 0)))
         return rc;
+    if (PQtransactionStatus(pg) == PQTRANS_INTRANS)
+        return take(c, pg, queue, max, out, n);
     return txq__receive_once(
         c, pg, queue, max, opts != NULL ? opts->visibility_timeout : 0, out, n);
 }

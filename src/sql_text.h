@@ -45,6 +45,7 @@ enum txq__q {
     TXQ__Q_PUBLISH,
     TXQ__Q_REPLY,
     TXQ__Q_ACK_RECEIVE,
+    TXQ__Q_TAKE,
     TXQ__Q_COUNT
 };
 
@@ -149,6 +150,15 @@ enum txq__q {
     "extract(epoch from visible_until)::float8 "            \
     "from @extschema@.receive($1::text, $2::int, "          \
     "i_visibility_timeout => make_interval(secs => $3::float8))"
+
+/* txq_receive inside a transaction: held by a row lock, nothing written;
+ * columns as in RECEIVE, visible_until infinite (the transaction's end). */
+#define TXQ__SQL_TAKE                                                  \
+    "select id, queue, attempts, headers::text, body, "                \
+    "correlation_id, reply_to, priority::int4, group_key, "            \
+    "extract(epoch from enqueued_at)::float8, "                        \
+    "extract(epoch from coalesce(visible_until, 'infinity'))::float8 " \
+    "from @extschema@.take($1::text, $2::int)"
 
 #define TXQ__SQL_LISTEN     "listen txq_wake"
 #define TXQ__SQL_UNLISTEN   "unlisten txq_wake"

@@ -14,9 +14,11 @@ as $$
 --
 --      Acknowledges messages: they leave the queue (into the archive when
 --      their queue keeps one) when the caller's transaction commits.
---      With i_attempts (one per id, as receive returned them) a message is
---      only acked while that attempt still holds it: a stale holder whose
---      claim lapsed and was taken again acks nothing.
+--      With i_attempts (one per id, as receive or take returned them) a
+--      message is only acked while that attempt still holds it: a stale
+--      holder whose claim lapsed and was claimed again acks nothing. A
+--      taken message (take: held by a lock, not claimed) is held by the
+--      attempt after its stored count.
 --
 -- Returns:
 --      how many messages were acked; fewer than given means the others
@@ -28,6 +30,7 @@ declare
     r record;
     v_queue_id int;
     v_hist boolean;
+    v_archive boolean;
 begin
     if i_ids is null then
         raise exception 'ids is null' using errcode = '22023';
@@ -40,13 +43,14 @@ begin
     end if;
     -- One message, no queue keeping an archive (the consume loop's case):
     -- a primary-key delete and the counter, nothing else to plan or run.
-    if cardinality(i_ids) = 1 and not exists (
-            select 1 from @extschema@.queues where archive_for is not null)
-    then
+    v_archive := exists (select 1 from @extschema@.queues
+                          where archive_for is not null);
+    if cardinality(i_ids) = 1 and not v_archive then
         delete from @extschema@.messages m
          where m.id = i_ids[1]
            and (i_attempts is null or i_attempts[1] is null
-                or (m.attempts = i_attempts[1] and m.claimed_at is not null))
+                or (m.attempts = i_attempts[1] and m.claimed_at is not null)
+                or (m.attempts + 1 = i_attempts[1] and m.claimed_at is null))
         returning m.queue_id, m.last_error is not null or m.attempts > 1
              into v_queue_id, v_hist;
         if not found then
@@ -63,6 +67,40 @@ begin
         end if;
         return 1;
     end if;
+    -- No queue keeps an archive: the rows need not come back whole.
+    if not v_archive then
+        for r in
+            with d as (
+                delete from @extschema@.messages m
+                 using unnest(i_ids, coalesce(i_attempts,
+                                  array_fill(null::int,
+                                             array[cardinality(i_ids)])))
+                       as a(id, attempt)
+                 where m.id = a.id
+                   and (a.attempt is null
+                        or (m.attempts = a.attempt
+                            and m.claimed_at is not null)
+                        or (m.attempts + 1 = a.attempt
+                            and m.claimed_at is null))
+                returning m.id, m.queue_id,
+                          m.last_error is not null or m.attempts > 1 as hist)
+            select d.queue_id, count(*) as c,
+                   array_agg(d.id) filter (where d.hist) as hist_ids
+              from d group by d.queue_id
+        loop
+            if r.hist_ids is not null then
+                delete from @extschema@.message_errors
+                 where message_id = any (r.hist_ids);
+            end if;
+            update @extschema@.queue_counters set acked = acked + r.c
+             where queue_id = r.queue_id and slot = pg_backend_pid();
+            if not found then
+                perform @extschema@._count(r.queue_id, 'acked', r.c);
+            end if;
+            n := n + r.c;
+        end loop;
+        return n;
+    end if;
     for r in
         with d as (
             delete from @extschema@.messages m
@@ -72,7 +110,8 @@ begin
                    as a(id, attempt)
              where m.id = a.id
                and (a.attempt is null
-                    or (m.attempts = a.attempt and m.claimed_at is not null))
+                    or (m.attempts = a.attempt and m.claimed_at is not null)
+                    or (m.attempts + 1 = a.attempt and m.claimed_at is null))
             returning m.*),
         arch as (
             insert into @extschema@.archive (id, queue_id, attempts,

@@ -23,7 +23,8 @@ as $$
 --      i_permanent, the queue's on_exhausted policy: review (dead letter),
 --      notify (dead letter, alerts row, NOTIFY txq_alert) or ignore
 --      (dropped, counted, archived when the queue keeps an archive).
---      With i_attempt, only that attempt may fail the message.
+--      With i_attempt, only that attempt may fail the message; a taken
+--      message (take) is failed by the attempt after its stored count.
 --
 -- Returns:
 --      'retry', 'dead', 'notified' or 'ignored'.
@@ -47,10 +48,16 @@ begin
         raise exception 'message % is not in a queue', i_id
             using errcode = 'TQ002';
     end if;
+    -- A taken message (take: locked, not claimed) is at the attempt after
+    -- its stored count; failing it counts that attempt.
+    if m.claimed_at is null and i_attempt = m.attempts + 1 then
+        m.attempts := i_attempt;
+        update @extschema@.messages set attempts = i_attempt
+         where id = m.id;
     -- claimed_at is null once a failure released the message (retry):
     -- a second fail of the same attempt is a stale holder's.
-    if m.attempts = 0 or m.claimed_at is null
-       or (i_attempt is not null and m.attempts <> i_attempt)
+    elsif m.attempts = 0 or m.claimed_at is null
+          or (i_attempt is not null and m.attempts <> i_attempt)
     then
         raise exception 'message % is not held by attempt % (it is at '
             'attempt %)', i_id, coalesce(i_attempt, 0), m.attempts

@@ -31,14 +31,22 @@ begin
                                         '12 hours');
     -- A release (timeout 0) ends the claim, so the next delivery does not
     -- take it for a lapsed (failed) attempt.
+    -- A taken message (take: locked, not claimed; at the attempt after its
+    -- stored count) becomes claimed by that attempt, as receive would
+    -- have claimed it; with timeout 0 it just stays ready.
     update @extschema@.messages
        set visible_at = v_now + i_timeout,
+           attempts = case when claimed_at is null and i_timeout <> '0'
+                           then i_attempt else attempts end,
            claimed_at = case when i_timeout = '0' then null
-                             else claimed_at end,
+                             else coalesce(claimed_at, v_now) end,
            claimed_by = case when i_timeout = '0' then null
+                             when claimed_at is null then pg_backend_pid()
                              else claimed_by end
-     where id = i_id and attempts > 0 and claimed_at is not null
-       and (i_attempt is null or attempts = i_attempt)
+     where id = i_id
+       and ((attempts > 0 and claimed_at is not null
+             and (i_attempt is null or attempts = i_attempt))
+            or (claimed_at is null and attempts + 1 = i_attempt))
     returning visible_at into v_until;
     if not found then
         raise exception 'message % is not held by attempt %', i_id,
