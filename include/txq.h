@@ -793,9 +793,13 @@ typedef struct txq_consumer_event {
 
 /* Loop settings. Zero-initialised means defaults; fields only appended. */
 typedef struct txq_consumer_opts {
-    size_t prefetch;           /* messages claimed per round trip, default 1;
-                                  handled one by one, each claim extended
-                                  before its handler starts */
+    size_t prefetch;           /* messages claimed per round trip; handled
+                                  one by one, each in its own transaction,
+                                  each claim extended before its handler
+                                  starts when it waited over 1 s. Default
+                                  (0): automatic, as many as the loop
+                                  handles in about 50 ms (1 to 16; 1 for a
+                                  handler slower than 50 ms) */
     double timeout;            /* handler budget in seconds, default 30: the
                                   transaction's statement_timeout, and the
                                   session's idle_in_transaction_session_

@@ -27,6 +27,8 @@
 #define DEFAULT_POLL    1.0
 #define MAX_TIMEOUT     43000.0
 #define MAX_PREFETCH    1000
+#define AUTO_PREFETCH   16   /* automatic prefetch: at most this many */
+#define AUTO_WINDOW     0.05 /* ...handled within about this (seconds) */
 
 struct txq_consumer {
     txq_client *c;
@@ -36,6 +38,10 @@ struct txq_consumer {
     void *arg;
     atomic_int stop;
     uint64_t handled;
+    /* Automatic prefetch (opts.prefetch 0): seconds per message, a moving
+     * average of handler, ack and commit together; 0 until measured. */
+    double per_msg;
+    int auto_prefetch;
     /* The last ack's round trip also opened the next message's transaction
      * (BEGIN and its statement_timeout), which is still open. */
     int begun;
@@ -264,8 +270,7 @@ check_opts(txq_consumer *k)
                        k->c == NULL       ? "client"
                        : k->queue == NULL ? "queue"
                                           : "handler");
-    if (o->prefetch == 0)
-        o->prefetch = 1;
+    k->auto_prefetch = o->prefetch == 0;
     if (o->prefetch > MAX_PREFETCH)
         return set_err(k, TXQ_EINVAL, "prefetch must be at most %d (got %zu)",
                        MAX_PREFETCH, o->prefetch);
@@ -388,6 +393,19 @@ claim_size(txq_consumer *k, size_t busy)
 {
     size_t want = k->o.prefetch;
     uint64_t done = k->handled + busy;
+
+    if (k->auto_prefetch) {
+        /* As many as the loop gets through in AUTO_WINDOW: a fast handler
+         * claims several per round trip, a slow one one at a time, so no
+         * claimed message waits long behind the others. */
+        want = 1;
+        if (k->per_msg > 0 && k->per_msg * AUTO_PREFETCH < AUTO_WINDOW)
+            want = AUTO_PREFETCH;
+        else if (k->per_msg > 0)
+            want = (size_t)(AUTO_WINDOW / k->per_msg);
+        if (want < 1)
+            want = 1;
+    }
 
     if (atomic_load(&k->stop))
         return 0;
@@ -655,9 +673,15 @@ txq_consumer_run(txq_consumer *k, PGconn *pg)
         claimed_at = mono_now();
         rc = TXQ_OK;
         /* The last of the batch claims the next batch with its ack. */
-        for (i = 0; i < n && rc == TXQ_OK; i++)
+        for (i = 0; i < n && rc == TXQ_OK; i++) {
+            double t0 = mono_now();
+
             rc = handle_one(k, pg, msgs[i], claimed_at, i + 1 == n, &next,
                             &nnext);
+            k->per_msg = k->per_msg == 0
+                             ? mono_now() - t0
+                             : 0.8 * k->per_msg + 0.2 * (mono_now() - t0);
+        }
         txq_msgs_free(msgs, n);
         msgs = next;
         n = nnext;

@@ -33,6 +33,8 @@ struct ctx {
     int stop_after;
     PGconn *other; /* to steal a claim */
     txq_client *c;
+    int sleep_ms; /* handler time */
+    int max_held; /* most messages claimed at once, seen by the handler */
 };
 
 static txq_handler_result
@@ -43,6 +45,16 @@ handler(PGconn *pg, const txq_msg *m, void *arg, char *err, size_t errsize)
     PGresult *r;
 
     x->calls++;
+    snprintf(sql, sizeof sql,
+             "select count(*) from %s.messages where claimed_at is not null",
+             x->schema);
+    r = PQexec(pg, sql);
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    if (atoi(PQgetvalue(r, 0, 0)) > x->max_held)
+        x->max_held = atoi(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    if (x->sleep_ms)
+        tt_sleep_ms(x->sleep_ms);
     snprintf(sql, sizeof sql, "insert into %s.biz values (%lld)", x->schema,
              (long long)txq_msg_id(m));
     r = PQexec(pg, sql);
@@ -139,6 +151,35 @@ test_ok_commits_with_ack(void **state)
     assert_int_equal(x.acked, 3);
     assert_int_equal(tt_scalar(f->pg, "select count(*) from biz"), 3);
     assert_int_equal(tt_depth(f), 0);
+}
+
+/* The default prefetch follows the handler's speed: several messages per
+ * claim for a fast handler, one at a time for one slower than 50 ms. */
+static void
+test_auto_prefetch(void **state)
+{
+    tt_fixture *f = *state;
+    struct ctx x = {0};
+    txq_consumer_opts o = {0};
+    int i;
+
+    for (i = 0; i < 60; i++)
+        tt_send(f, f->pg, "jobs", "a");
+    o.exit_when_empty = 1;
+    x.result = TXQ_HANDLER_OK;
+    assert_int_equal(run(f, &x, &o), TXQ_OK);
+    assert_int_equal(x.acked, 60);
+    assert_true(x.max_held > 1);
+    assert_true(x.max_held <= 16);
+
+    memset(&x, 0, sizeof x);
+    for (i = 0; i < 4; i++)
+        tt_send(f, f->pg, "jobs", "a");
+    x.result = TXQ_HANDLER_OK;
+    x.sleep_ms = 80;
+    assert_int_equal(run(f, &x, &o), TXQ_OK);
+    assert_int_equal(x.acked, 4);
+    assert_int_equal(x.max_held, 1);
 }
 
 static void
@@ -296,6 +337,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_ok_commits_with_ack, setup,
                                         tt_teardown),
+        cmocka_unit_test_setup_teardown(test_auto_prefetch, setup, tt_teardown),
         cmocka_unit_test_setup_teardown(test_retry_then_dead, setup,
                                         tt_teardown),
         cmocka_unit_test_setup_teardown(test_permanent_and_ignore, setup,

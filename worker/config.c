@@ -48,7 +48,7 @@ static const struct key worker_keys[] = {
     {"notify_interval", K_SECS, W(notify_interval), 1, "60", 0, 86400},
     {"notify_timeout", K_SECS, W(notify_timeout), 1, "30", 0.1, 3600},
     {"poll_interval", K_SECS, W(poll_interval), 1, "1", 0.01, 3600},
-    {"prefetch", K_INT, W(prefetch), 1, "1", 1, 1000},
+    {"prefetch", K_INT, W(prefetch), 1, "0", 0, 1000},
     {"schema", K_STR, W(schema), 0, "txq", 0, 0},
     {"timeout", K_SECS, W(timeout), 1, "30", 0.001, 43000},
 };
