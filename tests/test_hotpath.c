@@ -2,8 +2,9 @@
  * test_hotpath.c - the machinery behind the fast paths: prepared
  * statements (shared by handles, per connection, surviving DEALLOCATE ALL
  * and a switch between connections), ack_receive's fence, per-backend
- * counter rows folded by maintain(), and a wake-up that takes the waiter
- * row so a burst of sends notifies once.
+ * counter rows folded by maintain(), a wake-up that takes the waiter
+ * row so a burst of sends notifies once, and claim plans that stay
+ * bounded when they were made while the table looked empty.
  *
  * Needs TXQ_TEST_DSN (ctest's pg_start fixture provides it).
  */
@@ -191,6 +192,67 @@ test_wake_takes_waiter_row(void **state)
     PQfinish(w);
 }
 
+/* Index tuples read by this transaction of pg through index name. */
+static long long
+tuples_read(PGconn *pg, const char *index)
+{
+    return tt_scalar(
+        pg, "select pg_stat_get_xact_tuples_returned('%s'::regclass)", index);
+}
+
+/* A session's cached claim plan was made when the statistics said the
+ * table is empty (as after a truncate and analyze); thousands of messages
+ * later, claiming one must still read a handful of index entries, not the
+ * table (W5 found claims that scanned the primary key for every row). */
+static void
+test_claim_plan_bounded(void **state)
+{
+    tt_fixture *f = *state;
+    PGconn *s = tt_connect(f->schema);
+    txq_msg **m;
+    int i;
+
+    tt_queue(f, "jobs", NULL);
+    tt_queue(f, "ord", &(txq_queue_opts){.fifo = 1});
+    tt_exec(f->pg, "alter table messages set (autovacuum_enabled = off)");
+    tt_exec(f->pg, "vacuum analyze messages");
+    /* Plans made now, on the empty table, are the session's. */
+    tt_exec(s, "select * from receive('jobs', 1)");
+    tt_exec(s, "select * from receive('ord', 1)");
+    tt_exec(s, "begin");
+    tt_exec(s, "select * from take('jobs', 1)");
+    tt_exec(s, "rollback");
+    tt_exec(f->pg, "select count(*) from send_batch('jobs', "
+                   "array_fill('x'::bytea, array[4000]))");
+    for (i = 0; i < 40; i++)
+        tt_exec(f->pg,
+                "select count(*) from send_batch('ord', "
+                "array_fill('x'::bytea, array[100]), "
+                "i_groups => array_fill('g%d'::text, array[100]))",
+                i);
+
+    tt_exec(s, "begin");
+    m = tt_take(f, s, "jobs", 0);
+    txq_msgs_free(m, 1);
+    assert_true(tuples_read(s, "messages_pkey") < 50);
+    assert_true(tuples_read(s, "messages_ready_idx") < 50);
+    tt_exec(s, "rollback");
+
+    tt_exec(s, "begin");
+    assert_int_equal(tt_scalar(s, "select count(*) from receive('jobs', 1)"),
+                     1);
+    assert_true(tuples_read(s, "messages_pkey") < 50);
+    assert_true(tuples_read(s, "messages_ready_idx") < 50);
+    tt_exec(s, "rollback");
+
+    tt_exec(s, "begin");
+    assert_int_equal(tt_scalar(s, "select count(*) from receive('ord', 1)"), 1);
+    assert_true(tuples_read(s, "messages_pkey") < 50);
+    assert_true(tuples_read(s, "messages_ready_idx") < 100);
+    tt_exec(s, "rollback");
+    PQfinish(s);
+}
+
 int
 main(void)
 {
@@ -202,6 +264,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_ack_receive_fenced, tt_setup,
                                         tt_teardown),
         cmocka_unit_test_setup_teardown(test_counter_rows_per_backend, tt_setup,
+                                        tt_teardown),
+        cmocka_unit_test_setup_teardown(test_claim_plan_bounded, tt_setup,
                                         tt_teardown),
         cmocka_unit_test_setup_teardown(test_wake_takes_waiter_row, tt_setup,
                                         tt_teardown),

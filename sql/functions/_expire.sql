@@ -18,12 +18,15 @@ declare
     n int := 0;
 begin
     for m in
+        -- By an array of ids, so that no plan can join them to a scan of
+        -- the whole table.
         delete from @extschema@.messages
-         where id in (select id from @extschema@.messages
-                       where queue_id = q.queue_id
-                         and expires_at <= i_now and visible_at <= i_now
-                       limit i_limit
-                         for update skip locked)
+         where id = any (array(select id from @extschema@.messages
+                                where queue_id = q.queue_id
+                                  and expires_at <= i_now
+                                  and visible_at <= i_now
+                                limit i_limit
+                                  for update skip locked))
         returning *
     loop
         perform @extschema@._bury(m, q, 'expired',

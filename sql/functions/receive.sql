@@ -15,12 +15,6 @@ set plan_cache_mode = force_generic_plan
 -- included, and sorts them: the deep-backlog slowdown of other queues.
 set enable_bitmapscan = off
 set enable_seqscan = off
--- Likewise the UPDATE must fetch the claimed rows by id (a nested loop of
--- primary-key probes): with a hash or merge join a plan made when the table
--- looked small reads the whole primary key on every claim (measured: 0.52
--- ms per 1-message claim with 3,000 queued, 0.05 ms by probes; O(backlog)).
-set enable_hashjoin = off
-set enable_mergejoin = off
 -- No JIT: the generic plan's estimated cost grows with the table (it
 -- assumes a third of the queue matches) and crosses jit_above_cost near
 -- 1M messages, and then every claim compiled ~90 expressions first:
@@ -81,23 +75,35 @@ begin
             -- Standard queue: the front of messages_ready_idx, in order, up
             -- to v_left rows nobody else holds. Its own static statement:
             -- a small plan, cached, with nothing of the fifo one to set up.
+            -- Plan safety (docs/design.md, "Claim plans"): the UPDATE
+            -- reaches the claimed rows only through the array of their
+            -- ids (a primary-key probe each), whatever join the planner
+            -- picks; c numbers them in claim order for the result.
             for r in
-                update @extschema@.messages m
-                   set attempts = m.attempts + 1, visible_at = v_now + v_vt,
-                       claimed_at = v_now, claimed_by = pg_backend_pid()
-                  from (select s.id, s.claimed_at as prev
-                          from @extschema@.messages s
-                         where s.queue_id = q.queue_id
-                           and s.visible_at <= v_now
-                           and (s.expires_at is null or s.expires_at > v_now)
-                         order by s.priority desc, s.visible_at, s.id
-                         limit v_left
-                           for update skip locked) c
-                 where m.id = c.id
-                returning m.id, m.attempts, m.headers, m.body,
-                          m.correlation_id, m.reply_to, m.priority,
-                          m.group_key, m.dedup_id, m.enqueued_at,
-                          m.visible_at, c.prev
+                with c as (
+                    select x.id, x.prev, row_number() over () as ord
+                      from (select s.id, s.claimed_at as prev
+                              from @extschema@.messages s
+                             where s.queue_id = q.queue_id
+                               and s.visible_at <= v_now
+                               and (s.expires_at is null
+                                    or s.expires_at > v_now)
+                             order by s.priority desc, s.visible_at, s.id
+                             limit v_left
+                               for update skip locked) x),
+                u as (
+                    update @extschema@.messages m
+                       set attempts = m.attempts + 1,
+                           visible_at = v_now + v_vt,
+                           claimed_at = v_now, claimed_by = pg_backend_pid()
+                      from c
+                     where m.id = any (array(select c.id from c))
+                       and m.id = c.id
+                    returning m.id, m.attempts, m.headers, m.body,
+                              m.correlation_id, m.reply_to, m.priority,
+                              m.group_key, m.dedup_id, m.enqueued_at,
+                              m.visible_at, c.prev, c.ord)
+                select * from u order by u.ord
             loop
                 if r.prev is not null
                    and @extschema@._lapsed(q, r.id, r.attempts, v_now) then
@@ -192,17 +198,21 @@ begin
                             else v_left - (select count(*) from fifo_front)
                        end
                    for update skip locked),
-            c as (select * from fifo_front union all
-                  select * from fifo_rest)
-            update @extschema@.messages m
-               set attempts = m.attempts + 1, visible_at = v_now + v_vt,
-                   claimed_at = v_now, claimed_by = pg_backend_pid()
-              from c
-             where m.id = c.id
-            returning m.id, m.attempts, m.headers, m.body,
-                      m.correlation_id, m.reply_to, m.priority,
-                      m.group_key, m.dedup_id, m.enqueued_at,
-                      m.visible_at, c.prev
+            c as (select f.*, row_number() over () as ord
+                    from (select * from fifo_front union all
+                          select * from fifo_rest) f),
+            u as (
+                update @extschema@.messages m
+                   set attempts = m.attempts + 1, visible_at = v_now + v_vt,
+                       claimed_at = v_now, claimed_by = pg_backend_pid()
+                  from c
+                 where m.id = any (array(select c.id from c))
+                   and m.id = c.id
+                returning m.id, m.attempts, m.headers, m.body,
+                          m.correlation_id, m.reply_to, m.priority,
+                          m.group_key, m.dedup_id, m.enqueued_at,
+                          m.visible_at, c.prev, c.ord)
+            select * from u order by u.ord
         loop
             if r.prev is not null
                and @extschema@._lapsed(q, r.id, r.attempts, v_now) then
