@@ -15,6 +15,7 @@
  *   claim1 N          drain N: txq_claim 1 (commits), BEGIN, txq_ack, COMMIT
  *   recv100 N         drain N: BEGIN, txq_receive 100, txq_ack_batch, COMMIT
  *   claim100 N        drain N: txq_claim 100, BEGIN, txq_ack_batch, COMMIT
+ *   pop1 N, pop100 N  drain N: BEGIN, txq_pop 1 (100), COMMIT
  *   worker N -- CMD   drain N with a txq-worker: run CMD (the worker, with
  *                     its handler and concurrency), stop it (SIGTERM) once
  *                     the queue's acked counter grew by N
@@ -69,6 +70,8 @@ enum mode {
     M_CLAIM1,
     M_RECV100,
     M_CLAIM100,
+    M_POP1,
+    M_POP100,
     M_WORKER,
     M_LATENCY
 };
@@ -77,9 +80,10 @@ static const struct {
     const char *name;
     enum mode mode;
 } modes[] = {
-    {"send1", M_SEND1},   {"send100", M_SEND100}, {"recv1", M_RECV1},
-    {"claim1", M_CLAIM1}, {"recv100", M_RECV100}, {"claim100", M_CLAIM100},
-    {"worker", M_WORKER}, {"latency", M_LATENCY},
+    {"send1", M_SEND1},     {"send100", M_SEND100}, {"recv1", M_RECV1},
+    {"claim1", M_CLAIM1},   {"recv100", M_RECV100}, {"claim100", M_CLAIM100},
+    {"pop1", M_POP1},       {"pop100", M_POP100},   {"worker", M_WORKER},
+    {"latency", M_LATENCY},
 };
 
 /* What a client sends the parent when it is done. */
@@ -238,8 +242,10 @@ ack_all(txq_client *c, PGconn *pg, txq_msg **msgs, size_t n)
 static int
 run_drain(txq_client *c, PGconn *pg, enum mode m, int64_t *done)
 {
-    size_t max = (m == M_RECV100 || m == M_CLAIM100) ? BATCH : 1;
+    size_t max =
+        (m == M_RECV100 || m == M_CLAIM100 || m == M_POP100) ? BATCH : 1;
     int claim = m == M_CLAIM1 || m == M_CLAIM100;
+    int pop = m == M_POP1 || m == M_POP100;
     txq_msg **msgs = NULL;
     size_t n = 0;
     txq_err rc;
@@ -256,15 +262,16 @@ run_drain(txq_client *c, PGconn *pg, enum mode m, int64_t *done)
         } else {
             if (!exec_cmd(pg, "BEGIN"))
                 return -1;
-            rc = txq_receive(c, pg, queue, max, NULL, &msgs, &n);
+            rc = pop ? txq_pop(c, pg, queue, max, &msgs, &n)
+                     : txq_receive(c, pg, queue, max, NULL, &msgs, &n);
             if (rc == TXQ_EMPTY)
                 return exec_cmd(pg, "COMMIT") ? 0 : -1;
             if (rc != TXQ_OK) {
                 exec_cmd(pg, "ROLLBACK");
-                return txq_failed(c, "txq_receive", rc);
+                return txq_failed(c, pop ? "txq_pop" : "txq_receive", rc);
             }
         }
-        if (ack_all(c, pg, msgs, n) != 0 || !exec_cmd(pg, "COMMIT"))
+        if ((!pop && ack_all(c, pg, msgs, n) != 0) || !exec_cmd(pg, "COMMIT"))
             goto fail;
         *done += (int64_t)n;
         txq_msgs_free(msgs, n);

@@ -293,6 +293,25 @@ TXQ_API txq_err txq_receive(txq_client *c,
                             size_t *n);
 
 /*
+ * txq_pop - take and acknowledge up to max ready messages at once, in the
+ * caller's transaction (one statement; pgmq's pop).
+ *
+ * pg must be in a transaction (TXQ_ESTATE otherwise). The messages leave
+ * the queue when it commits (counted as acked, archived when the queue
+ * keeps an archive) and come back untouched if it rolls back: for work that
+ * commits or rolls back as a whole. To fail one message on its own (retry,
+ * dead letter) use txq_receive and txq_fail instead. On a fifo queue, at
+ * most one message per group, the group's oldest. Returns and ownership as
+ * txq_receive; txq_msg_visible_until is INFINITY.
+ */
+TXQ_API txq_err txq_pop(txq_client *c,
+                        PGconn *pg,
+                        const char *queue,
+                        size_t max,
+                        txq_msg ***out,
+                        size_t *n);
+
+/*
  * txq_claim - the durable-attempt form of txq_receive.
  *
  * pg must not be in a transaction (TXQ_ESTATE): the claim commits on its

@@ -27,6 +27,7 @@ static const char *const templates[TXQ__Q_COUNT] = {
     [TXQ__Q_SEND_BATCH] = TXQ__SQL_SEND_BATCH,
     [TXQ__Q_RECEIVE] = TXQ__SQL_RECEIVE,
     [TXQ__Q_TAKE] = TXQ__SQL_TAKE,
+    [TXQ__Q_POP] = TXQ__SQL_POP,
     [TXQ__Q_LISTEN] = TXQ__SQL_LISTEN,
     [TXQ__Q_UNLISTEN] = TXQ__SQL_UNLISTEN,
     [TXQ__Q_WAIT_BEGIN] = TXQ__SQL_WAIT_BEGIN,

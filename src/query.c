@@ -114,6 +114,7 @@ hot(enum txq__q q)
     case TXQ__Q_REPLY:
     case TXQ__Q_ACK_RECEIVE:
     case TXQ__Q_TAKE:
+    case TXQ__Q_POP:
         return 1;
     default:
         return 0;

@@ -70,10 +70,12 @@ txq__receive_once(txq_client *c,
     return rc;
 }
 
-/* txq.take: up to max messages held by the caller's transaction. */
+/* txq.take (q TXQ__Q_TAKE: up to max messages held by the caller's
+ * transaction) or txq.pop (TXQ__Q_POP: taken and acked). */
 static txq_err
 take(txq_client *c,
      PGconn *pg,
+     enum txq__q q,
      const char *queue,
      size_t max,
      txq_msg ***out,
@@ -86,7 +88,7 @@ take(txq_client *c,
     txq__params_init(&p);
     txq__param_text(&p, queue);
     txq__param_int64(&p, (int64_t)max);
-    rc = txq__query(c, pg, TXQ__Q_TAKE, &p, 1, &r);
+    rc = txq__query(c, pg, q, &p, 1, &r);
     if (rc == TXQ_OK)
         rc = msgs_from_result(c, r, out, n);
     PQclear(r);
@@ -318,9 +320,31 @@ txq_receive(txq_client *c,
     if ((rc = txq__ensure_schema(c, pg, 0)))
         return rc;
     if (PQtransactionStatus(pg) == PQTRANS_INTRANS)
-        return take(c, pg, queue, max, out, n);
+        return take(c, pg, TXQ__Q_TAKE, queue, max, out, n);
     return txq__receive_once(
         c, pg, queue, max, opts != NULL ? opts->visibility_timeout : 0, out, n);
+}
+
+txq_err
+txq_pop(txq_client *c,
+        PGconn *pg,
+        const char *queue,
+        size_t max,
+        txq_msg ***out,
+        size_t *n)
+{
+    txq_err rc;
+
+    if ((rc = check_args(c, pg, queue, max, NULL, out, n)))
+        return rc;
+    if (PQtransactionStatus(pg) != PQTRANS_INTRANS)
+        return txq__set_error(c, TXQ_ESTATE,
+                              "txq_pop must run inside a transaction (BEGIN "
+                              "first): outside one the messages would be "
+                              "gone before the caller saw them");
+    if ((rc = txq__ensure_schema(c, pg, 0)))
+        return rc;
+    return take(c, pg, TXQ__Q_POP, queue, max, out, n);
 }
 
 txq_err

@@ -46,6 +46,7 @@ enum txq__q {
     TXQ__Q_REPLY,
     TXQ__Q_ACK_RECEIVE,
     TXQ__Q_TAKE,
+    TXQ__Q_POP,
     TXQ__Q_COUNT
 };
 
@@ -159,6 +160,14 @@ enum txq__q {
     "extract(epoch from enqueued_at)::float8, "                        \
     "extract(epoch from coalesce(visible_until, 'infinity'))::float8 " \
     "from @extschema@.take($1::text, $2::int)"
+
+/* txq_pop: taken and acked in one statement; columns as in TAKE. */
+#define TXQ__SQL_POP                                                   \
+    "select id, queue, attempts, headers::text, body, "                \
+    "correlation_id, reply_to, priority::int4, group_key, "            \
+    "extract(epoch from enqueued_at)::float8, "                        \
+    "extract(epoch from coalesce(visible_until, 'infinity'))::float8 " \
+    "from @extschema@.pop($1::text, $2::int)"
 
 #define TXQ__SQL_LISTEN     "listen txq_wake"
 #define TXQ__SQL_UNLISTEN   "unlisten txq_wake"

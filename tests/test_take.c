@@ -4,7 +4,8 @@
  * consumers skip them; a commit without an ack or a rollback leaves them
  * ready at once with their attempts unchanged; ack, fail and
  * set_visibility accept the taken attempt; a lapsed claim is still
- * counted; a fifo queue is claimed as before.
+ * counted; a fifo queue is claimed as before. txq_pop: take and ack in
+ * one statement, undone by a rollback.
  *
  * Needs TXQ_TEST_DSN (ctest's pg_start fixture provides it).
  */
@@ -280,6 +281,139 @@ test_take_sql(void **state)
     assert_int_equal(tt_scalar(f->pg, "select attempts from messages"), 0);
 }
 
+static void
+test_pop_commit_and_rollback(void **state)
+{
+    tt_fixture *f = *state;
+    txq_msg **msgs = NULL;
+    size_t n = 0;
+    int64_t hi = 0;
+
+    tt_send(f, f->pg, "jobs", "a");
+    assert_txq_ok(f->c, txq_send(f->c, f->pg, "jobs", "b", 1,
+                                 &(txq_send_opts){.priority = 5}, &hi));
+    tt_send(f, f->pg, "jobs", "c");
+    /* Outside a transaction: refused, nothing changed. */
+    assert_txq_rc(f->c, txq_pop(f->c, f->pg, "jobs", 2, &msgs, &n), TXQ_ESTATE);
+    assert_null(msgs);
+    assert_int_equal(tt_depth(f), 3);
+
+    tt_exec(f->pg, "begin");
+    assert_txq_ok(f->c, txq_pop(f->c, f->pg, "jobs", 2, &msgs, &n));
+    assert_int_equal(n, 2);
+    assert_int_equal(txq_msg_id(msgs[0]), hi); /* highest priority first */
+    assert_int_equal(txq_msg_attempt(msgs[0]), 1);
+    assert_true(isinf(txq_msg_visible_until(msgs[0])));
+    txq_msgs_free(msgs, n);
+    tt_exec(f->pg, "rollback");
+    /* Rolled back: all there, untouched. */
+    assert_int_equal(tt_depth(f), 3);
+    assert_int_equal(tt_scalar(f->pg, "select sum(attempts) from messages"), 0);
+
+    tt_exec(f->pg, "begin");
+    assert_txq_ok(f->c, txq_pop(f->c, f->pg, "jobs", 5, &msgs, &n));
+    assert_int_equal(n, 3);
+    txq_msgs_free(msgs, n);
+    tt_exec(f->pg, "commit");
+    assert_int_equal(tt_depth(f), 0);
+    assert_int_equal(tt_scalar(f->pg, "select acked from queue_stats "
+                                      "where queue = 'jobs'"),
+                     3);
+    tt_exec(f->pg, "begin");
+    assert_txq_rc(f->c, txq_pop(f->c, f->pg, "jobs", 5, &msgs, &n), TXQ_EMPTY);
+    tt_exec(f->pg, "rollback");
+}
+
+static void
+test_pop_history_archive_fifo(void **state)
+{
+    tt_fixture *f = *state;
+    txq_queue_opts qo = {.archive_for = 3600};
+    txq_fail_opts fo = {.retry_after = 60};
+    txq_send_opts so = {0};
+    txq_outcome out = 0;
+    txq_msg **msgs = NULL;
+    txq_msg *m;
+    size_t n = 0;
+    int64_t id;
+
+    /* A message that failed once leaves its error history when popped. */
+    id = tt_send(f, f->pg, "jobs", "a");
+    tt_exec(f->pg, "begin");
+    m = take_one(f, f->pg);
+    assert_txq_ok(f->c, txq_fail(f->c, f->pg, m, "boom", &fo, &out));
+    tt_exec(f->pg, "commit");
+    txq_msg_free(m);
+    tt_exec(f->pg, "update messages set visible_at = now()");
+    tt_exec(f->pg, "begin");
+    assert_txq_ok(f->c, txq_pop(f->c, f->pg, "jobs", 1, &msgs, &n));
+    assert_int_equal(txq_msg_id(msgs[0]), id);
+    assert_int_equal(txq_msg_attempt(msgs[0]), 2);
+    txq_msgs_free(msgs, n);
+    tt_exec(f->pg, "commit");
+    assert_int_equal(tt_scalar(f->pg, "select count(*) from message_errors"),
+                     0);
+
+    /* A queue keeping an archive keeps popped messages. */
+    tt_queue(f, "kept", &qo);
+    id = tt_send(f, f->pg, "kept", "k");
+    tt_exec(f->pg, "begin");
+    assert_txq_ok(f->c, txq_pop(f->c, f->pg, "kept", 1, &msgs, &n));
+    txq_msgs_free(msgs, n);
+    tt_exec(f->pg, "commit");
+    assert_int_equal(tt_scalar(f->pg,
+                               "select count(*) from archive where "
+                               "id = %lld and outcome = 'acked'",
+                               (long long)id),
+                     1);
+
+    /* fifo: one per group, the group's oldest. */
+    tt_queue(f, "ordered", &(txq_queue_opts){.fifo = 1});
+    for (int g = 0; g < 2; g++) {
+        so.group = g ? "g1" : "g0";
+        assert_txq_ok(f->c,
+                      txq_send(f->c, f->pg, "ordered", "1", 1, &so, NULL));
+        assert_txq_ok(f->c,
+                      txq_send(f->c, f->pg, "ordered", "2", 1, &so, NULL));
+    }
+    tt_exec(f->pg, "begin");
+    assert_txq_ok(f->c, txq_pop(f->c, f->pg, "ordered", 5, &msgs, &n));
+    assert_int_equal(n, 2);
+    assert_string_equal(txq_msg_body(msgs[0], NULL), "1");
+    assert_string_equal(txq_msg_body(msgs[1], NULL), "1");
+    txq_msgs_free(msgs, n);
+    tt_exec(f->pg, "commit");
+    assert_int_equal(tt_scalar(f->pg, "select count(*) from messages m join "
+                                      "queues q using (queue_id) where "
+                                      "q.name = 'ordered'"),
+                     2);
+}
+
+static void
+test_pop_bad_input(void **state)
+{
+    tt_fixture *f = *state;
+    txq_msg **msgs = NULL;
+    size_t n = 0;
+    char buf[256];
+
+    tt_send(f, f->pg, "jobs", "a");
+    tt_exec(f->pg, "begin");
+    assert_txq_rc(f->c, txq_pop(f->c, f->pg, "jobs", 0, &msgs, &n), TXQ_EINVAL);
+    assert_txq_rc(f->c, txq_pop(f->c, f->pg, "no such", 1, &msgs, &n),
+                  TXQ_EINVAL);
+    assert_txq_rc(f->c, txq_pop(f->c, f->pg, "nope", 1, &msgs, &n),
+                  TXQ_ENOTFOUND);
+    tt_exec(f->pg, "rollback");
+    assert_string_equal(
+        tt_fails(f->pg, buf, sizeof buf, "select * from pop('jobs', 0)"),
+        "22023");
+    assert_non_null(strstr(buf, "max must be between 1 and 100000"));
+    assert_string_equal(
+        tt_fails(f->pg, buf, sizeof buf, "select * from pop('nope')"), "TQ002");
+    assert_int_equal(tt_depth(f), 1);
+}
+
 static int
 setup_jobs(void **state)
 {
@@ -308,6 +442,12 @@ main(void)
         cmocka_unit_test_setup_teardown(test_take_buries_exhausted, setup_jobs,
                                         tt_teardown),
         cmocka_unit_test_setup_teardown(test_take_fifo_claims, setup_jobs,
+                                        tt_teardown),
+        cmocka_unit_test_setup_teardown(test_pop_commit_and_rollback,
+                                        setup_jobs, tt_teardown),
+        cmocka_unit_test_setup_teardown(test_pop_history_archive_fifo,
+                                        setup_jobs, tt_teardown),
+        cmocka_unit_test_setup_teardown(test_pop_bad_input, setup_jobs,
                                         tt_teardown),
         cmocka_unit_test_setup_teardown(test_take_sql, setup_jobs, tt_teardown),
     };

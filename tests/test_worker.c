@@ -85,6 +85,57 @@ start_sql(wt_test *w, const char *fn)
     return id;
 }
 
+/* A producer process: 1,000 sends, each its own transaction. */
+static int
+producer(void *arg)
+{
+    const char *schema = arg;
+    PGconn *pg = tt_child_connect(schema);
+    txq_options o = {.schema = schema};
+    txq_client *c = txq_client_new(&o);
+    int i, rc = 0;
+
+    if (pg == NULL || c == NULL)
+        return 1;
+    /* Paced, so that the consumers keep going idle and waking. */
+    for (i = 0; i < 1000 && rc == 0; i++) {
+        rc = txq_send(c, pg, "jobs", "x", 1, NULL, NULL) == TXQ_OK ? 0 : 2;
+        tt_sleep_ms(1);
+    }
+    txq_client_free(c);
+    PQfinish(pg);
+    return rc;
+}
+
+/* No wake-up is lost while sends keep coming: with a poll interval of an
+ * hour, every message must be handled through notifications alone. (A
+ * notification that libpq read in with the result of the supervisor's
+ * own query, a wait_begin or maintain, was once left unseen until the
+ * next poll, while its send had taken the waiter row: under load the
+ * workers slept for whole poll intervals.) */
+static void
+test_no_lost_wakeups_under_load(void **state)
+{
+    wt_test *w = *state;
+    char h[128];
+    const char *args[] = {
+        "--handle", h, "--concurrency", "4", "--poll-interval", "3600", NULL};
+    int pids[4], i;
+
+    wt_test_queue(w, "jobs", NULL);
+    snprintf(h, sizeof h, "jobs=sql:%s.h_ok", w->f->schema);
+    wt_test_start(w, args);
+    /* Registered as a waiter once the consumers are idle. */
+    wt_await(w->f->pg, 1, 20, "select count(*) from waiters");
+    for (i = 0; i < 4; i++)
+        pids[i] = tt_fork(producer, w->f->schema);
+    for (i = 0; i < 4; i++)
+        assert_int_equal(tt_wait(pids[i]), 0);
+    wt_await(w->f->pg, 0, 60, "select count(*) from messages");
+    assert_int_equal(tt_scalar(w->f->pg, "select count(*) from biz"), 4000);
+    wt_test_stop(w);
+}
+
 static void
 test_sql_handler_commits_with_ack(void **state)
 {
@@ -396,6 +447,8 @@ main(void)
                                         wt_test_teardown),
         cmocka_unit_test_setup_teardown(test_sql_handler_retries_then_dead,
                                         setup, wt_test_teardown),
+        cmocka_unit_test_setup_teardown(test_no_lost_wakeups_under_load, setup,
+                                        wt_test_teardown),
         cmocka_unit_test_setup_teardown(test_sql_handler_permanent, setup,
                                         wt_test_teardown),
         cmocka_unit_test_setup_teardown(test_sql_handler_reply, setup,

@@ -429,17 +429,18 @@ maintain(double now)
     PQclear(r);
 }
 
-static void
-read_notifications(double now)
+/* Act on the notifications libpq holds. Any query on the connection (a
+ * wait_begin, maintain) may have read some in with its result, and poll
+ * does not report those: call this after every query. Returns how many. */
+static int
+dispatch_notifications(void)
 {
     PGnotify *n;
     size_t i;
+    int count = 0;
 
-    if (!PQconsumeInput(S.db)) {
-        db_lost(now, NULL);
-        return;
-    }
-    while ((n = PQnotifies(S.db)) != NULL) {
+    while (S.db != NULL && (n = PQnotifies(S.db)) != NULL) {
+        count++;
         if (strcmp(n->relname, "txq_alert") == 0) {
             alerts_kick(S.alerts);
         } else if (strcmp(n->relname, "txq_wake") == 0) {
@@ -453,6 +454,17 @@ read_notifications(double now)
         }
         PQfreemem(n);
     }
+    return count;
+}
+
+static void
+read_notifications(double now)
+{
+    if (!PQconsumeInput(S.db)) {
+        db_lost(now, NULL);
+        return;
+    }
+    (void)dispatch_notifications();
 }
 
 /* --- reload and shutdown ----------------------------------------------- */
@@ -594,12 +606,18 @@ loop(void)
             }
             if (S.db == NULL && now >= S.db_retry_at)
                 db_open(now);
-            if (S.db != NULL && S.cfg->listen)
-                sync_waiters(now);
             if (S.db != NULL && now >= S.next_maintain)
                 maintain(now);
             if (S.db != NULL && alerts_poll(S.alerts, S.db, S.cfg, now) != 0)
                 db_lost(now, NULL);
+            /* Last, after the other queries: a wake that came in with a
+             * query's result took our waiter row, so register again
+             * before sleeping (until no more came in meanwhile). */
+            if (S.db != NULL && S.cfg->listen) {
+                do
+                    sync_waiters(now);
+                while (dispatch_notifications() > 0);
+            }
             if (S.db == NULL)
                 timeout = min_d(timeout, S.db_retry_at - now);
             else

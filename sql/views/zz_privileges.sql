@@ -16,6 +16,7 @@ grant execute on function
 grant execute on function
     @extschema@.receive(text, int, interval, timestamptz),
     @extschema@.take(text, int, timestamptz),
+    @extschema@.pop(text, int, timestamptz),
     @extschema@.ack(bigint[], int[], timestamptz),
     @extschema@.ack_receive(bigint[], int[], text, int, interval),
     @extschema@.fail(bigint, text, int, boolean, interval, timestamptz,
