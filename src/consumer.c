@@ -477,9 +477,6 @@ handle_one(txq_consumer *k,
             goto lost;
     }
 
-    /* A handler may queue its statements in pipeline mode: the ack
-     * statement must be prepared before (see pipeline_drain). */
-    (void)txq__prepare_ack_claim(k->c, pg);
     t0 = mono_now();
     ev.result = k->fn(pg, m, k->arg, k->err, sizeof k->err);
     ev.seconds = mono_now() - t0;
@@ -632,6 +629,10 @@ txq_consumer_run(txq_consumer *k, PGconn *pg)
                        "transaction");
     if ((rc = session_setup(k, pg)) != TXQ_OK)
         return rc;
+    /* A handler may queue its statements in pipeline mode, where the ack
+     * statement can no longer be prepared: prepare it now, once (if this
+     * fails, a pipelined ack runs unprepared). */
+    (void)txq__prepare_ack_claim(k->c, pg);
     k->handled = 0;
     k->begun = 0;
     ro.visibility_timeout = k->o.visibility_timeout;

@@ -44,14 +44,19 @@ msgs_from_result(txq_client *c, const PGresult *r, txq_msg ***out, size_t *n)
     return TXQ_OK;
 }
 
-txq_err
-txq__receive_once(txq_client *c,
-                  PGconn *pg,
-                  const char *queue,
-                  size_t max,
-                  double vt_secs,
-                  txq_msg ***out,
-                  size_t *n)
+/* The messages a receive-shaped statement q returns: txq.receive
+ * (TXQ__Q_RECEIVE, with the visibility timeout), txq.take (TXQ__Q_TAKE:
+ * held by the caller's transaction) or txq.pop (TXQ__Q_POP: taken and
+ * acked). */
+static txq_err
+query_msgs(txq_client *c,
+           PGconn *pg,
+           enum txq__q q,
+           const char *queue,
+           size_t max,
+           double vt_secs,
+           txq_msg ***out,
+           size_t *n)
 {
     struct txq__params p;
     PGresult *r = NULL;
@@ -62,37 +67,25 @@ txq__receive_once(txq_client *c,
     txq__params_init(&p);
     txq__param_text(&p, queue);
     txq__param_int64(&p, (int64_t)max);
-    txq__param_secs(&p, vt_secs, 1);
-    rc = txq__query(c, pg, TXQ__Q_RECEIVE, &p, 1, &r);
+    if (q == TXQ__Q_RECEIVE)
+        txq__param_secs(&p, vt_secs, 1);
+    rc = txq__query(c, pg, q, &p, 1, &r);
     if (rc == TXQ_OK)
         rc = msgs_from_result(c, r, out, n);
     PQclear(r);
     return rc;
 }
 
-/* txq.take (q TXQ__Q_TAKE: up to max messages held by the caller's
- * transaction) or txq.pop (TXQ__Q_POP: taken and acked). */
-static txq_err
-take(txq_client *c,
-     PGconn *pg,
-     enum txq__q q,
-     const char *queue,
-     size_t max,
-     txq_msg ***out,
-     size_t *n)
+txq_err
+txq__receive_once(txq_client *c,
+                  PGconn *pg,
+                  const char *queue,
+                  size_t max,
+                  double vt_secs,
+                  txq_msg ***out,
+                  size_t *n)
 {
-    struct txq__params p;
-    PGresult *r = NULL;
-    txq_err rc;
-
-    txq__params_init(&p);
-    txq__param_text(&p, queue);
-    txq__param_int64(&p, (int64_t)max);
-    rc = txq__query(c, pg, q, &p, 1, &r);
-    if (rc == TXQ_OK)
-        rc = msgs_from_result(c, r, out, n);
-    PQclear(r);
-    return rc;
+    return query_msgs(c, pg, TXQ__Q_RECEIVE, queue, max, vt_secs, out, n);
 }
 
 /*
@@ -320,7 +313,7 @@ txq_receive(txq_client *c,
     if ((rc = txq__ensure_schema(c, pg, 0)))
         return rc;
     if (PQtransactionStatus(pg) == PQTRANS_INTRANS)
-        return take(c, pg, TXQ__Q_TAKE, queue, max, out, n);
+        return query_msgs(c, pg, TXQ__Q_TAKE, queue, max, 0, out, n);
     return txq__receive_once(
         c, pg, queue, max, opts != NULL ? opts->visibility_timeout : 0, out, n);
 }
@@ -344,7 +337,7 @@ txq_pop(txq_client *c,
                               "gone before the caller saw them");
     if ((rc = txq__ensure_schema(c, pg, 0)))
         return rc;
-    return take(c, pg, TXQ__Q_POP, queue, max, out, n);
+    return query_msgs(c, pg, TXQ__Q_POP, queue, max, 0, out, n);
 }
 
 txq_err

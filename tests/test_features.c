@@ -21,17 +21,6 @@
 
 #include "tt.h"
 
-static int
-setup_jobs(void **state)
-{
-    tt_fixture *f;
-
-    tt_setup(state);
-    f = *state;
-    tt_queue(f, "jobs", NULL);
-    return 0;
-}
-
 /* Messages receive() would give at now() + secs (claims nothing: rolled
  * back). */
 static long long
@@ -391,19 +380,21 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_priorities, setup_jobs,
+        cmocka_unit_test_setup_teardown(test_priorities, tt_setup_jobs,
                                         tt_teardown),
-        cmocka_unit_test_setup_teardown(test_delays, setup_jobs, tt_teardown),
-        cmocka_unit_test_setup_teardown(test_visibility_extension, setup_jobs,
+        cmocka_unit_test_setup_teardown(test_delays, tt_setup_jobs,
                                         tt_teardown),
-        cmocka_unit_test_setup_teardown(test_long_poll, setup_jobs,
+        cmocka_unit_test_setup_teardown(test_visibility_extension,
+                                        tt_setup_jobs, tt_teardown),
+        cmocka_unit_test_setup_teardown(test_long_poll, tt_setup_jobs,
                                         tt_teardown),
-        cmocka_unit_test_setup_teardown(test_batches_of_10000, setup_jobs,
+        cmocka_unit_test_setup_teardown(test_batches_of_10000, tt_setup_jobs,
                                         tt_teardown),
-        cmocka_unit_test_setup_teardown(test_expiry, setup_jobs, tt_teardown),
-        cmocka_unit_test_setup_teardown(test_archive_pruning, setup_jobs,
+        cmocka_unit_test_setup_teardown(test_expiry, tt_setup_jobs,
                                         tt_teardown),
-        cmocka_unit_test_setup_teardown(test_64_mib_body, setup_jobs,
+        cmocka_unit_test_setup_teardown(test_archive_pruning, tt_setup_jobs,
+                                        tt_teardown),
+        cmocka_unit_test_setup_teardown(test_64_mib_body, tt_setup_jobs,
                                         tt_teardown),
     };
 

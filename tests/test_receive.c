@@ -334,39 +334,28 @@ test_receive_bad_arguments(void **state)
     txq_msgs_free(msgs, n);
 }
 
-static int
-setup_jobs(void **state)
-{
-    tt_fixture *f;
-
-    tt_setup(state);
-    f = *state;
-    tt_queue(f, "jobs", NULL);
-    return 0;
-}
-
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_rollback_redelivers, setup_jobs,
+        cmocka_unit_test_setup_teardown(test_rollback_redelivers, tt_setup_jobs,
                                         tt_teardown),
         cmocka_unit_test_setup_teardown(test_claim_invisible_until_timeout,
-                                        setup_jobs, tt_teardown),
-        cmocka_unit_test_setup_teardown(test_stale_holder_fenced, setup_jobs,
+                                        tt_setup_jobs, tt_teardown),
+        cmocka_unit_test_setup_teardown(test_stale_holder_fenced, tt_setup_jobs,
                                         tt_teardown),
-        cmocka_unit_test_setup_teardown(test_set_visibility_extends, setup_jobs,
-                                        tt_teardown),
+        cmocka_unit_test_setup_teardown(test_set_visibility_extends,
+                                        tt_setup_jobs, tt_teardown),
         cmocka_unit_test_setup_teardown(test_set_visibility_zero_releases,
                                         tt_setup, tt_teardown),
         cmocka_unit_test_setup_teardown(test_long_poll_wakes, tt_setup,
                                         tt_teardown),
         cmocka_unit_test_setup_teardown(test_long_poll_times_out, tt_setup,
                                         tt_teardown),
-        cmocka_unit_test_setup_teardown(test_claim_in_transaction, setup_jobs,
-                                        tt_teardown),
-        cmocka_unit_test_setup_teardown(test_receive_bad_arguments, setup_jobs,
-                                        tt_teardown),
+        cmocka_unit_test_setup_teardown(test_claim_in_transaction,
+                                        tt_setup_jobs, tt_teardown),
+        cmocka_unit_test_setup_teardown(test_receive_bad_arguments,
+                                        tt_setup_jobs, tt_teardown),
     };
 
     tt_dsn();

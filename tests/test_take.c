@@ -414,42 +414,32 @@ test_pop_bad_input(void **state)
     assert_int_equal(tt_depth(f), 1);
 }
 
-static int
-setup_jobs(void **state)
-{
-    tt_fixture *f;
-
-    tt_setup(state);
-    f = *state;
-    tt_queue(f, "jobs", NULL);
-    return 0;
-}
-
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_take_holds_by_lock, setup_jobs,
+        cmocka_unit_test_setup_teardown(test_take_holds_by_lock, tt_setup_jobs,
                                         tt_teardown),
-        cmocka_unit_test_setup_teardown(test_take_ack_fenced, setup_jobs,
+        cmocka_unit_test_setup_teardown(test_take_ack_fenced, tt_setup_jobs,
                                         tt_teardown),
         cmocka_unit_test_setup_teardown(test_take_set_visibility_claims,
-                                        setup_jobs, tt_teardown),
-        cmocka_unit_test_setup_teardown(test_take_fail_counts, setup_jobs,
+                                        tt_setup_jobs, tt_teardown),
+        cmocka_unit_test_setup_teardown(test_take_fail_counts, tt_setup_jobs,
                                         tt_teardown),
         cmocka_unit_test_setup_teardown(test_take_counts_lapsed_claim,
-                                        setup_jobs, tt_teardown),
-        cmocka_unit_test_setup_teardown(test_take_buries_exhausted, setup_jobs,
-                                        tt_teardown),
-        cmocka_unit_test_setup_teardown(test_take_fifo_claims, setup_jobs,
+                                        tt_setup_jobs, tt_teardown),
+        cmocka_unit_test_setup_teardown(test_take_buries_exhausted,
+                                        tt_setup_jobs, tt_teardown),
+        cmocka_unit_test_setup_teardown(test_take_fifo_claims, tt_setup_jobs,
                                         tt_teardown),
         cmocka_unit_test_setup_teardown(test_pop_commit_and_rollback,
-                                        setup_jobs, tt_teardown),
+                                        tt_setup_jobs, tt_teardown),
         cmocka_unit_test_setup_teardown(test_pop_history_archive_fifo,
-                                        setup_jobs, tt_teardown),
-        cmocka_unit_test_setup_teardown(test_pop_bad_input, setup_jobs,
+                                        tt_setup_jobs, tt_teardown),
+        cmocka_unit_test_setup_teardown(test_pop_bad_input, tt_setup_jobs,
                                         tt_teardown),
-        cmocka_unit_test_setup_teardown(test_take_sql, setup_jobs, tt_teardown),
+        cmocka_unit_test_setup_teardown(test_take_sql, tt_setup_jobs,
+                                        tt_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -126,6 +126,14 @@ tt_setup(void **state)
 }
 
 int
+tt_setup_jobs(void **state)
+{
+    tt_setup(state);
+    tt_queue(*state, "jobs", NULL);
+    return 0;
+}
+
+int
 tt_teardown(void **state)
 {
     tt_fixture *f = *state;

@@ -38,6 +38,8 @@ PGconn *tt_connect(const char *schema);
 /* cmocka setup/teardown: a fresh migrated schema per test. */
 int tt_setup(void **state);
 int tt_teardown(void **state);
+/* tt_setup, then a standard queue "jobs" with default settings. */
+int tt_setup_jobs(void **state);
 
 /* Run test-written SQL (never user input), printf-style; fail on error. */
 void tt_exec(PGconn *pg, const char *fmt, ...)

@@ -612,11 +612,17 @@ loop(void)
                 db_lost(now, NULL);
             /* Last, after the other queries: a wake that came in with a
              * query's result took our waiter row, so register again
-             * before sleeping (until no more came in meanwhile). */
+             * before sleeping, until no more came in meanwhile (a few
+             * passes at most; then come straight back, since poll does
+             * not report what libpq already read). */
             if (S.db != NULL && S.cfg->listen) {
+                int pass = 0;
+
                 do
                     sync_waiters(now);
-                while (dispatch_notifications() > 0);
+                while (dispatch_notifications() > 0 && ++pass < 8);
+                if (pass == 8)
+                    timeout = 0;
             }
             if (S.db == NULL)
                 timeout = min_d(timeout, S.db_retry_at - now);

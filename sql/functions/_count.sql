@@ -14,32 +14,25 @@ as $$
 declare
     v_slot int := pg_backend_pid();
 begin
+    if i_what not in ('acked', 'retried', 'dead', 'ignored', 'expired',
+                      'requeued', 'discarded') then
+        raise exception 'unknown counter %', i_what;
+    end if;
     for i in 1 .. 2 loop
-        case i_what
-        when 'acked' then
-            update @extschema@.queue_counters set acked = acked + i_n
-             where queue_id = i_queue_id and slot = v_slot;
-        when 'retried' then
-            update @extschema@.queue_counters set retried = retried + i_n
-             where queue_id = i_queue_id and slot = v_slot;
-        when 'dead' then
-            update @extschema@.queue_counters set dead = dead + i_n
-             where queue_id = i_queue_id and slot = v_slot;
-        when 'ignored' then
-            update @extschema@.queue_counters set ignored = ignored + i_n
-             where queue_id = i_queue_id and slot = v_slot;
-        when 'expired' then
-            update @extschema@.queue_counters set expired = expired + i_n
-             where queue_id = i_queue_id and slot = v_slot;
-        when 'requeued' then
-            update @extschema@.queue_counters set requeued = requeued + i_n
-             where queue_id = i_queue_id and slot = v_slot;
-        when 'discarded' then
-            update @extschema@.queue_counters set discarded = discarded + i_n
-             where queue_id = i_queue_id and slot = v_slot;
-        else
-            raise exception 'unknown counter %', i_what;
-        end case;
+        update @extschema@.queue_counters
+           set acked = acked + case when i_what = 'acked' then i_n else 0 end,
+               retried = retried
+                   + case when i_what = 'retried' then i_n else 0 end,
+               dead = dead + case when i_what = 'dead' then i_n else 0 end,
+               ignored = ignored
+                   + case when i_what = 'ignored' then i_n else 0 end,
+               expired = expired
+                   + case when i_what = 'expired' then i_n else 0 end,
+               requeued = requeued
+                   + case when i_what = 'requeued' then i_n else 0 end,
+               discarded = discarded
+                   + case when i_what = 'discarded' then i_n else 0 end
+         where queue_id = i_queue_id and slot = v_slot;
         exit when found;  -- else: the first count of this backend
         insert into @extschema@.queue_counters (queue_id, slot)
         values (i_queue_id, v_slot) on conflict (queue_id, slot) do nothing;
