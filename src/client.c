@@ -24,6 +24,7 @@ static const char *const templates[TXQ__Q_COUNT] = {
     [TXQ__Q_QUEUE_ALTER] = TXQ__SQL_QUEUE_ALTER,
     [TXQ__Q_QUEUE_DROP] = TXQ__SQL_QUEUE_DROP,
     [TXQ__Q_SEND] = TXQ__SQL_SEND,
+    [TXQ__Q_SEND_DIRECT] = TXQ__SQL_SEND_DIRECT,
     [TXQ__Q_SEND_BATCH] = TXQ__SQL_SEND_BATCH,
     [TXQ__Q_RECEIVE] = TXQ__SQL_RECEIVE,
     [TXQ__Q_TAKE] = TXQ__SQL_TAKE,
@@ -143,11 +144,12 @@ txq__enter(txq_client *c, PGconn *pg)
     return TXQ_OK;
 }
 
-void
-txq__schema_verified(txq_client *c, PGconn *pg)
+static void
+schema_verified(txq_client *c, PGconn *pg, int direct)
 {
     c->checked_pg = pg;
     c->checked_pid = PQbackendPID(pg);
+    c->send_direct = direct;
 }
 
 /* Does the probe result say the schema (s), its table (t), its function
@@ -181,7 +183,8 @@ txq__ensure_schema(txq_client *c, PGconn *pg, int force)
 {
     char buf[32];
     int64_t version = 0;
-    int have_schema = 0, have_table = 0, have_fn = 0, isnull = 1;
+    int have_schema = 0, have_table = 0, have_fn = 0, isnull = 1, direct;
+    PGresult *r = NULL;
     txq_err rc;
 
     if (!force && c->checked_pg == pg && c->checked_pid == PQbackendPID(pg))
@@ -202,10 +205,17 @@ txq__ensure_schema(txq_client *c, PGconn *pg, int force)
                               "txq schema \"%s\" is incomplete (no "
                               "schema_version()): run txq migrate",
                               c->schema);
-    rc = txq__query_scalar(c, pg, TXQ__Q_SCHEMA_VERSION, NULL, buf, sizeof buf,
-                           &isnull);
+    rc = txq__query(c, pg, TXQ__Q_SCHEMA_VERSION, NULL, 0, &r);
     if (rc != TXQ_OK)
         return rc;
+    if (PQntuples(r) != 1 || PQnfields(r) != 2) {
+        PQclear(r);
+        return txq__set_error(c, TXQ_EDB, "unexpected schema version result");
+    }
+    isnull = PQgetisnull(r, 0, 0);
+    snprintf(buf, sizeof buf, "%s", PQgetvalue(r, 0, 0));
+    direct = strcmp(PQgetvalue(r, 0, 1), "t") == 0;
+    PQclear(r);
     if (!isnull && !txq__parse_int64(buf, &version))
         return txq__set_error(c, TXQ_EDB, "unexpected schema version \"%s\"",
                               buf);
@@ -216,7 +226,7 @@ txq__ensure_schema(txq_client *c, PGconn *pg, int force)
                               c->schema, version, TXQ_SCHEMA_VERSION,
                               version < TXQ_SCHEMA_VERSION ? "run txq migrate"
                                                            : "upgrade libtxq");
-    txq__schema_verified(c, pg);
+    schema_verified(c, pg, direct);
     return TXQ_OK;
 }
 

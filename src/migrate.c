@@ -252,7 +252,9 @@ txq_migrate(txq_client *c, PGconn *pg, int *applied)
     rc = apply_definitions(c, pg);
     if (rc != TXQ_OK)
         goto out;
-    txq__schema_verified(c, pg);
+    /* Verified again at the next call: that check also learns what this
+     * role may do (send_direct), which the migration may have changed. */
+    c->checked_pg = NULL;
 out:
     if (applied != NULL)
         *applied = count;

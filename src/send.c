@@ -17,6 +17,10 @@
 #define MAX_DATUM 0x3FFFFF00u
 #define DAY       86400.0
 
+/* The insert itself when this connection's role may (SEND_DIRECT in
+ * sql_text.h), else the send() call. */
+#define SEND_Q(c) ((c)->send_direct ? TXQ__Q_SEND_DIRECT : TXQ__Q_SEND)
+
 txq_err
 txq__check_send_opts(txq_client *c, const txq_send_opts *o)
 {
@@ -94,7 +98,7 @@ txq_send(txq_client *c,
     txq__param_text(&p, queue);
     txq__param_binary(&p, body, len, OID_BYTEA);
     txq__send_opts_params(&p, opts);
-    rc = txq__query_scalar(c, pg, TXQ__Q_SEND, &p, buf, sizeof buf, NULL);
+    rc = txq__query_scalar(c, pg, SEND_Q(c), &p, buf, sizeof buf, NULL);
     if (rc != TXQ_OK)
         return rc;
     if (!txq__parse_int64(buf, &id))

@@ -24,6 +24,7 @@ enum txq__q {
     TXQ__Q_QUEUE_ALTER,
     TXQ__Q_QUEUE_DROP,
     TXQ__Q_SEND,
+    TXQ__Q_SEND_DIRECT,
     TXQ__Q_SEND_BATCH,
     TXQ__Q_RECEIVE,
     TXQ__Q_LISTEN,
@@ -57,7 +58,15 @@ enum txq__q {
     "to_regclass($1 || '.schema_migrations') is not null, " \
     "to_regprocedure($1 || '.schema_version()') is not null"
 
-#define TXQ__SQL_SCHEMA_VERSION "select @extschema@.schema_version()"
+/* The version, and whether this role may send directly (SEND_DIRECT):
+ * asked once per connection. */
+#define TXQ__SQL_SCHEMA_VERSION                                          \
+    "select @extschema@.schema_version(), "                              \
+    "pg_catalog.has_column_privilege("                                   \
+    "pg_catalog.to_regclass('@extschema@.messages'), 'body', 'INSERT') " \
+    "and pg_catalog.has_function_privilege("                             \
+    "pg_catalog.to_regprocedure('@extschema@._wake_queue(int)'), "       \
+    "'EXECUTE')"
 
 /* Run with the simple protocol: two statements. */
 #define TXQ__SQL_MIG_SETUP                                      \
@@ -122,13 +131,47 @@ enum txq__q {
     "select @extschema@.drop_queue($1::text, $2::boolean)"
 
 /* $2 is a binary bytea. */
-#define TXQ__SQL_SEND                                        \
-    "select @extschema@.send($1::text, $2, "                 \
+#define TXQ__SQL_SEND_CALL                                   \
+    "@extschema@.send($1::text, $2, "                        \
     "i_headers => $3::jsonb, "                               \
     "i_delay => make_interval(secs => $4::float8), "         \
     "i_priority => $5::int, i_group => $6::text, "           \
     "i_dedup_id => $7::text, i_correlation_id => $8::text, " \
     "i_reply_to => $9::text)"
+
+#define TXQ__SQL_SEND "select " TXQ__SQL_SEND_CALL
+
+/* The same send without a plpgsql call, for a caller allowed to insert
+ * into messages (a txq_producer, the owner): one INSERT ... SELECT when the
+ * queue is standard and the send is plain enough for it (no group or dedup
+ * id, body within the queue's limit, every option in range); it writes
+ * what send() would. Anything else (fifo, an unknown queue, a bad value)
+ * inserts nothing here and goes to send() in the same statement, which
+ * does it or raises its error. A queue with a waiter row is woken through
+ * _wake_queue. Parameters as in SEND. Row security holds a producer's
+ * insert to the same rules (sql/views/zz_privileges.sql). */
+#define TXQ__SQL_SEND_DIRECT                                            \
+    "with m as (insert into @extschema@.messages (queue_id, priority, " \
+    "visible_at, enqueued_at, expires_at, correlation_id, reply_to, "   \
+    "headers, body) "                                                   \
+    "select q.queue_id, coalesce($5::int, 0), "                         \
+    "now() + coalesce(make_interval(secs => $4::float8), q.delay), "    \
+    "now(), now() + q.expire_after, $8::text, $9::text, "               \
+    "coalesce($3::jsonb, '{}'), $2 "                                    \
+    "from @extschema@.queues q "                                        \
+    "where q.name = $1::text and q.kind = 'standard' "                  \
+    "and octet_length($2) <= q.max_body_bytes "                         \
+    "and $6::text is null and $7::text is null "                        \
+    "and ($3::jsonb is null or jsonb_typeof($3::jsonb) = 'object') "    \
+    "and ($4::float8 is null or $4::float8 between 0 and 31536000) "    \
+    "and ($5::int is null or $5::int between -32768 and 32767) "        \
+    "and ($8::text is null or length($8::text) <= 512) "                \
+    "and ($9::text is null or $9::text ~ '^[a-z][a-z0-9_]{0,62}$') "    \
+    "and (not exists (select from @extschema@.waiters w "               \
+    "where w.queue_id = q.queue_id) "                                   \
+    "or @extschema@._wake_queue(q.queue_id)) "                          \
+    "returning id) "                                                    \
+    "select coalesce((select m.id from m), " TXQ__SQL_SEND_CALL ")"
 
 /* $2 is a binary bytea[]; $10 is the number of bodies. The per-message
  * arrays repeat the batch's one value. */

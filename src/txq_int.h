@@ -45,6 +45,9 @@ struct txq_client {
     /* The last connection whose schema version was verified. */
     const PGconn *checked_pg;
     int checked_pid;
+    /* Whether checked_pg's role may insert into messages itself: txq_send
+     * then runs SEND_DIRECT (no plpgsql call) instead of send(). */
+    int send_direct;
     /* SQL text of each statement, schema spliced in (NULL if !schema_ok). */
     char *sql[TXQ__Q_COUNT];
     /* Prepared statements (query.c): the hot statements run as named
@@ -245,9 +248,6 @@ txq_err txq__enter(txq_client *c, PGconn *pg);
  * (force: always). Returns: TXQ_OK, TXQ_ESCHEMA, TXQ_ECONN, TXQ_EDB.
  */
 txq_err txq__ensure_schema(txq_client *c, PGconn *pg, int force);
-
-/* Remember pg as verified (after a successful migrate). */
-void txq__schema_verified(txq_client *c, PGconn *pg);
 
 /* === send.c === */
 

@@ -4,7 +4,52 @@
 --      EXECUTE on the calls they need and no table access, except what an
 --      operator needs to read and fix: the stats, the dead letters (body,
 --      headers and priority editable), alerts and the audit log.
+--      One exception on the hot path: see "Direct send" below.
 revoke all on all functions in schema @extschema@ from public;
+
+-- Direct send. libtxq's txq_send inserts into messages itself, as the
+-- caller, when the caller may (sql_text.h, SEND_DIRECT): a plpgsql call
+-- costs more than the insert (docs/design.md, "Performance decisions,
+-- third pass"). A producer gets INSERT on the columns a send sets, SELECT
+-- on the id it gets back, and the queue settings the insert reads; the
+-- policies below hold such an insert to exactly what send() would write,
+-- so the grant gives a producer nothing send() does not. Owners and
+-- superusers bypass row security (enable, not force): the definer
+-- functions are unaffected. Re-created on every migrate, like the grants.
+alter table @extschema@.messages enable row level security;
+drop policy if exists producer_send on @extschema@.messages;
+create policy producer_send on @extschema@.messages
+    for insert to txq_producer
+    with check (
+        enqueued_at = now()
+        and visible_at between now() and now() + interval '365 days'
+        and group_key is null and dedup_id is null
+        and jsonb_typeof(headers) = 'object'
+        and (correlation_id is null or length(correlation_id) <= 512)
+        and (reply_to is null or reply_to ~ '^[a-z][a-z0-9_]{0,62}$')
+        and exists (select 1 from @extschema@.queues q
+                     where q.queue_id = messages.queue_id
+                       and q.kind = 'standard'
+                       and octet_length(messages.body) <= q.max_body_bytes
+                       and messages.expires_at
+                           is not distinct from now() + q.expire_after));
+-- INSERT ... RETURNING id must see the new row: a producer sees the ids of
+-- rows enqueued at its own transaction's start, nothing else.
+drop policy if exists producer_read_back on @extschema@.messages;
+create policy producer_read_back on @extschema@.messages
+    for select to txq_producer
+    using (enqueued_at = now());
+grant select (id),
+    insert (queue_id, priority, visible_at, enqueued_at, expires_at,
+            correlation_id, reply_to, headers, body)
+    on @extschema@.messages to txq_producer;
+grant select (queue_id, name, kind, max_body_bytes, delay, expire_after)
+    on @extschema@.queues to txq_producer;
+grant select (queue_id) on @extschema@.waiters to txq_producer;
+
+grant execute on function
+    @extschema@._wake_queue(int)
+    to txq_producer;
 
 grant execute on function
     @extschema@.send(text, bytea, jsonb, interval, int, text, text, text,

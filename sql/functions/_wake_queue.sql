@@ -1,0 +1,27 @@
+create or replace function @extschema@._wake_queue(i_queue_id int)
+returns boolean
+language plpgsql security definer
+set search_path = pg_catalog, pg_temp
+as $$
+-- ----------------------------------------------------------------------
+-- Function: _wake_queue(i_queue_id)
+--
+--      _wake() for libtxq's direct send (sql_text.h, SEND_DIRECT), which
+--      runs as the caller: that statement calls this only when the queue
+--      has a waiter row, so a send nobody waits for pays no call. Runs as
+--      the owner because waking deletes waiter rows. A producer calling it
+--      by hand can only cause a spurious wake-up.
+--
+-- Returns:
+--      true (so the send's WHERE clause can call it).
+-- ----------------------------------------------------------------------
+declare
+    q @extschema@.queues;
+begin
+    select * into q from @extschema@.queues where queue_id = i_queue_id;
+    if found then
+        perform @extschema@._wake(q);
+    end if;
+    return true;
+end
+$$;

@@ -1,0 +1,353 @@
+/*
+ * test_send_direct.c - txq_send's direct insert (no plpgsql call) for
+ * roles allowed to insert into messages, its fallback to send(), and the
+ * row security that holds a producer's own INSERTs to what send() writes.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tt.h"
+
+/* Calls of the schema's send() in pg's current transaction. */
+static long long
+send_calls(PGconn *pg)
+{
+    return tt_scalar(pg, "select coalesce(sum(calls), 0) from "
+                         "pg_stat_xact_user_functions where schemaname = "
+                         "current_schema() and funcname = 'send'");
+}
+
+/* A session of the test's schema with function calls counted, as a fresh
+ * login role granted `grant` (or as the superuser when grant is NULL). */
+static PGconn *
+session(tt_fixture *f, char *role, size_t size, const char *grant)
+{
+    PGconn *pg = tt_connect(f->schema);
+
+    tt_exec(pg, "set track_functions = 'all'");
+    /* A failed assertion leaves pg's transaction open: end it soon, so the
+     * teardown's drop schema does not wait for it forever. */
+    tt_exec(pg, "set idle_in_transaction_session_timeout = '3s'");
+    role[0] = '\0';
+    if (grant != NULL) {
+        snprintf(role, size, "txq_t_direct_%d", (int)getpid());
+        tt_exec(f->pg, "drop role if exists %s", role);
+        tt_exec(f->pg, "create role %s login", role);
+        tt_exec(f->pg, "grant %s to %s", grant, role);
+        tt_exec(pg, "set role %s", role);
+    }
+    return pg;
+}
+
+static void
+end_session(tt_fixture *f, PGconn *pg, const char *role)
+{
+    PQfinish(pg);
+    if (role[0] != '\0')
+        tt_exec(f->pg, "drop role %s", role);
+}
+
+/* The same send through txq_send and through send() in one transaction
+ * writes the same row (all but id and body); txq_send made no send()
+ * call when direct, one otherwise. */
+static void
+same_row_as_sql_send(tt_fixture *f, PGconn *pg, int direct)
+{
+    txq_send_opts o = {.headers_json = "{\"a\": 1}",
+                       .delay = 5,
+                       .priority = 3,
+                       .correlation_id = "c1",
+                       .reply_to = "replies"};
+    int64_t plain = 0, with = 0, sql = 0;
+
+    tt_exec(pg, "begin");
+    assert_txq_ok(f->c, txq_send(f->c, pg, "jobs", "p", 1, NULL, &plain));
+    assert_txq_ok(f->c, txq_send(f->c, pg, "jobs", "o", 1, &o, &with));
+    assert_int_equal(send_calls(pg), direct ? 0 : 2);
+    sql = tt_scalar(pg, "select send('jobs', 's', i_headers => '{\"a\": 1}', "
+                        "i_delay => '5 s', i_priority => 3, "
+                        "i_correlation_id => 'c1', i_reply_to => 'replies')");
+    tt_exec(pg, "commit");
+    assert_true(plain > 0 && with > plain && sql > with);
+
+    /* Identical but for id and body. */
+    assert_int_equal(
+        tt_scalar(f->pg,
+                  "select count(distinct (queue_id, priority, visible_at, "
+                  "attempts, enqueued_at, expires_at, group_key, dedup_id, "
+                  "correlation_id, reply_to, last_error, claimed_at, "
+                  "claimed_by, headers)) from messages where id in (%lld, "
+                  "%lld)",
+                  (long long)with, (long long)sql),
+        1);
+    /* The plain send took the queue's settings: its delay (2 s) and
+     * expiry (1 h), priority 0, headers {}. */
+    assert_int_equal(
+        tt_scalar(f->pg,
+                  "select count(*) from messages where id = %lld and "
+                  "visible_at = enqueued_at + interval '2 s' and "
+                  "expires_at = enqueued_at + interval '1 h' and priority = 0 "
+                  "and headers = '{}' and body = 'p' and attempts = 0 and "
+                  "group_key is null and correlation_id is null",
+                  (long long)plain),
+        1);
+}
+
+/* Queue "jobs" with a delay and an expiry, fifo queue "f", queue
+ * "replies". */
+static void
+queues(tt_fixture *f)
+{
+    txq_queue_opts q = {0};
+    txq_queue_opts fifo = {.fifo = 1};
+
+    q.delay = 2;
+    q.expire_after = 3600;
+    tt_queue(f, "jobs", &q);
+    tt_queue(f, "f", &fifo);
+    tt_queue(f, "replies", NULL);
+}
+
+static void
+test_superuser_sends_directly(void **state)
+{
+    tt_fixture *f = *state;
+    char role[64];
+    PGconn *pg = session(f, role, sizeof role, NULL);
+
+    queues(f);
+    same_row_as_sql_send(f, pg, 1);
+    end_session(f, pg, role);
+}
+
+static void
+test_producer_sends_directly(void **state)
+{
+    tt_fixture *f = *state;
+    char role[64];
+    PGconn *pg;
+
+    queues(f);
+    pg = session(f, role, sizeof role, "txq_producer");
+    same_row_as_sql_send(f, pg, 1);
+    end_session(f, pg, role);
+}
+
+/* A role given EXECUTE on send() by hand, not txq_producer, cannot insert:
+ * txq_send notices once per connection and calls send(). */
+static void
+test_execute_only_role_calls_send(void **state)
+{
+    tt_fixture *f = *state;
+    char role[64];
+    PGconn *pg;
+
+    queues(f);
+    pg = session(f, role, sizeof role, "txq_consumer");
+    same_row_as_sql_send(f, pg, 0);
+    end_session(f, pg, role);
+}
+
+/* What the direct insert does not do goes to send() in the same statement:
+ * fifo (advisory lock, group, dedup), and every error, which is send()'s
+ * own and leaves nothing behind. */
+static void
+test_fallbacks(void **state)
+{
+    tt_fixture *f = *state;
+    char role[64], big[300];
+    PGconn *pg;
+    txq_send_opts grp = {.group = "g1"};
+    txq_send_opts dd = {.dedup_id = "d1"};
+    txq_send_opts arr = {.headers_json = "[1]"};
+    int64_t a = 0, b = 0;
+
+    queues(f);
+    tt_exec(f->pg, "select alter_queue('replies', i_max_body_bytes => 256)");
+    pg = session(f, role, sizeof role, "txq_producer");
+    memset(big, 'x', sizeof big);
+
+    tt_exec(pg, "begin");
+    assert_txq_ok(f->c, txq_send(f->c, pg, "f", "1", 1, NULL, &a));
+    assert_txq_ok(f->c, txq_send(f->c, pg, "f", "2", 1, &grp, NULL));
+    assert_txq_ok(f->c, txq_send(f->c, pg, "f", "3", 1, &dd, &b));
+    assert_int_equal(send_calls(pg), 3);
+    tt_exec(pg, "commit");
+    assert_int_equal(tt_scalar(f->pg,
+                               "select count(*) from messages m join queues "
+                               "q using (queue_id) where q.name = 'f' and "
+                               "group_key = '' and id in (%lld, %lld)",
+                               (long long)a, (long long)b),
+                     2);
+    /* The dedup id holds: a second send returns the first id. */
+    {
+        int64_t again = 0;
+
+        assert_txq_ok(f->c, txq_send(f->c, pg, "f", "3", 1, &dd, &again));
+        assert_int_equal(again, b);
+    }
+
+    assert_txq_rc(f->c, txq_send(f->c, pg, "nope", "x", 1, NULL, NULL),
+                  TXQ_ENOTFOUND);
+    assert_non_null(strstr(txq_errmsg(f->c), "nope"));
+    assert_txq_rc(f->c,
+                  txq_send(f->c, pg, "replies", big, sizeof big, NULL, NULL),
+                  TXQ_ETOOBIG);
+    assert_non_null(strstr(txq_errmsg(f->c), "max_body_bytes 256"));
+    assert_txq_rc(f->c, txq_send(f->c, pg, "jobs", "x", 1, &arr, NULL),
+                  TXQ_EINVAL);
+    assert_non_null(strstr(txq_errmsg(f->c), "JSON object"));
+    assert_txq_rc(f->c, txq_send(f->c, pg, "jobs", "x", 1, &dd, NULL),
+                  TXQ_EINVAL);
+    assert_non_null(strstr(txq_errmsg(f->c), "only for fifo"));
+    assert_int_equal(tt_depth(f), 3);
+    end_session(f, pg, role);
+}
+
+/* A direct send to a queue somebody waits on wakes the waiter, once. */
+static void
+test_direct_send_wakes(void **state)
+{
+    tt_fixture *f = *state;
+    char role[64];
+    PGconn *w = tt_connect(f->schema);
+    PGconn *pg;
+    PGnotify *nf;
+    int wakes = 0;
+
+    queues(f);
+    pg = session(f, role, sizeof role, "txq_producer");
+    tt_exec(w, "listen txq_wake");
+    tt_exec(w, "select wait_begin('replies')");
+    tt_exec(pg, "begin");
+    tt_send(f, pg, "replies", "a");
+    tt_send(f, pg, "replies", "b");
+    assert_int_equal(send_calls(pg), 0);
+    tt_exec(pg, "commit");
+    assert_int_equal(tt_scalar(f->pg, "select count(*) from waiters"), 0);
+    for (int i = 0; i < 50 && wakes == 0; i++) {
+        tt_sleep_ms(20);
+        tt_exec(w, "select 1");
+        while ((nf = PQnotifies(w)) != NULL) {
+            assert_string_equal(nf->extra, "replies");
+            wakes++;
+            PQfreemem(nf);
+        }
+    }
+    assert_int_equal(wakes, 1);
+    PQfinish(w);
+    end_session(f, pg, role);
+}
+
+/* The grant lets a producer insert only what send() would have written,
+ * read back only ids of its own transaction's rows, and nothing else. */
+static void
+test_producer_insert_is_held_to_send(void **state)
+{
+    tt_fixture *f = *state;
+    char role[64];
+    PGconn *pg;
+    long long fifo;
+    static const char *const bad[] = {
+        /* visible before it was sent */
+        "insert into messages (queue_id, visible_at, enqueued_at, "
+        "expires_at, body) values ((select queue_id from queues where name = "
+        "'jobs'), now() - interval '1 h', now(), "
+        "now() + interval '1 h', 'x')",
+        /* a back-dated enqueue */
+        "insert into messages (queue_id, visible_at, enqueued_at, "
+        "expires_at, body) values ((select queue_id from queues where name = "
+        "'jobs'), now(), now() - interval '1 h', "
+        "now() + interval '1 h', 'x')",
+        /* an expiry other than the queue's */
+        "insert into messages (queue_id, visible_at, enqueued_at, body) "
+        "values ((select queue_id from queues where name = 'jobs'), now(), "
+        "now(), 'x')",
+        /* a body over the queue's limit */
+        "insert into messages (queue_id, visible_at, enqueued_at, "
+        "expires_at, body) values ((select queue_id from queues where name = "
+        "'jobs'), now(), now(), now() + interval "
+        "'1 h', convert_to(repeat('x', 300000), 'UTF8'))",
+        /* headers that are not an object */
+        "insert into messages (queue_id, visible_at, enqueued_at, "
+        "expires_at, headers, body) values ((select queue_id from queues where "
+        "name = 'jobs'), now(), now(), now() + "
+        "interval '1 h', '[1]', 'x')",
+        /* a bad reply_to */
+        "insert into messages (queue_id, visible_at, enqueued_at, "
+        "expires_at, reply_to, body) values ((select queue_id from queues "
+        "where name = 'jobs'), now(), now(), now() + "
+        "interval '1 h', 'Bad Name', 'x')",
+        /* a queue that does not exist */
+        "insert into messages (queue_id, visible_at, enqueued_at, body) "
+        "values (-1, now(), now(), 'x')",
+        /* a column send() never sets */
+        "insert into messages (queue_id, visible_at, enqueued_at, "
+        "expires_at, attempts, body) values ((select queue_id from queues "
+        "where name = 'jobs'), now(), now(), now() + "
+        "interval '1 h', 9, 'x')",
+        "insert into messages (queue_id, visible_at, enqueued_at, "
+        "expires_at, group_key, body) values ((select queue_id from queues "
+        "where name = 'jobs'), now(), now(), now() + "
+        "interval '1 h', 'g', 'x')",
+    };
+
+    queues(f);
+    fifo = tt_scalar(f->pg, "select queue_id from queues where name = 'f'");
+    tt_send(f, f->pg, "jobs", "someone else's");
+    pg = session(f, role, sizeof role, "txq_producer");
+
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_string_equal(tt_fails(pg, NULL, 0, "%s", bad[i]), "42501");
+    /* fifo sends need send()'s lock and dedup. */
+    assert_string_equal(tt_fails(pg, NULL, 0,
+                                 "insert into messages (queue_id, "
+                                 "visible_at, enqueued_at, body) values "
+                                 "(%lld, now(), now(), 'x')",
+                                 fifo),
+                        "42501");
+    /* What send() would write passes. */
+    tt_exec(pg, "insert into messages (queue_id, visible_at, enqueued_at, "
+                "expires_at, body) values ((select queue_id from queues where "
+                "name = 'jobs'), now() + interval '2 s', now(), "
+                "now() + interval '1 h', 'ok')");
+    assert_int_equal(tt_depth(f), 2);
+
+    /* No reading, changing or deleting other messages. */
+    assert_int_equal(tt_scalar(pg, "select count(*) from messages"), 0);
+    assert_string_equal(tt_fails(pg, NULL, 0, "select body from messages"),
+                        "42501");
+    assert_string_equal(
+        tt_fails(pg, NULL, 0, "update messages set priority = 9"), "42501");
+    assert_string_equal(tt_fails(pg, NULL, 0, "delete from messages"), "42501");
+    assert_string_equal(tt_fails(pg, NULL, 0, "delete from waiters"), "42501");
+    assert_string_equal(
+        tt_fails(pg, NULL, 0, "update queues set max_body_bytes = 1"), "42501");
+    assert_string_equal(
+        tt_fails(pg, NULL, 0, "select visibility_timeout from queues"),
+        "42501");
+    assert_int_equal(tt_depth(f), 2);
+    end_session(f, pg, role);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_superuser_sends_directly, tt_setup,
+                                        tt_teardown),
+        cmocka_unit_test_setup_teardown(test_producer_sends_directly, tt_setup,
+                                        tt_teardown),
+        cmocka_unit_test_setup_teardown(test_execute_only_role_calls_send,
+                                        tt_setup, tt_teardown),
+        cmocka_unit_test_setup_teardown(test_fallbacks, tt_setup, tt_teardown),
+        cmocka_unit_test_setup_teardown(test_direct_send_wakes, tt_setup,
+                                        tt_teardown),
+        cmocka_unit_test_setup_teardown(test_producer_insert_is_held_to_send,
+                                        tt_setup, tt_teardown),
+    };
+
+    tt_dsn();
+    return cmocka_run_group_tests_name("send_direct", tests, NULL, NULL);
+}
