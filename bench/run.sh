@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # bench/run.sh - txq's throughput benchmark, each figure next to the ideal.
 #
-#   bench/run.sh [--quick] [--runs N] [--diag] [--w6]
+#   bench/run.sh [--quick] [--runs N] [--only L] [--diag] [--w6]
 #   bench/run.sh --w5 [--w5-minutes N] [--w5-rate R]
 #
 #   --quick   1 run of 2,000 messages per workload (a smoke test, seconds)
 #   --runs N  runs per workload (default 5); the table shows medians
+#   --only L  only these workloads, e.g. --only W1,W1n (of W1, W1n, W2,
+#             W3, W3b, W4)
 #   --diag    also run SQL-level variants (pgbench) that split txq's cost
 #             into plpgsql, table shape, counter update and round trips
 #   --w6      also W6: txq-worker's peak RSS (VmHWM of the supervisor and
@@ -36,7 +38,7 @@ RESULTS=$OUT/results.tsv
 PAYLOAD='{"type":"order.created","order_id":123456,"customer_id":"c-000042","amount_cents":4999,"currency":"EUR"}'
 CLIENTS=4
 
-runs=5 quick=0 diag=0 w6=0 w5=0 w5_minutes=10 w5_rate=
+runs=5 quick=0 diag=0 w6=0 w5=0 w5_minutes=10 w5_rate= only=
 while [[ $# -gt 0 ]]; do
     case $1 in
     --quick) quick=1 runs=1 ;;
@@ -49,6 +51,15 @@ while [[ $# -gt 0 ]]; do
         shift
         ;;
     --diag) diag=1 ;;
+    --only)
+        [[ ${2:-} =~ ^(W1|W1n|W2|W3|W3b|W4)(,(W1|W1n|W2|W3|W3b|W4))*$ ]] || {
+            echo "run.sh: --only needs workloads from W1,W1n,W2,W3,W3b,W4" \
+                "joined by commas (got \"${2:-}\")" >&2
+            exit 2
+        }
+        only=$2
+        shift
+        ;;
     --w6) w6=1 ;;
     --w5) w5=1 ;;
     --w5-minutes | --w5-rate)
@@ -71,6 +82,11 @@ if [[ $quick -eq 1 ]]; then
 else
     N=100000 SETTLE=2
 fi
+
+# Whether workload $1 is to run (--only).
+want() {
+    [[ -z $only || ",$only," == *",$1,"* ]]
+}
 
 say() {
     printf '==> %s\n' "$*" >&2
@@ -341,45 +357,53 @@ left() { # after a pgbench drain: the table must be empty
 }
 
 one_run() {
-    reset
-    pgb W1 ideal enq1 '' 1 enq1.sql
-    reset
-    tool W1 send1 enq1 send1
-    if [[ $diag -eq 1 ]]; then
+    if want W1; then
         reset
-        pgb W1 sql send1 enq1 1 sql_send1.sql
+        pgb W1 ideal enq1 '' 1 enq1.sql
         reset
-        pgb W1 raw insert1 enq1 1 raw_insert1.sql
+        tool W1 send1 enq1 send1
+        if [[ $diag -eq 1 ]]; then
+            reset
+            pgb W1 sql send1 enq1 1 sql_send1.sql
+            reset
+            pgb W1 raw insert1 enq1 1 raw_insert1.sql
+        fi
     fi
 
     # NOTIFY must not serialise commits: 8 producers, without and with a
     # session waiting on the queue (woken, it waits again at once).
-    reset
-    CLIENTS=8 tool W1n send1_8p_nowait '' send1
-    reset
-    CLIENTS=8 tool W1n send1_8p_waiter send1_8p_nowait send1 -w
-
-    reset
-    pgb W2 ideal enq100 '' 100 enq100.sql
-    reset
-    tool W2 send100 enq100 send100
-    if [[ $diag -eq 1 ]]; then
+    if want W1n; then
         reset
-        pgb W2 sql send100 enq100 100 sql_send100.sql
+        CLIENTS=8 tool W1n send1_8p_nowait '' send1
+        reset
+        CLIENTS=8 tool W1n send1_8p_waiter send1_8p_nowait send1 -w
     fi
 
-    reset ideal
-    pgb W3 ideal deq1 '' 1 deq1.sql
-    left
-    reset txq
-    tool W3 recv1_ack deq1 recv1
-    reset txq
-    tool W3 claim1_ack deq1 claim1
-    reset txq
-    tool W3 pop1 deq1 pop1
-    reset txq
-    worker_drain W3 worker_noop deq1
-    if [[ $diag -eq 1 ]]; then
+    if want W2; then
+        reset
+        pgb W2 ideal enq100 '' 100 enq100.sql
+        reset
+        tool W2 send100 enq100 send100
+        if [[ $diag -eq 1 ]]; then
+            reset
+            pgb W2 sql send100 enq100 100 sql_send100.sql
+        fi
+    fi
+
+    if want W3; then
+        reset ideal
+        pgb W3 ideal deq1 '' 1 deq1.sql
+        left
+        reset txq
+        tool W3 recv1_ack deq1 recv1
+        reset txq
+        tool W3 claim1_ack deq1 claim1
+        reset txq
+        tool W3 pop1 deq1 pop1
+        reset txq
+        worker_drain W3 worker_noop deq1
+    fi
+    if want W3 && [[ $diag -eq 1 ]]; then
         reset ideal
         pgb W3 ideal deq1_4rt deq1 1 deq1_4rt.sql
         left
@@ -403,19 +427,23 @@ one_run() {
         left
     fi
 
-    reset ideal
-    pgb W3b ideal deq100 '' 100 deq100.sql
-    left
-    reset txq
-    tool W3b recv100_ack deq100 recv100
-    reset txq
-    tool W3b claim100_ack deq100 claim100
-    reset txq
-    tool W3b pop100 deq100 pop100
+    if want W3b; then
+        reset ideal
+        pgb W3b ideal deq100 '' 100 deq100.sql
+        left
+        reset txq
+        tool W3b recv100_ack deq100 recv100
+        reset txq
+        tool W3b claim100_ack deq100 claim100
+        reset txq
+        tool W3b pop100 deq100 pop100
+    fi
 
-    latency listen
-    latency poll_1s --no-listen
-    if [[ $diag -eq 1 ]]; then
+    if want W4; then
+        latency listen
+        latency poll_1s --no-listen
+    fi
+    if want W3b && [[ $diag -eq 1 ]]; then
         reset txq
         pgb W3b sql recv100_ack deq100 100 sql_recv100.sql
         left
