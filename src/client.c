@@ -26,6 +26,7 @@ static const char *const templates[TXQ__Q_COUNT] = {
     [TXQ__Q_SEND] = TXQ__SQL_SEND,
     [TXQ__Q_SEND_DIRECT] = TXQ__SQL_SEND_DIRECT,
     [TXQ__Q_SEND_BATCH] = TXQ__SQL_SEND_BATCH,
+    [TXQ__Q_SEND_BATCH_DIRECT] = TXQ__SQL_SEND_BATCH_DIRECT,
     [TXQ__Q_RECEIVE] = TXQ__SQL_RECEIVE,
     [TXQ__Q_TAKE] = TXQ__SQL_TAKE,
     [TXQ__Q_POP] = TXQ__SQL_POP,

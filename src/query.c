@@ -105,6 +105,7 @@ hot(enum txq__q q)
     case TXQ__Q_SEND:
     case TXQ__Q_SEND_DIRECT:
     case TXQ__Q_SEND_BATCH:
+    case TXQ__Q_SEND_BATCH_DIRECT:
     case TXQ__Q_RECEIVE:
     case TXQ__Q_WAIT_BEGIN:
     case TXQ__Q_WAIT_END:

@@ -20,6 +20,8 @@
 /* The insert itself when this connection's role may (SEND_DIRECT in
  * sql_text.h), else the send() call. */
 #define SEND_Q(c) ((c)->send_direct ? TXQ__Q_SEND_DIRECT : TXQ__Q_SEND)
+#define SEND_BATCH_Q(c) \
+    ((c)->send_direct ? TXQ__Q_SEND_BATCH_DIRECT : TXQ__Q_SEND_BATCH)
 
 txq_err
 txq__check_send_opts(txq_client *c, const txq_send_opts *o)
@@ -203,7 +205,7 @@ txq_send_batch(txq_client *c,
     txq__param_binary(&p, array, total, OID_BYTEA_ARRAY);
     txq__send_opts_params(&p, opts);
     txq__param_int64(&p, (int64_t)n);
-    rc = txq__query(c, pg, TXQ__Q_SEND_BATCH, &p, 0, &r);
+    rc = txq__query(c, pg, SEND_BATCH_Q(c), &p, 0, &r);
     if (rc != TXQ_OK)
         goto out;
     if ((size_t)PQntuples(r) != n || PQnfields(r) != 1) {

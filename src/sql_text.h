@@ -26,6 +26,7 @@ enum txq__q {
     TXQ__Q_SEND,
     TXQ__Q_SEND_DIRECT,
     TXQ__Q_SEND_BATCH,
+    TXQ__Q_SEND_BATCH_DIRECT,
     TXQ__Q_RECEIVE,
     TXQ__Q_LISTEN,
     TXQ__Q_UNLISTEN,
@@ -150,40 +151,63 @@ enum txq__q {
  * does it or raises its error. A queue with a waiter row is woken through
  * _wake_queue. Parameters as in SEND. Row security holds a producer's
  * insert to the same rules (sql/views/zz_privileges.sql). */
-#define TXQ__SQL_SEND_DIRECT                                            \
-    "with m as (insert into @extschema@.messages (queue_id, priority, " \
-    "visible_at, enqueued_at, expires_at, correlation_id, reply_to, "   \
-    "headers, body) "                                                   \
-    "select q.queue_id, coalesce($5::int, 0), "                         \
-    "now() + coalesce(make_interval(secs => $4::float8), q.delay), "    \
-    "now(), now() + q.expire_after, $8::text, $9::text, "               \
-    "coalesce($3::jsonb, '{}'), $2 "                                    \
-    "from @extschema@.queues q "                                        \
-    "where q.name = $1::text and q.kind = 'standard' "                  \
-    "and octet_length($2) <= q.max_body_bytes "                         \
-    "and $6::text is null and $7::text is null "                        \
-    "and ($3::jsonb is null or jsonb_typeof($3::jsonb) = 'object') "    \
-    "and ($4::float8 is null or $4::float8 between 0 and 31536000) "    \
-    "and ($5::int is null or $5::int between -32768 and 32767) "        \
-    "and ($8::text is null or length($8::text) <= 512) "                \
-    "and ($9::text is null or $9::text ~ '^[a-z][a-z0-9_]{0,62}$') "    \
-    "and (not exists (select from @extschema@.waiters w "               \
-    "where w.queue_id = q.queue_id) "                                   \
-    "or @extschema@._wake_queue(q.queue_id)) "                          \
-    "returning id) "                                                    \
+#define TXQ__SQL_DIRECT_COLUMNS                                          \
+    "insert into @extschema@.messages (queue_id, priority, visible_at, " \
+    "enqueued_at, expires_at, correlation_id, reply_to, headers, body) " \
+    "select q.queue_id, coalesce($5::int, 0), "                          \
+    "now() + coalesce(make_interval(secs => $4::float8), q.delay), "     \
+    "now(), now() + q.expire_after, $8::text, $9::text, "                \
+    "coalesce($3::jsonb, '{}'), "
+
+/* Conditions on the queue row q only (so they run once per statement),
+ * the options' and the wake-up. */
+#define TXQ__SQL_DIRECT_CHECKS                                       \
+    "q.name = $1::text and q.kind = 'standard' "                     \
+    "and $6::text is null and $7::text is null "                     \
+    "and ($3::jsonb is null or jsonb_typeof($3::jsonb) = 'object') " \
+    "and ($4::float8 is null or $4::float8 between 0 and 31536000) " \
+    "and ($5::int is null or $5::int between -32768 and 32767) "     \
+    "and ($8::text is null or length($8::text) <= 512) "             \
+    "and ($9::text is null or $9::text ~ '^[a-z][a-z0-9_]{0,62}$') " \
+    "and (not exists (select from @extschema@.waiters w "            \
+    "where w.queue_id = q.queue_id) "                                \
+    "or @extschema@._wake_queue(q.queue_id)) "
+
+#define TXQ__SQL_SEND_DIRECT                    \
+    "with m as (" TXQ__SQL_DIRECT_COLUMNS "$2 " \
+    "from @extschema@.queues q "                \
+    "where " TXQ__SQL_DIRECT_CHECKS             \
+    "and octet_length($2) <= q.max_body_bytes " \
+    "returning id) "                            \
     "select coalesce((select m.id from m), " TXQ__SQL_SEND_CALL ")"
 
 /* $2 is a binary bytea[]; $10 is the number of bodies. The per-message
  * arrays repeat the batch's one value. */
-#define TXQ__SQL_SEND_BATCH                                        \
-    "select t.id from @extschema@.send_batch($1::text, $2, "       \
+#define TXQ__SQL_SEND_BATCH \
+    "select t.id from " TXQ__SQL_SEND_BATCH_CALL " as t(id)"
+#define TXQ__SQL_SEND_BATCH_CALL                                   \
+    "@extschema@.send_batch($1::text, $2, "                        \
     "i_headers => array_fill($3::jsonb, array[$10::int]), "        \
     "i_delay => make_interval(secs => $4::float8), "               \
     "i_priority => $5::int, "                                      \
     "i_groups => array_fill($6::text, array[$10::int]), "          \
     "i_dedup_ids => array_fill($7::text, array[$10::int]), "       \
     "i_correlation_ids => array_fill($8::text, array[$10::int]), " \
-    "i_reply_to => $9::text) as t(id)"
+    "i_reply_to => $9::text)"
+
+/* SEND_BATCH as SEND_DIRECT is to SEND: the whole batch inserted here, in
+ * order, or (nothing inserted) send_batch() does it or raises its error.
+ * Parameters as in SEND_BATCH. */
+#define TXQ__SQL_SEND_BATCH_DIRECT                                         \
+    "with m as (" TXQ__SQL_DIRECT_COLUMNS "b.body "                        \
+    "from @extschema@.queues q, unnest($2) with ordinality as b(body, i) " \
+    "where " TXQ__SQL_DIRECT_CHECKS                                        \
+    "and array_ndims($2) = 1 and not exists (select from unnest($2) x "    \
+    "where x is null or octet_length(x) > q.max_body_bytes) "              \
+    "order by b.i returning id) "                                          \
+    "select m.id from m union all "                                        \
+    "select t.id from " TXQ__SQL_SEND_BATCH_CALL " as t(id) "              \
+    "where not exists (select from m)"
 
 /* Requested with binary results; msg.c decodes the columns in this order
  * and checks their types. */

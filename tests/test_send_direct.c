@@ -9,13 +9,21 @@
 
 #include "tt.h"
 
-/* Calls of the schema's send() in pg's current transaction. */
+/* Calls of the schema's function fn in pg's current transaction. */
+static long long
+calls(PGconn *pg, const char *fn)
+{
+    return tt_scalar(pg,
+                     "select coalesce(sum(calls), 0) from "
+                     "pg_stat_xact_user_functions where schemaname = "
+                     "current_schema() and funcname = '%s'",
+                     fn);
+}
+
 static long long
 send_calls(PGconn *pg)
 {
-    return tt_scalar(pg, "select coalesce(sum(calls), 0) from "
-                         "pg_stat_xact_user_functions where schemaname = "
-                         "current_schema() and funcname = 'send'");
+    return calls(pg, "send");
 }
 
 /* A session of the test's schema with function calls counted, as a fresh
@@ -224,6 +232,14 @@ test_direct_send_wakes(void **state)
     tt_send(f, pg, "replies", "a");
     tt_send(f, pg, "replies", "b");
     assert_int_equal(send_calls(pg), 0);
+    {
+        const void *bodies[2] = {"c", "d"};
+        size_t lens[2] = {1, 1};
+
+        assert_txq_ok(f->c, txq_send_batch(f->c, pg, "replies", bodies, lens, 2,
+                                           NULL, NULL));
+        assert_int_equal(calls(pg, "send_batch"), 0);
+    }
     tt_exec(pg, "commit");
     assert_int_equal(tt_scalar(f->pg, "select count(*) from waiters"), 0);
     for (int i = 0; i < 50 && wakes == 0; i++) {
@@ -331,6 +347,77 @@ test_producer_insert_is_held_to_send(void **state)
     end_session(f, pg, role);
 }
 
+/* txq_send_batch: the batch inserted directly, in order, the same rows
+ * as send_batch() writes; fifo and errors through send_batch(). */
+static void
+test_batch(void **state)
+{
+    tt_fixture *f = *state;
+    char role[64], big[300];
+    PGconn *pg;
+    const void *bodies[3] = {"a", "b", "c"};
+    size_t lens[3] = {1, 1, 1};
+    txq_send_opts o = {.headers_json = "{\"k\": 2}", .priority = 4};
+    int64_t ids[3] = {0}, fids[3] = {0};
+    long long sql;
+
+    queues(f);
+    tt_exec(f->pg, "select alter_queue('replies', i_max_body_bytes => 256)");
+    pg = session(f, role, sizeof role, "txq_producer");
+
+    tt_exec(pg, "begin");
+    assert_txq_ok(f->c,
+                  txq_send_batch(f->c, pg, "jobs", bodies, lens, 3, &o, ids));
+    assert_int_equal(calls(pg, "send_batch"), 0);
+    assert_true(ids[0] < ids[1] && ids[1] < ids[2]);
+    sql = tt_scalar(pg, "select max(t) from send_batch('jobs', array['z']::"
+                        "bytea[], i_headers => array['{\"k\": 2}'::jsonb], "
+                        "i_priority => 4) t");
+    assert_txq_ok(f->c,
+                  txq_send_batch(f->c, pg, "f", bodies, lens, 3, NULL, fids));
+    assert_int_equal(calls(pg, "send_batch"), 2);
+    tt_exec(pg, "commit");
+    /* In the order given, and like send_batch()'s row. */
+    assert_int_equal(tt_scalar(f->pg,
+                               "select count(*) from messages where id = "
+                               "any(array[%lld, %lld, %lld]) and body = "
+                               "case id when %lld then 'a'::bytea when %lld "
+                               "then 'b' else 'c' end",
+                               (long long)ids[0], (long long)ids[1],
+                               (long long)ids[2], (long long)ids[0],
+                               (long long)ids[1]),
+                     3);
+    assert_int_equal(
+        tt_scalar(f->pg,
+                  "select count(distinct (queue_id, priority, visible_at, "
+                  "enqueued_at, expires_at, group_key, correlation_id, "
+                  "reply_to, headers, attempts)) from messages where id in "
+                  "(%lld, %lld)",
+                  (long long)ids[0], sql),
+        1);
+    assert_int_equal(tt_scalar(f->pg,
+                               "select count(*) from messages where "
+                               "group_key = '' and id = any(array[%lld, "
+                               "%lld, %lld])",
+                               (long long)fids[0], (long long)fids[1],
+                               (long long)fids[2]),
+                     3);
+
+    /* A bad body anywhere fails the whole batch and names it. */
+    memset(big, 'x', sizeof big);
+    bodies[1] = big;
+    lens[1] = sizeof big;
+    assert_txq_rc(
+        f->c, txq_send_batch(f->c, pg, "replies", bodies, lens, 3, NULL, NULL),
+        TXQ_ETOOBIG);
+    assert_non_null(strstr(txq_errmsg(f->c), "body 2 of the batch"));
+    assert_txq_rc(f->c,
+                  txq_send_batch(f->c, pg, "nope", bodies, lens, 3, NULL, NULL),
+                  TXQ_ENOTFOUND);
+    assert_int_equal(tt_depth(f), 7);
+    end_session(f, pg, role);
+}
+
 int
 main(void)
 {
@@ -342,6 +429,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_execute_only_role_calls_send,
                                         tt_setup, tt_teardown),
         cmocka_unit_test_setup_teardown(test_fallbacks, tt_setup, tt_teardown),
+        cmocka_unit_test_setup_teardown(test_batch, tt_setup, tt_teardown),
         cmocka_unit_test_setup_teardown(test_direct_send_wakes, tt_setup,
                                         tt_teardown),
         cmocka_unit_test_setup_teardown(test_producer_insert_is_held_to_send,
