@@ -347,7 +347,8 @@ tool() {
     line=$("$TOOL" -c "$CLIENTS" ${5:-} "$cmd" "$N") || die "txq-bench $cmd failed"
     [[ $line =~ seconds=([0-9.]+)\ msgs_per_s=([0-9]+) ]] ||
         die "txq-bench $cmd: unexpected output: $line"
-    record "$wl" txq "$var" "$ref" "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}" "$lsn"
+    record "$wl" "${SYS:-txq}" "$var" "$ref" "${BASH_REMATCH[1]}" \
+        "${BASH_REMATCH[2]}" "$lsn"
 }
 
 left() { # after a pgbench drain: the table must be empty
@@ -362,6 +363,13 @@ one_run() {
         pgb W1 ideal enq1 '' 1 enq1.sql
         reset
         tool W1 send1 enq1 send1
+        # The ideal's INSERT through txq-bench's own client (4 processes,
+        # one blocking connection each): send1 against it compares the SQL
+        # alone, the driver being the same.
+        reset
+        SYS=ideal tool W1 enq1_c '' ideal1
+        reset
+        tool W1 send1_vs_c enq1_c send1
         if [[ $diag -eq 1 ]]; then
             reset
             pgb W1 sql send1 enq1 1 sql_send1.sql

@@ -16,6 +16,9 @@
  *   recv100 N         drain N: BEGIN, txq_receive 100, txq_ack_batch, COMMIT
  *   claim100 N        drain N: txq_claim 100, BEGIN, txq_ack_batch, COMMIT
  *   pop1 N, pop100 N  drain N: BEGIN, txq_pop 1 (100), COMMIT
+ *   ideal1 N          N rows into the ideal's table q, its one-row INSERT
+ *                     prepared, one per transaction: the ideal through this
+ *                     driver (bench/run.sh compares send1 with both)
  *   worker N -- CMD   drain N with a txq-worker: run CMD (the worker, with
  *                     its handler and concurrency), stop it (SIGTERM) once
  *                     the queue's acked counter grew by N
@@ -66,6 +69,7 @@ static const char payload[] =
 enum mode {
     M_SEND1,
     M_SEND100,
+    M_IDEAL1,
     M_RECV1,
     M_CLAIM1,
     M_RECV100,
@@ -83,7 +87,7 @@ static const struct {
     {"send1", M_SEND1},     {"send100", M_SEND100}, {"recv1", M_RECV1},
     {"claim1", M_CLAIM1},   {"recv100", M_RECV100}, {"claim100", M_CLAIM100},
     {"pop1", M_POP1},       {"pop100", M_POP100},   {"worker", M_WORKER},
-    {"latency", M_LATENCY},
+    {"latency", M_LATENCY}, {"ideal1", M_IDEAL1},
 };
 
 /* What a client sends the parent when it is done. */
@@ -96,6 +100,7 @@ struct report {
 static const char *dsn = "";
 static const char *queue = "bench";
 static int waiter = 0; /* -w */
+static int ideal = 0;  /* ideal1: table q, not the txq queue */
 
 static double
 now_mono(void)
@@ -109,7 +114,7 @@ now_mono(void)
 static int
 is_drain(enum mode m)
 {
-    return m != M_SEND1 && m != M_SEND100;
+    return m != M_SEND1 && m != M_SEND100 && m != M_IDEAL1;
 }
 
 static PGconn *
@@ -161,11 +166,14 @@ queue_depth(PGconn *pg)
     PGresult *res;
     int64_t n = -1;
 
-    res = PQexecParams(pg,
-                       "select count(*) from txq.messages m"
-                       " join txq.queues q using (queue_id)"
-                       " where q.name = $1",
-                       1, NULL, params, NULL, NULL, 0);
+    if (ideal)
+        res = PQexec(pg, "select count(*) from q");
+    else
+        res = PQexecParams(pg,
+                           "select count(*) from txq.messages m"
+                           " join txq.queues q using (queue_id)"
+                           " where q.name = $1",
+                           1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
         n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
     else
@@ -180,6 +188,29 @@ txq_failed(txq_client *c, const char *what, txq_err rc)
     fprintf(stderr, "txq-bench: %s: %s (%s) %s\n", what, txq_strerror(rc),
             txq_sqlstate(c), txq_errmsg(c));
     return -1;
+}
+
+/* ideal1: the ideal's one-row INSERT (enq1.sql) through this same client,
+ * prepared, one per transaction: the driver's own cost, apart from the
+ * queue's. Returns 0 or -1. */
+static int
+run_ideal(PGconn *pg, int64_t n, int64_t *done)
+{
+    const char *params[1] = {payload};
+    PGresult *res = PQprepare(
+        pg, "ideal1", "insert into q (payload) values ($1::jsonb)", 1, NULL);
+    int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+
+    PQclear(res);
+    while (ok && *done < n) {
+        res = PQexecPrepared(pg, "ideal1", 1, params, NULL, NULL, 0);
+        ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+        PQclear(res);
+        *done += ok;
+    }
+    if (!ok)
+        fprintf(stderr, "txq-bench: ideal1: %s", PQerrorMessage(pg));
+    return ok ? 0 : -1;
 }
 
 /* Sends n messages, one or BATCH per transaction. Returns 0 or -1. */
@@ -307,7 +338,9 @@ client_main(enum mode m, int64_t n, int ready_fd, int go_fd, int report_fd)
     /* The parent closes its end to release every client at once. */
     if (read(go_fd, &go, 1) != 0)
         goto out;
-    if (is_drain(m))
+    if (m == M_IDEAL1)
+        ok = run_ideal(pg, n, &r.msgs) == 0;
+    else if (is_drain(m))
         ok = run_drain(c, pg, m, &r.msgs) == 0;
     else
         ok = run_send(c, pg, m, n, &r.msgs) == 0;
@@ -770,7 +803,7 @@ usage(void)
         stderr,
         "usage: txq-bench [-c CLIENTS] [-q QUEUE] [-d DSN] [-w] COMMAND [N]\n"
         "  setup | send1 N | send100 N | recv1 N | claim1 N |"
-        " recv100 N | claim100 N\n"
+        " recv100 N | claim100 N | pop1 N | pop100 N | ideal1 N\n"
         "  worker N -- WORKER-COMMAND | latency N MS -- WORKER-COMMAND\n");
     return 2;
 }
@@ -831,6 +864,7 @@ main(int argc, char **argv)
             return modes[i].mode == M_WORKER ? run_worker(n, argv + a + 1)
                                              : run_latency(n, ms, argv + a + 1);
         }
+        ideal = modes[i].mode == M_IDEAL1;
         return run_workload(modes[i].mode, n, clients);
     }
     return usage();
