@@ -65,6 +65,21 @@ txq__send_opts_params(struct txq__params *p, const txq_send_opts *o)
     txq__param_text(p, o->reply_to);
 }
 
+/*
+ * After a failed direct send: when the role was refused (42501: a SET ROLE
+ * or a REVOKE since the connection was checked), use send() from now on.
+ * Returns 1 when the call may be retried at once: the connection was idle
+ * before it (autocommit), so nothing of the caller's was lost.
+ */
+static int
+direct_refused(txq_client *c, txq_err rc, PGTransactionStatusType before)
+{
+    if (rc == TXQ_OK || !c->send_direct || strcmp(c->sqlstate, "42501") != 0)
+        return 0;
+    c->send_direct = 0;
+    return before == PQTRANS_IDLE;
+}
+
 txq_err
 txq_send(txq_client *c,
          PGconn *pg,
@@ -75,6 +90,7 @@ txq_send(txq_client *c,
          int64_t *out_id)
 {
     struct txq__params p;
+    PGTransactionStatusType ts;
     char buf[32];
     int64_t id;
     txq_err rc;
@@ -100,7 +116,10 @@ txq_send(txq_client *c,
     txq__param_text(&p, queue);
     txq__param_binary(&p, body, len, OID_BYTEA);
     txq__send_opts_params(&p, opts);
+    ts = PQtransactionStatus(pg);
     rc = txq__query_scalar(c, pg, SEND_Q(c), &p, buf, sizeof buf, NULL);
+    if (direct_refused(c, rc, ts))
+        rc = txq__query_scalar(c, pg, TXQ__Q_SEND, &p, buf, sizeof buf, NULL);
     if (rc != TXQ_OK)
         return rc;
     if (!txq__parse_int64(buf, &id))
@@ -159,6 +178,7 @@ txq_send_batch(txq_client *c,
                int64_t *out_ids)
 {
     struct txq__params p;
+    PGTransactionStatusType ts;
     PGresult *r = NULL;
     unsigned char *array = NULL;
     size_t total = 20;
@@ -205,7 +225,10 @@ txq_send_batch(txq_client *c,
     txq__param_binary(&p, array, total, OID_BYTEA_ARRAY);
     txq__send_opts_params(&p, opts);
     txq__param_int64(&p, (int64_t)n);
+    ts = PQtransactionStatus(pg);
     rc = txq__query(c, pg, SEND_BATCH_Q(c), &p, 0, &r);
+    if (direct_refused(c, rc, ts))
+        rc = txq__query(c, pg, TXQ__Q_SEND_BATCH, &p, 0, &r);
     if (rc != TXQ_OK)
         goto out;
     if ((size_t)PQntuples(r) != n || PQnfields(r) != 1) {

@@ -157,6 +157,60 @@ test_execute_only_role_calls_send(void **state)
     end_session(f, pg, role);
 }
 
+/* A SET ROLE after the connection was checked, to a role that may not
+ * insert: an autocommit send is retried through send() at once; inside a
+ * transaction the refusal is the caller's error (its transaction is
+ * aborted), and the next transaction uses send(). Both kinds of call. */
+static void
+test_role_changed_after_check(void **state)
+{
+    tt_fixture *f = *state;
+    char role[64], crole[64];
+    PGconn *pg;
+    const void *bodies[2] = {"a", "b"};
+    size_t lens[2] = {1, 1};
+    int64_t id = 0;
+    long long calls0;
+
+    queues(f);
+    pg = session(f, role, sizeof role, NULL);
+    snprintf(crole, sizeof crole, "txq_t_direct_c_%d", (int)getpid());
+    tt_exec(f->pg, "drop role if exists %s", crole);
+    tt_exec(f->pg, "create role %s", crole);
+    tt_exec(f->pg, "grant txq_consumer to %s", crole);
+
+    /* Checked as the superuser: direct. */
+    assert_txq_ok(f->c, txq_send(f->c, pg, "jobs", "1", 1, NULL, &id));
+    tt_exec(pg, "set role %s", crole);
+    assert_txq_ok(f->c, txq_send(f->c, pg, "jobs", "2", 1, NULL, &id));
+    assert_true(id > 0);
+
+    tt_exec(pg, "reset role");
+    assert_txq_ok(f->c, txq_schema_check(f->c, pg)); /* direct again */
+    tt_exec(pg, "set role %s", crole);
+    assert_txq_ok(
+        f->c, txq_send_batch(f->c, pg, "jobs", bodies, lens, 2, NULL, NULL));
+
+    tt_exec(pg, "reset role");
+    assert_txq_ok(f->c, txq_schema_check(f->c, pg));
+    tt_exec(pg, "set role %s", crole);
+    tt_exec(pg, "begin");
+    assert_txq_rc(f->c, txq_send(f->c, pg, "jobs", "x", 1, NULL, NULL),
+                  TXQ_EDB);
+    assert_string_equal(txq_sqlstate(f->c), "42501");
+    tt_exec(pg, "rollback");
+    tt_exec(pg, "begin");
+    /* The counts pending in this backend may still hold earlier calls:
+     * count the difference, inside one transaction. */
+    calls0 = send_calls(pg);
+    assert_txq_ok(f->c, txq_send(f->c, pg, "jobs", "3", 1, NULL, NULL));
+    assert_int_equal(send_calls(pg) - calls0, 1);
+    tt_exec(pg, "commit");
+    assert_int_equal(tt_depth(f), 5);
+    end_session(f, pg, role);
+    tt_exec(f->pg, "drop role %s", crole);
+}
+
 /* What the direct insert does not do goes to send() in the same statement:
  * fifo (advisory lock, group, dedup), and every error, which is send()'s
  * own and leaves nothing behind. */
@@ -430,6 +484,8 @@ main(void)
                                         tt_setup, tt_teardown),
         cmocka_unit_test_setup_teardown(test_fallbacks, tt_setup, tt_teardown),
         cmocka_unit_test_setup_teardown(test_batch, tt_setup, tt_teardown),
+        cmocka_unit_test_setup_teardown(test_role_changed_after_check, tt_setup,
+                                        tt_teardown),
         cmocka_unit_test_setup_teardown(test_direct_send_wakes, tt_setup,
                                         tt_teardown),
         cmocka_unit_test_setup_teardown(test_producer_insert_is_held_to_send,
