@@ -2,7 +2,10 @@
  * txq-bench.c - the C driver of bench/run.sh: runs one txq workload with
  * CLIENTS forked processes, each on its own connection, through libtxq.
  *
- *   txq-bench [-c CLIENTS] [-q QUEUE] [-d DSN] [-w] COMMAND [N]
+ *   txq-bench [-c CLIENTS] [-q QUEUE] [-d DSN] [-s SCHEMA] [-w] COMMAND [N]
+ *
+ *   -s SCHEMA         the txq schema (default txq); tests/test_bench_smoke.c
+ *                     runs the commands against its own
  *
  *   -w                during a send: a session waits on the queue like an
  *                     idle consumer that never finds work (LISTEN, and
@@ -99,8 +102,9 @@ struct report {
 
 static const char *dsn = "";
 static const char *queue = "bench";
-static int waiter = 0; /* -w */
-static int ideal = 0;  /* ideal1: table q, not the txq queue */
+static const char *schema = "txq"; /* -s */
+static int waiter = 0;             /* -w */
+static int ideal = 0;              /* ideal1: table q, not the txq queue */
 
 static double
 now_mono(void)
@@ -117,16 +121,40 @@ is_drain(enum mode m)
     return m != M_SEND1 && m != M_SEND100 && m != M_IDEAL1;
 }
 
+static txq_client *
+new_client(void)
+{
+    txq_options o = {.schema = schema};
+
+    return txq_client_new(&o);
+}
+
+/* A connection with search_path = the txq schema (-s), then public (the
+ * ideal's table and the handlers' tables), so this file's own queries name
+ * tables unqualified. */
 static PGconn *
 connect_db(void)
 {
+    const char *params[1] = {schema};
     PGconn *pg = PQconnectdb(dsn);
+    PGresult *res;
 
     if (PQstatus(pg) != CONNECTION_OK) {
         fprintf(stderr, "txq-bench: connect: %s", PQerrorMessage(pg));
         PQfinish(pg);
         return NULL;
     }
+    res = PQexecParams(pg,
+                       "select pg_catalog.set_config('search_path',"
+                       " pg_catalog.quote_ident($1) || ', public', false)",
+                       1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        fprintf(stderr, "txq-bench: search_path: %s", PQerrorMessage(pg));
+        PQclear(res);
+        PQfinish(pg);
+        return NULL;
+    }
+    PQclear(res);
     return pg;
 }
 
@@ -148,8 +176,8 @@ static int
 wait_begin(PGconn *pg)
 {
     const char *params[1] = {queue};
-    PGresult *res = PQexecParams(pg, "select txq.wait_begin($1)", 1, NULL,
-                                 params, NULL, NULL, 0);
+    PGresult *res = PQexecParams(pg, "select wait_begin($1)", 1, NULL, params,
+                                 NULL, NULL, 0);
     int ok = PQresultStatus(res) == PGRES_TUPLES_OK;
 
     if (!ok)
@@ -170,8 +198,8 @@ queue_depth(PGconn *pg)
         res = PQexec(pg, "select count(*) from q");
     else
         res = PQexecParams(pg,
-                           "select count(*) from txq.messages m"
-                           " join txq.queues q using (queue_id)"
+                           "select count(*) from messages m"
+                           " join queues q using (queue_id)"
                            " where q.name = $1",
                            1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
@@ -319,13 +347,16 @@ fail:
 static void
 client_main(enum mode m, int64_t n, int ready_fd, int go_fd, int report_fd)
 {
-    struct report r = {0, 0.0, 1};
-    txq_client *c = txq_client_new(NULL);
+    struct report r;
+    txq_client *c = new_client();
     PGconn *pg = connect_db();
     char byte = 'r', go;
     txq_err rc;
     int ok = 0;
 
+    /* Padding too: the whole struct goes down the pipe. */
+    memset(&r, 0, sizeof r);
+    r.failed = 1;
     if (c == NULL || pg == NULL)
         goto out;
     rc = txq_schema_check(c, pg);
@@ -525,7 +556,7 @@ acked_count(PGconn *pg)
 
     res = PQexecParams(pg,
                        "select coalesce(sum(c.acked), 0) from"
-                       " txq.queue_counters c join txq.queues q"
+                       " queue_counters c join queues q"
                        " using (queue_id) where q.name = $1",
                        1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
@@ -654,7 +685,7 @@ now_real(void)
 static int
 run_latency(int64_t n, double ms, char **argv)
 {
-    txq_client *c = txq_client_new(NULL);
+    txq_client *c = new_client();
     PGconn *pg = connect_db();
     double *sent = calloc((size_t)n, sizeof *sent);
     int64_t *ids = calloc((size_t)n, sizeof *ids);
@@ -767,7 +798,7 @@ out:
 static int
 setup(void)
 {
-    txq_client *c = txq_client_new(NULL);
+    txq_client *c = new_client();
     PGconn *pg = connect_db();
     txq_err rc;
     int ret = 1;
@@ -801,7 +832,8 @@ usage(void)
 {
     fprintf(
         stderr,
-        "usage: txq-bench [-c CLIENTS] [-q QUEUE] [-d DSN] [-w] COMMAND [N]\n"
+        "usage: txq-bench [-c CLIENTS] [-q QUEUE] [-d DSN] [-s SCHEMA] [-w] "
+        "COMMAND [N]\n"
         "  setup | send1 N | send100 N | recv1 N | claim1 N |"
         " recv100 N | claim100 N | pop1 N | pop100 N | ideal1 N\n"
         "  worker N -- WORKER-COMMAND | latency N MS -- WORKER-COMMAND\n");
@@ -816,7 +848,7 @@ main(int argc, char **argv)
     char *end;
     size_t i;
 
-    while ((opt = getopt(argc, argv, "+c:q:d:w")) != -1) {
+    while ((opt = getopt(argc, argv, "+c:q:d:s:w")) != -1) {
         switch (opt) {
         case 'c':
             clients = atoi(optarg);
@@ -826,6 +858,9 @@ main(int argc, char **argv)
             break;
         case 'd':
             dsn = optarg;
+            break;
+        case 's':
+            schema = optarg;
             break;
         case 'w':
             waiter = 1;

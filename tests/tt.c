@@ -471,40 +471,46 @@ slurp(FILE *fp, size_t *len)
     return buf;
 }
 
-void
-tt_txq(tt_fixture *f,
-       tt_run *r,
-       const void *in,
-       size_t inlen,
-       const char *const *args)
+/* Run $TXQ_BUILD_DIR/tool head... args... (fork/execv, no shell) with
+ * TXQ_SCHEMA = f->schema and stdin from in[0..inlen); into *r. */
+static void
+run_tool(tt_fixture *f,
+         tt_run *r,
+         const char *tool,
+         const char *const *head,
+         const void *in,
+         size_t inlen,
+         const char *const *args)
 {
     const char *dir = getenv("TXQ_BUILD_DIR");
     char path[4096];
     char **argv;
-    size_t n = 0;
+    size_t n = 0, nh = 0;
     FILE *fin = tmpfile(), *fout = tmpfile(), *ferr = tmpfile();
     pid_t pid;
     int status;
 
     if (dir == NULL || dir[0] == '\0')
         fail_msg("TXQ_BUILD_DIR is not set (ctest sets it)");
-    snprintf(path, sizeof path, "%s/txq", dir);
+    snprintf(path, sizeof path, "%s/%s", dir, tool);
     assert_true(fin != NULL && fout != NULL && ferr != NULL);
     if (inlen > 0)
         assert_int_equal(fwrite(in, 1, inlen, fin), inlen);
     assert_int_equal(fflush(fin), 0);
     rewind(fin);
 
+    while (head[nh] != NULL)
+        nh++;
     while (args[n] != NULL)
         n++;
-    argv = calloc(n + 4, sizeof *argv);
+    argv = calloc(1 + nh + n + 1, sizeof *argv);
     assert_non_null(argv);
     argv[0] = strdup(path);
-    argv[1] = strdup("--db");
-    argv[2] = strdup(tt_dsn());
+    for (size_t i = 0; i < nh; i++)
+        argv[1 + i] = strdup(head[i]);
     for (size_t i = 0; i < n; i++)
-        argv[i + 3] = strdup(args[i]);
-    for (size_t i = 0; i < n + 3; i++)
+        argv[1 + nh + i] = strdup(args[i]);
+    for (size_t i = 0; i < 1 + nh + n; i++)
         assert_non_null(argv[i]);
 
     fflush(stdout);
@@ -519,13 +525,33 @@ tt_txq(tt_fixture *f,
         _exit(127);
     }
     assert_int_equal(waitpid(pid, &status, 0), pid);
-    for (size_t i = 0; i < n + 3; i++)
+    for (size_t i = 0; i < 1 + nh + n; i++)
         free(argv[i]);
     free(argv);
     fclose(fin);
     r->code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     r->out = slurp(fout, &r->outlen);
     r->err = slurp(ferr, NULL);
+}
+
+void
+tt_txq(tt_fixture *f,
+       tt_run *r,
+       const void *in,
+       size_t inlen,
+       const char *const *args)
+{
+    const char *head[] = {"--db", tt_dsn(), NULL};
+
+    run_tool(f, r, "txq", head, in, inlen, args);
+}
+
+void
+tt_bench(tt_fixture *f, tt_run *r, const char *const *args)
+{
+    const char *head[] = {"-d", tt_dsn(), "-s", f->schema, NULL};
+
+    run_tool(f, r, "txq-bench", head, NULL, 0, args);
 }
 
 void

@@ -160,6 +160,10 @@ void tt_txq(tt_fixture *f,
 #define TT_RUN_IN(f, r, in, inlen, ...) \
     tt_txq(f, r, in, inlen, (const char *[]){__VA_ARGS__, NULL})
 
+/* Run $TXQ_BUILD_DIR/txq-bench -d tt_dsn() -s f->schema args... (the
+ * benchmark's C driver: tests/test_bench_smoke.c); into *r. */
+void tt_bench(tt_fixture *f, tt_run *r, const char *const *args);
+
 /* Fail the test unless the run exited 0 with nothing on stderr. */
 void tt_run_ok(const tt_run *r);
 
