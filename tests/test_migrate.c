@@ -230,6 +230,32 @@ test_concurrent_migrations(void **state)
     tt_exec(f->pg, "drop schema %s cascade", other);
 }
 
+/* Re-running migrate on a live queue (another session's transaction has
+ * read, sent and claimed, and is still open) must not wait for it:
+ * definitions and privileges are re-applied without a lock that conflicts
+ * with readers and writers of the tables. */
+static void
+test_migrate_beside_open_transaction(void **state)
+{
+    tt_fixture *f = *state;
+    PGconn *other = tt_connect(f->schema);
+    int applied = -1;
+
+    tt_queue(f, "jobs", NULL);
+    tt_send(f, f->pg, "jobs", "x");
+    tt_exec(other, "begin");
+    assert_int_equal(tt_scalar(other, "select count(*) from messages"), 1);
+    assert_true(tt_scalar(other, "select send('jobs', 'y')") > 0);
+    assert_int_equal(tt_scalar(other, "select count(*) from receive('jobs')"),
+                     1);
+    tt_exec(f->pg, "set lock_timeout = '2s'");
+    assert_txq_ok(f->c, txq_migrate(f->c, f->pg, &applied));
+    assert_int_equal(applied, 0);
+    tt_exec(f->pg, "reset lock_timeout");
+    tt_exec(other, "commit");
+    PQfinish(other);
+}
+
 static void
 test_roles_exist(void **state)
 {
@@ -349,6 +375,8 @@ main(void)
                                         tt_teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_migrations, tt_setup,
                                         tt_teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_beside_open_transaction,
+                                        tt_setup, tt_teardown),
         cmocka_unit_test_setup_teardown(test_roles_exist, tt_setup,
                                         tt_teardown),
         cmocka_unit_test_setup_teardown(test_producer_role, tt_setup,

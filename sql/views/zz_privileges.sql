@@ -15,30 +15,50 @@ revoke all on all functions in schema @extschema@ from public;
 -- policies below hold such an insert to exactly what send() would write,
 -- so the grant gives a producer nothing send() does not. Owners and
 -- superusers bypass row security (enable, not force): the definer
--- functions are unaffected. Re-created on every migrate, like the grants.
-alter table @extschema@.messages enable row level security;
-drop policy if exists producer_send on @extschema@.messages;
-create policy producer_send on @extschema@.messages
-    for insert to txq_producer
-    with check (
-        enqueued_at = now()
-        and visible_at between now() and now() + interval '365 days'
-        and group_key is null and dedup_id is null
-        and jsonb_typeof(headers) = 'object'
-        and (correlation_id is null or length(correlation_id) <= 512)
-        and (reply_to is null or reply_to ~ '^[a-z][a-z0-9_]{0,62}$')
-        and exists (select 1 from @extschema@.queues q
-                     where q.queue_id = messages.queue_id
-                       and q.kind = 'standard'
-                       and octet_length(messages.body) <= q.max_body_bytes
-                       and messages.expires_at
-                           is not distinct from now() + q.expire_after));
--- INSERT ... RETURNING id must see the new row: a producer sees the ids of
--- rows enqueued at its own transaction's start, nothing else.
-drop policy if exists producer_read_back on @extschema@.messages;
-create policy producer_read_back on @extschema@.messages
-    for select to txq_producer
-    using (enqueued_at = now());
+-- functions are unaffected.
+-- Made only when missing: ALTER TABLE and CREATE/DROP POLICY lock the
+-- table against every reader and writer, and migrate runs on live queues
+-- (test_migrate_beside_open_transaction). A changed policy gets a new
+-- name, and the old one is dropped by a migration.
+do $rls$
+begin
+    if not (select c.relrowsecurity from pg_catalog.pg_class c
+             where c.oid = '@extschema@.messages'::regclass) then
+        alter table @extschema@.messages enable row level security;
+    end if;
+    if not exists (select 1 from pg_catalog.pg_policy p
+                    where p.polrelid = '@extschema@.messages'::regclass
+                      and p.polname = 'producer_send') then
+        create policy producer_send on @extschema@.messages
+            for insert to txq_producer
+            with check (
+                enqueued_at = now()
+                and visible_at between now() and now() + interval '365 days'
+                and group_key is null and dedup_id is null
+                and jsonb_typeof(headers) = 'object'
+                and (correlation_id is null or length(correlation_id) <= 512)
+                and (reply_to is null
+                     or reply_to ~ '^[a-z][a-z0-9_]{0,62}$')
+                and exists (select 1 from @extschema@.queues q
+                             where q.queue_id = messages.queue_id
+                               and q.kind = 'standard'
+                               and octet_length(messages.body)
+                                   <= q.max_body_bytes
+                               and messages.expires_at
+                                   is not distinct from
+                                   now() + q.expire_after));
+    end if;
+    -- INSERT ... RETURNING id must see the new row: a producer sees the
+    -- ids of rows enqueued at its own transaction's start, nothing else.
+    if not exists (select 1 from pg_catalog.pg_policy p
+                    where p.polrelid = '@extschema@.messages'::regclass
+                      and p.polname = 'producer_read_back') then
+        create policy producer_read_back on @extschema@.messages
+            for select to txq_producer
+            using (enqueued_at = now());
+    end if;
+end
+$rls$;
 grant select (id),
     insert (queue_id, priority, visible_at, enqueued_at, expires_at,
             correlation_id, reply_to, headers, body)
