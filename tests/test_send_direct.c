@@ -117,44 +117,38 @@ queues(tt_fixture *f)
     tt_queue(f, "replies", NULL);
 }
 
+/* Queues, a session as a role granted `grant` (NULL: the superuser), the
+ * same send both ways, direct or not. */
+static void
+sends_as(tt_fixture *f, const char *grant, int direct)
+{
+    char role[64];
+    PGconn *pg;
+
+    queues(f);
+    pg = session(f, role, sizeof role, grant);
+    same_row_as_sql_send(f, pg, direct);
+    end_session(f, pg, role);
+}
+
 static void
 test_superuser_sends_directly(void **state)
 {
-    tt_fixture *f = *state;
-    char role[64];
-    PGconn *pg = session(f, role, sizeof role, NULL);
-
-    queues(f);
-    same_row_as_sql_send(f, pg, 1);
-    end_session(f, pg, role);
+    sends_as(*state, NULL, 1);
 }
 
 static void
 test_producer_sends_directly(void **state)
 {
-    tt_fixture *f = *state;
-    char role[64];
-    PGconn *pg;
-
-    queues(f);
-    pg = session(f, role, sizeof role, "txq_producer");
-    same_row_as_sql_send(f, pg, 1);
-    end_session(f, pg, role);
+    sends_as(*state, "txq_producer", 1);
 }
 
-/* A role given EXECUTE on send() by hand, not txq_producer, cannot insert:
- * txq_send notices once per connection and calls send(). */
+/* A role with EXECUTE on send() but no insert grant (txq_consumer): the
+ * schema check finds that once per connection and txq_send calls send(). */
 static void
 test_execute_only_role_calls_send(void **state)
 {
-    tt_fixture *f = *state;
-    char role[64];
-    PGconn *pg;
-
-    queues(f);
-    pg = session(f, role, sizeof role, "txq_consumer");
-    same_row_as_sql_send(f, pg, 0);
-    end_session(f, pg, role);
+    sends_as(*state, "txq_consumer", 0);
 }
 
 /* A SET ROLE after the connection was checked, to a role that may not
