@@ -205,6 +205,7 @@ oneline 'delete from q where id = any(array(select id from q order by id
 printf "select txq.send('bench', %s::bytea);\n" "$P" >"$S/sql_send1.sql"
 printf "select count(*) from txq.send_batch('bench', array_fill(%s::bytea, array[100]));\n" \
     "$P" >"$S/sql_send100.sql"
+echo "select * from txq.pop('bench', 100);" >"$S/sql_pop100.sql"
 printf 'insert into txq.messages (queue_id, visible_at, enqueued_at, body) values (%s);\n' \
     "$QID, now(), now(), $P::bytea" >"$S/raw_insert1.sql"
 {
@@ -370,9 +371,11 @@ one_run() {
         SYS=ideal tool W1 enq1_c '' ideal1
         reset
         tool W1 send1_vs_c enq1_c send1
+        # txq's SQL API through the ideal's own driver (pgbench, 2 threads
+        # for 4 clients), as pgmq and PgQ were measured.
+        reset
+        pgb W1 sql send1 enq1 1 sql_send1.sql
         if [[ $diag -eq 1 ]]; then
-            reset
-            pgb W1 sql send1 enq1 1 sql_send1.sql
             reset
             pgb W1 raw insert1 enq1 1 raw_insert1.sql
         fi
@@ -392,10 +395,8 @@ one_run() {
         pgb W2 ideal enq100 '' 100 enq100.sql
         reset
         tool W2 send100 enq100 send100
-        if [[ $diag -eq 1 ]]; then
-            reset
-            pgb W2 sql send100 enq100 100 sql_send100.sql
-        fi
+        reset
+        pgb W2 sql send100 enq100 100 sql_send100.sql
     fi
 
     if want W3; then
@@ -445,6 +446,9 @@ one_run() {
         tool W3b claim100_ack deq100 claim100
         reset txq
         tool W3b pop100 deq100 pop100
+        reset txq
+        pgb W3b sql pop100 deq100 100 sql_pop100.sql
+        left
     fi
 
     if want W4; then

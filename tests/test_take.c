@@ -354,18 +354,31 @@ test_pop_history_archive_fifo(void **state)
     assert_int_equal(tt_scalar(f->pg, "select count(*) from message_errors"),
                      0);
 
-    /* A queue keeping an archive keeps popped messages. */
+    /* A queue keeping an archive keeps popped messages, with the attempt
+     * the pop counted; their error history goes as well. */
     tt_queue(f, "kept", &qo);
     id = tt_send(f, f->pg, "kept", "k");
     tt_exec(f->pg, "begin");
+    assert_txq_ok(f->c, txq_receive(f->c, f->pg, "kept", 1, NULL, &msgs, &n));
+    assert_txq_ok(f->c, txq_fail(f->c, f->pg, msgs[0], "boom", &fo, &out));
+    txq_msgs_free(msgs, n);
+    tt_exec(f->pg, "commit");
+    tt_exec(f->pg, "update messages set visible_at = now()");
+    assert_int_equal(tt_scalar(f->pg, "select count(*) from message_errors"),
+                     1);
+    tt_exec(f->pg, "begin");
     assert_txq_ok(f->c, txq_pop(f->c, f->pg, "kept", 1, &msgs, &n));
+    assert_int_equal(txq_msg_attempt(msgs[0]), 2);
     txq_msgs_free(msgs, n);
     tt_exec(f->pg, "commit");
     assert_int_equal(tt_scalar(f->pg,
                                "select count(*) from archive where "
-                               "id = %lld and outcome = 'acked'",
+                               "id = %lld and outcome = 'acked' "
+                               "and attempts = 2",
                                (long long)id),
                      1);
+    assert_int_equal(tt_scalar(f->pg, "select count(*) from message_errors"),
+                     0);
 
     /* fifo: one per group, the group's oldest. */
     tt_queue(f, "ordered", &(txq_queue_opts){.fifo = 1});
