@@ -5,7 +5,8 @@
 #   bench/run.sh --w5 [--w5-minutes N] [--w5-rate R]
 #
 #   --quick   1 run of 2,000 messages per workload (a smoke test, seconds)
-#   --runs N  runs per workload (default 5); the table shows medians
+#   --runs N  runs per workload (default 5; W2 and W3b, which last under a
+#             second, 3 pairs per run); the table shows medians
 #   --only L  only these workloads, e.g. --only W1,W1n (of W1, W1n, W2,
 #             W3, W3b, W4)
 #   --diag    also run SQL-level variants (pgbench) that split txq's cost
@@ -78,9 +79,9 @@ while [[ $# -gt 0 ]]; do
     shift
 done
 if [[ $quick -eq 1 ]]; then
-    N=2000 SETTLE=0.5
+    N=2000 SETTLE=0.5 SHORT=1
 else
-    N=100000 SETTLE=2
+    N=100000 SETTLE=2 SHORT=3
 fi
 
 # Whether workload $1 is to run (--only).
@@ -358,6 +359,42 @@ left() { # after a pgbench drain: the table must be empty
     [[ $n -eq 0 ]] || die "$n messages left after a drain"
 }
 
+# W2's and W3b's measurements last under a second each, so one pair
+# swings by 0.1-0.2: each run repeats them (ideal and txq in turn) SHORT
+# times, each repetition its own pair with run id RUN.k in results.tsv.
+repeat_short() { # FUNCTION
+    local run=$RUN k
+    for ((k = 1; k <= SHORT; k++)); do
+        RUN=$run.$k
+        "$1"
+    done
+    RUN=$run
+}
+
+w2() {
+    reset
+    pgb W2 ideal enq100 '' 100 enq100.sql
+    reset
+    tool W2 send100 enq100 send100
+    reset
+    pgb W2 sql send100 enq100 100 sql_send100.sql
+}
+
+w3b() {
+    reset ideal
+    pgb W3b ideal deq100 '' 100 deq100.sql
+    left
+    reset txq
+    tool W3b recv100_ack deq100 recv100
+    reset txq
+    tool W3b claim100_ack deq100 claim100
+    reset txq
+    tool W3b pop100 deq100 pop100
+    reset txq
+    pgb W3b sql pop100 deq100 100 sql_pop100.sql
+    left
+}
+
 one_run() {
     if want W1; then
         reset
@@ -391,12 +428,7 @@ one_run() {
     fi
 
     if want W2; then
-        reset
-        pgb W2 ideal enq100 '' 100 enq100.sql
-        reset
-        tool W2 send100 enq100 send100
-        reset
-        pgb W2 sql send100 enq100 100 sql_send100.sql
+        repeat_short w2
     fi
 
     if want W3; then
@@ -437,18 +469,7 @@ one_run() {
     fi
 
     if want W3b; then
-        reset ideal
-        pgb W3b ideal deq100 '' 100 deq100.sql
-        left
-        reset txq
-        tool W3b recv100_ack deq100 recv100
-        reset txq
-        tool W3b claim100_ack deq100 claim100
-        reset txq
-        tool W3b pop100 deq100 pop100
-        reset txq
-        pgb W3b sql pop100 deq100 100 sql_pop100.sql
-        left
+        repeat_short w3b
     fi
 
     if want W4; then
