@@ -562,10 +562,106 @@ test_sql_positional_api(void **state)
     assert_int_equal(tt_scalar(f->pg, "select retried from queue_stats"), 1);
 }
 
+/* send() in SQL writes each option as given, with the queue's settings
+ * where none is given, and its errors stay send()'s. */
+static void
+test_sql_send_options(void **state)
+{
+    tt_fixture *f = *state;
+    long long id;
+    char buf[256];
+
+    tt_exec(f->pg, "select create_queue('jobs', i_expire_after => '1 hour',"
+                   " i_delay => '2 s', i_max_body_bytes => 16)");
+    id = tt_scalar(f->pg,
+                   "select send('jobs', 'a', '{\"k\": 1}', '5 s', 7, "
+                   "i_correlation_id => 'c1', i_reply_to => 'back', "
+                   "i_now => '2026-01-01 00:00+00')");
+    assert_int_equal(
+        tt_scalar(f->pg,
+                  "select count(*) from messages where id = %lld"
+                  " and enqueued_at = '2026-01-01 00:00+00'"
+                  " and visible_at = enqueued_at + '5 s'"
+                  " and expires_at = enqueued_at + '1 hour'"
+                  " and priority = 7 and headers = '{\"k\": 1}'"
+                  " and correlation_id = 'c1' and reply_to = 'back'"
+                  " and attempts = 0 and group_key is null"
+                  " and dedup_id is null and body = 'a'",
+                  id),
+        1);
+    id = tt_scalar(f->pg, "select send('jobs', 'b')");
+    assert_int_equal(tt_scalar(f->pg,
+                               "select count(*) from messages where id = %lld"
+                               " and visible_at = enqueued_at + '2 s'"
+                               " and priority = 0 and headers = '{}'"
+                               " and correlation_id is null",
+                               id),
+                     1);
+    /* Each bad option: send()'s error, nothing written. */
+    static const char *const bad[][2] = {
+        {"select send('jobs', 'x', '[1]')", "JSON object"},
+        {"select send('jobs', 'x', null, '-1 s')", "delay"},
+        {"select send('jobs', 'x', null, '366 days')", "delay"},
+        {"select send('jobs', 'x', null, null, 40000)", "priority"},
+        {"select send('jobs', 'x', i_correlation_id => repeat('c', 513))",
+         "correlation_id"},
+        {"select send('jobs', 'x', i_reply_to => 'Bad Name')", "reply_to"},
+        {"select send('jobs', '12345678901234567')", "max_body_bytes"},
+        {"select send('jobs', null)", "body"},
+        {"select send('nope', 'x')", "nope"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *st = tt_fails(f->pg, buf, sizeof buf, "%s", bad[i][0]);
+
+        assert_true(strcmp(st, "22023") == 0 || strcmp(st, "54000") == 0 ||
+                    strcmp(st, "TQ002") == 0);
+        if (strstr(buf, bad[i][1]) == NULL)
+            fail_msg("%s: want \"%s\" in the error, got: %s", bad[i][0],
+                     bad[i][1], buf);
+    }
+    assert_int_equal(tt_depth(f), 2);
+}
+
+/* send() in SQL to a queue somebody waits on wakes the waiter, once per
+ * transaction, and takes its waiter row. */
+static void
+test_sql_send_wakes(void **state)
+{
+    tt_fixture *f = *state;
+    PGconn *w = tt_connect(f->schema);
+    PGnotify *nf;
+    int wakes = 0;
+
+    tt_queue(f, "jobs", NULL);
+    tt_exec(w, "listen txq_wake");
+    tt_exec(w, "select wait_begin('jobs')");
+    tt_exec(f->pg, "begin");
+    tt_exec(f->pg, "select send('jobs', 'a')");
+    tt_exec(f->pg, "select send('jobs', 'b', i_priority => 3)");
+    tt_exec(f->pg, "commit");
+    assert_int_equal(tt_scalar(f->pg, "select count(*) from waiters"), 0);
+    for (int i = 0; i < 50 && wakes == 0; i++) {
+        tt_sleep_ms(20);
+        tt_exec(w, "select 1");
+        while ((nf = PQnotifies(w)) != NULL) {
+            assert_string_equal(nf->extra, "jobs");
+            wakes++;
+            PQfreemem(nf);
+        }
+    }
+    assert_int_equal(wakes, 1);
+    assert_int_equal(tt_depth(f), 2);
+    PQfinish(w);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_sql_send_options, tt_setup,
+                                        tt_teardown),
+        cmocka_unit_test_setup_teardown(test_sql_send_wakes, tt_setup,
+                                        tt_teardown),
         cmocka_unit_test_setup_teardown(test_rollback_never_visible, tt_setup,
                                         tt_teardown),
         cmocka_unit_test_setup_teardown(test_commit_visible_once, tt_setup,
