@@ -573,10 +573,9 @@ test_sql_send_options(void **state)
 
     tt_exec(f->pg, "select create_queue('jobs', i_expire_after => '1 hour',"
                    " i_delay => '2 s', i_max_body_bytes => 16)");
-    id = tt_scalar(f->pg,
-                   "select send('jobs', 'a', '{\"k\": 1}', '5 s', 7, "
-                   "i_correlation_id => 'c1', i_reply_to => 'back', "
-                   "i_now => '2026-01-01 00:00+00')");
+    id = tt_scalar(f->pg, "select send('jobs', 'a', '{\"k\": 1}', '5 s', 7, "
+                          "i_correlation_id => 'c1', i_reply_to => 'back', "
+                          "i_now => '2026-01-01 00:00+00')");
     assert_int_equal(
         tt_scalar(f->pg,
                   "select count(*) from messages where id = %lld"
