@@ -360,7 +360,7 @@ left() { # after a pgbench drain: the table must be empty
 }
 
 # W2's and W3b's measurements last under a second each, so one pair
-# swings by 0.1-0.2: each run repeats them (ideal and txq in turn) SHORT
+# swings by 0.1-0.4: each run repeats them (ideal and txq in turn) SHORT
 # times, each repetition its own pair with run id RUN.k in results.tsv.
 repeat_short() { # FUNCTION
     local run=$RUN k

@@ -628,8 +628,6 @@ test_sql_send_wakes(void **state)
 {
     tt_fixture *f = *state;
     PGconn *w = tt_connect(f->schema);
-    PGnotify *nf;
-    int wakes = 0;
 
     tt_queue(f, "jobs", NULL);
     tt_exec(w, "listen txq_wake");
@@ -639,16 +637,7 @@ test_sql_send_wakes(void **state)
     tt_exec(f->pg, "select send('jobs', 'b', i_priority => 3)");
     tt_exec(f->pg, "commit");
     assert_int_equal(tt_scalar(f->pg, "select count(*) from waiters"), 0);
-    for (int i = 0; i < 50 && wakes == 0; i++) {
-        tt_sleep_ms(20);
-        tt_exec(w, "select 1");
-        while ((nf = PQnotifies(w)) != NULL) {
-            assert_string_equal(nf->extra, "jobs");
-            wakes++;
-            PQfreemem(nf);
-        }
-    }
-    assert_int_equal(wakes, 1);
+    assert_int_equal(tt_wakes(w, "jobs"), 1);
     assert_int_equal(tt_depth(f), 2);
     PQfinish(w);
 }

@@ -269,8 +269,6 @@ test_direct_send_wakes(void **state)
     char role[64];
     PGconn *w = tt_connect(f->schema);
     PGconn *pg;
-    PGnotify *nf;
-    int wakes = 0;
 
     queues(f);
     pg = session(f, role, sizeof role, "txq_producer");
@@ -290,16 +288,7 @@ test_direct_send_wakes(void **state)
     }
     tt_exec(pg, "commit");
     assert_int_equal(tt_scalar(f->pg, "select count(*) from waiters"), 0);
-    for (int i = 0; i < 50 && wakes == 0; i++) {
-        tt_sleep_ms(20);
-        tt_exec(w, "select 1");
-        while ((nf = PQnotifies(w)) != NULL) {
-            assert_string_equal(nf->extra, "replies");
-            wakes++;
-            PQfreemem(nf);
-        }
-    }
-    assert_int_equal(wakes, 1);
+    assert_int_equal(tt_wakes(w, "replies"), 1);
     PQfinish(w);
     end_session(f, pg, role);
 }

@@ -369,6 +369,27 @@ tt_sleep_ms(int ms)
         ;
 }
 
+int
+tt_wakes(PGconn *w, const char *queue)
+{
+    PGnotify *nf;
+    int wakes = 0, after = 0;
+
+    for (int i = 0; i < 50 && after < 3; i++) {
+        tt_sleep_ms(20);
+        tt_exec(w, "select 1");
+        while ((nf = PQnotifies(w)) != NULL) {
+            assert_string_equal(nf->relname, "txq_wake");
+            assert_string_equal(nf->extra, queue);
+            wakes++;
+            PQfreemem(nf);
+        }
+        if (wakes > 0)
+            after++;
+    }
+    return wakes;
+}
+
 void
 tt_kill_backend(PGconn *pg, int pid)
 {

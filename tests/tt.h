@@ -105,6 +105,11 @@ double tt_now(void);
 /* Sleep for ms milliseconds. */
 void tt_sleep_ms(int ms);
 
+/* How many txq_wake notifications w (which LISTENs txq_wake) received,
+ * each asserted to name queue: waits up to 1 s for the first, then a
+ * little more for any duplicate. */
+int tt_wakes(PGconn *w, const char *queue);
+
 /* Whether two JSON texts are equal as jsonb (decided by the server). */
 int tt_json_eq(PGconn *pg, const char *a, const char *b);
 

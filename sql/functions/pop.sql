@@ -95,7 +95,7 @@ begin
               from d
              order by d.priority desc, d.visible_at, d.id;
     else
-        -- The same, keeping the popped messages in the archive.
+        -- The same statement with the archive insert.
         return query
             with d as (
                 delete from @extschema@.messages m
@@ -108,20 +108,23 @@ begin
                             order by s.priority desc, s.visible_at, s.id
                             limit i_max
                               for update skip locked))
-                returning m.*),
+                returning m.id, m.attempts, m.headers, m.body,
+                          m.correlation_id, m.reply_to, m.priority,
+                          m.group_key, m.dedup_id, m.enqueued_at,
+                          m.visible_at,
+                          m.last_error is not null or m.attempts > 0
+                              as failed),
             arch as (
                 insert into @extschema@.archive (id, queue_id, attempts,
                     enqueued_at, finished_at, outcome, correlation_id,
                     headers, body)
-                select d.id, d.queue_id, d.attempts + 1, d.enqueued_at,
+                select d.id, q.queue_id, d.attempts + 1, d.enqueued_at,
                        v_now, 'acked', d.correlation_id, d.headers, d.body
                   from d),
             hist as (
                 delete from @extschema@.message_errors e
                  where e.message_id = any (array(
-                           select d.id from d
-                            where d.last_error is not null
-                               or d.attempts > 0)))
+                           select d.id from d where d.failed)))
             select d.id, q.name, d.attempts + 1, d.headers, d.body,
                    d.correlation_id, d.reply_to, d.priority, d.group_key,
                    d.dedup_id, d.enqueued_at, null::timestamptz
