@@ -30,6 +30,7 @@ static const char *const templates[TXQ__Q_COUNT] = {
     [TXQ__Q_RECEIVE] = TXQ__SQL_RECEIVE,
     [TXQ__Q_TAKE] = TXQ__SQL_TAKE,
     [TXQ__Q_POP] = TXQ__SQL_POP,
+    [TXQ__Q_POP_DIRECT] = TXQ__SQL_POP_DIRECT,
     [TXQ__Q_LISTEN] = TXQ__SQL_LISTEN,
     [TXQ__Q_UNLISTEN] = TXQ__SQL_UNLISTEN,
     [TXQ__Q_WAIT_BEGIN] = TXQ__SQL_WAIT_BEGIN,
@@ -146,11 +147,12 @@ txq__enter(txq_client *c, PGconn *pg)
 }
 
 static void
-schema_verified(txq_client *c, PGconn *pg, int direct)
+schema_verified(txq_client *c, PGconn *pg, int send_direct, int pop_direct)
 {
     c->checked_pg = pg;
     c->checked_pid = PQbackendPID(pg);
-    c->send_direct = direct;
+    c->send_direct = send_direct;
+    c->pop_direct = pop_direct;
 }
 
 /* Does the probe result say the schema (s), its table (t), its function
@@ -184,7 +186,8 @@ txq__ensure_schema(txq_client *c, PGconn *pg, int force)
 {
     char buf[32];
     int64_t version = 0;
-    int have_schema = 0, have_table = 0, have_fn = 0, isnull = 1, direct;
+    int have_schema = 0, have_table = 0, have_fn = 0, isnull = 1;
+    int send_direct, pop_direct;
     PGresult *r = NULL;
     txq_err rc;
 
@@ -209,13 +212,14 @@ txq__ensure_schema(txq_client *c, PGconn *pg, int force)
     rc = txq__query(c, pg, TXQ__Q_SCHEMA_VERSION, NULL, 0, &r);
     if (rc != TXQ_OK)
         return rc;
-    if (PQntuples(r) != 1 || PQnfields(r) != 2) {
+    if (PQntuples(r) != 1 || PQnfields(r) != 3) {
         PQclear(r);
         return txq__set_error(c, TXQ_EDB, "unexpected schema version result");
     }
     isnull = PQgetisnull(r, 0, 0);
     snprintf(buf, sizeof buf, "%s", PQgetvalue(r, 0, 0));
-    direct = strcmp(PQgetvalue(r, 0, 1), "t") == 0;
+    send_direct = strcmp(PQgetvalue(r, 0, 1), "t") == 0;
+    pop_direct = strcmp(PQgetvalue(r, 0, 2), "t") == 0;
     PQclear(r);
     if (!isnull && !txq__parse_int64(buf, &version))
         return txq__set_error(c, TXQ_EDB, "unexpected schema version \"%s\"",
@@ -227,7 +231,7 @@ txq__ensure_schema(txq_client *c, PGconn *pg, int force)
                               c->schema, version, TXQ_SCHEMA_VERSION,
                               version < TXQ_SCHEMA_VERSION ? "run txq migrate"
                                                            : "upgrade libtxq");
-    schema_verified(c, pg, direct);
+    schema_verified(c, pg, send_direct, pop_direct);
     return TXQ_OK;
 }
 

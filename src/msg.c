@@ -2,6 +2,7 @@
  * msg.c - received messages: decoding a binary receive row into one
  * allocation per message, the accessors, and freeing.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,15 +24,15 @@ enum {
     N_COLS
 };
 
-#define OID_BYTEA  17
-#define OID_INT8   20
-#define OID_INT4   23
-#define OID_TEXT   25
-#define OID_FLOAT8 701
+#define OID_BYTEA 17
+#define OID_INT8  20
+#define OID_INT4  23
+#define OID_TEXT  25
+#define OID_TSTZ  1184
 
 static const Oid col_types[N_COLS] = {
-    OID_INT8, OID_TEXT, OID_INT4, OID_TEXT,   OID_BYTEA,  OID_TEXT,
-    OID_TEXT, OID_INT4, OID_TEXT, OID_FLOAT8, OID_FLOAT8,
+    OID_INT8, OID_TEXT, OID_INT4, OID_TEXT, OID_BYTEA, OID_TEXT,
+    OID_TEXT, OID_INT4, OID_TEXT, OID_TSTZ, OID_TSTZ,
 };
 
 txq_err
@@ -96,13 +97,21 @@ put_text(const PGresult *res, int row, int col, char **pos)
     return s;
 }
 
+/*
+ * A binary timestamptz (microseconds since 2000-01-01 00:00 UTC; the
+ * extreme values are -infinity and infinity) as seconds since the Unix
+ * epoch.
+ */
 static double
-as_double(uint64_t bits)
+epoch_secs(uint64_t bits)
 {
-    double d;
+    int64_t us = (int64_t)bits;
 
-    memcpy(&d, &bits, sizeof d);
-    return d;
+    if (us == INT64_MAX)
+        return INFINITY;
+    if (us == INT64_MIN)
+        return -INFINITY;
+    return (double)(us / 1000000) + 946684800.0 + (double)(us % 1000000) / 1e6;
 }
 
 txq_err
@@ -139,8 +148,8 @@ txq__msg_from_row(txq_client *c, const PGresult *res, int row, txq_msg **out)
     m->id = (int64_t)id;
     m->attempts = (int)(int32_t)(uint32_t)attempts;
     m->priority = (int)(int32_t)(uint32_t)priority;
-    m->enqueued_at = as_double(enq);
-    m->visible_until = as_double(vis);
+    m->enqueued_at = epoch_secs(enq);
+    m->visible_until = epoch_secs(vis);
     m->body_len = body_len;
     pos = (char *)(m + 1);
     m->body = pos;

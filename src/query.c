@@ -117,6 +117,7 @@ hot(enum txq__q q)
     case TXQ__Q_ACK_RECEIVE:
     case TXQ__Q_TAKE:
     case TXQ__Q_POP:
+    case TXQ__Q_POP_DIRECT:
         return 1;
     default:
         return 0;

@@ -337,7 +337,14 @@ txq_pop(txq_client *c,
                               "gone before the caller saw them");
     if ((rc = txq__ensure_schema(c, pg, 0)))
         return rc;
-    return query_msgs(c, pg, TXQ__Q_POP, queue, max, 0, out, n);
+    if (!c->pop_direct)
+        return query_msgs(c, pg, TXQ__Q_POP, queue, max, 0, out, n);
+    rc = query_msgs(c, pg, TXQ__Q_POP_DIRECT, queue, max, 0, out, n);
+    /* Refused (a SET ROLE or a REVOKE since the connection was checked):
+     * pop() from now on. The error aborted the caller's transaction. */
+    if (rc != TXQ_OK && strcmp(c->sqlstate, "42501") == 0)
+        c->pop_direct = 0;
+    return rc;
 }
 
 txq_err

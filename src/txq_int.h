@@ -48,6 +48,9 @@ struct txq_client {
     /* Whether checked_pg's role may insert into messages itself: txq_send
      * then runs SEND_DIRECT (no plpgsql call) instead of send(). */
     int send_direct;
+    /* Whether it may delete from messages itself, outside row security:
+     * txq_pop then runs POP_DIRECT instead of pop(). */
+    int pop_direct;
     /* SQL text of each statement, schema spliced in (NULL if !schema_ok). */
     char *sql[TXQ__Q_COUNT];
     /* Prepared statements (query.c): the hot statements run as named

@@ -72,6 +72,7 @@ test_claim_invisible_until_timeout(void **state)
     size_t n = 0;
     PGresult *res;
     double until;
+    char buf[64];
     int64_t id = tt_send(f, f->pg, "jobs", "a");
 
     msgs = tt_take(f, f->pg, "jobs", 1);
@@ -79,6 +80,16 @@ test_claim_invisible_until_timeout(void **state)
     until = txq_msg_visible_until(msgs[0]);
     assert_true(until > txq_msg_enqueued_at(msgs[0]) + 29);
     assert_true(until < txq_msg_enqueued_at(msgs[0]) + 40);
+    /* The timestamps are the row's, to the microsecond. */
+    assert_true(fabs(txq_msg_enqueued_at(msgs[0]) -
+                     strtod(tt_text(b, buf, sizeof buf,
+                                    "select extract(epoch from enqueued_at) "
+                                    "from messages"),
+                            NULL)) < 1e-6);
+    assert_true(fabs(until - strtod(tt_text(b, buf, sizeof buf,
+                                            "select extract(epoch from "
+                                            "visible_at) from messages"),
+                                    NULL)) < 1e-6);
     /* The claim committed: the row says so from another session. */
     assert_int_equal(tt_scalar(b, "select attempts from messages"), 1);
     assert_txq_rc(f->c, txq_receive(f->c, b, "jobs", 5, NULL, &none, &n),

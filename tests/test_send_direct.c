@@ -9,51 +9,10 @@
 
 #include "tt.h"
 
-/* Calls of the schema's function fn in pg's current transaction. */
-static long long
-calls(PGconn *pg, const char *fn)
-{
-    return tt_scalar(pg,
-                     "select coalesce(sum(calls), 0) from "
-                     "pg_stat_xact_user_functions where schemaname = "
-                     "current_schema() and funcname = '%s'",
-                     fn);
-}
-
 static long long
 send_calls(PGconn *pg)
 {
-    return calls(pg, "send");
-}
-
-/* A session of the test's schema with function calls counted, as a fresh
- * login role granted `grant` (or as the superuser when grant is NULL). */
-static PGconn *
-session(tt_fixture *f, char *role, size_t size, const char *grant)
-{
-    PGconn *pg = tt_connect(f->schema);
-
-    tt_exec(pg, "set track_functions = 'all'");
-    /* A failed assertion leaves pg's transaction open: end it soon, so the
-     * teardown's drop schema does not wait for it forever. */
-    tt_exec(pg, "set idle_in_transaction_session_timeout = '3s'");
-    role[0] = '\0';
-    if (grant != NULL) {
-        snprintf(role, size, "txq_t_direct_%d", (int)getpid());
-        tt_exec(f->pg, "drop role if exists %s", role);
-        tt_exec(f->pg, "create role %s login", role);
-        tt_exec(f->pg, "grant %s to %s", grant, role);
-        tt_exec(pg, "set role %s", role);
-    }
-    return pg;
-}
-
-static void
-end_session(tt_fixture *f, PGconn *pg, const char *role)
-{
-    PQfinish(pg);
-    if (role[0] != '\0')
-        tt_exec(f->pg, "drop role %s", role);
+    return tt_fn_calls(pg, "send");
 }
 
 /* The same send through txq_send and through send() in one transaction
@@ -126,9 +85,9 @@ sends_as(tt_fixture *f, const char *grant, int direct)
     PGconn *pg;
 
     queues(f);
-    pg = session(f, role, sizeof role, grant);
+    pg = tt_role_session(f, role, sizeof role, grant);
     same_row_as_sql_send(f, pg, direct);
-    end_session(f, pg, role);
+    tt_end_role_session(f, pg, role);
 }
 
 static void
@@ -167,7 +126,7 @@ test_role_changed_after_check(void **state)
     long long calls0;
 
     queues(f);
-    pg = session(f, role, sizeof role, NULL);
+    pg = tt_role_session(f, role, sizeof role, NULL);
     snprintf(crole, sizeof crole, "txq_t_direct_c_%d", (int)getpid());
     tt_exec(f->pg, "drop role if exists %s", crole);
     tt_exec(f->pg, "create role %s", crole);
@@ -201,7 +160,7 @@ test_role_changed_after_check(void **state)
     assert_int_equal(send_calls(pg) - calls0, 1);
     tt_exec(pg, "commit");
     assert_int_equal(tt_depth(f), 5);
-    end_session(f, pg, role);
+    tt_end_role_session(f, pg, role);
     tt_exec(f->pg, "drop role %s", crole);
 }
 
@@ -221,7 +180,7 @@ test_fallbacks(void **state)
 
     queues(f);
     tt_exec(f->pg, "select alter_queue('replies', i_max_body_bytes => 256)");
-    pg = session(f, role, sizeof role, "txq_producer");
+    pg = tt_role_session(f, role, sizeof role, "txq_producer");
     memset(big, 'x', sizeof big);
 
     tt_exec(pg, "begin");
@@ -258,7 +217,7 @@ test_fallbacks(void **state)
                   TXQ_EINVAL);
     assert_non_null(strstr(txq_errmsg(f->c), "only for fifo"));
     assert_int_equal(tt_depth(f), 3);
-    end_session(f, pg, role);
+    tt_end_role_session(f, pg, role);
 }
 
 /* A direct send to a queue somebody waits on wakes the waiter, once. */
@@ -271,7 +230,7 @@ test_direct_send_wakes(void **state)
     PGconn *pg;
 
     queues(f);
-    pg = session(f, role, sizeof role, "txq_producer");
+    pg = tt_role_session(f, role, sizeof role, "txq_producer");
     tt_exec(w, "listen txq_wake");
     tt_exec(w, "select wait_begin('replies')");
     tt_exec(pg, "begin");
@@ -284,13 +243,13 @@ test_direct_send_wakes(void **state)
 
         assert_txq_ok(f->c, txq_send_batch(f->c, pg, "replies", bodies, lens, 2,
                                            NULL, NULL));
-        assert_int_equal(calls(pg, "send_batch"), 0);
+        assert_int_equal(tt_fn_calls(pg, "send_batch"), 0);
     }
     tt_exec(pg, "commit");
     assert_int_equal(tt_scalar(f->pg, "select count(*) from waiters"), 0);
     assert_int_equal(tt_wakes(w, "replies"), 1);
     PQfinish(w);
-    end_session(f, pg, role);
+    tt_end_role_session(f, pg, role);
 }
 
 /* The grant lets a producer insert only what send() would have written,
@@ -349,7 +308,7 @@ test_producer_insert_is_held_to_send(void **state)
     queues(f);
     fifo = tt_scalar(f->pg, "select queue_id from queues where name = 'f'");
     tt_send(f, f->pg, "jobs", "someone else's");
-    pg = session(f, role, sizeof role, "txq_producer");
+    pg = tt_role_session(f, role, sizeof role, "txq_producer");
 
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_string_equal(tt_fails(pg, NULL, 0, "%s", bad[i]), "42501");
@@ -381,7 +340,7 @@ test_producer_insert_is_held_to_send(void **state)
         tt_fails(pg, NULL, 0, "select visibility_timeout from queues"),
         "42501");
     assert_int_equal(tt_depth(f), 2);
-    end_session(f, pg, role);
+    tt_end_role_session(f, pg, role);
 }
 
 /* txq_send_batch: the batch inserted directly, in order, the same rows
@@ -400,19 +359,19 @@ test_batch(void **state)
 
     queues(f);
     tt_exec(f->pg, "select alter_queue('replies', i_max_body_bytes => 256)");
-    pg = session(f, role, sizeof role, "txq_producer");
+    pg = tt_role_session(f, role, sizeof role, "txq_producer");
 
     tt_exec(pg, "begin");
     assert_txq_ok(f->c,
                   txq_send_batch(f->c, pg, "jobs", bodies, lens, 3, &o, ids));
-    assert_int_equal(calls(pg, "send_batch"), 0);
+    assert_int_equal(tt_fn_calls(pg, "send_batch"), 0);
     assert_true(ids[0] < ids[1] && ids[1] < ids[2]);
     sql = tt_scalar(pg, "select max(t) from send_batch('jobs', array['z']::"
                         "bytea[], i_headers => array['{\"k\": 2}'::jsonb], "
                         "i_priority => 4) t");
     assert_txq_ok(f->c,
                   txq_send_batch(f->c, pg, "f", bodies, lens, 3, NULL, fids));
-    assert_int_equal(calls(pg, "send_batch"), 2);
+    assert_int_equal(tt_fn_calls(pg, "send_batch"), 2);
     tt_exec(pg, "commit");
     /* In the order given, and like send_batch()'s row. */
     assert_int_equal(tt_scalar(f->pg,
@@ -452,7 +411,7 @@ test_batch(void **state)
                   txq_send_batch(f->c, pg, "nope", bodies, lens, 3, NULL, NULL),
                   TXQ_ENOTFOUND);
     assert_int_equal(tt_depth(f), 7);
-    end_session(f, pg, role);
+    tt_end_role_session(f, pg, role);
 }
 
 int

@@ -462,6 +462,44 @@ tt_depth(tt_fixture *f)
     return tt_scalar(f->pg, "select count(*) from %s.messages", f->schema);
 }
 
+long long
+tt_fn_calls(PGconn *pg, const char *fn)
+{
+    return tt_scalar(pg,
+                     "select coalesce(sum(calls), 0) from "
+                     "pg_stat_xact_user_functions where schemaname = "
+                     "current_schema() and funcname = '%s'",
+                     fn);
+}
+
+PGconn *
+tt_role_session(tt_fixture *f, char *role, size_t size, const char *grant)
+{
+    PGconn *pg = tt_connect(f->schema);
+
+    tt_exec(pg, "set track_functions = 'all'");
+    /* A failed assertion leaves pg's transaction open: end it soon, so the
+     * teardown's drop schema does not wait for it forever. */
+    tt_exec(pg, "set idle_in_transaction_session_timeout = '3s'");
+    role[0] = '\0';
+    if (grant != NULL) {
+        snprintf(role, size, "txq_t_role_%d", (int)getpid());
+        tt_exec(f->pg, "drop role if exists %s", role);
+        tt_exec(f->pg, "create role %s login", role);
+        tt_exec(f->pg, "grant %s to %s", grant, role);
+        tt_exec(pg, "set role %s", role);
+    }
+    return pg;
+}
+
+void
+tt_end_role_session(tt_fixture *f, PGconn *pg, const char *role)
+{
+    PQfinish(pg);
+    if (role[0] != '\0')
+        tt_exec(f->pg, "drop role %s", role);
+}
+
 void
 tt_run_free(tt_run *r)
 {

@@ -138,6 +138,19 @@ txq_msg **tt_take(tt_fixture *f, PGconn *pg, const char *queue, int claim);
 /* Number of rows in the messages table of f's schema. */
 long long tt_depth(tt_fixture *f);
 
+/* Calls of the schema's function fn in pg's current transaction (pg must
+ * count them: tt_role_session sets track_functions). */
+long long tt_fn_calls(PGconn *pg, const char *fn);
+
+/* A session of f's schema with function calls counted, as a fresh login
+ * role (its name into role[size]) granted `grant`, or as the superuser
+ * when grant is NULL (role empty). End it with tt_end_role_session. */
+PGconn *
+tt_role_session(tt_fixture *f, char *role, size_t size, const char *grant);
+
+/* Close pg and drop its role, if any. */
+void tt_end_role_session(tt_fixture *f, PGconn *pg, const char *role);
+
 /* === extensions: the txq command-line tool === */
 
 /* What a run of the tool gave. */
