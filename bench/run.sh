@@ -9,7 +9,7 @@
 #             second, 3 pairs per run); the table shows medians
 #   --only L  only these workloads, e.g. --only W1,W1n (of W1, W1n, W2,
 #             W3, W3b, W4)
-#   --diag    also run SQL-level variants (pgbench) that split txq's cost
+#   --diag    also run more SQL-level variants (pgbench) that split txq's cost
 #             into plpgsql, table shape, counter update and round trips
 #   --w6      also W6: txq-worker's peak RSS (VmHWM of the supervisor and
 #             of each child) draining a 10,000 and a 1,000,000 backlog
@@ -209,6 +209,8 @@ printf "select count(*) from txq.send_batch('bench', array_fill(%s::bytea, array
 echo "select * from txq.pop('bench', 100);" >"$S/sql_pop100.sql"
 printf 'insert into txq.messages (queue_id, visible_at, enqueued_at, body) values (%s);\n' \
     "$QID, now(), now(), $P::bytea" >"$S/raw_insert1.sql"
+printf 'insert into txq.messages (queue_id, visible_at, enqueued_at, body) values %s;\n' \
+    "$(rows 100 "($QID, now(), now(), $P::bytea)")" >"$S/raw_insert100.sql"
 {
     echo 'begin;'
     echo "select id, attempts from txq.receive('bench', 1) \\gset"
@@ -378,6 +380,8 @@ w2() {
     tool W2 send100 enq100 send100
     reset
     pgb W2 sql send100 enq100 100 sql_send100.sql
+    reset
+    pgb W2 raw insert100 enq100 100 raw_insert100.sql
 }
 
 w3b() {
@@ -392,6 +396,9 @@ w3b() {
     tool W3b pop100 deq100 pop100
     reset txq
     pgb W3b sql pop100 deq100 100 sql_pop100.sql
+    left
+    reset txq
+    pgb W3b raw delete100 deq100 100 raw_delete100.sql
     left
 }
 
@@ -412,10 +419,10 @@ one_run() {
         # for 4 clients), as pgmq and PgQ were measured.
         reset
         pgb W1 sql send1 enq1 1 sql_send1.sql
-        if [[ $diag -eq 1 ]]; then
-            reset
-            pgb W1 raw insert1 enq1 1 raw_insert1.sql
-        fi
+        # txq's table itself: the ideal's statement on txq.messages, no
+        # txq code (the limit of the table's shape; see the summary).
+        reset
+        pgb W1 raw insert1 enq1 1 raw_insert1.sql
     fi
 
     # NOTIFY must not serialise commits: 8 producers, without and with a
@@ -479,9 +486,6 @@ one_run() {
     if want W3b && [[ $diag -eq 1 ]]; then
         reset txq
         pgb W3b sql recv100_ack deq100 100 sql_recv100.sql
-        left
-        reset txq
-        pgb W3b raw delete100 deq100 100 raw_delete100.sql
         left
     fi
 }
@@ -710,6 +714,7 @@ function median(s,    a, n, i, j, t) {
 NR == 1 { next }
 { loads = loads " " $11; if ($11 + 0 > maxload) maxload = $11 + 0 }
 $5 == "-" { ideal[$1, $4] = $9 }
+$3 == "raw" { raw[$1, $4] = $9 }
 { key = $2 " " $3 " " $4
   if (!(key in seen)) { seen[key] = 1; order[++k] = key; ref[key] = $5 }
   mps[key] = mps[key] " " $9; wal[key] = wal[key] " " $10; run[key] = run[key] " " $1 }
@@ -731,6 +736,24 @@ END {
             iv == "" ? "" : sprintf("%.0f", median(iv)),
             r == "" ? "" : sprintf("%.2f", median(r)), median(wal[key])
     }
+    # txq against the ideal statement run on txq.messages in the same run
+    # (raw rows): what txq adds over its own table.
+    lim["W1 txq send1"] = "insert1"; lim["W2 txq send100"] = "insert100"
+    lim["W3b txq pop100"] = "delete100"
+    printf "txq / raw (the ideal statement on txq.messages, same run):"
+    for (i = 1; i <= k; i++) {
+        key = order[i]
+        if (!(key in lim)) continue
+        n = split(run[key], rs, " "); split(mps[key], ms, " "); r = ""
+        for (j = 1; j <= n; j++)
+            if ((rs[j], lim[key]) in raw)
+                r = r " " ms[j] / raw[rs[j], lim[key]]
+        if (r != "") {
+            split(key, f, " ")
+            printf " %s %s %.2f;", f[1], f[3], median(r)
+        }
+    }
+    printf "\n"
     printf "load average (1 min) after each measurement: median %s, max %s\n",
         median(loads), maxload
 }' "$RESULTS"
