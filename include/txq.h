@@ -303,6 +303,11 @@ TXQ_API txq_err txq_receive(txq_client *c,
  * dead letter) use txq_receive and txq_fail instead. On a fifo queue, at
  * most one message per group, the group's oldest. Returns and ownership as
  * txq_receive; txq_msg_visible_until is INFINITY.
+ * A role that may delete from the schema's tables itself, outside row
+ * security (its owner, a superuser), pops a standard queue in one
+ * statement without txq.pop()'s plpgsql call; other roles call txq.pop().
+ * After a SET ROLE to a role that may not, the first pop fails with
+ * SQLSTATE 42501 (the transaction is aborted) and later ones call pop().
  */
 TXQ_API txq_err txq_pop(txq_client *c,
                         PGconn *pg,

@@ -61,23 +61,24 @@ enum txq__q {
     "to_regprocedure($1 || '.schema_version()') is not null"
 
 /* The version, whether this role may send directly (SEND_DIRECT) and
- * whether it may pop directly (POP_DIRECT): asked once per connection. */
-#define TXQ__SQL_SCHEMA_VERSION                                          \
-    "select @extschema@.schema_version(), "                              \
-    "pg_catalog.has_column_privilege("                                   \
-    "pg_catalog.to_regclass('@extschema@.messages'), 'body', 'INSERT') " \
-    "and pg_catalog.has_function_privilege("                             \
-    "pg_catalog.to_regprocedure('@extschema@._wake_queue(int)'), "       \
-    "'EXECUTE'), "                                                       \
-    "pg_catalog.has_table_privilege(pg_catalog.to_regclass("             \
-    "'@extschema@.messages'), 'SELECT, UPDATE, DELETE') "                \
-    "and pg_catalog.has_table_privilege(pg_catalog.to_regclass("         \
-    "'@extschema@.message_errors'), 'SELECT, DELETE') "                  \
-    "and pg_catalog.has_table_privilege(pg_catalog.to_regclass("         \
-    "'@extschema@.queue_counters'), 'SELECT, INSERT, UPDATE') "          \
-    "and pg_catalog.has_table_privilege(pg_catalog.to_regclass("         \
-    "'@extschema@.queues'), 'SELECT') "                                  \
-    "and not pg_catalog.row_security_active("                            \
+ * whether it may pop directly (POP_DIRECT): asked once per connection.
+ * has_table_privilege with a list is true when any one is held: one
+ * call per privilege (rows from pairs each table with a privilege). */
+#define TXQ__SQL_SCHEMA_VERSION                                            \
+    "select @extschema@.schema_version(), "                                \
+    "pg_catalog.has_column_privilege("                                     \
+    "pg_catalog.to_regclass('@extschema@.messages'), 'body', 'INSERT') "   \
+    "and pg_catalog.has_function_privilege("                               \
+    "pg_catalog.to_regprocedure('@extschema@._wake_queue(int)'), "         \
+    "'EXECUTE'), "                                                         \
+    "(select pg_catalog.bool_and(coalesce(pg_catalog.has_table_privilege(" \
+    "pg_catalog.to_regclass('@extschema@.' || t), p), false)) "            \
+    "from rows from (pg_catalog.unnest("                                   \
+    "array['messages', 'messages', 'message_errors', 'message_errors', "   \
+    "'queue_counters', 'queue_counters', 'queue_counters', 'queues']), "   \
+    "pg_catalog.unnest(array['SELECT', 'DELETE', 'SELECT', 'DELETE', "     \
+    "'SELECT', 'INSERT', 'UPDATE', 'SELECT'])) as x(t, p)) "               \
+    "and not pg_catalog.row_security_active("                              \
     "pg_catalog.to_regclass('@extschema@.messages'))"
 
 /* Run with the simple protocol: two statements. */

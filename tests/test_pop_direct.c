@@ -189,6 +189,34 @@ test_row_security_calls_pop(void **state)
     tt_end_role_session(f, pg, role);
 }
 
+/* A role outside row security (BYPASSRLS) granted all but DELETE on
+ * messages: found out once per connection (every privilege is asked for
+ * on its own), it calls pop() and is not refused. */
+static void
+test_partial_grants_call_pop(void **state)
+{
+    tt_fixture *f = *state;
+    char role[64], buf[64];
+    PGconn *pg;
+
+    fill(f, "jobs");
+    pg = tt_role_session(f, role, sizeof role, "txq_consumer");
+    tt_exec(f->pg,
+            "alter role %s bypassrls; "
+            "grant select on messages to %s; "
+            "grant select, delete on message_errors to %s; "
+            "grant select, insert, update on queue_counters to %s; "
+            "grant select on queues to %s",
+            role, role, role, role, role);
+    assert_string_equal(pop_bodies(f, pg, "jobs", 10, 1, buf, sizeof buf),
+                        "cdab");
+    tt_exec(f->pg,
+            "revoke all on messages, message_errors, queue_counters, queues "
+            "from %s",
+            role);
+    tt_end_role_session(f, pg, role);
+}
+
 /* A SET ROLE after the check, to a role that may not delete: the refusal
  * is the caller's error (its transaction is aborted, nothing taken), and
  * the next transaction calls pop(). */
@@ -232,6 +260,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_consumer_calls_pop, tt_setup_jobs,
                                         tt_teardown),
         cmocka_unit_test_setup_teardown(test_row_security_calls_pop,
+                                        tt_setup_jobs, tt_teardown),
+        cmocka_unit_test_setup_teardown(test_partial_grants_call_pop,
                                         tt_setup_jobs, tt_teardown),
         cmocka_unit_test_setup_teardown(test_role_changed_after_check,
                                         tt_setup_jobs, tt_teardown),
