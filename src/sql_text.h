@@ -63,7 +63,8 @@ enum txq__q {
 /* The version, whether this role may send directly (SEND_DIRECT) and
  * whether it may pop directly (POP_DIRECT): asked once per connection.
  * has_table_privilege with a list is true when any one is held: one
- * call per privilege (rows from pairs each table with a privilege). */
+ * call per privilege (rows from pairs each table with a privilege).
+ * UPDATE on messages: POP_DIRECT locks the rows it deletes (FOR UPDATE). */
 #define TXQ__SQL_SCHEMA_VERSION                                            \
     "select @extschema@.schema_version(), "                                \
     "pg_catalog.has_column_privilege("                                     \
@@ -74,10 +75,11 @@ enum txq__q {
     "(select pg_catalog.bool_and(coalesce(pg_catalog.has_table_privilege(" \
     "pg_catalog.to_regclass('@extschema@.' || t), p), false)) "            \
     "from rows from (pg_catalog.unnest("                                   \
-    "array['messages', 'messages', 'message_errors', 'message_errors', "   \
-    "'queue_counters', 'queue_counters', 'queue_counters', 'queues']), "   \
-    "pg_catalog.unnest(array['SELECT', 'DELETE', 'SELECT', 'DELETE', "     \
-    "'SELECT', 'INSERT', 'UPDATE', 'SELECT'])) as x(t, p)) "               \
+    "array['messages', 'messages', 'messages', 'message_errors', "         \
+    "'message_errors', 'queue_counters', 'queue_counters', "               \
+    "'queue_counters', 'queues']), "                                       \
+    "pg_catalog.unnest(array['SELECT', 'UPDATE', 'DELETE', 'SELECT', "     \
+    "'DELETE', 'SELECT', 'INSERT', 'UPDATE', 'SELECT'])) as x(t, p)) "     \
     "and not pg_catalog.row_security_active("                              \
     "pg_catalog.to_regclass('@extschema@.messages'))"
 

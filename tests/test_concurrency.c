@@ -3,7 +3,9 @@
  * message is handled exactly once (a duplicate would break the primary key
  * of the `seen` table, written in the same transaction as the ack), none
  * is lost, and the queue ends empty. Once with txq_claim + txq_ack_batch,
- * once with txq_receive inside the handler's transaction.
+ * once with txq_receive inside the handler's transaction, once with
+ * txq_pop (as the superuser: its direct statement, each backend counting
+ * into its own counter row).
  *
  * Needs TXQ_TEST_DSN (ctest's pg_start fixture provides it).
  */
@@ -23,9 +25,15 @@
 
 enum { CONSUMERS = 4 };
 
+enum mode {
+    CLAIM,   /* txq_claim, then txq_ack_batch in the handler's transaction */
+    RECEIVE, /* txq_receive and txq_ack inside the handler's transaction */
+    POP      /* txq_pop inside the handler's transaction */
+};
+
 struct consumer {
     const char *schema;
-    int claim; /* txq_claim + ack_batch, else receive in the transaction */
+    enum mode mode;
     int max_batch;
 };
 
@@ -79,6 +87,7 @@ static int
 consume(void *arg)
 {
     const struct consumer *cs = arg;
+    int claim = cs->mode == CLAIM;
     PGconn *pg = tt_child_connect(cs->schema);
     txq_client *c = txq_client_new(&(txq_options){.schema = cs->schema});
     int status = 0;
@@ -92,14 +101,18 @@ consume(void *arg)
         size_t max = 1 + (size_t)(rand() % cs->max_batch);
         txq_err rc;
 
-        if (!cs->claim && run_sql(pg, "begin") != 0) {
+        if (!claim && run_sql(pg, "begin") != 0) {
             status = 4;
             break;
         }
-        rc = cs->claim ? txq_claim(c, pg, "jobs", max, NULL, &msgs, &n)
-                       : txq_receive(c, pg, "jobs", max, NULL, &msgs, &n);
+        if (claim)
+            rc = txq_claim(c, pg, "jobs", max, NULL, &msgs, &n);
+        else if (cs->mode == POP)
+            rc = txq_pop(c, pg, "jobs", max, &msgs, &n);
+        else
+            rc = txq_receive(c, pg, "jobs", max, NULL, &msgs, &n);
         if (rc == TXQ_EMPTY) {
-            if (!cs->claim)
+            if (!claim)
                 run_sql(pg, "rollback");
             break;
         }
@@ -108,15 +121,15 @@ consume(void *arg)
             status = 3;
             break;
         }
-        if (cs->claim && run_sql(pg, "begin") != 0) {
+        if (claim && run_sql(pg, "begin") != 0) {
             status = 4;
         } else if (record_seen(pg, msgs, n) != 0) {
             status = 4;
-        } else if (cs->claim) {
+        } else if (claim) {
             rc = txq_ack_batch(c, pg, msgs, n, &acked);
             if (rc != TXQ_OK || acked != n)
                 status = 5;
-        } else {
+        } else if (cs->mode == RECEIVE) {
             size_t i;
 
             for (i = 0; i < n && status == 0; i++)
@@ -173,9 +186,9 @@ fill(tt_fixture *f, int n)
 }
 
 static void
-drain(tt_fixture *f, int n, int claim, int max_batch)
+drain(tt_fixture *f, int n, enum mode mode, int max_batch)
 {
-    struct consumer cs = {f->schema, claim, max_batch};
+    struct consumer cs = {f->schema, mode, max_batch};
     int pids[CONSUMERS];
     int i;
 
@@ -207,13 +220,19 @@ drain(tt_fixture *f, int n, int claim, int max_batch)
 static void
 test_claim_ack_batch_exactly_once(void **state)
 {
-    drain(*state, 10000, 1, 50);
+    drain(*state, 10000, CLAIM, 50);
 }
 
 static void
 test_receive_in_transaction_exactly_once(void **state)
 {
-    drain(*state, 3000, 0, 20);
+    drain(*state, 3000, RECEIVE, 20);
+}
+
+static void
+test_pop_exactly_once(void **state)
+{
+    drain(*state, 10000, POP, 50);
 }
 
 int
@@ -224,6 +243,8 @@ main(void)
                                         tt_setup, tt_teardown),
         cmocka_unit_test_setup_teardown(
             test_receive_in_transaction_exactly_once, tt_setup, tt_teardown),
+        cmocka_unit_test_setup_teardown(test_pop_exactly_once, tt_setup,
+                                        tt_teardown),
     };
 
     tt_dsn();

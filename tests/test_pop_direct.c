@@ -7,7 +7,6 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "tt.h"
 
@@ -158,6 +157,29 @@ test_consumer_calls_pop(void **state)
     tt_end_role_session(f, pg, role);
 }
 
+/* Grant role the tables the direct pop writes, with `on_messages` on
+ * messages; revoke_tables takes them back (a role with grants cannot be
+ * dropped). */
+static void
+grant_tables(tt_fixture *f, const char *role, const char *on_messages)
+{
+    tt_exec(f->pg,
+            "grant %s on messages to %s; "
+            "grant select, delete on message_errors to %s; "
+            "grant select, insert, update on queue_counters to %s; "
+            "grant select on queues to %s",
+            on_messages, role, role, role, role);
+}
+
+static void
+revoke_tables(tt_fixture *f, const char *role)
+{
+    tt_exec(f->pg,
+            "revoke all on messages, message_errors, queue_counters, queues "
+            "from %s",
+            role);
+}
+
 /* A role granted the tables outright but under row security (not their
  * owner) calls pop(), whether the connection was checked as that role or
  * as the superuser before a SET ROLE: the statement itself checks. */
@@ -168,12 +190,7 @@ test_row_security_calls_pop(void **state)
     char role[64], buf[64];
     PGconn *pg = tt_role_session(f, role, sizeof role, "txq_consumer");
 
-    tt_exec(f->pg,
-            "grant select, update, delete on messages to %s; "
-            "grant select, delete on message_errors to %s; "
-            "grant select, insert, update on queue_counters to %s; "
-            "grant select on queues to %s",
-            role, role, role, role);
+    grant_tables(f, role, "select, update, delete");
     fill(f, "jobs");
     assert_string_equal(pop_bodies(f, pg, "jobs", 1, 1, buf, sizeof buf), "c");
 
@@ -182,16 +199,14 @@ test_row_security_calls_pop(void **state)
     assert_string_equal(pop_bodies(f, pg, "jobs", 1, 0, buf, sizeof buf), "d");
     tt_exec(pg, "set role %s", role);
     assert_string_equal(pop_bodies(f, pg, "jobs", 5, 1, buf, sizeof buf), "ab");
-    tt_exec(f->pg,
-            "revoke all on messages, message_errors, queue_counters, queues "
-            "from %s",
-            role);
+    revoke_tables(f, role);
     tt_end_role_session(f, pg, role);
 }
 
-/* A role outside row security (BYPASSRLS) granted all but DELETE on
- * messages: found out once per connection (every privilege is asked for
- * on its own), it calls pop() and is not refused. */
+/* A role outside row security (BYPASSRLS) granted all but UPDATE on
+ * messages (the direct statement's FOR UPDATE needs it): found out once
+ * per connection (every privilege is asked for on its own), it calls
+ * pop() and is not refused. */
 static void
 test_partial_grants_call_pop(void **state)
 {
@@ -201,19 +216,11 @@ test_partial_grants_call_pop(void **state)
 
     fill(f, "jobs");
     pg = tt_role_session(f, role, sizeof role, "txq_consumer");
-    tt_exec(f->pg,
-            "alter role %s bypassrls; "
-            "grant select on messages to %s; "
-            "grant select, delete on message_errors to %s; "
-            "grant select, insert, update on queue_counters to %s; "
-            "grant select on queues to %s",
-            role, role, role, role, role);
+    tt_exec(f->pg, "alter role %s bypassrls", role);
+    grant_tables(f, role, "select, delete");
     assert_string_equal(pop_bodies(f, pg, "jobs", 10, 1, buf, sizeof buf),
                         "cdab");
-    tt_exec(f->pg,
-            "revoke all on messages, message_errors, queue_counters, queues "
-            "from %s",
-            role);
+    revoke_tables(f, role);
     tt_end_role_session(f, pg, role);
 }
 
@@ -229,10 +236,7 @@ test_role_changed_after_check(void **state)
     txq_msg **m = NULL;
     size_t n = 0;
 
-    snprintf(crole, sizeof crole, "txq_t_pop_c_%d", (int)getpid());
-    tt_exec(f->pg, "drop role if exists %s", crole);
-    tt_exec(f->pg, "create role %s", crole);
-    tt_exec(f->pg, "grant txq_consumer to %s", crole);
+    tt_role(f, crole, sizeof crole, "consumer", "txq_consumer");
     fill(f, "jobs");
     assert_string_equal(pop_bodies(f, pg, "jobs", 1, 0, buf, sizeof buf), "c");
 

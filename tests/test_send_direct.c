@@ -5,7 +5,6 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "tt.h"
 
@@ -127,10 +126,7 @@ test_role_changed_after_check(void **state)
 
     queues(f);
     pg = tt_role_session(f, role, sizeof role, NULL);
-    snprintf(crole, sizeof crole, "txq_t_direct_c_%d", (int)getpid());
-    tt_exec(f->pg, "drop role if exists %s", crole);
-    tt_exec(f->pg, "create role %s", crole);
-    tt_exec(f->pg, "grant txq_consumer to %s", crole);
+    tt_role(f, crole, sizeof crole, "consumer", "txq_consumer");
 
     /* Checked as the superuser: direct. */
     assert_txq_ok(f->c, txq_send(f->c, pg, "jobs", "1", 1, NULL, &id));

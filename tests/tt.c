@@ -472,6 +472,16 @@ tt_fn_calls(PGconn *pg, const char *fn)
                      fn);
 }
 
+void
+tt_role(
+    tt_fixture *f, char *role, size_t size, const char *tag, const char *grant)
+{
+    snprintf(role, size, "txq_t_%s_%d", tag, (int)getpid());
+    tt_exec(f->pg, "drop role if exists %s", role);
+    tt_exec(f->pg, "create role %s login", role);
+    tt_exec(f->pg, "grant %s to %s", grant, role);
+}
+
 PGconn *
 tt_role_session(tt_fixture *f, char *role, size_t size, const char *grant)
 {
@@ -483,10 +493,7 @@ tt_role_session(tt_fixture *f, char *role, size_t size, const char *grant)
     tt_exec(pg, "set idle_in_transaction_session_timeout = '3s'");
     role[0] = '\0';
     if (grant != NULL) {
-        snprintf(role, size, "txq_t_role_%d", (int)getpid());
-        tt_exec(f->pg, "drop role if exists %s", role);
-        tt_exec(f->pg, "create role %s login", role);
-        tt_exec(f->pg, "grant %s to %s", grant, role);
+        tt_role(f, role, size, "role", grant);
         tt_exec(pg, "set role %s", role);
     }
     return pg;

@@ -142,6 +142,11 @@ long long tt_depth(tt_fixture *f);
  * count them: tt_role_session sets track_functions). */
 long long tt_fn_calls(PGconn *pg, const char *fn);
 
+/* A fresh login role "txq_t_<tag>_<pid>" (its name into role[size],
+ * an older one of that name dropped first) granted `grant`. */
+void tt_role(
+    tt_fixture *f, char *role, size_t size, const char *tag, const char *grant);
+
 /* A session of f's schema with function calls counted, as a fresh login
  * role (its name into role[size]) granted `grant`, or as the superuser
  * when grant is NULL (role empty). End it with tt_end_role_session. */
