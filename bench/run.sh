@@ -392,8 +392,14 @@ w3b() {
     tool W3b recv100_ack deq100 recv100
     reset txq
     tool W3b claim100_ack deq100 claim100
+    # libtxq's pop in the ideal's shape: 2 processes serving 2 connections
+    # each (txq_pop_start/finish; COMMIT and the next BEGIN in one round
+    # trip), as pgbench -j 2 serves 4 clients from 2 threads; then 4
+    # processes blocking on one connection each (txq_pop).
     reset txq
-    tool W3b pop100 deq100 pop100
+    tool W3b pop100 deq100 pop100 "-j 2"
+    reset txq
+    tool W3b pop100_blocking deq100 pop100
     reset txq
     pgb W3b sql pop100 deq100 100 sql_pop100.sql
     left
@@ -406,11 +412,16 @@ one_run() {
     if want W1; then
         reset
         pgb W1 ideal enq1 '' 1 enq1.sql
+        # libtxq in the ideal's shape: 2 processes serving 2 connections
+        # each through txq_send_start/finish, as pgbench -j 2 serves its 4
+        # clients from 2 threads; then 4 processes blocking on txq_send.
         reset
-        tool W1 send1 enq1 send1
-        # The ideal's INSERT through txq-bench's own client (4 processes,
-        # one blocking connection each): send1 against it compares the SQL
-        # alone, the driver being the same.
+        tool W1 send1 enq1 send1 "-j 2"
+        reset
+        tool W1 send1_blocking enq1 send1
+        # The ideal's INSERT through txq-bench's own blocking client (4
+        # processes, one connection each): send1_blocking against it
+        # compares the SQL alone, the driver being the same.
         reset
         SYS=ideal tool W1 enq1_c '' ideal1
         reset

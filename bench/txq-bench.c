@@ -2,7 +2,15 @@
  * txq-bench.c - the C driver of bench/run.sh: runs one txq workload with
  * CLIENTS forked processes, each on its own connection, through libtxq.
  *
- *   txq-bench [-c CLIENTS] [-q QUEUE] [-d DSN] [-s SCHEMA] [-w] COMMAND [N]
+ *   txq-bench [-c CLIENTS] [-j PROCS] [-q QUEUE] [-d DSN] [-s SCHEMA] [-w]
+ *             COMMAND [N]
+ *
+ *   -j PROCS          send1, pop1 and pop100 only: the CLIENTS connections
+ *                     shared by PROCS processes, each serving its own
+ *                     through txq_send_start/finish or BEGIN,
+ *                     txq_pop_start/finish, COMMIT (bench/async.c), as
+ *                     pgbench -j serves its clients from PROCS threads;
+ *                     default: a process per connection, blocking calls
  *
  *   -s SCHEMA         the txq schema (default txq); tests/test_bench_smoke.c
  *                     runs the commands against its own
@@ -59,12 +67,13 @@
 
 #include <libpq-fe.h>
 
-#include "txq.h"
+#include "bench.h"
 
 /* The ~100-byte JSON body every benchmark in the project uses. */
-static const char payload[] =
+const char bench_payload[] =
     "{\"type\":\"order.created\",\"order_id\":123456,"
     "\"customer_id\":\"c-000042\",\"amount_cents\":4999,\"currency\":\"EUR\"}";
+const size_t bench_payload_len = sizeof bench_payload - 1;
 
 #define BATCH       100
 #define MAX_CLIENTS 64
@@ -101,9 +110,10 @@ struct report {
 };
 
 static const char *dsn = "";
-static const char *queue = "bench";
+const char *bench_queue = "bench";
 static const char *schema = "txq"; /* -s */
 static int waiter = 0;             /* -w */
+static int procs = 0;              /* -j; 0: a process per client */
 static int ideal = 0;              /* ideal1: table q, not the txq queue */
 
 static double
@@ -121,8 +131,8 @@ is_drain(enum mode m)
     return m != M_SEND1 && m != M_SEND100 && m != M_IDEAL1;
 }
 
-static txq_client *
-new_client(void)
+txq_client *
+bench_client(void)
 {
     txq_options o = {.schema = schema};
 
@@ -132,8 +142,8 @@ new_client(void)
 /* A connection with search_path = the txq schema (-s), then public (the
  * ideal's table and the handlers' tables), so this file's own queries name
  * tables unqualified. */
-static PGconn *
-connect_db(void)
+PGconn *
+bench_connect(void)
 {
     const char *params[1] = {schema};
     PGconn *pg = PQconnectdb(dsn);
@@ -175,7 +185,7 @@ exec_cmd(PGconn *pg, const char *sql)
 static int
 wait_begin(PGconn *pg)
 {
-    const char *params[1] = {queue};
+    const char *params[1] = {bench_queue};
     PGresult *res = PQexecParams(pg, "select wait_begin($1)", 1, NULL, params,
                                  NULL, NULL, 0);
     int ok = PQresultStatus(res) == PGRES_TUPLES_OK;
@@ -190,7 +200,7 @@ wait_begin(PGconn *pg)
 static int64_t
 queue_depth(PGconn *pg)
 {
-    const char *params[1] = {queue};
+    const char *params[1] = {bench_queue};
     PGresult *res;
     int64_t n = -1;
 
@@ -210,8 +220,8 @@ queue_depth(PGconn *pg)
     return n;
 }
 
-static int
-txq_failed(txq_client *c, const char *what, txq_err rc)
+int
+bench_failed(txq_client *c, const char *what, txq_err rc)
 {
     fprintf(stderr, "txq-bench: %s: %s (%s) %s\n", what, txq_strerror(rc),
             txq_sqlstate(c), txq_errmsg(c));
@@ -224,7 +234,7 @@ txq_failed(txq_client *c, const char *what, txq_err rc)
 static int
 run_ideal(PGconn *pg, int64_t n, int64_t *done)
 {
-    const char *params[1] = {payload};
+    const char *params[1] = {bench_payload};
     PGresult *res = PQprepare(
         pg, "ideal1", "insert into q (payload) values ($1::jsonb)", 1, NULL);
     int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
@@ -251,22 +261,23 @@ run_send(txq_client *c, PGconn *pg, enum mode m, int64_t n, int64_t *done)
     int i;
 
     for (i = 0; i < BATCH; i++) {
-        bodies[i] = payload;
-        lens[i] = sizeof payload - 1;
+        bodies[i] = bench_payload;
+        lens[i] = bench_payload_len;
     }
     while (*done < n) {
         if (m == M_SEND1) {
-            rc =
-                txq_send(c, pg, queue, payload, sizeof payload - 1, NULL, NULL);
+            rc = txq_send(c, pg, bench_queue, bench_payload, bench_payload_len,
+                          NULL, NULL);
             if (rc != TXQ_OK)
-                return txq_failed(c, "txq_send", rc);
+                return bench_failed(c, "txq_send", rc);
             *done += 1;
         } else {
             size_t k = (size_t)(n - *done < BATCH ? n - *done : BATCH);
 
-            rc = txq_send_batch(c, pg, queue, bodies, lens, k, NULL, NULL);
+            rc =
+                txq_send_batch(c, pg, bench_queue, bodies, lens, k, NULL, NULL);
             if (rc != TXQ_OK)
-                return txq_failed(c, "txq_send_batch", rc);
+                return bench_failed(c, "txq_send_batch", rc);
             *done += (int64_t)k;
         }
     }
@@ -288,7 +299,7 @@ ack_all(txq_client *c, PGconn *pg, txq_msg **msgs, size_t n)
     }
     if (rc != TXQ_OK || acked != n) {
         exec_cmd(pg, "ROLLBACK");
-        return txq_failed(c, n == 1 ? "txq_ack" : "txq_ack_batch", rc);
+        return bench_failed(c, n == 1 ? "txq_ack" : "txq_ack_batch", rc);
     }
     return 0;
 }
@@ -311,23 +322,23 @@ run_drain(txq_client *c, PGconn *pg, enum mode m, int64_t *done)
 
     for (;;) {
         if (claim) {
-            rc = txq_claim(c, pg, queue, max, NULL, &msgs, &n);
+            rc = txq_claim(c, pg, bench_queue, max, NULL, &msgs, &n);
             if (rc == TXQ_EMPTY)
                 return 0;
             if (rc != TXQ_OK)
-                return txq_failed(c, "txq_claim", rc);
+                return bench_failed(c, "txq_claim", rc);
             if (!exec_cmd(pg, "BEGIN"))
                 goto fail;
         } else {
             if (!exec_cmd(pg, "BEGIN"))
                 return -1;
-            rc = pop ? txq_pop(c, pg, queue, max, &msgs, &n)
-                     : txq_receive(c, pg, queue, max, NULL, &msgs, &n);
+            rc = pop ? txq_pop(c, pg, bench_queue, max, &msgs, &n)
+                     : txq_receive(c, pg, bench_queue, max, NULL, &msgs, &n);
             if (rc == TXQ_EMPTY)
                 return exec_cmd(pg, "COMMIT") ? 0 : -1;
             if (rc != TXQ_OK) {
                 exec_cmd(pg, "ROLLBACK");
-                return txq_failed(c, pop ? "txq_pop" : "txq_receive", rc);
+                return bench_failed(c, pop ? "txq_pop" : "txq_receive", rc);
             }
         }
         if ((!pop && ack_all(c, pg, msgs, n) != 0) || !exec_cmd(pg, "COMMIT"))
@@ -340,49 +351,66 @@ fail:
     return -1;
 }
 
+/* Connects conn i of a client process and checks the schema. */
+static int
+client_conn(PGconn **pg, txq_client **c)
+{
+    txq_err rc;
+
+    *c = bench_client();
+    *pg = bench_connect();
+    if (*c == NULL || *pg == NULL)
+        return -1;
+    rc = txq_schema_check(*c, *pg);
+    return rc == TXQ_OK ? 0 : bench_failed(*c, "txq_schema_check", rc);
+}
+
 /*
- * One client: connect, check the schema, signal ready, wait for the barrier,
- * run, report. Never returns.
+ * One client process with nconn connections: connect, check the schema,
+ * signal ready, wait for the barrier, run, report. With one connection
+ * the blocking calls; with more, bench_async's. Never returns.
  */
 static void
-client_main(enum mode m, int64_t n, int ready_fd, int go_fd, int report_fd)
+client_main(
+    enum mode m, int64_t n, int nconn, int ready_fd, int go_fd, int report_fd)
 {
     struct report r;
-    txq_client *c = new_client();
-    PGconn *pg = connect_db();
+    txq_client *c[MAX_CLIENTS] = {NULL};
+    PGconn *pg[MAX_CLIENTS] = {NULL};
     char byte = 'r', go;
-    txq_err rc;
-    int ok = 0;
+    int ok = 0, i;
 
     /* Padding too: the whole struct goes down the pipe. */
     memset(&r, 0, sizeof r);
     r.failed = 1;
-    if (c == NULL || pg == NULL)
-        goto out;
-    rc = txq_schema_check(c, pg);
-    if (rc != TXQ_OK) {
-        txq_failed(c, "txq_schema_check", rc);
-        goto out;
+    for (i = 0; i < nconn; i++) {
+        if (client_conn(&pg[i], &c[i]) != 0)
+            goto out;
     }
     if (write(ready_fd, &byte, 1) != 1)
         goto out;
     /* The parent closes its end to release every client at once. */
     if (read(go_fd, &go, 1) != 0)
         goto out;
-    if (m == M_IDEAL1)
-        ok = run_ideal(pg, n, &r.msgs) == 0;
+    if (nconn > 1)
+        ok = bench_async(pg, c, nconn, m != M_SEND1, m == M_POP100 ? BATCH : 1,
+                         n, &r.msgs) == 0;
+    else if (m == M_IDEAL1)
+        ok = run_ideal(pg[0], n, &r.msgs) == 0;
     else if (is_drain(m))
-        ok = run_drain(c, pg, m, &r.msgs) == 0;
+        ok = run_drain(c[0], pg[0], m, &r.msgs) == 0;
     else
-        ok = run_send(c, pg, m, n, &r.msgs) == 0;
+        ok = run_send(c[0], pg[0], m, n, &r.msgs) == 0;
     r.end = now_mono();
     r.failed = !ok;
 out:
     /* Under PIPE_BUF: the write is atomic. */
     if (write(report_fd, &r, sizeof r) != (ssize_t)sizeof r)
         ok = 0;
-    PQfinish(pg);
-    txq_client_free(c);
+    for (i = 0; i < nconn; i++) {
+        PQfinish(pg[i]);
+        txq_client_free(c[i]);
+    }
     _exit(ok ? 0 : 1);
 }
 
@@ -419,15 +447,16 @@ run_workload(enum mode m, int64_t n, int clients)
     struct report r;
     int64_t before, done = 0;
     double t0, t_end = 0.0;
+    int np = procs > 0 && procs < clients ? procs : clients;
     int i, got = 0, started = 0, failed = 0, status;
-    PGconn *pg = connect_db();
+    PGconn *pg = bench_connect();
     PGconn *wpg = NULL;
     int64_t wakes = 0;
     char byte;
 
     if (pg == NULL)
         return 1;
-    if (waiter && (wpg = connect_db()) != NULL &&
+    if (waiter && (wpg = bench_connect()) != NULL &&
         (!exec_cmd(wpg, "LISTEN txq_wake") || wait_begin(wpg) != 0)) {
         PQfinish(wpg);
         wpg = NULL;
@@ -450,9 +479,11 @@ run_workload(enum mode m, int64_t n, int clients)
         PQfinish(pg);
         return 1;
     }
-    for (i = 0; i < clients; i++) {
-        /* Split n as evenly as possible (drains ignore it). */
-        int64_t share = n / clients + (i < n % clients ? 1 : 0);
+    for (i = 0; i < np; i++) {
+        /* Split the connections and n as evenly as possible (drains
+         * ignore n). */
+        int nconn = clients / np + (i < clients % np ? 1 : 0);
+        int64_t share = n / np + (i < n % np ? 1 : 0);
         pid_t pid = fork();
 
         if (pid < 0) {
@@ -464,7 +495,7 @@ run_workload(enum mode m, int64_t n, int clients)
             close(ready[0]);
             close(go[1]);
             close(rep[0]);
-            client_main(m, share, ready[1], go[0], rep[1]);
+            client_main(m, share, nconn, ready[1], go[0], rep[1]);
         }
         pids[started++] = pid;
     }
@@ -550,7 +581,7 @@ run_workload(enum mode m, int64_t n, int clients)
 static int64_t
 acked_count(PGconn *pg)
 {
-    const char *params[1] = {queue};
+    const char *params[1] = {bench_queue};
     PGresult *res;
     int64_t n = -1;
 
@@ -615,7 +646,7 @@ sleep_secs(double s)
 static int
 run_worker(int64_t n, char **argv)
 {
-    PGconn *pg = connect_db();
+    PGconn *pg = bench_connect();
     int64_t before, acked = 0, depth;
     double t0, t1;
     pid_t pid;
@@ -685,8 +716,8 @@ now_real(void)
 static int
 run_latency(int64_t n, double ms, char **argv)
 {
-    txq_client *c = new_client();
-    PGconn *pg = connect_db();
+    txq_client *c = bench_client();
+    PGconn *pg = bench_connect();
     double *sent = calloc((size_t)n, sizeof *sent);
     int64_t *ids = calloc((size_t)n, sizeof *ids);
     char *idtxt = NULL, *ttxt = NULL;
@@ -710,10 +741,11 @@ run_latency(int64_t n, double ms, char **argv)
 
         if (wait > 0)
             sleep_secs(wait);
-        rc = txq_send(c, pg, queue, payload, sizeof payload - 1, NULL, &ids[i]);
+        rc = txq_send(c, pg, bench_queue, bench_payload, bench_payload_len,
+                      NULL, &ids[i]);
         sent[i] = now_real();
         if (rc != TXQ_OK) {
-            txq_failed(c, "txq_send", rc);
+            bench_failed(c, "txq_send", rc);
             goto out;
         }
         next += ms / 1000.0;
@@ -798,8 +830,8 @@ out:
 static int
 setup(void)
 {
-    txq_client *c = new_client();
-    PGconn *pg = connect_db();
+    txq_client *c = bench_client();
+    PGconn *pg = bench_connect();
     txq_err rc;
     int ret = 1;
 
@@ -807,17 +839,17 @@ setup(void)
         goto out;
     rc = txq_migrate(c, pg, NULL);
     if (rc != TXQ_OK) {
-        txq_failed(c, "txq_migrate", rc);
+        bench_failed(c, "txq_migrate", rc);
         goto out;
     }
-    rc = txq_queue_drop(c, pg, queue, 1);
+    rc = txq_queue_drop(c, pg, bench_queue, 1);
     if (rc != TXQ_OK && rc != TXQ_ENOTFOUND) {
-        txq_failed(c, "txq_queue_drop", rc);
+        bench_failed(c, "txq_queue_drop", rc);
         goto out;
     }
-    rc = txq_queue_create(c, pg, queue, NULL);
+    rc = txq_queue_create(c, pg, bench_queue, NULL);
     if (rc != TXQ_OK) {
-        txq_failed(c, "txq_queue_create", rc);
+        bench_failed(c, "txq_queue_create", rc);
         goto out;
     }
     ret = 0;
@@ -830,13 +862,13 @@ out:
 static int
 usage(void)
 {
-    fprintf(
-        stderr,
-        "usage: txq-bench [-c CLIENTS] [-q QUEUE] [-d DSN] [-s SCHEMA] [-w] "
-        "COMMAND [N]\n"
-        "  setup | send1 N | send100 N | recv1 N | claim1 N |"
-        " recv100 N | claim100 N | pop1 N | pop100 N | ideal1 N\n"
-        "  worker N -- WORKER-COMMAND | latency N MS -- WORKER-COMMAND\n");
+    fprintf(stderr,
+            "usage: txq-bench [-c CLIENTS] [-j PROCS] [-q QUEUE] [-d DSN] "
+            "[-s SCHEMA] [-w] "
+            "COMMAND [N]\n"
+            "  setup | send1 N | send100 N | recv1 N | claim1 N |"
+            " recv100 N | claim100 N | pop1 N | pop100 N | ideal1 N\n"
+            "  worker N -- WORKER-COMMAND | latency N MS -- WORKER-COMMAND\n");
     return 2;
 }
 
@@ -848,13 +880,16 @@ main(int argc, char **argv)
     char *end;
     size_t i;
 
-    while ((opt = getopt(argc, argv, "+c:q:d:s:w")) != -1) {
+    while ((opt = getopt(argc, argv, "+c:j:q:d:s:w")) != -1) {
         switch (opt) {
         case 'c':
             clients = atoi(optarg);
             break;
+        case 'j':
+            procs = atoi(optarg);
+            break;
         case 'q':
-            queue = optarg;
+            bench_queue = optarg;
             break;
         case 'd':
             dsn = optarg;
@@ -869,7 +904,7 @@ main(int argc, char **argv)
             return usage();
         }
     }
-    if (optind >= argc || clients < 1 || clients > MAX_CLIENTS)
+    if (optind >= argc || clients < 1 || clients > MAX_CLIENTS || procs < 0)
         return usage();
     /* A client that dies must not kill the parent on its next write. */
     signal(SIGPIPE, SIG_IGN);
@@ -899,6 +934,9 @@ main(int argc, char **argv)
             return modes[i].mode == M_WORKER ? run_worker(n, argv + a + 1)
                                              : run_latency(n, ms, argv + a + 1);
         }
+        if (procs > 0 && procs < clients && modes[i].mode != M_SEND1 &&
+            modes[i].mode != M_POP1 && modes[i].mode != M_POP100)
+            return usage();
         ideal = modes[i].mode == M_IDEAL1;
         return run_workload(modes[i].mode, n, clients);
     }

@@ -317,6 +317,52 @@ TXQ_API txq_err txq_pop(txq_client *c,
                         size_t *n);
 
 /*
+ * Asynchronous send and pop, libpq's PQsendQuery way: for a service that
+ * serves several connections from one thread (an event loop). A start
+ * makes every check of txq_send / txq_pop, sends the statement and
+ * returns without waiting for its answer; the finish reads that answer
+ * and returns what txq_send / txq_pop would have. In between, the caller
+ * waits until PQconsumeInput(pg) leaves PQisBusy(pg) false (poll PQsocket
+ * for input) or just calls the finish, which then blocks. pg is in the
+ * state of txq_send / txq_pop: autocommit or the caller's transaction for
+ * a send, a transaction for a pop.
+ *
+ * A handle has at most one statement pending: until its finish, every
+ * other call with that handle fails with TXQ_ESTATE (and so does a finish
+ * of the other kind, or one with nothing pending); use a handle per
+ * connection. The first start on a connection may block for the schema
+ * check and for preparing the statement (once per connection). A start
+ * that fails sent nothing; a finish that fails (ENOTFOUND, ECONN, EDB,
+ * ...) leaves nothing pending. After a direct statement is refused (42501:
+ * a SET ROLE since the connection was checked) the finish reports that
+ * error and later starts use txq.send() / txq.pop(); txq_send would have
+ * retried a refused send in autocommit by itself.
+ * Returns: txq_send_start / txq_pop_start: TXQ_OK (sent) or the errors of
+ * txq_send / txq_pop's checks: TXQ_EINVAL, TXQ_ETOOBIG, TXQ_ESTATE,
+ * TXQ_ESCHEMA, TXQ_ECONN, TXQ_EDB. txq_send_finish: TXQ_OK (*out_id if
+ * not NULL) or txq_send's errors; txq_pop_finish: txq_pop's returns, with
+ * its ownership (txq_msgs_free).
+ */
+TXQ_API txq_err txq_send_start(txq_client *c,
+                               PGconn *pg,
+                               const char *queue,
+                               const void *body,
+                               size_t len,
+                               const txq_send_opts *opts);
+
+TXQ_API txq_err txq_send_finish(txq_client *c, PGconn *pg, int64_t *out_id);
+
+TXQ_API txq_err txq_pop_start(txq_client *c,
+                              PGconn *pg,
+                              const char *queue,
+                              size_t max);
+
+TXQ_API txq_err txq_pop_finish(txq_client *c,
+                               PGconn *pg,
+                               txq_msg ***out,
+                               size_t *n);
+
+/*
  * txq_claim - the durable-attempt form of txq_receive.
  *
  * pg must not be in a transaction (TXQ_ESTATE): the claim commits on its

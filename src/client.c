@@ -141,6 +141,11 @@ txq__enter(txq_client *c, PGconn *pg)
                               c->schema);
     if (pg == NULL)
         return txq__set_error(c, TXQ_EINVAL, "pg is NULL");
+    if (c->pending != 0)
+        return txq__set_error(c, TXQ_ESTATE,
+                              "a txq_%s_start is waiting for its "
+                              "txq_%s_finish: finish it first",
+                              txq__pending_kind(c), txq__pending_kind(c));
     if (PQstatus(pg) != CONNECTION_OK)
         return txq__set_pg_error(c, pg, NULL);
     return TXQ_OK;

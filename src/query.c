@@ -265,6 +265,61 @@ again:
 }
 
 txq_err
+txq__send_query(txq_client *c,
+                PGconn *pg,
+                enum txq__q q,
+                const struct txq__params *p,
+                int binary)
+{
+    txq_err rc;
+    int prep, sent;
+
+    prep = txq__prepare(c, pg, q, p, &rc);
+    if (prep < 0)
+        return rc;
+    if (prep)
+        sent = PQsendQueryPrepared(pg, c->stmt[q], p->n, p->values, p->lengths,
+                                   p->formats, binary ? 1 : 0);
+    else
+        sent = PQsendQueryParams(pg, c->sql[q], p->n, p->types, p->values,
+                                 p->lengths, p->formats, binary ? 1 : 0);
+    /* Refused by libpq (a command of the caller's still in progress, a
+     * lost connection): nothing went out. */
+    return sent ? TXQ_OK : txq__set_pg_error(c, pg, NULL);
+}
+
+txq_err
+txq__collect(txq_client *c, PGconn *pg, PGresult **res)
+{
+    PGresult *r, *first = NULL;
+    ExecStatusType st;
+    txq_err rc;
+
+    *res = NULL;
+    while ((r = PQgetResult(pg)) != NULL) {
+        if (first == NULL)
+            first = r;
+        else
+            PQclear(r);
+    }
+    if (first == NULL) {
+        if (PQstatus(pg) == CONNECTION_BAD)
+            return txq__set_pg_error(c, pg, NULL);
+        return txq__set_error(c, TXQ_EDB, "no result for the statement");
+    }
+    if (stmt_gone(first))
+        c->prep_pg = NULL; /* prepared again by the next call */
+    st = PQresultStatus(first);
+    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+        rc = txq__set_pg_error(c, pg, first);
+        PQclear(first);
+        return rc;
+    }
+    *res = first;
+    return TXQ_OK;
+}
+
+txq_err
 txq__query_scalar(txq_client *c,
                   PGconn *pg,
                   enum txq__q q,

@@ -15,9 +15,11 @@
 #define MIN_VT    0.001
 #define MAX_WAIT  3600.0
 
-/* The messages of a receive-shaped result r (not cleared here). */
-static txq_err
-msgs_from_result(txq_client *c, const PGresult *r, txq_msg ***out, size_t *n)
+txq_err
+txq__msgs_from_result(txq_client *c,
+                      const PGresult *r,
+                      txq_msg ***out,
+                      size_t *n)
 {
     txq_msg **msgs = NULL;
     size_t rows, i = 0;
@@ -71,7 +73,7 @@ query_msgs(txq_client *c,
         txq__param_secs(&p, vt_secs, 1);
     rc = txq__query(c, pg, q, &p, 1, &r);
     if (rc == TXQ_OK)
-        rc = msgs_from_result(c, r, out, n);
+        rc = txq__msgs_from_result(c, r, out, n);
     PQclear(r);
     return rc;
 }
@@ -222,7 +224,7 @@ txq__ack_claim_commit(txq_client *c,
         goto out;
     }
     /* Committed: the ack, and the claim of what came back. */
-    rc = msgs_from_result(c, res[base], out, n);
+    rc = txq__msgs_from_result(c, res[base], out, n);
     if (rc == TXQ_EMPTY)
         rc = TXQ_OK;
     *after_ok = 1;
@@ -253,8 +255,35 @@ txq__prepare_ack_claim(txq_client *c, PGconn *pg)
     return rc;
 }
 
-/* The argument checks shared by txq_receive and txq_claim; they also empty
- * the out-parameters first, so every failure leaves them NULL and 0. */
+/* The checks of queue, max and opts (may be NULL) that txq_receive,
+ * txq_claim and txq_pop share. */
+static txq_err
+check_take(txq_client *c,
+           const char *queue,
+           size_t max,
+           const txq_recv_opts *opts)
+{
+    txq_err rc;
+
+    if ((rc = txq__check_queue_name(c, "queue name", queue)))
+        return rc;
+    if (max == 0 || max > MAX_BATCH)
+        return txq__set_error(c, TXQ_EINVAL,
+                              "max must be between 1 and %d (got %zu)",
+                              MAX_BATCH, max);
+    if (opts != NULL && opts->visibility_timeout != 0 &&
+        (rc = txq__check_secs(c, "visibility_timeout", opts->visibility_timeout,
+                              MIN_VT, MAX_VT)))
+        return rc;
+    if (opts != NULL &&
+        (rc = txq__check_secs(c, "wait", opts->wait, 0, MAX_WAIT)))
+        return rc;
+    return TXQ_OK;
+}
+
+/* The argument checks of txq_receive, txq_claim and txq_pop; they also
+ * empty the out-parameters first, so every failure leaves them NULL and
+ * 0. */
 static txq_err
 check_args(txq_client *c,
            PGconn *pg,
@@ -277,20 +306,7 @@ check_args(txq_client *c,
     if (out == NULL || n == NULL)
         return txq__set_error(c, TXQ_EINVAL, "%s is NULL",
                               out == NULL ? "out" : "n");
-    if ((rc = txq__check_queue_name(c, "queue name", queue)))
-        return rc;
-    if (max == 0 || max > MAX_BATCH)
-        return txq__set_error(c, TXQ_EINVAL,
-                              "max must be between 1 and %d (got %zu)",
-                              MAX_BATCH, max);
-    if (opts != NULL && opts->visibility_timeout != 0 &&
-        (rc = txq__check_secs(c, "visibility_timeout", opts->visibility_timeout,
-                              MIN_VT, MAX_VT)))
-        return rc;
-    if (opts != NULL &&
-        (rc = txq__check_secs(c, "wait", opts->wait, 0, MAX_WAIT)))
-        return rc;
-    return TXQ_OK;
+    return check_take(c, queue, max, opts);
 }
 
 txq_err
@@ -318,6 +334,34 @@ txq_receive(txq_client *c,
         c, pg, queue, max, opts != NULL ? opts->visibility_timeout : 0, out, n);
 }
 
+/* txq_pop's checks after its arguments': a transaction, the schema. */
+static txq_err
+pop_state(txq_client *c, PGconn *pg)
+{
+    if (PQtransactionStatus(pg) != PQTRANS_INTRANS)
+        return txq__set_error(c, TXQ_ESTATE,
+                              "txq_pop must run inside a transaction (BEGIN "
+                              "first): outside one the messages would be "
+                              "gone before the caller saw them");
+    return txq__ensure_schema(c, pg, 0);
+}
+
+txq_err
+txq__pop_check(txq_client *c, PGconn *pg, const char *queue, size_t max)
+{
+    txq_err rc;
+
+    if ((rc = txq__enter(c, pg)) || (rc = check_take(c, queue, max, NULL)))
+        return rc;
+    return pop_state(c, pg);
+}
+
+enum txq__q
+txq__pop_q(const txq_client *c)
+{
+    return c->pop_direct ? TXQ__Q_POP_DIRECT : TXQ__Q_POP;
+}
+
 txq_err
 txq_pop(txq_client *c,
         PGconn *pg,
@@ -326,24 +370,17 @@ txq_pop(txq_client *c,
         txq_msg ***out,
         size_t *n)
 {
+    enum txq__q q;
     txq_err rc;
 
-    if ((rc = check_args(c, pg, queue, max, NULL, out, n)))
+    if ((rc = check_args(c, pg, queue, max, NULL, out, n)) ||
+        (rc = pop_state(c, pg)))
         return rc;
-    if (PQtransactionStatus(pg) != PQTRANS_INTRANS)
-        return txq__set_error(c, TXQ_ESTATE,
-                              "txq_pop must run inside a transaction (BEGIN "
-                              "first): outside one the messages would be "
-                              "gone before the caller saw them");
-    if ((rc = txq__ensure_schema(c, pg, 0)))
-        return rc;
-    if (!c->pop_direct)
-        return query_msgs(c, pg, TXQ__Q_POP, queue, max, 0, out, n);
-    rc = query_msgs(c, pg, TXQ__Q_POP_DIRECT, queue, max, 0, out, n);
-    /* Refused (a SET ROLE or a REVOKE since the connection was checked):
-     * pop() from now on. The error aborted the caller's transaction. */
-    if (rc != TXQ_OK && strcmp(c->sqlstate, "42501") == 0)
-        c->pop_direct = 0;
+    q = txq__pop_q(c);
+    rc = query_msgs(c, pg, q, queue, max, 0, out, n);
+    /* A refused direct pop aborted the caller's transaction: pop() from
+     * the next call on. */
+    (void)txq__direct_refused(c, q, rc);
     return rc;
 }
 

@@ -65,19 +65,66 @@ txq__send_opts_params(struct txq__params *p, const txq_send_opts *o)
     txq__param_text(p, o->reply_to);
 }
 
-/*
- * After a failed direct send: when the role was refused (42501: a SET ROLE
- * or a REVOKE since the connection was checked), use send() from now on.
- * Returns 1 when the call may be retried at once: the connection was idle
- * before it (autocommit), so nothing of the caller's was lost.
- */
-static int
-direct_refused(txq_client *c, txq_err rc, PGTransactionStatusType before)
+enum txq__q
+txq__send_q(const txq_client *c)
 {
-    if (rc == TXQ_OK || !c->send_direct || strcmp(c->sqlstate, "42501") != 0)
+    return SEND_Q(c);
+}
+
+int
+txq__direct_refused(txq_client *c, enum txq__q q, txq_err rc)
+{
+    if (rc == TXQ_OK || strcmp(c->sqlstate, "42501") != 0)
         return 0;
-    c->send_direct = 0;
-    return before == PQTRANS_IDLE;
+    if ((q == TXQ__Q_SEND_DIRECT || q == TXQ__Q_SEND_BATCH_DIRECT) &&
+        c->send_direct) {
+        c->send_direct = 0;
+        return 1;
+    }
+    if (q == TXQ__Q_POP_DIRECT && c->pop_direct) {
+        c->pop_direct = 0;
+        return 1;
+    }
+    return 0;
+}
+
+txq_err
+txq__send_check(txq_client *c,
+                PGconn *pg,
+                const char *queue,
+                const void *body,
+                size_t len,
+                const txq_send_opts *opts)
+{
+    txq_err rc;
+
+    if ((rc = txq__enter(c, pg)) ||
+        (rc = txq__check_queue_name(c, "queue name", queue)))
+        return rc;
+    if (body == NULL && len > 0)
+        return txq__set_error(c, TXQ_EINVAL, "body is NULL but len is %zu",
+                              len);
+    if (len > MAX_BODY)
+        return txq__set_error(c, TXQ_ETOOBIG,
+                              "body of %zu bytes exceeds the largest "
+                              "max_body_bytes (%u)",
+                              len, MAX_BODY);
+    if ((rc = txq__check_send_opts(c, opts)))
+        return rc;
+    return txq__ensure_schema(c, pg, 0);
+}
+
+void
+txq__send_params(struct txq__params *p,
+                 const char *queue,
+                 const void *body,
+                 size_t len,
+                 const txq_send_opts *opts)
+{
+    txq__params_init(p);
+    txq__param_text(p, queue);
+    txq__param_binary(p, body, len, OID_BYTEA);
+    txq__send_opts_params(p, opts);
 }
 
 txq_err
@@ -91,34 +138,22 @@ txq_send(txq_client *c,
 {
     struct txq__params p;
     PGTransactionStatusType ts;
+    enum txq__q q;
     char buf[32];
     int64_t id;
     txq_err rc;
 
     if (c == NULL)
         return TXQ_EINVAL;
-    if ((rc = txq__enter(c, pg)) ||
-        (rc = txq__check_queue_name(c, "queue name", queue)))
+    if ((rc = txq__send_check(c, pg, queue, body, len, opts)))
         return rc;
-    if (body == NULL && len > 0)
-        return txq__set_error(c, TXQ_EINVAL, "body is NULL but len is %zu",
-                              len);
-    if (len > MAX_BODY)
-        return txq__set_error(c, TXQ_ETOOBIG,
-                              "body of %zu bytes exceeds the largest "
-                              "max_body_bytes (%u)",
-                              len, MAX_BODY);
-    if ((rc = txq__check_send_opts(c, opts)) ||
-        (rc = txq__ensure_schema(c, pg, 0)))
-        return rc;
-
-    txq__params_init(&p);
-    txq__param_text(&p, queue);
-    txq__param_binary(&p, body, len, OID_BYTEA);
-    txq__send_opts_params(&p, opts);
+    txq__send_params(&p, queue, body, len, opts);
     ts = PQtransactionStatus(pg);
-    rc = txq__query_scalar(c, pg, SEND_Q(c), &p, buf, sizeof buf, NULL);
-    if (direct_refused(c, rc, ts))
+    q = SEND_Q(c);
+    rc = txq__query_scalar(c, pg, q, &p, buf, sizeof buf, NULL);
+    /* Refused and the connection was idle before (autocommit): nothing of
+     * the caller's was lost, so send() at once. */
+    if (txq__direct_refused(c, q, rc) && ts == PQTRANS_IDLE)
         rc = txq__query_scalar(c, pg, TXQ__Q_SEND, &p, buf, sizeof buf, NULL);
     if (rc != TXQ_OK)
         return rc;
@@ -179,6 +214,7 @@ txq_send_batch(txq_client *c,
 {
     struct txq__params p;
     PGTransactionStatusType ts;
+    enum txq__q q;
     PGresult *r = NULL;
     unsigned char *array = NULL;
     size_t total = 20;
@@ -226,8 +262,9 @@ txq_send_batch(txq_client *c,
     txq__send_opts_params(&p, opts);
     txq__param_int64(&p, (int64_t)n);
     ts = PQtransactionStatus(pg);
-    rc = txq__query(c, pg, SEND_BATCH_Q(c), &p, 0, &r);
-    if (direct_refused(c, rc, ts))
+    q = SEND_BATCH_Q(c);
+    rc = txq__query(c, pg, q, &p, 0, &r);
+    if (txq__direct_refused(c, q, rc) && ts == PQTRANS_IDLE)
         rc = txq__query(c, pg, TXQ__Q_SEND_BATCH, &p, 0, &r);
     if (rc != TXQ_OK)
         goto out;

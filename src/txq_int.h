@@ -63,6 +63,11 @@ struct txq_client {
     const PGconn *prep_pg;
     int prep_pid;
     uint64_t prepared;
+    /* async.c: the statement a txq_*_start sent on pending_pg and its
+     * txq_*_finish has not read yet, as 1 + its enum txq__q; 0: none.
+     * Every other call is refused meanwhile (txq__enter). */
+    int pending;
+    const PGconn *pending_pg;
 };
 
 /* === messages === */
@@ -252,7 +257,58 @@ txq_err txq__enter(txq_client *c, PGconn *pg);
  */
 txq_err txq__ensure_schema(txq_client *c, PGconn *pg, int force);
 
+/*
+ * txq__send_query - send statement q with p without waiting for its answer
+ * (PQsendQueryPrepared, or PQsendQueryParams when it cannot be prepared);
+ * it may prepare q first, blocking, once per connection. binary: results
+ * in binary. Returns: TXQ_OK (read the answer with txq__collect), or the
+ * error of preparing or sending (nothing was sent).
+ */
+txq_err txq__send_query(txq_client *c,
+                        PGconn *pg,
+                        enum txq__q q,
+                        const struct txq__params *p,
+                        int binary);
+
+/*
+ * txq__collect - the answer to what txq__send_query sent: reads every
+ * result up to libpq's NULL (blocking until they are all in) and keeps the
+ * first. Returns: TXQ_OK with *res (the caller clears it), or the error
+ * (*res NULL).
+ */
+txq_err txq__collect(txq_client *c, PGconn *pg, PGresult **res);
+
+/* === async.c === */
+
+/* "send" or "pop": what c's pending statement belongs to. */
+const char *txq__pending_kind(const txq_client *c);
+
 /* === send.c === */
+
+/* The checks of txq_send, then the schema check (a round trip once per
+ * connection). Returns: TXQ_OK or the error, with the message set. */
+txq_err txq__send_check(txq_client *c,
+                        PGconn *pg,
+                        const char *queue,
+                        const void *body,
+                        size_t len,
+                        const txq_send_opts *opts);
+
+/* txq_send's parameters, in SEND's and SEND_DIRECT's order. */
+void txq__send_params(struct txq__params *p,
+                      const char *queue,
+                      const void *body,
+                      size_t len,
+                      const txq_send_opts *opts);
+
+/* The statement txq_send runs on c's connection: SEND_DIRECT when its role
+ * may insert itself, else SEND. */
+enum txq__q txq__send_q(const txq_client *c);
+
+/* After a failed send or pop: a direct statement refused (42501: a SET
+ * ROLE or a REVOKE since the connection was checked) switches c to the
+ * plpgsql function for that operation. Returns 1 when it did. */
+int txq__direct_refused(txq_client *c, enum txq__q q, txq_err rc);
 
 /* Check the fields of txq_send_opts (o may be NULL). Returns: TXQ_OK or
  * TXQ_EINVAL (message set). */
@@ -264,6 +320,21 @@ txq_err txq__check_send_opts(txq_client *c, const txq_send_opts *o);
 void txq__send_opts_params(struct txq__params *p, const txq_send_opts *o);
 
 /* === receive.c / wait.c === */
+
+/* txq_pop's checks, then the schema check (out and n are not touched).
+ * Returns: TXQ_OK, or the error with the message set. */
+txq_err
+txq__pop_check(txq_client *c, PGconn *pg, const char *queue, size_t max);
+
+/* The statement txq_pop runs on c's connection: POP_DIRECT or POP. */
+enum txq__q txq__pop_q(const txq_client *c);
+
+/* The messages of a receive-shaped result r (not cleared here).
+ * Returns: TXQ_OK with *out / *n, TXQ_EMPTY, or an error. */
+txq_err txq__msgs_from_result(txq_client *c,
+                              const PGresult *r,
+                              txq_msg ***out,
+                              size_t *n);
 
 /*
  * txq__receive_once - one receive round trip; vt_secs 0 means the queue's

@@ -58,6 +58,46 @@ test_library_workloads(void **state)
     assert_int_equal(tt_scalar(f->pg, "select count(*) from q"), 100);
 }
 
+/* The async driver (-j: processes serving several connections each
+ * through txq_send_start/finish and txq_pop_start/finish), an uneven split
+ * too; -j with a workload it does not drive is a usage error. */
+static void
+test_async_workloads(void **state)
+{
+    tt_fixture *f = *state;
+    static const char *const steps[][3] = {
+        {"4", "send1", "400"},
+        {"4", "pop100", "400"},
+        {"3", "send1", "50"},
+        {"3", "pop1", "50"},
+    };
+    tt_run r;
+
+    bench_ok(f, "setup", NULL);
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        char want[64];
+
+        tt_bench(f, &r,
+                 (const char *[]){"-c", steps[i][0], "-j", "2", steps[i][1],
+                                  steps[i][2], NULL});
+        if (r.code != 0)
+            fail_msg("txq-bench -j 2 %s exited %d: %s", steps[i][1], r.code,
+                     r.err);
+        snprintf(want, sizeof want, "msgs=%s ", steps[i][2]);
+        assert_non_null(strstr(r.out, want));
+        tt_run_free(&r);
+    }
+    assert_int_equal(tt_depth(f), 0);
+    assert_int_equal(tt_scalar(f->pg, "select acked from queue_stats where "
+                                      "queue = 'bench'"),
+                     450);
+
+    tt_bench(f, &r, (const char *[]){"-c", "4", "-j", "2", "recv1", "1", NULL});
+    assert_int_equal(r.code, 2);
+    assert_non_null(strstr(r.err, "usage"));
+    tt_run_free(&r);
+}
+
 /* A count that does not add up fails the run: a drain of more than the
  * queue holds is refused before it starts. */
 static void
@@ -80,6 +120,8 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_library_workloads, tt_setup,
+                                        tt_teardown),
+        cmocka_unit_test_setup_teardown(test_async_workloads, tt_setup,
                                         tt_teardown),
         cmocka_unit_test_setup_teardown(test_bad_count_fails, tt_setup,
                                         tt_teardown),

@@ -1,0 +1,180 @@
+/*
+ * async.c - txq_send_start / txq_send_finish and txq_pop_start /
+ * txq_pop_finish: the statement of txq_send or txq_pop sent without
+ * waiting for its answer, libpq's PQsendQuery way, so that one thread can
+ * keep several connections busy (an event loop, a pool of connections
+ * served by one thread). The start checks everything txq_send or txq_pop
+ * checks and sends; the finish reads the answer and turns it into the
+ * same results. Between the two the handle refuses every other call.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "txq_int.h"
+
+static int
+is_send(enum txq__q q)
+{
+    return q == TXQ__Q_SEND || q == TXQ__Q_SEND_DIRECT;
+}
+
+const char *
+txq__pending_kind(const txq_client *c)
+{
+    return is_send((enum txq__q)(c->pending - 1)) ? "send" : "pop";
+}
+
+/* Whether pg still has a command of the caller's unanswered: preparing
+ * (PQexec) would swallow its results, sending would fail. */
+static txq_err
+check_idle(txq_client *c, PGconn *pg)
+{
+    if (PQtransactionStatus(pg) == PQTRANS_ACTIVE)
+        return txq__set_error(c, TXQ_ESTATE,
+                              "a command is in progress on pg: read its "
+                              "results (PQgetResult until NULL) first");
+    return TXQ_OK;
+}
+
+/* Sends q on pg and remembers it as pending. */
+static txq_err
+start(txq_client *c,
+      PGconn *pg,
+      enum txq__q q,
+      const struct txq__params *p,
+      int binary)
+{
+    txq_err rc = txq__send_query(c, pg, q, p, binary);
+
+    if (rc == TXQ_OK) {
+        c->pending = 1 + (int)q;
+        c->pending_pg = pg;
+    }
+    return rc;
+}
+
+/*
+ * The checks of a finish: something of this kind pending on this pg.
+ * Returns TXQ_OK with *q the pending statement, now no longer pending.
+ */
+static txq_err
+finish_check(txq_client *c, PGconn *pg, const char *kind, enum txq__q *q)
+{
+    txq__clear_error(c);
+    if (c->pending == 0)
+        return txq__set_error(c, TXQ_ESTATE,
+                              "no txq_%s_start is waiting for this "
+                              "txq_%s_finish",
+                              kind, kind);
+    if (strcmp(txq__pending_kind(c), kind) != 0)
+        return txq__set_error(c, TXQ_ESTATE,
+                              "txq_%s_finish called after txq_%s_start: "
+                              "finish with txq_%s_finish",
+                              kind, txq__pending_kind(c), txq__pending_kind(c));
+    if (pg == NULL || pg != c->pending_pg)
+        return txq__set_error(
+            c, TXQ_EINVAL, "pg is not the connection txq_%s_start used", kind);
+    *q = (enum txq__q)(c->pending - 1);
+    c->pending = 0;
+    c->pending_pg = NULL;
+    return TXQ_OK;
+}
+
+txq_err
+txq_send_start(txq_client *c,
+               PGconn *pg,
+               const char *queue,
+               const void *body,
+               size_t len,
+               const txq_send_opts *opts)
+{
+    struct txq__params p;
+    txq_err rc;
+
+    if (c == NULL)
+        return TXQ_EINVAL;
+    if ((rc = txq__enter(c, pg)) || (rc = check_idle(c, pg)) ||
+        (rc = txq__send_check(c, pg, queue, body, len, opts)))
+        return rc;
+    txq__send_params(&p, queue, body, len, opts);
+    return start(c, pg, txq__send_q(c), &p, 0);
+}
+
+txq_err
+txq_send_finish(txq_client *c, PGconn *pg, int64_t *out_id)
+{
+    PGresult *r = NULL;
+    enum txq__q q = TXQ__Q_COUNT;
+    int64_t id;
+    txq_err rc;
+
+    if (c == NULL)
+        return TXQ_EINVAL;
+    if ((rc = finish_check(c, pg, "send", &q)))
+        return rc;
+    rc = txq__collect(c, pg, &r);
+    if (rc != TXQ_OK) {
+        (void)txq__direct_refused(c, q, rc);
+        return rc;
+    }
+    if (PQntuples(r) != 1 || PQnfields(r) != 1 || PQgetisnull(r, 0, 0) ||
+        !txq__parse_int64(PQgetvalue(r, 0, 0), &id)) {
+        rc = txq__set_error(c, TXQ_EDB,
+                            "unexpected result: %d rows of %d "
+                            "columns, not a message id",
+                            PQntuples(r), PQnfields(r));
+    } else if (out_id != NULL) {
+        *out_id = id;
+    }
+    PQclear(r);
+    return rc;
+}
+
+txq_err
+txq_pop_start(txq_client *c, PGconn *pg, const char *queue, size_t max)
+{
+    struct txq__params p;
+    txq_err rc;
+
+    if (c == NULL)
+        return TXQ_EINVAL;
+    if ((rc = txq__enter(c, pg)) || (rc = check_idle(c, pg)) ||
+        (rc = txq__pop_check(c, pg, queue, max)))
+        return rc;
+    txq__params_init(&p);
+    txq__param_text(&p, queue);
+    txq__param_int64(&p, (int64_t)max);
+    return start(c, pg, txq__pop_q(c), &p, 1);
+}
+
+txq_err
+txq_pop_finish(txq_client *c, PGconn *pg, txq_msg ***out, size_t *n)
+{
+    PGresult *r = NULL;
+    enum txq__q q = TXQ__Q_COUNT;
+    txq_err rc;
+
+    if (out != NULL)
+        *out = NULL;
+    if (n != NULL)
+        *n = 0;
+    if (c == NULL)
+        return TXQ_EINVAL;
+    /* Before the finish's own checks, so that the pending pop can still
+     * be finished with proper arguments. */
+    if (out == NULL || n == NULL) {
+        txq__clear_error(c);
+        return txq__set_error(c, TXQ_EINVAL, "%s is NULL",
+                              out == NULL ? "out" : "n");
+    }
+    if ((rc = finish_check(c, pg, "pop", &q)))
+        return rc;
+    rc = txq__collect(c, pg, &r);
+    if (rc != TXQ_OK) {
+        (void)txq__direct_refused(c, q, rc);
+        return rc;
+    }
+    rc = txq__msgs_from_result(c, r, out, n);
+    PQclear(r);
+    return rc;
+}
