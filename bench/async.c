@@ -1,7 +1,8 @@
 /*
  * async.c - txq-bench's driver for one process serving several
  * connections (-j), the shape of pgbench's threads: each connection is a
- * small state machine (send: start, finish; pop: BEGIN, start, finish,
+ * small state machine (send, send_batch: start, finish; pop: BEGIN,
+ * start, finish,
  * then COMMIT with the next BEGIN in one round trip), and one poll()
  * waits on every socket with a command out.
  */
@@ -14,13 +15,20 @@
 
 #define MAX_CONNS 64
 
+#define MAX_BATCH 100
+
 enum step { S_IDLE, S_BEGIN, S_TXQ, S_COMMIT, S_DONE };
+
+/* A batch's bodies: the payload MAX_BATCH times (set by bench_async). */
+static const void *bodies[MAX_BATCH];
+static size_t lens[MAX_BATCH];
 
 struct conn {
     PGconn *pg;
     txq_client *c;
     enum step step;
     int64_t left; /* send: messages still to send */
+    size_t sent;  /* send: messages of the statement out */
     int empty;    /* pop: the last pop found nothing */
 };
 
@@ -65,10 +73,16 @@ next(struct conn *k, int pop, size_t max)
             k->step = S_DONE;
             return 0;
         }
-        rc = txq_send_start(k->c, k->pg, bench_queue, bench_payload,
-                            bench_payload_len, NULL);
+        k->sent = (size_t)k->left < max ? (size_t)k->left : max;
+        if (max == 1)
+            rc = txq_send_start(k->c, k->pg, bench_queue, bench_payload,
+                                bench_payload_len, NULL);
+        else
+            rc = txq_send_batch_start(k->c, k->pg, bench_queue, bodies, lens,
+                                      k->sent, NULL);
         if (rc != TXQ_OK)
-            return bench_failed(k->c, "txq_send_start", rc);
+            return bench_failed(
+                k->c, max == 1 ? "txq_send_start" : "txq_send_batch_start", rc);
         k->step = S_TXQ;
         return 0;
     }
@@ -106,11 +120,14 @@ answered(struct conn *k, int pop, size_t max, int64_t *done)
         if (read_cmd(k) != 0)
             return -1;
     } else if (!pop) {
-        rc = txq_send_finish(k->c, k->pg, NULL);
+        rc = max == 1 ? txq_send_finish(k->c, k->pg, NULL)
+                      : txq_send_batch_finish(k->c, k->pg, NULL);
         if (rc != TXQ_OK)
-            return bench_failed(k->c, "txq_send_finish", rc);
-        k->left--;
-        *done += 1;
+            return bench_failed(
+                k->c, max == 1 ? "txq_send_finish" : "txq_send_batch_finish",
+                rc);
+        k->left -= (int64_t)k->sent;
+        *done += (int64_t)k->sent;
     } else {
         rc = txq_pop_finish(k->c, k->pg, &m, &n);
         if (rc != TXQ_OK && rc != TXQ_EMPTY)
@@ -135,8 +152,12 @@ bench_async(PGconn **pg,
     struct pollfd p[MAX_CONNS];
     int i, active = nk;
 
-    if (nk < 1 || nk > MAX_CONNS)
+    if (nk < 1 || nk > MAX_CONNS || max < 1 || max > MAX_BATCH)
         return -1;
+    for (i = 0; i < MAX_BATCH; i++) {
+        bodies[i] = bench_payload;
+        lens[i] = bench_payload_len;
+    }
     for (i = 0; i < nk; i++) {
         k[i] = (struct conn){.pg = pg[i], .c = c[i], .step = S_IDLE};
         k[i].left = n / nk + (i < n % nk ? 1 : 0);

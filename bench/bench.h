@@ -29,10 +29,11 @@ int bench_failed(txq_client *c, const char *what, txq_err rc);
 
 /*
  * bench_async - one process serving k connections (pg[i], each with its
- * handle c[i]) through txq_send_start/finish (pop: 0, n messages in all,
- * split among them, one per transaction) or BEGIN, txq_pop_start/finish of
- * max, COMMIT until the queue is empty (pop: 1). Returns 0 or -1; *done
- * counts the messages sent or popped.
+ * handle c[i]) through txq_send_start/finish (pop: 0, max 1) or
+ * txq_send_batch_start/finish of max (pop: 0, n messages in all, split
+ * among them, a statement per transaction), or BEGIN, txq_pop_start/finish
+ * of max, COMMIT until the queue is empty (pop: 1). max: 1 to 100.
+ * Returns 0 or -1; *done counts the messages sent or popped.
  */
 int bench_async(PGconn **pg,
                 txq_client **c,

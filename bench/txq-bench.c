@@ -5,9 +5,10 @@
  *   txq-bench [-c CLIENTS] [-j PROCS] [-q QUEUE] [-d DSN] [-s SCHEMA] [-w]
  *             COMMAND [N]
  *
- *   -j PROCS          send1, pop1 and pop100 only: the CLIENTS connections
- *                     shared by PROCS processes, each serving its own
- *                     through txq_send_start/finish or BEGIN,
+ *   -j PROCS          send1, send100, pop1 and pop100 only: the CLIENTS
+ *                     connections shared by PROCS processes, each serving
+ *                     its own through txq_send_start/finish,
+ *                     txq_send_batch_start/finish or BEGIN,
  *                     txq_pop_start/finish, COMMIT (bench/async.c), as
  *                     pgbench -j serves its clients from PROCS threads;
  *                     default: a process per connection, blocking calls
@@ -393,8 +394,9 @@ client_main(
     if (read(go_fd, &go, 1) != 0)
         goto out;
     if (nconn > 1)
-        ok = bench_async(pg, c, nconn, m != M_SEND1, m == M_POP100 ? BATCH : 1,
-                         n, &r.msgs) == 0;
+        ok = bench_async(pg, c, nconn, m != M_SEND1 && m != M_SEND100,
+                         m == M_POP100 || m == M_SEND100 ? BATCH : 1, n,
+                         &r.msgs) == 0;
     else if (m == M_IDEAL1)
         ok = run_ideal(pg[0], n, &r.msgs) == 0;
     else if (is_drain(m))
@@ -935,7 +937,8 @@ main(int argc, char **argv)
                                              : run_latency(n, ms, argv + a + 1);
         }
         if (procs > 0 && procs < clients && modes[i].mode != M_SEND1 &&
-            modes[i].mode != M_POP1 && modes[i].mode != M_POP100)
+            modes[i].mode != M_SEND100 && modes[i].mode != M_POP1 &&
+            modes[i].mode != M_POP100)
             return usage();
         ideal = modes[i].mode == M_IDEAL1;
         return run_workload(modes[i].mode, n, clients);

@@ -317,31 +317,33 @@ TXQ_API txq_err txq_pop(txq_client *c,
                         size_t *n);
 
 /*
- * Asynchronous send and pop, libpq's PQsendQuery way: for a service that
- * serves several connections from one thread (an event loop). A start
- * makes every check of txq_send / txq_pop, sends the statement and
- * returns without waiting for its answer; the finish reads that answer
- * and returns what txq_send / txq_pop would have. In between, the caller
- * waits until PQconsumeInput(pg) leaves PQisBusy(pg) false (poll PQsocket
- * for input) or just calls the finish, which then blocks. pg is in the
- * state of txq_send / txq_pop: autocommit or the caller's transaction for
- * a send, a transaction for a pop.
+ * Asynchronous send, send_batch and pop, libpq's PQsendQuery way: for a
+ * service that serves several connections from one thread (an event
+ * loop). A start makes every check of txq_send / txq_send_batch / txq_pop,
+ * sends the statement and returns without waiting for its answer; the
+ * finish reads that answer and returns what the blocking call would have.
+ * In between, the caller waits until PQconsumeInput(pg) leaves
+ * PQisBusy(pg) false (poll PQsocket for input), or just calls the finish,
+ * which then blocks. pg is in the state the blocking call needs:
+ * autocommit or the caller's transaction for a send, a transaction for a
+ * pop; a start on a connection with a command of the caller's still
+ * unanswered fails with TXQ_ESTATE.
  *
  * A handle has at most one statement pending: until its finish, every
  * other call with that handle fails with TXQ_ESTATE (and so does a finish
- * of the other kind, or one with nothing pending); use a handle per
+ * of another kind, or one with nothing pending); use a handle per
  * connection. The first start on a connection may block for the schema
  * check and for preparing the statement (once per connection). A start
  * that fails sent nothing; a finish that fails (ENOTFOUND, ECONN, EDB,
  * ...) leaves nothing pending. After a direct statement is refused (42501:
  * a SET ROLE since the connection was checked) the finish reports that
- * error and later starts use txq.send() / txq.pop(); txq_send would have
- * retried a refused send in autocommit by itself.
- * Returns: txq_send_start / txq_pop_start: TXQ_OK (sent) or the errors of
- * txq_send / txq_pop's checks: TXQ_EINVAL, TXQ_ETOOBIG, TXQ_ESTATE,
- * TXQ_ESCHEMA, TXQ_ECONN, TXQ_EDB. txq_send_finish: TXQ_OK (*out_id if
- * not NULL) or txq_send's errors; txq_pop_finish: txq_pop's returns, with
- * its ownership (txq_msgs_free).
+ * error and later starts use txq.send() / txq.pop(); the blocking send
+ * calls would have retried a refused send in autocommit by themselves.
+ * Returns: a start: TXQ_OK (sent) or the errors of the blocking call's
+ * checks: TXQ_EINVAL, TXQ_ETOOBIG, TXQ_ESTATE, TXQ_ENOMEM, TXQ_ESCHEMA,
+ * TXQ_ECONN, TXQ_EDB. A finish: the blocking call's returns (*out_id,
+ * out_ids as txq_send and txq_send_batch fill them), with txq_pop's
+ * ownership of the messages (txq_msgs_free).
  */
 TXQ_API txq_err txq_send_start(txq_client *c,
                                PGconn *pg,
@@ -351,6 +353,19 @@ TXQ_API txq_err txq_send_start(txq_client *c,
                                const txq_send_opts *opts);
 
 TXQ_API txq_err txq_send_finish(txq_client *c, PGconn *pg, int64_t *out_id);
+
+TXQ_API txq_err txq_send_batch_start(txq_client *c,
+                                     PGconn *pg,
+                                     const char *queue,
+                                     const void *const *bodies,
+                                     const size_t *lens,
+                                     size_t n,
+                                     const txq_send_opts *opts);
+
+/* out_ids: NULL, or room for the n ids of the start's batch. */
+TXQ_API txq_err txq_send_batch_finish(txq_client *c,
+                                      PGconn *pg,
+                                      int64_t *out_ids);
 
 TXQ_API txq_err txq_pop_start(txq_client *c,
                               PGconn *pg,

@@ -1,6 +1,7 @@
 /*
  * async.c - txq_send_start / txq_send_finish and txq_pop_start /
- * txq_pop_finish: the statement of txq_send or txq_pop sent without
+ * txq_pop_finish (and txq_send_batch_*): the statement of txq_send,
+ * txq_send_batch or txq_pop sent without
  * waiting for its answer, libpq's PQsendQuery way, so that one thread can
  * keep several connections busy (an event loop, a pool of connections
  * served by one thread). The start checks everything txq_send or txq_pop
@@ -8,20 +9,24 @@
  * same results. Between the two the handle refuses every other call.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "txq_int.h"
 
-static int
-is_send(enum txq__q q)
-{
-    return q == TXQ__Q_SEND || q == TXQ__Q_SEND_DIRECT;
-}
-
 const char *
 txq__pending_kind(const txq_client *c)
 {
-    return is_send((enum txq__q)(c->pending - 1)) ? "send" : "pop";
+    switch ((enum txq__q)(c->pending - 1)) {
+    case TXQ__Q_SEND:
+    case TXQ__Q_SEND_DIRECT:
+        return "send";
+    case TXQ__Q_SEND_BATCH:
+    case TXQ__Q_SEND_BATCH_DIRECT:
+        return "send_batch";
+    default:
+        return "pop";
+    }
 }
 
 /* Whether pg still has a command of the caller's unanswered: preparing
@@ -126,6 +131,58 @@ txq_send_finish(txq_client *c, PGconn *pg, int64_t *out_id)
     } else if (out_id != NULL) {
         *out_id = id;
     }
+    PQclear(r);
+    return rc;
+}
+
+txq_err
+txq_send_batch_start(txq_client *c,
+                     PGconn *pg,
+                     const char *queue,
+                     const void *const *bodies,
+                     const size_t *lens,
+                     size_t n,
+                     const txq_send_opts *opts)
+{
+    struct txq__params p;
+    unsigned char *array;
+    size_t total;
+    txq_err rc;
+
+    if (c == NULL)
+        return TXQ_EINVAL;
+    if ((rc = txq__enter(c, pg)) || (rc = check_idle(c, pg)) ||
+        (rc = txq__send_batch_check(c, pg, queue, bodies, lens, n, opts,
+                                    &total)))
+        return rc;
+    array = txq__send_batch_params(c, &p, queue, bodies, lens, n, total, opts);
+    if (array == NULL)
+        return TXQ_ENOMEM;
+    /* libpq copies the parameters into its output buffer as it sends. */
+    rc = start(c, pg, txq__send_batch_q(c), &p, 0);
+    free(array);
+    if (rc == TXQ_OK)
+        c->pending_n = n;
+    return rc;
+}
+
+txq_err
+txq_send_batch_finish(txq_client *c, PGconn *pg, int64_t *out_ids)
+{
+    PGresult *r = NULL;
+    enum txq__q q = TXQ__Q_COUNT;
+    txq_err rc;
+
+    if (c == NULL)
+        return TXQ_EINVAL;
+    if ((rc = finish_check(c, pg, "send_batch", &q)))
+        return rc;
+    rc = txq__collect(c, pg, &r);
+    if (rc != TXQ_OK) {
+        (void)txq__direct_refused(c, q, rc);
+        return rc;
+    }
+    rc = txq__batch_ids(c, r, c->pending_n, out_ids);
     PQclear(r);
     return rc;
 }

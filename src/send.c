@@ -203,25 +203,18 @@ build_array(const void *const *bodies,
 }
 
 txq_err
-txq_send_batch(txq_client *c,
-               PGconn *pg,
-               const char *queue,
-               const void *const *bodies,
-               const size_t *lens,
-               size_t n,
-               const txq_send_opts *opts,
-               int64_t *out_ids)
+txq__send_batch_check(txq_client *c,
+                      PGconn *pg,
+                      const char *queue,
+                      const void *const *bodies,
+                      const size_t *lens,
+                      size_t n,
+                      const txq_send_opts *opts,
+                      size_t *total)
 {
-    struct txq__params p;
-    PGTransactionStatusType ts;
-    enum txq__q q;
-    PGresult *r = NULL;
-    unsigned char *array = NULL;
-    size_t total = 20;
     txq_err rc;
 
-    if (c == NULL)
-        return TXQ_EINVAL;
+    *total = 20;
     if ((rc = txq__enter(c, pg)) ||
         (rc = txq__check_queue_name(c, "queue name", queue)))
         return rc;
@@ -241,49 +234,100 @@ txq_send_batch(txq_client *c,
                                   "body %zu of the batch: %zu bytes exceeds "
                                   "the largest max_body_bytes (%u)",
                                   i + 1, lens[i], MAX_BODY);
-        total += 4 + lens[i];
-        if (total > MAX_DATUM)
+        *total += 4 + lens[i];
+        if (*total > MAX_DATUM)
             return txq__set_error(c, TXQ_ETOOBIG,
                                   "batch too large: more than %u bytes in "
                                   "one statement; send it in parts",
                                   MAX_DATUM);
     }
-    if ((rc = txq__check_send_opts(c, opts)) ||
-        (rc = txq__ensure_schema(c, pg, 0)))
+    if ((rc = txq__check_send_opts(c, opts)))
         return rc;
+    return txq__ensure_schema(c, pg, 0);
+}
 
-    array = build_array(bodies, lens, n, total);
+unsigned char *
+txq__send_batch_params(txq_client *c,
+                       struct txq__params *p,
+                       const char *queue,
+                       const void *const *bodies,
+                       const size_t *lens,
+                       size_t n,
+                       size_t total,
+                       const txq_send_opts *opts)
+{
+    unsigned char *array = build_array(bodies, lens, n, total);
+
+    if (array == NULL) {
+        txq__set_error(c, TXQ_ENOMEM, "out of memory for a batch of %zu bytes",
+                       total);
+        return NULL;
+    }
+    txq__params_init(p);
+    txq__param_text(p, queue);
+    txq__param_binary(p, array, total, OID_BYTEA_ARRAY);
+    txq__send_opts_params(p, opts);
+    txq__param_int64(p, (int64_t)n);
+    return array;
+}
+
+enum txq__q
+txq__send_batch_q(const txq_client *c)
+{
+    return SEND_BATCH_Q(c);
+}
+
+txq_err
+txq__batch_ids(txq_client *c, const PGresult *r, size_t n, int64_t *out_ids)
+{
+    if ((size_t)PQntuples(r) != n || PQnfields(r) != 1)
+        return txq__set_error(c, TXQ_EDB,
+                              "send_batch returned %d ids for %zu messages",
+                              PQntuples(r), n);
+    for (size_t i = 0; i < n; i++) {
+        int64_t id;
+
+        if (!txq__parse_int64(PQgetvalue(r, (int)i, 0), &id))
+            return txq__set_error(c, TXQ_EDB, "unexpected message id");
+        if (out_ids != NULL)
+            out_ids[i] = id;
+    }
+    return TXQ_OK;
+}
+
+txq_err
+txq_send_batch(txq_client *c,
+               PGconn *pg,
+               const char *queue,
+               const void *const *bodies,
+               const size_t *lens,
+               size_t n,
+               const txq_send_opts *opts,
+               int64_t *out_ids)
+{
+    struct txq__params p;
+    PGTransactionStatusType ts;
+    enum txq__q q;
+    PGresult *r = NULL;
+    unsigned char *array;
+    size_t total;
+    txq_err rc;
+
+    if (c == NULL)
+        return TXQ_EINVAL;
+    if ((rc = txq__send_batch_check(c, pg, queue, bodies, lens, n, opts,
+                                    &total)))
+        return rc;
+    array = txq__send_batch_params(c, &p, queue, bodies, lens, n, total, opts);
     if (array == NULL)
-        return txq__set_error(c, TXQ_ENOMEM,
-                              "out of memory for a batch of %zu bytes", total);
-    txq__params_init(&p);
-    txq__param_text(&p, queue);
-    txq__param_binary(&p, array, total, OID_BYTEA_ARRAY);
-    txq__send_opts_params(&p, opts);
-    txq__param_int64(&p, (int64_t)n);
+        return TXQ_ENOMEM;
     ts = PQtransactionStatus(pg);
     q = SEND_BATCH_Q(c);
     rc = txq__query(c, pg, q, &p, 0, &r);
     if (txq__direct_refused(c, q, rc) && ts == PQTRANS_IDLE)
         rc = txq__query(c, pg, TXQ__Q_SEND_BATCH, &p, 0, &r);
-    if (rc != TXQ_OK)
-        goto out;
-    if ((size_t)PQntuples(r) != n || PQnfields(r) != 1) {
-        rc = txq__set_error(c, TXQ_EDB,
-                            "send_batch returned %d ids for %zu messages",
-                            PQntuples(r), n);
-        goto out;
-    }
-    for (size_t i = 0; i < n; i++) {
-        int64_t id;
-        if (!txq__parse_int64(PQgetvalue(r, (int)i, 0), &id)) {
-            rc = txq__set_error(c, TXQ_EDB, "unexpected message id");
-            goto out;
-        }
-        if (out_ids != NULL)
-            out_ids[i] = id;
-    }
-out:
+    if (rc == TXQ_OK)
+        rc = txq__batch_ids(c, r, n, out_ids);
     PQclear(r);
     free(array);
     return rc;

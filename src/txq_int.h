@@ -68,6 +68,7 @@ struct txq_client {
      * Every other call is refused meanwhile (txq__enter). */
     int pending;
     const PGconn *pending_pg;
+    size_t pending_n; /* a batch's size */
 };
 
 /* === messages === */
@@ -304,6 +305,37 @@ void txq__send_params(struct txq__params *p,
 /* The statement txq_send runs on c's connection: SEND_DIRECT when its role
  * may insert itself, else SEND. */
 enum txq__q txq__send_q(const txq_client *c);
+
+/* The checks of txq_send_batch, then the schema check; *total: the size of
+ * the bytea[] the batch makes. Returns: TXQ_OK or the error. */
+txq_err txq__send_batch_check(txq_client *c,
+                              PGconn *pg,
+                              const char *queue,
+                              const void *const *bodies,
+                              const size_t *lens,
+                              size_t n,
+                              const txq_send_opts *opts,
+                              size_t *total);
+
+/* txq_send_batch's parameters; the bytea[] is built into a malloc'd
+ * buffer p points into, returned (free it after the statement went out),
+ * or NULL with TXQ_ENOMEM set. */
+unsigned char *txq__send_batch_params(txq_client *c,
+                                      struct txq__params *p,
+                                      const char *queue,
+                                      const void *const *bodies,
+                                      const size_t *lens,
+                                      size_t n,
+                                      size_t total,
+                                      const txq_send_opts *opts);
+
+/* SEND_BATCH_DIRECT or SEND_BATCH, as txq__send_q. */
+enum txq__q txq__send_batch_q(const txq_client *c);
+
+/* The n ids of a send-batch result r into out_ids (may be NULL).
+ * Returns: TXQ_OK, or TXQ_EDB when r is not n ids. */
+txq_err
+txq__batch_ids(txq_client *c, const PGresult *r, size_t n, int64_t *out_ids);
 
 /* After a failed send or pop: a direct statement refused (42501: a SET
  * ROLE or a REVOKE since the connection was checked) switches c to the

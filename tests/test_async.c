@@ -93,6 +93,74 @@ test_sends_on_several_connections(void **state)
     }
 }
 
+/* Batches on two connections at once: each finish gives its batch's ids
+ * in order; a rolled back batch leaves nothing; bad batches are refused at
+ * the start with nothing sent; the finish must be the batch's own. */
+static void
+test_send_batches(void **state)
+{
+    tt_fixture *f = *state;
+    PGconn *pg2 = tt_connect(f->schema);
+    txq_client *c2 = new_client(f);
+    const void *b1[3] = {"a", "b", "c"}, *b2[2] = {"xy", "z"};
+    const void *bad[2] = {"a", NULL};
+    size_t l1[3] = {1, 1, 1}, l2[2] = {2, 1}, lbad[2] = {1, 4};
+    int64_t ids1[3] = {0}, ids2[2] = {0}, id = 0;
+
+    assert_txq_ok(f->c, txq_send_batch_start(f->c, f->pg, "jobs", b1, l1, 3,
+                                             &(txq_send_opts){.priority = 2}));
+    assert_txq_ok(c2, txq_send_batch_start(c2, pg2, "jobs", b2, l2, 2, NULL));
+    wait_ready(pg2);
+    wait_ready(f->pg);
+    assert_txq_ok(c2, txq_send_batch_finish(c2, pg2, ids2));
+    assert_txq_ok(f->c, txq_send_batch_finish(f->c, f->pg, ids1));
+    assert_true(ids1[0] < ids1[1] && ids1[1] < ids1[2]);
+    assert_true(ids2[0] < ids2[1]);
+    assert_int_equal(tt_scalar(f->pg,
+                               "select count(*) from messages where id in "
+                               "(%lld, %lld, %lld) and priority = 2",
+                               (long long)ids1[0], (long long)ids1[1],
+                               (long long)ids1[2]),
+                     3);
+    assert_int_equal(tt_scalar(f->pg,
+                               "select count(*) from messages where "
+                               "id = %lld and body = 'xy'",
+                               (long long)ids2[0]),
+                     1);
+
+    tt_exec(pg2, "begin");
+    assert_txq_ok(c2, txq_send_batch_start(c2, pg2, "jobs", b1, l1, 3, NULL));
+    assert_txq_rc(c2, txq_send_finish(c2, pg2, &id), TXQ_ESTATE);
+    assert_non_null(
+        strstr(txq_errmsg(c2), "finish with txq_send_batch_finish"));
+    assert_txq_ok(c2, txq_send_batch_finish(c2, pg2, NULL));
+    tt_exec(pg2, "rollback");
+    assert_int_equal(tt_depth(f), 5);
+
+    assert_txq_rc(f->c,
+                  txq_send_batch_start(f->c, f->pg, "jobs", b1, l1, 0, NULL),
+                  TXQ_EINVAL);
+    assert_non_null(strstr(txq_errmsg(f->c), "n must be at least 1"));
+    assert_txq_rc(f->c,
+                  txq_send_batch_start(f->c, f->pg, "jobs", NULL, l1, 3, NULL),
+                  TXQ_EINVAL);
+    assert_txq_rc(f->c,
+                  txq_send_batch_start(f->c, f->pg, "jobs", bad, lbad, 2, NULL),
+                  TXQ_EINVAL);
+    assert_non_null(strstr(txq_errmsg(f->c), "body 2 of the batch is NULL"));
+    assert_txq_rc(
+        f->c, txq_send_batch_start(f->c, f->pg, "bad name", b1, l1, 3, NULL),
+        TXQ_EINVAL);
+    assert_txq_rc(f->c, txq_send_batch_finish(f->c, f->pg, NULL), TXQ_ESTATE);
+    assert_txq_ok(f->c,
+                  txq_send_batch_start(f->c, f->pg, "nope", b1, l1, 3, NULL));
+    assert_txq_rc(f->c, txq_send_batch_finish(f->c, f->pg, ids1),
+                  TXQ_ENOTFOUND);
+    assert_int_equal(tt_depth(f), 5);
+    PQfinish(pg2);
+    txq_client_free(c2);
+}
+
 /* In the caller's transaction: a rolled back send leaves nothing, a
  * committed one its message. */
 static void
@@ -432,6 +500,8 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_sends_on_several_connections,
                                         tt_setup_jobs, tt_teardown),
+        cmocka_unit_test_setup_teardown(test_send_batches, tt_setup_jobs,
+                                        tt_teardown),
         cmocka_unit_test_setup_teardown(test_send_in_transaction, tt_setup_jobs,
                                         tt_teardown),
         cmocka_unit_test_setup_teardown(test_pop_direct, tt_setup_jobs,

@@ -66,10 +66,8 @@ test_async_workloads(void **state)
 {
     tt_fixture *f = *state;
     static const char *const steps[][3] = {
-        {"4", "send1", "400"},
-        {"4", "pop100", "400"},
-        {"3", "send1", "50"},
-        {"3", "pop1", "50"},
+        {"4", "send1", "400"}, {"4", "pop100", "400"},  {"3", "send1", "50"},
+        {"3", "pop1", "50"},   {"3", "send100", "450"}, {"4", "pop100", "450"},
     };
     tt_run r;
 
@@ -90,7 +88,7 @@ test_async_workloads(void **state)
     assert_int_equal(tt_depth(f), 0);
     assert_int_equal(tt_scalar(f->pg, "select acked from queue_stats where "
                                       "queue = 'bench'"),
-                     450);
+                     900);
 
     tt_bench(f, &r, (const char *[]){"-c", "4", "-j", "2", "recv1", "1", NULL});
     assert_int_equal(r.code, 2);
