@@ -247,38 +247,22 @@ test_ok_over_failed_transaction(void **state)
                      1);
 }
 
+/* A handler whose message was taken over meanwhile (result 98: x.other
+ * claims it again): the ack is fenced, the attempt's writes roll back, the
+ * new holder keeps it. pipelined: the next claim rides in the ack's round
+ * trip (no max_messages), and the fenced ack fails before its COMMIT. */
 static void
-test_stale_ack_fenced(void **state)
+stale_ack_fenced(tt_fixture *f, int pipelined)
 {
-    tt_fixture *f = *state;
     struct ctx x = {0};
     txq_consumer_opts o = {0};
 
     tt_send(f, f->pg, "jobs", "a");
     x.other = tt_connect(NULL);
-    o.max_messages = 1;
-    x.result = (txq_handler_result)98;
-    assert_int_equal(run(f, &x, &o), TXQ_OK);
-    assert_int_equal(x.last_err, TXQ_ESTATE);
-    assert_int_equal(x.acked, 0);
-    /* The writes of the stale attempt rolled back; the new holder has it. */
-    assert_int_equal(tt_scalar(f->pg, "select count(*) from biz"), 0);
-    assert_int_equal(tt_scalar(f->pg, "select attempts from messages"), 2);
-    PQfinish(x.other);
-}
-
-/* The same with the next claim riding in the ack's round trip (no
- * max_messages): the fenced ack fails before its COMMIT runs. */
-static void
-test_stale_ack_fenced_pipelined(void **state)
-{
-    tt_fixture *f = *state;
-    struct ctx x = {0};
-    txq_consumer_opts o = {0};
-
-    tt_send(f, f->pg, "jobs", "a");
-    x.other = tt_connect(NULL);
-    o.exit_when_empty = 1;
+    if (pipelined)
+        o.exit_when_empty = 1;
+    else
+        o.max_messages = 1;
     x.result = (txq_handler_result)98;
     assert_int_equal(run(f, &x, &o), TXQ_OK);
     assert_int_equal(x.calls, 1);
@@ -287,6 +271,18 @@ test_stale_ack_fenced_pipelined(void **state)
     assert_int_equal(tt_scalar(f->pg, "select count(*) from biz"), 0);
     assert_int_equal(tt_scalar(f->pg, "select attempts from messages"), 2);
     PQfinish(x.other);
+}
+
+static void
+test_stale_ack_fenced(void **state)
+{
+    stale_ack_fenced(*state, 0);
+}
+
+static void
+test_stale_ack_fenced_pipelined(void **state)
+{
+    stale_ack_fenced(*state, 1);
 }
 
 static void
