@@ -1,12 +1,12 @@
 /*
- * async.c - txq_send_start / txq_send_finish and txq_pop_start /
- * txq_pop_finish (and txq_send_batch_*): the statement of txq_send,
- * txq_send_batch or txq_pop sent without
- * waiting for its answer, libpq's PQsendQuery way, so that one thread can
- * keep several connections busy (an event loop, a pool of connections
- * served by one thread). The start checks everything txq_send or txq_pop
- * checks and sends; the finish reads the answer and turns it into the
- * same results. Between the two the handle refuses every other call.
+ * async.c - txq_send_start / _finish, txq_send_batch_start / _finish and
+ * txq_pop_start / _finish: the statement of txq_send, txq_send_batch or
+ * txq_pop sent without waiting for its answer, libpq's PQsendQuery way,
+ * so that one thread can keep several connections busy (an event loop, a
+ * pool of connections served by one thread). The start checks everything
+ * the blocking call checks and sends; the finish reads the answer and
+ * turns it into the same results. Between the two the handle refuses
+ * every other call.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,12 +59,18 @@ start(txq_client *c,
 }
 
 /*
- * The checks of a finish: something of this kind pending on this pg.
- * Returns TXQ_OK with *q the pending statement, now no longer pending.
+ * The finish's part every kind shares: something of this kind pending on
+ * this pg (else nothing is read), then its answer. A refused direct
+ * statement switches c to the plpgsql function for later starts.
+ * Returns TXQ_OK with *res (the caller clears it), or the error; either
+ * way nothing is pending after a read.
  */
 static txq_err
-finish_check(txq_client *c, PGconn *pg, const char *kind, enum txq__q *q)
+finish(txq_client *c, PGconn *pg, const char *kind, PGresult **res)
 {
+    enum txq__q q;
+    txq_err rc;
+
     txq__clear_error(c);
     if (c->pending == 0)
         return txq__set_error(c, TXQ_ESTATE,
@@ -79,10 +85,12 @@ finish_check(txq_client *c, PGconn *pg, const char *kind, enum txq__q *q)
     if (pg == NULL || pg != c->pending_pg)
         return txq__set_error(
             c, TXQ_EINVAL, "pg is not the connection txq_%s_start used", kind);
-    *q = (enum txq__q)(c->pending - 1);
+    q = (enum txq__q)(c->pending - 1);
     c->pending = 0;
     c->pending_pg = NULL;
-    return TXQ_OK;
+    rc = txq__collect(c, pg, res);
+    (void)txq__direct_refused(c, q, rc);
+    return rc;
 }
 
 txq_err
@@ -109,19 +117,13 @@ txq_err
 txq_send_finish(txq_client *c, PGconn *pg, int64_t *out_id)
 {
     PGresult *r = NULL;
-    enum txq__q q = TXQ__Q_COUNT;
     int64_t id;
     txq_err rc;
 
     if (c == NULL)
         return TXQ_EINVAL;
-    if ((rc = finish_check(c, pg, "send", &q)))
+    if ((rc = finish(c, pg, "send", &r)))
         return rc;
-    rc = txq__collect(c, pg, &r);
-    if (rc != TXQ_OK) {
-        (void)txq__direct_refused(c, q, rc);
-        return rc;
-    }
     if (PQntuples(r) != 1 || PQnfields(r) != 1 || PQgetisnull(r, 0, 0) ||
         !txq__parse_int64(PQgetvalue(r, 0, 0), &id)) {
         rc = txq__set_error(c, TXQ_EDB,
@@ -170,18 +172,12 @@ txq_err
 txq_send_batch_finish(txq_client *c, PGconn *pg, int64_t *out_ids)
 {
     PGresult *r = NULL;
-    enum txq__q q = TXQ__Q_COUNT;
     txq_err rc;
 
     if (c == NULL)
         return TXQ_EINVAL;
-    if ((rc = finish_check(c, pg, "send_batch", &q)))
+    if ((rc = finish(c, pg, "send_batch", &r)))
         return rc;
-    rc = txq__collect(c, pg, &r);
-    if (rc != TXQ_OK) {
-        (void)txq__direct_refused(c, q, rc);
-        return rc;
-    }
     rc = txq__batch_ids(c, r, c->pending_n, out_ids);
     PQclear(r);
     return rc;
@@ -208,7 +204,6 @@ txq_err
 txq_pop_finish(txq_client *c, PGconn *pg, txq_msg ***out, size_t *n)
 {
     PGresult *r = NULL;
-    enum txq__q q = TXQ__Q_COUNT;
     txq_err rc;
 
     if (out != NULL)
@@ -224,13 +219,8 @@ txq_pop_finish(txq_client *c, PGconn *pg, txq_msg ***out, size_t *n)
         return txq__set_error(c, TXQ_EINVAL, "%s is NULL",
                               out == NULL ? "out" : "n");
     }
-    if ((rc = finish_check(c, pg, "pop", &q)))
+    if ((rc = finish(c, pg, "pop", &r)))
         return rc;
-    rc = txq__collect(c, pg, &r);
-    if (rc != TXQ_OK) {
-        (void)txq__direct_refused(c, q, rc);
-        return rc;
-    }
     rc = txq__msgs_from_result(c, r, out, n);
     PQclear(r);
     return rc;

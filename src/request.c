@@ -22,7 +22,6 @@
 #include "txq_int.h"
 
 #define OID_BYTEA       17
-#define MAX_BODY        268435456u
 #define MAX_TIMEOUT     86400.0
 #define DEFAULT_POLL    5.0
 #define DEFAULT_BATCH   100
@@ -618,15 +617,8 @@ txq_reply(txq_client *c,
                               "message %lld is not a request: it has no "
                               "correlation_id",
                               (long long)request->id);
-    if (body == NULL && len > 0)
-        return txq__set_error(c, TXQ_EINVAL, "body is NULL but len is %zu",
-                              len);
-    if (len > MAX_BODY)
-        return txq__set_error(c, TXQ_ETOOBIG,
-                              "body of %zu bytes exceeds the largest "
-                              "max_body_bytes (%u)",
-                              len, MAX_BODY);
-    if ((rc = txq__check_text(c, "headers_json", headers_json, 1)) ||
+    if ((rc = txq__check_body(c, body, len)) ||
+        (rc = txq__check_text(c, "headers_json", headers_json, 1)) ||
         (rc = txq__ensure_schema(c, pg, 0)))
         return rc;
     txq__params_init(&p);

@@ -89,6 +89,20 @@ txq__direct_refused(txq_client *c, enum txq__q q, txq_err rc)
 }
 
 txq_err
+txq__check_body(txq_client *c, const void *body, size_t len)
+{
+    if (body == NULL && len > 0)
+        return txq__set_error(c, TXQ_EINVAL, "body is NULL but len is %zu",
+                              len);
+    if (len > MAX_BODY)
+        return txq__set_error(c, TXQ_ETOOBIG,
+                              "body of %zu bytes exceeds the largest "
+                              "max_body_bytes (%u)",
+                              len, MAX_BODY);
+    return TXQ_OK;
+}
+
+txq_err
 txq__send_check(txq_client *c,
                 PGconn *pg,
                 const char *queue,
@@ -99,17 +113,9 @@ txq__send_check(txq_client *c,
     txq_err rc;
 
     if ((rc = txq__enter(c, pg)) ||
-        (rc = txq__check_queue_name(c, "queue name", queue)))
-        return rc;
-    if (body == NULL && len > 0)
-        return txq__set_error(c, TXQ_EINVAL, "body is NULL but len is %zu",
-                              len);
-    if (len > MAX_BODY)
-        return txq__set_error(c, TXQ_ETOOBIG,
-                              "body of %zu bytes exceeds the largest "
-                              "max_body_bytes (%u)",
-                              len, MAX_BODY);
-    if ((rc = txq__check_send_opts(c, opts)))
+        (rc = txq__check_queue_name(c, "queue name", queue)) ||
+        (rc = txq__check_body(c, body, len)) ||
+        (rc = txq__check_send_opts(c, opts)))
         return rc;
     return txq__ensure_schema(c, pg, 0);
 }

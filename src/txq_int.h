@@ -286,6 +286,11 @@ const char *txq__pending_kind(const txq_client *c);
 
 /* === send.c === */
 
+/* A message body: not NULL unless empty, within the largest
+ * max_body_bytes. Returns: TXQ_OK, TXQ_EINVAL or TXQ_ETOOBIG (message
+ * set). */
+txq_err txq__check_body(txq_client *c, const void *body, size_t len);
+
 /* The checks of txq_send, then the schema check (a round trip once per
  * connection). Returns: TXQ_OK or the error, with the message set. */
 txq_err txq__send_check(txq_client *c,
