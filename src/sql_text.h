@@ -163,8 +163,9 @@ enum txq__q {
  * what send() would. Anything else (fifo, an unknown queue, a bad value)
  * inserts nothing here and goes to send() in the same statement, which
  * does it or raises its error. A queue with a waiter row is woken through
- * _wake_queue. Parameters as in SEND. Row security holds a producer's
- * insert to the same rules (sql/views/zz_privileges.sql). */
+ * _wake_queue; waiters is probed only when the queue row's waiting flag
+ * (set by wait_begin) is on. Parameters as in SEND. Row security holds a
+ * producer's insert to the same rules (sql/views/zz_privileges.sql). */
 #define TXQ__SQL_DIRECT_COLUMNS                                          \
     "insert into @extschema@.messages (queue_id, priority, visible_at, " \
     "enqueued_at, expires_at, correlation_id, reply_to, headers, body) " \
@@ -183,8 +184,8 @@ enum txq__q {
     "and ($5::int is null or $5::int between -32768 and 32767) "     \
     "and ($8::text is null or length($8::text) <= 512) "             \
     "and ($9::text is null or $9::text ~ '^[a-z][a-z0-9_]{0,62}$') " \
-    "and (not exists (select from @extschema@.waiters w "            \
-    "where w.queue_id = q.queue_id) "                                \
+    "and (not q.waiting or not exists (select from "                 \
+    "@extschema@.waiters w where w.queue_id = q.queue_id) "          \
     "or @extschema@._wake_queue(q.queue_id)) "
 
 #define TXQ__SQL_SEND_DIRECT                    \

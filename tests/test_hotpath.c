@@ -3,7 +3,8 @@
  * statements (shared by handles, per connection, surviving DEALLOCATE ALL
  * and a switch between connections), ack_receive's fence, per-backend
  * counter rows folded by maintain(), a wake-up that takes the waiter
- * row so a burst of sends notifies once, and claim plans that stay
+ * row so a burst of sends notifies once, the queue's waiting flag that
+ * spares sends the waiters probe, and claim plans that stay
  * bounded when they were made while the table looked empty.
  *
  * Needs TXQ_TEST_DSN (ctest's pg_start fixture provides it).
@@ -183,6 +184,130 @@ test_wake_takes_waiter_row(void **state)
     PQfinish(w);
 }
 
+/* Scans of table name (sequential or by index) by pg not yet reported
+ * to the statistics. */
+static long long
+table_scans(PGconn *pg, const char *name)
+{
+    return tt_scalar(pg,
+                     "select pg_stat_get_xact_numscans(c.oid) + "
+                     "coalesce(sum(pg_stat_get_xact_numscans(i.indexrelid)), 0)"
+                     " from pg_class c left join pg_index i on"
+                     " i.indrelid = c.oid where c.oid = '%s'::regclass"
+                     " group by c.oid",
+                     name);
+}
+
+static long long
+waiting(PGconn *pg, const char *queue)
+{
+    return tt_scalar(pg, "select waiting::int from queues where name = '%s'",
+                     queue);
+}
+
+/* A queue's waiting flag: off until a wait_begin, so sends (libtxq's
+ * direct one and SQL's send()) do not probe waiters; on while somebody may
+ * wait, so sends probe and wake; off again once maintain() finds no waiter
+ * row, and not while one is left. */
+static void
+test_waiting_flag(void **state)
+{
+    tt_fixture *f = *state;
+    PGconn *w = tt_connect(f->schema);
+    long long scans;
+
+    tt_queue(f, "jobs", NULL);
+    assert_int_equal(waiting(f->pg, "jobs"), 0);
+    /* Counts not yet reported stay pending across transactions; none is
+     * reported inside one. */
+    tt_exec(f->pg, "begin");
+    scans = table_scans(f->pg, "waiters");
+    tt_send(f, f->pg, "jobs", "a");
+    tt_exec(f->pg, "select send('jobs', 'b')");
+    assert_int_equal(table_scans(f->pg, "waiters"), scans);
+    tt_exec(f->pg, "commit");
+
+    tt_exec(w, "listen txq_wake");
+    tt_exec(w, "select wait_begin('jobs')");
+    assert_int_equal(waiting(f->pg, "jobs"), 1);
+    tt_exec(f->pg, "begin");
+    scans = table_scans(f->pg, "waiters");
+    tt_send(f, f->pg, "jobs", "c");
+    assert_true(table_scans(f->pg, "waiters") > scans);
+    tt_exec(f->pg, "commit");
+    assert_int_equal(tt_wakes(w, "jobs"), 1);
+    /* The wake-up took the row; the flag waits for maintain(). */
+    assert_int_equal(tt_scalar(f->pg, "select count(*) from waiters"), 0);
+    assert_int_equal(waiting(f->pg, "jobs"), 1);
+    assert_int_equal(
+        tt_scalar(f->pg, "select (maintain()->>'waiting_cleared')::int"), 1);
+    assert_int_equal(waiting(f->pg, "jobs"), 0);
+
+    tt_exec(w, "select wait_begin('jobs')");
+    assert_int_equal(
+        tt_scalar(f->pg, "select (maintain()->>'waiting_cleared')::int"), 0);
+    assert_int_equal(waiting(f->pg, "jobs"), 1);
+    tt_exec(f->pg, "select send('jobs', 'd')");
+    assert_int_equal(tt_wakes(w, "jobs"), 1);
+    PQfinish(w);
+}
+
+/* maintain() and a wait_begin at the same moment: the flag must never end
+ * off with a waiter row left, or that waiter sleeps through the sends
+ * until its poll. A wait_begin not yet committed (its row invisible to
+ * maintain) makes maintain() skip the queue, without waiting; a wait_begin
+ * behind maintain()'s uncommitted clear waits for it and turns the flag
+ * back on. */
+static void
+test_waiting_flag_race(void **state)
+{
+    tt_fixture *f = *state;
+    PGconn *w = tt_connect(f->schema);
+    PGresult *r;
+    int pid = tt_pid(w), blocked = 0;
+
+    tt_queue(f, "jobs", NULL);
+    tt_exec(f->pg, "set statement_timeout = '5s'");
+    tt_exec(w, "listen txq_wake");
+    tt_exec(w, "select wait_begin('jobs')");
+    tt_send(f, f->pg, "jobs", "a");
+    assert_int_equal(tt_wakes(w, "jobs"), 1);
+
+    /* The waiter's registration is in flight: skipped. */
+    tt_exec(w, "begin");
+    tt_exec(w, "select wait_begin('jobs')");
+    assert_int_equal(
+        tt_scalar(f->pg, "select (maintain()->>'waiting_cleared')::int"), 0);
+    tt_exec(w, "commit");
+    assert_int_equal(waiting(f->pg, "jobs"), 1);
+    tt_send(f, f->pg, "jobs", "b");
+    assert_int_equal(tt_wakes(w, "jobs"), 1);
+
+    /* maintain() cleared first, uncommitted: the registration waits. */
+    tt_exec(f->pg, "begin");
+    assert_int_equal(
+        tt_scalar(f->pg, "select (maintain()->>'waiting_cleared')::int"), 1);
+    assert_int_equal(PQsendQuery(w, "select wait_begin('jobs')"), 1);
+    for (int i = 0; i < 200 && !blocked; i++) {
+        blocked = tt_scalar(f->pg,
+                            "select count(*) from pg_stat_activity where "
+                            "pid = %d and wait_event_type = 'Lock'",
+                            pid) == 1;
+        if (!blocked)
+            tt_sleep_ms(10);
+    }
+    assert_true(blocked);
+    tt_exec(f->pg, "commit");
+    r = PQgetResult(w);
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    PQclear(r);
+    assert_null(PQgetResult(w));
+    assert_int_equal(waiting(f->pg, "jobs"), 1);
+    tt_send(f, f->pg, "jobs", "c");
+    assert_int_equal(tt_wakes(w, "jobs"), 1);
+    PQfinish(w);
+}
+
 /* Index tuples read by this transaction of pg through index name. */
 static long long
 tuples_read(PGconn *pg, const char *index)
@@ -259,6 +384,10 @@ main(void)
         cmocka_unit_test_setup_teardown(test_claim_plan_bounded, tt_setup,
                                         tt_teardown),
         cmocka_unit_test_setup_teardown(test_wake_takes_waiter_row, tt_setup,
+                                        tt_teardown),
+        cmocka_unit_test_setup_teardown(test_waiting_flag, tt_setup,
+                                        tt_teardown),
+        cmocka_unit_test_setup_teardown(test_waiting_flag_race, tt_setup,
                                         tt_teardown),
     };
 

@@ -1,7 +1,8 @@
 /*
  * test_migrate.c - txq_migrate and txq_schema_check: first run, re-run,
- * missing and newer schemas, the transaction guard, concurrent migrations,
- * and the least-privilege roles the migration creates.
+ * missing and newer schemas, an upgrade from version 1, the transaction
+ * guard, concurrent migrations, and the least-privilege roles the
+ * migration creates.
  *
  * Needs TXQ_TEST_DSN (ctest's pg_start fixture provides it).
  */
@@ -143,6 +144,51 @@ test_newer_schema(void **state)
     assert_int_equal(tt_depth(f), 0);
     txq_client_free(c);
     PQfinish(pg2);
+}
+
+/* A schema at version 1 with queues, messages and a waiting session:
+ * the library refuses it until txq_migrate applies 0002, which flags the
+ * queue that has a waiter row (so the next send wakes it) and only that
+ * one, and keeps the messages. */
+static void
+test_upgrade_from_version_1(void **state)
+{
+    tt_fixture *f = *state;
+    PGconn *w = tt_connect(f->schema), *pg2;
+    txq_client *c;
+    int applied = -1;
+    int64_t id = 0;
+
+    tt_queue(f, "jobs", NULL);
+    tt_queue(f, "idle", NULL);
+    tt_send(f, f->pg, "jobs", "kept");
+    tt_exec(w, "listen txq_wake");
+    tt_exec(w, "select wait_begin('jobs')");
+    /* Back to what 0001 alone made. */
+    tt_exec(f->pg, "alter table queues drop column waiting");
+    tt_exec(f->pg, "delete from schema_migrations where version = 2");
+
+    pg2 = tt_connect(NULL);
+    c = txq_client_new(&(txq_options){.schema = f->schema});
+    assert_non_null(c);
+    assert_txq_rc(c, txq_send(c, pg2, "jobs", "x", 1, NULL, &id), TXQ_ESCHEMA);
+    assert_non_null(strstr(txq_errmsg(c), "run txq migrate"));
+    assert_int_equal(tt_depth(f), 1);
+    assert_txq_ok(c, txq_migrate(c, pg2, &applied));
+    assert_int_equal(applied, 1);
+    assert_int_equal(tt_scalar(f->pg, "select schema_version()"), 2);
+    assert_int_equal(tt_scalar(f->pg, "select count(*) from queues "
+                                      "where waiting and name = 'jobs'"),
+                     1);
+    assert_int_equal(tt_scalar(f->pg, "select count(*) from queues "
+                                      "where waiting and name = 'idle'"),
+                     0);
+    assert_txq_ok(c, txq_send(c, pg2, "jobs", "x", 1, NULL, &id));
+    assert_int_equal(tt_wakes(w, "jobs"), 1);
+    assert_int_equal(tt_depth(f), 2);
+    txq_client_free(c);
+    PQfinish(pg2);
+    PQfinish(w);
 }
 
 static void
@@ -370,6 +416,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_bad_schema_name, tt_setup,
                                         tt_teardown),
         cmocka_unit_test_setup_teardown(test_newer_schema, tt_setup,
+                                        tt_teardown),
+        cmocka_unit_test_setup_teardown(test_upgrade_from_version_1, tt_setup,
                                         tt_teardown),
         cmocka_unit_test_setup_teardown(test_migrate_in_transaction, tt_setup,
                                         tt_teardown),

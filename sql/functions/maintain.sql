@@ -10,7 +10,8 @@ as $$
 --      does): releases claims of sessions that died (their messages come
 --      back in seconds, not after the visibility timeout), moves expired
 --      messages to the dead letters, prunes the archive and dedup ids past
---      their windows, forgets waiters of dead sessions. Each step works in
+--      their windows, forgets waiters of dead sessions and turns off the
+--      waiting flag of queues nobody waits on. Each step works in
 --      bounded chunks and skips locked rows, so it never blocks consumers.
 --
 -- Returns:
@@ -27,6 +28,7 @@ declare
     v_n int;
     n_dedup int;
     n_waiters int;
+    n_unflagged int := 0;
     n_counters int;
 begin
     -- A claim whose backend is gone, or was reused by a later session.
@@ -133,8 +135,33 @@ begin
            discarded = c.discarded + excluded.discarded;
     get diagnostics n_counters = row_count;
 
+    -- A queue's waiting flag goes off once no waiter row is left, so its
+    -- sends stop probing waiters. Last, as the lock taken here is held to
+    -- commit. A queue a wait_begin is registering on right now is locked
+    -- (key share): skipped, not waited for. Each statement here sees what
+    -- committed before it began, so the re-check after the lock sees a row
+    -- whose wait_begin committed meanwhile.
+    for v_qid in
+        select qq.queue_id from @extschema@.queues qq
+         where qq.waiting
+           and not exists (select 1 from @extschema@.waiters w
+                            where w.queue_id = qq.queue_id)
+    loop
+        perform 1 from @extschema@.queues qq
+          where qq.queue_id = v_qid for update skip locked;
+        if found then
+            update @extschema@.queues qq set waiting = false
+             where qq.queue_id = v_qid
+               and not exists (select 1 from @extschema@.waiters w
+                                where w.queue_id = v_qid);
+            get diagnostics v_n = row_count;
+            n_unflagged := n_unflagged + v_n;
+        end if;
+    end loop;
+
     return jsonb_build_object('rescued', n_rescued, 'expired', n_expired,
         'archive_pruned', n_archive, 'dedup_pruned', n_dedup,
-        'waiters_cleared', n_waiters, 'counters_folded', n_counters);
+        'waiters_cleared', n_waiters,
+        'waiting_cleared', n_unflagged, 'counters_folded', n_counters);
 end
 $$;

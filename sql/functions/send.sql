@@ -81,8 +81,8 @@ begin
          where queue_id = q.queue_id and dedup_id = i_dedup_id;
     end if;
     -- _wake() when somebody waits; its first test inlined: a queue nobody
-    -- waits on costs one index probe and no call.
-    if exists (select 1 from @extschema@.waiters w
+    -- waits on costs no probe (its flag is off) and no call.
+    if q.waiting and exists (select 1 from @extschema@.waiters w
                 where w.queue_id = q.queue_id) then
         perform @extschema@._wake(q);
     end if;

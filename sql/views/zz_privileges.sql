@@ -63,7 +63,8 @@ grant select (id),
     insert (queue_id, priority, visible_at, enqueued_at, expires_at,
             correlation_id, reply_to, headers, body)
     on @extschema@.messages to txq_producer;
-grant select (queue_id, name, kind, max_body_bytes, delay, expire_after)
+grant select (queue_id, name, kind, max_body_bytes, delay, expire_after,
+               waiting)
     on @extschema@.queues to txq_producer;
 grant select (queue_id) on @extschema@.waiters to txq_producer;
 
