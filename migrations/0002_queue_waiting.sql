@@ -7,11 +7,11 @@
 -- name. Forward-only: never edit a released migration, add a new one.
 
 -- True from a session's wait_begin on the queue until maintain() finds no
--- waiter row left. Only wait_begin sets it (holding a key-share lock on the
--- queue row until it commits) and only maintain() clears it (holding an
--- update lock, skipping rows a wait_begin holds): so a waiter row any
--- snapshot can see comes with the flag set in that snapshot. A send reads
--- it with the queue row it reads anyway.
+-- waiter row left. Only wait_begin sets it and only maintain() clears it,
+-- under an advisory lock on (queues' oid, queue_id): wait_begin holds it
+-- shared to its commit, maintain() takes it exclusively or skips the queue.
+-- So a waiter row any snapshot can see comes with the flag set in that
+-- snapshot. A send reads the flag with the queue row it reads anyway.
 alter table @extschema@.queues
     add column waiting boolean not null default false;
 

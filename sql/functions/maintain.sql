@@ -136,20 +136,20 @@ begin
     get diagnostics n_counters = row_count;
 
     -- A queue's waiting flag goes off once no waiter row is left, so its
-    -- sends stop probing waiters. Last, as the lock taken here is held to
-    -- commit. A queue a wait_begin is registering on right now is locked
-    -- (key share): skipped, not waited for. Each statement here sees what
-    -- committed before it began, so the re-check after the lock sees a row
-    -- whose wait_begin committed meanwhile.
+    -- sends stop probing waiters. A queue a wait_begin is registering on
+    -- right now holds its advisory lock (shared, to wait_begin's commit):
+    -- skipped, not waited for. Last, as the lock taken here is held to
+    -- commit. Each statement here sees what committed before it began, so
+    -- the re-check after the lock sees a row whose wait_begin committed
+    -- meanwhile.
     for v_qid in
         select qq.queue_id from @extschema@.queues qq
          where qq.waiting
            and not exists (select 1 from @extschema@.waiters w
                             where w.queue_id = qq.queue_id)
     loop
-        perform 1 from @extschema@.queues qq
-          where qq.queue_id = v_qid for update skip locked;
-        if found then
+        if pg_try_advisory_xact_lock(
+               '@extschema@.queues'::regclass::oid::int, v_qid) then
             update @extschema@.queues qq set waiting = false
              where qq.queue_id = v_qid
                and not exists (select 1 from @extschema@.waiters w

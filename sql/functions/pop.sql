@@ -66,7 +66,7 @@ begin
     if q.archive_for is null then
         -- No archive (as in ack): no archive insert in the statement. Set
         -- up on every call even when its filter is false, it cost W3b's
-        -- 4 consumers 6-9% of their throughput (docs/design.md).
+        -- 4 consumers 6-9% of their throughput (docs/performance.md).
         return query
             with d as (
                 delete from @extschema@.messages m

@@ -75,7 +75,7 @@ begin
             -- Standard queue: the front of messages_ready_idx, in order, up
             -- to v_left rows nobody else holds. Its own static statement:
             -- a small plan, cached, with nothing of the fifo one to set up.
-            -- Plan safety (docs/design.md, "Claim plans"): the UPDATE
+            -- Plan safety (docs/performance.md, "Claim plans"): the UPDATE
             -- reaches the claimed rows only through the array of their
             -- ids (a primary-key probe each), whatever join the planner
             -- picks; c numbers them in claim order for the result.

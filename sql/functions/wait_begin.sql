@@ -13,24 +13,20 @@ as $$
 -- ----------------------------------------------------------------------
 declare
     q @extschema@.queues;
-    v_waiting boolean;
 begin
     q := @extschema@._queue(i_queue);
-    -- Sends probe waiters only while the queue's flag is set. The key-share
-    -- lock, held to commit, keeps maintain() from clearing the flag before
-    -- this row is visible; it conflicts with neither sends nor other
-    -- waiters, and the update waits only for another wait_begin's.
-    select qq.waiting into v_waiting from @extschema@.queues qq
-     where qq.queue_id = q.queue_id for key share;
-    if not found then
-        -- dropped since _queue() found it
-        raise exception 'unknown queue "%"', left(i_queue, 100)
-            using errcode = 'TQ002';
-    end if;
-    if not v_waiting then
-        update @extschema@.queues qq set waiting = true
-         where qq.queue_id = q.queue_id and not qq.waiting;
-    end if;
+    -- Sends probe waiters only while the queue's flag is on. This shared
+    -- lock, held to commit, keeps maintain() from turning the flag off
+    -- before this row is visible (maintain() takes it exclusively and
+    -- skips a queue it cannot get). An advisory lock, not a row lock: a row
+    -- lock is written to the WAL, and a registration that writes no WAL
+    -- (waiters is unlogged) commits without waiting for a flush.
+    perform pg_advisory_xact_lock_shared(
+        '@extschema@.queues'::regclass::oid::int, q.queue_id);
+    -- A statement begun after the lock: it sees a clear maintain()
+    -- committed. Nothing is written when the flag is already on.
+    update @extschema@.queues qq set waiting = true
+     where qq.queue_id = q.queue_id and not qq.waiting;
     insert into @extschema@.waiters (queue_id, backend_pid)
     values (q.queue_id, pg_backend_pid())
     on conflict (queue_id, backend_pid) do update set since = now();

@@ -9,7 +9,7 @@ revoke all on all functions in schema @extschema@ from public;
 
 -- Direct send. libtxq's txq_send inserts into messages itself, as the
 -- caller, when the caller may (sql_text.h, SEND_DIRECT): a plpgsql call
--- costs more than the insert (docs/design.md, "Performance decisions,
+-- costs more than the insert (docs/performance.md, "Performance decisions,
 -- third pass"). A producer gets INSERT on the columns a send sets, SELECT
 -- on the id it gets back, and the queue settings the insert reads; the
 -- policies below hold such an insert to exactly what send() would write,
