@@ -206,14 +206,16 @@ waiting(PGconn *pg, const char *queue)
 }
 
 /* A queue's waiting flag: off until a wait_begin, so sends (libtxq's
- * direct one and SQL's send()) do not probe waiters; on while somebody may
- * wait, so sends probe and wake; off again once maintain() finds no waiter
- * row, and not while one is left. */
+ * direct ones, SQL's send() and send_batch()) do not probe waiters; on
+ * while somebody may wait, so sends probe and wake; off again once
+ * maintain() finds no waiter row, and not while one is left. */
 static void
 test_waiting_flag(void **state)
 {
     tt_fixture *f = *state;
     PGconn *w = tt_connect(f->schema);
+    const void *bodies[] = {"c", "d"};
+    const size_t lens[] = {1, 1};
     long long scans;
 
     tt_queue(f, "jobs", NULL);
@@ -224,6 +226,9 @@ test_waiting_flag(void **state)
     scans = table_scans(f->pg, "waiters");
     tt_send(f, f->pg, "jobs", "a");
     tt_exec(f->pg, "select send('jobs', 'b')");
+    assert_txq_ok(
+        f->c, txq_send_batch(f->c, f->pg, "jobs", bodies, lens, 2, NULL, NULL));
+    tt_exec(f->pg, "select send_batch('jobs', array['e', 'f']::bytea[])");
     assert_int_equal(table_scans(f->pg, "waiters"), scans);
     tt_exec(f->pg, "commit");
 

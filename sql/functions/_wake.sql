@@ -16,12 +16,13 @@ as $$
 --      another sender is taking right now are skipped (SKIP LOCKED): that
 --      sender's commit wakes them. If it rolls back instead, the waiters
 --      stay registered and find the message at their next poll.
---      A queue nobody waits on costs one index probe.
+--      A queue nobody waits on costs nothing: its waiting flag is off
+--      (wait_begin sets it, maintain() clears it once no row is left).
 --      plpgsql, not sql: its statements' plans are cached across calls.
 -- ----------------------------------------------------------------------
 begin
-    if exists (select 1 from @extschema@.waiters w
-                where w.queue_id = q.queue_id) then
+    if q.waiting and exists (select 1 from @extschema@.waiters w
+                              where w.queue_id = q.queue_id) then
         delete from @extschema@.waiters w
          where w.queue_id = q.queue_id
            and w.backend_pid = any (array(

@@ -148,8 +148,8 @@ begin
            and not exists (select 1 from @extschema@.waiters w
                             where w.queue_id = qq.queue_id)
     loop
-        if pg_try_advisory_xact_lock(
-               '@extschema@.queues'::regclass::oid::int, v_qid) then
+        if pg_try_advisory_xact_lock(@extschema@._waiting_lock_key(),
+                                     v_qid) then
             update @extschema@.queues qq set waiting = false
              where qq.queue_id = v_qid
                and not exists (select 1 from @extschema@.waiters w

@@ -83,7 +83,7 @@ begin
     -- _wake() when somebody waits; its first test inlined: a queue nobody
     -- waits on costs no probe (its flag is off) and no call.
     if q.waiting and exists (select 1 from @extschema@.waiters w
-                where w.queue_id = q.queue_id) then
+                              where w.queue_id = q.queue_id) then
         perform @extschema@._wake(q);
     end if;
     return v_id;

@@ -21,8 +21,8 @@ begin
     -- skips a queue it cannot get). An advisory lock, not a row lock: a row
     -- lock is written to the WAL, and a registration that writes no WAL
     -- (waiters is unlogged) commits without waiting for a flush.
-    perform pg_advisory_xact_lock_shared(
-        '@extschema@.queues'::regclass::oid::int, q.queue_id);
+    perform pg_advisory_xact_lock_shared(@extschema@._waiting_lock_key(),
+                                         q.queue_id);
     -- A statement begun after the lock: it sees a clear maintain()
     -- committed. Nothing is written when the flag is already on.
     update @extschema@.queues qq set waiting = true
