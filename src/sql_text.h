@@ -282,7 +282,7 @@ enum txq__q {
     "where e.message_id = any (array(select d.id from d where d.failed))), " \
     "ctr as (insert into @extschema@.queue_counters as c "                   \
     "(queue_id, slot, acked) "                                               \
-    "select q.queue_id, pg_backend_pid(), n.n from q, "                      \
+    "select q.queue_id, @extschema@._counter_slot(), n.n from q, "           \
     "(select count(*) as n from d) n where n.n > 0 "                         \
     "on conflict (queue_id, slot) do update "                                \
     "set acked = c.acked + excluded.acked) "                                 \

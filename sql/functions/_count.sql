@@ -7,12 +7,13 @@ as $$
 -- Function: _count(i_queue_id, i_what, i_n)
 --
 --      Adds i_n to one outcome counter of a queue (internal). Each backend
---      has a row of its own (slot = its pid, made on first use), so
---      concurrent sessions never wait on each other's counter row until
---      commit; maintain() folds the rows of ended sessions into slot 0.
+--      has rows of its own (_counter_slot(): its pid and a generation,
+--      made on first use), so concurrent sessions never wait on each
+--      other's counter row until commit; maintain() folds the rows of
+--      ended sessions and of past generations into slot 0.
 -- ----------------------------------------------------------------------
 declare
-    v_slot int := pg_backend_pid();
+    v_slot int := @extschema@._counter_slot();
 begin
     if i_what not in ('acked', 'retried', 'dead', 'ignored', 'expired',
                       'requeued', 'discarded') then

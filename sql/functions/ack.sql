@@ -61,7 +61,8 @@ begin
              where message_id = i_ids[1];
         end if;
         update @extschema@.queue_counters set acked = acked + 1
-         where queue_id = v_queue_id and slot = pg_backend_pid();
+         where queue_id = v_queue_id
+           and slot = @extschema@._counter_slot();
         if not found then
             perform @extschema@._count(v_queue_id, 'acked');
         end if;
@@ -93,7 +94,8 @@ begin
                  where message_id = any (r.hist_ids);
             end if;
             update @extschema@.queue_counters set acked = acked + r.c
-             where queue_id = r.queue_id and slot = pg_backend_pid();
+             where queue_id = r.queue_id
+               and slot = @extschema@._counter_slot();
             if not found then
                 perform @extschema@._count(r.queue_id, 'acked', r.c);
             end if;
@@ -129,12 +131,13 @@ begin
         select d.queue_id, count(*) as c from d group by d.queue_id
     loop
         -- _count() inlined: this is the hot path. The backend's own row
-        -- (slot = its pid): no other session ever waits on it.
+        -- (_counter_slot()): no other session ever waits on it.
         update @extschema@.queue_counters set acked = acked + r.c
-         where queue_id = r.queue_id and slot = pg_backend_pid();
+         where queue_id = r.queue_id
+           and slot = @extschema@._counter_slot();
         if not found then
             insert into @extschema@.queue_counters (queue_id, slot, acked)
-            values (r.queue_id, pg_backend_pid(), r.c)
+            values (r.queue_id, @extschema@._counter_slot(), r.c)
             on conflict (queue_id, slot) do update
                set acked = @extschema@.queue_counters.acked + excluded.acked;
         end if;

@@ -30,6 +30,7 @@ declare
     n_waiters int;
     n_unflagged int := 0;
     n_counters int;
+    v_gen int;
 begin
     -- A claim whose backend is gone, or was reused by a later session.
     with dead as (
@@ -104,15 +105,24 @@ begin
                         where a.pid = w.backend_pid);
     get diagnostics n_waiters = row_count;
 
-    -- Counter rows of ended sessions (slot = a backend pid; 0-15 are the
+    -- Counter rows of ended sessions and of past generations (slot = a
+    -- backend pid + generation * 2^22, _counter_slot(); 0-15 are the
     -- queue's own rows) fold into slot 0, so the table stays as small as
-    -- the number of live sessions. A session reusing a pid meanwhile
-    -- only adds to the row it finds.
+    -- the number of live sessions. A live session keeps its rows of this
+    -- generation and the one before; a row it is updating right now is
+    -- skipped. A session reusing a pid meanwhile only adds to the row it
+    -- finds.
+    v_gen := ((txid_current() >> 7) % 511 + 1)::int;
     with gone as (
         delete from @extschema@.queue_counters c
-         where c.slot > 15
-           and not exists (select 1 from pg_stat_activity a
-                            where a.pid = c.slot)
+         where c.ctid = any (array(
+               select g.ctid from @extschema@.queue_counters g
+                where g.slot > 15
+                  and (g.slot / 4194304 not in (v_gen, v_gen - 1,
+                                                v_gen + 510)
+                       or not exists (select 1 from pg_stat_activity a
+                                       where a.pid = g.slot % 4194304))
+                  for update skip locked))
         returning c.*),
     sums as (
         select g.queue_id, sum(g.acked) as acked, sum(g.retried) as retried,

@@ -136,7 +136,8 @@ begin
         return;
     end if;
     update @extschema@.queue_counters set acked = acked + v_n
-     where queue_id = q.queue_id and slot = pg_backend_pid();
+     where queue_id = q.queue_id
+       and slot = @extschema@._counter_slot();
     if not found then
         perform @extschema@._count(q.queue_id, 'acked', v_n);
     end if;

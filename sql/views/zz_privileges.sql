@@ -109,10 +109,13 @@ grant execute on function
     @extschema@.drop_queue(text, boolean)
     to txq_admin;
 
+-- _counter_slot() is part of libtxq's direct pop statement (sql_text.h),
+-- which every caller plans; it reads only the backend's pid and xid.
 grant execute on function
     @extschema@.backoff(int, interval, interval, double precision,
                         double precision),
-    @extschema@.schema_version()
+    @extschema@.schema_version(),
+    @extschema@._counter_slot()
     to txq_producer, txq_consumer, txq_operator, txq_admin;
 
 grant select on @extschema@.queue_stats to txq_operator, txq_admin,
