@@ -95,12 +95,159 @@ test_counters_under_held_snapshot(void **state)
     assert_int_equal(tt_scalar(f->pg, "select acked from queue_stats"), 3000);
 }
 
+/* A claim walks messages_ready_idx from this session's frontier, not from
+ * the queue's first entry: under a held snapshot every message consumed
+ * leaves two dead entries there (its first version, then its claimed one)
+ * that no scan can mark dead, and claims from the start walked them all
+ * (15 ms per claim after 40,000 messages, 0.4 ms from the frontier). */
+static void
+test_claims_under_held_snapshot(void **state)
+{
+    tt_fixture *f = *state;
+    PGconn *h;
+    long long hits;
+
+    tt_queue(f, "jobs", NULL);
+    h = hold_snapshot(f);
+    churn(f->pg, "jobs", 6000);
+    /* The frontier stays a tenth of a second behind the claims' clock:
+     * one claim after that, and the next walks from there. */
+    tt_sleep_ms(150);
+    tt_send(f, f->pg, "jobs", "a");
+    tt_exec(f->pg, "select receive('jobs', 1)");
+    tt_send(f, f->pg, "jobs", "b");
+    hits = buffers_of(f->pg, "select * from receive('jobs', 1)");
+    /* 12,000 dead entries from the start of the queue (about 270 buffers:
+     * heap pages in a row count once); from the frontier a few, besides
+     * the ~50 that any claim touches. */
+    if (hits > 80)
+        fail_msg("the claim touched %lld buffers", hits);
+    assert_int_equal(tt_scalar(f->pg, "select count(*) from receive('jobs')"),
+                     1);
+    release_snapshot(h);
+}
+
+/* A send whose transaction began before messages that were claimed since
+ * commits behind the claims' frontier: the session's next sweep (at most
+ * every 30 s, every 50 ms when the queue's index is clean) finds it. */
+static void
+test_late_commit_found(void **state)
+{
+    tt_fixture *f = *state;
+    PGconn *p = tt_connect(f->schema);
+    double t0;
+    long long got = 0;
+
+    tt_queue(f, "jobs", NULL);
+    tt_exec(p, "begin");
+    tt_exec(p, "select send('jobs', 'late')");
+    tt_sleep_ms(300);
+    churn(f->pg, "jobs", 50);
+    tt_exec(p, "commit");
+    t0 = tt_now();
+    while (got == 0 && tt_now() - t0 < 5) {
+        got = tt_scalar(f->pg, "select count(*) from receive('jobs') "
+                               "where body = 'late'");
+        if (got == 0)
+            tt_sleep_ms(10);
+    }
+    assert_int_equal(got, 1);
+    PQfinish(p);
+}
+
+/* A claim another session made and rolled back, skipped meanwhile (SKIP
+ * LOCKED), comes back to the skipping session too. */
+static void
+test_rolled_back_claim_found(void **state)
+{
+    tt_fixture *f = *state;
+    PGconn *a = tt_connect(f->schema);
+    double t0;
+    long long got = 0;
+
+    tt_queue(f, "jobs", NULL);
+    tt_send(f, f->pg, "jobs", "first");
+    tt_send(f, f->pg, "jobs", "second");
+    /* Older than the frontier's lag behind the claims' clock. */
+    tt_sleep_ms(200);
+    tt_exec(a, "begin");
+    assert_int_equal(tt_scalar(a, "select count(*) from receive('jobs') "
+                                  "where body = 'first'"),
+                     1);
+    assert_int_equal(tt_scalar(f->pg, "select count(*) from receive('jobs') "
+                                      "where body = 'second'"),
+                     1);
+    tt_exec(a, "rollback");
+    t0 = tt_now();
+    while (got == 0 && tt_now() - t0 < 5) {
+        got = tt_scalar(f->pg, "select count(*) from receive('jobs') "
+                               "where body = 'first'");
+        if (got == 0)
+            tt_sleep_ms(10);
+    }
+    assert_int_equal(got, 1);
+    PQfinish(a);
+}
+
+/* Priority levels: each has a frontier of its own; the levels known to the
+ * session are claimed highest first at once, a level new to the session
+ * from its next sweep on. */
+static void
+test_levels(void **state)
+{
+    tt_fixture *f = *state;
+    char buf[64];
+    double t0;
+    long long got = 0;
+
+    tt_queue(f, "jobs", NULL);
+    tt_exec(f->pg, "select send('jobs', 'low')");
+    tt_exec(f->pg, "select send('jobs', 'high', i_priority => 5)");
+    tt_exec(f->pg, "select send('jobs', 'low2')");
+    tt_exec(f->pg, "select send('jobs', 'high2', i_priority => 5)");
+    assert_string_equal(tt_text(f->pg, buf, sizeof buf,
+                                "select string_agg(convert_from(body, "
+                                "'UTF8'), ',') from receive('jobs', 3)"),
+                        "high,high2,low");
+    tt_exec(f->pg, "select send('jobs', 'high3', i_priority => 5)");
+    assert_string_equal(tt_text(f->pg, buf, sizeof buf,
+                                "select string_agg(convert_from(body, "
+                                "'UTF8'), ',') from receive('jobs', 3)"),
+                        "high3,low2");
+    /* A level the session has not seen. */
+    tt_exec(f->pg, "select send('jobs', 'top', i_priority => 9)");
+    t0 = tt_now();
+    while (got == 0 && tt_now() - t0 < 5) {
+        got = tt_scalar(f->pg, "select count(*) from receive('jobs') "
+                               "where body = 'top'");
+        if (got == 0)
+            tt_sleep_ms(10);
+    }
+    assert_int_equal(got, 1);
+    /* More than 8 levels: one walk of the whole queue in claim order. */
+    tt_exec(f->pg, "select send('jobs', convert_to('p' || i, 'UTF8'), "
+                   "i_priority => i) "
+                   "from generate_series(-5, 5) i");
+    tt_sleep_ms(100);
+    assert_string_equal(tt_text(f->pg, buf, sizeof buf,
+                                "select string_agg(convert_from(body, "
+                                "'UTF8'), ',') from receive('jobs', 11)"),
+                        "p5,p4,p3,p2,p1,p0,p-1,p-2,p-3,p-4,p-5");
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_counters_under_held_snapshot,
                                         tt_setup, tt_teardown),
+        cmocka_unit_test_setup_teardown(test_claims_under_held_snapshot,
+                                        tt_setup, tt_teardown),
+        cmocka_unit_test_setup_teardown(test_late_commit_found, tt_setup,
+                                        tt_teardown),
+        cmocka_unit_test_setup_teardown(test_rolled_back_claim_found, tt_setup,
+                                        tt_teardown),
+        cmocka_unit_test_setup_teardown(test_levels, tt_setup, tt_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -46,6 +46,21 @@ declare
     r record;
     v_left int := i_max;
     v_buried int;
+    -- The claim frontier (docs/design.md, "Claims under a held snapshot").
+    c refcursor;
+    v_key text;
+    v_st text[];
+    v_t0 timestamptz;
+    v_sweep boolean;
+    v_all boolean := false;
+    lv_p int[];
+    v_known int[];
+    lv_v timestamptz[];
+    lv_id bigint[];
+    v_i int;
+    v_asked int;
+    v_got int;
+    v_floor timestamptz;
 begin
     -- _queue() inlined: this is the hot path.
     select * into q from @extschema@.queues where name = i_queue;
@@ -72,49 +87,152 @@ begin
     loop
         v_buried := 0;
         if not v_fifo then
-            -- Standard queue: the front of messages_ready_idx, in order, up
-            -- to v_left rows nobody else holds. Its own static statement:
-            -- a small plan, cached, with nothing of the fifo one to set up.
-            -- Plan safety (docs/performance.md, "Claim plans"): the UPDATE
-            -- reaches the claimed rows only through the array of their
-            -- ids (a primary-key probe each), whatever join the planner
-            -- picks; c numbers them in claim order for the result.
-            for r in
-                with c as (
-                    select x.id, x.prev, row_number() over () as ord
-                      from (select s.id, s.claimed_at as prev
-                              from @extschema@.messages s
-                             where s.queue_id = q.queue_id
-                               and s.visible_at <= v_now
-                               and (s.expires_at is null
-                                    or s.expires_at > v_now)
-                             order by s.priority desc, s.visible_at, s.id
-                             limit v_left
-                               for update skip locked) x),
-                u as (
-                    update @extschema@.messages m
-                       set attempts = m.attempts + 1,
-                           visible_at = v_now + v_vt,
-                           claimed_at = v_now, claimed_by = pg_backend_pid()
-                      from c
-                     where m.id = any (array(select c.id from c))
-                       and m.id = c.id
-                    returning m.id, m.attempts, m.headers, m.body,
-                              m.correlation_id, m.reply_to, m.priority,
-                              m.group_key, m.dedup_id, m.enqueued_at,
-                              m.visible_at, c.prev, c.ord)
-                select * from u order by u.ord
-            loop
-                if r.prev is not null
-                   and @extschema@._lapsed(q, r.id, r.attempts, v_now) then
-                    v_buried := v_buried + 1;
-                    continue;
+            -- Standard queue: the ready messages of each priority level,
+            -- highest level first, each level from this session's claim
+            -- frontier on (below). Plan safety (docs/performance.md,
+            -- "Claim plans"): the UPDATE reaches the claimed rows only
+            -- through the array of their ids (a primary-key probe each),
+            -- whatever join the planner picks; c numbers them in claim
+            -- order for the result.
+            if v_key is null then
+                v_key := @extschema@._front_key(q.queue_id);
+                v_t0 := clock_timestamp();
+                v_st := nullif(current_setting(v_key, true), '')::text[];
+                v_known := null;
+                if v_st is not null and v_st[3] is distinct from 'all' then
+                    for v_i in 1 .. (cardinality(v_st) - 2) / 3 loop
+                        v_known[v_i] := v_st[3 * v_i]::int;
+                    end loop;
                 end if;
-                v_left := v_left - 1;
-                return next row(r.id, q.name, r.attempts, r.headers, r.body,
-                                r.correlation_id, r.reply_to, r.priority,
-                                r.group_key, r.dedup_id, r.enqueued_at,
-                                r.visible_at)::@extschema@.message;
+                v_sweep := v_st is null
+                    or v_t0 > v_st[1]::timestamptz
+                        + least(greatest(20 * v_st[2]::float8, 0.05), 30)
+                          * interval '1 second';
+                if v_sweep then
+                    lv_p := @extschema@._front_levels(q.queue_id,
+                                                      v_known);
+                    v_all := lv_p is null;
+                    for v_i in 1 .. coalesce(cardinality(lv_p), 0) loop
+                        lv_v[v_i] := '-infinity';
+                        lv_id[v_i] := 0;
+                    end loop;
+                elsif v_st[3] = 'all' then
+                    v_all := true;
+                else
+                    lv_p := v_known;
+                    for v_i in 1 .. (cardinality(v_st) - 2) / 3 loop
+                        lv_v[v_i] := v_st[3 * v_i + 1]::timestamptz;
+                        lv_id[v_i] := v_st[3 * v_i + 2]::bigint;
+                    end loop;
+                end if;
+                -- A frontier never passes this: a send whose transaction
+                -- began up to a second ago may commit behind it.
+                v_floor := v_now - interval '0.1 seconds';
+            end if;
+            v_i := 1;
+            while v_left > 0
+                  and v_i <= case when v_all then 1
+                                  else coalesce(cardinality(lv_p), 0) end
+            loop
+                v_asked := v_left;
+                v_got := 0;
+                if v_all then
+                    -- Many levels: the whole queue in claim order.
+                    open c for
+                        with c as (
+                            select x.id, x.prev, x.pos,
+                                   row_number() over () as ord
+                              from (select s.id, s.claimed_at as prev,
+                                           s.visible_at as pos
+                                      from @extschema@.messages s
+                                     where s.queue_id = q.queue_id
+                                       and s.visible_at <= v_now
+                                       and (s.expires_at is null
+                                            or s.expires_at > v_now)
+                                     order by s.priority desc, s.visible_at,
+                                              s.id
+                                     limit v_left
+                                       for update skip locked) x),
+                        u as (
+                            update @extschema@.messages m
+                               set attempts = m.attempts + 1,
+                                   visible_at = v_now + v_vt,
+                                   claimed_at = v_now,
+                                   claimed_by = pg_backend_pid()
+                              from c
+                             where m.id = any (array(select c.id from c))
+                               and m.id = c.id
+                            returning m.id, m.attempts, m.headers, m.body,
+                                      m.correlation_id, m.reply_to,
+                                      m.priority, m.group_key, m.dedup_id,
+                                      m.enqueued_at, m.visible_at, c.prev,
+                                      c.pos, c.ord)
+                        select * from u order by u.ord;
+                else
+                    open c for
+                        with c as (
+                            select x.id, x.prev, x.pos,
+                                   row_number() over () as ord
+                              from (select s.id, s.claimed_at as prev,
+                                           s.visible_at as pos
+                                      from @extschema@.messages s
+                                     where s.queue_id = q.queue_id
+                                       and s.priority = lv_p[v_i]
+                                       and (s.visible_at, s.id)
+                                           > (lv_v[v_i], lv_id[v_i])
+                                       and s.visible_at <= v_now
+                                       and (s.expires_at is null
+                                            or s.expires_at > v_now)
+                                     order by s.visible_at, s.id
+                                     limit v_left
+                                       for update skip locked) x),
+                        u as (
+                            update @extschema@.messages m
+                               set attempts = m.attempts + 1,
+                                   visible_at = v_now + v_vt,
+                                   claimed_at = v_now,
+                                   claimed_by = pg_backend_pid()
+                              from c
+                             where m.id = any (array(select c.id from c))
+                               and m.id = c.id
+                            returning m.id, m.attempts, m.headers, m.body,
+                                      m.correlation_id, m.reply_to,
+                                      m.priority, m.group_key, m.dedup_id,
+                                      m.enqueued_at, m.visible_at, c.prev,
+                                      c.pos, c.ord)
+                        select * from u order by u.ord;
+                end if;
+                loop
+                    fetch c into r;
+                    exit when not found;
+                    v_got := v_got + 1;
+                    if not v_all then
+                        lv_v[v_i] := r.pos;
+                        lv_id[v_i] := r.id;
+                    end if;
+                    if r.prev is not null
+                       and @extschema@._lapsed(q, r.id, r.attempts, v_now)
+                    then
+                        v_buried := v_buried + 1;
+                        continue;
+                    end if;
+                    v_left := v_left - 1;
+                    return next row(r.id, q.name, r.attempts, r.headers,
+                                    r.body, r.correlation_id, r.reply_to,
+                                    r.priority, r.group_key, r.dedup_id,
+                                    r.enqueued_at,
+                                    r.visible_at)::@extschema@.message;
+                end loop;
+                close c;
+                -- This level had nothing more ready: next time from the
+                -- floor on; else from the last row claimed, but never past
+                -- the floor.
+                if not v_all and (v_got < v_asked
+                                  or lv_v[v_i] > v_floor) then
+                    lv_v[v_i] := v_floor;
+                    lv_id[v_i] := 0;
+                end if;
+                v_i := v_i + 1;
             end loop;
             exit when v_buried = 0 or v_left = 0;
             continue;
@@ -227,5 +345,9 @@ begin
         end loop;
         exit when v_buried = 0 or v_left = 0;
     end loop;
+    if v_key is not null then
+        perform @extschema@._front_save(v_key, v_sweep, v_st, v_t0, v_all,
+                                        lv_p, lv_v, lv_id);
+    end if;
 end
 $$;
