@@ -3,6 +3,7 @@
 #
 #   bench/run.sh [--quick] [--runs N] [--only L] [--diag] [--w6]
 #   bench/run.sh --w5 [--w5-minutes N] [--w5-rate R]
+#   bench/run.sh --w7 [W7 OPTIONS]
 #
 #   --quick   1 run of 2,000 messages per workload (a smoke test, seconds)
 #   --runs N  runs per workload (default 5; W2 and W3b, which last under a
@@ -21,6 +22,8 @@
 #             of draining a backlog) for N minutes (--w5-minutes, default
 #             10), sampled every 10 s (bench/out/w5.tsv); --w5-rate R skips
 #             the peak measurement and sends R msgs/s
+#   --w7      only W7, the queue under a held snapshot: bench/w7.sh with the
+#             options that follow (bench/w7.sh --help)
 #
 # Starts a private PostgreSQL 15 (defaults, durable; unix socket only) in a
 # /tmp scratch directory, installs the txq schema with txq_migrate (through
@@ -38,6 +41,11 @@ OUT=$ROOT/bench/out
 RESULTS=$OUT/results.tsv
 PAYLOAD='{"type":"order.created","order_id":123456,"customer_id":"c-000042","amount_cents":4999,"currency":"EUR"}'
 CLIENTS=4
+
+if [[ ${1:-} == --w7 ]]; then
+    shift
+    exec bash "$ROOT/bench/w7.sh" "$@"
+fi
 
 runs=5 quick=0 diag=0 w6=0 w5=0 w5_minutes=10 w5_rate= only=
 while [[ $# -gt 0 ]]; do
