@@ -95,6 +95,24 @@ test_counters_under_held_snapshot(void **state)
     assert_int_equal(tt_scalar(f->pg, "select acked from queue_stats"), 3000);
 }
 
+/* Whether a receive by pg returns the message with this body within 5 s
+ * (each receive claims what it gets; the others are left claimed). */
+static int
+received_soon(PGconn *pg, const char *body)
+{
+    double t0 = tt_now();
+
+    while (tt_now() - t0 < 5) {
+        if (tt_scalar(pg,
+                      "select count(*) from receive('jobs') "
+                      "where body = '%s'",
+                      body) > 0)
+            return 1;
+        tt_sleep_ms(10);
+    }
+    return 0;
+}
+
 /* A claim walks messages_ready_idx from this session's frontier, not from
  * the queue's first entry: under a held snapshot every message consumed
  * leaves two dead entries there (its first version, then its claimed one)
@@ -135,8 +153,6 @@ test_late_commit_found(void **state)
 {
     tt_fixture *f = *state;
     PGconn *p = tt_connect(f->schema);
-    double t0;
-    long long got = 0;
 
     tt_queue(f, "jobs", NULL);
     tt_exec(p, "begin");
@@ -144,14 +160,7 @@ test_late_commit_found(void **state)
     tt_sleep_ms(300);
     churn(f->pg, "jobs", 50);
     tt_exec(p, "commit");
-    t0 = tt_now();
-    while (got == 0 && tt_now() - t0 < 5) {
-        got = tt_scalar(f->pg, "select count(*) from receive('jobs') "
-                               "where body = 'late'");
-        if (got == 0)
-            tt_sleep_ms(10);
-    }
-    assert_int_equal(got, 1);
+    assert_true(received_soon(f->pg, "late"));
     PQfinish(p);
 }
 
@@ -162,8 +171,6 @@ test_rolled_back_claim_found(void **state)
 {
     tt_fixture *f = *state;
     PGconn *a = tt_connect(f->schema);
-    double t0;
-    long long got = 0;
 
     tt_queue(f, "jobs", NULL);
     tt_send(f, f->pg, "jobs", "first");
@@ -178,14 +185,7 @@ test_rolled_back_claim_found(void **state)
                                       "where body = 'second'"),
                      1);
     tt_exec(a, "rollback");
-    t0 = tt_now();
-    while (got == 0 && tt_now() - t0 < 5) {
-        got = tt_scalar(f->pg, "select count(*) from receive('jobs') "
-                               "where body = 'first'");
-        if (got == 0)
-            tt_sleep_ms(10);
-    }
-    assert_int_equal(got, 1);
+    assert_true(received_soon(f->pg, "first"));
     PQfinish(a);
 }
 
@@ -197,8 +197,6 @@ test_levels(void **state)
 {
     tt_fixture *f = *state;
     char buf[64];
-    double t0;
-    long long got = 0;
 
     tt_queue(f, "jobs", NULL);
     tt_exec(f->pg, "select send('jobs', 'low')");
@@ -216,14 +214,7 @@ test_levels(void **state)
                         "high3,low2");
     /* A level the session has not seen. */
     tt_exec(f->pg, "select send('jobs', 'top', i_priority => 9)");
-    t0 = tt_now();
-    while (got == 0 && tt_now() - t0 < 5) {
-        got = tt_scalar(f->pg, "select count(*) from receive('jobs') "
-                               "where body = 'top'");
-        if (got == 0)
-            tt_sleep_ms(10);
-    }
-    assert_int_equal(got, 1);
+    assert_true(received_soon(f->pg, "top"));
     /* More than 8 levels: one walk of the whole queue in claim order. */
     tt_exec(f->pg, "select send('jobs', convert_to('p' || i, 'UTF8'), "
                    "i_priority => i) "
