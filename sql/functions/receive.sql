@@ -126,7 +126,7 @@ begin
                     end loop;
                 end if;
                 -- A frontier never passes this: a send whose transaction
-                -- began up to a second ago may commit behind it.
+                -- began up to 0.1 s ago may still commit behind it.
                 v_floor := v_now - interval '0.1 seconds';
             end if;
             v_i := 1;
