@@ -34,7 +34,6 @@ static const char *const templates[TXQ__Q_COUNT] = {
     [TXQ__Q_LISTEN] = TXQ__SQL_LISTEN,
     [TXQ__Q_UNLISTEN] = TXQ__SQL_UNLISTEN,
     [TXQ__Q_WAIT_BEGIN] = TXQ__SQL_WAIT_BEGIN,
-    [TXQ__Q_WAIT_END] = TXQ__SQL_WAIT_END,
     [TXQ__Q_ACK] = TXQ__SQL_ACK,
     [TXQ__Q_FAIL] = TXQ__SQL_FAIL,
     [TXQ__Q_SET_VISIBILITY] = TXQ__SQL_SET_VISIBILITY,

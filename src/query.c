@@ -108,7 +108,6 @@ hot(enum txq__q q)
     case TXQ__Q_SEND_BATCH_DIRECT:
     case TXQ__Q_RECEIVE:
     case TXQ__Q_WAIT_BEGIN:
-    case TXQ__Q_WAIT_END:
     case TXQ__Q_ACK:
     case TXQ__Q_FAIL:
     case TXQ__Q_SET_VISIBILITY:

@@ -468,6 +468,7 @@ txq_err
 txq_requester_dispatch(txq_requester *r, size_t *called)
 {
     size_t count = 0;
+    int woken;
     txq_err rc;
 
     if (called != NULL)
@@ -488,17 +489,22 @@ txq_requester_dispatch(txq_requester *r, size_t *called)
     if (!PQconsumeInput(r->pg))
         return txq__set_pg_error(r->c, r->pg, NULL);
     r->dispatching = 1;
-    if (drain(r))
-        r->wake = 1;
+    woken = drain(r);
+    r->wake |= woken;
     if (r->npending > 0 && now_secs() >= r->next_poll)
         r->wake = 1;
     while (r->wake) {
         r->wake = 0;
+        /* The reply that woke us took our registration (txq._wake):
+         * register again before looking, or the next reply notifies
+         * nobody and waits for the poll. */
+        if (woken && (rc = exec_q(r, r->pg, TXQ__Q_WAIT_BEGIN, 1)))
+            goto out;
         rc = take_replies(r, &count);
         if (rc != TXQ_OK)
             goto out;
-        if (drain(r))
-            r->wake = 1;
+        woken = drain(r);
+        r->wake |= woken;
     }
     r->next_poll = now_secs() + r->poll_interval;
     fire_timeouts(r, &count);
@@ -567,7 +573,6 @@ txq_requester_free(txq_requester *r)
         /* Best effort, keeping the handle's last error. */
         memcpy(msg, r->c->errmsg, sizeof msg);
         memcpy(state, r->c->sqlstate, sizeof state);
-        exec_q(r, r->pg, TXQ__Q_WAIT_END, 1);
         exec_q(r, r->pg, TXQ__Q_UNLISTEN, 0);
         drain(r);
         memcpy(r->c->errmsg, msg, sizeof msg);

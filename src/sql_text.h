@@ -31,7 +31,6 @@ enum txq__q {
     TXQ__Q_LISTEN,
     TXQ__Q_UNLISTEN,
     TXQ__Q_WAIT_BEGIN,
-    TXQ__Q_WAIT_END,
     TXQ__Q_ACK,
     TXQ__Q_FAIL,
     TXQ__Q_SET_VISIBILITY,
@@ -162,9 +161,9 @@ enum txq__q {
  * id, body within the queue's limit, every option in range); it writes
  * what send() would. Anything else (fifo, an unknown queue, a bad value)
  * inserts nothing here and goes to send() in the same statement, which
- * does it or raises its error. A queue with a waiter row is woken through
- * _wake_queue; waiters is probed only when the queue row's waiting flag
- * (set by wait_begin) is on. Parameters as in SEND. Row security holds a
+ * does it or raises its error. A queue whose waiting flag (set by
+ * wait_begin) is on goes through _wake_queue, which wakes its waiters if a
+ * registration is pending. Parameters as in SEND. Row security holds a
  * producer's insert to the same rules (sql/views/zz_privileges.sql). */
 #define TXQ__SQL_DIRECT_COLUMNS                                          \
     "insert into @extschema@.messages (queue_id, priority, visible_at, " \
@@ -184,9 +183,7 @@ enum txq__q {
     "and ($5::int is null or $5::int between -32768 and 32767) "     \
     "and ($8::text is null or length($8::text) <= 512) "             \
     "and ($9::text is null or $9::text ~ '^[a-z][a-z0-9_]{0,62}$') " \
-    "and (not q.waiting or not exists (select from "                 \
-    "@extschema@.waiters w where w.queue_id = q.queue_id) "          \
-    "or @extschema@._wake_queue(q.queue_id)) "
+    "and (not q.waiting or @extschema@._wake_queue(q.queue_id)) "
 
 #define TXQ__SQL_SEND_DIRECT                    \
     "with m as (" TXQ__SQL_DIRECT_COLUMNS "$2 " \
@@ -295,7 +292,6 @@ enum txq__q {
 #define TXQ__SQL_LISTEN     "listen txq_wake"
 #define TXQ__SQL_UNLISTEN   "unlisten txq_wake"
 #define TXQ__SQL_WAIT_BEGIN "select @extschema@.wait_begin($1::text)"
-#define TXQ__SQL_WAIT_END   "select @extschema@.wait_end($1::text)"
 
 #define TXQ__SQL_ACK "select @extschema@.ack($1::bigint[], $2::int[])"
 

@@ -95,7 +95,7 @@ txq__wait_receive(txq_client *c,
                   size_t *n)
 {
     double deadline = now_secs() + wait_secs;
-    int listening = 0, registered = 0;
+    int listening = 0;
     txq_err rc, rc2 = TXQ_OK;
 
     rc = txq__receive_once(c, pg, queue, max, vt_secs, out, n);
@@ -111,7 +111,6 @@ txq__wait_receive(txq_client *c,
     rc = exec_q(c, pg, TXQ__Q_WAIT_BEGIN, queue);
     if (rc != TXQ_OK)
         goto cleanup;
-    registered = 1;
     rc = txq__receive_once(c, pg, queue, max, vt_secs, out, n);
     while (rc == TXQ_EMPTY) {
         double left = deadline - now_secs();
@@ -133,8 +132,8 @@ txq__wait_receive(txq_client *c,
                 continue;
             }
         }
-        /* The sender that woke us took our waiter row (txq._wake): wait
-         * again before looking, or a send after that look notifies
+        /* The sender that woke us took our registration (txq._wake):
+         * wait again before looking, or a send after that look notifies
          * nobody. */
         if (woken && (rc = exec_q(c, pg, TXQ__Q_WAIT_BEGIN, queue)) != TXQ_OK)
             goto cleanup;
@@ -142,22 +141,18 @@ txq__wait_receive(txq_client *c,
     }
 
 cleanup:
-    /* Always unregister; the caller keeps a clean session. Messages
-     * already claimed are returned even if the clean-up fails (they are
-     * committed; losing them here would only delay them). */
+    /* Always unlisten; the caller keeps a clean session. A registration
+     * left needs no undoing: the next send takes it with one NOTIFY.
+     * Messages already claimed are returned even if the clean-up fails
+     * (they are committed; losing them here would only delay them). */
     if (PQstatus(pg) == CONNECTION_OK) {
         char msg[TXQ__ERRMSG_SIZE];
         char state[6];
 
         memcpy(msg, c->errmsg, sizeof msg);
         memcpy(state, c->sqlstate, sizeof state);
-        if (registered)
-            rc2 = exec_q(c, pg, TXQ__Q_WAIT_END, queue);
-        if (listening) {
-            txq_err r = exec_q(c, pg, TXQ__Q_UNLISTEN, NULL);
-            if (rc2 == TXQ_OK)
-                rc2 = r;
-        }
+        if (listening)
+            rc2 = exec_q(c, pg, TXQ__Q_UNLISTEN, NULL);
         drain(pg, queue);
         if (rc2 != TXQ_OK && rc == TXQ_EMPTY)
             return rc2; /* its message is set */

@@ -2,9 +2,9 @@
  * test_hotpath.c - the machinery behind the fast paths: prepared
  * statements (shared by handles, per connection, surviving DEALLOCATE ALL
  * and a switch between connections), ack_receive's fence, per-backend
- * counter rows folded by maintain(), a wake-up that takes the waiter
- * row so a burst of sends notifies once, the queue's waiting flag that
- * spares sends the waiters probe, and claim plans that stay
+ * counter rows folded by maintain(), a wake-up that takes the pending
+ * registrations so a burst of sends notifies once, the queue's waiting
+ * flag that spares sends the wake-up call, and claim plans that stay
  * bounded when they were made while the table looked empty.
  *
  * Needs TXQ_TEST_DSN (ctest's pg_start fixture provides it).
@@ -164,7 +164,7 @@ test_counter_rows_per_backend(void **state)
 }
 
 static void
-test_wake_takes_waiter_row(void **state)
+test_wake_takes_registrations(void **state)
 {
     tt_fixture *f = *state;
     PGconn *w = tt_connect(f->schema);
@@ -174,28 +174,31 @@ test_wake_takes_waiter_row(void **state)
     tt_exec(w, "select wait_begin('jobs')");
     tt_send(f, f->pg, "jobs", "a");
     tt_send(f, f->pg, "jobs", "b");
-    /* The first send took the row and notified; the second found none. */
-    assert_int_equal(tt_scalar(f->pg, "select count(*) from waiters"), 0);
+    /* The first send took the registration and notified; the second
+     * found none. */
+    assert_int_equal(tt_pending(f->pg), 0);
     assert_int_equal(tt_wakes(w, "jobs"), 1);
-    /* Waiting again re-arms it. */
+    /* Waiting again re-arms it; two sessions registered, one wake-up. */
     tt_exec(w, "select wait_begin('jobs')");
+    tt_exec(f->pg, "select wait_begin('jobs')");
+    assert_int_equal(tt_pending(f->pg), 2);
     tt_send(f, f->pg, "jobs", "c");
-    assert_int_equal(tt_scalar(f->pg, "select count(*) from waiters"), 0);
+    assert_int_equal(tt_pending(f->pg), 0);
+    assert_int_equal(tt_wakes(w, "jobs"), 1);
+    /* A send that rolls back took them all the same: the waiters are left
+     * to their poll. wait_end has nothing to undo. */
+    tt_exec(w, "select wait_begin('jobs')");
+    tt_exec(f->pg, "begin");
+    tt_send(f, f->pg, "jobs", "d");
+    tt_exec(f->pg, "rollback");
+    assert_int_equal(tt_pending(f->pg), 0);
+    assert_int_equal(tt_wakes(w, "jobs"), 0);
+    tt_exec(w, "select wait_begin('jobs')");
+    tt_exec(w, "select wait_end('jobs')");
+    assert_int_equal(tt_pending(f->pg), 1);
+    assert_string_equal(tt_fails(w, NULL, 0, "select wait_end('nope')"),
+                        "TQ002");
     PQfinish(w);
-}
-
-/* Scans of table name (sequential or by index) by pg not yet reported
- * to the statistics. */
-static long long
-table_scans(PGconn *pg, const char *name)
-{
-    return tt_scalar(pg,
-                     "select pg_stat_get_xact_numscans(c.oid) + "
-                     "coalesce(sum(pg_stat_get_xact_numscans(i.indexrelid)), 0)"
-                     " from pg_class c left join pg_index i on"
-                     " i.indrelid = c.oid where c.oid = '%s'::regclass"
-                     " group by c.oid",
-                     name);
 }
 
 static long long
@@ -206,9 +209,9 @@ waiting(PGconn *pg, const char *queue)
 }
 
 /* A queue's waiting flag: off until a wait_begin, so sends (libtxq's
- * direct ones, SQL's send() and send_batch()) do not probe waiters; on
- * while somebody may wait, so sends probe and wake; off again once
- * maintain() finds no waiter row, and not while one is left. */
+ * direct ones, SQL's send() and send_batch()) do not call _wake; on while
+ * somebody may wait, so sends call it and wake; off again once maintain()
+ * finds no registration pending, and not while one is. */
 static void
 test_waiting_flag(void **state)
 {
@@ -216,33 +219,35 @@ test_waiting_flag(void **state)
     PGconn *w = tt_connect(f->schema);
     const void *bodies[] = {"c", "d"};
     const size_t lens[] = {1, 1};
-    long long scans;
+    long long calls;
 
     tt_queue(f, "jobs", NULL);
     assert_int_equal(waiting(f->pg, "jobs"), 0);
+    tt_exec(f->pg, "set track_functions = 'all'");
     /* Counts not yet reported stay pending across transactions; none is
      * reported inside one. */
     tt_exec(f->pg, "begin");
-    scans = table_scans(f->pg, "waiters");
+    calls = tt_fn_calls(f->pg, "_wake") + tt_fn_calls(f->pg, "_wake_queue");
     tt_send(f, f->pg, "jobs", "a");
     tt_exec(f->pg, "select send('jobs', 'b')");
     assert_txq_ok(
         f->c, txq_send_batch(f->c, f->pg, "jobs", bodies, lens, 2, NULL, NULL));
     tt_exec(f->pg, "select send_batch('jobs', array['e', 'f']::bytea[])");
-    assert_int_equal(table_scans(f->pg, "waiters"), scans);
+    assert_int_equal(
+        tt_fn_calls(f->pg, "_wake") + tt_fn_calls(f->pg, "_wake_queue"), calls);
     tt_exec(f->pg, "commit");
 
     tt_exec(w, "listen txq_wake");
     tt_exec(w, "select wait_begin('jobs')");
     assert_int_equal(waiting(f->pg, "jobs"), 1);
     tt_exec(f->pg, "begin");
-    scans = table_scans(f->pg, "waiters");
+    calls = tt_fn_calls(f->pg, "_wake_queue");
     tt_send(f, f->pg, "jobs", "c");
-    assert_true(table_scans(f->pg, "waiters") > scans);
+    assert_true(tt_fn_calls(f->pg, "_wake_queue") > calls);
     tt_exec(f->pg, "commit");
     assert_int_equal(tt_wakes(w, "jobs"), 1);
-    /* The wake-up took the row; the flag waits for maintain(). */
-    assert_int_equal(tt_scalar(f->pg, "select count(*) from waiters"), 0);
+    /* The wake-up took the registration; the flag waits for maintain(). */
+    assert_int_equal(tt_pending(f->pg), 0);
     assert_int_equal(waiting(f->pg, "jobs"), 1);
     assert_int_equal(
         tt_scalar(f->pg, "select (maintain()->>'waiting_cleared')::int"), 1);
@@ -258,9 +263,9 @@ test_waiting_flag(void **state)
 }
 
 /* maintain() and a wait_begin at the same moment: the flag must never end
- * off with a waiter row left, or that waiter sleeps through the sends
- * until its poll. A wait_begin not yet committed (its row invisible to
- * maintain) makes maintain() skip the queue, without waiting; a wait_begin
+ * off with a registration pending, or that waiter sleeps through the sends
+ * until its poll. A wait_begin not yet committed (its flag not yet visible
+ * to maintain) makes maintain() skip the queue, without waiting; a wait_begin
  * behind maintain()'s uncommitted clear waits for it and turns the flag
  * back on. */
 static void
@@ -410,7 +415,7 @@ main(void)
                                         tt_teardown),
         cmocka_unit_test_setup_teardown(test_claim_plan_bounded, tt_setup,
                                         tt_teardown),
-        cmocka_unit_test_setup_teardown(test_wake_takes_waiter_row, tt_setup,
+        cmocka_unit_test_setup_teardown(test_wake_takes_registrations, tt_setup,
                                         tt_teardown),
         cmocka_unit_test_setup_teardown(test_waiting_flag, tt_setup,
                                         tt_teardown),

@@ -148,8 +148,10 @@ test_newer_schema(void **state)
 
 /* A schema at version 1 with queues, messages and a waiting session:
  * the library refuses it until txq_migrate applies 0002, which flags the
- * queue that has a waiter row (so the next send wakes it) and only that
- * one, and keeps the messages. */
+ * queue that has a waiter row and only that one, and 0003, which turns
+ * that row into a pending registration (so the next send wakes it), gives
+ * every queue its wake-up counters and drops the waiters table; the
+ * messages stay. */
 static void
 test_upgrade_from_version_1(void **state)
 {
@@ -163,10 +165,24 @@ test_upgrade_from_version_1(void **state)
     tt_queue(f, "idle", NULL);
     tt_send(f, f->pg, "jobs", "kept");
     tt_exec(w, "listen txq_wake");
-    tt_exec(w, "select wait_begin('jobs')");
-    /* Back to what 0001 alone made. */
-    tt_exec(f->pg, "alter table queues drop column waiting");
-    tt_exec(f->pg, "delete from schema_migrations where version = 2");
+    /* Back to what 0001 alone made: a waiter row, no flag, no counters. */
+    tt_exec(f->pg, "create unlogged table waiters (queue_id int not null, "
+                   "backend_pid int not null, since timestamptz not null "
+                   "default now(), constraint waiters_pkey primary key "
+                   "(queue_id, backend_pid))");
+    tt_exec(f->pg,
+            "insert into waiters select queue_id, %d from queues "
+            "where name = 'jobs'",
+            tt_pid(w));
+    tt_exec(f->pg, "alter table queues drop column waiting, "
+                   "drop column waits_seq, drop column wakes_seq");
+    tt_exec(f->pg,
+            "do $$ declare s regclass; begin for s in select c.oid "
+            "from pg_class c where c.relkind = 'S' and "
+            "c.relnamespace = current_schema()::regnamespace and c.relname "
+            "~ '^queue_[0-9]+_wa' loop "
+            "execute 'drop sequence ' || s; end loop; end $$");
+    tt_exec(f->pg, "delete from schema_migrations where version > 1");
 
     pg2 = tt_connect(NULL);
     c = txq_client_new(&(txq_options){.schema = f->schema});
@@ -175,8 +191,21 @@ test_upgrade_from_version_1(void **state)
     assert_non_null(strstr(txq_errmsg(c), "run txq migrate"));
     assert_int_equal(tt_depth(f), 1);
     assert_txq_ok(c, txq_migrate(c, pg2, &applied));
-    assert_int_equal(applied, 1);
-    assert_int_equal(tt_scalar(f->pg, "select schema_version()"), 2);
+    assert_int_equal(applied, 2);
+    assert_int_equal(tt_scalar(f->pg, "select schema_version()"), 3);
+    assert_int_equal(tt_scalar(f->pg,
+                               "select count(*) from pg_class where relname = "
+                               "'waiters' and relnamespace = "
+                               "current_schema()::regnamespace"),
+                     0);
+    assert_int_equal(tt_scalar(f->pg, "select count(*) from queues where "
+                                      "_wake_pending(queues) = 1 and "
+                                      "name = 'jobs'"),
+                     1);
+    assert_int_equal(tt_scalar(f->pg, "select count(*) from queues where "
+                                      "_wake_pending(queues) = 0 and "
+                                      "name = 'idle'"),
+                     1);
     assert_int_equal(tt_scalar(f->pg, "select count(*) from queues "
                                       "where waiting and name = 'jobs'"),
                      1);

@@ -390,6 +390,13 @@ tt_wakes(PGconn *w, const char *queue)
     return wakes;
 }
 
+long long
+tt_pending(PGconn *pg)
+{
+    return tt_scalar(pg,
+                     "select coalesce(sum(_wake_pending(q)), 0) from queues q");
+}
+
 void
 tt_kill_backend(PGconn *pg, int pid)
 {

@@ -110,6 +110,10 @@ void tt_sleep_ms(int ms);
  * little more for any duplicate. */
 int tt_wakes(PGconn *w, const char *queue);
 
+/* Wait registrations no wake-up has taken yet, on every queue of pg's
+ * schema (txq._wake_pending). */
+long long tt_pending(PGconn *pg);
+
 /* Whether two JSON texts are equal as jsonb (decided by the server). */
 int tt_json_eq(PGconn *pg, const char *a, const char *b);
 

@@ -40,12 +40,11 @@
 #include "util.h"
 #include "worker.h"
 
-#define RESTART_BASE   0.1
-#define RESTART_CAP    30.0
-#define HEALTHY_RUN    30.0 /* a slot that ran this long starts afresh */
-#define DB_BASE        0.2
-#define DB_CAP         30.0
-#define UNREGISTER_LAG 2.0 /* stay a waiter this long after the last idle */
+#define RESTART_BASE 0.1
+#define RESTART_CAP  30.0
+#define HEALTHY_RUN  30.0 /* a slot that ran this long starts afresh */
+#define DB_BASE      0.2
+#define DB_CAP       30.0
 
 struct slot {
     char *queue;
@@ -61,8 +60,7 @@ struct slot {
 
 struct waiter {
     int registered;
-    double idle_seen; /* last time some slot of the queue was idle */
-    double retry_at;  /* after a failed wait_begin */
+    double retry_at; /* after a failed wait_begin */
 };
 
 static struct {
@@ -366,7 +364,9 @@ db_open(double now)
 }
 
 /* Be a waiter for the queues that have an idle slot, so that sends to
- * them notify; stop being one a little after none has. */
+ * them notify. A registration stays until a send takes it (and notifies
+ * us): one left when the slots got busy costs a single NOTIFY, so there is
+ * nothing to undo. */
 static void
 sync_waiters(double now)
 {
@@ -383,8 +383,6 @@ sync_waiters(double now)
             if (!S.slots[j].retired && S.slots[j].qi == i &&
                 S.slots[j].pid > 0 && S.slots[j].idle)
                 idle = 1;
-        if (idle)
-            w->idle_seen = now;
         if (idle && !w->registered && now >= w->retry_at) {
             snprintf(sql, sizeof sql, "select \"%s\".wait_begin($1)",
                      S.cfg->schema);
@@ -398,13 +396,6 @@ sync_waiters(double now)
             /* A send that committed before we registered did not notify:
              * have the idle slots look once more. */
             wake_queue(i);
-        } else if (!idle && w->registered &&
-                   now - w->idle_seen >= UNREGISTER_LAG) {
-            snprintf(sql, sizeof sql, "select \"%s\".wait_end($1)",
-                     S.cfg->schema);
-            r = db_query(sql, 1, &name, now, "wait_end");
-            PQclear(r);
-            w->registered = 0;
         }
     }
 }
@@ -446,8 +437,9 @@ dispatch_notifications(void)
         } else if (strcmp(n->relname, "txq_wake") == 0) {
             for (i = 0; i < S.cfg->nqueues; i++)
                 if (strcmp(S.cfg->queues[i].name, n->extra) == 0) {
-                    /* The sender took our waiter row (txq._wake): while
-                     * slots stay idle, sync_waiters registers again. */
+                    /* The sender took our registration (txq._wake):
+                     * while slots stay idle, sync_waiters registers
+                     * again. */
                     S.waiters[i].registered = 0;
                     wake_queue(i);
                 }
@@ -477,7 +469,7 @@ keep_str(char **neu, char *const *old)
 }
 
 static void
-reload(double now)
+reload(void)
 {
     worker_cfg *n = malloc(sizeof *n);
     const char *key;
@@ -517,12 +509,6 @@ reload(double now)
         S.slots[i].retired = 1;
         if (S.slots[i].pid > 0)
             kill(S.slots[i].pid, SIGTERM);
-    }
-    if (S.db != NULL && S.cfg->listen) {
-        char sql[96];
-
-        snprintf(sql, sizeof sql, "select \"%s\".wait_end()", S.cfg->schema);
-        PQclear(db_query(sql, 0, NULL, now, "wait_end"));
     }
     config_free(S.cfg);
     free(S.cfg);
@@ -579,7 +565,7 @@ loop(void)
         if (sig_hup) {
             sig_hup = 0;
             if (!S.draining)
-                reload(now);
+                reload();
         }
         compact_slots();
         for (i = 0; i < S.nslots; i++)

@@ -5,31 +5,31 @@ as $$
 -- ----------------------------------------------------------------------
 -- Function: _wake(q)
 --
---      Wakes the sessions waiting on queue q (internal): takes their rows
---      out of waiters and notifies channel txq_wake (payload: the queue
---      name), both at commit. A waiter row means "waiting and not yet
---      woken"; the woken session registers again (wait_begin) when it
---      goes back to waiting. So a burst of sends notifies once, not once
---      per send: NOTIFY serialises the commits of the transactions that
---      send one (PostgreSQL holds a global lock from the notify until the
---      commit is flushed), and a busy queue must keep group commit. Rows
---      another sender is taking right now are skipped (SKIP LOCKED): that
---      sender's commit wakes them. If it rolls back instead, the waiters
---      stay registered and find the message at their next poll.
+--      Wakes the sessions waiting on queue q (internal): when a
+--      registration (wait_begin) is pending, takes them all (the wakes
+--      counter catches up with the waits counter, _wake_pending) and
+--      notifies channel txq_wake (payload: the queue name) at commit. A
+--      registration means "waiting and not yet woken"; the woken session
+--      registers again when it goes back to waiting. So a burst of sends
+--      notifies once, not once per send: NOTIFY serialises the commits of
+--      the transactions that send one (PostgreSQL holds a global lock from
+--      the notify until the commit is flushed), and a busy queue must keep
+--      group commit. The counters are sequences, so taking the
+--      registrations is not undone by a rollback: a sender that rolls back
+--      leaves the waiters it took to their poll. Two senders at once may
+--      both notify; a waiter woken for nothing receives nothing and waits
+--      again.
 --      A queue nobody waits on costs nothing: its waiting flag is off
---      (wait_begin sets it, maintain() clears it once no row is left).
+--      (wait_begin sets it, maintain() clears it once nothing is pending).
 --      plpgsql, not sql: its statements' plans are cached across calls.
 -- ----------------------------------------------------------------------
+declare
+    v_waits bigint;
 begin
-    if q.waiting and exists (select 1 from @extschema@.waiters w
-                              where w.queue_id = q.queue_id) then
-        delete from @extschema@.waiters w
-         where w.queue_id = q.queue_id
-           and w.backend_pid = any (array(
-                   select w2.backend_pid from @extschema@.waiters w2
-                    where w2.queue_id = q.queue_id
-                      for update skip locked));
-        if found then
+    if q.waiting then
+        v_waits := coalesce(pg_sequence_last_value(q.waits_seq), 0);
+        if v_waits > coalesce(pg_sequence_last_value(q.wakes_seq), 0) then
+            perform setval(q.wakes_seq, v_waits);
             perform pg_notify('txq_wake', q.name);
         end if;
     end if;

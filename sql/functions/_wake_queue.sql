@@ -7,10 +7,12 @@ as $$
 -- Function: _wake_queue(i_queue_id)
 --
 --      _wake() for libtxq's direct send (sql_text.h, SEND_DIRECT), which
---      runs as the caller: that statement calls this only when the queue
---      has a waiter row, so a send nobody waits for pays no call. Runs as
---      the owner because waking deletes waiter rows. A producer calling it
---      by hand can only cause a spurious wake-up.
+--      runs as the caller: that statement calls this only when the
+--      queue's waiting flag is on, so a send nobody waits for pays no
+--      call. Runs as the owner because waking moves the queue's wakes
+--      counter. A producer calling it by hand can only take pending
+--      registrations early (their waiters wake, find nothing, and wait
+--      again).
 --
 -- Returns:
 --      true (so the send's WHERE clause can call it).

@@ -67,7 +67,9 @@ begin
         q.backoff_base, q.backoff_cap, q.backoff_jitter, q.on_exhausted,
         q.max_body_bytes, q.expire_after, q.dedup_window, q.archive_for,
         q.delay)
-    returning * into q;
+    returning queue_id into q.queue_id;
+    perform @extschema@._wake_counters(q.queue_id);
+    select * into q from @extschema@.queues where queue_id = q.queue_id;
 
     insert into @extschema@.queue_counters (queue_id, slot)
     select q.queue_id, s from generate_series(0, 15) s;

@@ -43,12 +43,13 @@ begin
     delete from @extschema@.dead_letter_messages where queue_id = q.queue_id;
     delete from @extschema@.dedup where queue_id = q.queue_id;
     delete from @extschema@.queue_counters where queue_id = q.queue_id;
-    delete from @extschema@.waiters where queue_id = q.queue_id;
     delete from @extschema@.subscriptions where queue_id = q.queue_id;
     delete from @extschema@.routes where queue_id = q.queue_id;
     update @extschema@.topics set default_queue_id = null
      where default_queue_id = q.queue_id;
     delete from @extschema@.queues where queue_id = q.queue_id;
+    -- regclass prints as a quoted, schema-qualified name.
+    execute format('drop sequence %s, %s', q.waits_seq, q.wakes_seq);
     insert into @extschema@.audit_log (action, queue, detail)
     values ('drop_queue', q.name,
             format('%s messages, %s dead letters deleted', n_msg, n_dead));

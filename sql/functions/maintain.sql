@@ -10,8 +10,8 @@ as $$
 --      does): releases claims of sessions that died (their messages come
 --      back in seconds, not after the visibility timeout), moves expired
 --      messages to the dead letters, prunes the archive and dedup ids past
---      their windows, forgets waiters of dead sessions and turns off the
---      waiting flag of queues nobody waits on. Each step works in
+--      their windows and turns off the waiting flag of queues with no
+--      wait registration pending. Each step works in
 --      bounded chunks and skips locked rows, so it never blocks consumers.
 --
 -- Returns:
@@ -27,7 +27,6 @@ declare
     v_keep interval;
     v_n int;
     n_dedup int;
-    n_waiters int;
     n_unflagged int := 0;
     n_counters int;
     v_gen int;
@@ -100,11 +99,6 @@ begin
             where a2.delivered and a2.raised_at < v_now - interval '30 days'
             order by a2.raised_at limit 10000));
 
-    delete from @extschema@.waiters w
-     where not exists (select 1 from pg_stat_activity a
-                        where a.pid = w.backend_pid);
-    get diagnostics n_waiters = row_count;
-
     -- Counter rows of ended sessions and of past generations (slot = a
     -- backend pid + generation * 2^22, _counter_slot(); 0-15 are the
     -- queue's own rows) fold into slot 0, so the table stays as small as
@@ -145,25 +139,22 @@ begin
            discarded = c.discarded + excluded.discarded;
     get diagnostics n_counters = row_count;
 
-    -- A queue's waiting flag goes off once no waiter row is left, so its
-    -- sends stop probing waiters. A queue a wait_begin is registering on
-    -- right now holds its advisory lock (shared, to wait_begin's commit):
-    -- skipped, not waited for. Last, as the lock taken here is held to
-    -- commit. Each statement here sees what committed before it began, so
-    -- the re-check after the lock sees a row whose wait_begin committed
+    -- A queue's waiting flag goes off once no registration is pending
+    -- (_wake_pending), so its sends stop calling _wake. A queue a
+    -- wait_begin is registering on right now holds its advisory lock
+    -- (shared, to wait_begin's commit): skipped, not waited for. Last, as
+    -- the lock taken here is held to commit. The counters are read as they
+    -- are now, so the re-check after the lock sees a registration made
     -- meanwhile.
     for v_qid in
         select qq.queue_id from @extschema@.queues qq
-         where qq.waiting
-           and not exists (select 1 from @extschema@.waiters w
-                            where w.queue_id = qq.queue_id)
+         where qq.waiting and @extschema@._wake_pending(qq) = 0
     loop
         if pg_try_advisory_xact_lock(@extschema@._waiting_lock_key(),
                                      v_qid) then
             update @extschema@.queues qq set waiting = false
              where qq.queue_id = v_qid
-               and not exists (select 1 from @extschema@.waiters w
-                                where w.queue_id = v_qid);
+               and @extschema@._wake_pending(qq) = 0;
             get diagnostics v_n = row_count;
             n_unflagged := n_unflagged + v_n;
         end if;
@@ -171,7 +162,6 @@ begin
 
     return jsonb_build_object('rescued', n_rescued, 'expired', n_expired,
         'archive_pruned', n_archive, 'dedup_pruned', n_dedup,
-        'waiters_cleared', n_waiters,
         'waiting_cleared', n_unflagged, 'counters_folded', n_counters);
 end
 $$;

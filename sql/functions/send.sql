@@ -80,10 +80,9 @@ begin
         update @extschema@.dedup set message_id = v_id
          where queue_id = q.queue_id and dedup_id = i_dedup_id;
     end if;
-    -- _wake() when somebody waits; its first test inlined: a queue nobody
-    -- waits on costs no probe (its flag is off) and no call.
-    if q.waiting and exists (select 1 from @extschema@.waiters w
-                              where w.queue_id = q.queue_id) then
+    -- _wake() when somebody may wait; its first test inlined: a queue
+    -- nobody waits on costs no call (its flag is off).
+    if q.waiting then
         perform @extschema@._wake(q);
     end if;
     return v_id;

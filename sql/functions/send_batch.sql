@@ -103,6 +103,8 @@ begin
       from unnest(i_bodies) with ordinality as b(body, i)
      order by b.i
     returning id;
-    perform @extschema@._wake(q);
+    if q.waiting then
+        perform @extschema@._wake(q);
+    end if;
 end
 $$;

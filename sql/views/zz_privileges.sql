@@ -66,7 +66,6 @@ grant select (id),
 grant select (queue_id, name, kind, max_body_bytes, delay, expire_after,
                waiting)
     on @extschema@.queues to txq_producer;
-grant select (queue_id) on @extschema@.waiters to txq_producer;
 
 grant execute on function
     @extschema@._wake_queue(int)
