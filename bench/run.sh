@@ -2,7 +2,7 @@
 # bench/run.sh - txq's throughput benchmark, each figure next to the ideal.
 #
 #   bench/run.sh [--quick] [--runs N] [--only L] [--diag] [--w6]
-#   bench/run.sh --w5 [--w5-minutes N] [--w5-rate R]
+#   bench/run.sh --w5 [--w5-minutes N] [--w5-rate R] [--w5-hold M]
 #   bench/run.sh --w7 [W7 OPTIONS]
 #
 #   --quick   1 run of 2,000 messages per workload (a smoke test, seconds)
@@ -21,7 +21,9 @@
 #             transaction) at 70% of the worker's peak (measured first: 15 s
 #             of draining a backlog) for N minutes (--w5-minutes, default
 #             10), sampled every 10 s (bench/out/w5.tsv); --w5-rate R skips
-#             the peak measurement and sends R msgs/s
+#             the peak measurement and sends R msgs/s; --w5-hold M holds
+#             a snapshot (REPEATABLE READ, idle in transaction) for the
+#             middle M minutes of the run
 #   --w7      only W7, the queue under a held snapshot: bench/w7.sh with the
 #             options that follow (bench/w7.sh --help)
 #
@@ -47,7 +49,7 @@ if [[ ${1:-} == --w7 ]]; then
     exec bash "$ROOT/bench/w7.sh" "$@"
 fi
 
-runs=5 quick=0 diag=0 w6=0 w5=0 w5_minutes=10 w5_rate= only=
+runs=5 quick=0 diag=0 w6=0 w5=0 w5_minutes=10 w5_rate= w5_hold=0 only=
 while [[ $# -gt 0 ]]; do
     case $1 in
     --quick) quick=1 runs=1 ;;
@@ -71,12 +73,16 @@ while [[ $# -gt 0 ]]; do
         ;;
     --w6) w6=1 ;;
     --w5) w5=1 ;;
-    --w5-minutes | --w5-rate)
+    --w5-minutes | --w5-rate | --w5-hold)
         [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || {
             echo "run.sh: $1 needs a positive number" >&2
             exit 2
         }
-        if [[ $1 == --w5-minutes ]]; then w5_minutes=$2; else w5_rate=$2; fi
+        case $1 in
+        --w5-minutes) w5_minutes=$2 ;;
+        --w5-rate) w5_rate=$2 ;;
+        *) w5_hold=$2 ;;
+        esac
         shift
         ;;
     *)
@@ -224,7 +230,7 @@ RUN=0
 
 # Empty both queues; preload N messages into one of them (ideal|txq).
 reset() {
-    psql -c 'truncate q; truncate txq.messages'
+    psql -c 'truncate q; truncate txq.messages, txq.bodies'
     case ${1:-} in
     ideal)
         psql -c "insert into q (payload) select '$PAYLOAD'::jsonb
@@ -514,7 +520,9 @@ cpu_rows() {
 # sequence of txq.messages), sizes, live/dead tuples and (auto)vacuum counts.
 w5_run() {
     local secs=$((w5_minutes * 60)) rate=$w5_rate wpid ppid left peak sent
-    local tsv=$OUT/w5.tsv t0 seq0 prev now i line start wait_s
+    local tsv=$OUT/w5.tsv t0 seq0 prev now i line start wait_s held=0 hp=
+    local hold_from=$(((w5_minutes - w5_hold) * 30)) release=$OUT/w5_release
+    ((w5_hold < w5_minutes)) || die "--w5-hold must be shorter than the run"
     reset
     if [[ -z $rate ]]; then
         psql -c "select count(*) from txq.send_batch('bench',
@@ -550,10 +558,24 @@ w5_run() {
     "$PGBIN/pgbench" -n -c "$CLIENTS" -j 2 -R "$rate" -T "$secs" \
         -f "$S/sql_send1.sql" bench >"$OUT/log/pgbench_w5.log" 2>&1 &
     ppid=$!
-    printf 'sec\tsent\thandled\tp50_ms\tp99_ms\tmax_ms\ttotal_B\theap_B\tindexes_B\tlive\tdead\tautovacuum\tautoanalyze\tload1\n' >"$tsv"
+    printf 'sec\tsent\thandled\tp50_ms\tp99_ms\tmax_ms\ttotal_B\theap_B\tindexes_B\tlive\tdead\tautovacuum\tautoanalyze\tload1\theld\n' >"$tsv"
     for ((i = 1; i <= secs / 10; i++)); do
         wait_s=$((start + 10 * i - $(date +%s)))
         ((wait_s <= 0)) || sleep "$wait_s"
+        # The snapshot (--w5-hold): taken at the start of the sample that
+        # begins at hold_from, released after w5_hold minutes.
+        if ((w5_hold > 0 && 10 * (i - 1) == hold_from)); then
+            rm -f "$release"
+            { echo 'begin isolation level repeatable read;'
+              echo 'select txid_current();'
+              while [[ ! -f $release ]]; do sleep 0.2; done
+              echo 'commit;'; } | psql -o /dev/null &
+            hp=$! held=1
+        elif ((held && 10 * (i - 1) == hold_from + 60 * w5_hold)); then
+            touch "$release"
+            wait "$hp"
+            held=0
+        fi
         now=$(sql 'select clock_timestamp() - interval $$1 s$$')
         line=$(psql -At -F $'\t' -c "select
             (select last_value from txq.messages_id_seq) - $seq0,
@@ -573,12 +595,17 @@ w5_run() {
             s.autovacuum_count, s.autoanalyze_count
             from pg_stat_user_tables s where s.relid = 'txq.messages'::regclass")
         prev=$now
-        printf '%s\t%s\t%s\n' $((i * 10)) "$line" "$(cut -d' ' -f1 /proc/loadavg)" >>"$tsv"
+        printf '%s\t%s\t%s\t%s\n' $((i * 10)) "$line" \
+            "$(cut -d' ' -f1 /proc/loadavg)" "$held" >>"$tsv"
     done
+    if ((held)); then
+        touch "$release"
+        wait "$hp"
+    fi
     wait "$ppid" || die "pgbench (W5 producer) failed: $(tail -3 "$OUT/log/pgbench_w5.log")"
     kill -TERM "$wpid"
     wait "$wpid" || true
-    say "W5: $w5_minutes min at $rate msgs/s; samples in $tsv"
+    say "W5: $w5_minutes min at $rate msgs/s, snapshot held $w5_hold min; samples in $tsv"
     # p99 of each whole minute, over that minute's handled messages
     psql -At -F $'\t' -c "select floor(extract(epoch from t - '$t0') / 60)::int + 1,
         round(percentile_cont(0.99) within group (order by ms)::numeric, 1)
@@ -592,17 +619,26 @@ w5_run() {
     { m = int(($1 - 1) / 60) + 1; hsum += $3; backlog[m] = $2 - hsum
       handled[m] += $3; sentend[m] = $2; size[m] = ($7 > size[m] ? $7 : size[m])
       heap[m] = $8; idx[m] = $9; dead[m] = $11; av[m] = $12
-      load[m] = $14 }
+      load[m] = $14; if ($15 == 1) held[m] = 1 }
     END {
-        printf "%-4s %9s %9s %8s %9s %9s %9s %9s %9s %4s %5s\n", "min",
+        printf "%-4s %9s %9s %8s %9s %9s %9s %9s %9s %4s %5s %4s\n", "min",
             "sent/s", "handled/s", "backlog", "p99_ms", "total_kB", "heap_kB",
-            "index_kB", "dead", "av", "load"
+            "index_kB", "dead", "av", "load", "held"
+        hmin = 0; hp99 = 0; nheld = 0
         for (m = 1; m <= mins; m++) {
             s = (sentend[m] - sentend[m - 1]) / 60
-            printf "%-4d %9.0f %9.0f %8d %9.1f %9.0f %9.0f %9.0f %9d %4d %5s\n",
+            printf "%-4d %9.0f %9.0f %8d %9.1f %9.0f %9.0f %9.0f %9d %4d %5s %4s\n",
                 m, s, handled[m] / 60, backlog[m], p99[m], size[m] / 1024, heap[m] / 1024,
-                idx[m] / 1024, dead[m], av[m], load[m]
+                idx[m] / 1024, dead[m], av[m], load[m], (held[m] ? "*" : "")
+            if (held[m]) {
+                nheld++
+                if (nheld == 1 || handled[m] < hmin) hmin = handled[m]
+                if (p99[m] > hp99) hp99 = p99[m]
+            }
         }
+        if (nheld)
+            printf "snapshot held %d min: slowest held minute handled %.0f msgs/s = %.2f of the offered rate; worst p99 %.1f ms\n",
+                nheld, hmin / 60, hmin / 60 / rate, hp99
         third = int(mins / 3); mid = 0; last = 0
         for (m = third + 1; m <= 2 * third; m++) if (size[m] > mid) mid = size[m]
         for (m = 2 * third + 1; m <= mins; m++) if (size[m] > last) last = size[m]

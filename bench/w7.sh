@@ -220,7 +220,7 @@ run_system() {
     local total pp cp hp pre size0 t_rel back cap0 cap1 i
     SYS=$1
     psql -c 'truncate q7, w7_done restart identity' \
-        -c 'truncate txq.messages, txq.queue_counters' \
+        -c 'truncate txq.messages, txq.bodies, txq.queue_counters' \
         -c 'vacuum analyze q7, w7_done, txq.messages, txq.queue_counters'
     psql -c checkpoint
     case $SYS in

@@ -63,7 +63,8 @@ enum txq__q {
  * whether it may pop directly (POP_DIRECT): asked once per connection.
  * has_table_privilege with a list is true when any one is held: one
  * call per privilege (rows from pairs each table with a privilege).
- * UPDATE on messages: POP_DIRECT locks the rows it deletes (FOR UPDATE). */
+ * UPDATE on messages: POP_DIRECT locks the rows it deletes (FOR UPDATE);
+ * SELECT on bodies: it reads a shared body (a fanout copy's). */
 #define TXQ__SQL_SCHEMA_VERSION                                            \
     "select @extschema@.schema_version(), "                                \
     "pg_catalog.has_column_privilege("                                     \
@@ -76,9 +77,10 @@ enum txq__q {
     "from rows from (pg_catalog.unnest("                                   \
     "array['messages', 'messages', 'messages', 'message_errors', "         \
     "'message_errors', 'queue_counters', 'queue_counters', "               \
-    "'queue_counters', 'queues']), "                                       \
+    "'queue_counters', 'queues', 'bodies']), "                             \
     "pg_catalog.unnest(array['SELECT', 'UPDATE', 'DELETE', 'SELECT', "     \
-    "'DELETE', 'SELECT', 'INSERT', 'UPDATE', 'SELECT'])) as x(t, p)) "     \
+    "'DELETE', 'SELECT', 'INSERT', 'UPDATE', 'SELECT', 'SELECT'])) "       \
+    "as x(t, p)) "                                                         \
     "and not pg_catalog.row_security_active("                              \
     "pg_catalog.to_regclass('@extschema@.messages'))"
 
@@ -272,7 +274,9 @@ enum txq__q {
     "and (s.expires_at is null or s.expires_at > now()) "                    \
     "order by s.priority desc, s.visible_at, s.id "                          \
     "limit (select $2::int) for update skip locked)) "                       \
-    "returning m.id, m.attempts, m.headers, m.body, m.correlation_id, "      \
+    "returning m.id, m.attempts, m.headers, coalesce(m.body, (select "       \
+    "b.body from @extschema@.bodies b where b.id = m.body_id)) as body, "    \
+    "m.correlation_id, "                                                     \
     "m.reply_to, m.priority, m.group_key, m.enqueued_at, m.visible_at, "     \
     "m.last_error is not null or m.attempts > 0 as failed), "                \
     "hist as (delete from @extschema@.message_errors e "                     \

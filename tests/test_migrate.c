@@ -176,6 +176,10 @@ test_upgrade_from_version_1(void **state)
             tt_pid(w));
     tt_exec(f->pg, "alter table queues drop column waiting, "
                    "drop column waits_seq, drop column wakes_seq");
+    tt_exec(f->pg, "drop trigger messages_body_release on messages");
+    tt_exec(f->pg, "alter table messages drop column body_id, "
+                   "alter column body set not null");
+    tt_exec(f->pg, "drop table bodies");
     tt_exec(f->pg,
             "do $$ declare s regclass; begin for s in select c.oid "
             "from pg_class c where c.relkind = 'S' and "
@@ -191,8 +195,8 @@ test_upgrade_from_version_1(void **state)
     assert_non_null(strstr(txq_errmsg(c), "run txq migrate"));
     assert_int_equal(tt_depth(f), 1);
     assert_txq_ok(c, txq_migrate(c, pg2, &applied));
-    assert_int_equal(applied, 2);
-    assert_int_equal(tt_scalar(f->pg, "select schema_version()"), 3);
+    assert_int_equal(applied, 3);
+    assert_int_equal(tt_scalar(f->pg, "select schema_version()"), 4);
     assert_int_equal(tt_scalar(f->pg,
                                "select count(*) from pg_class where relname = "
                                "'waiters' and relnamespace = "

@@ -167,16 +167,17 @@ grant_tables(tt_fixture *f, const char *role, const char *on_messages)
             "grant %s on messages to %s; "
             "grant select, delete on message_errors to %s; "
             "grant select, insert, update on queue_counters to %s; "
-            "grant select on queues to %s",
-            on_messages, role, role, role, role);
+            "grant select on queues to %s; "
+            "grant select on bodies to %s",
+            on_messages, role, role, role, role, role);
 }
 
 static void
 revoke_tables(tt_fixture *f, const char *role)
 {
     tt_exec(f->pg,
-            "revoke all on messages, message_errors, queue_counters, queues "
-            "from %s",
+            "revoke all on messages, message_errors, queue_counters, queues, "
+            "bodies from %s",
             role);
 }
 

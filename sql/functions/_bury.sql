@@ -19,7 +19,9 @@ begin
         reply_to, last_error, headers, body, reason, failed_at)
     values (m.id, m.queue_id, m.priority, m.attempts, m.enqueued_at,
         m.group_key, m.dedup_id, m.correlation_id, m.reply_to, i_error,
-        m.headers, m.body, i_reason, i_now);
+        m.headers, coalesce(m.body, (select b.body from @extschema@.bodies b
+                                      where b.id = m.body_id)),
+        i_reason, i_now);
     perform @extschema@._count(q.queue_id,
         case when i_reason = 'expired' then 'expired' else 'dead' end);
     if q.on_exhausted = 'notify' then

@@ -24,7 +24,10 @@ begin
                 enqueued_at, finished_at, outcome, correlation_id, headers,
                 body)
             values (m.id, m.queue_id, m.attempts, m.enqueued_at, i_now,
-                    'ignored', m.correlation_id, m.headers, m.body);
+                    'ignored', m.correlation_id, m.headers,
+                    coalesce(m.body, (select b.body
+                                        from @extschema@.bodies b
+                                       where b.id = m.body_id)));
         end if;
         perform @extschema@._count(q.queue_id, 'ignored');
         return 'ignored';

@@ -127,7 +127,9 @@ begin
                 enqueued_at, finished_at, outcome, correlation_id, headers,
                 body)
             select d.id, d.queue_id, d.attempts, d.enqueued_at, v_now,
-                   'acked', d.correlation_id, d.headers, d.body
+                   'acked', d.correlation_id, d.headers,
+                   coalesce(d.body, (select b.body from @extschema@.bodies b
+                                      where b.id = d.body_id))
               from d join @extschema@.queues q using (queue_id)
              where q.archive_for is not null),
         hist as (

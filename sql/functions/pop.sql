@@ -48,7 +48,9 @@ begin
         v_ids := array(select r.id from @extschema@.receive(i_queue, i_max,
                                                             null, i_now) r);
         return query
-            select m.id, q.name, m.attempts, m.headers, m.body,
+            select m.id, q.name, m.attempts, m.headers,
+                   coalesce(m.body, (select b.body from @extschema@.bodies b
+                                      where b.id = m.body_id)),
                    m.correlation_id, m.reply_to, m.priority, m.group_key,
                    m.dedup_id, m.enqueued_at, null::timestamptz
               from @extschema@.messages m
@@ -79,7 +81,10 @@ begin
                             order by s.priority desc, s.visible_at, s.id
                             limit i_max
                               for update skip locked))
-                returning m.id, m.attempts, m.headers, m.body,
+                returning m.id, m.attempts, m.headers,
+                          coalesce(m.body, (select b.body
+                              from @extschema@.bodies b
+                             where b.id = m.body_id)) as body,
                           m.correlation_id, m.reply_to, m.priority,
                           m.group_key, m.dedup_id, m.enqueued_at,
                           m.visible_at,
@@ -108,7 +113,10 @@ begin
                             order by s.priority desc, s.visible_at, s.id
                             limit i_max
                               for update skip locked))
-                returning m.id, m.attempts, m.headers, m.body,
+                returning m.id, m.attempts, m.headers,
+                          coalesce(m.body, (select b.body
+                              from @extschema@.bodies b
+                             where b.id = m.body_id)) as body,
                           m.correlation_id, m.reply_to, m.priority,
                           m.group_key, m.dedup_id, m.enqueued_at,
                           m.visible_at,

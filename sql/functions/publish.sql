@@ -22,7 +22,9 @@ as $$
 --      Publishes a message to a topic in the caller's transaction (same
 --      arguments as send). Fanout: a copy goes to every subscribed queue
 --      whose filter the headers contain; no match is counted in
---      topics.unmatched, not an error. Route: the first rule (by position)
+--      topics.unmatched, not an error. With more than one copy the body
+--      is stored once (bodies) and each copy refers to it; each is still
+--      claimed, acked, failed and dead-lettered on its own, as send()'s. Route: the first rule (by position)
 --      whose filter the headers contain, else the default queue; when
 --      neither exists it is an error and nothing is written.
 --
@@ -32,9 +34,16 @@ as $$
 -- ----------------------------------------------------------------------
 declare
     t @extschema@.topics;
+    q @extschema@.queues;
     v_headers jsonb := coalesce(i_headers, '{}');
     v_ids bigint[] := '{}';
     v_queue text;
+    v_queues @extschema@.queues[];
+    v_now timestamptz := coalesce(i_now, now());
+    v_body_id bigint;
+    v_group text;
+    v_id bigint;
+    v_made int := 0;
 begin
     t := @extschema@._topic(i_topic);
     if jsonb_typeof(v_headers) <> 'object' then
@@ -42,31 +51,81 @@ begin
             jsonb_typeof(v_headers) using errcode = '22023';
     end if;
     if t.mode = 'fanout' then
-        for v_queue in
-            select q.name from @extschema@.subscriptions s
-              join @extschema@.queues q using (queue_id)
-             where s.topic_id = t.topic_id
-               and (s.filter is null or v_headers @> s.filter)
-             order by q.name
-        loop
-            v_ids := v_ids || @extschema@.send(v_queue, i_body, v_headers,
-                i_delay, i_priority, i_group, i_dedup_id, i_correlation_id,
-                i_reply_to, i_now);
-        end loop;
-        if cardinality(v_ids) = 0 then
+        select array_agg(qq order by qq.name) into v_queues
+          from @extschema@.subscriptions s
+          join @extschema@.queues qq using (queue_id)
+         where s.topic_id = t.topic_id
+           and (s.filter is null or v_headers @> s.filter);
+        if v_queues is null then
             update @extschema@.topics set unmatched = unmatched + 1
              where topic_id = t.topic_id;
+            return v_ids;
+        end if;
+        if cardinality(v_queues) = 1 then
+            return array[@extschema@.send(v_queues[1].name, i_body, v_headers,
+                i_delay, i_priority, i_group, i_dedup_id, i_correlation_id,
+                i_reply_to, i_now)];
+        end if;
+        -- Every copy checked against its own queue before anything is
+        -- written, as send() would; then each written as send() writes
+        -- it, with the body by reference.
+        foreach q in array v_queues loop
+            perform @extschema@._check_body(q, i_body);
+            perform @extschema@._check_send(q, v_headers, i_delay,
+                i_priority, i_group, i_dedup_id, i_correlation_id,
+                i_reply_to);
+        end loop;
+        insert into @extschema@.bodies (refs, body)
+        values (cardinality(v_queues), i_body)
+        returning id into v_body_id;
+        foreach q in array v_queues loop
+            v_group := i_group;
+            v_id := null;
+            if q.kind = 'fifo' then
+                -- As send(): a group's senders take turns to commit, and
+                -- a dedup id seen in the window returns the first copy.
+                v_group := coalesce(i_group, '');
+                perform pg_advisory_xact_lock(q.queue_id, hashtext(v_group));
+                if i_dedup_id is not null then
+                    v_id := @extschema@._dedup(q, i_dedup_id, v_now);
+                end if;
+            end if;
+            if v_id is null then
+                insert into @extschema@.messages (queue_id, priority,
+                    visible_at, enqueued_at, expires_at, group_key, dedup_id,
+                    correlation_id, reply_to, headers, body_id)
+                values (q.queue_id, coalesce(i_priority, 0),
+                    v_now + coalesce(i_delay, q.delay), v_now,
+                    v_now + q.expire_after, v_group, i_dedup_id,
+                    i_correlation_id, i_reply_to, v_headers, v_body_id)
+                returning id into v_id;
+                v_made := v_made + 1;
+                if q.kind = 'fifo' and i_dedup_id is not null then
+                    update @extschema@.dedup set message_id = v_id
+                     where queue_id = q.queue_id and dedup_id = i_dedup_id;
+                end if;
+                if q.waiting then
+                    perform @extschema@._wake(q);
+                end if;
+            end if;
+            v_ids := v_ids || v_id;
+        end loop;
+        -- Copies a dedup id turned away hold no reference.
+        if v_made = 0 then
+            delete from @extschema@.bodies where id = v_body_id;
+        elsif v_made < cardinality(v_queues) then
+            update @extschema@.bodies set refs = v_made where id = v_body_id;
         end if;
         return v_ids;
     end if;
 
-    select q.name into v_queue
-      from @extschema@.routes r join @extschema@.queues q using (queue_id)
+    select qq.name into v_queue
+      from @extschema@.routes r join @extschema@.queues qq using (queue_id)
      where r.topic_id = t.topic_id and v_headers @> r.filter
      order by r.position limit 1;
     if not found then
-        select q.name into v_queue from @extschema@.queues q
-         where q.queue_id = t.default_queue_id;
+        select qq.name into v_queue from @extschema@.queues qq
+         where qq.queue_id = t.default_queue_id;
         if not found then
             raise exception 'no route of topic "%" matches the headers and '
                 'it has no default queue', t.name using errcode = 'TQ004';

@@ -162,7 +162,10 @@ begin
                               from c
                              where m.id = any (array(select c.id from c))
                                and m.id = c.id
-                            returning m.id, m.attempts, m.headers, m.body,
+                            returning m.id, m.attempts, m.headers,
+                                      coalesce(m.body, (select b.body
+                                          from @extschema@.bodies b
+                                         where b.id = m.body_id)) as body,
                                       m.correlation_id, m.reply_to,
                                       m.priority, m.group_key, m.dedup_id,
                                       m.enqueued_at, m.visible_at, c.prev,
@@ -195,7 +198,10 @@ begin
                               from c
                              where m.id = any (array(select c.id from c))
                                and m.id = c.id
-                            returning m.id, m.attempts, m.headers, m.body,
+                            returning m.id, m.attempts, m.headers,
+                                      coalesce(m.body, (select b.body
+                                          from @extschema@.bodies b
+                                         where b.id = m.body_id)) as body,
                                       m.correlation_id, m.reply_to,
                                       m.priority, m.group_key, m.dedup_id,
                                       m.enqueued_at, m.visible_at, c.prev,
@@ -326,7 +332,10 @@ begin
                   from c
                  where m.id = any (array(select c.id from c))
                    and m.id = c.id
-                returning m.id, m.attempts, m.headers, m.body,
+                returning m.id, m.attempts, m.headers,
+                          coalesce(m.body, (select b.body
+                              from @extschema@.bodies b
+                             where b.id = m.body_id)) as body,
                           m.correlation_id, m.reply_to, m.priority,
                           m.group_key, m.dedup_id, m.enqueued_at,
                           m.visible_at, c.prev, c.ord)

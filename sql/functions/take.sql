@@ -79,7 +79,10 @@ begin
             select t.id, q.name, t.attempts + 1, t.headers, t.body,
                    t.correlation_id, t.reply_to, t.priority, t.group_key,
                    t.dedup_id, t.enqueued_at, null::timestamptz
-              from (select m.id, m.attempts, m.headers, m.body,
+              from (select m.id, m.attempts, m.headers,
+                           coalesce(m.body, (select b.body
+                               from @extschema@.bodies b
+                              where b.id = m.body_id)) as body,
                            m.correlation_id, m.reply_to, m.priority,
                            m.group_key, m.dedup_id, m.enqueued_at,
                            m.claimed_at
