@@ -44,6 +44,8 @@ declare
     v_group text;
     v_id bigint;
     v_made int := 0;
+    v_opts boolean;
+    v_fifo boolean := false;
 begin
     t := @extschema@._topic(i_topic);
     if jsonb_typeof(v_headers) <> 'object' then
@@ -67,17 +69,48 @@ begin
                 i_reply_to, i_now)];
         end if;
         -- Every copy checked against its own queue before anything is
-        -- written, as send() would; then each written as send() writes
+        -- written, as send() would (and, as there, a check runs only when
+        -- something is to be checked); then each written as send() writes
         -- it, with the body by reference.
+        v_opts := i_delay is not null or i_priority is not null
+                  or i_group is not null or i_dedup_id is not null
+                  or i_correlation_id is not null or i_reply_to is not null;
         foreach q in array v_queues loop
-            perform @extschema@._check_body(q, i_body);
-            perform @extschema@._check_send(q, v_headers, i_delay,
-                i_priority, i_group, i_dedup_id, i_correlation_id,
-                i_reply_to);
+            if i_body is null or octet_length(i_body) > q.max_body_bytes then
+                perform @extschema@._check_body(q, i_body);
+            end if;
+            if v_opts then
+                perform @extschema@._check_send(q, v_headers, i_delay,
+                    i_priority, i_group, i_dedup_id, i_correlation_id,
+                    i_reply_to);
+            end if;
+            v_fifo := v_fifo or q.kind = 'fifo';
         end loop;
         insert into @extschema@.bodies (refs, body)
         values (cardinality(v_queues), i_body)
         returning id into v_body_id;
+        if not v_fifo then
+            -- Standard queues only: every copy in one statement, ids in
+            -- queue name order (the order the rows are inserted in).
+            with c as (
+                insert into @extschema@.messages (queue_id, priority,
+                    visible_at, enqueued_at, expires_at, group_key,
+                    correlation_id, reply_to, headers, body_id)
+                select x.queue_id, coalesce(i_priority, 0),
+                       v_now + coalesce(i_delay, x.delay), v_now,
+                       v_now + x.expire_after, i_group, i_correlation_id,
+                       i_reply_to, v_headers, v_body_id
+                  from unnest(v_queues) x
+                 order by x.name
+                returning id)
+            select array_agg(c.id order by c.id) into v_ids from c;
+            foreach q in array v_queues loop
+                if q.waiting then
+                    perform @extschema@._wake(q);
+                end if;
+            end loop;
+            return v_ids;
+        end if;
         foreach q in array v_queues loop
             v_group := i_group;
             v_id := null;
