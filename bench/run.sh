@@ -644,7 +644,7 @@ w5_run() {
             }
         }
         if (nheld)
-            printf "snapshot held %d min: slowest held minute handled %.0f msgs/s = %.2f of the offered rate; worst p99 %.1f ms\n",
+            printf "minutes with the snapshot held (in whole or part): %d; the slowest handled %.0f msgs/s = %.2f of the offered rate; worst p99 %.1f ms\n",
                 nheld, hmin / 60, hmin / 60 / rate, hp99
         third = int(mins / 3); mid = 0; last = 0
         for (m = third + 1; m <= 2 * third; m++) if (size[m] > mid) mid = size[m]
