@@ -164,8 +164,9 @@ enum txq__q {
  * what send() would. Anything else (fifo, an unknown queue, a bad value)
  * inserts nothing here and goes to send() in the same statement, which
  * does it or raises its error. A queue whose waiting flag (set by
- * wait_begin) is on goes through _wake_queue, which wakes its waiters if a
- * registration is pending. Parameters as in SEND. Row security holds a
+ * wait_begin) is on and that has a registration pending (its waits
+ * counter ahead of its wakes counter, _wake_pending) goes through
+ * _wake_queue. Parameters as in SEND. Row security holds a
  * producer's insert to the same rules (sql/views/zz_privileges.sql). */
 #define TXQ__SQL_DIRECT_COLUMNS                                          \
     "insert into @extschema@.messages (queue_id, priority, visible_at, " \
@@ -177,15 +178,17 @@ enum txq__q {
 
 /* Conditions on the queue row q only (so they run once per statement),
  * the options' and the wake-up. */
-#define TXQ__SQL_DIRECT_CHECKS                                       \
-    "q.name = $1::text and q.kind = 'standard' "                     \
-    "and $6::text is null and $7::text is null "                     \
-    "and ($3::jsonb is null or jsonb_typeof($3::jsonb) = 'object') " \
-    "and ($4::float8 is null or $4::float8 between 0 and 31536000) " \
-    "and ($5::int is null or $5::int between -32768 and 32767) "     \
-    "and ($8::text is null or length($8::text) <= 512) "             \
-    "and ($9::text is null or $9::text ~ '^[a-z][a-z0-9_]{0,62}$') " \
-    "and (not q.waiting or @extschema@._wake_queue(q.queue_id)) "
+#define TXQ__SQL_DIRECT_CHECKS                                          \
+    "q.name = $1::text and q.kind = 'standard' "                        \
+    "and $6::text is null and $7::text is null "                        \
+    "and ($3::jsonb is null or jsonb_typeof($3::jsonb) = 'object') "    \
+    "and ($4::float8 is null or $4::float8 between 0 and 31536000) "    \
+    "and ($5::int is null or $5::int between -32768 and 32767) "        \
+    "and ($8::text is null or length($8::text) <= 512) "                \
+    "and ($9::text is null or $9::text ~ '^[a-z][a-z0-9_]{0,62}$') "    \
+    "and (not q.waiting or coalesce(pg_catalog.pg_sequence_last_value(" \
+    "q.waits_seq), 0) <= coalesce(pg_catalog.pg_sequence_last_value("   \
+    "q.wakes_seq), 0) or @extschema@._wake_queue(q.queue_id)) "
 
 #define TXQ__SQL_SEND_DIRECT                    \
     "with m as (" TXQ__SQL_DIRECT_COLUMNS "$2 " \

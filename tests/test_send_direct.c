@@ -335,7 +335,7 @@ test_producer_insert_is_held_to_send(void **state)
             "select wakes_seq::text from queues where name = 'jobs'");
     assert_string_equal(tt_fails(pg, NULL, 0, "select setval('%s', 99)", seq),
                         "42501");
-    assert_string_equal(tt_fails(pg, NULL, 0, "select wakes_seq from queues"),
+    assert_string_equal(tt_fails(pg, NULL, 0, "select nextval('%s')", seq),
                         "42501");
     assert_string_equal(
         tt_fails(pg, NULL, 0, "update queues set max_body_bytes = 1"), "42501");

@@ -80,9 +80,12 @@ begin
         update @extschema@.dedup set message_id = v_id
          where queue_id = q.queue_id and dedup_id = i_dedup_id;
     end if;
-    -- _wake() when somebody may wait; its first test inlined: a queue
-    -- nobody waits on costs no call (its flag is off).
-    if q.waiting then
+    -- _wake() when somebody waits; its tests inlined: a queue nobody
+    -- waits on costs no call (its flag is off), nor one whose waiters
+    -- were all woken already (no registration pending).
+    if q.waiting
+       and coalesce(pg_sequence_last_value(q.waits_seq), 0)
+           > coalesce(pg_sequence_last_value(q.wakes_seq), 0) then
         perform @extschema@._wake(q);
     end if;
     return v_id;

@@ -64,8 +64,22 @@ grant select (id),
             correlation_id, reply_to, headers, body)
     on @extschema@.messages to txq_producer;
 grant select (queue_id, name, kind, max_body_bytes, delay, expire_after,
-               waiting)
+               waiting, waits_seq, wakes_seq)
     on @extschema@.queues to txq_producer;
+-- ... and whether a registration is pending: SELECT on the wake-up
+-- counters (read, not move: setval and nextval need UPDATE and USAGE).
+-- create_queue grants it for a new queue (_wake_counters).
+do $seq$
+declare
+    v_q record;
+begin
+    for v_q in select q.waits_seq, q.wakes_seq from @extschema@.queues q
+    loop
+        execute format('grant select on sequence %s, %s to txq_producer',
+                       v_q.waits_seq, v_q.wakes_seq);
+    end loop;
+end
+$seq$;
 
 grant execute on function
     @extschema@._wake_queue(int)
