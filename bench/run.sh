@@ -555,6 +555,15 @@ w5_run() {
     fi
     reset
     psql -c 'truncate bench_w5' -c 'vacuum analyze txq.messages'
+    # messages is partitioned: its storage and counts are its partitions'.
+    W5_STORAGE="(select sum(pg_total_relation_size(t.relid)) as total,
+        sum(pg_relation_size(t.relid)) as heap,
+        sum(pg_indexes_size(t.relid)) as idx, sum(t.n_live_tup) as n_live_tup,
+        sum(t.n_dead_tup) as n_dead_tup,
+        sum(t.autovacuum_count) as autovacuum_count,
+        sum(t.autoanalyze_count) as autoanalyze_count
+        from pg_stat_user_tables t where t.relid in
+            (select relid from pg_partition_tree('txq.messages')))"
     quiesce
     seq0=$(sql "select last_value from txq.messages_id_seq")
     t0=$(sql 'select clock_timestamp() - interval $$1 s$$')
@@ -589,18 +598,17 @@ w5_run() {
             count(*), round(percentile_cont(0.5) within group (order by ms)::numeric, 1),
             round(percentile_cont(0.99) within group (order by ms)::numeric, 1),
             round(max(ms)::numeric, 1),
-            pg_total_relation_size('txq.messages'), pg_relation_size('txq.messages'),
-            pg_indexes_size('txq.messages'), s.n_live_tup, s.n_dead_tup,
+            s.total, s.heap, s.idx, s.n_live_tup, s.n_dead_tup,
             s.autovacuum_count, s.autoanalyze_count
-            from bench_w5, pg_stat_user_tables s
-            where t > '$prev' and t <= '$now' and s.relid = 'txq.messages'::regclass
-            group by s.n_live_tup, s.n_dead_tup, s.autovacuum_count, s.autoanalyze_count")
+            from bench_w5, $W5_STORAGE s
+            where t > '$prev' and t <= '$now'
+            group by s.total, s.heap, s.idx, s.n_live_tup, s.n_dead_tup,
+                     s.autovacuum_count, s.autoanalyze_count")
         [[ -n $line ]] || line=$(psql -At -F $'\t' -c "select
             (select last_value from txq.messages_id_seq) - $seq0, 0, '', '', '',
-            pg_total_relation_size('txq.messages'), pg_relation_size('txq.messages'),
-            pg_indexes_size('txq.messages'), s.n_live_tup, s.n_dead_tup,
+            s.total, s.heap, s.idx, s.n_live_tup, s.n_dead_tup,
             s.autovacuum_count, s.autoanalyze_count
-            from pg_stat_user_tables s where s.relid = 'txq.messages'::regclass")
+            from $W5_STORAGE s")
         prev=$now
         printf '%s\t%s\t%s\t%s\n' $((i * 10)) "$line" \
             "$(cut -d' ' -f1 /proc/loadavg)" "$held" >>"$tsv"

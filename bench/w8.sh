@@ -80,7 +80,7 @@ for size in kib mib; do
         "$size" >"$S/publish_$size.sql"
 done
 
-STORE="pg_total_relation_size('txq.messages') + pg_total_relation_size('txq.bodies')"
+STORE="(select sum(pg_total_relation_size(relid)) from pg_partition_tree('txq.messages')) + pg_total_relation_size('txq.bodies')"
 
 # One timed phase: $1 send|publish, $2 kib|mib. Appends a row to w8.tsv.
 phase() {

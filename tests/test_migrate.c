@@ -150,8 +150,9 @@ test_newer_schema(void **state)
  * the library refuses it until txq_migrate applies 0002, which flags the
  * queue that has a waiter row and only that one, and 0003, which turns
  * that row into a pending registration (so the next send wakes it), gives
- * every queue its wake-up counters and drops the waiters table; the
- * messages stay. */
+ * every queue its wake-up counters and drops the waiters table, 0004
+ * (shared bodies) and 0005, which moves the messages into the rotating
+ * partitions; the messages stay, ids and all. */
 static void
 test_upgrade_from_version_1(void **state)
 {
@@ -176,9 +177,33 @@ test_upgrade_from_version_1(void **state)
             tt_pid(w));
     tt_exec(f->pg, "alter table queues drop column waiting, "
                    "drop column waits_seq, drop column wakes_seq");
-    tt_exec(f->pg, "drop trigger messages_body_release on messages");
-    tt_exec(f->pg, "alter table messages drop column body_id, "
-                   "alter column body set not null");
+    /* messages as one table again, with 0001's indexes and its rows. */
+    tt_exec(f->pg, "alter table messages rename to messages_p");
+    tt_exec(f->pg, "alter table messages_p rename constraint messages_pkey "
+                   "to messages_p_pkey");
+    tt_exec(f->pg, "drop index messages_ready_idx, messages_group_idx, "
+                   "messages_expires_idx");
+    tt_exec(f->pg, "alter sequence messages_id_seq rename to messages_p_seq");
+    tt_exec(f->pg, "create table messages (like messages_p including "
+                   "defaults including identity)");
+    tt_exec(f->pg, "alter table messages drop column part, "
+                   "drop column body_id, alter column body set not null, "
+                   "add constraint messages_pkey primary key (id)");
+    tt_exec(f->pg, "insert into messages overriding system value "
+                   "select id, queue_id, priority, visible_at, attempts, "
+                   "enqueued_at, expires_at, group_key, dedup_id, "
+                   "correlation_id, reply_to, last_error, claimed_at, "
+                   "claimed_by, headers, body from messages_p");
+    tt_exec(f->pg, "select setval('messages_id_seq', last_value) "
+                   "from messages_p_seq");
+    tt_exec(f->pg, "drop table messages_p, rotations cascade");
+    tt_exec(f->pg, "drop sequence messages_gen");
+    tt_exec(f->pg, "create index messages_ready_idx on messages "
+                   "(queue_id, priority desc, visible_at, id)");
+    tt_exec(f->pg, "create index messages_group_idx on messages "
+                   "(queue_id, group_key, id) where group_key is not null");
+    tt_exec(f->pg, "create index messages_expires_idx on messages "
+                   "(queue_id, expires_at) where expires_at is not null");
     tt_exec(f->pg, "drop table bodies");
     tt_exec(f->pg,
             "do $$ declare s regclass; begin for s in select c.oid "
@@ -195,8 +220,11 @@ test_upgrade_from_version_1(void **state)
     assert_non_null(strstr(txq_errmsg(c), "run txq migrate"));
     assert_int_equal(tt_depth(f), 1);
     assert_txq_ok(c, txq_migrate(c, pg2, &applied));
-    assert_int_equal(applied, 3);
-    assert_int_equal(tt_scalar(f->pg, "select schema_version()"), 4);
+    assert_int_equal(applied, 4);
+    assert_int_equal(tt_scalar(f->pg, "select schema_version()"), 5);
+    assert_int_equal(tt_scalar(f->pg, "select count(*) from messages "
+                                      "where part = 0 and body = 'kept'"),
+                     1);
     assert_int_equal(tt_scalar(f->pg,
                                "select count(*) from pg_class where relname = "
                                "'waiters' and relnamespace = "

@@ -380,8 +380,10 @@ tt_wakes(PGconn *w, const char *queue)
         tt_exec(w, "select 1");
         while ((nf = PQnotifies(w)) != NULL) {
             assert_string_equal(nf->relname, "txq_wake");
-            assert_string_equal(nf->extra, queue);
-            wakes++;
+            /* Tests running beside this one wake their own queues on the
+             * same channel. */
+            if (strcmp(nf->extra, queue) == 0)
+                wakes++;
             PQfreemem(nf);
         }
         if (wakes > 0)

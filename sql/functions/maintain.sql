@@ -11,8 +11,10 @@ as $$
 --      back in seconds, not after the visibility timeout), moves expired
 --      messages to the dead letters, prunes the archive and dedup ids past
 --      their windows and turns off the waiting flag of queues with no
---      wait registration pending. Each step works in
---      bounded chunks and skips locked rows, so it never blocks consumers.
+--      wait registration pending, and last recycles the messages'
+--      storage (_rotate()). Each step works in bounded chunks and skips
+--      locked rows, so it never blocks consumers (the storage step waits
+--      at most 50 ms for a truncate's lock).
 --
 -- Returns:
 --      a JSON object with the count of each step.
@@ -30,6 +32,7 @@ declare
     n_unflagged int := 0;
     n_counters int;
     v_gen int;
+    v_storage jsonb;
 begin
     -- A claim whose backend is gone, or was reused by a later session.
     with dead as (
@@ -160,8 +163,12 @@ begin
         end if;
     end loop;
 
+    -- The storage rotation, last: a truncate holds its lock to commit.
+    v_storage := @extschema@._rotate(v_now);
+
     return jsonb_build_object('rescued', n_rescued, 'expired', n_expired,
         'archive_pruned', n_archive, 'dedup_pruned', n_dedup,
-        'waiting_cleared', n_unflagged, 'counters_folded', n_counters);
+        'waiting_cleared', n_unflagged, 'counters_folded', n_counters,
+        'storage', v_storage);
 end
 $$;

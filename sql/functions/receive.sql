@@ -263,25 +263,31 @@ begin
             -- a transaction that committed after this statement's
             -- snapshot, are written "is true" so that no index scan can
             -- take them as its condition.
-            with fifo_walk as (
+            with recursive fifo_walk as (
                 select w.ctid, w.id, w.group_key
                   from @extschema@.messages w
                  where w.queue_id = q.queue_id and w.visible_at <= v_now
                    and (w.expires_at is null or w.expires_at > v_now)
                  order by w.priority desc, w.visible_at, w.id
                  limit v_left + 32),
+            -- A ctid names a row of one partition: the same ctid in
+            -- another partition is another row, so the TID scan's rows
+            -- must also carry one of the candidates' ids (a message has
+            -- one version in this statement's snapshot).
+            fifo_heads as (
+                select w.ctid, w.id from fifo_walk w
+                 where w.id = (
+                     select o.id
+                       from @extschema@.messages o
+                      where o.queue_id = q.queue_id
+                        and o.group_key = w.group_key
+                      order by o.group_key, o.id
+                      limit 1)),
             fifo_front as (
                 select m.id, m.claimed_at as prev
                   from @extschema@.messages m
-                 where m.ctid = any (array(
-                           select w.ctid from fifo_walk w
-                            where w.id = (
-                                select o.id
-                                  from @extschema@.messages o
-                                 where o.queue_id = q.queue_id
-                                   and o.group_key = w.group_key
-                                 order by o.group_key, o.id
-                                 limit 1)))
+                 where m.ctid = any (array(select h.ctid from fifo_heads h))
+                   and m.id = any (array(select h.id from fifo_heads h))
                    and (m.visible_at <= v_now) is true
                    and (m.expires_at is null or m.expires_at > v_now)
                  order by m.priority desc, m.visible_at, m.id
@@ -292,27 +298,27 @@ begin
             -- groups): the head of every group, by a loose index scan of
             -- messages_group_idx (one probe per group, not one per
             -- message), oldest ready heads first.
+            group_heads (group_key, tid, id) as (
+                (select o.group_key, o.ctid, o.id
+                   from @extschema@.messages o
+                  where o.queue_id = q.queue_id
+                    and o.group_key is not null
+                  order by o.group_key, o.id
+                  limit 1)
+                union all
+                select n.group_key, n.ctid, n.id
+                  from group_heads h cross join lateral (
+                      select o.group_key, o.ctid, o.id
+                        from @extschema@.messages o
+                       where o.queue_id = q.queue_id
+                         and o.group_key > h.group_key
+                       order by o.group_key, o.id
+                       limit 1) n),
             fifo_rest as (
                 select m.id, m.claimed_at as prev
                   from @extschema@.messages m
-                 where m.ctid = any (array(
-                           with recursive h (group_key, tid) as (
-                               (select o.group_key, o.ctid
-                                  from @extschema@.messages o
-                                 where o.queue_id = q.queue_id
-                                   and o.group_key is not null
-                                 order by o.group_key, o.id
-                                 limit 1)
-                               union all
-                               select n.group_key, n.ctid
-                                 from h cross join lateral (
-                                     select o.group_key, o.ctid
-                                       from @extschema@.messages o
-                                      where o.queue_id = q.queue_id
-                                        and o.group_key > h.group_key
-                                      order by o.group_key, o.id
-                                      limit 1) n)
-                           select h.tid from h))
+                 where m.ctid = any (array(select h.tid from group_heads h))
+                   and m.id = any (array(select h.id from group_heads h))
                    and m.id <> all (array(select f.id from fifo_front f))
                    and (m.visible_at <= v_now) is true
                    and (m.expires_at is null or m.expires_at > v_now)

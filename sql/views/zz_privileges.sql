@@ -63,6 +63,8 @@ grant select (id),
     insert (queue_id, priority, visible_at, enqueued_at, expires_at,
             correlation_id, reply_to, headers, body)
     on @extschema@.messages to txq_producer;
+-- The default of messages.part reads the current rotating partition.
+grant select on sequence @extschema@.messages_gen to txq_producer;
 grant select (queue_id, name, kind, max_body_bytes, delay, expire_after,
                waiting, waits_seq, wakes_seq)
     on @extschema@.queues to txq_producer;
