@@ -38,9 +38,9 @@ declare
     v_cur smallint;
     v_old smallint;
     v_rel regclass;
+    v_cur_rel regclass;
     v_started timestamptz;
     v_moved int := 0;
-    v_n int;
     v_truncated boolean := false;
     v_rotated boolean := false;
     v_busy boolean := false;
@@ -67,6 +67,8 @@ begin
     v_old := 1 - v_cur;
     v_rel := case v_old when 0 then '@extschema@.messages_0'::regclass
                         else '@extschema@.messages_1'::regclass end;
+    v_cur_rel := case v_cur when 0 then '@extschema@.messages_0'::regclass
+                            else '@extschema@.messages_1'::regclass end;
     select r.started_at into v_started
       from @extschema@.rotations r where r.gen = v_gen;
     if not found then
@@ -118,9 +120,7 @@ begin
         -- A current partition that never held a row stays current.
         if not v_busy and pg_relation_size(v_rel) = 0
            and i_now >= v_started + v_period
-           and pg_relation_size(case v_cur
-                   when 0 then '@extschema@.messages_0'::regclass
-                   else '@extschema@.messages_1'::regclass end) > 0
+           and pg_relation_size(v_cur_rel) > 0
         then
             insert into @extschema@.rotations values (v_gen + 1, i_now)
                 on conflict (gen) do update set started_at = i_now;
