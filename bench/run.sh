@@ -10,7 +10,7 @@
 #   --runs N  runs per workload (default 5; W2 and W3b, which last under a
 #             second, 3 pairs per run); the table shows medians
 #   --only L  only these workloads, e.g. --only W1,W1n (of W1, W1n, W2,
-#             W3, W3b, W4)
+#             W3, W3w, W3b, W4)
 #   --diag    also run more SQL-level variants (pgbench) that split txq's cost
 #             into plpgsql, table shape, counter update and round trips
 #   --w6      also W6: txq-worker's peak RSS (VmHWM of the supervisor and
@@ -70,8 +70,8 @@ while [[ $# -gt 0 ]]; do
         ;;
     --diag) diag=1 ;;
     --only)
-        [[ ${2:-} =~ ^(W1|W1n|W2|W3|W3b|W4)(,(W1|W1n|W2|W3|W3b|W4))*$ ]] || {
-            echo "run.sh: --only needs workloads from W1,W1n,W2,W3,W3b,W4" \
+        [[ ${2:-} =~ ^(W1|W1n|W2|W3|W3w|W3b|W4)(,(W1|W1n|W2|W3|W3w|W3b|W4))*$ ]] || {
+            echo "run.sh: --only needs workloads from W1,W1n,W2,W3,W3w,W3b,W4" \
                 "joined by commas (got \"${2:-}\")" >&2
             exit 2
         }
@@ -122,6 +122,8 @@ die() {
 # ------------------------------------------------------------- server --
 [[ -x $TOOL ]] || die "$TOOL not built (./run build, or ./run bench)"
 [[ -x $WORKER ]] || die "$WORKER not built (./run build, or ./run bench)"
+SO_HANDLER=$BUILD/bench/txq_bench_handler.so
+[[ -f $SO_HANDLER ]] || die "$SO_HANDLER not built (./run bench)"
 # shellcheck source=bench/server.sh
 . "$ROOT/bench/server.sh"
 "$TOOL" setup || die "txq-bench setup (txq_migrate) failed"
@@ -135,6 +137,11 @@ create table bench_sent (id bigint, t float8);
 create function bench_lat(m txq.message) returns void language sql
     as 'insert into bench_lat values (m.id, clock_timestamp())';
 create table bench_w5 (t timestamptz not null, ms float8 not null);
+-- W3w: the business write of a handler, and of the ideal's consume
+-- statement (plpgsql: its INSERT's plan is cached, as a handler's should be).
+create table w3w_done (id bigint not null, body bytea not null);
+create function bench_write(m txq.message) returns void language plpgsql
+    as 'begin insert into public.w3w_done (id, body) values (m.id, m.body); end';
 create function bench_w5(m txq.message) returns void language sql
     as 'insert into bench_w5 select clock_timestamp(),
         extract(epoch from clock_timestamp() - m.enqueued_at) * 1000';
@@ -182,6 +189,11 @@ printf "select txq.send('bench', %s::bytea);\n" "$P" >"$S/sql_send1.sql"
 printf "select count(*) from txq.send_batch('bench', array_fill(%s::bytea, array[100]));\n" \
     "$P" >"$S/sql_send100.sql"
 echo "select * from txq.pop('bench', 100);" >"$S/sql_pop100.sql"
+# W3w: the ideal's dequeue and the handler's INSERT in one statement.
+printf '%s\n' "with d as (delete from q where id = (select id from q order by id\
+ for update skip locked limit 1) returning id, payload)\
+ insert into public.w3w_done (id, body)\
+ select id, convert_to(payload::text, 'UTF8') from d;" >"$S/deq1_write.sql"
 printf 'insert into txq.messages (queue_id, visible_at, enqueued_at, body) values (%s);\n' \
     "$QID, now(), now(), $P::bytea" >"$S/raw_insert1.sql"
 printf 'insert into txq.messages (queue_id, visible_at, enqueued_at, body) values %s;\n' \
@@ -237,7 +249,7 @@ RUN=0
 
 # Empty both queues; preload N messages into one of them (ideal|txq).
 reset() {
-    psql -c 'truncate q; truncate txq.messages, txq.bodies'
+    psql -c 'truncate q, w3w_done; truncate txq.messages, txq.bodies'
     case ${1:-} in
     ideal)
         psql -c "insert into q (payload) select '$PAYLOAD'::jsonb
@@ -285,18 +297,26 @@ pgb() {
         "$(awk -v n="$N" -v r="$mps" 'BEGIN { printf "%.3f", n / r }')" "$mps" "$lsn"
 }
 
-# W3 worker: txq-worker (its sql: handler a no-op, concurrency CLIENTS)
-# drains the preloaded queue; txq-bench starts it and stops it when all
-# are acked.
-worker_drain() { # WORKLOAD VARIANT REF
+# W3 worker: txq-worker (its sql: handler a no-op unless HANDLER is given,
+# concurrency CLIENTS) drains the preloaded queue; txq-bench starts it and
+# stops it when all are acked.
+worker_drain() { # WORKLOAD VARIANT REF [HANDLER]
     local lsn line
     quiesce
     lsn=$(sql 'select pg_current_wal_lsn()')
-    line=$("$TOOL" worker "$N" -- "$WORKER" -H bench=sql:public.bench_noop \
-        -n "$CLIENTS" --log-level warn) || die "txq-bench worker failed"
+    line=$("$TOOL" worker "$N" -- "$WORKER" \
+        -H "bench=${4:-sql:public.bench_noop}" -n "$CLIENTS" \
+        --log-level warn) || die "txq-bench worker failed"
     [[ $line =~ seconds=([0-9.]+)\ msgs_per_s=([0-9]+) ]] ||
         die "txq-bench worker: unexpected output: $line"
     record "$1" txq "$2" "$3" "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}" "$lsn"
+}
+
+# After a W3w drain: the handler wrote one row per message, no more.
+written() {
+    local n
+    n=$(sql "select count(distinct id) || ' ' || count(*) from w3w_done")
+    [[ $n == "$N $N" ]] || die "w3w_done holds $n rows (distinct, all), not $N"
 }
 
 # W4: wake-up latency through txq-worker (concurrency 1), 1 message every
@@ -436,6 +456,25 @@ one_run() {
         tool W3 pop1 deq1 pop1
         reset txq
         worker_drain W3 worker_noop deq1
+    fi
+    # W3w: the same drains with a handler that writes one row per message,
+    # against the ideal doing that INSERT in its consume statement.
+    if want W3w; then
+        reset ideal
+        pgb W3w ideal deq1_write '' 1 deq1_write.sql
+        left
+        written
+        reset txq
+        worker_drain W3w worker_sql_write deq1_write sql:public.bench_write
+        written
+        reset txq
+        worker_drain W3w worker_so_write deq1_write \
+            "so:$SO_HANDLER:bench_write"
+        written
+        reset txq
+        worker_drain W3w worker_so_pipelined deq1_write \
+            "so:$SO_HANDLER:bench_write_pipe"
+        written
     fi
     if want W3 && [[ $diag -eq 1 ]]; then
         reset ideal
@@ -737,28 +776,33 @@ function median(s,    a, n, i, j, t) {
 }
 NR == 1 { next }
 { loads = loads " " $11; if ($11 + 0 > maxload) maxload = $11 + 0 }
-$5 == "-" { ideal[$1, $4] = $9 }
+$5 == "-" { ideal[$1, $4] = $9; iwal[$1, $4] = $10 }
 $3 == "raw" { raw[$1, $4] = $9 }
 { key = $2 " " $3 " " $4
   if (!(key in seen)) { seen[key] = 1; order[++k] = key; ref[key] = $5 }
   mps[key] = mps[key] " " $9; wal[key] = wal[key] " " $10; run[key] = run[key] " " $1 }
 END {
-    printf "%-28s %-6s %11s %11s %7s %9s\n", "workload", "system", "msgs/s",
-        "ideal", "ratio", "WAL B/msg"
+    printf "%-28s %-6s %11s %11s %7s %9s %6s\n", "workload", "system",
+        "msgs/s", "ideal", "ratio", "WAL B/msg", "WAL x"
     for (i = 1; i <= k; i++) {
         key = order[i]; split(key, f, " ")
-        r = ""; iv = ""
+        r = ""; iv = ""; wr = ""
         if (ref[key] != "-") {
             n = split(run[key], rs, " "); split(mps[key], ms, " ")
+            split(wal[key], ws, " ")
             for (j = 1; j <= n; j++) {
                 r = r " " ms[j] / ideal[rs[j], ref[key]]
                 iv = iv " " ideal[rs[j], ref[key]]
+                if (iwal[rs[j], ref[key]] > 0)
+                    wr = wr " " ws[j] / iwal[rs[j], ref[key]]
             }
         }
-        printf "%-28s %-6s %11s %11s %7s %9.0f\n", f[1] " " f[3], f[2],
+        # WAL x: WAL per message over the ideal WAL, same run.
+        printf "%-28s %-6s %11s %11s %7s %9.0f %6s\n", f[1] " " f[3], f[2],
             sprintf(f[1] == "W4" ? "%.2f" : "%.0f", median(mps[key])),
             iv == "" ? "" : sprintf("%.0f", median(iv)),
-            r == "" ? "" : sprintf("%.2f", median(r)), median(wal[key])
+            r == "" ? "" : sprintf("%.2f", median(r)), median(wal[key]),
+            wr == "" ? "" : sprintf("%.2f", median(wr))
     }
     # txq against the ideal statement run on txq.messages in the same run
     # (raw rows): what txq adds over its own table.
