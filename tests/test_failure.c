@@ -626,10 +626,50 @@ test_expiry(void **state)
     assert_int_equal(tt_scalar(f->pg, "select count(*) from dead_letters"), 2);
 }
 
+/* The audit log names the login (actor), the role the session acted as
+ * (SET ROLE) and the application, for requeue, discard and an edit. */
+static void
+test_audit_names_acting_role(void **state)
+{
+    tt_fixture *f = *state;
+    char role[64];
+    PGconn *pg;
+    int64_t a, b;
+
+    tt_queue(f, "jobs", NULL);
+    a = tt_send(f, f->pg, "jobs", "a");
+    bury(f);
+    b = tt_send(f, f->pg, "jobs", "b");
+    bury(f);
+    pg = tt_role_session(f, role, sizeof role, "txq_operator");
+    tt_exec(pg, "set application_name = 'ops-console'");
+    tt_exec(pg, "update dead_letters set body = 'fixed' where id = %lld",
+            (long long)a);
+    tt_exec(pg, "select requeue(%lld)", (long long)a);
+    tt_exec(pg, "select discard(%lld, 'not needed')", (long long)b);
+    assert_int_equal(tt_scalar(f->pg,
+                               "select count(*) from audit_log where "
+                               "action in ('edit', 'requeue', 'discard') "
+                               "and actor = session_user "
+                               "and acting_role = '%s' "
+                               "and application_name = 'ops-console'",
+                               role),
+                     3);
+    tt_end_role_session(f, pg, role);
+    /* Without SET ROLE, the acting role is the login. */
+    tt_exec(f->pg, "select create_queue('other')");
+    assert_int_equal(tt_scalar(f->pg,
+                               "select count(*) from audit_log where "
+                               "queue = 'other' and acting_role = actor"),
+                     1);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_audit_names_acting_role, tt_setup,
+                                        tt_teardown),
         cmocka_unit_test_setup_teardown(test_backoff_function, tt_setup,
                                         tt_teardown),
         cmocka_unit_test_setup_teardown(test_retry_follows_backoff, tt_setup,

@@ -151,8 +151,9 @@ test_newer_schema(void **state)
  * queue that has a waiter row and only that one, and 0003, which turns
  * that row into a pending registration (so the next send wakes it), gives
  * every queue its wake-up counters and drops the waiters table, 0004
- * (shared bodies) and 0005, which moves the messages into the rotating
- * partitions; the messages stay, ids and all. */
+ * (shared bodies), 0005, which moves the messages into the rotating
+ * partitions (the messages stay, ids and all), and 0006 (the audit log's
+ * acting role). */
 static void
 test_upgrade_from_version_1(void **state)
 {
@@ -177,6 +178,8 @@ test_upgrade_from_version_1(void **state)
             tt_pid(w));
     tt_exec(f->pg, "alter table queues drop column waiting, "
                    "drop column waits_seq, drop column wakes_seq");
+    tt_exec(f->pg, "alter table audit_log drop column acting_role, "
+                   "drop column application_name");
     /* messages as one table again, with 0001's indexes and its rows. */
     tt_exec(f->pg, "alter table messages rename to messages_p");
     tt_exec(f->pg, "alter table messages_p rename constraint messages_pkey "
@@ -220,8 +223,18 @@ test_upgrade_from_version_1(void **state)
     assert_non_null(strstr(txq_errmsg(c), "run txq migrate"));
     assert_int_equal(tt_depth(f), 1);
     assert_txq_ok(c, txq_migrate(c, pg2, &applied));
-    assert_int_equal(applied, 4);
-    assert_int_equal(tt_scalar(f->pg, "select schema_version()"), 5);
+    assert_int_equal(applied, 5);
+    assert_int_equal(tt_scalar(f->pg, "select schema_version()"), 6);
+    /* 0006: the audit rows of before name no acting role; new ones do. */
+    assert_int_equal(tt_scalar(f->pg, "select count(*) from audit_log where "
+                                      "queue = 'jobs' and acting_role is "
+                                      "null"),
+                     1);
+    tt_exec(f->pg, "select create_queue('after')");
+    assert_int_equal(tt_scalar(f->pg, "select count(*) from audit_log where "
+                                      "queue = 'after' and acting_role = "
+                                      "session_user"),
+                     1);
     assert_int_equal(tt_scalar(f->pg, "select count(*) from messages "
                                       "where part = 0 and body = 'kept'"),
                      1);

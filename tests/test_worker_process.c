@@ -246,17 +246,6 @@ test_sighup_reload(void **state)
     free(log);
 }
 
-/* Run txq-worker to completion; returns its exit code, output in w->log. */
-static int
-run_once(wt_test *w, const char *const *args)
-{
-    pid_t pid = wt_start(w->f->schema, w->log, args);
-    int st = wt_waitpid(pid, 20);
-
-    assert_true(st != -1);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-}
-
 static void
 test_bad_config_names_line(void **state)
 {
@@ -268,7 +257,7 @@ test_bad_config_names_line(void **state)
     wt_path(&w->dir, "bad.ini", cfg, sizeof cfg);
     wt_write(cfg, "[worker]\nconcurrency = 2\npoll_interval = soon\n"
                   "[queue.jobs]\nhandler = exec:/bin/true\n");
-    assert_int_equal(run_once(w, args), 2);
+    assert_int_equal(wt_test_run(w, args), 2);
     log = wt_read(w->log);
     assert_non_null(strstr(log, "bad.ini:3: [worker] poll_interval:"));
     free(log);
@@ -286,7 +275,7 @@ test_check_config(void **state)
     wt_path(&w->dir, "ok.ini", cfg, sizeof cfg);
     wt_write(cfg, "[worker]\nconcurrency = 2\ndrain_timeout = 7\n"
                   "[queue.jobs]\nhandler = exec:/bin/true\ntimeout = 9\n");
-    assert_int_equal(run_once(w, args), 0);
+    assert_int_equal(wt_test_run(w, args), 0);
     log = wt_read(w->log);
     /* file < flags; the test's --poll-interval 0.05 flag too */
     assert_non_null(strstr(log, "concurrency = 4\n"));

@@ -18,10 +18,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "childenv.h"
 #include "log.h"
 #include "policy.h"
 #include "util.h"
 #include "worker.h"
+
+extern char **environ;
 
 #define LOOK_EVERY 5.0 /* look for missed alerts this often */
 
@@ -132,21 +135,56 @@ skip_list(alerts *a, const worker_cfg *cfg, double now)
     return s;
 }
 
+/* The command's environment (childenv.h) with its TXQ_ALERT_* variables,
+ * or NULL when out of memory. */
+static char **
+alert_env(const worker_cfg *cfg, PGresult *r)
+{
+    static const char *const names[] = {
+        "TXQ_ALERT_QUEUE",  "TXQ_ALERT_COUNT", "TXQ_ALERT_MESSAGE_ID",
+        "TXQ_ALERT_REASON", "TXQ_ALERT_ERROR", "TXQ_ALERT_SCHEMA"};
+    char *extra[6];
+    char **env = NULL;
+    size_t i, ok = 0;
+
+    for (i = 0; i < 6; i++) {
+        const char *v = i < 5 ? PQgetvalue(r, 0, (int)i) : cfg->schema;
+        size_t n = strlen(names[i]) + strlen(v) + 2;
+
+        if ((extra[i] = malloc(n)) != NULL) {
+            snprintf(extra[i], n, "%s=%s", names[i], v);
+            ok++;
+        }
+    }
+    if (ok == 6)
+        env = childenv_new(cfg->pass_env, (const char *const *)extra, 6);
+    for (i = 0; i < 6; i++)
+        free(extra[i]);
+    return env;
+}
+
 static void
 spawn(alerts *a, const worker_cfg *cfg, PGresult *r, double now)
 {
     char err[256];
     char **argv = split_args(cfg->notify_command, err, sizeof err);
+    char **env;
     pid_t pid;
 
     if (argv == NULL) {
         wlog(WLOG_ERROR, "bad notify_command", "err=%s", err);
         return;
     }
+    if ((env = alert_env(cfg, r)) == NULL) {
+        wlog(WLOG_ERROR, "out of memory", "what=notify_command environment");
+        free_args(argv);
+        return;
+    }
     pid = fork();
     if (pid < 0) {
         wlog(WLOG_ERROR, "fork failed", "err=%s", strerror(errno));
         free_args(argv);
+        childenv_free(env);
         return;
     }
     if (pid == 0) {
@@ -161,12 +199,7 @@ spawn(alerts *a, const worker_cfg *cfg, PGresult *r, double now)
         sigprocmask(SIG_SETMASK, &none, NULL);
         if (fd >= 0)
             dup2(fd, 0);
-        setenv("TXQ_ALERT_QUEUE", PQgetvalue(r, 0, 0), 1);
-        setenv("TXQ_ALERT_COUNT", PQgetvalue(r, 0, 1), 1);
-        setenv("TXQ_ALERT_MESSAGE_ID", PQgetvalue(r, 0, 2), 1);
-        setenv("TXQ_ALERT_REASON", PQgetvalue(r, 0, 3), 1);
-        setenv("TXQ_ALERT_ERROR", PQgetvalue(r, 0, 4), 1);
-        setenv("TXQ_ALERT_SCHEMA", cfg->schema, 1);
+        environ = env;
         execvp(argv[0], argv);
         dprintf(2, "txq-worker: cannot run notify_command %s: %s\n", argv[0],
                 strerror(errno));
@@ -174,6 +207,7 @@ spawn(alerts *a, const worker_cfg *cfg, PGresult *r, double now)
     }
     setpgid(pid, pid);
     free_args(argv);
+    childenv_free(env);
     a->pid = pid;
     a->deadline = now + cfg->notify_timeout;
     snprintf(a->queue, sizeof a->queue, "%s", PQgetvalue(r, 0, 0));

@@ -190,6 +190,7 @@ child_main(const worker_cfg *cfg, const queue_cfg *q, int sock)
     henv.schema = cfg->schema;
     henv.queue = q->name;
     henv.timeout = queue_timeout(cfg, q);
+    henv.pass_env = cfg->pass_env;
     if (c == NULL ||
         (h = handler_open(q->handler, &henv, err, sizeof err)) == NULL) {
         wlog(WLOG_ERROR, "cannot load the handler",

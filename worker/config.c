@@ -13,10 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include <ini.h>
 #include <libpq-fe.h>
 
+#include "childenv.h"
 #include "config.h"
 #include "handler.h"
 #include "log.h"
@@ -47,6 +49,7 @@ static const struct key worker_keys[] = {
     {"notify_command", K_STR, W(notify_command), 1, "", 0, 0},
     {"notify_interval", K_SECS, W(notify_interval), 1, "60", 0, 86400},
     {"notify_timeout", K_SECS, W(notify_timeout), 1, "30", 0.1, 3600},
+    {"pass_env", K_STR, W(pass_env), 0, "", 0, 0},
     {"poll_interval", K_SECS, W(poll_interval), 1, "1", 0.01, 3600},
     {"prefetch", K_INT, W(prefetch), 1, "0", 0, 1000},
     {"schema", K_STR, W(schema), 0, "txq", 0, 0},
@@ -161,6 +164,8 @@ check_str(const char *name, const char *v, char *buf, size_t size)
         return buf;
     if (strcmp(name, "notify_command") == 0 && v[0] != '\0' &&
         handler_check_command(v, buf, size) != 0)
+        return buf;
+    if (strcmp(name, "pass_env") == 0 && childenv_check(v, buf, size) != 0)
         return buf;
     return "";
 }
@@ -356,10 +361,33 @@ on_ini_pair(void *user,
     return 1;
 }
 
+/* Whether a conninfo holds a password (an unparsable one: assume so). */
+static int
+has_password(const char *db)
+{
+    PQconninfoOption *opts, *o;
+    char *msg = NULL;
+    int found = 0;
+
+    if (db == NULL || db[0] == '\0')
+        return 0;
+    if ((opts = PQconninfoParse(db, &msg)) == NULL) {
+        PQfreemem(msg);
+        return 1;
+    }
+    for (o = opts; o->keyword != NULL; o++)
+        if (strcmp(o->keyword, "password") == 0 && o->val != NULL &&
+            o->val[0] != '\0')
+            found = 1;
+    PQconninfoFree(opts);
+    return found;
+}
+
 static int
 load_file(worker_cfg *cfg, const char *path, char *err, size_t errsize)
 {
     struct ini_state st;
+    struct stat sb;
     int rc;
 
     memset(&st, 0, sizeof st);
@@ -371,6 +399,18 @@ load_file(worker_cfg *cfg, const char *path, char *err, size_t errsize)
         return -1;
     }
     rc = ini_parse_stream(read_line, &st, on_ini_pair, &st);
+    /* A password others may read is refused, as libpq refuses such a
+     * password file. */
+    if (rc == 0 && st.err_line == 0 && has_password(cfg->db) &&
+        fstat(fileno(st.f), &sb) == 0 && (sb.st_mode & (S_IRWXG | S_IRWXO))) {
+        snprintf(err, errsize,
+                 "%s: holds a password (db) but its mode is %04o: group or "
+                 "others may read it; chmod 600 it, or keep the password in "
+                 "~/.pgpass",
+                 path, (unsigned)(sb.st_mode & 07777));
+        fclose(st.f);
+        return -1;
+    }
     fclose(st.f);
     if (st.err_line != 0) {
         snprintf(err, errsize, "%s", st.err);

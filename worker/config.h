@@ -29,6 +29,7 @@ typedef struct worker_cfg {
     char *notify_command;
     double notify_interval;
     double notify_timeout;
+    char *pass_env; /* variables passed to programs (childenv.h) */
     double poll_interval;
     int prefetch;
     char *schema;

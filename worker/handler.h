@@ -17,7 +17,8 @@ typedef struct handler_env {
     txq_client *c;      /* for replies */
     const char *schema; /* txq's schema */
     const char *queue;
-    double timeout; /* the handler budget, seconds */
+    double timeout;       /* the handler budget, seconds */
+    const char *pass_env; /* exec: what else of the environment to pass */
 } handler_env;
 
 /*

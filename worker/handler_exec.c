@@ -2,7 +2,9 @@
  * handler_exec.c - exec:program args handlers. No shell: the command line
  * is split once (util.c) and run with fork + execvp, in a process group of
  * its own that dies with its consumer (PR_SET_PDEATHSIG on Linux). The body
- * goes to stdin; the message's attributes to TXQ_* environment variables.
+ * goes to stdin; the message's attributes to TXQ_* environment variables,
+ * in an environment of their own (childenv.h: no credentials of the
+ * worker's).
  * Exit 0 is success, 65 a permanent failure, 75 and anything else a
  * failure to retry; past the timeout the whole group gets SIGKILL. The
  * last 4 KiB of stderr become the error text. For a request (reply_to and
@@ -27,6 +29,7 @@
 #include <sys/prctl.h>
 #endif
 
+#include "childenv.h"
 #include "handler.h"
 #include "policy.h"
 #include "util.h"
@@ -38,7 +41,10 @@ struct exec_handler {
     char **argv;
     txq_client *c;
     double timeout;
+    char *pass_env;
 };
+
+extern char **environ;
 
 void *
 handler_exec_open(const char *cmd,
@@ -59,6 +65,13 @@ handler_exec_open(const char *cmd,
     }
     h->c = env->c;
     h->timeout = env->timeout;
+    if ((h->pass_env = strdup(env->pass_env != NULL ? env->pass_env : "")) ==
+        NULL) {
+        snprintf(err, errsize, "out of memory");
+        free_args(h->argv);
+        free(h);
+        return NULL;
+    }
     return h;
 }
 
@@ -70,28 +83,61 @@ handler_exec_close(void *arg)
     if (h == NULL)
         return;
     free_args(h->argv);
+    free(h->pass_env);
     free(h);
 }
 
-static void
-set_or_unset(const char *name, const char *value)
+/* "NAME=value" in a new string, or NULL when value is NULL (or no
+ * memory: the variable is then missing, as when unset). */
+static char *
+var(const char *name, const char *value)
 {
-    if (value != NULL)
-        setenv(name, value, 1);
-    else
-        unsetenv(name);
+    size_t n;
+    char *s;
+
+    if (value == NULL)
+        return NULL;
+    n = strlen(name) + strlen(value) + 2;
+    if ((s = malloc(n)) != NULL)
+        snprintf(s, n, "%s=%s", name, value);
+    return s;
+}
+
+/* The program's environment: the worker's allowed variables and the
+ * message's (childenv_new), or NULL when out of memory. */
+static char **
+message_env(const struct exec_handler *h, const txq_msg *m)
+{
+    char id[32], attempt[16];
+    char *extra[6];
+    char **env;
+    size_t i;
+
+    snprintf(id, sizeof id, "%lld", (long long)txq_msg_id(m));
+    snprintf(attempt, sizeof attempt, "%d", txq_msg_attempt(m));
+    extra[0] = var("TXQ_MESSAGE_ID", id);
+    extra[1] = var("TXQ_ATTEMPT", attempt);
+    extra[2] = var("TXQ_QUEUE", txq_msg_queue(m));
+    extra[3] = var("TXQ_CORRELATION_ID", txq_msg_correlation_id(m));
+    extra[4] = var("TXQ_REPLY_TO", txq_msg_reply_to(m));
+    extra[5] = var("TXQ_HEADERS", txq_msg_headers(m));
+    env = extra[0] != NULL && extra[1] != NULL && extra[2] != NULL
+              ? childenv_new(h->pass_env, (const char *const *)extra, 6)
+              : NULL;
+    for (i = 0; i < 6; i++)
+        free(extra[i]);
+    return env;
 }
 
 /* In the child, after fork: never returns. */
 static void
 child_exec(struct exec_handler *h,
-           const txq_msg *m,
+           char **env,
            int in,
            int out,
            int errfd,
            pid_t parent)
 {
-    char buf[32];
     sigset_t none;
     int s;
 
@@ -111,14 +157,7 @@ child_exec(struct exec_handler *h,
     sigprocmask(SIG_SETMASK, &none, NULL);
     if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(errfd, 2) < 0)
         _exit(127);
-    snprintf(buf, sizeof buf, "%lld", (long long)txq_msg_id(m));
-    setenv("TXQ_MESSAGE_ID", buf, 1);
-    snprintf(buf, sizeof buf, "%d", txq_msg_attempt(m));
-    setenv("TXQ_ATTEMPT", buf, 1);
-    setenv("TXQ_QUEUE", txq_msg_queue(m), 1);
-    set_or_unset("TXQ_CORRELATION_ID", txq_msg_correlation_id(m));
-    set_or_unset("TXQ_REPLY_TO", txq_msg_reply_to(m));
-    set_or_unset("TXQ_HEADERS", txq_msg_headers(m));
+    environ = env; /* execvp searches its PATH: the worker's, passed on */
     execvp(h->argv[0], h->argv);
     dprintf(2, "cannot run %s: %s", h->argv[0], strerror(errno));
     _exit(127);
@@ -199,6 +238,7 @@ handler_exec_run(
         txq_msg_reply_to(m) != NULL && txq_msg_correlation_id(m) != NULL;
     double deadline = now_mono() + h->timeout;
     txq_handler_result res = TXQ_HANDLER_RETRY;
+    char **env = NULL;
     pid_t pid;
 
     cerr.cap = STDERR_KEEP;
@@ -207,7 +247,8 @@ handler_exec_run(
     cout.cap = STDOUT_MAX;
     if (want_reply)
         cout.buf = malloc(cout.cap);
-    if (cerr.buf == NULL || (want_reply && cout.buf == NULL)) {
+    env = message_env(h, m);
+    if (cerr.buf == NULL || (want_reply && cout.buf == NULL) || env == NULL) {
         snprintf(err, errsize, "out of memory");
         goto out;
     }
@@ -234,7 +275,7 @@ handler_exec_run(
         goto out;
     }
     if (pid == 0)
-        child_exec(h, m, inp[0], want_reply ? outp[1] : devnull, errp[1],
+        child_exec(h, env, inp[0], want_reply ? outp[1] : devnull, errp[1],
                    getppid());
     setpgid(pid, pid); /* also here: no race with killpg below */
     close_fd(&inp[0]);
@@ -355,5 +396,6 @@ out:
     close_fd(&devnull);
     free(cerr.buf);
     free(cout.buf);
+    childenv_free(env);
     return res;
 }

@@ -4,9 +4,12 @@
  * supervisor (supervisor.c). Exit 0 clean, 1 fatal, 2 usage or config.
  */
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <libpq-fe.h>
 
 #include "config.h"
 #include "log.h"
@@ -61,6 +64,11 @@ usage(FILE *out)
         "      --notify-interval S  at most one command per queue per S "
         "(60)\n"
         "      --notify-timeout S   kill a command running longer (30)\n"
+        "      --pass-env NAMES     variables of this environment that\n"
+        "                           exec: handlers and the notify command\n"
+        "                           get (comma-separated), besides PATH,\n"
+        "                           HOME, USER, LOGNAME, SHELL, LANG, LC_*,\n"
+        "                           TZ, TMPDIR; never PGPASSWORD or TXQ_DB\n"
         "      --log-format F       logfmt (default) or json\n"
         "      --log-level L        debug, info (default), warn, error\n"
         "      --check-config       print the effective settings and exit\n"
@@ -81,6 +89,7 @@ enum {
     OPT_NOTIFY_CMD,
     OPT_NOTIFY_INT,
     OPT_NOTIFY_TMO,
+    OPT_PASS_ENV,
     OPT_LOG_FORMAT,
     OPT_LOG_LEVEL,
     OPT_CHECK
@@ -102,6 +111,7 @@ static const struct option longopts[] = {
     {"notify-command", required_argument, NULL, OPT_NOTIFY_CMD},
     {"notify-interval", required_argument, NULL, OPT_NOTIFY_INT},
     {"notify-timeout", required_argument, NULL, OPT_NOTIFY_TMO},
+    {"pass-env", required_argument, NULL, OPT_PASS_ENV},
     {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"check-config", no_argument, NULL, OPT_CHECK},
@@ -130,6 +140,7 @@ option_key(int opt, const char **key, const char **flag)
         {OPT_NOTIFY_CMD, "notify_command", "--notify-command"},
         {OPT_NOTIFY_INT, "notify_interval", "--notify-interval"},
         {OPT_NOTIFY_TMO, "notify_timeout", "--notify-timeout"},
+        {OPT_PASS_ENV, "pass_env", "--pass-env"},
         {OPT_LOG_FORMAT, "log_format", "--log-format"},
         {OPT_LOG_LEVEL, "log_level", "--log-level"},
     };
@@ -142,6 +153,55 @@ option_key(int opt, const char **key, const char **flag)
             return 0;
         }
     return -1;
+}
+
+/* Overwrite every copy of a conninfo's password in s, or all of s when
+ * the password is not there verbatim (quoted, percent-encoded). */
+static void
+mask_password(char *s)
+{
+    PQconninfoOption *opts, *o;
+    char *msg = NULL, *at;
+    const char *pw = NULL;
+
+    if ((opts = PQconninfoParse(s, &msg)) == NULL) {
+        PQfreemem(msg);
+        memset(s, 'x', strlen(s)); /* unparsable: used nowhere anyway */
+        return;
+    }
+    for (o = opts; o->keyword != NULL; o++)
+        if (strcmp(o->keyword, "password") == 0 && o->val != NULL &&
+            o->val[0] != '\0')
+            pw = o->val;
+    if (pw != NULL && strstr(s, pw) == NULL)
+        memset(s, 'x', strlen(s));
+    else if (pw != NULL)
+        while ((at = strstr(s, pw)) != NULL)
+            memset(at, 'x', strlen(pw));
+    PQconninfoFree(opts);
+}
+
+/* The --db values are copied into ov (a reload applies them again) and
+ * their passwords overwritten in argv: ps and /proc/PID/cmdline of the
+ * worker and of its consumer processes (forks of it) do not show them.
+ * Returns 0, or -1 when out of memory. */
+static int
+hide_passwords(cfg_override *ov, size_t nov)
+{
+    size_t i;
+
+    for (i = 0; i < nov; i++) {
+        char *in_argv = (char *)(uintptr_t)ov[i].value;
+        char *copy;
+
+        if (strcmp(ov[i].key, "db") != 0)
+            continue;
+        if ((copy = strdup(in_argv)) == NULL)
+            return -1;
+        ov[i].value = copy;
+        mask_password(in_argv);
+    }
+    return 0;
 }
 
 int
@@ -190,7 +250,7 @@ main(int argc, char **argv)
         usage(stderr);
         return EXIT_USAGE;
     }
-    if ((cfg = malloc(sizeof *cfg)) == NULL) {
+    if (hide_passwords(ov, nov) != 0 || (cfg = malloc(sizeof *cfg)) == NULL) {
         fprintf(stderr, "txq-worker: out of memory\n");
         return EXIT_FATAL;
     }

@@ -25,14 +25,16 @@ as $$
 --      message is only acked while that attempt still holds it: a stale
 --      holder whose claim lapsed and was claimed again acks nothing. A
 --      taken message (take: held by a lock, not claimed) is held by the
---      attempt after its stored count.
+--      attempt after its stored count. Without an attempt a message is
+--      acked whatever holds it: operators only (_need_attempt).
 --
 -- Returns:
 --      how many messages were acked; fewer than given means the others
 --      were not held (already acked, failed, or claimed again).
 -- ----------------------------------------------------------------------
 declare
-    v_now timestamptz := coalesce(i_now, now());
+    v_now timestamptz := case when i_now is null then now()
+                          else @extschema@._clock(i_now) end;
     n int := 0;
     r record;
     v_queue_id int;
@@ -47,6 +49,10 @@ begin
            <> coalesce(array_length(i_ids, 1), 0) then
         raise exception 'attempts must have one element per id'
             using errcode = '22023';
+    end if;
+    if i_attempts is null or array_position(i_attempts, null) is not null
+    then
+        perform @extschema@._need_attempt('ack');
     end if;
     -- One message, no queue keeping an archive (the consume loop's case):
     -- a primary-key delete and the counter, nothing else to plan or run.

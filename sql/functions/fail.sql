@@ -32,6 +32,7 @@ as $$
 --      (dropped, counted, archived when the queue keeps an archive).
 --      With i_attempt, only that attempt may fail the message; a taken
 --      message (take) is failed by the attempt after its stored count.
+--      Without i_attempt, only an operator may (_need_attempt).
 --
 -- Returns:
 --      'retry', 'dead', 'notified' or 'ignored'.
@@ -40,13 +41,17 @@ as $$
 declare
     m @extschema@.messages;
     q @extschema@.queues;
-    v_now timestamptz := coalesce(i_now, now());
+    v_now timestamptz := case when i_now is null then now()
+                          else @extschema@._clock(i_now) end;
     v_err text := left(coalesce(i_error, '(no error text)'), 65536);
     v_delay interval;
     v_reason text;
 begin
     if i_id is null then
         raise exception 'id is null' using errcode = '22023';
+    end if;
+    if i_attempt is null then
+        perform @extschema@._need_attempt('fail');
     end if;
     perform @extschema@._check_interval('retry_after', i_retry_after,
         '0', '365 days');

@@ -20,7 +20,8 @@ as $$
 --      a JSON object with the count of each step.
 -- ----------------------------------------------------------------------
 declare
-    v_now timestamptz := coalesce(i_now, now());
+    v_now timestamptz := case when i_now is null then now()
+                          else @extschema@._clock(i_now) end;
     q @extschema@.queues;
     n_rescued int;
     n_expired int := 0;

@@ -30,8 +30,10 @@ as $$
 -- ----------------------------------------------------------------------
 declare
     q @extschema@.queues;
-    v_now timestamptz := coalesce(i_now, now());
+    v_now timestamptz := case when i_now is null then now()
+                          else @extschema@._clock(i_now) end;
     v_ids bigint[];
+    v_attempts int[];
     v_n bigint;
 begin
     -- _queue() inlined: this is the hot path.
@@ -45,8 +47,10 @@ begin
     end if;
     if q.kind = 'fifo' then
         -- The group heads, claimed as receive claims them; then acked.
-        v_ids := array(select r.id from @extschema@.receive(i_queue, i_max,
-                                                            null, i_now) r);
+        select coalesce(array_agg(r.id), '{}'),
+               coalesce(array_agg(r.attempts), '{}')
+          into v_ids, v_attempts
+          from @extschema@.receive(i_queue, i_max, null, i_now) r;
         return query
             select m.id, q.name, m.attempts, m.headers,
                    coalesce(m.body, (select b.body from @extschema@.bodies b
@@ -56,7 +60,7 @@ begin
               from @extschema@.messages m
              where m.id = any (v_ids)
              order by m.priority desc, m.id;
-        perform @extschema@.ack(v_ids, null, v_now);
+        perform @extschema@.ack(v_ids, v_attempts, i_now);
         return;
     end if;
     if q.expire_after is not null then

@@ -39,7 +39,8 @@ declare
     v_ids bigint[] := '{}';
     v_queue text;
     v_queues @extschema@.queues[];
-    v_now timestamptz := coalesce(i_now, now());
+    v_now timestamptz := case when i_now is null then now()
+                          else @extschema@._clock(i_now) end;
     v_body_id bigint;
     v_group text;
     v_id bigint;

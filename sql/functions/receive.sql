@@ -40,7 +40,8 @@ as $$
 -- ----------------------------------------------------------------------
 declare
     q @extschema@.queues;
-    v_now timestamptz := coalesce(i_now, now());
+    v_now timestamptz := case when i_now is null then now()
+                          else @extschema@._clock(i_now) end;
     v_vt interval;
     v_fifo boolean;
     r record;

@@ -24,7 +24,8 @@ as $$
 --      queue's delay), and never if it rolls back. On a fifo queue a dedup
 --      id seen inside the dedup window returns the first message's id and
 --      writes nothing; sends to one group take turns until they commit.
---      i_now replaces now() (tests, replays).
+--      i_now replaces now() (tests, replays; the schema owner only,
+--      _clock()).
 --
 -- Returns:
 --      the message id. Errors: TQ002 unknown queue, 22023 bad argument,
@@ -32,7 +33,8 @@ as $$
 -- ----------------------------------------------------------------------
 declare
     q @extschema@.queues;
-    v_now timestamptz := coalesce(i_now, now());
+    v_now timestamptz := case when i_now is null then now()
+                          else @extschema@._clock(i_now) end;
     v_id bigint;
     v_group text := i_group;
 begin

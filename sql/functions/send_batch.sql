@@ -29,7 +29,8 @@ as $$
 -- ----------------------------------------------------------------------
 declare
     q @extschema@.queues;
-    v_now timestamptz := coalesce(i_now, now());
+    v_now timestamptz := case when i_now is null then now()
+                          else @extschema@._clock(i_now) end;
     n int := coalesce(array_length(i_bodies, 1), 0);
     i int;
 begin

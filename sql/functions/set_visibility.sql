@@ -22,17 +22,22 @@ as $$
 --
 --      Extends (or shortens) the claim on a delivered message: it stays
 --      invisible until now + i_timeout. A timeout of 0 releases it at once
---      without counting a failure. With i_attempt, only that attempt may.
+--      without counting a failure. With i_attempt, only that attempt may;
+--      without it, only an operator (_need_attempt).
 --
 -- Returns:
 --      the new visible_until. Errors: TQ003 not held, 22023 bad timeout.
 -- ----------------------------------------------------------------------
 declare
-    v_now timestamptz := coalesce(i_now, now());
+    v_now timestamptz := case when i_now is null then now()
+                          else @extschema@._clock(i_now) end;
     v_until timestamptz;
 begin
     if i_timeout is null then
         raise exception 'timeout is null' using errcode = '22023';
+    end if;
+    if i_attempt is null then
+        perform @extschema@._need_attempt('set_visibility');
     end if;
     perform @extschema@._check_interval('timeout', i_timeout, '0',
                                         '12 hours');

@@ -39,7 +39,8 @@ as $$
 -- ----------------------------------------------------------------------
 declare
     q @extschema@.queues;
-    v_now timestamptz := coalesce(i_now, now());
+    v_now timestamptz := case when i_now is null then now()
+                          else @extschema@._clock(i_now) end;
     v_left int := i_max;
     v_n bigint;
     v_buried bigint := @extschema@._take_buried();

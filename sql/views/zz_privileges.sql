@@ -111,6 +111,8 @@ grant execute on function
     @extschema@.requeue(bigint, interval),
     @extschema@.requeue_all(text),
     @extschema@.discard(bigint, text),
+    @extschema@.cancel(bigint[], text),
+    @extschema@.purge(text, text),
     @extschema@.maintain(timestamptz)
     to txq_operator, txq_admin;
 

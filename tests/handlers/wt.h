@@ -307,6 +307,18 @@ wt_test_start(wt_test *w, const char *const *args)
     w->worker = wt_start(w->f->schema, w->log, args);
 }
 
+/* Run txq-worker to its end (20 s at most) for the test's schema: its exit
+ * code (128 when it did not exit normally), its output in w->log. */
+static inline int
+wt_test_run(wt_test *w, const char *const *args)
+{
+    pid_t pid = wt_start(w->f->schema, w->log, args);
+    int st = wt_waitpid(pid, 20);
+
+    assert_true(st != -1);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
 /* wt_stop the test's worker, which must exit 0. */
 static inline void
 wt_test_stop(wt_test *w)
