@@ -873,7 +873,9 @@ typedef struct txq_consumer_event {
                                   was changed), or the error of the ack,
                                   commit or fail step */
     const char *error;         /* the failure text recorded, or "" */
-    double seconds;            /* time spent in the handler */
+    double seconds;            /* time spent in the handler (a pipelined
+                                  handler: until its statements, the ack
+                                  and COMMIT came back) */
 } txq_consumer_event;
 
 /* Loop settings. Zero-initialised means defaults; fields only appended. */

@@ -534,6 +534,10 @@ handle_one(txq_consumer *k,
             rc = txq__ack_claim_commit(
                 k->c, pg, m, k->queue, want, k->o.visibility_timeout,
                 more ? after : NULL, &k->begun, next, nnext, &failed);
+            /* A pipelined handler's statements ran in that round trip:
+             * its time ends there (with the ack's and COMMIT's). */
+            if (pending)
+                ev.seconds = mono_now() - t0;
             if (!more)
                 k->begun = 0;
             if (failed != NULL) {

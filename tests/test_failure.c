@@ -49,20 +49,23 @@ test_backoff_function(void **state)
 
     for (a = 1; a <= 30; a++) {
         double want = a > 10 ? 600 : (double)(1L << (a - 1));
+        double hi;
 
         if (want > 600)
             want = 600;
+        /* The jitter's range, want * 0.5 wide, ends at the cap at most. */
+        hi = want * 1.5 < 600 ? want * 1.5 : 600;
 
         snprintf(sql, sizeof(sql),
                  "select extract(epoch from backoff(%d, '1 s', '10 min', "
                  "0.5, 0))",
                  a);
-        assert_near(sql_double(f->pg, sql), want, 1e-6);
+        assert_near(sql_double(f->pg, sql), hi - want * 0.5, 1e-6);
         snprintf(sql, sizeof(sql),
                  "select extract(epoch from backoff(%d, '1 s', '10 min', "
                  "0.5, 0.999))",
                  a);
-        assert_near(sql_double(f->pg, sql), want * 1.4995, 1e-3);
+        assert_near(sql_double(f->pg, sql), hi - want * 0.5 * 0.001, 1e-3);
     }
     /* No overflow far past the cap; jitter 0 ignores i_random. */
     assert_near(sql_double(f->pg, "select extract(epoch from "
@@ -80,6 +83,15 @@ test_backoff_function(void **state)
     assert_true(tt_scalar(f->pg,
                           "select count(distinct backoff(4, '1 s', "
                           "'1 h', 0.25)) from generate_series(1, 50)") > 10);
+    /* ... and never past the cap, where it still spreads. */
+    assert_int_equal(tt_scalar(f->pg, "select count(*) from "
+                                      "generate_series(1, 500) g where "
+                                      "backoff(6, '2 s', '10 s', 0.5) not "
+                                      "between '5 s' and '10 s'"),
+                     0);
+    assert_true(tt_scalar(f->pg,
+                          "select count(distinct backoff(6, '2 s', "
+                          "'10 s', 0.5)) from generate_series(1, 50)") > 10);
 }
 
 /* T0 plus the seconds in temp table t: the time of the current attempt. */
@@ -89,7 +101,10 @@ static void
 test_retry_follows_backoff(void **state)
 {
     tt_fixture *f = *state;
-    static const int want[] = {2, 4, 8, 10, 10};
+    /* i_random 0: d = min(2 s * 2^(attempt - 1), 10 s), the low end of
+     * the jitter's range [d, 1.5 d], which moves down to end at the cap:
+     * 8 s -> [6, 10], 10 s -> [5, 10]. */
+    static const int want[] = {2, 4, 6, 5, 5};
     char buf[32];
     long long id;
     int a;
@@ -109,7 +124,6 @@ test_retry_follows_backoff(void **state)
                                     "=> " AT ", i_random => 0)",
                                     id, a, a),
                             "retry");
-        /* min(base * 2^(attempt - 1), cap), jitter 0 */
         assert_int_equal(tt_scalar(f->pg, "select extract(epoch from "
                                           "visible_at - (" AT "))::int "
                                           "from messages"),
@@ -125,14 +139,15 @@ test_retry_follows_backoff(void **state)
                      5);
     assert_int_equal(tt_scalar(f->pg, "select retried from queue_stats"), 5);
 
-    /* Jitter: i_random 0.5 of a 50% jitter adds a quarter of the cap. */
+    /* Jitter never passes the cap: at the cap, a 50% jitter spreads over
+     * [5 s, 10 s], and i_random 0.5 falls in its middle. */
     id = tt_scalar(f->pg, "select id from receive('jobs', 1, null, " AT ")");
     tt_exec(f->pg,
             "select fail(%lld, 'boom', i_now => " AT ", i_random => 0.5)", id);
     assert_near(sql_double(f->pg, "select extract(epoch from "
                                   "visible_at - (" AT ")) from "
                                   "messages"),
-                12.5, 1e-6);
+                7.5, 1e-6);
 }
 
 static void

@@ -644,10 +644,79 @@ test_busy_claim_cost_independent_of_depth(void **state)
     PQclear(res);
 }
 
+/* A group's dead-lettered head requeued while its next message is in
+ * flight goes behind it (new id), never beside it: one message of a group
+ * in flight, in order. */
+static void
+test_requeue_behind_in_flight(void **state)
+{
+    tt_fixture *f = *state;
+    PGconn *other = tt_connect(f->schema);
+    long long a, b, again;
+
+    tt_exec(f->pg, "select alter_queue('orders', i_max_attempts => 1)");
+    send_group(f, "g1", "a");
+    send_group(f, "g1", "b");
+    a = tt_scalar(f->pg, "select id from receive('orders', 10)");
+    tt_exec(f->pg, "select fail(%lld, 'bad', 1, i_permanent => true)", a);
+    b = tt_scalar(f->pg, "select id from receive('orders', 10)");
+    assert_true(b > a);
+    again = tt_scalar(f->pg, "select requeue(%lld)", a);
+    assert_true(again > b);
+    /* b is in flight: nothing of g1 is handed out. */
+    assert_int_equal(
+        tt_scalar(f->pg, "select count(*) from receive('orders', 10)"), 0);
+    assert_int_equal(tt_scalar(f->pg, "select count(*) from pop('orders', 10)"),
+                     0);
+    assert_int_equal(
+        tt_scalar(f->pg, "select ack(array[%lld]::bigint[], array[1])", b), 1);
+    /* Then the requeued one, with its error history and the audit's two
+     * ids. */
+    assert_int_equal(tt_scalar(f->pg, "select id from receive('orders', 10)"),
+                     again);
+    assert_int_equal(tt_scalar(f->pg,
+                               "select count(*) from message_errors where "
+                               "message_id = %lld",
+                               again),
+                     1);
+    assert_int_equal(tt_scalar(f->pg,
+                               "select count(*) from audit_log where action = "
+                               "'requeue' and message_id = %lld and detail "
+                               "like '%%as message %lld,%%'",
+                               a, again),
+                     1);
+    /* A group with nothing after it keeps the id. */
+    send_group(f, "g2", "c");
+    a = tt_scalar(f->pg, "select id from receive('orders', 10)");
+    tt_exec(f->pg, "select fail(%lld, 'bad', 1, i_permanent => true)", a);
+    assert_int_equal(tt_scalar(f->pg, "select requeue(%lld)", a), a);
+    tt_exec(f->pg,
+            "select ack(array[%lld]::bigint[], array[1]) from "
+            "receive('orders', 10)",
+            a);
+    /* Held by another transaction's take (a lock, nothing written): in
+     * flight too. */
+    send_group(f, "g3", "d");
+    send_group(f, "g3", "e");
+    a = tt_scalar(f->pg, "select id from receive('orders', 10)");
+    tt_exec(f->pg, "select fail(%lld, 'bad', 1, i_permanent => true)", a);
+    tt_exec(other, "begin");
+    b = tt_scalar(other, "select id from take('orders', 10)");
+    again = tt_scalar(f->pg, "select requeue(%lld)", a);
+    assert_true(again > b);
+    tt_exec(other, "select ack(array[%lld]::bigint[], array[1])", b);
+    tt_exec(other, "commit");
+    PQfinish(other);
+    assert_int_equal(tt_scalar(f->pg, "select id from receive('orders', 10)"),
+                     again);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_requeue_behind_in_flight,
+                                        setup_fifo, tt_teardown),
         cmocka_unit_test_setup_teardown(test_group_order_one_in_flight,
                                         setup_fifo, tt_teardown),
         cmocka_unit_test_setup_teardown(test_rollback_keeps_order, setup_fifo,

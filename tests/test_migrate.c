@@ -380,6 +380,7 @@ static void
 test_roles_exist(void **state)
 {
     tt_fixture *f = *state;
+    char buf[1024];
 
     assert_int_equal(tt_scalar(f->pg, "select count(*) from pg_roles "
                                       "where rolname in ('txq_producer', "
@@ -394,14 +395,29 @@ test_roles_exist(void **state)
                          "where a.rolname = 'txq_admin' and r.rolname in "
                          "('txq_producer', 'txq_consumer', 'txq_operator')"),
         3);
-    /* No role has table access to the hot table. */
+    /* No role has table access to the hot table or its partitions... */
     assert_int_equal(tt_scalar(f->pg,
                                "select count(*) from "
                                "information_schema.role_table_grants "
-                               "where table_schema = '%s' and table_name = "
-                               "'messages' and grantee like 'txq_%%'",
+                               "where table_schema = '%s' and table_name "
+                               "like 'messages%%' and grantee like 'txq_%%'",
                                f->schema),
                      0);
+    /* ...and of its columns exactly what the direct send needs, to
+     * txq_producer only: INSERT of what a send sets, SELECT of the id. */
+    assert_string_equal(
+        tt_text(f->pg, buf, sizeof buf,
+                "select string_agg(grantee || ' ' || privilege_type || ' ' "
+                "|| column_name, ', ' order by grantee, privilege_type, "
+                "column_name) from information_schema.column_privileges "
+                "where table_schema = '%s' and table_name like 'messages%%' "
+                "and grantee like 'txq_%%'",
+                f->schema),
+        "txq_producer INSERT body, txq_producer INSERT correlation_id, "
+        "txq_producer INSERT enqueued_at, txq_producer INSERT expires_at, "
+        "txq_producer INSERT headers, txq_producer INSERT priority, "
+        "txq_producer INSERT queue_id, txq_producer INSERT reply_to, "
+        "txq_producer INSERT visible_at, txq_producer SELECT id");
 }
 
 /* Open a session as a fresh login role granted only `grant`. */

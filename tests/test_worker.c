@@ -165,6 +165,64 @@ test_sql_handler_commits_with_ack(void **state)
                      3);
 }
 
+/* The log's duration_ms of a sql: handler is its real time (the call is
+ * pipelined with the ack: it once read 0.0 for every sql: handler). */
+static void
+test_sql_handler_duration(void **state)
+{
+    wt_test *w = *state;
+    char *log, *at;
+    double ms;
+
+    tt_exec(w->f->pg,
+            "create function h_nap(m message) returns void language plpgsql "
+            "as $$ begin perform pg_sleep(0.08); end $$");
+    start_sql(w, "h_nap");
+    await_log(w, "action=ack", 20);
+    wt_test_stop(w);
+    log = wt_read(w->log);
+    at = strstr(log, "action=ack duration_ms=");
+    assert_non_null(at);
+    ms = strtod(at + strlen("action=ack duration_ms="), NULL);
+    if (ms < 80 || ms > 5000)
+        fail_msg("duration_ms=%.1f for a handler that sleeps 80 ms", ms);
+    free(log);
+}
+
+/* A server warning (a handler's RAISE WARNING) is a log event in the
+ * log's format, not a raw libpq line on stderr. */
+static void
+test_server_notice_logged_as_json(void **state)
+{
+    wt_test *w = *state;
+    char h[128], *log, *line, *save = NULL;
+    const char *args[] = {"--handle", h, "--log-format", "json", NULL};
+    int notices = 0;
+
+    tt_exec(w->f->pg,
+            "create function h_warn(m message) returns void language plpgsql "
+            "as $$ begin raise warning 'careful with %%', m.id; end $$");
+    wt_test_queue(w, "jobs", NULL);
+    snprintf(h, sizeof h, "jobs=sql:%s.h_warn", w->f->schema);
+    tt_send(w->f, w->f->pg, "jobs", "x");
+    wt_test_start(w, args);
+    wt_await(w->f->pg, 0, 20, "select count(*) from messages");
+    await_log(w, "server notice", 10);
+    wt_test_stop(w);
+    log = wt_read(w->log);
+    for (line = strtok_r(log, "\n", &save); line != NULL;
+         line = strtok_r(NULL, "\n", &save)) {
+        if (line[0] != '{' || line[strlen(line) - 1] != '}')
+            fail_msg("not a JSON log line: %s", line);
+        if (strstr(line, "\"server notice\"") != NULL &&
+            strstr(line, "careful with") != NULL &&
+            strstr(line, "\"level\":\"warn\"") != NULL)
+            notices++;
+    }
+    assert_int_equal(notices, 1);
+    free(log);
+}
+
 static void
 test_no_listen_polls(void **state)
 {
@@ -444,6 +502,10 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_sql_handler_commits_with_ack,
+                                        setup, wt_test_teardown),
+        cmocka_unit_test_setup_teardown(test_sql_handler_duration, setup,
+                                        wt_test_teardown),
+        cmocka_unit_test_setup_teardown(test_server_notice_logged_as_json,
                                         setup, wt_test_teardown),
         cmocka_unit_test_setup_teardown(test_no_listen_polls, setup,
                                         wt_test_teardown),

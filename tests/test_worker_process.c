@@ -261,6 +261,21 @@ test_bad_config_names_line(void **state)
     log = wt_read(w->log);
     assert_non_null(strstr(log, "bad.ini:3: [worker] poll_interval:"));
     free(log);
+
+    /* Not a text file: refused at its line, not read as empty. */
+    {
+        FILE *fp = fopen(cfg, "w");
+
+        assert_non_null(fp);
+        fputs("[worker]\nconcurrency = 2\n", fp);
+        fwrite("\0\0garbage\n", 1, 10, fp);
+        fputs("[queue.jobs]\nhandler = exec:/bin/true\n", fp);
+        fclose(fp);
+    }
+    assert_int_equal(wt_test_run(w, args), 2);
+    log = wt_read(w->log);
+    assert_non_null(strstr(log, "bad.ini:3: control character 0x00"));
+    free(log);
 }
 
 static void

@@ -293,26 +293,39 @@ ini_error(struct ini_state *st, const char *fmt, ...)
     snprintf(st->err, sizeof st->err, "%s:%d: %s", st->path, st->line, msg);
 }
 
-/* inih's line reader, counting lines so errors name theirs. */
+/* inih's line reader, counting lines so errors name theirs. A control
+ * character (a NUL above all, where a C string would end and hide the rest
+ * of the line) means this is no text file: refused, not read as empty. */
 static char *
 read_line(char *str, int num, void *stream)
 {
     struct ini_state *st = stream;
-    char *r = fgets(str, num, st->f);
-    size_t n;
+    int ch = EOF, bad = -1;
+    size_t n = 0;
 
-    if (r == NULL)
+    while (n + 1 < (size_t)num && (ch = fgetc(st->f)) != EOF) {
+        if (bad < 0 && ((ch < 0x20 && ch != '\t' && ch != '\r' && ch != '\n') ||
+                        ch == 0x7f))
+            bad = ch;
+        str[n++] = (char)ch;
+        if (ch == '\n')
+            break;
+    }
+    if (n == 0)
         return NULL;
+    str[n] = '\0';
     st->line++;
-    n = strlen(str);
-    if (n > 0 && str[n - 1] != '\n' && !feof(st->f)) {
-        int ch;
-
+    if (bad >= 0)
+        ini_error(st,
+                  "control character 0x%02x: not a text file (an ini file "
+                  "has [section] and key = value lines)",
+                  bad);
+    if (ch != '\n' && ch != EOF && n + 1 >= (size_t)num) {
         ini_error(st, "line too long (at most %d bytes)", num - 3);
         while ((ch = fgetc(st->f)) != EOF && ch != '\n')
             ;
     }
-    return r;
+    return str;
 }
 
 static int

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "util.h"
 
 double
@@ -111,6 +112,27 @@ fail:
     return NULL;
 }
 
+/* The server's notices and warnings (a handler's RAISE WARNING, say) as
+ * log events: libpq's default prints them raw on stderr, which breaks
+ * the logfmt and JSON formats. */
+static void
+notice_to_log(void *arg, const PGresult *r)
+{
+    const char *sev = PQresultErrorField(r, PG_DIAG_SEVERITY_NONLOCALIZED);
+    const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+    const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    int level = WLOG_INFO;
+
+    (void)arg;
+    if (sev != NULL && strcmp(sev, "WARNING") == 0)
+        level = WLOG_WARN;
+    else if (sev != NULL &&
+             (strcmp(sev, "DEBUG") == 0 || strcmp(sev, "LOG") == 0))
+        level = WLOG_DEBUG;
+    wlog(level, "server notice", "severity=%s sqlstate=%s err=%s",
+         sev != NULL ? sev : "NOTICE", st, msg != NULL ? msg : "");
+}
+
 PGconn *
 db_connect(const char *conninfo, const char *appname)
 {
@@ -120,10 +142,14 @@ db_connect(const char *conninfo, const char *appname)
                           "client_encoding", "dbname", NULL};
     const char *vals[] = {"10", appname, "UTF8",
                           conninfo != NULL ? conninfo : "", NULL};
+    PGconn *pg;
 
     if (conninfo == NULL || conninfo[0] == '\0')
         keys[3] = NULL;
-    return PQconnectdbParams(keys, vals, 1);
+    pg = PQconnectdbParams(keys, vals, 1);
+    if (pg != NULL)
+        PQsetNoticeReceiver(pg, notice_to_log, NULL);
+    return pg;
 }
 
 const char *

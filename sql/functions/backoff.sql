@@ -11,15 +11,20 @@ as $$
 -- ----------------------------------------------------------------------
 -- Function: backoff(i_attempt, i_base, i_cap, i_jitter, i_random)
 --
---      The retry delay after failed attempt i_attempt (1-based):
---      min(base * 2^(attempt-1), cap), plus up to i_jitter of itself at
---      random. i_random in [0, 1) replaces random() (tests).
+--      The retry delay after failed attempt i_attempt (1-based): d =
+--      min(base * 2^(attempt-1), cap), spread at random over a range i_jitter
+--      * d wide: [d, d * (1 + i_jitter)], moved down as far as it takes to
+--      stay under the cap (at the cap: [cap * (1 - i_jitter), cap]). So
+--      the cap is never passed and retries at the cap still spread.
+--      i_random in [0, 1) replaces random() (tests).
 --
 -- Returns:
 --      the delay.
 -- ----------------------------------------------------------------------
-    select d + d * coalesce(i_jitter, 0) * coalesce(i_random, random())
+    select least(d * (1 + j), i_cap) - d * j
+           + d * j * coalesce(i_random, random())
       from (select least(i_base * power(2, least(greatest(i_attempt, 1) - 1,
                                                    40)),
-                         i_cap) as d) s;
+                         i_cap) as d,
+                   coalesce(i_jitter, 0) as j) s;
 $$;

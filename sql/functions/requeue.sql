@@ -11,13 +11,23 @@ as $$
 --      Puts a dead letter back on its queue, with its (possibly edited)
 --      body and headers, its id and error history, and a fresh attempt
 --      count. Recorded in audit_log with who did it.
+--      On a fifo queue its old id makes it its group's head again, before
+--      the messages sent after it, unless the group's head is in flight
+--      (claimed, or held by a take): handed out beside it, two messages of
+--      the group would be in flight at once. It then takes a new id and
+--      waits behind the group, as a redrive to an SQS FIFO queue does; its
+--      errors and dedup id follow it, the audit row names both ids.
 --
 -- Returns:
---      the message id. Errors: TQ002 no such dead letter.
+--      the message's id in the queue (new on such a fifo requeue).
+--      Errors: TQ002 no such dead letter.
 -- ----------------------------------------------------------------------
 declare
     d @extschema@.dead_letter_messages;
     q @extschema@.queues;
+    v_id bigint;
+    v_head bigint;
+    v_live boolean;
 begin
     perform @extschema@._check_interval('delay', i_delay, '0', '365 days');
     delete from @extschema@.dead_letter_messages where id = i_id
@@ -27,17 +37,49 @@ begin
             using errcode = 'TQ002';
     end if;
     select * into q from @extschema@.queues where queue_id = d.queue_id;
+    v_id := d.id;
+    if q.kind = 'fifo' then
+        -- As send(): the group's writers take turns until commit.
+        perform pg_advisory_xact_lock(q.queue_id,
+                                      hashtext(coalesce(d.group_key, '')));
+        -- The group's head (messages_group_idx), and whether it is in
+        -- flight: a live claim, or a row lock (take) that a key-share
+        -- lock must skip.
+        select m.id, m.claimed_at is not null and m.visible_at > now()
+          into v_head, v_live
+          from @extschema@.messages m
+         where m.queue_id = q.queue_id and m.group_key = d.group_key
+         order by m.group_key, m.id
+         limit 1;
+        if v_head > d.id
+           and (v_live
+                or not exists (select 1 from @extschema@.messages m
+                                where m.id = v_head
+                                  and m.queue_id = q.queue_id
+                                  for key share skip locked)) then
+            v_id := nextval('@extschema@.messages_id_seq');
+            update @extschema@.message_errors set message_id = v_id
+             where message_id = d.id;
+            update @extschema@.dedup set message_id = v_id
+             where queue_id = q.queue_id and dedup_id = d.dedup_id
+               and message_id = d.id;
+        end if;
+    end if;
     insert into @extschema@.messages (id, queue_id, priority, visible_at,
         attempts, enqueued_at, expires_at, group_key, dedup_id,
         correlation_id, reply_to, last_error, headers, body)
     overriding system value
-    values (d.id, d.queue_id, d.priority, now() + coalesce(i_delay, '0'), 0,
+    values (v_id, d.queue_id, d.priority, now() + coalesce(i_delay, '0'), 0,
         d.enqueued_at, now() + q.expire_after, d.group_key, d.dedup_id,
         d.correlation_id, d.reply_to, d.last_error, d.headers, d.body);
     perform @extschema@._count(d.queue_id, 'requeued');
     insert into @extschema@.audit_log (action, queue, message_id, detail)
-    values ('requeue', q.name, d.id, 'after ' || d.reason);
+    values ('requeue', q.name, d.id, 'after ' || d.reason
+            || case when v_id <> d.id
+                    then format('; as message %s, behind the later messages '
+                                'of its group', v_id)
+                    else '' end);
     perform @extschema@._wake(q);
-    return d.id;
+    return v_id;
 end
 $$;
