@@ -161,6 +161,43 @@ test_exec_handler_kills_consumer(void **state)
     crash_loop(*state, "exec:/bin/sh -c 'kill -9 $PPID'");
 }
 
+/* Every 10th message crashes its consumer (max_attempts 1, batches of
+ * 16): only those end in the dead letters. The rest of each crashed
+ * batch was given back unstarted, without an attempt counted, and each
+ * good message ran once; the consumer came back at once each time (it
+ * had made progress), so the queue drains in seconds, not in restart
+ * delays growing to 30 s. */
+static void
+test_crash_costs_only_its_message(void **state)
+{
+    wt_test *w = *state;
+    char h[512];
+    const char *args[] = {"--handle", h, "--prefetch", "16", NULL};
+    double t0;
+    int i;
+
+    tt_exec(w->f->pg, "select alter_queue('jobs', i_max_attempts => 1)");
+    for (i = 1; i <= 60; i++)
+        tt_send(w->f, w->f->pg, "jobs", i % 10 == 0 ? "poison" : "good");
+    snprintf(h, sizeof h, "jobs=so:%s/tests/txq_test_handlers.so:th_poison",
+             getenv("TXQ_BUILD_DIR"));
+    t0 = tt_now();
+    wt_test_start(w, args);
+    wt_await(w->f->pg, 0, 60, "select count(*) from messages");
+    if (tt_now() - t0 > 30)
+        fail_msg("60 messages, 6 crashes, took %.1f s", tt_now() - t0);
+    wt_test_stop(w);
+    assert_int_equal(tt_scalar(w->f->pg,
+                               "select count(*) from dead_letter_messages "
+                               "where convert_from(body, 'UTF8') = 'poison'"),
+                     6);
+    assert_int_equal(
+        tt_scalar(w->f->pg, "select count(*) from dead_letter_messages"), 6);
+    assert_int_equal(tt_scalar(w->f->pg, "select count(distinct msg) from biz"),
+                     54);
+    assert_int_equal(tt_scalar(w->f->pg, "select count(*) from biz"), 54);
+}
+
 static void
 test_sigterm_drains(void **state)
 {
@@ -314,6 +351,8 @@ main(void)
                                         setup, wt_test_teardown),
         cmocka_unit_test_setup_teardown(test_exec_handler_kills_consumer, setup,
                                         wt_test_teardown),
+        cmocka_unit_test_setup_teardown(test_crash_costs_only_its_message,
+                                        setup, wt_test_teardown),
         cmocka_unit_test_setup_teardown(test_sigterm_drains, setup,
                                         wt_test_teardown),
         cmocka_unit_test_setup_teardown(test_second_signal_exits_at_once, setup,

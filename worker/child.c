@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -33,7 +34,19 @@ struct child {
     handler *h;
     int sock;
     int idle;
+    consumer_shared *shared;
 };
+
+/* The handler, with the message marked as in hand while it runs (and
+ * after, until its outcome is recorded: event_fn clears it). */
+static txq_handler_result
+run_handler(PGconn *pg, const txq_msg *m, void *arg, char *err, size_t errsize)
+{
+    struct child *ch = arg;
+
+    atomic_store(&ch->shared->in_hand, (long long)txq_msg_id(m));
+    return handler_fn(ch->h)(pg, m, handler_arg(ch->h), err, errsize);
+}
 
 static txq_consumer *the_consumer;
 static volatile sig_atomic_t stopping;
@@ -91,6 +104,8 @@ event_fn(void *arg, const txq_consumer_event *ev)
     double ms = ev->seconds * 1000;
     int level;
 
+    atomic_store(&ch->shared->in_hand, 0);
+    atomic_fetch_add(&ch->shared->handled, 1);
     if (ch->idle) {
         ch->idle = 0;
         poke(ch->sock, MSG_BUSY);
@@ -156,9 +171,12 @@ setup_signals(void)
 }
 
 int
-child_main(const worker_cfg *cfg, const queue_cfg *q, int sock)
+child_main(const worker_cfg *cfg,
+           const queue_cfg *q,
+           int sock,
+           consumer_shared *shared)
 {
-    struct child ch = {q, NULL, sock, 0};
+    struct child ch = {q, NULL, sock, 0, shared};
     txq_options copts = {0};
     txq_consumer_opts o = {0};
     handler_env henv;
@@ -207,8 +225,7 @@ child_main(const worker_cfg *cfg, const queue_cfg *q, int sock)
     o.wait_arg = &ch;
     o.event_fn = event_fn;
     o.event_arg = &ch;
-    the_consumer =
-        txq_consumer_new(c, q->name, &o, handler_fn(h), handler_arg(h));
+    the_consumer = txq_consumer_new(c, q->name, &o, run_handler, &ch);
     if (the_consumer == NULL) {
         wlog(WLOG_ERROR, "out of memory", "queue=%s", q->name);
         code = EXIT_FATAL;
@@ -233,6 +250,7 @@ child_main(const worker_cfg *cfg, const queue_cfg *q, int sock)
         } else {
             if (failures > 0)
                 wlog(WLOG_INFO, "connected", "queue=%s", q->name);
+            atomic_store(&shared->backend_pid, PQbackendPID(pg));
             rc = txq_consumer_run(the_consumer, pg);
             if (rc == TXQ_OK) {
                 PQfinish(pg);

@@ -26,11 +26,14 @@
  * exits unexpectedly is restarted with exponential backoff.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -56,6 +59,9 @@ struct slot {
     int failures;
     double started;
     double restart_at;
+    consumer_shared *shared;   /* mapped MAP_SHARED, kept across restarts */
+    int release_pid;           /* a dead consumer's session: give back the */
+    long long release_in_hand; /* claims it had not started, but this */
 };
 
 struct waiter {
@@ -154,6 +160,27 @@ start_slot(struct slot *sl, double now)
     pid_t pid;
     size_t i;
 
+    if (sl->shared == NULL) {
+        /* Shared anonymous memory in POSIX terms: /dev/zero mapped
+         * MAP_SHARED (MAP_ANONYMOUS is not in POSIX.1-2008). */
+        int zero = open("/dev/zero", O_RDWR | O_CLOEXEC);
+        void *p = zero < 0 ? MAP_FAILED
+                           : mmap(NULL, sizeof *sl->shared,
+                                  PROT_READ | PROT_WRITE, MAP_SHARED, zero, 0);
+
+        if (zero >= 0)
+            close(zero);
+        if (p == MAP_FAILED) {
+            wlog(WLOG_ERROR, "shared memory for a consumer failed", "err=%s",
+                 strerror(errno));
+            sl->restart_at = now + RESTART_CAP;
+            return;
+        }
+        sl->shared = p;
+    }
+    atomic_store(&sl->shared->backend_pid, 0);
+    atomic_store(&sl->shared->in_hand, 0);
+    atomic_store(&sl->shared->handled, 0);
     if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) {
         wlog(WLOG_ERROR, "socketpair failed", "err=%s", strerror(errno));
         sl->restart_at = now + RESTART_CAP;
@@ -175,7 +202,7 @@ start_slot(struct slot *sl, double now)
                 close(S.slots[i].fd);
         if (S.db != NULL && PQsocket(S.db) >= 0)
             close(PQsocket(S.db));
-        exit(child_main(S.cfg, &S.cfg->queues[sl->qi], sv[1]));
+        exit(child_main(S.cfg, &S.cfg->queues[sl->qi], sv[1], sl->shared));
     }
     sigprocmask(SIG_SETMASK, &old, NULL);
     close(sv[1]);
@@ -226,12 +253,21 @@ reap(double now)
             if (sl->fd >= 0)
                 close(sl->fd);
             sl->fd = -1;
+            /* Died with claims: those it had not started go back. */
+            if ((!WIFEXITED(st) || WEXITSTATUS(st) != EXIT_OK) &&
+                atomic_load(&sl->shared->backend_pid) != 0) {
+                sl->release_pid = atomic_load(&sl->shared->backend_pid);
+                sl->release_in_hand = atomic_load(&sl->shared->in_hand);
+            }
             if (S.draining || sl->retired) {
                 wlog(WLOG_DEBUG, "consumer exited", "queue=%s pid=%ld",
                      sl->queue, (long)pid);
                 break;
             }
-            if (now - sl->started > HEALTHY_RUN)
+            /* It handled messages before it died (a handler that crashes
+             * on some messages): no reason to wait before the next. */
+            if (now - sl->started > HEALTHY_RUN ||
+                atomic_load(&sl->shared->handled) > 0)
                 sl->failures = 0;
             sl->failures++;
             delay = policy_backoff(sl->failures, RESTART_BASE, RESTART_CAP);
@@ -252,8 +288,11 @@ compact_slots(void)
     size_t i = 0;
 
     while (i < S.nslots) {
-        if (S.slots[i].retired && S.slots[i].pid == 0) {
+        if (S.slots[i].retired && S.slots[i].pid == 0 &&
+            S.slots[i].release_pid == 0) {
             free(S.slots[i].queue);
+            if (S.slots[i].shared != NULL)
+                munmap(S.slots[i].shared, sizeof *S.slots[i].shared);
             S.slots[i] = S.slots[--S.nslots];
         } else {
             i++;
@@ -307,6 +346,41 @@ db_query(const char *sql,
          r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL);
     PQclear(r);
     return NULL;
+}
+
+/* Give back the claims of dead consumers that no handler had started
+ * (txq.release_unstarted), once per death: what it misses, maintain()
+ * rescues with the attempt counted. */
+static void
+release_pending(double now)
+{
+    char sql[160], pid[16], in_hand[24];
+    const char *vals[2] = {pid, in_hand};
+    PGresult *r;
+    size_t i;
+
+    snprintf(sql, sizeof sql,
+             "select \"%s\".release_unstarted($1::int, "
+             "nullif($2::bigint, 0))",
+             S.cfg->schema);
+    for (i = 0; i < S.nslots && S.db != NULL; i++) {
+        struct slot *sl = &S.slots[i];
+
+        if (sl->release_pid == 0)
+            continue;
+        snprintf(pid, sizeof pid, "%d", sl->release_pid);
+        snprintf(in_hand, sizeof in_hand, "%lld", sl->release_in_hand);
+        sl->release_pid = 0;
+        r = db_query(sql, 2, vals, now, "release_unstarted");
+        if (r == NULL)
+            continue;
+        if (PQntuples(r) == 1 && atoi(PQgetvalue(r, 0, 0)) != 0)
+            wlog(atoi(PQgetvalue(r, 0, 0)) > 0 ? WLOG_INFO : WLOG_WARN,
+                 "claims of a dead consumer given back",
+                 "queue=%s released=%s in_hand=%s", sl->queue,
+                 PQgetvalue(r, 0, 0), in_hand);
+        PQclear(r);
+    }
 }
 
 static void
@@ -567,6 +641,8 @@ loop(void)
             if (!S.draining)
                 reload();
         }
+        if (S.db != NULL)
+            release_pending(now);
         compact_slots();
         for (i = 0; i < S.nslots; i++)
             running += S.slots[i].pid > 0;

@@ -37,11 +37,28 @@ int supervisor_run(worker_cfg *cfg,
                    size_t nov);
 
 /*
+ * What a consumer process shares with the supervisor, in a page mapped
+ * MAP_SHARED before the fork: its session's backend pid and the message in
+ * its handler. When the process dies, the supervisor gives back the claims
+ * it had not started (txq.release_unstarted), so a crashing handler costs
+ * an attempt of its own message only, not of the whole prefetched batch;
+ * and a process that handled messages before it died is restarted at once.
+ */
+typedef struct consumer_shared {
+    _Atomic int backend_pid;   /* of its connection; 0: none yet */
+    _Atomic long long in_hand; /* id of the message in the handler; 0 */
+    _Atomic long long handled; /* messages done since the fork */
+} consumer_shared;
+
+/*
  * child_main - a consumer process for queue q: connect (with backoff),
  * load the handler, run the consume loop; sock is its end of the socket to
- * the supervisor. Returns the exit code.
+ * the supervisor, shared its page (see above). Returns the exit code.
  */
-int child_main(const worker_cfg *cfg, const queue_cfg *q, int sock);
+int child_main(const worker_cfg *cfg,
+               const queue_cfg *q,
+               int sock,
+               consumer_shared *shared);
 
 /* === alert.c: delivery of notify-policy alerts to notify_command === */
 

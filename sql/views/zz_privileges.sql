@@ -104,7 +104,8 @@ grant execute on function
                      double precision),
     @extschema@.set_visibility(bigint, interval, int, timestamptz),
     @extschema@.wait_begin(text),
-    @extschema@.wait_end(text)
+    @extschema@.wait_end(text),
+    @extschema@.release_unstarted(int, bigint)
     to txq_consumer, txq_admin;
 
 grant execute on function

@@ -19,6 +19,8 @@ txq_handler_result
 th_abort(PGconn *pg, const txq_msg *m, void *arg, char *err, size_t errsize);
 txq_handler_result
 th_reply(PGconn *pg, const txq_msg *m, void *arg, char *err, size_t errsize);
+txq_handler_result
+th_poison(PGconn *pg, const txq_msg *m, void *arg, char *err, size_t errsize);
 
 txq_handler_result
 th_ok(PGconn *pg, const txq_msg *m, void *arg, char *err, size_t errsize)
@@ -63,6 +65,15 @@ th_abort(PGconn *pg, const txq_msg *m, void *arg, char *err, size_t errsize)
     (void)err;
     (void)errsize;
     abort();
+}
+
+/* th_poison - crashes its process on a body of "poison", else th_ok. */
+txq_handler_result
+th_poison(PGconn *pg, const txq_msg *m, void *arg, char *err, size_t errsize)
+{
+    if (strcmp(txq_msg_body(m, NULL), "poison") == 0)
+        abort();
+    return th_ok(pg, m, arg, err, errsize);
 }
 
 /*
