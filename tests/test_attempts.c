@@ -268,10 +268,61 @@ test_exhausted_does_not_hide_ready(void **state)
     assert_int_equal(tt_scalar(f->pg, "select count(*) from dead_letters"), 1);
 }
 
+/* A session dies with three claims, one of them in its handler: after
+ * maintain() rescued them (as may happen first), release_unstarted() still
+ * undoes the two it never started and leaves the one in hand lapsed. A
+ * session that still runs is left alone (-1); a consumer may call it. */
+static void
+test_release_unstarted(void **state)
+{
+    tt_fixture *f = *state;
+    PGconn *b = tt_connect(f->schema), *c;
+    char role[64];
+    long long first;
+    int pid;
+
+    tt_send(f, f->pg, "jobs", "a");
+    tt_send(f, f->pg, "jobs", "b");
+    tt_send(f, f->pg, "jobs", "c");
+    first = tt_scalar(b, "select min(id) from receive('jobs', 3)");
+    pid = tt_pid(b);
+    c = tt_role_session(f, role, sizeof role, "txq_consumer");
+    assert_int_equal(tt_scalar(c, "select release_unstarted(%d)", pid), -1);
+    PQfinish(b);
+    for (int i = 0; i < 500 && tt_scalar(f->pg,
+                                         "select count(*) from "
+                                         "pg_stat_activity where pid = %d",
+                                         pid) > 0;
+         i++)
+        tt_sleep_ms(10);
+    assert_int_equal(tt_scalar(f->pg, "select (maintain()->>'rescued')::int"),
+                     3);
+    assert_int_equal(
+        tt_scalar(c, "select release_unstarted(%d, %lld)", pid, first), 2);
+    tt_end_role_session(f, c, role);
+    assert_int_equal(tt_scalar(f->pg,
+                               "select count(*) from messages where attempts "
+                               "= 0 and claimed_at is null and visible_at <= "
+                               "now() and id <> %lld",
+                               first),
+                     2);
+    assert_int_equal(tt_scalar(f->pg,
+                               "select count(*) from messages where id = %lld "
+                               "and attempts = 1 and claimed_at is not null",
+                               first),
+                     1);
+    /* No error recorded for the two; the lapsed one's comes with its next
+     * claim. */
+    assert_int_equal(tt_scalar(f->pg, "select count(*) from message_errors"),
+                     0);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_release_unstarted, tt_setup_jobs,
+                                        tt_teardown),
         cmocka_unit_test_setup_teardown(test_killed_after_claim_counts,
                                         tt_setup, tt_teardown),
         cmocka_unit_test_setup_teardown(test_killed_in_transaction_comes_back,

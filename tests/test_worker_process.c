@@ -315,6 +315,43 @@ test_bad_config_names_line(void **state)
     free(log);
 }
 
+/* What no retry can fix ends the start with exit 1 and says what: an
+ * unknown queue, a program that is not there, no connection at all within
+ * startup_timeout (a wrong host, password or database); --check-config
+ * finds the same in the database. */
+static void
+test_start_refuses_what_cannot_heal(void **state)
+{
+    wt_test *w = *state;
+    const char *queue[] = {"--handle", "nope=exec:/bin/true", NULL};
+    const char *prog[] = {"--handle", "jobs=exec:/nonexistent/prog", NULL};
+    const char *db[] = {"--handle",
+                        "jobs=exec:/bin/true",
+                        "--db",
+                        "host=/nonexistent port=1 dbname=x",
+                        "--startup-timeout",
+                        "0.5",
+                        NULL};
+    const char *check[] = {"--handle", "nope=exec:/bin/true", "--check-config",
+                           NULL};
+    double t0;
+    char *log;
+
+    assert_int_equal(wt_test_run(w, queue), 1);
+    assert_int_equal(wt_test_run(w, prog), 1);
+    t0 = tt_now();
+    assert_int_equal(wt_test_run(w, db), 1);
+    assert_true(tt_now() - t0 < 10);
+    assert_int_equal(wt_test_run(w, check), 1);
+    log = wt_read(w->log);
+    assert_non_null(strstr(log, "queue nope does not exist in schema"));
+    assert_non_null(strstr(log, "exec handler: /nonexistent/prog"));
+    assert_non_null(strstr(log, "no connection after 0.5s"));
+    assert_non_null(strstr(log, "database: queue nope does not exist"));
+    free(log);
+    assert_int_equal(tt_scalar(w->f->pg, "select count(*) from messages"), 0);
+}
+
 static void
 test_check_config(void **state)
 {
@@ -336,6 +373,7 @@ test_check_config(void **state)
     assert_non_null(strstr(log, "[queue.jobs]\nconcurrency = 4\n"
                                 "handler = exec:/bin/true\n"));
     assert_non_null(strstr(log, "timeout = 9\n"));
+    assert_non_null(strstr(log, "; checked against the database"));
     free(log);
 }
 
@@ -361,6 +399,8 @@ main(void)
                                         wt_test_teardown),
         cmocka_unit_test_setup_teardown(test_bad_config_names_line, setup,
                                         wt_test_teardown),
+        cmocka_unit_test_setup_teardown(test_start_refuses_what_cannot_heal,
+                                        setup, wt_test_teardown),
         cmocka_unit_test_setup_teardown(test_check_config, setup,
                                         wt_test_teardown),
     };

@@ -123,13 +123,20 @@ test_children_get_no_credentials(void **state)
     wt_await_file(notify, 10);
     tt_sleep_ms(200);
 
+    /* Under valgrind (./run test --valgrind) the process is valgrind,
+     * and /proc shows valgrind's own copy of the command line, which the
+     * program cannot reach: only its environment and log are checked. */
     got = cmdline(w->worker);
     assert_non_null(strstr(got, "--db")); /* read while it runs */
-    no_canary(got, "the worker's argv");
+    if (strstr(got, "valgrind") == NULL)
+        no_canary(got, "the worker's argv");
+    else
+        print_message("under valgrind: argv not checked\n");
     free(got);
     got = wt_read(argvs);
     assert_non_null(strstr(got, "txq-worker"));
-    no_canary(got, "a consumer process's argv");
+    if (strstr(got, "valgrind") == NULL)
+        no_canary(got, "a consumer process's argv");
     free(got);
     got = wt_read(envs);
     assert_non_null(strstr(got, "TXQ_MESSAGE_ID="));
@@ -180,6 +187,7 @@ test_readable_password_file_refused(void **state)
     const char *args[] = {"--config", cfg, "--check-config", NULL};
     char *log;
 
+    wt_test_queue(w, "jobs", NULL); /* --check-config looks for it */
     wt_path(&w->dir, "pw.ini", cfg, sizeof cfg);
     snprintf(text, sizeof text,
              "[worker]\ndb = %s password=" CANARY_DB

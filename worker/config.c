@@ -53,6 +53,7 @@ static const struct key worker_keys[] = {
     {"poll_interval", K_SECS, W(poll_interval), 1, "1", 0.01, 3600},
     {"prefetch", K_INT, W(prefetch), 1, "0", 0, 1000},
     {"schema", K_STR, W(schema), 0, "txq", 0, 0},
+    {"startup_timeout", K_SECS, W(startup_timeout), 0, "60", 0, 86400},
     {"timeout", K_SECS, W(timeout), 1, "30", 0.001, 43000},
 };
 

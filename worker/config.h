@@ -33,6 +33,7 @@ typedef struct worker_cfg {
     double poll_interval;
     int prefetch;
     char *schema;
+    double startup_timeout; /* no first connection this long: exit; 0 */
     double timeout;
     queue_cfg *queues;
     size_t nqueues;

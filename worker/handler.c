@@ -111,6 +111,33 @@ handler_prepare(handler *h, PGconn *pg, char *err, size_t errsize)
     return 0;
 }
 
+int
+handler_verify(const char *spec,
+               const handler_env *env,
+               PGconn *pg,
+               int load,
+               char *err,
+               size_t errsize)
+{
+    const char *rest = NULL;
+    handler *h;
+    int rc = 0;
+
+    if (kind_of(spec, &rest) == KIND_SO && !load)
+        return handler_check(spec, err, errsize);
+    if ((h = handler_open(spec, env, err, errsize)) == NULL)
+        return -1;
+    if (h->kind == KIND_SQL) {
+        rc = handler_sql_prepare(h->arg, pg, err, errsize);
+        if (rc == 0)
+            handler_sql_unprepare(pg);
+    } else if (h->kind == KIND_EXEC) {
+        rc = handler_exec_found(h->arg, err, errsize);
+    }
+    handler_close(h);
+    return rc;
+}
+
 void
 handler_forget(handler *h)
 {

@@ -59,6 +59,21 @@ void *handler_arg(handler *h);
 /* handler_close - unload and free. NULL is a no-op. */
 void handler_close(handler *h);
 
+/*
+ * handler_verify - what a start can check of a handler before any message
+ * comes: sql: the function exists with the right argument (prepared on pg,
+ * then deallocated); exec: the program is found (a path that can be
+ * executed, or a name on PATH); so: with load, the object loads and has
+ * the symbol (without load, nothing: the supervisor does not load handler
+ * code into itself). Returns 0, or -1 with the problem in err.
+ */
+int handler_verify(const char *spec,
+                   const handler_env *env,
+                   PGconn *pg,
+                   int load,
+                   char *err,
+                   size_t errsize);
+
 /* === kinds (handler_sql.c, handler_so.c, handler_exec.c) === */
 
 int handler_sql_check(const char *name, char *err, size_t errsize);
@@ -67,6 +82,7 @@ void *handler_sql_open(const char *name,
                        char *err,
                        size_t errsize);
 int handler_sql_prepare(void *arg, PGconn *pg, char *err, size_t errsize);
+void handler_sql_unprepare(PGconn *pg);
 txq_handler_result handler_sql_run(
     PGconn *pg, const txq_msg *m, void *arg, char *err, size_t errsize);
 void handler_sql_forget(void *arg);
@@ -85,6 +101,7 @@ void *handler_exec_open(const char *cmd,
                         size_t errsize);
 txq_handler_result handler_exec_run(
     PGconn *pg, const txq_msg *m, void *arg, char *err, size_t errsize);
+int handler_exec_found(void *arg, char *err, size_t errsize);
 void handler_exec_close(void *arg);
 
 #endif /* TXQ_WORKER_HANDLER_H */

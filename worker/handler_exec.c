@@ -75,6 +75,36 @@ handler_exec_open(const char *cmd,
     return h;
 }
 
+/* Whether the program can be run: a path that names an executable file,
+ * or a name found on PATH, as execvp would look. */
+int
+handler_exec_found(void *arg, char *err, size_t errsize)
+{
+    struct exec_handler *h = arg;
+    const char *prog = h->argv[0], *path = getenv("PATH"), *p;
+    char buf[4096];
+
+    if (strchr(prog, '/') != NULL) {
+        if (access(prog, X_OK) == 0)
+            return 0;
+        snprintf(err, errsize, "exec handler: %s: %s", prog, strerror(errno));
+        return -1;
+    }
+    for (p = path != NULL ? path : "/usr/bin:/bin"; *p != '\0';) {
+        size_t n = strcspn(p, ":");
+
+        snprintf(buf, sizeof buf, "%.*s/%s", (int)(n > 0 ? n : 1),
+                 n > 0 ? p : ".", prog);
+        if (access(buf, X_OK) == 0)
+            return 0;
+        p += n;
+        if (*p == ':')
+            p++;
+    }
+    snprintf(err, errsize, "exec handler: %s: not found on PATH", prog);
+    return -1;
+}
+
 void
 handler_exec_close(void *arg)
 {

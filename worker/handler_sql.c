@@ -73,6 +73,13 @@ handler_sql_check(const char *name, char *err, size_t errsize)
     return -1;
 }
 
+/* Drop what handler_sql_prepare prepared on pg (a check's connection). */
+void
+handler_sql_unprepare(PGconn *pg)
+{
+    PQclear(PQexec(pg, "deallocate " SQL_HANDLER_STMT));
+}
+
 void
 handler_sql_forget(void *arg)
 {

@@ -14,6 +14,7 @@
 #include "config.h"
 #include "log.h"
 #include "txq.h"
+#include "util.h"
 #include "worker.h"
 
 #define MAX_OVERRIDES 256
@@ -71,7 +72,10 @@ usage(FILE *out)
         "                           TZ, TMPDIR; never PGPASSWORD or TXQ_DB\n"
         "      --log-format F       logfmt (default) or json\n"
         "      --log-level L        debug, info (default), warn, error\n"
-        "      --check-config       print the effective settings and exit\n"
+        "      --startup-timeout S  exit when the first connection has not\n"
+        "                           succeeded after S (default 60; 0: wait)\n"
+        "      --check-config       print the effective settings, check them\n"
+        "                           against the database, exit (1: a problem)\n"
         "  -V, --version            print the version and exit\n"
         "  -h, --help               this help\n"
         "\n"
@@ -90,6 +94,7 @@ enum {
     OPT_NOTIFY_INT,
     OPT_NOTIFY_TMO,
     OPT_PASS_ENV,
+    OPT_STARTUP,
     OPT_LOG_FORMAT,
     OPT_LOG_LEVEL,
     OPT_CHECK
@@ -112,6 +117,7 @@ static const struct option longopts[] = {
     {"notify-interval", required_argument, NULL, OPT_NOTIFY_INT},
     {"notify-timeout", required_argument, NULL, OPT_NOTIFY_TMO},
     {"pass-env", required_argument, NULL, OPT_PASS_ENV},
+    {"startup-timeout", required_argument, NULL, OPT_STARTUP},
     {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"check-config", no_argument, NULL, OPT_CHECK},
@@ -141,6 +147,7 @@ option_key(int opt, const char **key, const char **flag)
         {OPT_NOTIFY_INT, "notify_interval", "--notify-interval"},
         {OPT_NOTIFY_TMO, "notify_timeout", "--notify-timeout"},
         {OPT_PASS_ENV, "pass_env", "--pass-env"},
+        {OPT_STARTUP, "startup_timeout", "--startup-timeout"},
         {OPT_LOG_FORMAT, "log_format", "--log-format"},
         {OPT_LOG_LEVEL, "log_level", "--log-level"},
     };
@@ -204,6 +211,31 @@ hide_passwords(cfg_override *ov, size_t nov)
     return 0;
 }
 
+/* --check-config: what the start would find in the database (check.c),
+ * so objects loaded too. Returns the exit code. */
+static int
+check_database(const worker_cfg *cfg)
+{
+    char err[2048];
+    PGconn *pg = db_connect(cfg->db, "txq-worker check");
+    int rc = EXIT_OK;
+
+    if (pg == NULL || PQstatus(pg) != CONNECTION_OK) {
+        fprintf(stderr, "txq-worker: database: cannot connect: %s\n",
+                db_error(pg, err, sizeof err));
+        rc = EXIT_FATAL;
+    } else if (worker_check_db(cfg, pg, 1, err, sizeof err) != 0) {
+        fprintf(stderr, "txq-worker: database: %s\n", err);
+        rc = EXIT_FATAL;
+    } else {
+        printf("; checked against the database: schema %s at this "
+               "version, %zu queue(s) present, their handlers ready\n",
+               cfg->schema, cfg->nqueues);
+    }
+    PQfinish(pg);
+    return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -260,10 +292,13 @@ main(int argc, char **argv)
         return EXIT_USAGE;
     }
     if (check) {
+        int rc;
+
         config_print(cfg, stdout);
+        rc = check_database(cfg);
         config_free(cfg);
         free(cfg);
-        return EXIT_OK;
+        return rc;
     }
     wlog_set_format(cfg->log_format);
     wlog_set_level(cfg->log_level);

@@ -85,6 +85,9 @@ static struct {
     alerts *alerts;
     int draining;
     double drain_deadline;
+    double started_at;
+    int checked;      /* the start's checks passed: consumers may run */
+    char fatal[2048]; /* why the start is hopeless; "" */
 } S;
 
 static int sig_pipe[2] = {-1, -1};
@@ -408,8 +411,26 @@ db_open(double now)
     if (S.db == NULL || PQstatus(S.db) != CONNECTION_OK) {
         wlog(WLOG_WARN, "supervisor cannot connect", "err=%s",
              db_error(S.db, err, sizeof err));
+        /* Never connected: a wrong password, host or database name does
+         * not heal; give up after startup_timeout (a service manager
+         * shows the failure) rather than retry forever. */
+        if (!S.checked && S.cfg->startup_timeout > 0 &&
+            now - S.started_at >= S.cfg->startup_timeout)
+            snprintf(S.fatal, sizeof S.fatal,
+                     "no connection after %gs (startup_timeout): %s",
+                     S.cfg->startup_timeout, err);
         db_retry_later(now);
         return;
+    }
+    /* The first connection: what no retry can fix ends the start. */
+    if (!S.checked) {
+        char why[sizeof S.fatal];
+
+        if (worker_check_db(S.cfg, S.db, 0, why, sizeof why) != 0) {
+            snprintf(S.fatal, sizeof S.fatal, "%s", why);
+            return;
+        }
+        S.checked = 1;
     }
     rc = txq_schema_check(S.client, S.db);
     if (rc != TXQ_OK && rc != TXQ_ECONN)
@@ -659,7 +680,7 @@ loop(void)
             for (i = 0; i < S.nslots; i++) {
                 struct slot *sl = &S.slots[i];
 
-                if (sl->pid == 0 && !sl->retired) {
+                if (sl->pid == 0 && !sl->retired && S.checked) {
                     if (now >= sl->restart_at)
                         start_slot(sl, now);
                     else
@@ -668,6 +689,11 @@ loop(void)
             }
             if (S.db == NULL && now >= S.db_retry_at)
                 db_open(now);
+            /* Only before the checks passed, so no consumer runs. */
+            if (S.fatal[0] != '\0') {
+                wlog(WLOG_ERROR, "cannot start", "err=%s", S.fatal);
+                return EXIT_FATAL;
+            }
             if (S.db != NULL && now >= S.next_maintain)
                 maintain(now);
             if (S.db != NULL && alerts_poll(S.alerts, S.db, S.cfg, now) != 0)
@@ -767,6 +793,7 @@ supervisor_run(worker_cfg *cfg,
     fd_nonblock(sig_pipe[0]);
     fd_nonblock(sig_pipe[1]);
     install_signals();
+    S.started_at = now_mono();
     wlog(WLOG_INFO, "txq-worker started",
          "version=%s pid=%ld queues=%zu consumers=%zu schema=%s listen=%d",
          txq_version(), (long)getpid(), cfg->nqueues, S.nslots, cfg->schema,

@@ -60,6 +60,15 @@ int child_main(const worker_cfg *cfg,
                int sock,
                consumer_shared *shared);
 
+/*
+ * worker_check_db - check on pg what no retry can fix (check.c): the
+ * schema at this build's version, every queue of cfg present, every
+ * handler ready (handler_verify; load: also load so: objects). Returns 0,
+ * or -1 with every problem found in err, separated by "; ".
+ */
+int worker_check_db(
+    const worker_cfg *cfg, PGconn *pg, int load, char *err, size_t errsize);
+
 /* === alert.c: delivery of notify-policy alerts to notify_command === */
 
 typedef struct alerts alerts;

@@ -35,7 +35,11 @@ declare
     v_gen int;
     v_storage jsonb;
 begin
-    -- A claim whose backend is gone, or was reused by a later session.
+    -- A claim whose backend is gone, or was reused by a later session:
+    -- ready now, its attempt lapsed. claimed_by stays, so that the dead
+    -- consumer's supervisor, which may come after this, still finds the
+    -- claims its handler never started (release_unstarted); the next claim
+    -- overwrites it.
     with dead as (
         select m.id from @extschema@.messages m
          where m.claimed_by is not null and m.visible_at > v_now
@@ -46,7 +50,7 @@ begin
          limit 10000
            for update skip locked)
     update @extschema@.messages m
-       set visible_at = v_now, claimed_by = null
+       set visible_at = v_now
       from dead where m.id = dead.id;
     get diagnostics n_rescued = row_count;
 

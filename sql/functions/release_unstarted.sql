@@ -15,7 +15,8 @@ as $$
 --      error recorded), so a crash costs an attempt of the message in
 --      hand only, not of every innocent message prefetched with it. The
 --      one in hand lapses as before (maintain() rescues it, its attempt
---      counts).
+--      counts). Claims maintain() rescued first are found too (it keeps
+--      claimed_by); one claimed again since belongs to its new holder.
 --      Only the claims of a session that is gone are touched: it waits
 --      up to 2 s for the backend to end (the client's death ends it) and
 --      does nothing if it still runs. txq-worker's supervisor calls it
