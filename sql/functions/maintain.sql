@@ -12,9 +12,10 @@ as $$
 --      messages to the dead letters, prunes the archive and dedup ids past
 --      their windows and turns off the waiting flag of queues with no
 --      wait registration pending, and last recycles the messages'
---      storage (_rotate()). Each step works in bounded chunks and skips
---      locked rows, so it never blocks consumers (the storage step waits
---      at most 50 ms for a truncate's lock).
+--      storage (_rotate()) and the counters' (_compact_counters(), once a
+--      held snapshot let them pass 4 MB). Each step works in bounded
+--      chunks and skips locked rows, so it never blocks consumers (the
+--      storage steps wait at most 50 ms for a truncate's lock).
 --
 -- Returns:
 --      a JSON object with the count of each step.
@@ -34,6 +35,7 @@ declare
     n_counters int;
     v_gen int;
     v_storage jsonb;
+    v_compacted boolean;
 begin
     -- A claim whose backend is gone, or was reused by a later session:
     -- ready now, its attempt lapsed. claimed_by stays, so that the dead
@@ -170,10 +172,13 @@ begin
 
     -- The storage rotation, last: a truncate holds its lock to commit.
     v_storage := @extschema@._rotate(v_now);
+    -- The counters' storage, when a held snapshot let it grow: truncated
+    -- too, after the rest (its lock, held to commit, stops acks).
+    v_compacted := @extschema@._compact_counters();
 
     return jsonb_build_object('rescued', n_rescued, 'expired', n_expired,
         'archive_pruned', n_archive, 'dedup_pruned', n_dedup,
         'waiting_cleared', n_unflagged, 'counters_folded', n_counters,
-        'storage', v_storage);
+        'counters_compacted', v_compacted, 'storage', v_storage);
 end
 $$;
