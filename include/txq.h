@@ -27,7 +27,7 @@
 #define TXQ_VERSION_PATCH 0
 
 /* The schema version (highest migration) this library works with. */
-#define TXQ_SCHEMA_VERSION 6
+#define TXQ_SCHEMA_VERSION 7
 
 /* Feature macros. */
 #define TXQ_HAS_CLAIM   1
@@ -63,9 +63,13 @@ typedef enum txq_err {
                           run outside a transaction */
     TXQ_EEXIST = 10,   /* the queue already exists */
     TXQ_ETOOBIG = 11,  /* body larger than the queue's max_body_bytes */
-    TXQ_ENOROUTE = 12  /* a route topic has no rule matching the message
+    TXQ_ENOROUTE = 12, /* a route topic has no rule matching the message
                           and no default queue (SQLSTATE TQ004); nothing
                           was written */
+    TXQ_EPERM = 13     /* the role lacks a privilege on the queue (or on
+                          every queue) or may not pass a time (SQLSTATE
+                          42501); txq_errmsg names role, queue and
+                          privilege; nothing was changed */
 } txq_err;
 
 /*

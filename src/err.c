@@ -39,6 +39,8 @@ txq_strerror(txq_err err)
         return "body too large";
     case TXQ_ENOROUTE:
         return "no route matches the message";
+    case TXQ_EPERM:
+        return "permission denied";
     }
     return "unknown error";
 }
@@ -143,6 +145,8 @@ txq__classify(const char *sqlstate, PGconn *pg)
         return TXQ_ESTATE;
     if (strcmp(sqlstate, "TQ004") == 0)
         return TXQ_ENOROUTE;
+    if (strcmp(sqlstate, "42501") == 0)
+        return TXQ_EPERM;
     if (strcmp(sqlstate, "42710") == 0)
         return TXQ_EEXIST;
     if (strcmp(sqlstate, "3F000") == 0 || strcmp(sqlstate, "42883") == 0 ||

@@ -176,10 +176,12 @@ enum txq__q {
     "now(), now() + q.expire_after, $8::text, $9::text, "                \
     "coalesce($3::jsonb, '{}'), "
 
-/* Conditions on the queue row q only (so they run once per statement),
- * the options' and the wake-up. */
+/* Conditions on the queue row q only (so they run once per statement):
+ * the grant (refused: send() raises the error), the options' and the
+ * wake-up. */
 #define TXQ__SQL_DIRECT_CHECKS                                          \
     "q.name = $1::text and q.kind = 'standard' "                        \
+    "and @extschema@._may(q.queue_id, 'send') "                         \
     "and $6::text is null and $7::text is null "                        \
     "and ($3::jsonb is null or jsonb_typeof($3::jsonb) = 'object') "    \
     "and ($4::float8 is null or $4::float8 between 0 and 31536000) "    \

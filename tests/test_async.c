@@ -467,7 +467,7 @@ test_role_changed_after_check(void **state)
     assert_txq_ok(f->c, txq_send_finish(f->c, pg, &id));
     tt_exec(pg, "set role %s", crole);
     assert_txq_ok(f->c, txq_send_start(f->c, pg, "jobs", "b", 1, NULL));
-    assert_txq_rc(f->c, txq_send_finish(f->c, pg, &id), TXQ_EDB);
+    assert_txq_rc(f->c, txq_send_finish(f->c, pg, &id), TXQ_EPERM);
     assert_string_equal(txq_sqlstate(f->c), "42501");
     assert_txq_ok(f->c, txq_send_start(f->c, pg, "jobs", "c", 1, NULL));
     assert_txq_ok(f->c, txq_send_finish(f->c, pg, &id));
@@ -478,7 +478,7 @@ test_role_changed_after_check(void **state)
     tt_exec(pg, "set role %s", crole);
     tt_exec(pg, "begin");
     assert_txq_ok(f->c, txq_pop_start(f->c, pg, "jobs", 5));
-    assert_txq_rc(f->c, txq_pop_finish(f->c, pg, &m, &n), TXQ_EDB);
+    assert_txq_rc(f->c, txq_pop_finish(f->c, pg, &m, &n), TXQ_EPERM);
     assert_string_equal(txq_sqlstate(f->c), "42501");
     tt_exec(pg, "rollback");
     tt_exec(pg, "begin");

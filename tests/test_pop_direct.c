@@ -243,7 +243,7 @@ test_role_changed_after_check(void **state)
 
     tt_exec(pg, "set role %s", crole);
     tt_exec(pg, "begin");
-    assert_txq_rc(f->c, txq_pop(f->c, pg, "jobs", 5, &m, &n), TXQ_EDB);
+    assert_txq_rc(f->c, txq_pop(f->c, pg, "jobs", 5, &m, &n), TXQ_EPERM);
     assert_string_equal(txq_sqlstate(f->c), "42501");
     assert_null(m);
     tt_exec(pg, "rollback");

@@ -145,7 +145,7 @@ test_role_changed_after_check(void **state)
     tt_exec(pg, "set role %s", crole);
     tt_exec(pg, "begin");
     assert_txq_rc(f->c, txq_send(f->c, pg, "jobs", "x", 1, NULL, NULL),
-                  TXQ_EDB);
+                  TXQ_EPERM);
     assert_string_equal(txq_sqlstate(f->c), "42501");
     tt_exec(pg, "rollback");
     tt_exec(pg, "begin");

@@ -26,7 +26,8 @@ as $$
 --      holder whose claim lapsed and was claimed again acks nothing. A
 --      taken message (take: held by a lock, not claimed) is held by the
 --      attempt after its stored count. Without an attempt a message is
---      acked whatever holds it: operators only (_need_attempt).
+--      acked whatever holds it, which takes operate on its queue; else
+--      receive (_may).
 --
 -- Returns:
 --      how many messages were acked; fewer than given means the others
@@ -40,6 +41,7 @@ declare
     v_queue_id int;
     v_hist boolean;
     v_archive boolean;
+    v_priv text;
 begin
     if i_ids is null then
         raise exception 'ids is null' using errcode = '22023';
@@ -50,10 +52,11 @@ begin
         raise exception 'attempts must have one element per id'
             using errcode = '22023';
     end if;
-    if i_attempts is null or array_position(i_attempts, null) is not null
-    then
-        perform @extschema@._need_attempt('ack');
-    end if;
+    -- Without every attempt, operate on the queues touched; with them,
+    -- receive. Checked on the rows deleted: a refusal undoes the delete.
+    v_priv := case when i_attempts is null
+                        or array_position(i_attempts, null) is not null
+                   then 'operate' else 'receive' end;
     -- One message, no queue keeping an archive (the consume loop's case):
     -- a primary-key delete and the counter, nothing else to plan or run.
     v_archive := exists (select 1 from @extschema@.queues
@@ -68,6 +71,9 @@ begin
              into v_queue_id, v_hist;
         if not found then
             return 0;
+        end if;
+        if not @extschema@._may(v_queue_id, v_priv) then
+            perform @extschema@._need(v_queue_id, v_priv, 'ack');
         end if;
         if v_hist then
             delete from @extschema@.message_errors
@@ -102,6 +108,9 @@ begin
                    array_agg(d.id) filter (where d.hist) as hist_ids
               from d group by d.queue_id
         loop
+            if not @extschema@._may(r.queue_id, v_priv) then
+                perform @extschema@._need(r.queue_id, v_priv, 'ack');
+            end if;
             if r.hist_ids is not null then
                 delete from @extschema@.message_errors
                  where message_id = any (r.hist_ids);
@@ -145,6 +154,9 @@ begin
                and e.message_id = d.id)
         select d.queue_id, count(*) as c from d group by d.queue_id
     loop
+        if not @extschema@._may(r.queue_id, v_priv) then
+            perform @extschema@._need(r.queue_id, v_priv, 'ack');
+        end if;
         -- _count() inlined: this is the hot path. The backend's own row
         -- (_counter_slot()): no other session ever waits on it.
         update @extschema@.queue_counters set acked = acked + r.c

@@ -23,6 +23,9 @@ declare
     q @extschema@.queues;
     v_pos int;
 begin
+    if not @extschema@._may(null, 'admin') then
+        perform @extschema@._deny(null, 'admin');
+    end if;
     t := @extschema@._topic(i_topic);
     q := @extschema@._queue(i_queue);
     if i_filter is null then

@@ -39,6 +39,9 @@ begin
         raise exception 'unknown queue "%"', left(i_name, 100)
             using errcode = 'TQ002';
     end if;
+    if not @extschema@._may(q.queue_id, 'operate') then
+        perform @extschema@._deny(q.name, 'operate');
+    end if;
     q.visibility_timeout := coalesce(i_visibility_timeout,
                                      q.visibility_timeout);
     q.max_attempts := coalesce(i_max_attempts, q.max_attempts);

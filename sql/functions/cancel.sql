@@ -46,6 +46,10 @@ begin
               from d join @extschema@.queues q using (queue_id))
         select d.queue_id, count(*) as c from d group by d.queue_id
     loop
+        -- A refusal undoes every delete.
+        if not @extschema@._may(r.queue_id, 'operate') then
+            perform @extschema@._need(r.queue_id, 'operate', 'cancel');
+        end if;
         perform @extschema@._count(r.queue_id, 'discarded', r.c);
         n := n + r.c;
     end loop;

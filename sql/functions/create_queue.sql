@@ -37,6 +37,9 @@ as $$
 declare
     q @extschema@.queues;
 begin
+    if not @extschema@._may(null, 'admin') then
+        perform @extschema@._deny(null, 'admin');
+    end if;
     q.name := i_name;
     q.kind := coalesce(i_kind, 'standard');
     q.visibility_timeout := coalesce(i_visibility_timeout, '30 seconds');

@@ -21,6 +21,9 @@ declare
     t @extschema@.topics;
     v_default int;
 begin
+    if not @extschema@._may(null, 'admin') then
+        perform @extschema@._deny(null, 'admin');
+    end if;
     if i_name is null or i_name !~ '^[a-z][a-z0-9_.]{0,62}$' then
         raise exception 'invalid topic name "%": use 1 to 63 characters '
             'a-z, 0-9, _ and ., starting with a letter', left(i_name, 100)

@@ -25,6 +25,10 @@ begin
         raise exception 'dead letter % not found', i_id
             using errcode = 'TQ002';
     end if;
+    -- A refusal undoes the delete.
+    if not @extschema@._may(d.queue_id, 'operate') then
+        perform @extschema@._need(d.queue_id, 'operate', 'discard');
+    end if;
     delete from @extschema@.message_errors where message_id = d.id;
     perform @extschema@._count(d.queue_id, 'discarded');
     insert into @extschema@.audit_log (action, queue, message_id, detail)

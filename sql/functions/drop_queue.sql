@@ -19,6 +19,9 @@ declare
     n_msg bigint;
     n_dead bigint;
 begin
+    if not @extschema@._may(null, 'admin') then
+        perform @extschema@._deny(null, 'admin');
+    end if;
     select * into q from @extschema@.queues where name = i_name for update;
     if not found then
         raise exception 'unknown queue "%"', left(i_name, 100)

@@ -32,7 +32,7 @@ as $$
 --      (dropped, counted, archived when the queue keeps an archive).
 --      With i_attempt, only that attempt may fail the message; a taken
 --      message (take) is failed by the attempt after its stored count.
---      Without i_attempt, only an operator may (_need_attempt).
+--      Needs receive on the message's queue; without i_attempt, operate.
 --
 -- Returns:
 --      'retry', 'dead', 'notified' or 'ignored'.
@@ -50,15 +50,21 @@ begin
     if i_id is null then
         raise exception 'id is null' using errcode = '22023';
     end if;
-    if i_attempt is null then
-        perform @extschema@._need_attempt('fail');
-    end if;
     perform @extschema@._check_interval('retry_after', i_retry_after,
         '0', '365 days');
     select * into m from @extschema@.messages where id = i_id for update;
     if not found then
         raise exception 'message % is not in a queue', i_id
             using errcode = 'TQ002';
+    end if;
+    -- receive on its queue; operate without the attempt.
+    if not @extschema@._may(m.queue_id, case when i_attempt is null
+                                             then 'operate'
+                                             else 'receive' end) then
+        perform @extschema@._need(m.queue_id, case when i_attempt is null
+                                                   then 'operate'
+                                                   else 'receive' end,
+                                  'fail');
     end if;
     -- A taken message (take: locked, not claimed) is at the attempt after
     -- its stored count; failing it counts that attempt.

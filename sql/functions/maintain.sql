@@ -37,6 +37,10 @@ declare
     v_storage jsonb;
     v_compacted boolean;
 begin
+    -- It acts on every queue.
+    if not @extschema@._may(null, 'operate') then
+        perform @extschema@._deny(null, 'operate');
+    end if;
     -- A claim whose backend is gone, or was reused by a later session:
     -- ready now, its attempt lapsed. claimed_by stays, so that the dead
     -- consumer's supervisor, which may come after this, still finds the

@@ -41,6 +41,9 @@ begin
     if not found then
         q := @extschema@._queue(i_queue);  -- raises the error
     end if;
+    if not @extschema@._may(q.queue_id, 'receive') then
+        perform @extschema@._deny(q.name, 'receive');
+    end if;
     if i_max is null or i_max not between 1 and 100000 then
         raise exception 'max must be between 1 and 100000 (got %)', i_max
             using errcode = '22023';

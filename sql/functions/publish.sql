@@ -24,9 +24,12 @@ as $$
 --      whose filter the headers contain; no match is counted in
 --      topics.unmatched, not an error. With more than one copy the body
 --      is stored once (bodies) and each copy refers to it; each is still
---      claimed, acked, failed and dead-lettered on its own, as send()'s. Route: the first rule (by position)
---      whose filter the headers contain, else the default queue; when
---      neither exists it is an error and nothing is written.
+--      claimed, acked, failed and dead-lettered on its own, as send()'s.
+--      Route: the first rule (by position) whose filter the headers
+--      contain, else the default queue; when neither exists it is an
+--      error and nothing is written. Publishing takes send on every
+--      queue the message reaches (topics have no grants of their own):
+--      one queue refused and nothing is written.
 --
 -- Returns:
 --      the ids of the copies, one per queue (ordered by queue name for
@@ -77,6 +80,9 @@ begin
                   or i_group is not null or i_dedup_id is not null
                   or i_correlation_id is not null or i_reply_to is not null;
         foreach q in array v_queues loop
+            if not @extschema@._may(q.queue_id, 'send') then
+                perform @extschema@._deny(q.name, 'send');
+            end if;
             if i_body is null or octet_length(i_body) > q.max_body_bytes then
                 perform @extschema@._check_body(q, i_body);
             end if;

@@ -27,6 +27,9 @@ begin
             using errcode = '22023';
     end if;
     q := @extschema@._queue(i_queue);
+    if not @extschema@._may(q.queue_id, 'operate') then
+        perform @extschema@._deny(q.name, 'operate');
+    end if;
     with d as (
         delete from @extschema@.messages m
          where m.queue_id = q.queue_id

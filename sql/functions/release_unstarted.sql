@@ -47,6 +47,7 @@ begin
          where m.claimed_by = i_backend_pid and m.claimed_at is not null
            and m.attempts > 0
            and m.id is distinct from i_in_hand
+           and @extschema@._may(m.queue_id, 'receive')
         returning 1)
     select count(*) into n from r;
     return n;

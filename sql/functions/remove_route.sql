@@ -13,6 +13,9 @@ as $$
 declare
     t @extschema@.topics;
 begin
+    if not @extschema@._may(null, 'admin') then
+        perform @extschema@._deny(null, 'admin');
+    end if;
     t := @extschema@._topic(i_topic);
     delete from @extschema@.routes
      where topic_id = t.topic_id and position = i_position;

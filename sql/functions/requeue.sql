@@ -37,6 +37,10 @@ begin
             using errcode = 'TQ002';
     end if;
     select * into q from @extschema@.queues where queue_id = d.queue_id;
+    -- A refusal undoes the delete.
+    if not @extschema@._may(q.queue_id, 'operate') then
+        perform @extschema@._deny(q.name, 'operate');
+    end if;
     v_id := d.id;
     if q.kind = 'fifo' then
         -- As send(): the group's writers take turns until commit.

@@ -17,6 +17,9 @@ declare
     n int := 0;
 begin
     q := @extschema@._queue(i_queue);
+    if not @extschema@._may(q.queue_id, 'operate') then
+        perform @extschema@._deny(q.name, 'operate');
+    end if;
     for v_id in
         select id from @extschema@.dead_letter_messages
          where queue_id = q.queue_id order by id for update

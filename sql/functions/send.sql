@@ -43,6 +43,9 @@ begin
     if not found then
         q := @extschema@._queue(i_queue);  -- raises the error
     end if;
+    if not @extschema@._may(q.queue_id, 'send') then
+        perform @extschema@._deny(q.name, 'send');
+    end if;
     -- The checks run (and raise) only when something is to be checked: a
     -- plain send skips two function calls.
     if i_body is null or octet_length(i_body) > q.max_body_bytes then

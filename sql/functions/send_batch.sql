@@ -35,6 +35,9 @@ declare
     i int;
 begin
     q := @extschema@._queue(i_queue);
+    if not @extschema@._may(q.queue_id, 'send') then
+        perform @extschema@._deny(q.name, 'send');
+    end if;
     if i_bodies is null or n = 0 then
         raise exception 'bodies must be a non-empty array'
             using errcode = '22023';

@@ -23,7 +23,7 @@ as $$
 --      Extends (or shortens) the claim on a delivered message: it stays
 --      invisible until now + i_timeout. A timeout of 0 releases it at once
 --      without counting a failure. With i_attempt, only that attempt may;
---      without it, only an operator (_need_attempt).
+--      without it, only an operator of its queue (_may).
 --
 -- Returns:
 --      the new visible_until. Errors: TQ003 not held, 22023 bad timeout.
@@ -32,12 +32,10 @@ declare
     v_now timestamptz := case when i_now is null then now()
                           else @extschema@._clock(i_now) end;
     v_until timestamptz;
+    v_queue_id int;
 begin
     if i_timeout is null then
         raise exception 'timeout is null' using errcode = '22023';
-    end if;
-    if i_attempt is null then
-        perform @extschema@._need_attempt('set_visibility');
     end if;
     perform @extschema@._check_interval('timeout', i_timeout, '0',
                                         '12 hours');
@@ -59,10 +57,20 @@ begin
        and ((attempts > 0 and claimed_at is not null
              and (i_attempt is null or attempts = i_attempt))
             or (claimed_at is null and attempts + 1 = i_attempt))
-    returning visible_at into v_until;
+    returning visible_at, queue_id into v_until, v_queue_id;
     if not found then
         raise exception 'message % is not held by attempt %', i_id,
             coalesce(i_attempt::text, 'any') using errcode = 'TQ003';
+    end if;
+    -- receive on its queue; operate without the attempt. A refusal
+    -- undoes the update.
+    if not @extschema@._may(v_queue_id, case when i_attempt is null
+                                             then 'operate'
+                                             else 'receive' end) then
+        perform @extschema@._need(v_queue_id, case when i_attempt is null
+                                                   then 'operate'
+                                                   else 'receive' end,
+                                  'set_visibility');
     end if;
     return v_until;
 end

@@ -21,6 +21,9 @@ declare
     t @extschema@.topics;
     q @extschema@.queues;
 begin
+    if not @extschema@._may(null, 'admin') then
+        perform @extschema@._deny(null, 'admin');
+    end if;
     t := @extschema@._topic(i_topic);
     q := @extschema@._queue(i_queue);
     perform @extschema@._check_filter(i_filter);

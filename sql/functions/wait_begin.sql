@@ -16,6 +16,9 @@ declare
     q @extschema@.queues;
 begin
     q := @extschema@._queue(i_queue);
+    if not @extschema@._may(q.queue_id, 'receive') then
+        perform @extschema@._deny(q.name, 'receive');
+    end if;
     -- Sends look for registrations only while the queue's flag is on.
     -- This shared lock, held to commit, keeps maintain() from turning the
     -- flag off before it can see this registration (maintain() takes it

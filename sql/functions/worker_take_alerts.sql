@@ -13,7 +13,8 @@ as $$
 --      notify command ran less than notify_interval ago) and marks them
 --      delivered, for txq-worker's notify command. Alerts another worker
 --      is taking are skipped (SKIP LOCKED), so each alert goes to one
---      command. A storm of failures becomes one summary row.
+--      command. A storm of failures becomes one summary row. Only the
+--      queues the caller may receive from (the worker's own).
 --
 -- Returns:
 --      at most one row: the queue, how many alerts were taken, and the
@@ -23,6 +24,9 @@ as $$
         select a.queue from @extschema@.alerts a
          where not a.delivered
            and a.queue <> all (coalesce(i_skip, '{}'))
+           and @extschema@._may((select qq.queue_id
+                                   from @extschema@.queues qq
+                                  where qq.name = a.queue), 'receive')
          order by a.id
          limit 1),
     taken as (

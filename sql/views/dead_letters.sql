@@ -3,8 +3,9 @@
 --      What a person must look at: each dead letter with its queue, why it
 --      died, its attempts, body, headers and the error of every attempt.
 --      Body, headers and priority can be edited with a plain UPDATE of this
---      view before txq.requeue(id).
-create or replace view @extschema@.dead_letters as
+--      view before txq.requeue(id). Each caller sees the dead letters of
+--      the queues it may operate (grant()).
+create or replace view @extschema@.dead_letters with (security_barrier) as
 select d.id,
        (select q.name from @extschema@.queues q
          where q.queue_id = d.queue_id) as queue,
@@ -24,4 +25,5 @@ select d.id,
                    'failed_at', e.failed_at) order by e.id), '[]')
           from @extschema@.message_errors e
          where e.message_id = d.id) as errors
-  from @extschema@.dead_letter_messages d;
+  from @extschema@.dead_letter_messages d
+ where @extschema@._may(d.queue_id, 'operate');

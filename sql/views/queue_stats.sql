@@ -3,7 +3,8 @@
 --      One row per queue: what it holds now (depth = ready + delayed +
 --      in_flight + retrying), its dead letters, the age of its oldest
 --      ready message, and every outcome counted since it was created.
-create or replace view @extschema@.queue_stats as
+--      Each caller sees the queues it may monitor (grant()).
+create or replace view @extschema@.queue_stats with (security_barrier) as
 select q.name as queue,
        q.kind,
        coalesce(m.depth, 0) as depth,
@@ -43,4 +44,5 @@ select q.name as queue,
               coalesce(sum(cc.requeued), 0)::bigint as requeued,
               coalesce(sum(cc.discarded), 0)::bigint as discarded
          from @extschema@.queue_counters cc
-        where cc.queue_id = q.queue_id) c on true;
+        where cc.queue_id = q.queue_id) c on true
+ where @extschema@._may(q.queue_id, 'monitor');

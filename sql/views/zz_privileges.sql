@@ -28,11 +28,12 @@ begin
     end if;
     if not exists (select 1 from pg_catalog.pg_policy p
                     where p.polrelid = '@extschema@.messages'::regclass
-                      and p.polname = 'producer_send') then
-        create policy producer_send on @extschema@.messages
+                      and p.polname = 'producer_send_granted') then
+        create policy producer_send_granted on @extschema@.messages
             for insert to txq_producer
             with check (
-                enqueued_at = now()
+                @extschema@._may(queue_id, 'send')
+                and enqueued_at = now()
                 and visible_at between now() and now() + interval '365 days'
                 and group_key is null and dedup_id is null
                 and jsonb_typeof(headers) = 'object'
@@ -86,6 +87,10 @@ $seq$;
 grant execute on function
     @extschema@._wake_queue(int)
     to txq_producer;
+-- _may() is part of the direct send's statement and policy and of the
+-- views' filters, which run as the caller; it tells a caller only what the
+-- caller itself holds.
+grant execute on function @extschema@._may(int, text) to public;
 
 grant execute on function
     @extschema@.send(text, bytea, jsonb, interval, int, text, text, text,
@@ -124,8 +129,18 @@ grant execute on function
     @extschema@.alter_queue(text, interval, int, interval, interval,
                             double precision, text, int, interval, interval,
                             interval, boolean, boolean, interval),
-    @extschema@.drop_queue(text, boolean)
+    @extschema@.drop_queue(text, boolean),
+    @extschema@.grant(text, name, text[]),
+    @extschema@.revoke(text, name, text[])
     to txq_admin;
+
+-- Every call checks the grants of this schema (grant(), _may()), which
+-- give the four roles what they had, on every queue ('*'), until an admin
+-- revokes them. Roles given grants of their own get what calling the API
+-- takes from grant() (_grant_access).
+grant select on @extschema@.grants to txq_operator, txq_admin;
+grant execute on function @extschema@.peek(text, int)
+    to txq_producer, txq_consumer, txq_operator, txq_admin;
 
 -- _counter_slot() is part of libtxq's direct pop statement (sql_text.h),
 -- which every caller plans; it reads only the backend's pid and xid.
