@@ -295,7 +295,14 @@ grant select on @extschema@.message_errors, @extschema@.archive,
     @extschema@.subscriptions, @extschema@.routes to txq_operator, txq_admin;
 do $members$
 begin
-    grant txq_producer, txq_consumer, txq_operator to txq_admin;
+    -- Only when missing: granting a membership that exists still needs
+    -- admin option on the role, which a non-superuser owner lacks.
+    if (select count(*) from pg_auth_members m
+         where m.member = 'txq_admin'::regrole
+           and m.roleid in ('txq_producer'::regrole, 'txq_consumer'::regrole,
+                            'txq_operator'::regrole)) < 3 then
+        grant txq_producer, txq_consumer, txq_operator to txq_admin;
+    end if;
 exception when unique_violation then
     null; -- granted at the same moment by another first migration
 end

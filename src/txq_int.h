@@ -342,9 +342,10 @@ enum txq__q txq__send_batch_q(const txq_client *c);
 txq_err
 txq__batch_ids(txq_client *c, const PGresult *r, size_t n, int64_t *out_ids);
 
-/* After a failed send or pop: a direct statement refused (42501: a SET
- * ROLE or a REVOKE since the connection was checked) switches c to the
- * plpgsql function for that operation. Returns 1 when it did. */
+/* After a failed send or pop: a direct statement refused by PostgreSQL
+ * (42501: a SET ROLE or a REVOKE since the connection was checked)
+ * switches c to the plpgsql function for that operation; a refusal of
+ * txq's own (a grant the role lacks) does not. Returns 1 when it did. */
 int txq__direct_refused(txq_client *c, enum txq__q q, txq_err rc);
 
 /* Check the fields of txq_send_opts (o may be NULL). Returns: TXQ_OK or
