@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "mask.h"
 
 static const char usage_text[] =
     "usage: txq [--db CONNINFO] [--schema NAME] COMMAND [ARGS]\n"
@@ -414,44 +415,55 @@ main(int argc, char **argv)
         {NULL, 0, NULL, 0}};
     cli ctx = {0};
     const char *schema = getenv("TXQ_SCHEMA");
+    char *dsn = NULL;
     int opt, rc = -1;
 
     if (schema == NULL || schema[0] == '\0')
         schema = "txq";
     opterr = 0;
     /* "+": stop at the command; its options are parsed by the command. */
-    while ((opt = getopt_long(argc, argv, "+:d:s:hV", longopts, NULL)) != -1) {
+    while (rc < 0 &&
+           (opt = getopt_long(argc, argv, "+:d:s:hV", longopts, NULL)) != -1) {
         switch (opt) {
         case 'd':
-            ctx.dsn = optarg;
+            /* ps shows argv: keep a copy, and overwrite the password in
+             * argv (of every --db given; the last one counts). */
+            free(dsn);
+            if ((dsn = strdup(optarg)) == NULL)
+                rc = cli_fail(CLI_ERR, "out of memory");
+            mask_password(optarg);
+            ctx.dsn = dsn;
             break;
         case 's':
             schema = optarg;
             break;
         case 'h':
             fputs(usage_text, stdout);
-            return CLI_OK;
+            rc = CLI_OK;
+            break;
         case 'V':
             print_version();
-            return CLI_OK;
+            rc = CLI_OK;
+            break;
         case ':':
-            return cli_fail(CLI_USAGE, "option \"%s\" needs a value",
-                            argv[optind - 1]);
+            rc = cli_fail(CLI_USAGE, "option \"%s\" needs a value",
+                          argv[optind - 1]);
+            break;
         default:
-            return cli_fail(CLI_USAGE,
-                            "unknown option \"%s\" (see `txq --help`)",
-                            argv[optind - 1]);
+            rc = cli_fail(CLI_USAGE, "unknown option \"%s\" (see `txq --help`)",
+                          argv[optind - 1]);
         }
     }
-    if (!valid_name(schema, 1))
-        return cli_fail(CLI_USAGE,
-                        "invalid schema name \"%.100s\": use 1 to 63 "
-                        "characters a-z, 0-9 and _, not starting with a digit",
-                        schema);
+    if (rc < 0 && !valid_name(schema, 1))
+        rc = cli_fail(CLI_USAGE,
+                      "invalid schema name \"%.100s\": use 1 to 63 "
+                      "characters a-z, 0-9 and _, not starting with a digit",
+                      schema);
+    else if (rc < 0 && optind >= argc)
+        rc = cli_fail(CLI_USAGE, "no command given (see `txq --help`)");
+    if (rc >= 0)
+        goto out;
     memcpy(ctx.schema, schema, strlen(schema) + 1);
-    if (optind >= argc)
-        return cli_fail(CLI_USAGE, "no command given (see `txq --help`)");
-
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (strcmp(argv[optind], commands[i].name) == 0) {
             rc = commands[i].fn(&ctx, argc - optind, argv + optind);
@@ -466,5 +478,7 @@ main(int argc, char **argv)
     PQfinish(ctx.pg);
     if (fflush(stdout) != 0 && rc == CLI_OK)
         rc = cli_fail(CLI_ERR, "cannot write output: %s", strerror(errno));
+out:
+    free(dsn);
     return rc;
 }
