@@ -488,7 +488,8 @@ tt_role(
     snprintf(role, size, "txq_t_%s_%d", tag, (int)getpid());
     tt_exec(f->pg, "drop role if exists %s", role);
     tt_exec(f->pg, "create role %s login", role);
-    tt_exec(f->pg, "grant %s to %s", grant, role);
+    if (grant != NULL)
+        tt_exec(f->pg, "grant %s to %s", grant, role);
 }
 
 PGconn *

@@ -155,7 +155,8 @@ long long tt_depth(tt_fixture *f);
 long long tt_fn_calls(PGconn *pg, const char *fn);
 
 /* A fresh login role "txq_t_<tag>_<pid>" (its name into role[size],
- * an older one of that name dropped first) granted `grant`. */
+ * an older one of that name dropped first) granted `grant` (none when
+ * NULL). */
 void tt_role(
     tt_fixture *f, char *role, size_t size, const char *tag, const char *grant);
 

@@ -28,12 +28,17 @@ static const char usage_text[] =
     "  send QUEUE [BODY|-]         enqueue one message (body from stdin\n"
     "                              when BODY is - or absent)\n"
     "  recv QUEUE                  claim messages, print one JSON per line\n"
+    "  peek QUEUE [-n N]           print messages without claiming them\n"
     "  topic create|subscribe|route|list|drop  publish/subscribe and routing\n"
     "  publish TOPIC [BODY|-]      publish one message, print the copies' ids\n"
     "  request QUEUE BODY          send a request, wait for and print the\n"
     "                              reply (--timeout S)\n"
     "  stats                       per-queue depth, in flight, outcomes\n"
     "  dead list|show|requeue|discard  inspect and resolve dead letters\n"
+    "  grant QUEUE ROLE PRIVS      give ROLE privileges (send, receive,\n"
+    "                              operate, monitor, admin) on QUEUE or *\n"
+    "  revoke QUEUE ROLE [PRIVS]   take them back (all, without PRIVS)\n"
+    "  grants [QUEUE]              who may do what on which queue\n"
     "\n"
     "Options:\n"
     "  --db CONNINFO    libpq connection string or URI (default: the PG*\n"
@@ -42,7 +47,8 @@ static const char usage_text[] =
     "  --help           this text; `txq COMMAND --help` for a command\n"
     "  --version        print the versions and exit\n"
     "\n"
-    "Exit status: 0 success, 1 runtime error, 2 usage error.\n";
+    "Exit status: 0 success, 1 runtime error (the server's refusals,\n"
+    "permission denied among them), 2 usage error.\n";
 
 static const char migrate_usage[] =
     "usage: txq migrate\n"
@@ -60,7 +66,9 @@ static const struct command commands[] = {
     {"send", cli_cmd_send},       {"recv", cli_cmd_recv},
     {"stats", cli_cmd_stats},     {"dead", cli_cmd_dead},
     {"topic", cli_cmd_topic},     {"publish", cli_cmd_publish},
-    {"request", cli_cmd_request},
+    {"request", cli_cmd_request}, {"peek", cli_cmd_peek},
+    {"grant", cli_cmd_grant},     {"revoke", cli_cmd_revoke},
+    {"grants", cli_cmd_grants},
 };
 
 /* Replace control characters (and bytes that are not UTF-8) so that a
