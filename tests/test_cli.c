@@ -3,7 +3,9 @@
  * create/list/alter/drop, send from an argument and from stdin (binary
  * bodies come back as body_base64), recv's JSON lines with and without
  * --ack, stats --json, the dead-letter round trip (list, show, requeue,
- * discard), and bad input (exit codes 1 and 2 with one line on stderr).
+ * discard), bad input (exit codes 1 and 2 with one line on stderr), and
+ * --db's password kept out of the process's argv while it runs
+ * (/proc/PID/cmdline, what ps shows; not checked under valgrind).
  *
  * Runs $TXQ_BUILD_DIR/txq through tt_txq (tt.h: fork/execv, no shell),
  * TXQ_SCHEMA set to the test's schema and --db from TXQ_TEST_DSN. JSON
@@ -23,30 +25,7 @@
 
 #include "tt.h"
 
-/* (json)->>key as text, parsed by the server; "" for null. Also checks
- * that json is a JSON object. */
-static char *
-json_get(
-    tt_fixture *f, const char *json, const char *key, char *buf, size_t size)
-{
-    const char *params[2] = {json, key};
-    PGresult *res = PQexecParams(
-        f->pg, "select coalesce($1::jsonb ->> $2, ''), jsonb_typeof($1::jsonb)",
-        2, NULL, params, NULL, NULL, 0);
-
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        char msg[512];
-
-        snprintf(msg, sizeof msg, "not JSON: %s (%s)", json,
-                 PQerrorMessage(f->pg));
-        PQclear(res);
-        fail_msg("%s", msg);
-    }
-    assert_string_equal(PQgetvalue(res, 0, 1), "object");
-    snprintf(buf, size, "%s", PQgetvalue(res, 0, 0));
-    PQclear(res);
-    return buf;
-}
+#define CANARY "canary-cli-db-3e71"
 
 static void
 test_queue_commands(void **state)
@@ -81,12 +60,14 @@ test_queue_commands(void **state)
     TT_RUN(f, &r, "queue", "list", "--json");
     tt_run_ok(&r);
     assert_int_equal(tt_lines(r.out), 2);
-    json_get(f, tt_line(r.out, 0, buf, sizeof buf), "name", v, sizeof v);
+    tt_json_get(f->pg, tt_line(r.out, 0, buf, sizeof buf), "name", v, sizeof v);
     assert_string_equal(v, "jobs");
-    assert_string_equal(json_get(f, buf, "max_attempts", v, sizeof v), "9");
-    assert_string_equal(json_get(f, buf, "expire_after", v, sizeof v), "60");
-    assert_string_equal(json_get(f, buf, "visibility_timeout", v, sizeof v),
-                        "7.5");
+    assert_string_equal(tt_json_get(f->pg, buf, "max_attempts", v, sizeof v),
+                        "9");
+    assert_string_equal(tt_json_get(f->pg, buf, "expire_after", v, sizeof v),
+                        "60");
+    assert_string_equal(
+        tt_json_get(f->pg, buf, "visibility_timeout", v, sizeof v), "7.5");
     tt_run_free(&r);
     TT_RUN_OK(f, "queue", "alter", "jobs", "--expire-after", "off");
     assert_int_equal(tt_scalar(f->pg, "select count(*) from queues where "
@@ -151,19 +132,23 @@ test_send_and_recv(void **state)
     assert_int_equal(tt_lines(r.out), 3);
     /* Priority 5 comes first. */
     tt_line(r.out, 0, buf, sizeof buf);
-    assert_int_equal(atoll(json_get(f, buf, "id", v, sizeof v)), id_text);
-    assert_string_equal(json_get(f, buf, "body", v, sizeof v), "héllo \"x\"");
-    assert_string_equal(json_get(f, buf, "queue", v, sizeof v), "jobs");
-    assert_string_equal(json_get(f, buf, "attempts", v, sizeof v), "1");
-    assert_string_equal(json_get(f, buf, "correlation_id", v, sizeof v), "c-1");
-    assert_string_equal(json_get(f, buf, "reply_to", v, sizeof v), "replies");
-    assert_string_equal(json_get(f, buf, "headers", v, sizeof v),
+    assert_int_equal(atoll(tt_json_get(f->pg, buf, "id", v, sizeof v)),
+                     id_text);
+    assert_string_equal(tt_json_get(f->pg, buf, "body", v, sizeof v),
+                        "héllo \"x\"");
+    assert_string_equal(tt_json_get(f->pg, buf, "queue", v, sizeof v), "jobs");
+    assert_string_equal(tt_json_get(f->pg, buf, "attempts", v, sizeof v), "1");
+    assert_string_equal(tt_json_get(f->pg, buf, "correlation_id", v, sizeof v),
+                        "c-1");
+    assert_string_equal(tt_json_get(f->pg, buf, "reply_to", v, sizeof v),
+                        "replies");
+    assert_string_equal(tt_json_get(f->pg, buf, "headers", v, sizeof v),
                         "{\"k\": \"2\", \"q\": \"\\\"a\\\\b\\tc\"}");
     /* The binary body: base64 of exactly the bytes sent. */
     tt_line(r.out, 1, buf, sizeof buf);
-    assert_int_equal(atoll(json_get(f, buf, "id", v, sizeof v)), id_bin);
-    assert_string_equal(json_get(f, buf, "body", v, sizeof v), "");
-    json_get(f, buf, "body_base64", v, sizeof v);
+    assert_int_equal(atoll(tt_json_get(f->pg, buf, "id", v, sizeof v)), id_bin);
+    assert_string_equal(tt_json_get(f->pg, buf, "body", v, sizeof v), "");
+    tt_json_get(f->pg, buf, "body_base64", v, sizeof v);
     assert_string_equal(tt_text(f->pg, hex, sizeof hex,
                                 "select encode(decode('%s', "
                                 "'base64'), 'hex')",
@@ -186,9 +171,9 @@ test_recv_ack_and_invisible(void **state)
     TT_RUN(f, &r, "recv", "jobs");
     tt_run_ok(&r);
     assert_int_equal(tt_lines(r.out), 1);
-    assert_string_equal(
-        json_get(f, tt_line(r.out, 0, buf, sizeof buf), "body", v, sizeof v),
-        "one");
+    assert_string_equal(tt_json_get(f->pg, tt_line(r.out, 0, buf, sizeof buf),
+                                    "body", v, sizeof v),
+                        "one");
     tt_run_free(&r);
     assert_int_equal(tt_depth(f), 1);
     assert_int_equal(tt_scalar(f->pg, "select attempts from messages"), 1);
@@ -204,9 +189,9 @@ test_recv_ack_and_invisible(void **state)
     TT_RUN(f, &r, "recv", "jobs", "--ack", "--max", "5");
     tt_run_ok(&r);
     assert_int_equal(tt_lines(r.out), 1);
-    assert_string_equal(
-        json_get(f, tt_line(r.out, 0, buf, sizeof buf), "body", v, sizeof v),
-        "two");
+    assert_string_equal(tt_json_get(f->pg, tt_line(r.out, 0, buf, sizeof buf),
+                                    "body", v, sizeof v),
+                        "two");
     tt_run_free(&r);
     assert_int_equal(tt_depth(f), 1);
     assert_int_equal(tt_scalar(f->pg, "select acked from queue_stats"), 1);
@@ -228,10 +213,10 @@ test_stats(void **state)
     tt_run_ok(&r);
     assert_int_equal(tt_lines(r.out), 2);
     tt_line(r.out, 1, buf, sizeof buf);
-    assert_string_equal(json_get(f, buf, "queue", v, sizeof v), "beta");
-    assert_string_equal(json_get(f, buf, "depth", v, sizeof v), "2");
-    assert_string_equal(json_get(f, buf, "ready", v, sizeof v), "2");
-    assert_string_equal(json_get(f, buf, "dead", v, sizeof v), "0");
+    assert_string_equal(tt_json_get(f->pg, buf, "queue", v, sizeof v), "beta");
+    assert_string_equal(tt_json_get(f->pg, buf, "depth", v, sizeof v), "2");
+    assert_string_equal(tt_json_get(f->pg, buf, "ready", v, sizeof v), "2");
+    assert_string_equal(tt_json_get(f->pg, buf, "dead", v, sizeof v), "0");
     tt_run_free(&r);
 
     TT_RUN(f, &r, "stats");
@@ -266,8 +251,9 @@ test_dead_letters(void **state)
     tt_run_ok(&r);
     assert_int_equal(tt_lines(r.out), 1);
     tt_line(r.out, 0, buf, sizeof buf);
-    assert_int_equal(atoll(json_get(f, buf, "id", v, sizeof v)), a);
-    assert_string_equal(json_get(f, buf, "reason", v, sizeof v), "permanent");
+    assert_int_equal(atoll(tt_json_get(f->pg, buf, "id", v, sizeof v)), a);
+    assert_string_equal(tt_json_get(f->pg, buf, "reason", v, sizeof v),
+                        "permanent");
     tt_run_free(&r);
 
     snprintf(ids, sizeof ids, "%lld", a);
@@ -280,8 +266,9 @@ test_dead_letters(void **state)
     TT_RUN(f, &r, "dead", "show", ids, "--json");
     tt_run_ok(&r);
     tt_line(r.out, 0, buf, sizeof buf);
-    assert_string_equal(json_get(f, buf, "body", v, sizeof v), "first");
-    assert_non_null(strstr(json_get(f, buf, "errors", v, sizeof v), "boom"));
+    assert_string_equal(tt_json_get(f->pg, buf, "body", v, sizeof v), "first");
+    assert_non_null(
+        strstr(tt_json_get(f->pg, buf, "errors", v, sizeof v), "boom"));
     tt_run_free(&r);
 
     TT_RUN_OK(f, "dead", "requeue", ids);
@@ -367,6 +354,65 @@ test_help_and_version(void **state)
     tt_run_free(&r);
 }
 
+/* --db's password is gone from argv while the tool runs (a long poll),
+ * whichever way the option is written; the tool still connects. */
+static void
+test_db_password_not_in_argv(void **state)
+{
+    tt_fixture *f = *state;
+    char db[600], dbeq[620], buf[1024], v[64];
+    double until;
+    tt_bg bg;
+    tt_run r;
+    char *got;
+
+    tt_queue(f, "jobs", NULL);
+    tt_queue(f, "other", NULL);
+    /* trust authentication ignores the password: the tool connects. */
+    snprintf(db, sizeof db, "%s password=%s", tt_dsn(), CANARY);
+    snprintf(dbeq, sizeof dbeq, "--db=%s", db);
+    for (int round = 0; round < 2; round++) {
+        /* A queue per round: a wait registration shows that this run has
+         * connected, so is past its option parsing. */
+        const char *queue = round == 0 ? "jobs" : "other";
+
+        if (round == 0)
+            TT_SPAWN(f, &bg, "--db", db, "recv", queue, "--wait", "30");
+        else
+            TT_SPAWN(f, &bg, dbeq, "recv", queue, "--wait", "30");
+        until = tt_now() + 20;
+        while (tt_scalar(f->pg,
+                         "select _wake_pending(q) from queues q where "
+                         "name = '%s'",
+                         queue) == 0) {
+            if (tt_now() > until)
+                fail_msg("txq recv --wait never started waiting");
+            tt_sleep_ms(20);
+        }
+        /* Under valgrind (./run test --valgrind) /proc shows valgrind's
+         * own copy of the command line, which the program cannot reach. */
+        got = tt_cmdline(bg.pid);
+        assert_non_null(strstr(got, "recv"));
+        if (strstr(got, "valgrind") == NULL) {
+            assert_non_null(strstr(got, "password="));
+            if (strstr(got, CANARY) != NULL)
+                fail_msg("txq's argv holds the password: %s", got);
+        } else {
+            print_message("under valgrind: argv not checked\n");
+        }
+        free(got);
+        tt_send(f, f->pg, queue, "wake");
+        tt_txq_wait(&bg, &r);
+        tt_run_ok(&r);
+        assert_string_equal(tt_json_get(f->pg,
+                                        tt_line(r.out, 0, buf, sizeof buf),
+                                        "body", v, sizeof v),
+                            "wake");
+        assert_null(strstr(r.out, CANARY));
+        tt_run_free(&r);
+    }
+}
+
 int
 main(void)
 {
@@ -382,6 +428,8 @@ main(void)
                                         tt_teardown),
         cmocka_unit_test_setup_teardown(test_bad_input, tt_setup, tt_teardown),
         cmocka_unit_test_setup_teardown(test_help_and_version, tt_setup,
+                                        tt_teardown),
+        cmocka_unit_test_setup_teardown(test_db_password_not_in_argv, tt_setup,
                                         tt_teardown),
     };
 

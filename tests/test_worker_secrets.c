@@ -40,28 +40,6 @@ setup(void **state)
     return 0;
 }
 
-/* /proc/PID/cmdline with its NULs as spaces (malloc'd; "" if gone). */
-static char *
-cmdline(pid_t pid)
-{
-    char path[64];
-    FILE *f;
-    char *buf = calloc(1, 8192);
-    size_t n = 0, i;
-
-    assert_non_null(buf);
-    snprintf(path, sizeof path, "/proc/%ld/cmdline", (long)pid);
-    if ((f = fopen(path, "r")) != NULL) {
-        n = fread(buf, 1, 8191, f);
-        fclose(f);
-    }
-    for (i = 0; i < n; i++)
-        if (buf[i] == '\0')
-            buf[i] = ' ';
-    buf[n] = '\0';
-    return buf;
-}
-
 /* No canary in text (what names where it was found). */
 static void
 no_canary(const char *text, const char *what)
@@ -126,7 +104,7 @@ test_children_get_no_credentials(void **state)
     /* Under valgrind (./run test --valgrind) the process is valgrind,
      * and /proc shows valgrind's own copy of the command line, which the
      * program cannot reach: only its environment and log are checked. */
-    got = cmdline(w->worker);
+    got = tt_cmdline(w->worker);
     assert_non_null(strstr(got, "--db")); /* read while it runs */
     if (strstr(got, "valgrind") == NULL)
         no_canary(got, "the worker's argv");

@@ -488,7 +488,8 @@ tt_role(
     snprintf(role, size, "txq_t_%s_%d", tag, (int)getpid());
     tt_exec(f->pg, "drop role if exists %s", role);
     tt_exec(f->pg, "create role %s login", role);
-    tt_exec(f->pg, "grant %s to %s", grant, role);
+    if (grant != NULL)
+        tt_exec(f->pg, "grant %s to %s", grant, role);
 }
 
 PGconn *
@@ -546,29 +547,30 @@ slurp(FILE *fp, size_t *len)
     return buf;
 }
 
-/* Run $TXQ_BUILD_DIR/tool head... args... (fork/execv, no shell) with
- * TXQ_SCHEMA = f->schema and stdin from in[0..inlen); into *r. */
+/* Start $TXQ_BUILD_DIR/tool head... args... (fork/execv, no shell) with
+ * TXQ_SCHEMA = f->schema and stdin from in[0..inlen); its pid and output
+ * files into *bg. */
 static void
-run_tool(tt_fixture *f,
-         tt_run *r,
-         const char *tool,
-         const char *const *head,
-         const void *in,
-         size_t inlen,
-         const char *const *args)
+spawn_tool(tt_fixture *f,
+           tt_bg *bg,
+           const char *tool,
+           const char *const *head,
+           const void *in,
+           size_t inlen,
+           const char *const *args)
 {
     const char *dir = getenv("TXQ_BUILD_DIR");
     char path[4096];
     char **argv;
     size_t n = 0, nh = 0;
-    FILE *fin = tmpfile(), *fout = tmpfile(), *ferr = tmpfile();
-    pid_t pid;
-    int status;
+    FILE *fin = tmpfile();
 
     if (dir == NULL || dir[0] == '\0')
         fail_msg("TXQ_BUILD_DIR is not set (ctest sets it)");
     snprintf(path, sizeof path, "%s/%s", dir, tool);
-    assert_true(fin != NULL && fout != NULL && ferr != NULL);
+    bg->out = tmpfile();
+    bg->err = tmpfile();
+    assert_true(fin != NULL && bg->out != NULL && bg->err != NULL);
     if (inlen > 0)
         assert_int_equal(fwrite(in, 1, inlen, fin), inlen);
     assert_int_equal(fflush(fin), 0);
@@ -590,23 +592,39 @@ run_tool(tt_fixture *f,
 
     fflush(stdout);
     fflush(stderr);
-    pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        if (dup2(fileno(fin), 0) < 0 || dup2(fileno(fout), 1) < 0 ||
-            dup2(fileno(ferr), 2) < 0 || setenv("TXQ_SCHEMA", f->schema, 1))
+    bg->pid = fork();
+    assert_true(bg->pid >= 0);
+    if (bg->pid == 0) {
+        if (dup2(fileno(fin), 0) < 0 || dup2(fileno(bg->out), 1) < 0 ||
+            dup2(fileno(bg->err), 2) < 0 || setenv("TXQ_SCHEMA", f->schema, 1))
             _exit(126);
         execv(path, argv);
         _exit(127);
     }
-    assert_int_equal(waitpid(pid, &status, 0), pid);
     for (size_t i = 0; i < 1 + nh + n; i++)
         free(argv[i]);
     free(argv);
     fclose(fin);
+}
+
+void
+tt_txq_wait(tt_bg *bg, tt_run *r)
+{
+    int status;
+
+    assert_int_equal(waitpid(bg->pid, &status, 0), bg->pid);
     r->code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r->out = slurp(fout, &r->outlen);
-    r->err = slurp(ferr, NULL);
+    r->out = slurp(bg->out, &r->outlen);
+    r->err = slurp(bg->err, NULL);
+    memset(bg, 0, sizeof *bg);
+}
+
+void
+tt_txq_spawn(tt_fixture *f, tt_bg *bg, const char *const *args)
+{
+    const char *head[] = {"--db", tt_dsn(), NULL};
+
+    spawn_tool(f, bg, "txq", head, NULL, 0, args);
 }
 
 void
@@ -617,16 +635,20 @@ tt_txq(tt_fixture *f,
        const char *const *args)
 {
     const char *head[] = {"--db", tt_dsn(), NULL};
+    tt_bg bg;
 
-    run_tool(f, r, "txq", head, in, inlen, args);
+    spawn_tool(f, &bg, "txq", head, in, inlen, args);
+    tt_txq_wait(&bg, r);
 }
 
 void
 tt_bench(tt_fixture *f, tt_run *r, const char *const *args)
 {
     const char *head[] = {"-d", tt_dsn(), "-s", f->schema, NULL};
+    tt_bg bg;
 
-    run_tool(f, r, "txq-bench", head, NULL, 0, args);
+    spawn_tool(f, &bg, "txq-bench", head, NULL, 0, args);
+    tt_txq_wait(&bg, r);
 }
 
 void
@@ -697,5 +719,49 @@ tt_line(const char *s, int n, char *buf, size_t size)
     assert_true((size_t)(end - s) < size);
     memcpy(buf, s, (size_t)(end - s));
     buf[end - s] = '\0';
+    return buf;
+}
+
+char *
+tt_cmdline(int pid)
+{
+    char path[64];
+    FILE *fp;
+    char *buf = calloc(1, 8192);
+    size_t n = 0;
+
+    assert_non_null(buf);
+    snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
+    if ((fp = fopen(path, "r")) != NULL) {
+        n = fread(buf, 1, 8191, fp);
+        fclose(fp);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (buf[i] == '\0')
+            buf[i] = ' ';
+    buf[n] = '\0';
+    return buf;
+}
+
+char *
+tt_json_get(
+    PGconn *pg, const char *json, const char *key, char *buf, size_t size)
+{
+    const char *params[2] = {json, key};
+    PGresult *res = PQexecParams(
+        pg, "select coalesce($1::jsonb ->> $2, ''), jsonb_typeof($1::jsonb)", 2,
+        NULL, params, NULL, NULL, 0);
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        char msg[512];
+
+        snprintf(msg, sizeof msg, "not JSON: %s (%s)", json,
+                 PQerrorMessage(pg));
+        PQclear(res);
+        fail_msg("%s", msg);
+    }
+    assert_string_equal(PQgetvalue(res, 0, 1), "object");
+    snprintf(buf, size, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
     return buf;
 }

@@ -17,6 +17,8 @@
 
 #include <cmocka.h>
 
+#include <stdio.h>
+
 #include <libpq-fe.h>
 
 #include "txq.h"
@@ -117,6 +119,12 @@ long long tt_pending(PGconn *pg);
 /* Whether two JSON texts are equal as jsonb (decided by the server). */
 int tt_json_eq(PGconn *pg, const char *a, const char *b);
 
+/* (json)->>key as text, parsed by the server, copied into buf ("" for
+ * null or absent); fails the test unless json is a JSON object. Returns
+ * buf. */
+char *tt_json_get(
+    PGconn *pg, const char *json, const char *key, char *buf, size_t size);
+
 /* Text of the first column of the first row, copied into buf (fails on
  * NULL/no row). Returns buf. */
 char *tt_text(PGconn *pg, char *buf, size_t size, const char *fmt, ...)
@@ -147,7 +155,8 @@ long long tt_depth(tt_fixture *f);
 long long tt_fn_calls(PGconn *pg, const char *fn);
 
 /* A fresh login role "txq_t_<tag>_<pid>" (its name into role[size],
- * an older one of that name dropped first) granted `grant`. */
+ * an older one of that name dropped first) granted `grant` (none when
+ * NULL). */
 void tt_role(
     tt_fixture *f, char *role, size_t size, const char *tag, const char *grant);
 
@@ -186,6 +195,26 @@ void tt_txq(tt_fixture *f,
     tt_txq(f, r, NULL, 0, (const char *[]){__VA_ARGS__, NULL})
 #define TT_RUN_IN(f, r, in, inlen, ...) \
     tt_txq(f, r, in, inlen, (const char *[]){__VA_ARGS__, NULL})
+
+/* A run of the tool started by tt_txq_spawn, still going. */
+typedef struct tt_bg {
+    int pid;
+    FILE *out; /* its stdout and stderr, temporary files */
+    FILE *err;
+} tt_bg;
+
+/* Start the tool as tt_txq does (stdin empty) and return at once. */
+void tt_txq_spawn(tt_fixture *f, tt_bg *bg, const char *const *args);
+
+/* Wait for the run bg started to end; what it gave into *r. */
+void tt_txq_wait(tt_bg *bg, tt_run *r);
+
+#define TT_SPAWN(f, bg, ...) \
+    tt_txq_spawn(f, bg, (const char *[]){__VA_ARGS__, NULL})
+
+/* /proc/PID/cmdline (what ps shows) with its NULs as spaces, malloc'd; ""
+ * when the process has gone. */
+char *tt_cmdline(int pid);
 
 /* Run $TXQ_BUILD_DIR/txq-bench -d tt_dsn() -s f->schema args... (the
  * benchmark's C driver: tests/test_bench_smoke.c); into *r. */

@@ -133,6 +133,10 @@ int cli_cmd_dead(cli *ctx, int argc, char **argv);    /* cli_dead.c */
 int cli_cmd_publish(cli *ctx, int argc, char **argv); /* cli_msg.c */
 int cli_cmd_topic(cli *ctx, int argc, char **argv);   /* cli_topic.c */
 int cli_cmd_request(cli *ctx, int argc, char **argv); /* cli_request.c */
+int cli_cmd_peek(cli *ctx, int argc, char **argv);    /* cli_msg.c */
+int cli_cmd_grant(cli *ctx, int argc, char **argv);   /* cli_grant.c */
+int cli_cmd_revoke(cli *ctx, int argc, char **argv);  /* cli_grant.c */
+int cli_cmd_grants(cli *ctx, int argc, char **argv);  /* cli_grant.c */
 
 /*
  * cli_read_stdin - read all of standard input (at most CLI_BODY_MAX
@@ -177,6 +181,10 @@ void cli_base64(cli_buf *b, const void *p, size_t n);
  * object, i.e. when the buffer ends with '{'). */
 void cli_json_key(cli_buf *b, const char *key);
 
+/* cli_json_body - append a message body p[0..n) as the key "body" with a
+ * JSON string when it is UTF-8 text without NUL, else as "body_base64". */
+void cli_json_body(cli_buf *b, const char *p, size_t n);
+
 /* cli_buf_write - write the buffer to stdout. Returns CLI_OK, or CLI_ERR
  * (reported) on out of memory or a write error. */
 int cli_buf_write(cli_buf *b);
@@ -195,6 +203,13 @@ int cli_print_result(const PGresult *res, int json, size_t maxwidth);
 /* cli_json_value - append row/column of res as a JSON value, typed by its
  * column type as in cli_print_result. */
 void cli_json_value(cli_buf *b, const PGresult *res, int row, int col);
+
+/*
+ * cli_json_row - append row of res as one JSON object and a newline, as
+ * cli_print_result --json does; a bytea column named "body" goes through
+ * cli_json_body. Returns CLI_OK, or CLI_ERR (reported) when out of memory.
+ */
+int cli_json_row(cli_buf *b, const PGresult *res, int row);
 
 /*
  * cli_build_headers - the JSON object of n KEY=VALUE arguments (the last

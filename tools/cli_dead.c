@@ -238,52 +238,34 @@ dead_show(cli *ctx, int argc, char **argv)
         PQclear(res);
         return cli_fail(CLI_ERR, "dead letter %s not found", idtext);
     }
+    if (o.json) {
+        rc = cli_json_row(&b, res, 0);
+        goto out;
+    }
     bc = PQfnumber(res, "body");
     body = PQunescapeBytea((const unsigned char *)PQgetvalue(res, 0, bc), &len);
     if (body == NULL) {
-        PQclear(res);
-        return cli_fail(CLI_ERR, "out of memory");
+        rc = cli_fail(CLI_ERR, "out of memory");
+        goto out;
     }
-    if (o.json) {
-        cli_buf_putn(&b, "{", 1);
-        for (int c = 0; c < PQnfields(res); c++) {
-            if (c == bc)
-                continue;
-            cli_json_key(&b, PQfname(res, c));
-            cli_json_value(&b, res, 0, c);
-        }
-        if (cli_utf8_valid(body, len, 1)) {
-            cli_json_key(&b, "body");
-            cli_json_str(&b, (const char *)body, len);
-        } else {
-            cli_json_key(&b, "body_base64");
-            cli_buf_putn(&b, "\"", 1);
-            cli_base64(&b, body, len);
-            cli_buf_putn(&b, "\"", 1);
-        }
-        cli_buf_puts(&b, "}\n");
-    } else {
-        rc = show_text(ctx, res, idtext, &b);
-        if (rc != CLI_OK) {
-            PQfreemem(body);
-            PQclear(res);
-            cli_buf_free(&b);
-            return rc;
-        }
-        if (printable((const char *)body, len)) {
-            cli_buf_printf(&b, "body (%zu bytes):\n", len);
-            cli_buf_putn(&b, body, len);
-            if (len == 0 || body[len - 1] != '\n')
-                cli_buf_putn(&b, "\n", 1);
-        } else {
-            cli_buf_printf(&b, "body (%zu bytes, base64):\n", len);
-            cli_base64(&b, body, len);
+    rc = show_text(ctx, res, idtext, &b);
+    if (rc != CLI_OK)
+        goto out;
+    if (printable((const char *)body, len)) {
+        cli_buf_printf(&b, "body (%zu bytes):\n", len);
+        cli_buf_putn(&b, body, len);
+        if (len == 0 || body[len - 1] != '\n')
             cli_buf_putn(&b, "\n", 1);
-        }
+    } else {
+        cli_buf_printf(&b, "body (%zu bytes, base64):\n", len);
+        cli_base64(&b, body, len);
+        cli_buf_putn(&b, "\n", 1);
     }
+out:
     PQfreemem(body);
     PQclear(res);
-    rc = cli_buf_write(&b);
+    if (rc == CLI_OK)
+        rc = cli_buf_write(&b);
     cli_buf_free(&b);
     return rc;
 }

@@ -255,3 +255,17 @@ cli_json_key(cli_buf *b, const char *key)
     cli_json_str(b, key, strlen(key));
     cli_buf_putn(b, ":", 1);
 }
+
+void
+cli_json_body(cli_buf *b, const char *p, size_t n)
+{
+    if (cli_utf8_valid(p, n, 1)) {
+        cli_json_key(b, "body");
+        cli_json_str(b, p, n);
+        return;
+    }
+    cli_json_key(b, "body_base64");
+    cli_buf_putn(b, "\"", 1);
+    cli_base64(b, p, n);
+    cli_buf_putn(b, "\"", 1);
+}

@@ -1,7 +1,7 @@
 /*
- * cli_msg.c - `txq send`, `txq publish` and `txq recv`: put one message on
- * a queue or a topic, and claim messages, printing each as one JSON object
- * per line.
+ * cli_msg.c - `txq send`, `txq publish`, `txq recv` and `txq peek`: put one
+ * message on a queue or a topic, and claim messages or look at them without
+ * claiming, printing each as one JSON object per line.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -50,6 +50,25 @@ static const char recv_usage[] =
     "back; with --ack they are acknowledged after being printed.\n"
     "--wait S waits up to S seconds for a message when none is ready.\n"
     "Nothing received is not an error (no output, exit 0).\n";
+
+static const char peek_usage[] =
+    "usage: txq peek QUEUE [-n N]\n"
+    "\n"
+    "Print up to N messages of QUEUE (default 10, at most 1000) without\n"
+    "claiming, locking or counting them, the ready ones first in the order\n"
+    "recv would take them, then the others by when they become visible;\n"
+    "one JSON object per line: id, queue, state (ready, delayed, in_flight\n"
+    "or retrying), attempts, priority, visible_at, enqueued_at, group,\n"
+    "correlation_id, reply_to, last_error (null when unset), headers, and\n"
+    "body or body_base64 as recv prints them. Needs the monitor privilege\n"
+    "on QUEUE (`txq grants`). An empty queue prints nothing (exit 0).\n"
+    "\n"
+    "  -n, --max N   how many messages at most\n";
+
+static const char peek_sql[] =
+    "select id, $1::text as queue, state, attempts, priority, visible_at,"
+    " enqueued_at, group_key as \"group\", correlation_id, reply_to,"
+    " last_error, headers, body from @s@.peek($1, $2::int)";
 
 /* Longest wait or delay accepted here; the server checks exact bounds. */
 #define MAX_SECONDS 1e9
@@ -295,15 +314,7 @@ msg_json(cli_buf *b, const txq_msg *m)
     cli_buf_printf(b, "%d", txq_msg_attempt(m));
     cli_json_key(b, "headers");
     cli_buf_puts(b, headers != NULL && headers[0] != '\0' ? headers : "{}");
-    if (cli_utf8_valid(body, len, 1)) {
-        cli_json_key(b, "body");
-        cli_json_str(b, body, len);
-    } else {
-        cli_json_key(b, "body_base64");
-        cli_buf_putn(b, "\"", 1);
-        cli_base64(b, body, len);
-        cli_buf_putn(b, "\"", 1);
-    }
+    cli_json_body(b, body, len);
     if ((s = txq_msg_correlation_id(m)) != NULL) {
         cli_json_key(b, "correlation_id");
         cli_json_str(b, s, strlen(s));
@@ -344,6 +355,21 @@ ack_all(cli *ctx, txq_msg **msgs, size_t n)
                         "claims lapsed and they will be delivered again",
                         acked, n);
     return CLI_OK;
+}
+
+/* The one QUEUE argument of recv and peek (argv[optind]), then the
+ * connection. */
+static int
+queue_and_connect(cli *ctx, const char *cmd, int argc, char **argv)
+{
+    int rc;
+
+    if (argc - optind != 1)
+        return cli_usage_error(cmd, "expected one QUEUE");
+    rc = cli_check_queue_name(argv[optind]);
+    if (rc != CLI_OK)
+        return rc;
+    return cli_connect(ctx, 1);
 }
 
 int
@@ -395,12 +421,7 @@ cli_cmd_recv(cli *ctx, int argc, char **argv)
         if (rc != CLI_OK)
             return rc;
     }
-    if (argc - optind != 1)
-        return cli_usage_error("recv", "expected one QUEUE");
-    rc = cli_check_queue_name(argv[optind]);
-    if (rc != CLI_OK)
-        return rc;
-    rc = cli_connect(ctx, 1);
+    rc = queue_and_connect(ctx, "recv", argc, argv);
     if (rc != CLI_OK)
         return rc;
     err = txq_claim(ctx->c, ctx->pg, argv[optind], (size_t)max, &ro, &msgs, &n);
@@ -418,5 +439,51 @@ cli_cmd_recv(cli *ctx, int argc, char **argv)
         rc = ack_all(ctx, msgs, n);
     cli_buf_free(&b);
     txq_msgs_free(msgs, n);
+    return rc;
+}
+
+int
+cli_cmd_peek(cli *ctx, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"max", required_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    const char *params[2];
+    char maxtext[24];
+    int64_t max = 10;
+    int opt, rc;
+    PGresult *res;
+
+    cli_getopt_reset();
+    while ((opt = getopt_long(argc, argv, ":hn:", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'h':
+            fputs(peek_usage, stdout);
+            return CLI_OK;
+        case 'n':
+            rc = cli_parse_int("-n", optarg, 1, 1000, &max);
+            if (rc != CLI_OK)
+                return rc;
+            break;
+        case ':':
+            return cli_usage_error("peek", "%s needs a value",
+                                   argv[optind - 1]);
+        default:
+            return cli_usage_error("peek", "unknown option \"%s\"",
+                                   argv[optind - 1]);
+        }
+    }
+    rc = queue_and_connect(ctx, "peek", argc, argv);
+    if (rc != CLI_OK)
+        return rc;
+    snprintf(maxtext, sizeof maxtext, "%" PRId64, max);
+    params[0] = argv[optind];
+    params[1] = maxtext;
+    res = cli_query(ctx, "peek", peek_sql, 2, params);
+    if (res == NULL)
+        return CLI_ERR;
+    rc = cli_print_result(res, 1, 0);
+    PQclear(res);
     return rc;
 }

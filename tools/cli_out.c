@@ -11,6 +11,7 @@
 /* Built-in type OIDs (stable across PostgreSQL versions, pg_type.dat). */
 enum {
     OID_BOOL = 16,
+    OID_BYTEA = 17,
     OID_INT8 = 20,
     OID_INT2 = 21,
     OID_INT4 = 23,
@@ -50,6 +51,34 @@ cli_json_value(cli_buf *b, const PGresult *res, int row, int col)
     } else {
         cli_json_str(b, v, (size_t)PQgetlength(res, row, col));
     }
+}
+
+int
+cli_json_row(cli_buf *b, const PGresult *res, int row)
+{
+    int bc = PQfnumber(res, "body");
+    unsigned char *body = NULL;
+    size_t len = 0;
+
+    if (bc >= 0 && PQftype(res, bc) == OID_BYTEA &&
+        !PQgetisnull(res, row, bc)) {
+        body = PQunescapeBytea((const unsigned char *)PQgetvalue(res, row, bc),
+                               &len);
+        if (body == NULL)
+            return cli_fail(CLI_ERR, "out of memory");
+    }
+    cli_buf_putn(b, "{", 1);
+    for (int c = 0; c < PQnfields(res); c++) {
+        if (c == bc && body != NULL) {
+            cli_json_body(b, (const char *)body, len);
+            continue;
+        }
+        cli_json_key(b, PQfname(res, c));
+        cli_json_value(b, res, row, c);
+    }
+    cli_buf_puts(b, "}\n");
+    PQfreemem(body);
+    return CLI_OK;
 }
 
 /* Display width of s cut at maxw characters (0: no limit); counts code
@@ -151,12 +180,11 @@ cli_print_result(const PGresult *res, int json, size_t maxwidth)
     if (!json)
         return print_table(res, maxwidth);
     for (int r = 0; r < PQntuples(res); r++) {
-        cli_buf_putn(&b, "{", 1);
-        for (int c = 0; c < PQnfields(res); c++) {
-            cli_json_key(&b, PQfname(res, c));
-            cli_json_value(&b, res, r, c);
+        rc = cli_json_row(&b, res, r);
+        if (rc != CLI_OK) {
+            cli_buf_free(&b);
+            return rc;
         }
-        cli_buf_puts(&b, "}\n");
     }
     rc = cli_buf_write(&b);
     cli_buf_free(&b);

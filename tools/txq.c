@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "mask.h"
 
 static const char usage_text[] =
     "usage: txq [--db CONNINFO] [--schema NAME] COMMAND [ARGS]\n"
@@ -27,12 +28,17 @@ static const char usage_text[] =
     "  send QUEUE [BODY|-]         enqueue one message (body from stdin\n"
     "                              when BODY is - or absent)\n"
     "  recv QUEUE                  claim messages, print one JSON per line\n"
+    "  peek QUEUE [-n N]           print messages without claiming them\n"
     "  topic create|subscribe|route|list|drop  publish/subscribe and routing\n"
     "  publish TOPIC [BODY|-]      publish one message, print the copies' ids\n"
     "  request QUEUE BODY          send a request, wait for and print the\n"
     "                              reply (--timeout S)\n"
     "  stats                       per-queue depth, in flight, outcomes\n"
     "  dead list|show|requeue|discard  inspect and resolve dead letters\n"
+    "  grant QUEUE ROLE PRIVS      give ROLE privileges (send, receive,\n"
+    "                              operate, monitor, admin) on QUEUE or *\n"
+    "  revoke QUEUE ROLE [PRIVS]   take them back (all, without PRIVS)\n"
+    "  grants [QUEUE]              who may do what on which queue\n"
     "\n"
     "Options:\n"
     "  --db CONNINFO    libpq connection string or URI (default: the PG*\n"
@@ -41,7 +47,8 @@ static const char usage_text[] =
     "  --help           this text; `txq COMMAND --help` for a command\n"
     "  --version        print the versions and exit\n"
     "\n"
-    "Exit status: 0 success, 1 runtime error, 2 usage error.\n";
+    "Exit status: 0 success, 1 runtime error (the server's refusals,\n"
+    "permission denied among them), 2 usage error.\n";
 
 static const char migrate_usage[] =
     "usage: txq migrate\n"
@@ -59,7 +66,9 @@ static const struct command commands[] = {
     {"send", cli_cmd_send},       {"recv", cli_cmd_recv},
     {"stats", cli_cmd_stats},     {"dead", cli_cmd_dead},
     {"topic", cli_cmd_topic},     {"publish", cli_cmd_publish},
-    {"request", cli_cmd_request},
+    {"request", cli_cmd_request}, {"peek", cli_cmd_peek},
+    {"grant", cli_cmd_grant},     {"revoke", cli_cmd_revoke},
+    {"grants", cli_cmd_grants},
 };
 
 /* Replace control characters (and bytes that are not UTF-8) so that a
@@ -414,44 +423,55 @@ main(int argc, char **argv)
         {NULL, 0, NULL, 0}};
     cli ctx = {0};
     const char *schema = getenv("TXQ_SCHEMA");
+    char *dsn = NULL;
     int opt, rc = -1;
 
     if (schema == NULL || schema[0] == '\0')
         schema = "txq";
     opterr = 0;
     /* "+": stop at the command; its options are parsed by the command. */
-    while ((opt = getopt_long(argc, argv, "+:d:s:hV", longopts, NULL)) != -1) {
+    while (rc < 0 &&
+           (opt = getopt_long(argc, argv, "+:d:s:hV", longopts, NULL)) != -1) {
         switch (opt) {
         case 'd':
-            ctx.dsn = optarg;
+            /* ps shows argv: keep a copy, and overwrite the password in
+             * argv (of every --db given; the last one counts). */
+            free(dsn);
+            if ((dsn = strdup(optarg)) == NULL)
+                rc = cli_fail(CLI_ERR, "out of memory");
+            mask_password(optarg);
+            ctx.dsn = dsn;
             break;
         case 's':
             schema = optarg;
             break;
         case 'h':
             fputs(usage_text, stdout);
-            return CLI_OK;
+            rc = CLI_OK;
+            break;
         case 'V':
             print_version();
-            return CLI_OK;
+            rc = CLI_OK;
+            break;
         case ':':
-            return cli_fail(CLI_USAGE, "option \"%s\" needs a value",
-                            argv[optind - 1]);
+            rc = cli_fail(CLI_USAGE, "option \"%s\" needs a value",
+                          argv[optind - 1]);
+            break;
         default:
-            return cli_fail(CLI_USAGE,
-                            "unknown option \"%s\" (see `txq --help`)",
-                            argv[optind - 1]);
+            rc = cli_fail(CLI_USAGE, "unknown option \"%s\" (see `txq --help`)",
+                          argv[optind - 1]);
         }
     }
-    if (!valid_name(schema, 1))
-        return cli_fail(CLI_USAGE,
-                        "invalid schema name \"%.100s\": use 1 to 63 "
-                        "characters a-z, 0-9 and _, not starting with a digit",
-                        schema);
+    if (rc < 0 && !valid_name(schema, 1))
+        rc = cli_fail(CLI_USAGE,
+                      "invalid schema name \"%.100s\": use 1 to 63 "
+                      "characters a-z, 0-9 and _, not starting with a digit",
+                      schema);
+    else if (rc < 0 && optind >= argc)
+        rc = cli_fail(CLI_USAGE, "no command given (see `txq --help`)");
+    if (rc >= 0)
+        goto out;
     memcpy(ctx.schema, schema, strlen(schema) + 1);
-    if (optind >= argc)
-        return cli_fail(CLI_USAGE, "no command given (see `txq --help`)");
-
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (strcmp(argv[optind], commands[i].name) == 0) {
             rc = commands[i].fn(&ctx, argc - optind, argv + optind);
@@ -466,5 +486,7 @@ main(int argc, char **argv)
     PQfinish(ctx.pg);
     if (fflush(stdout) != 0 && rc == CLI_OK)
         rc = cli_fail(CLI_ERR, "cannot write output: %s", strerror(errno));
+out:
+    free(dsn);
     return rc;
 }

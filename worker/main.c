@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "mask.h"
 #include "txq.h"
 #include "util.h"
 #include "worker.h"
@@ -160,32 +161,6 @@ option_key(int opt, const char **key, const char **flag)
             return 0;
         }
     return -1;
-}
-
-/* Overwrite every copy of a conninfo's password in s, or all of s when
- * the password is not there verbatim (quoted, percent-encoded). */
-static void
-mask_password(char *s)
-{
-    PQconninfoOption *opts, *o;
-    char *msg = NULL, *at;
-    const char *pw = NULL;
-
-    if ((opts = PQconninfoParse(s, &msg)) == NULL) {
-        PQfreemem(msg);
-        memset(s, 'x', strlen(s)); /* unparsable: used nowhere anyway */
-        return;
-    }
-    for (o = opts; o->keyword != NULL; o++)
-        if (strcmp(o->keyword, "password") == 0 && o->val != NULL &&
-            o->val[0] != '\0')
-            pw = o->val;
-    if (pw != NULL && strstr(s, pw) == NULL)
-        memset(s, 'x', strlen(s));
-    else if (pw != NULL)
-        while ((at = strstr(s, pw)) != NULL)
-            memset(at, 'x', strlen(pw));
-    PQconninfoFree(opts);
 }
 
 /* The --db values are copied into ov (a reload applies them again) and
