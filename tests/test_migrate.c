@@ -146,6 +146,29 @@ test_newer_schema(void **state)
     PQfinish(pg2);
 }
 
+/* A txq_consumer member receives and acks, a txq_producer member sends,
+ * directly, as before the upgrade. */
+static void
+consumer_receives_after_upgrade(tt_fixture *f)
+{
+    char role[64];
+    PGconn *pg = tt_role_session(f, role, sizeof role, "txq_consumer");
+    txq_msg **m = NULL;
+    size_t n = 0;
+
+    assert_txq_ok(f->c, txq_claim(f->c, pg, "jobs", 1, NULL, &m, &n));
+    assert_int_equal(n, 1);
+    assert_txq_ok(f->c, txq_ack(f->c, pg, m[0]));
+    txq_msgs_free(m, n);
+    tt_exec(pg, "reset role");
+    tt_exec(pg, "revoke txq_consumer from %s", role);
+    tt_exec(pg, "grant txq_producer to %s", role);
+    tt_exec(pg, "set role %s", role);
+    assert_txq_ok(f->c, txq_schema_check(f->c, pg));
+    assert_txq_ok(f->c, txq_send(f->c, pg, "jobs", "p", 1, NULL, NULL));
+    tt_end_role_session(f, pg, role);
+}
+
 /* A schema at version 1 with queues, messages and a waiting session:
  * the library refuses it until txq_migrate applies 0002, which flags the
  * queue that has a waiter row and only that one, and 0003, which turns
@@ -262,6 +285,11 @@ test_upgrade_from_version_1(void **state)
     assert_txq_ok(c, txq_send(c, pg2, "jobs", "x", 1, NULL, &id));
     assert_int_equal(tt_wakes(w, "jobs"), 1);
     assert_int_equal(tt_depth(f), 2);
+    /* 0007: the roles keep their access, as grants on every queue. */
+    assert_int_equal(tt_scalar(f->pg, "select count(*) from grants where "
+                                      "queue = '*'"),
+                     7);
+    consumer_receives_after_upgrade(f);
     txq_client_free(c);
     PQfinish(pg2);
     PQfinish(w);
