@@ -41,12 +41,7 @@ begin
         perform @extschema@._deny(null, 'admin');
     end if;
     v_queue_id := @extschema@._grant_target(i_queue, i_privileges);
-    select r.oid::regrole into v_role from pg_roles r
-     where r.rolname = i_role;
-    if not found then
-        raise exception 'role "%" does not exist', left(i_role, 100)
-            using errcode = '42704';
-    end if;
+    v_role := @extschema@._role(i_role);
     with a as (
         insert into @extschema@.queue_grants (queue_id, role, privilege)
         select v_queue_id, v_role, p

@@ -29,12 +29,7 @@ begin
     end if;
     v_queue_id := @extschema@._grant_target(
         i_queue, coalesce(i_privileges, array['send']));
-    select r.oid::regrole into v_role from pg_roles r
-     where r.rolname = i_role;
-    if not found then
-        raise exception 'role "%" does not exist', left(i_role, 100)
-            using errcode = '42704';
-    end if;
+    v_role := @extschema@._role(i_role);
     with d as (
         delete from @extschema@.queue_grants g
          where g.queue_id is not distinct from v_queue_id
