@@ -203,9 +203,16 @@ check_database(const worker_cfg *cfg)
         fprintf(stderr, "txq-worker: database: %s\n", err);
         rc = EXIT_FATAL;
     } else {
+        char role[128];
+
         printf("; checked against the database: schema %s at this "
-               "version, %zu queue(s) present, their handlers ready\n",
+               "version, %zu queue(s) present, receive on each, their "
+               "handlers ready\n",
                cfg->schema, cfg->nqueues);
+        if (worker_may_maintain(cfg, pg, role, sizeof role) == 0)
+            printf("; maintain() will not run from this worker: role %s "
+                   "lacks operate on every queue ('*')\n",
+                   role);
     }
     PQfinish(pg);
     return rc;

@@ -17,7 +17,9 @@
  * every poll_interval, which covers lost notifications, --no-listen and
  * reconnects. The same connection runs txq.maintain() every
  * maintain_interval (claims of dead sessions come back in seconds) and
- * delivers alerts (alert.c).
+ * delivers alerts (alert.c). maintain() needs operate on every queue: a
+ * role without it gets a warning at start, once, and no calls (nor after
+ * a refusal at run time: the grant was revoked).
  *
  * Signals only set flags and write to a self-pipe; the loop does the work:
  * RUNNING -> (SIGTERM/SIGINT) DRAINING -> exit 0 when every slot finished,
@@ -48,6 +50,7 @@
 #define HEALTHY_RUN  30.0 /* a slot that ran this long starts afresh */
 #define DB_BASE      0.2
 #define DB_CAP       30.0
+#define REFUSED_SIZE 256
 
 struct slot {
     char *queue;
@@ -82,6 +85,8 @@ static struct {
     int db_failures;
     double db_retry_at;
     double next_maintain;
+    int maintain_off; /* the role may not run maintain(): never call it */
+    char role[128];   /* the connection's role, from the start's checks */
     alerts *alerts;
     int draining;
     double drain_deadline;
@@ -326,17 +331,23 @@ db_lost(double now, const char *why)
 }
 
 /* Run a statement on the supervisor's connection; NULL on failure (and
- * the connection dropped when it broke). */
+ * the connection dropped when it broke). With refused not NULL, a refusal
+ * (42501) is the caller's to log: its message into refused[REFUSED_SIZE],
+ * which is "" otherwise. */
 static PGresult *
 db_query(const char *sql,
          int nparams,
          const char *const *vals,
          double now,
-         const char *what)
+         const char *what,
+         char *refused)
 {
     PGresult *r = PQexecParams(S.db, sql, nparams, NULL, vals, NULL, NULL, 0);
     ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 
+    if (refused != NULL)
+        refused[0] = '\0';
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
         return r;
     if (PQstatus(S.db) == CONNECTION_BAD) {
@@ -344,9 +355,15 @@ db_query(const char *sql,
         db_lost(now, NULL);
         return NULL;
     }
-    wlog(WLOG_WARN, "supervisor query failed", "what=%s sqlstate=%s err=%s",
-         what, r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL,
-         r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL);
+    if (refused != NULL && state != NULL && strcmp(state, "42501") == 0) {
+        const char *m = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+
+        snprintf(refused, REFUSED_SIZE, "%s", m ? m : "permission denied");
+    } else {
+        wlog(WLOG_WARN, "supervisor query failed", "what=%s sqlstate=%s err=%s",
+             what, state,
+             r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL);
+    }
     PQclear(r);
     return NULL;
 }
@@ -374,7 +391,7 @@ release_pending(double now)
         snprintf(pid, sizeof pid, "%d", sl->release_pid);
         snprintf(in_hand, sizeof in_hand, "%lld", sl->release_in_hand);
         sl->release_pid = 0;
-        r = db_query(sql, 2, vals, now, "release_unstarted");
+        r = db_query(sql, 2, vals, now, "release_unstarted", NULL);
         if (r == NULL)
             continue;
         if (PQntuples(r) == 1 && atoi(PQgetvalue(r, 0, 0)) != 0)
@@ -397,6 +414,28 @@ wake_queue(size_t qi)
         if (!sl->retired && sl->qi == qi && sl->pid > 0 && sl->idle)
             poke(sl->fd, MSG_WAKE);
     }
+}
+
+/* maintain() will not run (why: what decided it); logged once, with what
+ * that leaves undone and who can do it. */
+static void
+maintain_stop(const char *why)
+{
+    char hint[512];
+
+    S.maintain_off = 1;
+    if (S.role[0] == '\0' && S.db != NULL)
+        snprintf(S.role, sizeof S.role, "%s", PQuser(S.db));
+    snprintf(hint, sizeof hint,
+             "claims of dead sessions still come back through receive once "
+             "their visibility timeout passes (those of this worker's "
+             "consumers at once); expiry, archive and dedup pruning and "
+             "storage rotation need maintain() from some role with operate "
+             "on every queue ('*'): grant it to this one (txq grant '*' %s "
+             "operate) or run it from another",
+             S.role);
+    wlog(WLOG_WARN, "maintain() will not run from this worker",
+         "role=%s err=%s hint=%s", S.role, why, hint);
 }
 
 static void
@@ -431,6 +470,8 @@ db_open(double now)
             return;
         }
         S.checked = 1;
+        if (worker_may_maintain(S.cfg, S.db, S.role, sizeof S.role) == 0)
+            maintain_stop("its role lacks operate on every queue ('*')");
     }
     rc = txq_schema_check(S.client, S.db);
     if (rc != TXQ_OK && rc != TXQ_ECONN)
@@ -481,7 +522,7 @@ sync_waiters(double now)
         if (idle && !w->registered && now >= w->retry_at) {
             snprintf(sql, sizeof sql, "select \"%s\".wait_begin($1)",
                      S.cfg->schema);
-            r = db_query(sql, 1, &name, now, "wait_begin");
+            r = db_query(sql, 1, &name, now, "wait_begin", NULL);
             if (r == NULL) {
                 w->retry_at = now + 5;
                 continue;
@@ -500,13 +541,19 @@ maintain(double now)
 {
     char sql[200];
     PGresult *r;
+    char refused[REFUSED_SIZE];
 
     S.next_maintain = now + S.cfg->maintain_interval;
     snprintf(sql, sizeof sql,
              "select (m->>'rescued')::int, (m->>'expired')::int, m::text"
              " from \"%s\".maintain() m",
              S.cfg->schema);
-    r = db_query(sql, 0, NULL, now, "maintain");
+    r = db_query(sql, 0, NULL, now, "maintain", refused);
+    if (refused[0] != '\0') {
+        /* The grant was revoked while running: once, then quiet. */
+        maintain_stop(refused);
+        return;
+    }
     if (r == NULL)
         return;
     if (PQntuples(r) == 1 &&
@@ -694,7 +741,7 @@ loop(void)
                 wlog(WLOG_ERROR, "cannot start", "err=%s", S.fatal);
                 return EXIT_FATAL;
             }
-            if (S.db != NULL && now >= S.next_maintain)
+            if (S.db != NULL && !S.maintain_off && now >= S.next_maintain)
                 maintain(now);
             if (S.db != NULL && alerts_poll(S.alerts, S.db, S.cfg, now) != 0)
                 db_lost(now, NULL);
@@ -714,7 +761,7 @@ loop(void)
             }
             if (S.db == NULL)
                 timeout = min_d(timeout, S.db_retry_at - now);
-            else
+            else if (!S.maintain_off)
                 timeout = min_d(timeout, S.next_maintain - now);
             timeout = min_d(timeout, alerts_due(S.alerts, S.cfg, now));
         }

@@ -62,12 +62,24 @@ int child_main(const worker_cfg *cfg,
 
 /*
  * worker_check_db - check on pg what no retry can fix (check.c): the
- * schema at this build's version, every queue of cfg present, every
- * handler ready (handler_verify; load: also load so: objects). Returns 0,
- * or -1 with every problem found in err, separated by "; ".
+ * schema at this build's version, every queue of cfg present, pg's role
+ * holding receive on it (txq.privileges), every handler ready
+ * (handler_verify; load: also load so: objects). Returns 0, or -1 with
+ * every problem found in err, separated by "; ".
  */
 int worker_check_db(
     const worker_cfg *cfg, PGconn *pg, int load, char *err, size_t errsize);
+
+/*
+ * worker_may_maintain - whether pg's role holds operate on every queue
+ * ('*'), which txq.maintain() needs; the role's name into role.
+ * Returns 1 or 0, or -1 when it could not be asked (then try maintain()
+ * and see).
+ */
+int worker_may_maintain(const worker_cfg *cfg,
+                        PGconn *pg,
+                        char *role,
+                        size_t rolesize);
 
 /* === alert.c: delivery of notify-policy alerts to notify_command === */
 

@@ -139,8 +139,16 @@ grant execute on function
 -- revokes them. Roles given grants of their own get what calling the API
 -- takes from grant() (_grant_access).
 grant select on @extschema@.grants to txq_operator, txq_admin;
-grant execute on function @extschema@.peek(text, int)
+grant execute on function @extschema@.peek(text, int),
+    @extschema@.privileges(text)
     to txq_producer, txq_consumer, txq_operator, txq_admin;
+-- A function added since a role got its grants (create or replace keeps
+-- the privileges of the ones it had): what calling the API takes, again,
+-- for every role that holds a grant here.
+select @extschema@._grant_access(g.role, true)
+  from (select distinct q.role from @extschema@.queue_grants q
+         where exists (select 1 from pg_catalog.pg_roles r
+                        where r.oid = q.role)) g;
 
 -- _counter_slot() is part of libtxq's direct pop statement (sql_text.h),
 -- which every caller plans; it reads only the backend's pid and xid.
@@ -175,11 +183,13 @@ grant execute on function
     to txq_consumer, txq_admin;
 
 -- txq-worker: run SQL handlers (security invoker: the handler runs as the
--- worker's role), take alerts for the notify command. A worker's role needs
--- txq_consumer and txq_operator (it also runs maintain()).
+-- worker's role), take alerts for the notify command (of the queues the
+-- caller may receive from). A worker's role needs receive on its queues
+-- (txq_consumer has it on every queue), and operate on every queue
+-- (txq_operator) for maintain(), which it skips without it.
 grant execute on function
     @extschema@.run_sql_handler(text, @extschema@.message)
     to txq_consumer, txq_admin;
 grant execute on function
     @extschema@.worker_take_alerts(text[])
-    to txq_operator, txq_admin;
+    to txq_consumer, txq_operator, txq_admin;
