@@ -381,6 +381,34 @@ test_queue_operator_edits_its_dead_letters(void **state)
     drop_role(f, pg, role);
 }
 
+/* Publishing needs send on every queue the message reaches: one refused
+ * and no copy is written. */
+static void
+test_publish_needs_every_queue(void **state)
+{
+    tt_fixture *f = *state;
+    char role[64], msg[512];
+    PGconn *pg;
+
+    tt_queue(f, "qx", NULL);
+    tt_queue(f, "qy", NULL);
+    tt_exec(f->pg, "select create_topic('t')");
+    tt_exec(f->pg, "select subscribe('t', 'qx'), subscribe('t', 'qy')");
+    pg = new_role(f, role, sizeof role, "pub", NULL);
+    tt_exec(f->pg, "select %s.grant('qx', '%s', array['send'])", f->schema,
+            role);
+    assert_string_equal(
+        tt_fails(pg, msg, sizeof msg, "select publish('t', 'b')"), "42501");
+    assert_non_null(strstr(msg, "lacks \"send\" on queue \"qy\""));
+    assert_int_equal(tt_depth(f), 0);
+    assert_int_equal(tt_scalar(f->pg, "select count(*) from bodies"), 0);
+    tt_exec(f->pg, "select %s.grant('qy', '%s', array['send'])", f->schema,
+            role);
+    assert_int_equal(tt_scalar(pg, "select cardinality(publish('t', 'b'))"), 2);
+    assert_int_equal(tt_depth(f), 2);
+    drop_role(f, pg, role);
+}
+
 int
 main(void)
 {
@@ -397,6 +425,8 @@ main(void)
                                         tt_teardown),
         cmocka_unit_test_setup_teardown(
             test_queue_operator_edits_its_dead_letters, tt_setup, tt_teardown),
+        cmocka_unit_test_setup_teardown(test_publish_needs_every_queue,
+                                        tt_setup, tt_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
