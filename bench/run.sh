@@ -146,6 +146,15 @@ create function bench_w5(m txq.message) returns void language sql
     as 'insert into bench_w5 select clock_timestamp(),
         extract(epoch from clock_timestamp() - m.enqueued_at) * 1000';
 EOF
+# The application's role, as production runs txq: not the schema's owner
+# (whose every grant check is one membership test) but a member of the
+# roles an existing deployment grants, checked against txq.grants. The
+# variants named *_app act as it (AS=bench_app: pgbench logs in as it,
+# txq-bench's connections SET ROLE to it and its worker logs in as it).
+psql -c "do \$\$ begin if not exists (select from pg_roles
+         where rolname = 'bench_app') then create role bench_app login;
+         end if; end \$\$"
+psql -c 'grant txq_producer, txq_consumer, txq_operator to bench_app'
 QID=$(sql "select queue_id from txq.queues where name = 'bench'")
 
 # --------------------------------------------------------- scripts --
@@ -289,7 +298,8 @@ pgb() {
     log=$OUT/log/pgbench_${RUN}_${wl}_${var}.log
     quiesce
     lsn=$(sql 'select pg_current_wal_lsn()')
-    "$PGBIN/pgbench" -n -c "$CLIENTS" -j 2 -t "$tx" -f "$S/$script" bench \
+    PGUSER=${AS:-$PGUSER} "$PGBIN/pgbench" -n -c "$CLIENTS" -j 2 -t "$tx" \
+        -f "$S/$script" bench \
         >"$log" 2>&1 || die "pgbench $var failed: $(tail -3 "$log")"
     tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$log" | tail -1)
     mps=$(awk -v t="$tps" -v p="$per" 'BEGIN { printf "%.0f", t * p }')
@@ -304,7 +314,7 @@ worker_drain() { # WORKLOAD VARIANT REF [HANDLER]
     local lsn line
     quiesce
     lsn=$(sql 'select pg_current_wal_lsn()')
-    line=$("$TOOL" worker "$N" -- "$WORKER" \
+    line=$(TXQ_BENCH_ROLE=${AS:-} "$TOOL" worker "$N" -- "$WORKER" \
         -H "bench=${4:-sql:public.bench_noop}" -n "$CLIENTS" \
         --log-level warn) || die "txq-bench worker failed"
     [[ $line =~ seconds=([0-9.]+)\ msgs_per_s=([0-9]+) ]] ||
@@ -343,7 +353,8 @@ tool() {
     local wl=$1 var=$2 ref=$3 cmd=$4 lsn line
     quiesce
     lsn=$(sql 'select pg_current_wal_lsn()')
-    line=$("$TOOL" -c "$CLIENTS" ${5:-} "$cmd" "$N") || die "txq-bench $cmd failed"
+    line=$(TXQ_BENCH_ROLE=${AS:-} "$TOOL" -c "$CLIENTS" ${5:-} "$cmd" "$N") ||
+        die "txq-bench $cmd failed"
     [[ $line =~ seconds=([0-9.]+)\ msgs_per_s=([0-9]+) ]] ||
         die "txq-bench $cmd: unexpected output: $line"
     record "$wl" "${SYS:-txq}" "$var" "$ref" "${BASH_REMATCH[1]}" \
@@ -412,6 +423,9 @@ one_run() {
         # clients from 2 threads; then 4 processes blocking on txq_send.
         reset
         tool W1 send1 enq1 send1 "-j 2"
+        # The same as the application's role (grant checks on the path).
+        reset
+        AS=bench_app tool W1 send1_app enq1 send1 "-j 2"
         reset
         tool W1 send1_blocking enq1 send1
         # The ideal's INSERT through txq-bench's own blocking client (4
@@ -425,6 +439,8 @@ one_run() {
         # for 4 clients), as pgmq and PgQ were measured.
         reset
         pgb W1 sql send1 enq1 1 sql_send1.sql
+        reset
+        AS=bench_app pgb W1 sql send1_app enq1 1 sql_send1.sql
         # txq's table itself: the ideal's statement on txq.messages, no
         # txq code (the limit of the table's shape; see the summary).
         reset
@@ -453,9 +469,13 @@ one_run() {
         reset txq
         tool W3 claim1_ack deq1 claim1
         reset txq
+        AS=bench_app tool W3 claim1_ack_app deq1 claim1
+        reset txq
         tool W3 pop1 deq1 pop1
         reset txq
         worker_drain W3 worker_noop deq1
+        reset txq
+        AS=bench_app worker_drain W3 worker_noop_app deq1
     fi
     # W3w: the same drains with a handler that writes one row per message,
     # against the ideal doing that INSERT in its consume statement.

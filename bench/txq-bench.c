@@ -352,6 +352,29 @@ fail:
     return -1;
 }
 
+/* The workload's connections act as TXQ_BENCH_ROLE when it is set (SET
+ * ROLE: txq judges them as that role, grants and all), as an application
+ * that is not the schema's owner; the bookkeeping connection (counts) stays
+ * the login. */
+static int
+app_role(PGconn *pg)
+{
+    const char *role = getenv("TXQ_BENCH_ROLE");
+    const char *params[1] = {role};
+    PGresult *res;
+    int ok;
+
+    if (role == NULL || role[0] == '\0')
+        return 0;
+    res = PQexecParams(pg, "select pg_catalog.set_config('role', $1, false)", 1,
+                       NULL, params, NULL, NULL, 0);
+    ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+    if (!ok)
+        fprintf(stderr, "txq-bench: set role: %s", PQerrorMessage(pg));
+    PQclear(res);
+    return ok ? 0 : -1;
+}
+
 /* Connects conn i of a client process and checks the schema. */
 static int
 client_conn(PGconn **pg, txq_client **c)
@@ -361,6 +384,8 @@ client_conn(PGconn **pg, txq_client **c)
     *c = bench_client();
     *pg = bench_connect();
     if (*c == NULL || *pg == NULL)
+        return -1;
+    if (app_role(*pg) != 0)
         return -1;
     rc = txq_schema_check(*c, *pg);
     return rc == TXQ_OK ? 0 : bench_failed(*c, "txq_schema_check", rc);
@@ -611,6 +636,11 @@ spawn(char **argv)
         return -1;
     }
     if (pid == 0) {
+        /* The worker logs in as the workload's role (TXQ_BENCH_ROLE). */
+        const char *role = getenv("TXQ_BENCH_ROLE");
+
+        if (role != NULL && role[0] != '\0')
+            setenv("PGUSER", role, 1);
         execvp(argv[0], argv);
         fprintf(stderr, "txq-bench: %s: %s\n", argv[0], strerror(errno));
         _exit(127);
