@@ -177,11 +177,16 @@ enum txq__q {
     "coalesce($3::jsonb, '{}'), "
 
 /* Conditions on the queue row q only (so they run once per statement):
- * the grant (refused: send() raises the error), the options' and the
- * wake-up. */
+ * the grant (_may() inlined, as the row policy has it; refused, send()
+ * raises the error; a role not under row security, the owner, may), the
+ * options' and the wake-up. */
 #define TXQ__SQL_DIRECT_CHECKS                                          \
     "q.name = $1::text and q.kind = 'standard' "                        \
-    "and @extschema@._may(q.queue_id, 'send') "                         \
+    "and (not pg_catalog.row_security_active('@extschema@.messages') "  \
+    "or exists (select from @extschema@.queue_grants g "                \
+    "where (g.queue_id = q.queue_id or g.queue_id is null) "            \
+    "and g.privilege in ('send', 'admin') "                             \
+    "and pg_catalog.pg_has_role(g.role, 'usage'))) "                    \
     "and $6::text is null and $7::text is null "                        \
     "and ($3::jsonb is null or jsonb_typeof($3::jsonb) = 'object') "    \
     "and ($4::float8 is null or $4::float8 between 0 and 31536000) "    \

@@ -32,7 +32,13 @@ begin
         create policy producer_send_granted on @extschema@.messages
             for insert to txq_producer
             with check (
-                @extschema@._may(queue_id, 'send')
+                -- _may(queue_id, 'send') inlined (a subquery, not a call:
+                -- ~7 us less per row); current_user is the caller here.
+                exists (select 1 from @extschema@.queue_grants g
+                         where (g.queue_id = messages.queue_id
+                                or g.queue_id is null)
+                           and g.privilege in ('send', 'admin')
+                           and pg_has_role(g.role, 'usage'))
                 and enqueued_at = now()
                 and visible_at between now() and now() + interval '365 days'
                 and group_key is null and dedup_id is null
@@ -66,6 +72,9 @@ grant select (id),
     on @extschema@.messages to txq_producer;
 -- The default of messages.part reads the current rotating partition.
 grant select on sequence @extschema@.messages_gen to txq_producer;
+-- ... and who may send where, which the policy and the statement read.
+grant select (queue_id, role, privilege) on @extschema@.queue_grants
+    to txq_producer;
 grant select (queue_id, name, kind, max_body_bytes, delay, expire_after,
                waiting, waits_seq, wakes_seq)
     on @extschema@.queues to txq_producer;
