@@ -381,6 +381,72 @@ test_queue_operator_edits_its_dead_letters(void **state)
     drop_role(f, pg, role);
 }
 
+/* txq_operator's direct table access is held to its grants: revoked on
+ * '*' and granted on qx, it reads and edits qx's rows only. */
+static void
+test_operator_tables_follow_grants(void **state)
+{
+    tt_fixture *f = *state;
+    char role[64];
+    PGconn *pg;
+    const char *tables[] = {"dead_letter_messages", "alerts", "audit_log",
+                            "message_errors", "archive"};
+    txq_queue_opts o = {.on_exhausted = TXQ_ON_EXHAUSTED_NOTIFY,
+                        .max_attempts = 1,
+                        .archive_for = 3600};
+
+    tt_queue(f, "qx", &o);
+    tt_queue(f, "qy", &o);
+    for (int i = 0; i < 2; i++) {
+        const char *q = i == 0 ? "qx" : "qy";
+
+        tt_exec(f->pg, "select send('%s', 'a'), send('%s', 'b')", q, q);
+        tt_exec(f->pg, "select fail(id, 'e', attempts) from receive('%s', 1)",
+                q);
+        tt_exec(f->pg,
+                "select ack(array[id], array[attempts]) from "
+                "receive('%s', 1)",
+                q);
+        tt_exec(f->pg, "select purge('%s', 'audited')", q);
+    }
+    pg = new_role(f, role, sizeof role, "ot", "txq_operator");
+    for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
+        assert_int_equal(
+            tt_scalar(pg, "select count(*) from %s", tables[t]) > 0, 1);
+    tt_exec(f->pg, "select %s.revoke('*', 'txq_operator')", f->schema);
+    tt_exec(f->pg, "select %s.grant('qx', '%s', array['operate'])", f->schema,
+            role);
+    assert_int_equal(tt_scalar(pg, "select count(*) from dead_letter_messages "
+                                   "d join queues q using (queue_id) where "
+                                   "q.name = 'qy'"),
+                     0);
+    assert_int_equal(tt_scalar(pg, "select count(*) from dead_letter_messages "
+                                   "d join queues q using (queue_id) where "
+                                   "q.name = 'qx'"),
+                     1);
+    assert_int_equal(
+        tt_scalar(pg, "select count(*) from alerts where queue = 'qy'"), 0);
+    assert_int_equal(
+        tt_scalar(pg, "select count(*) from alerts where queue = 'qx'"), 1);
+    assert_int_equal(
+        tt_scalar(pg, "select count(*) from audit_log where queue = 'qy'"), 0);
+    assert_true(
+        tt_scalar(pg, "select count(*) from audit_log where queue = 'qx'") > 0);
+    assert_int_equal(tt_scalar(pg, "select count(*) from archive a join queues "
+                                   "q using (queue_id) where q.name = 'qy'"),
+                     0);
+    assert_int_equal(tt_scalar(pg, "select count(*) from archive a join queues "
+                                   "q using (queue_id) where q.name = 'qx'"),
+                     1);
+    assert_int_equal(tt_scalar(pg, "select count(*) from message_errors"), 1);
+    tt_exec(pg, "update dead_letter_messages set body = 'edited'");
+    assert_int_equal(tt_scalar(f->pg, "select count(*) from "
+                                      "dead_letter_messages where body = "
+                                      "'edited'"),
+                     1);
+    drop_role(f, pg, role);
+}
+
 /* Publishing needs send on every queue the message reaches: one refused
  * and no copy is written. */
 static void
@@ -426,6 +492,8 @@ main(void)
         cmocka_unit_test_setup_teardown(
             test_queue_operator_edits_its_dead_letters, tt_setup, tt_teardown),
         cmocka_unit_test_setup_teardown(test_publish_needs_every_queue,
+                                        tt_setup, tt_teardown),
+        cmocka_unit_test_setup_teardown(test_operator_tables_follow_grants,
                                         tt_setup, tt_teardown),
     };
 

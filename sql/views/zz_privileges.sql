@@ -96,10 +96,48 @@ $seq$;
 grant execute on function
     @extschema@._wake_queue(int)
     to txq_producer;
--- _may() is part of the direct send's statement and policy and of the
--- views' filters, which run as the caller; it tells a caller only what the
--- caller itself holds.
-grant execute on function @extschema@._may(int, text) to public;
+-- _may() is part of the views' filters and the row policies below, which
+-- run as the caller; it tells a caller only what the caller itself holds.
+grant execute on function @extschema@._may(int, text),
+    @extschema@._may_row(text, bigint, text) to public;
+
+-- The tables txq_operator and txq_admin read (and, the dead letters, edit)
+-- directly are held to the grants as the views are: row security shows a
+-- role the rows of the queues it may operate. The owner's functions are not
+-- under it (enable, not force). Made only when missing, as above.
+do $ops$
+declare
+    v_t record;
+begin
+    for v_t in
+        select * from (values
+            ('dead_letter_messages', 'all',
+             '@extschema@._may(queue_id, ''operate'')'),
+            ('archive', 'select', '@extschema@._may(queue_id, ''operate'')'),
+            ('alerts', 'select',
+             '@extschema@._may_row(queue, null, ''operate'')'),
+            ('audit_log', 'select',
+             '@extschema@._may_row(queue, null, ''operate'')'),
+            ('message_errors', 'select',
+             '@extschema@._may_row(null, message_id, ''operate'')'))
+            as t(name, cmd, expr)
+    loop
+        if not (select c.relrowsecurity from pg_catalog.pg_class c
+                 where c.oid = ('@extschema@.' || v_t.name)::regclass) then
+            execute format('alter table %s.%I enable row level security',
+                           '@extschema@', v_t.name);
+        end if;
+        if not exists (select 1 from pg_catalog.pg_policy p
+                        where p.polrelid = ('@extschema@.' || v_t.name)
+                                           ::regclass
+                          and p.polname = 'operate_granted') then
+            execute format('create policy operate_granted on %s.%I for %s '
+                           'using (%s)', '@extschema@', v_t.name, v_t.cmd,
+                           v_t.expr);
+        end if;
+    end loop;
+end
+$ops$;
 
 grant execute on function
     @extschema@.send(text, bytea, jsonb, interval, int, text, text, text,
