@@ -42,42 +42,9 @@ port=${3:-$((55000 + 16#${hash:8:4} % 1000))}
 datadir=$pgdir/data
 logfile=$pgdir/postgres.log
 
-# The server's binaries: TXQ_PG_BINDIR, else the highest version under
-# /usr/lib/postgresql/*/bin (Debian), else pg_config --bindir, else PATH.
-find_bindir() {
-    local d
-    if [[ -n ${TXQ_PG_BINDIR:-} ]]; then
-        echo "$TXQ_PG_BINDIR"
-        return
-    fi
-    d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
-    if [[ -n $d && -x $d/initdb ]]; then
-        echo "$d"
-        return
-    fi
-    if command -v pg_config >/dev/null 2>&1; then
-        d=$(pg_config --bindir 2>/dev/null || true)
-        if [[ -n $d && -x $d/initdb ]]; then
-            echo "$d"
-            return
-        fi
-    fi
-    d=$(command -v initdb 2>/dev/null || true)
-    if [[ -n $d ]]; then
-        dirname "$d"
-        return
-    fi
-    return 1
-}
-
-# Run a command as the cluster's owner.
-as_owner() {
-    if [[ $(id -u) -eq 0 ]]; then
-        runuser -u postgres -- "$@"
-    else
-        "$@"
-    fi
-}
+# find_bindir, require_server, as_owner, initdb_locale
+# shellcheck source=tests/pg_common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/pg_common.sh"
 
 print_env() {
     cat <<EOF
@@ -113,17 +80,7 @@ start | stop) ;;
 *) usage ;;
 esac
 
-bindir=$(find_bindir) ||
-    die "no PostgreSQL server binaries found (install postgresql, or set TXQ_PG_BINDIR)"
-for b in initdb pg_ctl psql; do
-    [[ -x $bindir/$b ]] || die "$bindir/$b not found"
-done
-
-if [[ $(id -u) -eq 0 ]]; then
-    id postgres >/dev/null 2>&1 ||
-        die "running as root but there is no 'postgres' user to run the server"
-    command -v runuser >/dev/null 2>&1 || die "runuser not found (util-linux)"
-fi
+require_server
 
 # The postgres user may not be able to enter the caller's directory.
 cd /
@@ -140,12 +97,8 @@ start)
         chown postgres:postgres "$pgdir" || die "cannot chown $pgdir to postgres"
     fi
 
-    locale=C
-    if locale -a 2>/dev/null | grep -qix 'c\.utf-\?8'; then
-        locale=C.UTF-8
-    fi
     if ! as_owner "$bindir/initdb" -D "$datadir" --auth=trust -U postgres \
-        --encoding=UTF8 --locale="$locale" >"$pgdir/initdb.log" 2>&1; then
+        --encoding=UTF8 --locale="$(initdb_locale)" >"$pgdir/initdb.log" 2>&1; then
         cat "$pgdir/initdb.log" >&2 || true
         die "initdb failed in $datadir"
     fi

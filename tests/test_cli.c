@@ -4,7 +4,7 @@
  * bodies come back as body_base64), recv's JSON lines with and without
  * --ack, stats --json, the dead-letter round trip (list, show, requeue,
  * discard), bad input (exit codes 1 and 2 with one line on stderr), and
- * --db's password kept out of the process's argv while it runs
+ * --db's password and sslpassword kept out of the process's argv while it runs
  * (/proc/PID/cmdline, what ps shows; not checked under valgrind).
  *
  * Runs $TXQ_BUILD_DIR/txq through tt_txq (tt.h: fork/execv, no shell),
@@ -25,7 +25,8 @@
 
 #include "tt.h"
 
-#define CANARY "canary-cli-db-3e71"
+#define CANARY     "canary-cli-db-3e71"
+#define CANARY_SSL "canary-cli-sslpw-8b02"
 
 static void
 test_queue_commands(void **state)
@@ -354,8 +355,9 @@ test_help_and_version(void **state)
     tt_run_free(&r);
 }
 
-/* --db's password is gone from argv while the tool runs (a long poll),
- * whichever way the option is written; the tool still connects. */
+/* --db's password and sslpassword are gone from argv while the tool runs
+ * (a long poll), whichever way the option is written; the tool still
+ * connects. */
 static void
 test_db_password_not_in_argv(void **state)
 {
@@ -368,8 +370,10 @@ test_db_password_not_in_argv(void **state)
 
     tt_queue(f, "jobs", NULL);
     tt_queue(f, "other", NULL);
-    /* trust authentication ignores the password: the tool connects. */
-    snprintf(db, sizeof db, "%s password=%s", tt_dsn(), CANARY);
+    /* trust authentication ignores the password, and a unix socket has
+     * no TLS to use sslpassword: the tool connects. */
+    snprintf(db, sizeof db, "%s password=%s sslpassword=%s", tt_dsn(), CANARY,
+             CANARY_SSL);
     snprintf(dbeq, sizeof dbeq, "--db=%s", db);
     for (int round = 0; round < 2; round++) {
         /* A queue per round: a wait registration shows that this run has
@@ -395,8 +399,11 @@ test_db_password_not_in_argv(void **state)
         assert_non_null(strstr(got, "recv"));
         if (strstr(got, "valgrind") == NULL) {
             assert_non_null(strstr(got, "password="));
+            assert_non_null(strstr(got, "sslpassword="));
             if (strstr(got, CANARY) != NULL)
                 fail_msg("txq's argv holds the password: %s", got);
+            if (strstr(got, CANARY_SSL) != NULL)
+                fail_msg("txq's argv holds the sslpassword: %s", got);
         } else {
             print_message("under valgrind: argv not checked\n");
         }
@@ -409,6 +416,7 @@ test_db_password_not_in_argv(void **state)
                                         "body", v, sizeof v),
                             "wake");
         assert_null(strstr(r.out, CANARY));
+        assert_null(strstr(r.out, CANARY_SSL));
         tt_run_free(&r);
     }
 }

@@ -1,12 +1,14 @@
 /*
  * test_worker_secrets.c - the worker's credentials stay with the worker.
- * Canary passwords in PGPASSWORD, TXQ_DB, the --db conninfo and an
- * unrelated secret variable reach no exec: handler's and no notify
+ * Canary passwords in PGPASSWORD, TXQ_DB, the --db conninfo (password and
+ * sslpassword) and an unrelated secret variable reach no exec: handler's
+ * and no notify
  * command's environment, no argv of the worker or of its consumer
  * processes (what ps shows), and no line of the worker's log; what
  * --pass-env names does reach the programs, and the credentials cannot be
- * named there. A config file that holds a password and that group or
- * others may read is refused, naming the file and its mode.
+ * named there. A config file that holds a password (or an sslpassword)
+ * and that group or others may read is refused, naming the file and its
+ * mode; --check-config prints both masked.
  *
  * Spawns $TXQ_BUILD_DIR/txq-worker against the test's schema.
  * Needs TXQ_TEST_DSN (ctest's pg_start fixture provides it).
@@ -30,6 +32,7 @@
 #define CANARY_DB     "canary-db-51c9"
 #define CANARY_TXQ_DB "canary-txqdb-0be2"
 #define CANARY_OTHER  "canary-other-9d44"
+#define CANARY_SSL    "canary-sslpw-c610"
 
 static int
 setup(void **state)
@@ -45,7 +48,7 @@ static void
 no_canary(const char *text, const char *what)
 {
     static const char *const canaries[] = {CANARY_ENV, CANARY_DB, CANARY_TXQ_DB,
-                                           CANARY_OTHER};
+                                           CANARY_OTHER, CANARY_SSL};
     size_t i;
 
     for (i = 0; i < sizeof canaries / sizeof canaries[0]; i++)
@@ -83,8 +86,10 @@ test_children_get_no_credentials(void **state)
     snprintf(text, sizeof text, "env >> '%s'\n", notify);
     wt_write(nscript, text);
     snprintf(ncmd, sizeof ncmd, "/bin/sh %s", nscript);
-    /* trust authentication ignores the passwords: the worker connects. */
-    snprintf(db, sizeof db, "%s password=%s", tt_dsn(), CANARY_DB);
+    /* trust authentication ignores the passwords, and a unix socket has no
+     * TLS to use sslpassword: the worker connects. */
+    snprintf(db, sizeof db, "%s password=%s sslpassword=%s", tt_dsn(),
+             CANARY_DB, CANARY_SSL);
 
     setenv("PGPASSWORD", CANARY_ENV, 1);
     setenv("TXQ_DB", "password=" CANARY_TXQ_DB, 1);
@@ -193,6 +198,44 @@ test_readable_password_file_refused(void **state)
     wt_write(cfg, text);
     assert_int_equal(chmod(cfg, 0644), 0);
     assert_int_equal(wt_test_run(w, args), 0);
+
+    /* An sslpassword (the pass phrase of an encrypted sslkey) is a
+     * password too. */
+    snprintf(text, sizeof text,
+             "[worker]\ndb = %s sslpassword=" CANARY_SSL
+             "\n[queue.jobs]\nhandler = exec:/bin/true\n",
+             tt_dsn());
+    wt_write(cfg, text);
+    wt_write(w->log, "");
+    assert_int_equal(wt_test_run(w, args), 2);
+    log = wt_read(w->log);
+    assert_non_null(strstr(log, "pw.ini: holds a password"));
+    no_canary(log, "the worker's output");
+    free(log);
+    assert_int_equal(chmod(cfg, 0600), 0);
+    assert_int_equal(wt_test_run(w, args), 0);
+}
+
+/* --check-config prints the conninfo with its password and sslpassword
+ * masked. */
+static void
+test_check_config_masks_secrets(void **state)
+{
+    wt_test *w = *state;
+    char db[600];
+    const char *args[] = {"--handle", "jobs=exec:/bin/true", "--db",
+                          db,         "--check-config",      NULL};
+    char *log;
+
+    wt_test_queue(w, "jobs", NULL); /* --check-config looks for it */
+    snprintf(db, sizeof db, "%s password=%s sslpassword=%s", tt_dsn(),
+             CANARY_DB, CANARY_SSL);
+    assert_int_equal(wt_test_run(w, args), 0);
+    log = wt_read(w->log);
+    assert_non_null(strstr(log, " password=********"));
+    assert_non_null(strstr(log, " sslpassword=********"));
+    no_canary(log, "the worker's output");
+    free(log);
 }
 
 int
@@ -205,6 +248,8 @@ main(void)
                                         setup, wt_test_teardown),
         cmocka_unit_test_setup_teardown(test_readable_password_file_refused,
                                         setup, wt_test_teardown),
+        cmocka_unit_test_setup_teardown(test_check_config_masks_secrets, setup,
+                                        wt_test_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

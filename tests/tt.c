@@ -620,11 +620,29 @@ tt_txq_wait(tt_bg *bg, tt_run *r)
 }
 
 void
-tt_txq_spawn(tt_fixture *f, tt_bg *bg, const char *const *args)
+tt_txq_spawn_db(tt_fixture *f,
+                const char *db,
+                tt_bg *bg,
+                const char *const *args)
 {
-    const char *head[] = {"--db", tt_dsn(), NULL};
+    const char *head[] = {"--db", db, NULL};
 
     spawn_tool(f, bg, "txq", head, NULL, 0, args);
+}
+
+void
+tt_txq_spawn(tt_fixture *f, tt_bg *bg, const char *const *args)
+{
+    tt_txq_spawn_db(f, tt_dsn(), bg, args);
+}
+
+void
+tt_txq_db(tt_fixture *f, const char *db, tt_run *r, const char *const *args)
+{
+    tt_bg bg;
+
+    tt_txq_spawn_db(f, db, &bg, args);
+    tt_txq_wait(&bg, r);
 }
 
 void

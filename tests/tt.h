@@ -212,6 +212,19 @@ void tt_txq_wait(tt_bg *bg, tt_run *r);
 #define TT_SPAWN(f, bg, ...) \
     tt_txq_spawn(f, bg, (const char *[]){__VA_ARGS__, NULL})
 
+/* tt_txq_spawn and tt_txq (stdin empty) with --db db instead of tt_dsn(). */
+void tt_txq_spawn_db(tt_fixture *f,
+                     const char *db,
+                     tt_bg *bg,
+                     const char *const *args);
+void
+tt_txq_db(tt_fixture *f, const char *db, tt_run *r, const char *const *args);
+
+#define TT_SPAWN_DB(f, db, bg, ...) \
+    tt_txq_spawn_db(f, db, bg, (const char *[]){__VA_ARGS__, NULL})
+#define TT_RUN_DB(f, db, r, ...) \
+    tt_txq_db(f, db, r, (const char *[]){__VA_ARGS__, NULL})
+
 /* /proc/PID/cmdline (what ps shows) with its NULs as spaces, malloc'd; ""
  * when the process has gone. */
 char *tt_cmdline(int pid);

@@ -22,6 +22,7 @@
 #include "config.h"
 #include "handler.h"
 #include "log.h"
+#include "mask.h"
 
 enum ktype { K_STR, K_INT, K_SECS, K_BOOL };
 
@@ -375,7 +376,8 @@ on_ini_pair(void *user,
     return 1;
 }
 
-/* Whether a conninfo holds a password (an unparsable one: assume so). */
+/* Whether a conninfo holds a password or an sslpassword (an unparsable
+ * one: assume so). */
 static int
 has_password(const char *db)
 {
@@ -390,8 +392,7 @@ has_password(const char *db)
         return 1;
     }
     for (o = opts; o->keyword != NULL; o++)
-        if (strcmp(o->keyword, "password") == 0 && o->val != NULL &&
-            o->val[0] != '\0')
+        if (mask_is_secret(o->keyword) && o->val != NULL && o->val[0] != '\0')
             found = 1;
     PQconninfoFree(opts);
     return found;
@@ -607,7 +608,7 @@ queue_prefetch(const worker_cfg *cfg, const queue_cfg *q)
 
 /* --- printing and comparing -------------------------------------------- */
 
-/* The conninfo without its password. */
+/* The conninfo without its password and sslpassword. */
 static void
 print_db(const char *db, FILE *out)
 {
@@ -630,7 +631,7 @@ print_db(const char *db, FILE *out)
         if (o->val == NULL)
             continue;
         fprintf(out, "%s%s=%s", first ? "" : " ", o->keyword,
-                strcmp(o->keyword, "password") == 0 ? "********" : o->val);
+                mask_is_secret(o->keyword) ? "********" : o->val);
         first = 0;
     }
     fprintf(out, "\n");

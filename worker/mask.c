@@ -1,6 +1,7 @@
 /*
- * mask.c - keep a conninfo's password out of ps (see mask.h).
+ * mask.c - keep a conninfo's secrets out of ps (see mask.h).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include <libpq-fe.h>
@@ -11,22 +12,31 @@ void
 mask_password(char *s)
 {
     PQconninfoOption *opts, *o;
-    char *msg = NULL, *at;
-    const char *pw = NULL;
+    char *msg = NULL, *orig = NULL, *at;
+    size_t len = strlen(s);
 
     if ((opts = PQconninfoParse(s, &msg)) == NULL) {
         PQfreemem(msg);
-        memset(s, 'x', strlen(s)); /* unparsable: no connection uses it */
+        memset(s, 'x', len); /* unparsable: no connection uses it */
         return;
     }
-    for (o = opts; o->keyword != NULL; o++)
-        if (strcmp(o->keyword, "password") == 0 && o->val != NULL &&
-            o->val[0] != '\0')
-            pw = o->val;
-    if (pw != NULL && strstr(s, pw) == NULL)
-        memset(s, 'x', strlen(s));
-    else if (pw != NULL)
-        while ((at = strstr(s, pw)) != NULL)
-            memset(at, 'x', strlen(pw));
+    /* Every copy of every secret is found in the original text, so that
+     * masking one (a password inside the other) hides no part of the
+     * other from the search. */
+    if ((orig = strdup(s)) == NULL)
+        goto all;
+    for (o = opts; o->keyword != NULL; o++) {
+        if (!mask_is_secret(o->keyword) || o->val == NULL || o->val[0] == '\0')
+            continue;
+        if (strstr(orig, o->val) == NULL)
+            goto all;
+        for (at = orig; (at = strstr(at, o->val)) != NULL; at++)
+            memset(s + (at - orig), 'x', strlen(o->val));
+    }
+    goto out;
+all:
+    memset(s, 'x', len);
+out:
+    free(orig);
     PQconninfoFree(opts);
 }

@@ -98,12 +98,16 @@ wt_exists(const char *path)
 }
 
 /*
- * Start txq-worker with --db, --schema and fast test timings, then args
+ * Start txq-worker with --db db (none when db is NULL: the ini file or the
+ * environment gives it), --schema and fast test timings, then args
  * (NULL-terminated), stdout/stderr to log (appended), env WT_SCHEMA set.
  * Returns its pid, which is also its process group.
  */
 static inline pid_t
-wt_start(const char *schema, const char *log, const char *const *args)
+wt_start_db(const char *db,
+            const char *schema,
+            const char *log,
+            const char *const *args)
 {
     const char *bdir = getenv("TXQ_BUILD_DIR");
     char bin[512];
@@ -114,8 +118,10 @@ wt_start(const char *schema, const char *log, const char *const *args)
     assert_non_null(bdir);
     snprintf(bin, sizeof bin, "%s/txq-worker", bdir);
     argv[n++] = bin;
-    argv[n++] = "--db";
-    argv[n++] = tt_dsn();
+    if (db != NULL) {
+        argv[n++] = "--db";
+        argv[n++] = db;
+    }
     argv[n++] = "--schema";
     argv[n++] = schema;
     argv[n++] = "--poll-interval";
@@ -144,6 +150,13 @@ wt_start(const char *schema, const char *log, const char *const *args)
     }
     setpgid(pid, pid);
     return pid;
+}
+
+/* wt_start_db with --db tt_dsn(). */
+static inline pid_t
+wt_start(const char *schema, const char *log, const char *const *args)
+{
+    return wt_start_db(tt_dsn(), schema, log, args);
 }
 
 /* Wait up to secs for pid to exit: its wait status, or -1 on timeout. */
@@ -307,14 +320,12 @@ wt_test_start(wt_test *w, const char *const *args)
     w->worker = wt_start(w->f->schema, w->log, args);
 }
 
-/* Run txq-worker to its end (20 s at most; then its group is killed and
- * the test fails, so that no worker outlives it) for the test's schema:
- * its exit code (128 when it did not exit normally), its output in
- * w->log. */
+/* Wait for the worker pid (wt_start*) to end, 20 s at most; then its
+ * group is killed and the test fails, so that no worker outlives it. Its
+ * exit code (128 when it did not exit normally). */
 static inline int
-wt_test_run(wt_test *w, const char *const *args)
+wt_run_to_end(pid_t pid)
 {
-    pid_t pid = wt_start(w->f->schema, w->log, args);
     int st = wt_waitpid(pid, 20);
 
     if (st == -1) {
@@ -323,6 +334,14 @@ wt_test_run(wt_test *w, const char *const *args)
         fail_msg("txq-worker still running after 20 s");
     }
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+/* Run txq-worker to its end (wt_run_to_end) for the test's schema: its
+ * exit code, its output in w->log. */
+static inline int
+wt_test_run(wt_test *w, const char *const *args)
+{
+    return wt_run_to_end(wt_start(w->f->schema, w->log, args));
 }
 
 /* wt_stop the test's worker, which must exit 0. */
