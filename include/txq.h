@@ -591,6 +591,20 @@ TXQ_API txq_err txq_discard(txq_client *c,
                             int64_t id,
                             const char *reason);
 
+/*
+ * txq_dead_letter - read dead letter id as a message: its queue, attempts,
+ * headers, body (opened with the client's key ring when its queue is
+ * encrypted), ids and times (txq_msg_visible_until: when it failed).
+ * Needs operate on its queue, as the dead_letters view.
+ * Returns TXQ_OK with *out, TXQ_ENOTFOUND, TXQ_EDECRYPT (*out is still
+ * set, without a body: txq_msg_decrypt_error says why), TXQ_ECONN,
+ * TXQ_EDB. Ownership: free *out with txq_msg_free.
+ */
+TXQ_API txq_err txq_dead_letter(txq_client *c,
+                                PGconn *pg,
+                                int64_t id,
+                                txq_msg **out);
+
 /* === topics: publish/subscribe and routing === */
 
 /* Topic settings. Zero-initialised means a fanout topic. Fields are only

@@ -51,6 +51,7 @@ enum txq__q {
     TXQ__Q_POP_DIRECT,
     TXQ__Q_SEAL_PREPARE,
     TXQ__Q_SEND_SEALED,
+    TXQ__Q_DEAD_LETTER,
     TXQ__Q_COUNT
 };
 
@@ -393,5 +394,13 @@ enum txq__q {
     "i_delay => make_interval(secs => $5::float8), "                    \
     "i_priority => $6::int, i_group => $7::text, "                      \
     "i_correlation_id => $8::text, i_reply_to => $9::text) as t(id)"
+
+/* A dead letter as a message (dead.c): columns as in RECEIVE, the time
+ * it failed for visible_until, whether its queue is encrypted last. */
+#define TXQ__SQL_DEAD_LETTER                                \
+    "select id, queue, attempts, headers::text, body, "     \
+    "correlation_id, reply_to, priority::int4, group_key, " \
+    "enqueued_at, failed_at, coalesce(encrypted, false) "   \
+    "from @extschema@.dead_letters where id = $1::bigint"
 
 #endif /* TXQ_SQL_TEXT_H */
