@@ -10,7 +10,8 @@
 #   --runs N  runs per workload (default 5; W2 and W3b, which last under a
 #             second, 3 pairs per run); the table shows medians
 #   --only L  only these workloads, e.g. --only W1,W1n (of W1, W1n, W2,
-#             W3, W3w, W3b, W4)
+#             W3, W3w, W3b, W4; and W1e, W3e, encrypted queues, which run
+#             only when named)
 #   --diag    also run more SQL-level variants (pgbench) that split txq's cost
 #             into plpgsql, table shape, counter update and round trips
 #   --w6      also W6: txq-worker's peak RSS (VmHWM of the supervisor and
@@ -70,8 +71,8 @@ while [[ $# -gt 0 ]]; do
         ;;
     --diag) diag=1 ;;
     --only)
-        [[ ${2:-} =~ ^(W1|W1n|W2|W3|W3w|W3b|W4)(,(W1|W1n|W2|W3|W3w|W3b|W4))*$ ]] || {
-            echo "run.sh: --only needs workloads from W1,W1n,W2,W3,W3w,W3b,W4" \
+        [[ ${2:-} =~ ^(W1|W1n|W2|W3|W3w|W3b|W4|W1e|W3e)(,(W1|W1n|W2|W3|W3w|W3b|W4|W1e|W3e))*$ ]] || {
+            echo "run.sh: --only needs workloads from W1,W1n,W2,W3,W3w,W3b,W4,W1e,W3e" \
                 "joined by commas (got \"${2:-}\")" >&2
             exit 2
         }
@@ -127,6 +128,11 @@ SO_HANDLER=$BUILD/bench/txq_bench_handler.so
 # shellcheck source=bench/server.sh
 . "$ROOT/bench/server.sh"
 "$TOOL" setup || die "txq-bench setup (txq_migrate) failed"
+# W1e, W3e: an encrypted queue and its key file.
+KEYS=$SCRATCH/bench.keys
+printf 'b1 %s\n' "$(head -c 32 /dev/urandom | base64)" >"$KEYS"
+chmod 600 "$KEYS"
+psql -c "select txq.create_queue('bench_enc', i_encrypt => true)" >/dev/null
 psql -c 'create table q (id bigserial primary key, payload jsonb not null)'
 # txq-worker handlers: W3's no-op, W4's wake-up clock.
 psql <<'EOF'
@@ -533,6 +539,35 @@ one_run() {
         pgb W3b sql recv100_ack deq100 100 sql_recv100.sql
         left
     fi
+
+    # Encrypted queues (only when named: --only W1e,W3e): the blocking
+    # send and the 100-message receive, plain and sealed, in turn.
+    if named W1e; then
+        reset
+        tool W1e send1_blocking enq1 send1
+        reset
+        tool W1e send1_blocking_sealed enq1 send1 "-q bench_enc -k $KEYS"
+    fi
+    if named W3e; then
+        repeat_short w3e
+    fi
+}
+
+# Whether workload $1 was named by --only (the opt-in ones).
+named() {
+    [[ ",$only," == *",$1,"* ]]
+}
+
+# W3e: the drain of 100 per transaction, plain then sealed (the backlog
+# sent sealed by txq-bench, untimed).
+w3e() {
+    reset txq
+    tool W3e recv100_ack deq100 recv100
+    reset
+    "$TOOL" -c "$CLIENTS" -q bench_enc -k "$KEYS" send100 "$N" >/dev/null ||
+        die "txq-bench: sealed preload failed"
+    psql -c 'vacuum analyze txq.messages'
+    tool W3e recv100_ack_sealed deq100 recv100 "-q bench_enc -k $KEYS"
 }
 
 # C1 (--diag): server cost per message, apart from the commit flush: one

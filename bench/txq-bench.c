@@ -116,6 +116,7 @@ static const char *schema = "txq"; /* -s */
 static int waiter = 0;             /* -w */
 static int procs = 0;              /* -j; 0: a process per client */
 static int ideal = 0;              /* ideal1: table q, not the txq queue */
+static txq_keyring *keyring;       /* -k: seal and open (encrypted queue) */
 
 static double
 now_mono(void)
@@ -136,8 +137,11 @@ txq_client *
 bench_client(void)
 {
     txq_options o = {.schema = schema};
+    txq_client *c = txq_client_new(&o);
 
-    return txq_client_new(&o);
+    if (c != NULL && keyring != NULL)
+        txq_client_set_keyring(c, keyring);
+    return c;
 }
 
 /* A connection with search_path = the txq schema (-s), then public (the
@@ -896,7 +900,7 @@ usage(void)
 {
     fprintf(stderr,
             "usage: txq-bench [-c CLIENTS] [-j PROCS] [-q QUEUE] [-d DSN] "
-            "[-s SCHEMA] [-w] "
+            "[-s SCHEMA] [-w] [-k KEYFILE] "
             "COMMAND [N]\n"
             "  setup | send1 N | send100 N | recv1 N | claim1 N |"
             " recv100 N | claim100 N | pop1 N | pop100 N | ideal1 N\n"
@@ -909,11 +913,17 @@ main(int argc, char **argv)
 {
     int clients = 4, opt;
     long long n;
-    char *end;
+    char *end, err[256];
     size_t i;
 
-    while ((opt = getopt(argc, argv, "+c:j:q:d:s:w")) != -1) {
+    while ((opt = getopt(argc, argv, "+c:j:q:d:s:wk:")) != -1) {
         switch (opt) {
+        case 'k':
+            if (txq_keyring_load(optarg, &keyring, err, sizeof err) != TXQ_OK) {
+                fprintf(stderr, "txq-bench: %s\n", err);
+                return 2;
+            }
+            break;
         case 'c':
             clients = atoi(optarg);
             break;

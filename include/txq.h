@@ -27,13 +27,14 @@
 #define TXQ_VERSION_PATCH 0
 
 /* The schema version (highest migration) this library works with. */
-#define TXQ_SCHEMA_VERSION 7
+#define TXQ_SCHEMA_VERSION 8
 
 /* Feature macros. */
 #define TXQ_HAS_CLAIM   1
 #define TXQ_HAS_FIFO    1
 #define TXQ_HAS_TOPICS  1 /* txq_topic_create, txq_publish, ... */
 #define TXQ_HAS_REQUEST 1 /* txq_requester_*, txq_request, txq_reply */
+#define TXQ_HAS_SEAL    1 /* encrypted queues: txq_keyring_*, TXQ_EDECRYPT */
 
 #if defined(__GNUC__) || defined(__clang__)
 #define TXQ_API __attribute__((visibility("default")))
@@ -66,10 +67,16 @@ typedef enum txq_err {
     TXQ_ENOROUTE = 12, /* a route topic has no rule matching the message
                           and no default queue (SQLSTATE TQ004); nothing
                           was written */
-    TXQ_EPERM = 13     /* the role lacks a privilege on the queue (or on
+    TXQ_EPERM = 13,    /* the role lacks a privilege on the queue (or on
                           every queue) or may not pass a time (SQLSTATE
                           42501); txq_errmsg names role, queue and
                           privilege; nothing was changed */
+    TXQ_EDECRYPT = 14  /* a message of an encrypted queue could not be
+                          opened (no key ring, unknown key id, not an
+                          envelope, or its authentication failed:
+                          tampered, or moved from another message);
+                          txq_errmsg names the message and the reason.
+                          Its body is never returned */
 } txq_err;
 
 /*
@@ -120,9 +127,57 @@ TXQ_API const char *txq_errmsg(const txq_client *c);
 /*
  * txq_sqlstate - the 5-character SQLSTATE of the last server error, or "".
  * txq's own SQLSTATEs: TQ001 permanent handler failure, TQ002 not found,
- * TQ003 not held by this attempt, TQ004 no route (TXQ_ENOROUTE).
+ * TQ003 not held by this attempt, TQ004 no route (TXQ_ENOROUTE), TQ005 a
+ * plaintext body for an encrypted queue, or a sealed one for a plain queue
+ * (TXQ_EINVAL).
  */
 TXQ_API const char *txq_sqlstate(const txq_client *c);
+
+/* === encrypted queues === */
+
+/*
+ * A queue created with txq_queue_opts.encrypt takes only bodies sealed by
+ * the client: XChaCha20-Poly1305 (libsodium) under a key of a key ring
+ * that only clients hold. The seal authenticates the queue, the message
+ * id and the headers (which stay readable by the server, as do sizes,
+ * ids and times: only the body is secret), so a body moved to another
+ * message fails to open. With a key ring attached to the client, txq_send
+ * and txq_send_batch (and their _start forms) seal bodies for encrypted
+ * queues (one more round trip: the ids are reserved first); every call
+ * that returns messages opens them. See docs/security.md.
+ */
+typedef struct txq_keyring txq_keyring;
+
+/*
+ * txq_keyring_load - read a key file: one key per line, "ID BASE64KEY"
+ * (ID: 1 to 32 characters A-Z a-z 0-9 . _ -; the key: 32 bytes in
+ * standard base64), blank lines and lines starting with # ignored. The
+ * last key seals; every key opens (rotation: append a new key, and drop
+ * the old one once no message sealed with it is left). The file must be
+ * a regular file owned by the calling user, readable by no one else (mode
+ * 0600 or 0400). Keys live in locked memory, wiped when freed.
+ * Returns TXQ_OK with *out, TXQ_EINVAL (a bad file or line: err, errsize
+ * bytes, names the file and the line), TXQ_ENOMEM.
+ * Ownership: free with txq_keyring_free. A key ring is never changed once
+ * loaded and may be shared by clients of several threads.
+ */
+TXQ_API txq_err txq_keyring_load(const char *path,
+                                 txq_keyring **out,
+                                 char *err,
+                                 size_t errsize);
+
+/* txq_keyring_free - wipe and free a key ring. NULL is a no-op. */
+TXQ_API void txq_keyring_free(txq_keyring *kr);
+
+/* txq_keyring_current - the id of the key that seals (borrowed). */
+TXQ_API const char *txq_keyring_current(const txq_keyring *kr);
+
+/*
+ * txq_client_set_keyring - attach a key ring (NULL: detach). kr is
+ * borrowed: it must outlive its use by c.
+ * Returns TXQ_OK, TXQ_EINVAL (c NULL), TXQ_ESTATE (a _start pending).
+ */
+TXQ_API txq_err txq_client_set_keyring(txq_client *c, const txq_keyring *kr);
 
 /* === schema === */
 
@@ -178,6 +233,13 @@ typedef struct txq_queue_opts {
     double delay;              /* default delay of a send that gives none
                                   (SQS DelaySeconds), at most 365 days;
                                   default 0 */
+    int encrypt;               /* an encrypted queue: it takes only bodies
+                                  sealed by a client with a key ring
+                                  (txq_client_set_keyring); not for fifo.
+                                  alter: turn it on, only while the queue
+                                  holds no messages and no dead letters */
+    int no_encrypt;            /* alter only: turn encryption off, on the
+                                  same condition */
 } txq_queue_opts;
 
 /*
@@ -287,6 +349,15 @@ typedef struct txq_recv_opts {
  * Returns TXQ_OK with *out an array of *n (>= 1) messages, TXQ_EMPTY with
  * *out NULL and *n 0, TXQ_EINVAL, TXQ_ENOTFOUND, TXQ_ECONN, TXQ_EDB.
  * Ownership: free the array with txq_msgs_free(*out, *n).
+ * Encrypted queues: the bodies are opened with the client's key ring.
+ * When one or more cannot be opened, the call returns TXQ_EDECRYPT (the
+ * message names the first: its id and why) and, unlike other errors,
+ * still hands out *out and *n (free them): each message that failed has
+ * no body and a txq_msg_decrypt_error; the others are whole. It is held as
+ * a good one would be: fail it (txq_fail with permanent: it goes to the
+ * queue's exhausted policy, e.g. the dead letters), or leave it to come
+ * back. txq_claim, txq_pop and txq_pop_finish do the same; with txq_pop,
+ * roll back unless the messages are to be consumed as they are.
  */
 TXQ_API txq_err txq_receive(txq_client *c,
                             PGconn *pg,
@@ -479,6 +550,10 @@ TXQ_API int txq_msg_priority(const txq_msg *m);
 /* Times as seconds since the Unix epoch. */
 TXQ_API double txq_msg_enqueued_at(const txq_msg *m);
 TXQ_API double txq_msg_visible_until(const txq_msg *m);
+/* Why a message of an encrypted queue could not be opened (static text),
+ * or NULL when its body is there. Such a message has no body
+ * (txq_msg_body returns NULL, length 0). */
+TXQ_API const char *txq_msg_decrypt_error(const txq_msg *m);
 
 /* txq_msg_free - free one message. NULL is a no-op. */
 TXQ_API void txq_msg_free(txq_msg *m);
@@ -515,6 +590,20 @@ TXQ_API txq_err txq_discard(txq_client *c,
                             PGconn *pg,
                             int64_t id,
                             const char *reason);
+
+/*
+ * txq_dead_letter - read dead letter id as a message: its queue, attempts,
+ * headers, body (opened with the client's key ring when its queue is
+ * encrypted), ids and times (txq_msg_visible_until: when it failed).
+ * Needs operate on its queue, as the dead_letters view.
+ * Returns TXQ_OK with *out, TXQ_ENOTFOUND, TXQ_EDECRYPT (*out is still
+ * set, without a body: txq_msg_decrypt_error says why), TXQ_ECONN,
+ * TXQ_EDB. Ownership: free *out with txq_msg_free.
+ */
+TXQ_API txq_err txq_dead_letter(txq_client *c,
+                                PGconn *pg,
+                                int64_t id,
+                                txq_msg **out);
 
 /* === topics: publish/subscribe and routing === */
 

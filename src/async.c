@@ -24,6 +24,8 @@ txq__pending_kind(const txq_client *c)
     case TXQ__Q_SEND_BATCH:
     case TXQ__Q_SEND_BATCH_DIRECT:
         return "send_batch";
+    case TXQ__Q_SEND_SEALED:
+        return c->pending_n > 0 ? "send_batch" : "send";
     default:
         return "pop";
     }
@@ -39,6 +41,34 @@ check_idle(txq_client *c, PGconn *pg)
                               "a command is in progress on pg: read its "
                               "results (PQgetResult until NULL) first");
     return TXQ_OK;
+}
+
+/* With a key ring: seal_prepare() (blocking), then, for an encrypted
+ * queue, send_sealed() sent and remembered as pending (batch: its size,
+ * else 0). *sealed = 0: a plain queue, nothing sent. */
+static txq_err
+start_sealed(txq_client *c,
+             PGconn *pg,
+             const char *queue,
+             const void *const *bodies,
+             const size_t *lens,
+             size_t n,
+             size_t batch,
+             const txq_send_opts *opts,
+             int *sealed)
+{
+    txq_err rc;
+
+    *sealed = 0;
+    if (c->keyring == NULL)
+        return TXQ_OK;
+    rc = txq__seal_send(c, pg, queue, bodies, lens, n, opts, 1, NULL, sealed);
+    if (rc == TXQ_OK && *sealed) {
+        c->pending = 1 + (int)TXQ__Q_SEND_SEALED;
+        c->pending_pg = pg;
+        c->pending_n = batch;
+    }
+    return rc;
 }
 
 /* Sends q on pg and remembers it as pending. */
@@ -102,12 +132,15 @@ txq_send_start(txq_client *c,
                const txq_send_opts *opts)
 {
     struct txq__params p;
+    int sealed;
     txq_err rc;
 
     if (c == NULL)
         return TXQ_EINVAL;
     if ((rc = txq__enter(c, pg)) || (rc = check_idle(c, pg)) ||
-        (rc = txq__send_check(c, pg, queue, body, len, opts)))
+        (rc = txq__send_check(c, pg, queue, body, len, opts)) ||
+        (rc = start_sealed(c, pg, queue, &body, &len, 1, 0, opts, &sealed)) ||
+        sealed)
         return rc;
     txq__send_params(&p, queue, body, len, opts);
     return start(c, pg, txq__send_q(c), &p, 0);
@@ -149,13 +182,16 @@ txq_send_batch_start(txq_client *c,
     struct txq__params p;
     unsigned char *array;
     size_t total;
+    int sealed;
     txq_err rc;
 
     if (c == NULL)
         return TXQ_EINVAL;
     if ((rc = txq__enter(c, pg)) || (rc = check_idle(c, pg)) ||
         (rc = txq__send_batch_check(c, pg, queue, bodies, lens, n, opts,
-                                    &total)))
+                                    &total)) ||
+        (rc = start_sealed(c, pg, queue, bodies, lens, n, n, opts, &sealed)) ||
+        sealed)
         return rc;
     array = txq__send_batch_params(c, &p, queue, bodies, lens, n, total, opts);
     if (array == NULL)

@@ -49,6 +49,9 @@ static const char *const templates[TXQ__Q_COUNT] = {
     [TXQ__Q_PUBLISH] = TXQ__SQL_PUBLISH,
     [TXQ__Q_REPLY] = TXQ__SQL_REPLY,
     [TXQ__Q_ACK_RECEIVE] = TXQ__SQL_ACK_RECEIVE,
+    [TXQ__Q_SEAL_PREPARE] = TXQ__SQL_SEAL_PREPARE,
+    [TXQ__Q_SEND_SEALED] = TXQ__SQL_SEND_SEALED,
+    [TXQ__Q_DEAD_LETTER] = TXQ__SQL_DEAD_LETTER,
 };
 
 #define PLACEHOLDER "@extschema@"

@@ -10,6 +10,7 @@
  * attempt is still durable before its handler starts. Otherwise written
  * against the public API.
  */
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -463,6 +464,17 @@ handle_one(txq_consumer *k,
         }
     }
 
+    if (m->open_err != TXQ__OPEN_OK) {
+        /* Its body could not be opened: never handed to the handler, it
+         * fails for good (the queue's exhausted policy: dead letters). */
+        k->begun = 0;
+        ev.result = TXQ_HANDLER_PERMANENT;
+        snprintf(k->err, sizeof k->err,
+                 "TXQ_EDECRYPT: message %" PRId64 " of queue \"%s\": %s", m->id,
+                 m->queue, txq__open_reason(m->open_err));
+        goto failed;
+    }
+
     if (k->begun && PQtransactionStatus(pg) == PQTRANS_INTRANS) {
         k->begun = 0; /* opened with the last ack */
     } else {
@@ -669,6 +681,10 @@ txq_consumer_run(txq_consumer *k, PGconn *pg)
                     break;
                 continue;
             }
+            /* Messages that could not be opened come marked: each fails
+             * in handle_one. */
+            if (rc == TXQ_EDECRYPT)
+                rc = TXQ_OK;
             if (rc != TXQ_OK) {
                 if (rc == TXQ_EDB && PQstatus(pg) == CONNECTION_BAD)
                     rc = TXQ_ECONN;

@@ -1,7 +1,10 @@
 /*
- * dead.c - resolving dead letters in the caller's transaction:
- * txq_requeue, txq_requeue_all and txq_discard.
+ * dead.c - dead letters in the caller's transaction: reading one
+ * (txq_dead_letter, its body opened when its queue is encrypted) and
+ * resolving them: txq_requeue, txq_requeue_all and txq_discard.
  */
+#include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "txq_int.h"
@@ -80,4 +83,37 @@ txq_discard(txq_client *c, PGconn *pg, int64_t id, const char *reason)
     txq__param_int64(&p, id);
     txq__param_text(&p, reason);
     return txq__query_scalar(c, pg, TXQ__Q_DISCARD, &p, buf, sizeof buf, NULL);
+}
+
+txq_err
+txq_dead_letter(txq_client *c, PGconn *pg, int64_t id, txq_msg **out)
+{
+    struct txq__params p;
+    PGresult *r = NULL;
+    txq_msg **msgs = NULL;
+    size_t n = 0;
+    txq_err rc;
+
+    if (out != NULL)
+        *out = NULL;
+    if (c == NULL)
+        return TXQ_EINVAL;
+    if ((rc = txq__enter(c, pg)) || (rc = txq__ensure_schema(c, pg, 0)))
+        return rc;
+    if (out == NULL)
+        return txq__set_error(c, TXQ_EINVAL, "out is NULL");
+    txq__params_init(&p);
+    txq__param_int64(&p, id);
+    if ((rc = txq__query(c, pg, TXQ__Q_DEAD_LETTER, &p, 1, &r)) != TXQ_OK)
+        return rc;
+    rc = txq__msgs_from_result(c, r, &msgs, &n);
+    PQclear(r);
+    if (rc == TXQ_EMPTY)
+        return txq__set_error(c, TXQ_ENOTFOUND,
+                              "dead letter %" PRId64 " not found", id);
+    if (rc == TXQ_OK || rc == TXQ_EDECRYPT) {
+        *out = msgs[0];
+        free(msgs);
+    }
+    return rc;
 }

@@ -41,6 +41,8 @@ txq_strerror(txq_err err)
         return "no route matches the message";
     case TXQ_EPERM:
         return "permission denied";
+    case TXQ_EDECRYPT:
+        return "a message of an encrypted queue could not be decrypted";
     }
     return "unknown error";
 }
@@ -145,6 +147,8 @@ txq__classify(const char *sqlstate, PGconn *pg)
         return TXQ_ESTATE;
     if (strcmp(sqlstate, "TQ004") == 0)
         return TXQ_ENOROUTE;
+    if (strcmp(sqlstate, "TQ005") == 0)
+        return TXQ_EINVAL;
     if (strcmp(sqlstate, "42501") == 0)
         return TXQ_EPERM;
     if (strcmp(sqlstate, "42710") == 0)

@@ -1,6 +1,7 @@
 /*
  * msg.c - received messages: decoding a binary receive row into one
- * allocation per message, the accessors, and freeing.
+ * allocation per message (a sealed body opened in place, seal.c), the
+ * accessors, and freeing.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -21,9 +22,11 @@ enum {
     COL_GROUP,
     COL_ENQUEUED_AT,
     COL_VISIBLE_UNTIL,
+    COL_SEALED,
     N_COLS
 };
 
+#define OID_BOOL  16
 #define OID_BYTEA 17
 #define OID_INT8  20
 #define OID_INT4  23
@@ -32,7 +35,7 @@ enum {
 
 static const Oid col_types[N_COLS] = {
     OID_INT8, OID_TEXT, OID_INT4, OID_TEXT, OID_BYTEA, OID_TEXT,
-    OID_TEXT, OID_INT4, OID_TEXT, OID_TSTZ, OID_TSTZ,
+    OID_TEXT, OID_INT4, OID_TEXT, OID_TSTZ, OID_TSTZ,  OID_BOOL,
 };
 
 txq_err
@@ -151,6 +154,7 @@ txq__msg_from_row(txq_client *c, const PGresult *res, int row, txq_msg **out)
     m->enqueued_at = epoch_secs(enq);
     m->visible_until = epoch_secs(vis);
     m->body_len = body_len;
+    m->open_err = TXQ__OPEN_OK;
     pos = (char *)(m + 1);
     m->body = pos;
     memcpy(pos, PQgetvalue(res, row, COL_BODY), body_len);
@@ -162,6 +166,11 @@ txq__msg_from_row(txq_client *c, const PGresult *res, int row, txq_msg **out)
     m->reply_to = put_text(res, row, COL_REPLY_TO, &pos);
     m->group = put_text(res, row, COL_GROUP, &pos);
     *out = m;
+    /* The queue is encrypted (NULL: it is gone; nothing to open). */
+    if (!PQgetisnull(res, row, COL_SEALED) &&
+        PQgetlength(res, row, COL_SEALED) == 1 &&
+        PQgetvalue(res, row, COL_SEALED)[0] != 0)
+        return txq__open_msg(c, m);
     return TXQ_OK;
 }
 
@@ -188,7 +197,7 @@ txq_msg_body(const txq_msg *m, size_t *len)
 {
     if (len != NULL)
         *len = m != NULL ? m->body_len : 0;
-    return m != NULL ? m->body : NULL;
+    return m != NULL && m->open_err == TXQ__OPEN_OK ? m->body : NULL;
 }
 
 const char *

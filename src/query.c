@@ -117,6 +117,8 @@ hot(enum txq__q q)
     case TXQ__Q_TAKE:
     case TXQ__Q_POP:
     case TXQ__Q_POP_DIRECT:
+    case TXQ__Q_SEAL_PREPARE:
+    case TXQ__Q_SEND_SEALED:
         return 1;
     default:
         return 0;

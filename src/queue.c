@@ -62,6 +62,15 @@ check_opts(txq_client *c, const txq_queue_opts *o, int alter)
         return txq__set_error(c, TXQ_EINVAL,
                               "clear_expire_after and expire_after are both "
                               "set");
+    if (!alter && o->no_encrypt)
+        return txq__set_error(c, TXQ_EINVAL,
+                              "no_encrypt is for txq_queue_alter only");
+    if (o->encrypt && o->no_encrypt)
+        return txq__set_error(c, TXQ_EINVAL,
+                              "encrypt and no_encrypt are both set");
+    if (o->encrypt && o->fifo)
+        return txq__set_error(c, TXQ_EINVAL,
+                              "a fifo queue cannot be encrypted");
     if (o->clear_archive_for && o->archive_for != 0)
         return txq__set_error(c, TXQ_EINVAL,
                               "clear_archive_for and archive_for are both "
@@ -133,6 +142,10 @@ create_or_alter(txq_client *c,
         txq__param_bool(&p, opts->clear_archive_for);
     }
     txq__param_secs(&p, opts->delay, 1);
+    if (opts->encrypt || opts->no_encrypt)
+        txq__param_bool(&p, opts->encrypt != 0);
+    else
+        txq__param_text(&p, NULL);
     return txq__query_scalar(c, pg,
                              alter ? TXQ__Q_QUEUE_ALTER : TXQ__Q_QUEUE_CREATE,
                              &p, buf, sizeof buf, NULL);

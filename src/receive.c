@@ -23,7 +23,8 @@ txq__msgs_from_result(txq_client *c,
 {
     txq_msg **msgs = NULL;
     size_t rows, i = 0;
-    txq_err rc;
+    txq_err rc, first = TXQ_OK;
+    char errmsg[TXQ__ERRMSG_SIZE];
 
     rc = txq__check_msg_result(c, r);
     if (rc != TXQ_OK)
@@ -36,14 +37,23 @@ txq__msgs_from_result(txq_client *c,
         return txq__set_error(c, TXQ_ENOMEM, "out of memory");
     for (i = 0; i < rows; i++) {
         rc = txq__msg_from_row(c, r, (int)i, &msgs[i]);
+        if (rc == TXQ_EDECRYPT) {
+            /* Kept, without its body; the first one is reported. */
+            if (first == TXQ_OK)
+                memcpy(errmsg, c->errmsg, sizeof errmsg);
+            first = rc;
+            continue;
+        }
         if (rc != TXQ_OK) {
-            txq_msgs_free(msgs, i);
+            txq_msgs_free(msgs, msgs[i] != NULL ? i + 1 : i);
             return rc;
         }
     }
     *out = msgs;
     *n = rows;
-    return TXQ_OK;
+    if (first != TXQ_OK)
+        txq__copy_message(c, errmsg);
+    return first;
 }
 
 /* The messages a receive-shaped statement q returns: txq.receive
@@ -225,7 +235,9 @@ txq__ack_claim_commit(txq_client *c,
     }
     /* Committed: the ack, and the claim of what came back. */
     rc = txq__msgs_from_result(c, res[base], out, n);
-    if (rc == TXQ_EMPTY)
+    /* A message that could not be opened is handed out marked as such
+     * (the consumer fails it). */
+    if (rc == TXQ_EMPTY || rc == TXQ_EDECRYPT)
         rc = TXQ_OK;
     *after_ok = 1;
     for (int i = base + 2; i < nres; i++) {

@@ -157,6 +157,16 @@ txq_send(txq_client *c,
         return TXQ_EINVAL;
     if ((rc = txq__send_check(c, pg, queue, body, len, opts)))
         return rc;
+    if (c->keyring != NULL) {
+        int sealed;
+
+        rc =
+            txq__seal_send(c, pg, queue, &body, &len, 1, opts, 0, &id, &sealed);
+        if (rc == TXQ_OK && sealed && out_id != NULL)
+            *out_id = id;
+        if (rc != TXQ_OK || sealed)
+            return rc;
+    }
     txq__send_params(&p, queue, body, len, opts);
     ts = PQtransactionStatus(pg);
     q = SEND_Q(c);
@@ -174,13 +184,23 @@ txq_send(txq_client *c,
     return TXQ_OK;
 }
 
-static void
-put_be32(unsigned char *p, uint32_t v)
+void
+txq__put_be32(unsigned char *p, uint32_t v)
 {
     p[0] = (unsigned char)(v >> 24);
     p[1] = (unsigned char)(v >> 16);
     p[2] = (unsigned char)(v >> 8);
     p[3] = (unsigned char)v;
+}
+
+void
+txq__bytea_array_header(unsigned char *p, size_t n)
+{
+    txq__put_be32(p, 1);
+    txq__put_be32(p + 4, 0);
+    txq__put_be32(p + 8, OID_BYTEA);
+    txq__put_be32(p + 12, (uint32_t)n);
+    txq__put_be32(p + 16, 1);
 }
 
 /* The bytea[] of the batch in PostgreSQL's binary array format: ndim,
@@ -197,14 +217,10 @@ build_array(const void *const *bodies,
 
     if (buf == NULL)
         return NULL;
-    put_be32(p, 1);
-    put_be32(p + 4, 0);
-    put_be32(p + 8, OID_BYTEA);
-    put_be32(p + 12, (uint32_t)n);
-    put_be32(p + 16, 1);
+    txq__bytea_array_header(p, n);
     p += 20;
     for (size_t i = 0; i < n; i++) {
-        put_be32(p, (uint32_t)lens[i]);
+        txq__put_be32(p, (uint32_t)lens[i]);
         if (lens[i] > 0)
             memcpy(p + 4, bodies[i], lens[i]);
         p += 4 + lens[i];
@@ -328,6 +344,14 @@ txq_send_batch(txq_client *c,
     if ((rc = txq__send_batch_check(c, pg, queue, bodies, lens, n, opts,
                                     &total)))
         return rc;
+    if (c->keyring != NULL) {
+        int sealed;
+
+        rc = txq__seal_send(c, pg, queue, bodies, lens, n, opts, 0, out_ids,
+                            &sealed);
+        if (rc != TXQ_OK || sealed)
+            return rc;
+    }
     array = txq__send_batch_params(c, &p, queue, bodies, lens, n, total, opts);
     if (array == NULL)
         return TXQ_ENOMEM;

@@ -49,6 +49,9 @@ enum txq__q {
     TXQ__Q_TAKE,
     TXQ__Q_POP,
     TXQ__Q_POP_DIRECT,
+    TXQ__Q_SEAL_PREPARE,
+    TXQ__Q_SEND_SEALED,
+    TXQ__Q_DEAD_LETTER,
     TXQ__Q_COUNT
 };
 
@@ -125,7 +128,8 @@ enum txq__q {
     "i_expire_after => make_interval(secs => $10::float8), "      \
     "i_dedup_window => make_interval(secs => $11::float8), "      \
     "i_archive_for => make_interval(secs => $12::float8), "       \
-    "i_delay => make_interval(secs => $13::float8))"
+    "i_delay => make_interval(secs => $13::float8), "             \
+    "i_encrypt => $14::boolean)"
 
 #define TXQ__SQL_QUEUE_ALTER                                      \
     "select 1 from @extschema@.alter_queue($1::text, "            \
@@ -141,7 +145,8 @@ enum txq__q {
     "i_archive_for => make_interval(secs => $11::float8), "       \
     "i_clear_expire_after => $12::boolean, "                      \
     "i_clear_archive_for => $13::boolean, "                       \
-    "i_delay => make_interval(secs => $14::float8))"
+    "i_delay => make_interval(secs => $14::float8), "             \
+    "i_encrypt => $15::boolean)"
 
 #define TXQ__SQL_QUEUE_DROP \
     "select @extschema@.drop_queue($1::text, $2::boolean)"
@@ -178,10 +183,11 @@ enum txq__q {
 
 /* Conditions on the queue row q only (so they run once per statement):
  * the grant (_may() inlined, as the row policy has it; refused, send()
- * raises the error; a role not under row security, the owner, may), the
+ * raises the error; a role not under row security, the owner, may), a
+ * plain queue (an encrypted one: send() refuses the plaintext), the
  * options' and the wake-up. */
 #define TXQ__SQL_DIRECT_CHECKS                                          \
-    "q.name = $1::text and q.kind = 'standard' "                        \
+    "q.name = $1::text and q.kind = 'standard' and not q.encrypt "      \
     "and (not pg_catalog.row_security_active('@extschema@.messages') "  \
     "or exists (select from @extschema@.queue_grants g "                \
     "where (g.queue_id = q.queue_id or g.queue_id is null) "            \
@@ -233,6 +239,13 @@ enum txq__q {
     "select t.id from " TXQ__SQL_SEND_BATCH_CALL " as t(id) "              \
     "where not exists (select from m)"
 
+/* The last column of the statements that return messages: whether the
+ * queue named by parameter $1 ($3 for ACK_RECEIVE) is encrypted (its
+ * bodies are sealed, and msg.c opens them). A subquery without outer
+ * references: evaluated once per statement, when a row comes back. */
+#define TXQ__SQL_SEALED_1 "(select @extschema@._encrypted($1::text)) "
+#define TXQ__SQL_SEALED_3 "(select @extschema@._encrypted($3::text)) "
+
 /* Requested with binary results; msg.c decodes the columns in this order
  * and checks their types. The timestamps go out as they are (8 bytes,
  * decoded in msg.c): extract(epoch ...) is numeric since PostgreSQL 14,
@@ -240,23 +253,23 @@ enum txq__q {
 #define TXQ__SQL_RECEIVE                                    \
     "select id, queue, attempts, headers::text, body, "     \
     "correlation_id, reply_to, priority::int4, group_key, " \
-    "enqueued_at, visible_until "                           \
+    "enqueued_at, visible_until, " TXQ__SQL_SEALED_1        \
     "from @extschema@.receive($1::text, $2::int, "          \
     "i_visibility_timeout => make_interval(secs => $3::float8))"
 
 /* txq_receive inside a transaction: held by a row lock, nothing written;
  * columns as in RECEIVE, visible_until infinite (the transaction's end). */
-#define TXQ__SQL_TAKE                                       \
-    "select id, queue, attempts, headers::text, body, "     \
-    "correlation_id, reply_to, priority::int4, group_key, " \
-    "enqueued_at, coalesce(visible_until, 'infinity') "     \
+#define TXQ__SQL_TAKE                                                      \
+    "select id, queue, attempts, headers::text, body, "                    \
+    "correlation_id, reply_to, priority::int4, group_key, "                \
+    "enqueued_at, coalesce(visible_until, 'infinity'), " TXQ__SQL_SEALED_1 \
     "from @extschema@.take($1::text, $2::int)"
 
 /* txq_pop: taken and acked in one statement; columns as in TAKE. */
-#define TXQ__SQL_POP                                        \
-    "select id, queue, attempts, headers::text, body, "     \
-    "correlation_id, reply_to, priority::int4, group_key, " \
-    "enqueued_at, coalesce(visible_until, 'infinity') "     \
+#define TXQ__SQL_POP                                                       \
+    "select id, queue, attempts, headers::text, body, "                    \
+    "correlation_id, reply_to, priority::int4, group_key, "                \
+    "enqueued_at, coalesce(visible_until, 'infinity'), " TXQ__SQL_SEALED_1 \
     "from @extschema@.pop($1::text, $2::int)"
 
 /* The same pop without a plpgsql call, for a role that may delete from
@@ -264,7 +277,8 @@ enum txq__q {
  * asked once per connection, SCHEMA_VERSION): one statement deletes the
  * front of a standard queue that keeps no archive and sets no expiry,
  * deletes the error history of those that had failed, and counts them
- * acked in this backend's counter row, as pop() does. Any other queue, an
+ * acked in this backend's counter row, as pop() does. Any other queue (an
+ * encrypted one too: this branch's bodies are never sealed), an
  * unknown one, a bad max or row security in force: nothing deleted here,
  * pop() does it (or raises its error) in the same statement. Columns as
  * in TAKE, in pop()'s order. The limit is a subquery so that the plan
@@ -275,6 +289,7 @@ enum txq__q {
     "with q as (select q.queue_id, q.name from @extschema@.queues q "        \
     "where q.name = $1::text and q.kind = 'standard' "                       \
     "and q.archive_for is null and q.expire_after is null "                  \
+    "and not q.encrypt "                                                     \
     "and $2::int between 1 and 100000 "                                      \
     "and not pg_catalog.row_security_active('@extschema@.messages')), "      \
     "d as (delete from @extschema@.messages m where m.id = any (array("      \
@@ -299,7 +314,8 @@ enum txq__q {
     "set acked = c.acked + excluded.acked) "                                 \
     "(select d.id, (select q.name from q), d.attempts + 1, "                 \
     "d.headers::text, d.body, d.correlation_id, d.reply_to, "                \
-    "d.priority::int4, d.group_key, d.enqueued_at, 'infinity'::timestamptz " \
+    "d.priority::int4, d.group_key, d.enqueued_at, "                         \
+    "'infinity'::timestamptz, false "                                        \
     "from d order by d.priority desc, d.visible_at, d.id) "                  \
     "union all (" TXQ__SQL_POP " where not exists (select from q))"
 
@@ -314,7 +330,7 @@ enum txq__q {
 #define TXQ__SQL_ACK_RECEIVE                                           \
     "select id, queue, attempts, headers::text, body, "                \
     "correlation_id, reply_to, priority::int4, group_key, "            \
-    "enqueued_at, visible_until "                                      \
+    "enqueued_at, visible_until, " TXQ__SQL_SEALED_3                   \
     "from @extschema@.ack_receive($1::bigint[], $2::int[], $3::text, " \
     "$4::int, i_visibility_timeout => make_interval(secs => $5::float8))"
 
@@ -365,5 +381,31 @@ enum txq__q {
 /* $3 is a binary bytea. NULL when the reply queue is gone. */
 #define TXQ__SQL_REPLY \
     "select @extschema@.reply($1::text, $2::text, $3, $4::jsonb)"
+
+/* === encrypted queues (seal.c) === */
+
+/* $1 queue, $2 how many ids, $3 headers (NULL: {}). One row: the reserved
+ * ids as a bigint[] text (NULL for a plain queue), the headers as the
+ * server prints jsonb, and whether the queue is encrypted. */
+#define TXQ__SQL_SEAL_PREPARE       \
+    "select ids, headers, encrypt " \
+    "from @extschema@.seal_prepare($1::text, $2::int, $3::jsonb)"
+
+/* $1 queue, $2 the ids (bigint[] text), $3 a binary bytea[] of envelopes;
+ * $4..$9: headers, delay, priority, group, correlation_id, reply_to. */
+#define TXQ__SQL_SEND_SEALED                                            \
+    "select t.id from @extschema@.send_sealed($1::text, $2::bigint[], " \
+    "$3, i_headers => $4::jsonb, "                                      \
+    "i_delay => make_interval(secs => $5::float8), "                    \
+    "i_priority => $6::int, i_group => $7::text, "                      \
+    "i_correlation_id => $8::text, i_reply_to => $9::text) as t(id)"
+
+/* A dead letter as a message (dead.c): columns as in RECEIVE, the time
+ * it failed for visible_until, whether its queue is encrypted last. */
+#define TXQ__SQL_DEAD_LETTER                                \
+    "select id, queue, attempts, headers::text, body, "     \
+    "correlation_id, reply_to, priority::int4, group_key, " \
+    "enqueued_at, failed_at, coalesce(encrypted, false) "   \
+    "from @extschema@.dead_letters where id = $1::bigint"
 
 #endif /* TXQ_SQL_TEXT_H */

@@ -69,6 +69,9 @@ struct txq_client {
     int pending;
     const PGconn *pending_pg;
     size_t pending_n; /* a batch's size */
+    /* The key ring that seals and opens bodies of encrypted queues
+     * (borrowed; NULL: none). */
+    const txq_keyring *keyring;
 };
 
 /* === messages === */
@@ -85,8 +88,10 @@ struct txq_msg {
     const char *correlation_id; /* NULL when absent */
     const char *reply_to;
     const char *group;
-    char *body; /* followed by a NUL byte; all strings live in the same
-                   allocation as the struct */
+    char *body;   /* followed by a NUL byte; all strings live in the same
+                     allocation as the struct */
+    int open_err; /* enum txq__open_err: why a sealed body could not be
+                     opened (then body_len is 0 and the bytes are wiped) */
 };
 
 /* === err.c === */
@@ -436,6 +441,77 @@ txq_err txq__wait_receive(txq_client *c,
                           double wait_secs,
                           txq_msg ***out,
                           size_t *n);
+
+/* === keyring.c: keys of encrypted queues === */
+
+#define TXQ__KEY_BYTES  32
+#define TXQ__KEY_ID_MAX 32
+
+struct txq__key {
+    char id[TXQ__KEY_ID_MAX + 1];
+    unsigned char key[TXQ__KEY_BYTES];
+};
+
+struct txq_keyring {
+    size_t n;
+    struct txq__key *keys; /* sodium_malloc'd; keys[n - 1] seals */
+};
+
+/* Returns: the key with id (idlen bytes, not NUL-terminated), or NULL. */
+const struct txq__key *
+txq__keyring_find(const txq_keyring *kr, const char *id, size_t idlen);
+
+/* Returns: 0, or -1 when libsodium cannot be initialised. Thread-safe. */
+int txq__sodium_init(void);
+
+/* === seal.c: sealing and opening bodies === */
+
+enum txq__open_err {
+    TXQ__OPEN_OK = 0,
+    TXQ__OPEN_NO_KEYRING,
+    TXQ__OPEN_NOT_SEALED,
+    TXQ__OPEN_UNKNOWN_KEY,
+    TXQ__OPEN_FORGED
+};
+
+/* Static text for an enum txq__open_err. */
+const char *txq__open_reason(int err);
+
+/*
+ * txq__open_msg - open m's sealed body in place with c's key ring: the
+ * body becomes the plaintext, or (on failure) empty and wiped, with
+ * m->open_err set. Returns: TXQ_OK, TXQ_EDECRYPT (message set on c, naming
+ * m), TXQ_ENOMEM.
+ */
+txq_err txq__open_msg(txq_client *c, txq_msg *m);
+
+/*
+ * txq__seal_send - the send of txq_send / txq_send_batch when c has a key
+ * ring: seal_prepare() (a round trip) tells whether queue is encrypted;
+ * when it is not, *sealed = 0 and nothing was sent (send as usual); when
+ * it is, the n bodies are sealed and sent with send_sealed(), *sealed = 1,
+ * and out_ids (may be NULL) gets the ids. With start, send_sealed() is
+ * only sent (txq__send_query; the caller reads the answer).
+ * Returns: TXQ_OK or the error (message set).
+ */
+txq_err txq__seal_send(txq_client *c,
+                       PGconn *pg,
+                       const char *queue,
+                       const void *const *bodies,
+                       const size_t *lens,
+                       size_t n,
+                       const txq_send_opts *opts,
+                       int start,
+                       int64_t *out_ids,
+                       int *sealed);
+
+/* send.c: the big-endian 32-bit v at p. */
+void txq__put_be32(unsigned char *p, uint32_t v);
+
+/* send.c: the 20-byte header of a one-dimensional binary bytea[] of n
+ * elements at p (each element follows as a 4-byte length and its
+ * bytes). */
+void txq__bytea_array_header(unsigned char *p, size_t n);
 
 /* === msg.c === */
 

@@ -32,6 +32,7 @@ typedef struct cli {
     char schema[CLI_NAME_MAX]; /* validated [a-z_][a-z0-9_]{0,62} */
     PGconn *pg;                /* open after cli_connect */
     txq_client *c;             /* bound to schema */
+    txq_keyring *keyring;      /* --key-file, attached to c (cli_use_keys) */
 } cli;
 
 /* One command: name, handler (argv[0] is the command's own name) and the
@@ -77,6 +78,13 @@ PGresult *cli_query(cli *ctx,
                     const char *sql,
                     int nparams,
                     const char *const *params);
+
+/*
+ * cli_use_keys - load the key file at path (NULL: none, nothing done) and
+ * attach it to ctx->c (after cli_connect). Returns CLI_OK or CLI_ERR
+ * (reported).
+ */
+int cli_use_keys(cli *ctx, const char *path);
 
 /* cli_begin / cli_commit / cli_rollback - plain transaction control on
  * ctx->pg. Return CLI_OK or CLI_ERR (reported; rollback never reports). */
@@ -210,6 +218,11 @@ void cli_json_value(cli_buf *b, const PGresult *res, int row, int col);
  * cli_json_body. Returns CLI_OK, or CLI_ERR (reported) when out of memory.
  */
 int cli_json_row(cli_buf *b, const PGresult *res, int row);
+
+/* cli_json_row with body (len bytes) in place of the row's body column
+ * (body NULL: the column's own). */
+int cli_json_row_body(
+    cli_buf *b, const PGresult *res, int row, const char *body, size_t len);
 
 /*
  * cli_build_headers - the JSON object of n KEY=VALUE arguments (the last

@@ -12,13 +12,14 @@
 
 static const char dead_usage[] =
     "usage: txq dead list [QUEUE] [--limit N] [--json]\n"
-    "       txq dead show ID [--json]\n"
+    "       txq dead show ID [--json] [--key-file FILE]\n"
     "       txq dead requeue ID\n"
     "       txq dead requeue --all QUEUE\n"
     "       txq dead discard ID --reason R\n"
     "\n"
     "list   the oldest dead letters first (default limit 100)\n"
     "show   one dead letter in full: error history, headers and body\n"
+    "       (of an encrypted queue: opened with the keys of --key-file)\n"
     "requeue  put it back on its queue with a fresh attempt count (edit\n"
     "       body or headers first with a plain UPDATE of txq.dead_letters)\n"
     "discard  delete it for good; the reason goes to the audit log\n";
@@ -31,7 +32,7 @@ static const char dead_usage[] =
 static const char show_sql[] =
     "select id, queue, reason, attempts, failed_at, enqueued_at, priority,"
     " group_key as \"group\", correlation_id, reply_to, headers, last_error,"
-    " errors, body from @s@.dead_letters where id = $1::bigint";
+    " errors, encrypted, body from @s@.dead_letters where id = $1::bigint";
 
 static const char errors_sql[] =
     "select e->>'attempt' as attempt, e->>'failed_at' as failed_at,"
@@ -57,6 +58,7 @@ struct dead_opts {
     int all;
     int64_t limit;
     const char *reason;
+    const char *key_file;
 };
 
 static int
@@ -67,6 +69,7 @@ parse_opts(int argc, char **argv, const char *allowed, struct dead_opts *o)
         {"limit", required_argument, NULL, 'l'},
         {"all", no_argument, NULL, 'a'},
         {"reason", required_argument, NULL, 'r'},
+        {"key-file", required_argument, NULL, 'k'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     int opt, rc;
@@ -90,6 +93,8 @@ parse_opts(int argc, char **argv, const char *allowed, struct dead_opts *o)
             o->all = 1;
         else if (opt == 'r')
             o->reason = optarg;
+        else if (opt == 'k')
+            o->key_file = optarg;
         else if (opt == 'l') {
             rc = cli_parse_int("--limit", optarg, 1, INT64_MAX, &o->limit);
             if (rc != CLI_OK)
@@ -214,11 +219,14 @@ dead_show(cli *ctx, int argc, char **argv)
     const char *params[1];
     char idtext[24];
     int64_t id;
-    int rc = parse_opts(argc, argv, "j", &o), bc;
+    int rc = parse_opts(argc, argv, "jk", &o), bc;
     PGresult *res;
     unsigned char *body = NULL;
+    const char *shown;
+    txq_msg *m = NULL;
     size_t len = 0;
     cli_buf b = {0};
+    txq_err err;
 
     if (rc >= 0)
         return rc;
@@ -228,6 +236,8 @@ dead_show(cli *ctx, int argc, char **argv)
     if (rc != CLI_OK)
         return rc;
     rc = cli_connect(ctx, 1);
+    if (rc == CLI_OK)
+        rc = cli_use_keys(ctx, o.key_file);
     if (rc != CLI_OK)
         return rc;
     params[0] = idtext;
@@ -238,31 +248,48 @@ dead_show(cli *ctx, int argc, char **argv)
         PQclear(res);
         return cli_fail(CLI_ERR, "dead letter %s not found", idtext);
     }
+    /* Sealed, and the keys given: the body opened by libtxq (the dead
+     * letter kept its id, queue and headers, which the seal binds). */
+    shown = NULL;
+    if (o.key_file != NULL &&
+        strcmp(PQgetvalue(res, 0, PQfnumber(res, "encrypted")), "t") == 0) {
+        err = txq_dead_letter(ctx->c, ctx->pg, id, &m);
+        if (err != TXQ_OK) {
+            rc = cli_txq_fail(ctx, err, "dead show");
+            goto out;
+        }
+        shown = txq_msg_body(m, &len);
+    }
     if (o.json) {
-        rc = cli_json_row(&b, res, 0);
+        rc = cli_json_row_body(&b, res, 0, shown, len);
         goto out;
     }
-    bc = PQfnumber(res, "body");
-    body = PQunescapeBytea((const unsigned char *)PQgetvalue(res, 0, bc), &len);
-    if (body == NULL) {
-        rc = cli_fail(CLI_ERR, "out of memory");
-        goto out;
+    if (shown == NULL) {
+        bc = PQfnumber(res, "body");
+        body = PQunescapeBytea((const unsigned char *)PQgetvalue(res, 0, bc),
+                               &len);
+        if (body == NULL) {
+            rc = cli_fail(CLI_ERR, "out of memory");
+            goto out;
+        }
+        shown = (const char *)body;
     }
     rc = show_text(ctx, res, idtext, &b);
     if (rc != CLI_OK)
         goto out;
-    if (printable((const char *)body, len)) {
+    if (printable(shown, len)) {
         cli_buf_printf(&b, "body (%zu bytes):\n", len);
-        cli_buf_putn(&b, body, len);
-        if (len == 0 || body[len - 1] != '\n')
+        cli_buf_putn(&b, shown, len);
+        if (len == 0 || shown[len - 1] != '\n')
             cli_buf_putn(&b, "\n", 1);
     } else {
         cli_buf_printf(&b, "body (%zu bytes, base64):\n", len);
-        cli_base64(&b, body, len);
+        cli_base64(&b, (const unsigned char *)shown, len);
         cli_buf_putn(&b, "\n", 1);
     }
 out:
     PQfreemem(body);
+    txq_msg_free(m);
     PQclear(res);
     if (rc == CLI_OK)
         rc = cli_buf_write(&b);

@@ -23,7 +23,9 @@ static const char send_usage[] =
     "  --priority N         higher first, -32768..32767 (default 0)\n"
     "  --header K=V         a header (repeatable; the last K wins)\n"
     "  --correlation-id C   request/reply correlation id\n"
-    "  --reply-to Q         request/reply: the queue for the reply\n";
+    "  --reply-to Q         request/reply: the queue for the reply\n"
+    "  --key-file FILE      keys (mode 0600) that seal the body for an\n"
+    "                       encrypted queue (docs/security.md)\n";
 
 static const char publish_usage[] =
     "usage: txq publish TOPIC [BODY|-] [OPTIONS]\n"
@@ -40,7 +42,7 @@ static const char publish_usage[] =
 
 static const char recv_usage[] =
     "usage: txq recv QUEUE [--max N] [--wait S] [--visibility-timeout S]\n"
-    "                      [--ack]\n"
+    "                      [--ack] [--key-file FILE]\n"
     "\n"
     "Claim up to N ready messages (default 1) and print each as one JSON\n"
     "object per line: id, queue, attempts, headers, and body as a string\n"
@@ -49,7 +51,10 @@ static const char recv_usage[] =
     "the messages stay invisible for the visibility timeout, then come\n"
     "back; with --ack they are acknowledged after being printed.\n"
     "--wait S waits up to S seconds for a message when none is ready.\n"
-    "Nothing received is not an error (no output, exit 0).\n";
+    "Nothing received is not an error (no output, exit 0).\n"
+    "--key-file FILE opens the bodies of an encrypted queue; a message that\n"
+    "does not open is not printed (nor acked): each is named on stderr and\n"
+    "the exit code is 1.\n";
 
 static const char peek_usage[] =
     "usage: txq peek QUEUE [-n N]\n"
@@ -177,7 +182,16 @@ static int
 send_or_publish(cli *ctx, int argc, char **argv, int publish)
 {
     const char *cmd = publish ? "publish" : "send";
-    enum { O_GROUP = 1000, O_DEDUP, O_DELAY, O_PRIO, O_HDR, O_CORR, O_REPLY };
+    enum {
+        O_GROUP = 1000,
+        O_DEDUP,
+        O_DELAY,
+        O_PRIO,
+        O_HDR,
+        O_CORR,
+        O_REPLY,
+        O_KEYS
+    };
     static const struct option longopts[] = {
         {"group", required_argument, NULL, O_GROUP},
         {"dedup", required_argument, NULL, O_DEDUP},
@@ -186,9 +200,11 @@ send_or_publish(cli *ctx, int argc, char **argv, int publish)
         {"header", required_argument, NULL, O_HDR},
         {"correlation-id", required_argument, NULL, O_CORR},
         {"reply-to", required_argument, NULL, O_REPLY},
+        {"key-file", required_argument, NULL, O_KEYS},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     txq_send_opts so = {0};
+    const char *key_file = NULL;
     char **hdr = calloc((size_t)argc + 1, sizeof *hdr);
     cli_buf headers = {0};
     char *body = NULL, *owned = NULL;
@@ -229,6 +245,9 @@ send_or_publish(cli *ctx, int argc, char **argv, int publish)
             rc = cli_check_queue_name(optarg);
             so.reply_to = optarg;
             break;
+        case O_KEYS:
+            key_file = optarg;
+            break;
         case ':':
             rc = cli_usage_error(cmd, "%s needs a value", argv[optind - 1]);
             break;
@@ -265,6 +284,8 @@ send_or_publish(cli *ctx, int argc, char **argv, int publish)
         body = owned;
     }
     rc = cli_connect(ctx, 1);
+    if (rc == CLI_OK)
+        rc = cli_use_keys(ctx, key_file);
     if (rc != CLI_OK)
         goto out;
     if (publish) {
@@ -375,15 +396,18 @@ queue_and_connect(cli *ctx, const char *cmd, int argc, char **argv)
 int
 cli_cmd_recv(cli *ctx, int argc, char **argv)
 {
-    enum { O_MAX = 1000, O_WAIT, O_VT, O_ACK };
+    enum { O_MAX = 1000, O_WAIT, O_VT, O_ACK, O_KEYS };
     static const struct option longopts[] = {
         {"max", required_argument, NULL, O_MAX},
         {"wait", required_argument, NULL, O_WAIT},
         {"visibility-timeout", required_argument, NULL, O_VT},
         {"ack", no_argument, NULL, O_ACK},
+        {"key-file", required_argument, NULL, O_KEYS},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     txq_recv_opts ro = {0};
+    const char *key_file = NULL;
+    size_t good = 0;
     int64_t max = 1;
     int opt, ack = 0, rc;
     txq_msg **msgs = NULL;
@@ -411,6 +435,9 @@ cli_cmd_recv(cli *ctx, int argc, char **argv)
         case O_ACK:
             ack = 1;
             break;
+        case O_KEYS:
+            key_file = optarg;
+            break;
         case ':':
             rc = cli_usage_error("recv", "%s needs a value", argv[optind - 1]);
             break;
@@ -422,21 +449,38 @@ cli_cmd_recv(cli *ctx, int argc, char **argv)
             return rc;
     }
     rc = queue_and_connect(ctx, "recv", argc, argv);
+    if (rc == CLI_OK)
+        rc = cli_use_keys(ctx, key_file);
     if (rc != CLI_OK)
         return rc;
     err = txq_claim(ctx->c, ctx->pg, argv[optind], (size_t)max, &ro, &msgs, &n);
     if (err == TXQ_EMPTY)
         return CLI_OK;
-    if (err != TXQ_OK)
+    if (err != TXQ_OK && err != TXQ_EDECRYPT)
         return cli_txq_fail(ctx, err, "recv");
-    for (size_t i = 0; i < n; i++)
-        msg_json(&b, msgs[i]);
+    /* Those that did not open are left claimed (they come back, and end
+     * in the queue's exhausted policy): the others are printed first. */
+    for (size_t i = 0; i < n; i++) {
+        txq_msg *t = msgs[i];
+
+        if (txq_msg_decrypt_error(t) != NULL)
+            continue;
+        msg_json(&b, t);
+        msgs[i] = msgs[good];
+        msgs[good++] = t;
+    }
     rc = cli_buf_write(&b);
     /* Ack only what has reached the reader. */
     if (rc == CLI_OK && fflush(stdout) != 0)
         rc = cli_fail(CLI_ERR, "cannot write output");
-    if (rc == CLI_OK && ack)
-        rc = ack_all(ctx, msgs, n);
+    if (rc == CLI_OK && ack && good > 0)
+        rc = ack_all(ctx, msgs, good);
+    if (rc == CLI_OK && good < n)
+        rc = cli_fail(CLI_ERR,
+                      "recv: message %" PRId64 " of queue \"%s\" (and %zu "
+                      "more) could not be decrypted: %s",
+                      txq_msg_id(msgs[good]), txq_msg_queue(msgs[good]),
+                      n - good - 1, txq_msg_decrypt_error(msgs[good]));
     cli_buf_free(&b);
     txq_msgs_free(msgs, n);
     return rc;

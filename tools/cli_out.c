@@ -56,21 +56,28 @@ cli_json_value(cli_buf *b, const PGresult *res, int row, int col)
 int
 cli_json_row(cli_buf *b, const PGresult *res, int row)
 {
+    return cli_json_row_body(b, res, row, NULL, 0);
+}
+
+int
+cli_json_row_body(
+    cli_buf *b, const PGresult *res, int row, const char *given, size_t len)
+{
     int bc = PQfnumber(res, "body");
     unsigned char *body = NULL;
-    size_t len = 0;
 
-    if (bc >= 0 && PQftype(res, bc) == OID_BYTEA &&
+    if (given == NULL && bc >= 0 && PQftype(res, bc) == OID_BYTEA &&
         !PQgetisnull(res, row, bc)) {
         body = PQunescapeBytea((const unsigned char *)PQgetvalue(res, row, bc),
                                &len);
         if (body == NULL)
             return cli_fail(CLI_ERR, "out of memory");
+        given = (const char *)body;
     }
     cli_buf_putn(b, "{", 1);
     for (int c = 0; c < PQnfields(res); c++) {
-        if (c == bc && body != NULL) {
-            cli_json_body(b, (const char *)body, len);
+        if (c == bc && given != NULL) {
+            cli_json_body(b, given, len);
             continue;
         }
         cli_json_key(b, PQfname(res, c));

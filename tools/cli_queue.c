@@ -14,7 +14,7 @@
 #include "cli.h"
 
 static const char queue_usage[] =
-    "usage: txq queue create NAME [--fifo] [SETTINGS]\n"
+    "usage: txq queue create NAME [--fifo | --encrypt] [SETTINGS]\n"
     "       txq queue alter NAME [SETTINGS]\n"
     "       txq queue drop NAME [--force]\n"
     "       txq queue list [--json]\n"
@@ -35,6 +35,10 @@ static const char queue_usage[] =
     "                           on alter turns it off)\n"
     "  --delay S                default delay of each message sent without\n"
     "                           its own --delay (0)\n"
+    "  --encrypt, --no-encrypt  an encrypted queue takes only bodies sealed\n"
+    "                           by a client holding the keys (txq send\n"
+    "                           --key-file); not fifo; alter changes it only\n"
+    "                           on an empty queue (docs/security.md)\n"
     "\n"
     "drop refuses a queue that still holds messages or dead letters unless\n"
     "--force is given, which deletes them. list --json prints one JSON\n"
@@ -79,7 +83,13 @@ static const struct setting settings[S_COUNT] = {
 };
 
 /* Option codes: settings are 1000 + index. */
-enum { OPT_FIFO = 'f', OPT_HELP = 'h', OPT_SETTING = 1000 };
+enum {
+    OPT_FIFO = 'f',
+    OPT_HELP = 'h',
+    OPT_ENCRYPT = 'e',
+    OPT_NO_ENCRYPT = 'E',
+    OPT_SETTING = 1000
+};
 
 /* Longest seconds value accepted here (~31 years); the server checks each
  * setting's real bounds and names them. */
@@ -96,7 +106,8 @@ static const char create_sql[] =
     " i_expire_after => $10::float8 * interval '1 second',"
     " i_dedup_window => $11::float8 * interval '1 second',"
     " i_archive_for => $12::float8 * interval '1 second',"
-    " i_delay => $13::float8 * interval '1 second')";
+    " i_delay => $13::float8 * interval '1 second',"
+    " i_encrypt => $14::boolean)";
 
 static const char alter_sql[] =
     "select 1 from @s@.alter_queue($1,"
@@ -111,7 +122,7 @@ static const char alter_sql[] =
     " i_archive_for => $11::float8 * interval '1 second',"
     " i_delay => $12::float8 * interval '1 second',"
     " i_clear_expire_after => $13::boolean,"
-    " i_clear_archive_for => $14::boolean)";
+    " i_clear_archive_for => $14::boolean, i_encrypt => $15::boolean)";
 
 #define SECS(col) "extract(epoch from " col ")::float8 as " col
 
@@ -121,7 +132,7 @@ static const char alter_sql[] =
     SECS("backoff_base") ", " SECS("backoff_cap") ", backoff_jitter, "    \
     "on_exhausted, max_body_bytes, " SECS("expire_after") ", "            \
     SECS("dedup_window") ", " SECS("archive_for") ", " SECS("delay")      \
-    extra " from @s@.queues order by name"
+    ", encrypt" extra " from @s@.queues order by name"
 /* clang-format on */
 
 /* Parsed settings: text values ready to be parameters, NULL when unset. */
@@ -183,10 +194,11 @@ parse_setting(struct values *v, int idx, const char *arg, int alter)
 static int
 create_or_alter(cli *ctx, int argc, char **argv, int alter)
 {
-    struct option longopts[S_COUNT + 3];
+    struct option longopts[S_COUNT + 5];
     const char *what = alter ? "queue alter" : "queue create";
     struct values v = {0};
-    const char *params[14] = {0};
+    const char *params[16] = {0};
+    const char *encrypt = NULL;
     int opt, fifo = 0, rc, n = 0, np;
     PGresult *res;
 
@@ -195,6 +207,10 @@ create_or_alter(cli *ctx, int argc, char **argv, int alter)
                                         NULL, OPT_SETTING + i};
     if (!alter)
         longopts[n++] = (struct option){"fifo", no_argument, NULL, OPT_FIFO};
+    longopts[n++] = (struct option){"encrypt", no_argument, NULL, OPT_ENCRYPT};
+    if (alter)
+        longopts[n++] =
+            (struct option){"no-encrypt", no_argument, NULL, OPT_NO_ENCRYPT};
     longopts[n++] = (struct option){"help", no_argument, NULL, OPT_HELP};
     longopts[n] = (struct option){NULL, 0, NULL, 0};
 
@@ -205,6 +221,8 @@ create_or_alter(cli *ctx, int argc, char **argv, int alter)
             return CLI_OK;
         } else if (opt == OPT_FIFO) {
             fifo = 1;
+        } else if (opt == OPT_ENCRYPT || opt == OPT_NO_ENCRYPT) {
+            encrypt = opt == OPT_ENCRYPT ? "true" : "false";
         } else if (opt >= OPT_SETTING && opt < OPT_SETTING + S_COUNT) {
             rc = parse_setting(&v, opt - OPT_SETTING, optarg, alter);
             if (rc != CLI_OK)
@@ -233,6 +251,7 @@ create_or_alter(cli *ctx, int argc, char **argv, int alter)
         params[np++] = v.clear_expire ? "true" : "false";
         params[np++] = v.clear_archive ? "true" : "false";
     }
+    params[np++] = encrypt;
     rc = cli_connect(ctx, 1);
     if (rc != CLI_OK)
         return rc;

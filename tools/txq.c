@@ -186,6 +186,20 @@ cli_connect(cli *ctx, int check)
     return CLI_OK;
 }
 
+int
+cli_use_keys(cli *ctx, const char *path)
+{
+    char err[512];
+
+    if (path == NULL)
+        return CLI_OK;
+    if (txq_keyring_load(path, &ctx->keyring, err, sizeof err) != TXQ_OK)
+        return cli_fail(CLI_ERR, "--key-file: %s", err);
+    return txq_client_set_keyring(ctx->c, ctx->keyring) == TXQ_OK
+               ? CLI_OK
+               : cli_fail(CLI_ERR, "--key-file: %s", txq_errmsg(ctx->c));
+}
+
 /* sql with every "@s@" replaced by the quoted schema; NULL when out of
  * memory. */
 static char *
@@ -483,6 +497,7 @@ main(int argc, char **argv)
             cli_fail(CLI_USAGE, "unknown command \"%.100s\" (see `txq --help`)",
                      argv[optind]);
     txq_client_free(ctx.c);
+    txq_keyring_free(ctx.keyring);
     PQfinish(ctx.pg);
     if (fflush(stdout) != 0 && rc == CLI_OK)
         rc = cli_fail(CLI_ERR, "cannot write output: %s", strerror(errno));

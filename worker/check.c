@@ -2,7 +2,9 @@
  * check.c - what makes a start hopeless, found before any consumer runs:
  * the schema not at this build's version, a configured queue that does not
  * exist or that the worker's role may not receive from, a handler that
- * cannot work (its SQL function missing, its program not found). The
+ * cannot work (its SQL function missing, its program not found), an
+ * encrypted queue without the keys to open it or with an sql: handler
+ * (the server never holds the keys), a key file that cannot be read. The
  * supervisor runs it on its first connection and exits on a failure
  * instead of retrying forever; --check-config runs it too. Also whether
  * the role may run maintain(), which the worker skips when it may not.
@@ -114,6 +116,59 @@ check_receive(const worker_cfg *cfg,
     return 0;
 }
 
+/* Whether queue is encrypted: 1 or 0, -1 when it could not be asked. */
+static int
+encrypted(const char *schema, PGconn *pg, const char *queue)
+{
+    char sql[160];
+    const char *vals[1] = {queue};
+    PGresult *r;
+    int yes = -1;
+
+    snprintf(sql, sizeof sql, "select \"%s\"._encrypted($1::pg_catalog.text)",
+             schema);
+    r = PQexecParams(pg, sql, 1, NULL, vals, NULL, NULL, 0);
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+        yes = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    return yes;
+}
+
+/* The problems of encrypted queues and of the key file into err. */
+static void
+check_keys(const worker_cfg *cfg, PGconn *pg, char *err, size_t errsize)
+{
+    char msg[1200];
+    txq_keyring *kr = NULL;
+    size_t i;
+
+    if (cfg->key_file[0] != '\0') {
+        if (txq_keyring_load(cfg->key_file, &kr, msg, sizeof msg) != TXQ_OK)
+            add_problem(err, errsize, msg);
+        txq_keyring_free(kr);
+    }
+    for (i = 0; i < cfg->nqueues; i++) {
+        const queue_cfg *q = &cfg->queues[i];
+
+        if (encrypted(cfg->schema, pg, q->name) != 1)
+            continue;
+        if (strncmp(q->handler, "sql:", 4) == 0) {
+            snprintf(msg, sizeof msg,
+                     "queue %s is encrypted: an sql: handler would run in "
+                     "the server, which never holds the keys; use an so: or "
+                     "exec: handler",
+                     q->name);
+            add_problem(err, errsize, msg);
+        } else if (cfg->key_file[0] == '\0') {
+            snprintf(msg, sizeof msg,
+                     "queue %s is encrypted: give the worker its keys "
+                     "(key_file, --key-file)",
+                     q->name);
+            add_problem(err, errsize, msg);
+        }
+    }
+}
+
 int
 worker_check_db(
     const worker_cfg *cfg, PGconn *pg, int load, char *err, size_t errsize)
@@ -152,6 +207,8 @@ worker_check_db(
             add_problem(err, errsize, full);
         }
     }
+    if (err[0] == '\0')
+        check_keys(cfg, pg, err, errsize);
     txq_client_free(c);
     return err[0] == '\0' ? 0 : -1;
 }

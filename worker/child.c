@@ -182,6 +182,7 @@ child_main(const worker_cfg *cfg,
     handler_env henv;
     handler *h = NULL;
     txq_client *c = NULL;
+    txq_keyring *kr = NULL;
     char err[1024];
     int failures = 0, code = EXIT_OK;
 
@@ -204,6 +205,17 @@ child_main(const worker_cfg *cfg,
 
     copts.schema = cfg->schema;
     c = txq_client_new(&copts);
+    /* The keys of encrypted queues: read here, in the consumer, and never
+     * handed to a handler's program (its environment names no key file). */
+    if (c != NULL && cfg->key_file[0] != '\0') {
+        if (txq_keyring_load(cfg->key_file, &kr, err, sizeof err) != TXQ_OK) {
+            wlog(WLOG_ERROR, "cannot load the key file", "queue=%s err=%s",
+                 q->name, err);
+            txq_client_free(c);
+            return EXIT_CHILD_CFG;
+        }
+        txq_client_set_keyring(c, kr);
+    }
     henv.c = c;
     henv.schema = cfg->schema;
     henv.queue = q->name;
@@ -215,6 +227,7 @@ child_main(const worker_cfg *cfg,
              "queue=%s handler=%s err=%s", q->name, q->handler,
              c == NULL ? "out of memory" : err);
         txq_client_free(c);
+        txq_keyring_free(kr);
         return EXIT_CHILD_CFG;
     }
     ch.h = h;
@@ -280,5 +293,6 @@ out:
     the_consumer = NULL;
     handler_close(h);
     txq_client_free(c);
+    txq_keyring_free(kr);
     return code;
 }

@@ -19,8 +19,9 @@ static const char *const BASE[] = {"PATH",     "HOME",  "USER",
                                    "LOGNAME",  "SHELL", "LANG",
                                    "LANGUAGE", "TZ",    "TMPDIR"};
 
-/* Never passed, even when named: the worker's own credentials. */
-static const char *const REFUSED[] = {"PGPASSWORD", "TXQ_DB"};
+/* Never passed, even when named: the worker's own credentials, and where
+ * its keys are. */
+static const char *const REFUSED[] = {"PGPASSWORD", "TXQ_DB", "TXQ_KEY_FILE"};
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -43,6 +43,7 @@ static const struct key worker_keys[] = {
     {"concurrency", K_INT, W(concurrency), 1, "1", 1, 1024},
     {"db", K_STR, W(db), 0, "", 0, 0},
     {"drain_timeout", K_SECS, W(drain_timeout), 1, "30", 0, 86400},
+    {"key_file", K_STR, W(key_file), 0, "", 0, 0},
     {"listen", K_BOOL, W(listen), 0, "true", 0, 1},
     {"log_format", K_STR, W(log_format), 1, "logfmt", 0, 0},
     {"log_level", K_STR, W(log_level), 1, "info", 0, 0},

@@ -22,6 +22,7 @@ typedef struct worker_cfg {
     int concurrency;
     char *db; /* conninfo; "" means the libpq environment (PG*) */
     double drain_timeout;
+    char *key_file; /* key ring of encrypted queues; "" means none */
     int listen;
     char *log_format;
     char *log_level;

@@ -47,6 +47,8 @@ usage(FILE *out)
         "  -d, --db CONNINFO        connection (default: libpq PG* "
         "environment)\n"
         "  -s, --schema NAME        txq's schema (default txq)\n"
+        "      --key-file FILE      keys of encrypted queues (mode 0600;\n"
+        "                           read when a consumer starts)\n"
         "  -H, --handle Q=HANDLER   consume queue Q with HANDLER "
         "(repeatable)\n"
         "  -n, --concurrency N      consumer processes per queue (default "
@@ -70,7 +72,8 @@ usage(FILE *out)
         "                           exec: handlers and the notify command\n"
         "                           get (comma-separated), besides PATH,\n"
         "                           HOME, USER, LOGNAME, SHELL, LANG, LC_*,\n"
-        "                           TZ, TMPDIR; never PGPASSWORD or TXQ_DB\n"
+        "                           TZ, TMPDIR; never PGPASSWORD, TXQ_DB or\n"
+        "                           TXQ_KEY_FILE\n"
         "      --log-format F       logfmt (default) or json\n"
         "      --log-level L        debug, info (default), warn, error\n"
         "      --startup-timeout S  exit when the first connection has not\n"
@@ -98,7 +101,8 @@ enum {
     OPT_STARTUP,
     OPT_LOG_FORMAT,
     OPT_LOG_LEVEL,
-    OPT_CHECK
+    OPT_CHECK,
+    OPT_KEY_FILE
 };
 
 static const struct option longopts[] = {
@@ -106,6 +110,7 @@ static const struct option longopts[] = {
     {"db", required_argument, NULL, 'd'},
     {"dsn", required_argument, NULL, 'd'},
     {"schema", required_argument, NULL, 's'},
+    {"key-file", required_argument, NULL, OPT_KEY_FILE},
     {"handle", required_argument, NULL, 'H'},
     {"concurrency", required_argument, NULL, 'n'},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
@@ -136,6 +141,7 @@ option_key(int opt, const char **key, const char **flag)
     } map[] = {
         {'d', "db", "--db"},
         {'s', "schema", "--schema"},
+        {OPT_KEY_FILE, "key_file", "--key-file"},
         {'H', "handle", "--handle"},
         {'n', "concurrency", "--concurrency"},
         {OPT_TIMEOUT, "timeout", "--timeout"},

@@ -58,5 +58,10 @@ begin
         raise exception 'delay is null' using errcode = '22023';
     end if;
     perform @extschema@._check_interval('delay', q.delay, '0', '365 days');
+    if q.encrypt and q.kind = 'fifo' then
+        raise exception 'a fifo queue cannot be encrypted: its dedup ids '
+            'and requeues may give a message another id than the one its '
+            'body was sealed with' using errcode = '22023';
+    end if;
 end
 $$;

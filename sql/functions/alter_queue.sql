@@ -16,7 +16,8 @@ create or replace function @extschema@.alter_queue(
     i_archive_for         interval default null,
     i_clear_expire_after  boolean default false,
     i_clear_archive_for   boolean default false,
-    i_delay               interval default null)
+    i_delay               interval default null,
+    i_encrypt             boolean default null)
 returns @extschema@.queues
 language plpgsql security definer
 set search_path = pg_catalog, pg_temp
@@ -26,7 +27,11 @@ as $$
 --
 --      Changes the settings given (non-null); the others stay. The kind of
 --      a queue cannot change. i_clear_expire_after / i_clear_archive_for
---      turn those optional settings off.
+--      turn those optional settings off. i_encrypt changes only on a
+--      queue that holds no messages and no dead letters (each reader
+--      decides by this setting whether bodies are sealed): it waits for
+--      the transactions writing messages to end, and holds their writes
+--      (every queue's) until it commits.
 --
 -- Returns:
 --      the updated queues row. Errors: 22023 bad setting, TQ002 unknown.
@@ -54,6 +59,19 @@ begin
                            else coalesce(i_expire_after, q.expire_after) end;
     q.dedup_window := coalesce(i_dedup_window, q.dedup_window);
     q.delay := coalesce(i_delay, q.delay);
+    if i_encrypt is not null and i_encrypt <> q.encrypt then
+        -- No send in flight may write a body of the other kind.
+        lock table @extschema@.messages in share mode;
+        if exists (select 1 from @extschema@.messages m
+                    where m.queue_id = q.queue_id)
+           or exists (select 1 from @extschema@.dead_letter_messages d
+                       where d.queue_id = q.queue_id) then
+            raise exception 'queue "%" holds messages or dead letters: '
+                'encrypt changes only on an empty queue', q.name
+                using errcode = '55000';
+        end if;
+        q.encrypt := i_encrypt;
+    end if;
     q.archive_for := case when i_clear_archive_for then null
                           else coalesce(i_archive_for, q.archive_for) end;
     perform @extschema@._check_queue(q);
@@ -69,7 +87,8 @@ begin
         expire_after = q.expire_after,
         dedup_window = q.dedup_window,
         archive_for = q.archive_for,
-        delay = q.delay
+        delay = q.delay,
+        encrypt = q.encrypt
     where queue_id = q.queue_id
     returning * into q;
 

@@ -16,7 +16,8 @@ create or replace function @extschema@.create_queue(
     i_expire_after        interval default null,
     i_dedup_window        interval default null,
     i_archive_for         interval default null,
-    i_delay               interval default null)
+    i_delay               interval default null,
+    i_encrypt             boolean default null)
 returns @extschema@.queues
 language plpgsql security definer
 set search_path = pg_catalog, pg_temp
@@ -29,7 +30,8 @@ as $$
 --      on_exhausted review, 256 KiB bodies, no expiry, dedup window 5 min
 --      (fifo), no archive, no delay. i_delay is the queue's default
 --      delay: a send without its own delay becomes visible that long after
---      it commits.
+--      it commits. i_encrypt: the queue takes only bodies sealed by the
+--      client (send_sealed()); not for fifo queues.
 --
 -- Returns:
 --      the new queues row. Errors: 22023 bad setting, 42710 exists.
@@ -54,6 +56,7 @@ begin
     q.dedup_window := coalesce(i_dedup_window, '5 minutes');
     q.archive_for := i_archive_for;
     q.delay := coalesce(i_delay, '0');
+    q.encrypt := coalesce(i_encrypt, false);
     perform @extschema@._check_queue(q);
 
     perform pg_advisory_xact_lock(hashtext('txq.queue:' || i_name));
@@ -65,11 +68,11 @@ begin
     insert into @extschema@.queues (name, kind, visibility_timeout,
         max_attempts, backoff_base, backoff_cap, backoff_jitter,
         on_exhausted, max_body_bytes, expire_after, dedup_window, archive_for,
-        delay)
+        delay, encrypt)
     values (q.name, q.kind, q.visibility_timeout, q.max_attempts,
         q.backoff_base, q.backoff_cap, q.backoff_jitter, q.on_exhausted,
         q.max_body_bytes, q.expire_after, q.dedup_window, q.archive_for,
-        q.delay)
+        q.delay, q.encrypt)
     returning queue_id into q.queue_id;
     perform @extschema@._wake_counters(q.queue_id);
     select * into q from @extschema@.queues where queue_id = q.queue_id;
@@ -78,7 +81,8 @@ begin
     select q.queue_id, s from generate_series(0, 15) s;
 
     insert into @extschema@.audit_log (action, queue, detail)
-    values ('create_queue', q.name, q.kind);
+    values ('create_queue', q.name,
+            q.kind || case when q.encrypt then ', encrypted' else '' end);
     return q;
 end
 $$;

@@ -106,6 +106,13 @@ begin
               for update skip locked);
     get diagnostics n_dedup = row_count;
 
+    -- Ids seal_prepare() reserved for sessions that ended unused.
+    delete from @extschema@.id_reservations r
+     where not exists (select 1 from pg_stat_activity a
+                        where a.pid = r.backend_pid
+                          and (a.backend_start is null
+                               or a.backend_start <= r.reserved_at));
+
     -- Delivered alerts are kept 30 days for the record.
     delete from @extschema@.alerts al
      where al.id = any (array(

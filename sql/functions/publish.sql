@@ -29,7 +29,9 @@ as $$
 --      contain, else the default queue; when neither exists it is an
 --      error and nothing is written. Publishing takes send on every
 --      queue the message reaches (topics have no grants of their own):
---      one queue refused and nothing is written.
+--      one queue refused and nothing is written. A topic cannot reach
+--      an encrypted queue (TQ005): each copy would need a seal of its
+--      own, made by the client for that queue and id.
 --
 -- Returns:
 --      the ids of the copies, one per queue (ordered by queue name for
@@ -66,6 +68,13 @@ begin
             update @extschema@.topics set unmatched = unmatched + 1
              where topic_id = t.topic_id;
             return v_ids;
+        end if;
+        -- Each copy would need a seal of its own (the seal binds the
+        -- queue and the id): a topic cannot reach an encrypted queue.
+        select qq.name into v_queue from unnest(v_queues) qq
+         where qq.encrypt order by qq.name limit 1;
+        if found then
+            perform @extschema@._refuse_topic(t.name, v_queue);
         end if;
         if cardinality(v_queues) = 1 then
             return array[@extschema@.send(v_queues[1].name, i_body, v_headers,
@@ -170,6 +179,10 @@ begin
             raise exception 'no route of topic "%" matches the headers and '
                 'it has no default queue', t.name using errcode = 'TQ004';
         end if;
+    end if;
+    if (select qq.encrypt from @extschema@.queues qq where qq.name = v_queue)
+    then
+        perform @extschema@._refuse_topic(t.name, v_queue);
     end if;
     return array[@extschema@.send(v_queue, i_body, v_headers, i_delay,
         i_priority, i_group, i_dedup_id, i_correlation_id, i_reply_to,

@@ -31,11 +31,15 @@ begin
     if i_backend_pid is null then
         raise exception 'backend pid is null' using errcode = '22023';
     end if;
+    -- pg_stat_activity is read once per transaction and kept: drop that
+    -- copy before each look, or the loop never sees the backend end.
     for i in 1 .. 200 loop
+        perform pg_stat_clear_snapshot();
         exit when not exists (select 1 from pg_stat_activity a
                                where a.pid = i_backend_pid);
         perform pg_sleep(0.01);
     end loop;
+    perform pg_stat_clear_snapshot();
     if exists (select 1 from pg_stat_activity a where a.pid = i_backend_pid)
     then
         return -1;

@@ -29,7 +29,7 @@ as $$
 --
 -- Returns:
 --      the message id. Errors: TQ002 unknown queue, 22023 bad argument,
---      54000 body too large.
+--      54000 body too large, TQ005 an encrypted queue (send_sealed()).
 -- ----------------------------------------------------------------------
 declare
     q @extschema@.queues;
@@ -45,6 +45,9 @@ begin
     end if;
     if not @extschema@._may(q.queue_id, 'send') then
         perform @extschema@._deny(q.name, 'send');
+    end if;
+    if q.encrypt then
+        perform @extschema@._refuse_plain(q.name);
     end if;
     -- The checks run (and raise) only when something is to be checked: a
     -- plain send skips two function calls.

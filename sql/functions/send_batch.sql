@@ -25,7 +25,8 @@ as $$
 --      element fails the whole batch and names its position (1-based).
 --
 -- Returns:
---      the ids, in the order of i_bodies.
+--      the ids, in the order of i_bodies. TQ005 for an encrypted queue
+--      (send_sealed()).
 -- ----------------------------------------------------------------------
 declare
     q @extschema@.queues;
@@ -37,6 +38,9 @@ begin
     q := @extschema@._queue(i_queue);
     if not @extschema@._may(q.queue_id, 'send') then
         perform @extschema@._deny(q.name, 'send');
+    end if;
+    if q.encrypt then
+        perform @extschema@._refuse_plain(q.name);
     end if;
     if i_bodies is null or n = 0 then
         raise exception 'bodies must be a non-empty array'

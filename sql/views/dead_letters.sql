@@ -4,7 +4,8 @@
 --      died, its attempts, body, headers and the error of every attempt.
 --      Body, headers and priority can be edited with a plain UPDATE of this
 --      view before txq.requeue(id). Each caller sees the dead letters of
---      the queues it may operate (grant()).
+--      the queues it may operate (grant()). encrypted: the body is sealed
+--      (an encrypted queue): `txq dead show --key-file` opens it.
 create or replace view @extschema@.dead_letters with (security_barrier) as
 select d.id,
        (select q.name from @extschema@.queues q
@@ -24,6 +25,8 @@ select d.id,
                    'attempt', e.attempt, 'error', e.error,
                    'failed_at', e.failed_at) order by e.id), '[]')
           from @extschema@.message_errors e
-         where e.message_id = d.id) as errors
+         where e.message_id = d.id) as errors,
+       (select q.encrypt from @extschema@.queues q
+         where q.queue_id = d.queue_id) as encrypted
   from @extschema@.dead_letter_messages d
  where @extschema@._may(d.queue_id, 'operate');

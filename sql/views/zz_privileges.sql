@@ -28,8 +28,8 @@ begin
     end if;
     if not exists (select 1 from pg_catalog.pg_policy p
                     where p.polrelid = '@extschema@.messages'::regclass
-                      and p.polname = 'producer_send_granted') then
-        create policy producer_send_granted on @extschema@.messages
+                      and p.polname = 'producer_send_plain') then
+        create policy producer_send_plain on @extschema@.messages
             for insert to txq_producer
             with check (
                 -- _may(queue_id, 'send') inlined (a subquery, not a call:
@@ -49,6 +49,7 @@ begin
                 and exists (select 1 from @extschema@.queues q
                              where q.queue_id = messages.queue_id
                                and q.kind = 'standard'
+                               and not q.encrypt
                                and octet_length(messages.body)
                                    <= q.max_body_bytes
                                and messages.expires_at
@@ -76,7 +77,7 @@ grant select on sequence @extschema@.messages_gen to txq_producer;
 grant select (queue_id, role, privilege) on @extschema@.queue_grants
     to txq_producer;
 grant select (queue_id, name, kind, max_body_bytes, delay, expire_after,
-               waiting, waits_seq, wakes_seq)
+               waiting, waits_seq, wakes_seq, encrypt)
     on @extschema@.queues to txq_producer;
 -- ... and whether a registration is pending: SELECT on the wake-up
 -- counters (read, not move: setval and nextval need UPDATE and USAGE).
@@ -138,12 +139,18 @@ begin
     end loop;
 end
 $ops$;
+-- _encrypted() is part of libtxq's statements that return messages: it
+-- tells whether a queue's bodies are sealed, and nothing else.
+grant execute on function @extschema@._encrypted(text) to public;
 
 grant execute on function
     @extschema@.send(text, bytea, jsonb, interval, int, text, text, text,
                      text, timestamptz),
     @extschema@.send_batch(text, bytea[], jsonb[], interval, int, text[],
-                           text[], text[], text, timestamptz)
+                           text[], text[], text, timestamptz),
+    @extschema@.seal_prepare(text, int, jsonb),
+    @extschema@.send_sealed(text, bigint[], bytea[], jsonb, interval, int,
+                            text, text, text, timestamptz)
     to txq_producer, txq_consumer, txq_admin;
 
 grant execute on function
@@ -172,10 +179,10 @@ grant execute on function
 grant execute on function
     @extschema@.create_queue(text, text, interval, int, interval, interval,
                              double precision, text, int, interval, interval,
-                             interval, interval),
+                             interval, interval, boolean),
     @extschema@.alter_queue(text, interval, int, interval, interval,
                             double precision, text, int, interval, interval,
-                            interval, boolean, boolean, interval),
+                            interval, boolean, boolean, interval, boolean),
     @extschema@.drop_queue(text, boolean),
     @extschema@.grant(text, name, text[]),
     @extschema@.revoke(text, name, text[])
