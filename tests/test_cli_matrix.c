@@ -95,7 +95,7 @@ cell(tt_fixture *f,
      size_t op,
      int *granted)
 {
-    char qv[8], topic[16], dead[32], needle[64];
+    char qv[8], topic[16], dead[32], needle[600];
     const char *args[MAXARGS + 3] = {"--db", db};
     size_t n = 2;
     tt_run run;
@@ -118,11 +118,12 @@ cell(tt_fixture *f,
         ok = run.code == 0 &&
              (strcmp(ops[op].name, "recv") != 0 || run.out[0] != '\0');
     } else {
-        snprintf(needle, sizeof needle,
-                 strcmp(ops[op].name, "dead show") == 0 ? "%s" : "\"%s\"",
-                 strcmp(ops[op].name, "dead show") == 0 ? "broken" : q);
-        if (strcmp(ops[op].name, "grants") == 0)
+        if (strcmp(ops[op].name, "dead show") == 0)
+            snprintf(needle, sizeof needle, "broken");
+        else if (strcmp(ops[op].name, "grants") == 0)
             snprintf(needle, sizeof needle, "%s", role);
+        else
+            snprintf(needle, sizeof needle, "\"%s\"", q);
         ok = run.code == 0 && strstr(run.out, needle) != NULL;
     }
     if (ok != want)

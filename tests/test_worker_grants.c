@@ -250,6 +250,38 @@ test_no_receive_refuses_start(void **state)
     assert_int_equal(tt_scalar(f->pg, "select count(*) from biz"), 0);
 }
 
+/* The worker's row of the role matrix: its role given one privilege on x
+ * (or none), --check-config for x and for y: only receive on x passes. */
+static void
+test_worker_matrix(void **state)
+{
+    wt_test *w = *state;
+    tt_fixture *f = w->f;
+    const char *privs[] = {"send", "receive", "operate", "monitor", NULL};
+    const char *queues[] = {"x", "y"};
+    char h[128];
+    const char *check[] = {"--handle",       h,   "--db", role_dsn,
+                           "--check-config", NULL};
+
+    for (int p = 0; p < 5; p++) {
+        if (privs[p] != NULL)
+            tt_exec(f->pg, "select \"grant\"('x', '%s', array['%s'])", role,
+                    privs[p]);
+        for (int q = 0; q < 2; q++) {
+            int want =
+                privs[p] != NULL && strcmp(privs[p], "receive") == 0 && q == 0;
+
+            snprintf(h, sizeof h, "%s=sql:%s.h_ok", queues[q], f->schema);
+            if ((wt_test_run(w, check) == 0) != want)
+                fail_msg("worker with %s on x, for %s: want %s",
+                         privs[p] ? privs[p] : "no grant", queues[q],
+                         want ? "a pass" : "exit 1");
+        }
+        if (privs[p] != NULL)
+            tt_exec(f->pg, "select \"revoke\"('x', '%s')", role);
+    }
+}
+
 /* operate on '*' at start, revoked while running: maintain() ran (a dead
  * session's claim came back at once), then one warning and no more calls;
  * the worker goes on handling messages and drains with exit 0. */
@@ -289,6 +321,7 @@ main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_receive_refuses_start, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_worker_matrix, setup, teardown),
         cmocka_unit_test_setup_teardown(test_maintain_revoked_while_running,
                                         setup, teardown),
     };
