@@ -326,6 +326,51 @@ test_bad_input(void **state)
     assert_int_equal(tt_depth(f), 0);
 }
 
+/* --db and --schema after the command; $TXQ_DB without --db. */
+static void
+test_global_options_anywhere(void **state)
+{
+    tt_fixture *f = *state;
+    tt_run r;
+    char db[600];
+
+    tt_queue(f, "jobs", NULL);
+    /* Taken as the schema (so not found), not refused as unknown. */
+    TT_RUN(f, &r, "stats", "--schema", "txq_no_such_schema");
+    tt_run_error(&r, 1, "txq_no_such_schema");
+    tt_run_free(&r);
+    /* The --db after the command wins over the one before it. */
+    TT_RUN(f, &r, "send", "jobs", "b", "--db", "host=/nonexistent port=1");
+    tt_run_error(&r, 1, "/nonexistent");
+    tt_run_free(&r);
+    snprintf(db, sizeof db, "--db=%s", tt_dsn());
+    TT_RUN(f, &r, "send", "jobs", "b", db);
+    tt_run_ok(&r);
+    tt_run_free(&r);
+    /* After "--" they are the command's again: a body here. */
+    TT_RUN(f, &r, "send", "jobs", "--", "--db");
+    tt_run_ok(&r);
+    tt_run_free(&r);
+    assert_int_equal(tt_scalar(f->pg, "select count(*) from messages where "
+                                      "body = '--db'"),
+                     1);
+    TT_RUN(f, &r, "stats", "--db");
+    tt_run_error(&r, 2, "needs a value");
+    tt_run_free(&r);
+
+    /* No --db at all: $TXQ_DB, then the PG* variables. */
+    assert_int_equal(setenv("TXQ_DB", tt_dsn(), 1), 0);
+    tt_txq_bare(f, &r, (const char *[]){"send", "jobs", "c", NULL});
+    tt_run_ok(&r);
+    tt_run_free(&r);
+    assert_int_equal(setenv("TXQ_DB", "host=/nonexistent port=1", 1), 0);
+    tt_txq_bare(f, &r, (const char *[]){"stats", NULL});
+    tt_run_error(&r, 1, "/nonexistent");
+    tt_run_free(&r);
+    assert_int_equal(unsetenv("TXQ_DB"), 0);
+    assert_int_equal(tt_depth(f), 3);
+}
+
 static void
 test_help_and_version(void **state)
 {
@@ -426,6 +471,8 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_queue_commands, tt_setup,
+                                        tt_teardown),
+        cmocka_unit_test_setup_teardown(test_global_options_anywhere, tt_setup,
                                         tt_teardown),
         cmocka_unit_test_setup_teardown(test_send_and_recv, tt_setup,
                                         tt_teardown),

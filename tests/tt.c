@@ -660,6 +660,16 @@ tt_txq(tt_fixture *f,
 }
 
 void
+tt_txq_bare(tt_fixture *f, tt_run *r, const char *const *args)
+{
+    const char *head[] = {NULL};
+    tt_bg bg;
+
+    spawn_tool(f, &bg, "txq", head, NULL, 0, args);
+    tt_txq_wait(&bg, r);
+}
+
+void
 tt_bench(tt_fixture *f, tt_run *r, const char *const *args)
 {
     const char *head[] = {"-d", tt_dsn(), "-s", f->schema, NULL};

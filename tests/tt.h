@@ -191,6 +191,10 @@ void tt_txq(tt_fixture *f,
             size_t inlen,
             const char *const *args);
 
+/* tt_txq without the leading --db (the tool then finds its database as a
+ * user's shell would: $TXQ_DB, the PG* variables). */
+void tt_txq_bare(tt_fixture *f, tt_run *r, const char *const *args);
+
 #define TT_RUN(f, r, ...) \
     tt_txq(f, r, NULL, 0, (const char *[]){__VA_ARGS__, NULL})
 #define TT_RUN_IN(f, r, in, inlen, ...) \

@@ -41,9 +41,10 @@ static const char usage_text[] =
     "  grants [QUEUE]              who may do what on which queue\n"
     "\n"
     "Options:\n"
-    "  --db CONNINFO    libpq connection string or URI (default: the PG*\n"
-    "                   environment variables)\n"
+    "  --db CONNINFO    libpq connection string or URI (default: $TXQ_DB,\n"
+    "                   else the PG* environment variables)\n"
     "  --schema NAME    schema holding txq (default: $TXQ_SCHEMA or txq)\n"
+    "  Both may also follow the command, anywhere before a \"--\".\n"
     "  --help           this text; `txq COMMAND --help` for a command\n"
     "  --version        print the versions and exit\n"
     "\n"
@@ -426,6 +427,53 @@ print_version(void)
            TXQ_SCHEMA_VERSION);
 }
 
+/* *dsn = a copy of arg; ps shows argv, so the password in arg itself is
+ * overwritten (of every --db given: the last one counts). */
+static int
+set_dsn(char **dsn, char *arg)
+{
+    free(*dsn);
+    *dsn = strdup(arg);
+    mask_password(arg);
+    return *dsn == NULL ? -1 : 0;
+}
+
+/* --db and --schema given after the command (as --db X or --db=X), up to
+ * a "--": taken as if given before it, and removed from argv[from..] so
+ * that the command does not see them. Returns -1 (go on) or an exit code. */
+static int
+trailing_globals(
+    int *argc, char **argv, int from, char **dsn, const char **schema)
+{
+    int out = from;
+
+    for (int i = from; i < *argc; i++) {
+        char *a = argv[i];
+        int db = strcmp(a, "--db") == 0, sc = strcmp(a, "--schema") == 0;
+
+        if (strcmp(a, "--") == 0) {
+            while (i < *argc)
+                argv[out++] = argv[i++];
+            break;
+        }
+        if ((db || sc) && i + 1 >= *argc)
+            return cli_fail(CLI_USAGE, "option \"%s\" needs a value", a);
+        if (db || strncmp(a, "--db=", 5) == 0) {
+            if (set_dsn(dsn, db ? argv[++i] : a + 5) != 0)
+                return cli_fail(CLI_ERR, "out of memory");
+        } else if (sc) {
+            *schema = argv[++i];
+        } else if (strncmp(a, "--schema=", 9) == 0) {
+            *schema = a + 9;
+        } else {
+            argv[out++] = a;
+        }
+    }
+    argv[out] = NULL;
+    *argc = out;
+    return -1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -450,11 +498,8 @@ main(int argc, char **argv)
         case 'd':
             /* ps shows argv: keep a copy, and overwrite the password in
              * argv (of every --db given; the last one counts). */
-            free(dsn);
-            if ((dsn = strdup(optarg)) == NULL)
+            if (set_dsn(&dsn, optarg) != 0)
                 rc = cli_fail(CLI_ERR, "out of memory");
-            mask_password(optarg);
-            ctx.dsn = dsn;
             break;
         case 's':
             schema = optarg;
@@ -476,6 +521,13 @@ main(int argc, char **argv)
                           argv[optind - 1]);
         }
     }
+    /* The same options after the command, anywhere before a "--". */
+    if (rc < 0 && optind < argc)
+        rc = trailing_globals(&argc, argv, optind + 1, &dsn, &schema);
+    if (rc < 0 && dsn == NULL && getenv("TXQ_DB") != NULL &&
+        getenv("TXQ_DB")[0] != '\0' && (dsn = strdup(getenv("TXQ_DB"))) == NULL)
+        rc = cli_fail(CLI_ERR, "out of memory");
+    ctx.dsn = dsn;
     if (rc < 0 && !valid_name(schema, 1))
         rc = cli_fail(CLI_USAGE,
                       "invalid schema name \"%.100s\": use 1 to 63 "
