@@ -326,6 +326,47 @@ test_bad_input(void **state)
     assert_int_equal(tt_depth(f), 0);
 }
 
+/* purge and cancel: reason required, audited, what they took printed. */
+static void
+test_purge_and_cancel(void **state)
+{
+    tt_fixture *f = *state;
+    tt_run r;
+    char id[32];
+
+    tt_queue(f, "jobs", NULL);
+    snprintf(id, sizeof id, "%lld", (long long)tt_send(f, f->pg, "jobs", "a"));
+    tt_send(f, f->pg, "jobs", "b");
+    tt_send(f, f->pg, "jobs", "c");
+    tt_exec(f->pg, "select count(*) from receive('jobs', 1)"); /* in flight */
+
+    TT_RUN_FAILS(f, 2, "--reason R is required", "cancel", id);
+    TT_RUN_FAILS(f, 2, "--reason R is required", "cancel", id, "--reason",
+                 "  ");
+    TT_RUN_FAILS(f, 2, "ID", "cancel", "12x", "--reason", "r");
+    TT_RUN_FAILS(f, 2, "expected one or more IDs", "cancel", "--reason", "r");
+    TT_RUN_FAILS(f, 2, "--reason R is required", "purge", "jobs");
+    TT_RUN_FAILS(f, 2, "expected one QUEUE", "purge", "--reason", "r");
+    TT_RUN_FAILS(f, 1, "nosuch", "purge", "nosuch", "--reason", "r");
+    assert_int_equal(tt_depth(f), 3);
+
+    TT_RUN(f, &r, "cancel", id, "999999999", "--reason", "duplicate order");
+    tt_run_ok(&r);
+    assert_string_equal(r.out, "1 cancelled\n");
+    tt_run_free(&r);
+    TT_RUN(f, &r, "purge", "jobs", "--reason", "test traffic");
+    tt_run_ok(&r);
+    assert_string_equal(r.out, "2 deleted\n");
+    tt_run_free(&r);
+    assert_int_equal(tt_depth(f), 0);
+    assert_int_equal(tt_scalar(f->pg, "select count(*) from audit_log where "
+                                      "(action = 'cancel' and detail = "
+                                      "'duplicate order') or (action = "
+                                      "'purge' and detail like "
+                                      "'%%test traffic')"),
+                     2);
+}
+
 /* --db and --schema after the command; $TXQ_DB without --db. */
 static void
 test_global_options_anywhere(void **state)
@@ -473,6 +514,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_queue_commands, tt_setup,
                                         tt_teardown),
         cmocka_unit_test_setup_teardown(test_global_options_anywhere, tt_setup,
+                                        tt_teardown),
+        cmocka_unit_test_setup_teardown(test_purge_and_cancel, tt_setup,
                                         tt_teardown),
         cmocka_unit_test_setup_teardown(test_send_and_recv, tt_setup,
                                         tt_teardown),

@@ -145,6 +145,8 @@ int cli_cmd_peek(cli *ctx, int argc, char **argv);    /* cli_msg.c */
 int cli_cmd_grant(cli *ctx, int argc, char **argv);   /* cli_grant.c */
 int cli_cmd_revoke(cli *ctx, int argc, char **argv);  /* cli_grant.c */
 int cli_cmd_grants(cli *ctx, int argc, char **argv);  /* cli_grant.c */
+int cli_cmd_purge(cli *ctx, int argc, char **argv);   /* cli_remove.c */
+int cli_cmd_cancel(cli *ctx, int argc, char **argv);  /* cli_remove.c */
 
 /*
  * cli_read_stdin - read all of standard input (at most CLI_BODY_MAX

@@ -39,6 +39,8 @@ static const char usage_text[] =
     "                              operate, monitor, admin) on QUEUE or *\n"
     "  revoke QUEUE ROLE [PRIVS]   take them back (all, without PRIVS)\n"
     "  grants [QUEUE]              who may do what on which queue\n"
+    "  purge QUEUE --reason R      delete every message of QUEUE (audited)\n"
+    "  cancel ID... --reason R     take these messages out (audited)\n"
     "\n"
     "Options:\n"
     "  --db CONNINFO    libpq connection string or URI (default: $TXQ_DB,\n"
@@ -69,7 +71,8 @@ static const struct command commands[] = {
     {"topic", cli_cmd_topic},     {"publish", cli_cmd_publish},
     {"request", cli_cmd_request}, {"peek", cli_cmd_peek},
     {"grant", cli_cmd_grant},     {"revoke", cli_cmd_revoke},
-    {"grants", cli_cmd_grants},
+    {"grants", cli_cmd_grants},   {"purge", cli_cmd_purge},
+    {"cancel", cli_cmd_cancel},
 };
 
 /* Replace control characters (and bytes that are not UTF-8) so that a
