@@ -326,6 +326,76 @@ test_bad_input(void **state)
     assert_int_equal(tt_depth(f), 0);
 }
 
+/* Claim one message of jobs as the superuser; its id and attempt. */
+static void
+claim_one(tt_fixture *f, char *id, char *att)
+{
+    PGresult *res = tt_query(f->pg, "select id, attempts from "
+                                    "receive('jobs', 1)");
+
+    assert_int_equal(PQntuples(res), 1);
+    strcpy(id, PQgetvalue(res, 0, 0));
+    strcpy(att, PQgetvalue(res, 0, 1));
+    PQclear(res);
+}
+
+/* ack, fail, extend: by id and the attempt held, nothing for a stale one. */
+static void
+test_ack_fail_extend(void **state)
+{
+    tt_fixture *f = *state;
+    tt_run r;
+    char id[32], att[16];
+
+    tt_queue(f, "jobs", NULL);
+    tt_send(f, f->pg, "jobs", "a");
+    tt_send(f, f->pg, "jobs", "b");
+    claim_one(f, id, att);
+
+    TT_RUN_FAILS(f, 2, "--attempt N is required", "ack", id);
+    TT_RUN_FAILS(f, 2, "unknown option", "ack", id, "--attempt", att, "--error",
+                 "x");
+    TT_RUN_FAILS(f, 2, "--error TEXT is required", "fail", id, "--attempt",
+                 att);
+    TT_RUN_FAILS(f, 2, "--seconds S is required", "extend", id, "--attempt",
+                 att);
+    TT_RUN_FAILS(f, 2, "--seconds", "extend", id, "--attempt", att, "--seconds",
+                 "99999");
+    TT_RUN_FAILS(f, 2, "ID", "ack", "x1", "--attempt", att);
+    TT_RUN_FAILS(f, 1, "not held by attempt 7", "ack", id, "--attempt", "7");
+    TT_RUN_FAILS(f, 1, "not held", "extend", id, "--attempt", "7", "--seconds",
+                 "5");
+
+    TT_RUN(f, &r, "extend", id, "--attempt", att, "--seconds", "600");
+    tt_run_ok(&r);
+    tt_run_free(&r);
+    assert_int_equal(tt_scalar(f->pg,
+                               "select count(*) from messages where "
+                               "id = %s and visible_at > now() + "
+                               "interval '500 seconds'",
+                               id),
+                     1);
+    TT_RUN(f, &r, "fail", id, "--attempt", att, "--error", "boom");
+    tt_run_ok(&r);
+    assert_string_equal(r.out, "retry\n");
+    tt_run_free(&r);
+    TT_RUN_FAILS(f, 1, "not held", "fail", id, "--attempt", att, "--error",
+                 "again");
+    assert_int_equal(tt_scalar(f->pg,
+                               "select count(*) from message_errors "
+                               "where message_id = %s",
+                               id),
+                     1);
+
+    claim_one(f, id, att); /* the other one */
+    TT_RUN(f, &r, "ack", id, "--attempt", att);
+    tt_run_ok(&r);
+    assert_string_equal(r.out, "acked\n");
+    tt_run_free(&r);
+    TT_RUN_FAILS(f, 1, "not held", "ack", id, "--attempt", att);
+    assert_int_equal(tt_depth(f), 1);
+}
+
 /* purge and cancel: reason required, audited, what they took printed. */
 static void
 test_purge_and_cancel(void **state)
@@ -516,6 +586,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_global_options_anywhere, tt_setup,
                                         tt_teardown),
         cmocka_unit_test_setup_teardown(test_purge_and_cancel, tt_setup,
+                                        tt_teardown),
+        cmocka_unit_test_setup_teardown(test_ack_fail_extend, tt_setup,
                                         tt_teardown),
         cmocka_unit_test_setup_teardown(test_send_and_recv, tt_setup,
                                         tt_teardown),

@@ -28,6 +28,7 @@ static const char usage_text[] =
     "  send QUEUE [BODY|-]         enqueue one message (body from stdin\n"
     "                              when BODY is - or absent)\n"
     "  recv QUEUE                  claim messages, print one JSON per line\n"
+    "  ack|fail|extend ID --attempt N  finish or keep a message recv claimed\n"
     "  peek QUEUE [-n N]           print messages without claiming them\n"
     "  topic create|subscribe|route|list|drop  publish/subscribe and routing\n"
     "  publish TOPIC [BODY|-]      publish one message, print the copies' ids\n"
@@ -72,7 +73,8 @@ static const struct command commands[] = {
     {"request", cli_cmd_request}, {"peek", cli_cmd_peek},
     {"grant", cli_cmd_grant},     {"revoke", cli_cmd_revoke},
     {"grants", cli_cmd_grants},   {"purge", cli_cmd_purge},
-    {"cancel", cli_cmd_cancel},
+    {"cancel", cli_cmd_cancel},   {"ack", cli_cmd_ack},
+    {"fail", cli_cmd_fail},       {"extend", cli_cmd_extend},
 };
 
 /* Replace control characters (and bytes that are not UTF-8) so that a
