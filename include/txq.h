@@ -282,7 +282,8 @@ typedef struct txq_send_opts {
                                    0: the queue's delay (default 0) */
     int priority;               /* higher first; -32768..32767 */
     const char *group;          /* FIFO group / routing key */
-    const char *dedup_id;       /* FIFO only */
+    const char *dedup_id;       /* idempotency key: a repeat returns the
+                                   first id and sends nothing */
     const char *correlation_id; /* request/reply */
     const char *reply_to;       /* request/reply: a queue name */
 } txq_send_opts;

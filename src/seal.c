@@ -334,8 +334,7 @@ txq__seal_send(txq_client *c,
     *sealed = 1;
     if (opts->dedup_id != NULL) {
         rc = txq__set_error(c, TXQ_EINVAL,
-                            "dedup_id is only for fifo queues, and \"%s\" "
-                            "is encrypted (never fifo)",
+                            "dedup_id is not for encrypted queues (\"%s\")",
                             queue);
         goto out;
     }

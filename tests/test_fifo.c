@@ -535,6 +535,16 @@ test_dedup_with_time_passed_in(void **state)
     assert_true(later > first);
     assert_int_equal(tt_depth(f), 1);
     tt_exec(f->pg, "select send('orders', 'x', i_dedup_id => 'd2')");
+    /* An id lasts while its message does, past the window too. */
+    assert_int_equal(tt_scalar(f->pg, "select (maintain(now() + interval "
+                                      "'2 hours') ->> 'dedup_pruned')::int"),
+                     0);
+    assert_int_equal(tt_scalar(f->pg, "select send('orders', 'x', "
+                                      "i_dedup_id => 'd2', i_now => now() + "
+                                      "interval '2 hours')"),
+                     tt_scalar(f->pg, "select max(id) from messages"));
+    assert_int_equal(tt_depth(f), 2);
+    tt_exec(f->pg, "select purge('orders', 'test')");
     assert_int_equal(tt_scalar(f->pg, "select (maintain(now() + interval "
                                       "'2 hours') ->> 'dedup_pruned')::int"),
                      2);
@@ -560,6 +570,12 @@ test_dedup_with_time_passed_in(void **state)
                                       "i_dedup_id => 'd4', i_now => now() + "
                                       "interval '9 s')"),
                      first);
+    /* Past the window, while the message lives: still the first. */
+    assert_int_equal(tt_scalar(f->pg, "select send('orders', 'z', "
+                                      "i_dedup_id => 'd4', i_now => now() + "
+                                      "interval '11 s')"),
+                     first);
+    tt_exec(f->pg, "select purge('orders', 'test')");
     assert_true(tt_scalar(f->pg,
                           "select send('orders', 'z', i_dedup_id => "
                           "'d4', i_now => now() + interval '11 s')") > first);

@@ -355,9 +355,15 @@ test_bad_input(void **state)
                   TXQ_EINVAL);
     send_rejected(f, "small", 1, &(txq_send_opts){.reply_to = "Not A Queue"},
                   TXQ_EINVAL);
-    /* Dedup ids belong to fifo queues. */
-    send_rejected(f, "small", 1, &(txq_send_opts){.dedup_id = "d1"},
-                  TXQ_EINVAL);
+    /* A dedup id past 512 characters. */
+    {
+        char longid[600];
+
+        memset(longid, 'k', sizeof longid - 1);
+        longid[sizeof longid - 1] = '\0';
+        send_rejected(f, "small", 1, &(txq_send_opts){.dedup_id = longid},
+                      TXQ_EINVAL);
+    }
     /* A NULL body with a length. */
     {
         long long before = tt_depth(f);
@@ -642,6 +648,91 @@ test_sql_send_wakes(void **state)
     PQfinish(w);
 }
 
+/* An idempotency key (dedup_id) on a standard queue: a producer that lost
+ * a COMMIT's reply sends again with the same key and gets the first id,
+ * nothing written; through send, send_batch and publish; a concurrent
+ * sender of the same key waits for the first and gets its id; the key
+ * lasts while its message lives, even past the dedup window. */
+static void
+test_idempotency_key(void **state)
+{
+    tt_fixture *f = *state;
+    txq_send_opts k1 = {.dedup_id = "order-1"};
+    int64_t a = 0, b = 0, ids[3] = {0};
+    size_t n = 0;
+    PGconn *pg2 = tt_connect(f->schema);
+    PGresult *r;
+
+    tt_queue(f, "jobs", NULL);
+    assert_txq_ok(f->c, txq_send(f->c, f->pg, "jobs", "a", 1, &k1, &a));
+    assert_txq_ok(f->c, txq_send(f->c, f->pg, "jobs", "b", 1, &k1, &b));
+    assert_int_equal(b, a);
+    assert_int_equal(tt_depth(f), 1);
+    assert_int_equal(tt_scalar(f->pg, "select count(*) from messages where "
+                                      "body = 'a'"),
+                     1);
+
+    /* A batch: the known key returns its id, the others send. */
+    assert_int_equal(tt_scalar(f->pg,
+                               "select count(*) from send_batch("
+                               "'jobs', array['x', 'y', 'z']::bytea[], "
+                               "i_dedup_ids => array['order-1', "
+                               "'order-2', null]) as t(id) where "
+                               "id = %lld",
+                               (long long)a),
+                     1);
+    assert_int_equal(tt_depth(f), 3);
+
+    /* Publish to two standard queues: each copy keyed in its queue. */
+    tt_queue(f, "audit", NULL);
+    assert_txq_ok(f->c, txq_topic_create(f->c, f->pg, "events", NULL));
+    assert_txq_ok(f->c, txq_subscribe(f->c, f->pg, "events", "jobs", NULL));
+    assert_txq_ok(f->c, txq_subscribe(f->c, f->pg, "events", "audit", NULL));
+    assert_txq_ok(f->c, txq_publish(f->c, f->pg, "events", "e", 1,
+                                    &(txq_send_opts){.dedup_id = "ev-1"}, ids,
+                                    3, &n));
+    assert_int_equal(n, 2);
+    assert_txq_ok(f->c, txq_publish(f->c, f->pg, "events", "e", 1,
+                                    &(txq_send_opts){.dedup_id = "ev-1"},
+                                    ids + 2, 1, &n));
+    assert_true(ids[2] == ids[0] || ids[2] == ids[1]);
+    assert_int_equal(tt_depth(f), 5);
+
+    /* Two senders at once: the second waits for the first's commit and
+     * gets its id. */
+    tt_exec(f->pg, "begin");
+    assert_txq_ok(f->c, txq_send(f->c, f->pg, "jobs", "c", 1,
+                                 &(txq_send_opts){.dedup_id = "order-3"}, &a));
+    assert_true(PQsendQuery(pg2, "select send('jobs', 'd', i_dedup_id => "
+                                 "'order-3')"));
+    tt_sleep_ms(200);
+    assert_true(PQisBusy(pg2) || PQconsumeInput(pg2));
+    assert_true(PQisBusy(pg2));
+    tt_exec(f->pg, "commit");
+    r = PQgetResult(pg2);
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    assert_int_equal(atoll(PQgetvalue(r, 0, 0)), a);
+    PQclear(r);
+    while ((r = PQgetResult(pg2)) != NULL)
+        PQclear(r);
+    assert_int_equal(tt_depth(f), 6);
+
+    /* Past the window the key lasts while its message lives; once it is
+     * gone, the key is new again and maintain() prunes it. */
+    assert_int_equal(tt_scalar(f->pg, "select send('jobs', 'c', i_dedup_id "
+                                      "=> 'order-3', i_now => now() + "
+                                      "interval '1 day')"),
+                     a);
+    assert_int_equal(tt_scalar(f->pg, "select (maintain(now() + interval "
+                                      "'1 day') ->> 'dedup_pruned')::int"),
+                     0);
+    tt_exec(f->pg, "select ack(array[%lld])", (long long)a);
+    assert_true(tt_scalar(f->pg, "select send('jobs', 'c', i_dedup_id => "
+                                 "'order-3', i_now => now() + interval "
+                                 "'1 day')") > a);
+    PQfinish(pg2);
+}
+
 int
 main(void)
 {
@@ -649,6 +740,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_sql_send_options, tt_setup,
                                         tt_teardown),
         cmocka_unit_test_setup_teardown(test_sql_send_wakes, tt_setup,
+                                        tt_teardown),
+        cmocka_unit_test_setup_teardown(test_idempotency_key, tt_setup,
                                         tt_teardown),
         cmocka_unit_test_setup_teardown(test_rollback_never_visible, tt_setup,
                                         tt_teardown),

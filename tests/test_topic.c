@@ -445,11 +445,6 @@ test_bad_input(void **state)
            txq_publish(f->c, f->pg, "t", "x", 1,
                        &(txq_send_opts){.priority = 40000}, &id, 1, &n),
            TXQ_EINVAL, "priority must be between -32768 and 32767", 1);
-    expect(f,
-           txq_publish(f->c, f->pg, "t", "x", 1,
-                       &(txq_send_opts){.dedup_id = "d"}, &id, 1, &n),
-           TXQ_EINVAL, "dedup_id is only for fifo queues (\"eu\" is standard)",
-           0);
     expect(f, txq_publish(f->c, f->pg, "Bad", "x", 1, NULL, &id, 1, &n),
            TXQ_EINVAL, "invalid topic name \"Bad\"", 1);
 

@@ -29,10 +29,6 @@ begin
         raise exception 'dedup_id must be at most 512 characters'
             using errcode = '22023';
     end if;
-    if i_dedup_id is not null and q.kind <> 'fifo' then
-        raise exception 'dedup_id is only for fifo queues ("%" is %)',
-            q.name, q.kind using errcode = '22023';
-    end if;
     if length(i_correlation_id) > 512 then
         raise exception 'correlation_id must be at most 512 characters'
             using errcode = '22023';

@@ -6,11 +6,13 @@ as $$
 -- ----------------------------------------------------------------------
 -- Function: _dedup(q, i_dedup_id, i_now)
 --
---      Claims a dedup id for the queue's dedup window (internal). Two
---      concurrent senders of one id serialise on its row.
+--      Claims a dedup id for the queue's dedup window, and for as long as
+--      the message it sent lives (internal). Two concurrent senders of one
+--      id serialise on its row.
 --
 -- Returns:
---      null when the id is new (or its window passed): the caller sends
+--      null when the id is new (or its window passed and its message is
+--      gone): the caller sends
 --      and stores its message id; else the id of the first message.
 -- ----------------------------------------------------------------------
 declare
@@ -21,7 +23,10 @@ begin
     values (q.queue_id, i_dedup_id, 0, i_now + q.dedup_window)
     on conflict (queue_id, dedup_id) do update
        set message_id = 0, expires_at = excluded.expires_at
-     where d.expires_at <= i_now;
+     where d.expires_at <= i_now
+       -- an idempotency key lasts while its message does
+       and not exists (select from @extschema@.messages m
+                        where m.id = d.message_id);
     if found then
         return null;
     end if;

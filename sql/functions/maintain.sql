@@ -102,7 +102,11 @@ begin
     delete from @extschema@.dedup d
      where (d.queue_id, d.dedup_id) in (
            select d2.queue_id, d2.dedup_id from @extschema@.dedup d2
-            where d2.expires_at <= v_now limit 10000
+            where d2.expires_at <= v_now
+              -- an idempotency key lasts while its message does
+              and not exists (select from @extschema@.messages m
+                               where m.id = d2.message_id)
+            limit 10000
               for update skip locked);
     get diagnostics n_dedup = row_count;
 

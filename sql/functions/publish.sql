@@ -105,7 +105,7 @@ begin
         insert into @extschema@.bodies (refs, body)
         values (cardinality(v_queues), i_body)
         returning id into v_body_id;
-        if not v_fifo then
+        if not v_fifo and i_dedup_id is null then
             -- Standard queues only: every copy in one statement, ids in
             -- queue name order (the order the rows are inserted in).
             with c as (
@@ -131,13 +131,13 @@ begin
             v_group := i_group;
             v_id := null;
             if q.kind = 'fifo' then
-                -- As send(): a group's senders take turns to commit, and
-                -- a dedup id seen in the window returns the first copy.
+                -- As send(): a group's senders take turns to commit.
                 v_group := coalesce(i_group, '');
                 perform pg_advisory_xact_lock(q.queue_id, hashtext(v_group));
-                if i_dedup_id is not null then
-                    v_id := @extschema@._dedup(q, i_dedup_id, v_now);
-                end if;
+            end if;
+            if i_dedup_id is not null then
+                -- As send(): a dedup id seen returns the first copy.
+                v_id := @extschema@._dedup(q, i_dedup_id, v_now);
             end if;
             if v_id is null then
                 insert into @extschema@.messages (queue_id, priority,
@@ -149,7 +149,7 @@ begin
                     i_correlation_id, i_reply_to, v_headers, v_body_id)
                 returning id into v_id;
                 v_made := v_made + 1;
-                if q.kind = 'fifo' and i_dedup_id is not null then
+                if i_dedup_id is not null then
                     update @extschema@.dedup set message_id = v_id
                      where queue_id = q.queue_id and dedup_id = i_dedup_id;
                 end if;

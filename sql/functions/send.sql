@@ -21,9 +21,12 @@ as $$
 --
 --      Enqueues one message in the caller's transaction: it becomes
 --      visible when that transaction commits (plus i_delay, else the
---      queue's delay), and never if it rolls back. On a fifo queue a dedup
---      id seen inside the dedup window returns the first message's id and
---      writes nothing; sends to one group take turns until they commit.
+--      queue's delay), and never if it rolls back. A dedup id (an
+--      idempotency key, on any queue) seen inside the queue's dedup window,
+--      or while the message it sent still lives, returns that message's id
+--      and writes nothing: a producer that lost a COMMIT's reply sends
+--      again with the same id. On a fifo queue sends to one group take
+--      turns until they commit.
 --      i_now replaces now() (tests, replays; the schema owner only,
 --      _clock()).
 --
@@ -67,11 +70,11 @@ begin
         -- a lower id committing after a higher one was claimed would become
         -- a second head with one already in flight.
         perform pg_advisory_xact_lock(q.queue_id, hashtext(v_group));
-        if i_dedup_id is not null then
-            v_id := @extschema@._dedup(q, i_dedup_id, v_now);
-            if v_id is not null then
-                return v_id;
-            end if;
+    end if;
+    if i_dedup_id is not null then
+        v_id := @extschema@._dedup(q, i_dedup_id, v_now);
+        if v_id is not null then
+            return v_id;
         end if;
     end if;
 
@@ -84,7 +87,7 @@ begin
         coalesce(i_headers, '{}'), i_body)
     returning id into v_id;
 
-    if q.kind = 'fifo' and i_dedup_id is not null then
+    if i_dedup_id is not null then
         update @extschema@.dedup set message_id = v_id
          where queue_id = q.queue_id and dedup_id = i_dedup_id;
     end if;

@@ -83,7 +83,8 @@ begin
     perform @extschema@._check_send(q, null, i_delay, i_priority, null,
         null, null, i_reply_to);
 
-    if q.kind = 'fifo' then
+    if q.kind = 'fifo' or (i_dedup_ids is not null and exists (
+           select from unnest(i_dedup_ids) d where d is not null)) then
         -- Order and dedup are per message; keep send's exact semantics.
         for i in 1 .. n loop
             return next @extschema@.send(i_queue, i_bodies[i], i_headers[i],
@@ -92,13 +93,6 @@ begin
         end loop;
         return;
     end if;
-    if i_dedup_ids is not null
-       and exists (select 1 from unnest(i_dedup_ids) d where d is not null)
-    then
-        raise exception 'dedup_id is only for fifo queues ("%" is %)',
-            q.name, q.kind using errcode = '22023';
-    end if;
-
     return query
     insert into @extschema@.messages (queue_id, priority, visible_at,
         enqueued_at, expires_at, group_key, correlation_id, reply_to,
