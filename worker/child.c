@@ -27,6 +27,10 @@
 
 #define RESTART_BASE 0.1
 #define RESTART_CAP  30.0
+/* A lost database (a failover, a restart) is retried sooner: a connection
+ * attempt costs nothing, and a promoted standby should see its consumers
+ * within seconds, however long the outage was. */
+#define CONNECT_CAP  2.0
 #define HEALTHY_RUN  10.0 /* a run this long resets the backoff */
 
 struct child {
@@ -251,7 +255,7 @@ child_main(const worker_cfg *cfg,
 
     while (!stopping) {
         PGconn *pg = db_connect(cfg->db, "txq-worker");
-        double started = now_mono();
+        double started = now_mono(), cap = CONNECT_CAP;
         txq_err rc;
 
         if (pg == NULL || PQstatus(pg) != CONNECTION_OK) {
@@ -260,6 +264,7 @@ child_main(const worker_cfg *cfg,
         } else if (handler_prepare(h, pg, err, sizeof err) != 0) {
             wlog(WLOG_ERROR, "handler not ready", "queue=%s handler=%s err=%s",
                  q->name, q->handler, err);
+            cap = RESTART_CAP;
         } else {
             if (failures > 0)
                 wlog(WLOG_INFO, "connected", "queue=%s", q->name);
@@ -273,6 +278,8 @@ child_main(const worker_cfg *cfg,
                  "queue=%s code=%s sqlstate=%s err=%s", q->name,
                  txq_strerror(rc), txq_consumer_sqlstate(the_consumer),
                  txq_consumer_errmsg(the_consumer));
+            if (rc != TXQ_ECONN && PQstatus(pg) == CONNECTION_OK)
+                cap = RESTART_CAP;
         }
         PQfinish(pg);
         if (now_mono() - started > HEALTHY_RUN)
@@ -280,7 +287,7 @@ child_main(const worker_cfg *cfg,
         failures++;
         {
             double until = now_mono() +
-                           policy_backoff(failures, RESTART_BASE, RESTART_CAP);
+                           policy_backoff(failures, RESTART_BASE, cap);
 
             while (!stopping && now_mono() < until)
                 sleep_wake(&ch, until - now_mono());

@@ -49,7 +49,7 @@
 #define RESTART_CAP  30.0
 #define HEALTHY_RUN  30.0 /* a slot that ran this long starts afresh */
 #define DB_BASE      0.2
-#define DB_CAP       30.0
+#define DB_CAP       2.0 /* as a consumer's reconnects (child.c) */
 #define REFUSED_SIZE 256
 
 struct slot {
