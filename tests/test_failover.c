@@ -13,8 +13,9 @@
  * The producer (a child process) sends keyed messages one per transaction
  * and logs each key the server acknowledged; a COMMIT whose reply never
  * came is uncertain: it reconnects and sends the same key again (an
- * idempotency key: dedup_id), until acknowledged. The worker's handler
- * records each processing in the consume transaction. After the drain:
+ * idempotency key: dedup_id), until acknowledged; every 100th key is also
+ * sent twice on purpose, as if its first reply had been lost. The worker's
+ * handler records each processing in the consume transaction. After the drain:
  *   lost        acknowledged keys never processed (sync, auto: 0; async:
  *               each must have been acknowledged just before the kill)
  *   duplicated  keys processed more than once (always 0)
@@ -158,6 +159,13 @@ produce(void *arg)
             if (!ok && PQstatus(pg) == CONNECTION_BAD)
                 fprintf(log, "uncertain %d\n", i);
         }
+        if (ok && i % 100 == 50 && tries == 0) {
+            /* A reply lost on purpose, as the kill may lose one: the
+             * producer cannot tell, and sends the key once more. */
+            fprintf(log, "uncertain %d\n", i);
+            tries++;
+            continue;
+        }
         if (ok) {
             fprintf(log, "ok %d %.3f\n", i, tt_now());
             fflush(log);
@@ -248,7 +256,10 @@ test_failover_under_load(void **state)
     tt_fixture *f = *state;
     wt_dir dir;
     char wlog[128], plog[128], h[128];
-    const char *args[] = {"--handle", h, "--concurrency", "2", NULL};
+    /* A poll too slow to matter: what wakes the consumers is the
+     * notification, LISTENed again on the new primary. */
+    const char *args[] = {
+        "--handle", h, "--concurrency", "2", "--poll-interval", "30", NULL};
     producer prod;
     static outcome o;
     pid_t worker;
@@ -305,7 +316,6 @@ test_failover_under_load(void **state)
     /* Drained: claims the old primary's sessions held come back through
      * the lapse rules (3 s here) or maintain()'s rescue. */
     wt_await(f->pg, 0, 120, "select count(*) from messages");
-    assert_int_equal(wt_stop(worker), 0);
 
     read_log(plog, &o);
     processed = tt_scalar(f->pg, "select count(*) from processed");
@@ -357,6 +367,21 @@ test_failover_under_load(void **state)
         assert_int_equal(late_lost, lost); /* only the unshipped tail */
     else
         assert_int_equal(lost, 0);
+
+    /* The worker LISTENs again: with a 30 s poll, a send wakes it. */
+    {
+        double t0;
+
+        tt_sleep_ms(1500); /* idle: the consumers wait */
+        t0 = tt_now();
+        tt_exec(f->pg, "select send('jobs', 'wake-up')");
+        wt_await(f->pg, 1, 10,
+                 "select count(*) from processed where k = 'wake-up'");
+        printf("failover (%s): a send after it woke the worker in %.3f s\n",
+               mode, tt_now() - t0);
+        assert_true(tt_now() - t0 < 5);
+    }
+    assert_int_equal(wt_stop(worker), 0);
     wt_rmdir(&dir);
 }
 
