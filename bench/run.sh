@@ -5,6 +5,7 @@
 #   bench/run.sh --w5 [--w5-minutes N] [--w5-rate R] [--w5-hold M]
 #   bench/run.sh --w7 [W7 OPTIONS]
 #   bench/run.sh --w8 [W8 OPTIONS]
+#   bench/run.sh --ha [HA OPTIONS]
 #
 #   --quick   1 run of 2,000 messages per workload (a smoke test, seconds)
 #   --runs N  runs per workload (default 5; W2 and W3b, which last under a
@@ -30,6 +31,9 @@
 #             options that follow (bench/w7.sh --help)
 #   --w8      only W8, publish to ten queues against one send: bench/w8.sh
 #             with the options that follow (bench/w8.sh --help)
+#   --ha      only W1 against a primary alone, with an asynchronous and
+#             with a synchronous standby: bench/ha.sh with the options that
+#             follow (bench/ha.sh --help)
 #
 # Starts a private PostgreSQL 15 (defaults, durable; unix socket only) in a
 # /tmp scratch directory, installs the txq schema with txq_migrate (through
@@ -55,6 +59,10 @@ fi
 if [[ ${1:-} == --w8 ]]; then
     shift
     exec bash "$ROOT/bench/w8.sh" "$@"
+fi
+if [[ ${1:-} == --ha ]]; then
+    shift
+    exec bash "$ROOT/bench/ha.sh" "$@"
 fi
 
 runs=5 quick=0 diag=0 w6=0 w5=0 w5_minutes=10 w5_rate= w5_hold=0 only=

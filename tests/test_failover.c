@@ -381,6 +381,17 @@ test_failover_under_load(void **state)
                mode, tt_now() - t0);
         assert_true(tt_now() - t0 < 5);
     }
+    /* The CLI on the same multi-host conninfo finds the new primary. */
+    {
+        const char *send[] = {"--schema", f->schema,      "send",
+                              "jobs",     "from-the-cli", NULL};
+        const char *stats[] = {"--schema", f->schema, "stats", NULL};
+
+        tt_txq_ok(f, send);
+        wt_await(f->pg, 1, 10,
+                 "select count(*) from processed where k = 'from-the-cli'");
+        tt_txq_ok(f, stats);
+    }
     assert_int_equal(wt_stop(worker), 0);
     wt_rmdir(&dir);
 }

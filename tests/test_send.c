@@ -733,6 +733,74 @@ test_idempotency_key(void **state)
     PQfinish(pg2);
 }
 
+/* Integers past int's range in the SQL API: each is refused with its
+ * range, naming the argument (22023), or is an attempt that does not hold
+ * (TQ003); never "function does not exist" (42883), and nothing changes. */
+static void
+test_sql_integers_past_int_range(void **state)
+{
+    tt_fixture *f = *state;
+    static const struct {
+        const char *sql, *state, *says;
+    } cases[] = {
+        {"select receive('jobs', 3000000000)", "22023", "max must be"},
+        {"select take('jobs', 3000000000)", "22023", "max must be"},
+        {"select pop('jobs', 3000000000)", "22023", "max must be"},
+        {"select peek('jobs', 3000000000)", "22023", "max must be"},
+        {"select ack_receive(array[]::bigint[], array[]::bigint[], 'jobs', "
+         "3000000000)",
+         "22023", "max must be"},
+        {"select send('jobs', 'x', i_priority => 3000000000)", "22023",
+         "priority must be"},
+        {"select send_batch('jobs', array['x'::bytea], i_priority => "
+         "-3000000000)",
+         "22023", "priority must be"},
+        {"select publish('t', 'x', i_priority => 3000000000)", "22023",
+         "priority must be"},
+        {"select seal_prepare('jobs', 3000000000)", "22023", "n must be"},
+        {"select create_queue('big', i_max_attempts => 3000000000)", "22023",
+         "max_attempts must be"},
+        {"select create_queue('big', i_max_body_bytes => 3000000000)", "22023",
+         "max_body_bytes must be"},
+        {"select alter_queue('jobs', i_max_attempts => 3000000000)", "22023",
+         "max_attempts must be"},
+        {"select alter_queue('jobs', i_max_body_bytes => -3000000000)", "22023",
+         "max_body_bytes must be"},
+        {"select add_route('t', '{}', 'jobs', 3000000000)", "22023",
+         "position"},
+        {"select fail((select min(id) from messages), 'e', 3000000000)",
+         "TQ003", "attempt"},
+        {"select set_visibility((select min(id) from messages), '1 s', "
+         "3000000000)",
+         "TQ003", "attempt"},
+    };
+    char msg[512];
+    size_t i;
+
+    tt_queue(f, "jobs", NULL);
+    tt_exec(f->pg, "select create_topic('t', 'route', 'jobs')");
+    tt_send(f, f->pg, "jobs", "a");
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *st = tt_fails(f->pg, msg, sizeof msg, "%s", cases[i].sql);
+
+        if (strcmp(st, cases[i].state) != 0 ||
+            strstr(msg, cases[i].says) == NULL)
+            fail_msg("%s: want %s \"%s\", got %s %s", cases[i].sql,
+                     cases[i].state, cases[i].says, st, msg);
+    }
+    /* An attempt no claim can have: nothing acked; a route position past
+     * any: nothing removed. */
+    assert_int_equal(tt_scalar(f->pg, "select ack(array[min(id)], "
+                                      "array[3000000000]) from messages"),
+                     0);
+    assert_int_equal(
+        tt_scalar(f->pg, "select remove_route('t', 3000000000)::int"), 0);
+    assert_int_equal(tt_depth(f), 1);
+    assert_int_equal(tt_scalar(f->pg, "select max_attempts from queues "
+                                      "where name = 'jobs'"),
+                     5);
+}
+
 int
 main(void)
 {
@@ -743,6 +811,8 @@ main(void)
                                         tt_teardown),
         cmocka_unit_test_setup_teardown(test_idempotency_key, tt_setup,
                                         tt_teardown),
+        cmocka_unit_test_setup_teardown(test_sql_integers_past_int_range,
+                                        tt_setup, tt_teardown),
         cmocka_unit_test_setup_teardown(test_rollback_never_visible, tt_setup,
                                         tt_teardown),
         cmocka_unit_test_setup_teardown(test_commit_visible_once, tt_setup,

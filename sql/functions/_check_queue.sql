@@ -7,7 +7,8 @@ as $$
 --
 --      Validates every setting of a queue row before it is written
 --      (internal), so a bad value is named instead of reported as a
---      constraint violation.
+--      constraint violation. Its integers are checked before they are
+--      in the row, by _check_queue_ints().
 -- ----------------------------------------------------------------------
 begin
     if q.name is null or q.name !~ '^[a-z][a-z0-9_]{0,62}$' then
@@ -21,10 +22,6 @@ begin
     end if;
     perform @extschema@._check_interval('visibility_timeout',
         q.visibility_timeout, '1 second', '12 hours');
-    if q.max_attempts is null or q.max_attempts not between 1 and 1000 then
-        raise exception 'max_attempts must be between 1 and 1000 (got %)',
-            q.max_attempts using errcode = '22023';
-    end if;
     perform @extschema@._check_interval('backoff_base', q.backoff_base,
         '0', '30 days');
     perform @extschema@._check_interval('backoff_cap', q.backoff_cap,
@@ -42,11 +39,6 @@ begin
        or q.on_exhausted not in ('review', 'ignore', 'notify') then
         raise exception 'on_exhausted must be review, ignore or notify '
             '(got "%")', left(q.on_exhausted, 100) using errcode = '22023';
-    end if;
-    if q.max_body_bytes is null
-       or q.max_body_bytes not between 1 and 268435456 then
-        raise exception 'max_body_bytes must be between 1 and 268435456 '
-            '(got %)', q.max_body_bytes using errcode = '22023';
     end if;
     perform @extschema@._check_interval('expire_after', q.expire_after,
         '1 second', '365 days');

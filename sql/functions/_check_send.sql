@@ -1,6 +1,9 @@
+-- The signature before its integer arguments became bigint (a value
+-- past 2^31 then met no function at all, not a range error).
+drop function if exists @extschema@._check_send(txq.queues,jsonb,interval,int,text,text,text,text);
 create or replace function @extschema@._check_send(
     q @extschema@.queues, i_headers jsonb, i_delay interval,
-    i_priority int, i_group text, i_dedup_id text, i_correlation_id text,
+    i_priority bigint, i_group text, i_dedup_id text, i_correlation_id text,
     i_reply_to text)
 returns void
 language plpgsql immutable

@@ -1,6 +1,9 @@
+-- The signature before its integer arguments became bigint (a value
+-- past 2^31 then met no function at all, not a range error).
+drop function if exists @extschema@.ack(bigint[],int[],timestamptz);
 create or replace function @extschema@.ack(
     i_ids       bigint[],
-    i_attempts  int[] default null,
+    i_attempts  bigint[] default null,
     i_now       timestamptz default null)
 returns int
 language plpgsql security definer

@@ -1,8 +1,11 @@
+-- The signature before its integer arguments became bigint (a value
+-- past 2^31 then met no function at all, not a range error).
+drop function if exists @extschema@.ack_receive(bigint[],int[],text,int,interval);
 create or replace function @extschema@.ack_receive(
     i_ids                 bigint[],
-    i_attempts            int[],
+    i_attempts            bigint[],
     i_queue               text,
-    i_max                 int default 1,
+    i_max                 bigint default 1,
     i_visibility_timeout  interval default null)
 returns setof @extschema@.message
 language plpgsql security definer

@@ -1,8 +1,11 @@
+-- The signature before its integer arguments became bigint (a value
+-- past 2^31 then met no function at all, not a range error).
+drop function if exists @extschema@.add_route(text,jsonb,text,int);
 create or replace function @extschema@.add_route(
     i_topic     text,
     i_filter    jsonb,
     i_queue     text,
-    i_position  int default null)
+    i_position  bigint default null)
 returns int
 language plpgsql security definer
 set search_path = pg_catalog, pg_temp

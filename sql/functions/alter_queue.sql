@@ -1,3 +1,8 @@
+-- The signature before its integer arguments became bigint (a value
+-- past 2^31 then met no function at all, not a range error).
+drop function if exists @extschema@.alter_queue(text, interval, int, interval,
+    interval, double precision, text, int, interval, interval, interval,
+    boolean, boolean, interval, boolean);
 -- The signature before i_delay was added (see create_queue.sql).
 drop function if exists @extschema@.alter_queue(text, interval, int, interval,
     interval, double precision, text, int, interval, interval, interval,
@@ -5,12 +10,12 @@ drop function if exists @extschema@.alter_queue(text, interval, int, interval,
 create or replace function @extschema@.alter_queue(
     i_name                text,
     i_visibility_timeout  interval default null,
-    i_max_attempts        int default null,
+    i_max_attempts        bigint default null,
     i_backoff_base        interval default null,
     i_backoff_cap         interval default null,
     i_backoff_jitter      double precision default null,
     i_on_exhausted        text default null,
-    i_max_body_bytes      int default null,
+    i_max_body_bytes      bigint default null,
     i_expire_after        interval default null,
     i_dedup_window        interval default null,
     i_archive_for         interval default null,
@@ -47,6 +52,9 @@ begin
     if not @extschema@._may(q.queue_id, 'operate') then
         perform @extschema@._deny(q.name, 'operate');
     end if;
+    perform @extschema@._check_queue_ints(
+        coalesce(i_max_attempts, q.max_attempts),
+        coalesce(i_max_body_bytes, q.max_body_bytes));
     q.visibility_timeout := coalesce(i_visibility_timeout,
                                      q.visibility_timeout);
     q.max_attempts := coalesce(i_max_attempts, q.max_attempts);

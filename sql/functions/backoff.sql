@@ -1,5 +1,8 @@
+-- The signature before its integer arguments became bigint (a value
+-- past 2^31 then met no function at all, not a range error).
+drop function if exists @extschema@.backoff(int,interval,interval,double precision,double precision);
 create or replace function @extschema@.backoff(
-    i_attempt  int,
+    i_attempt  bigint,
     i_base     interval,
     i_cap      interval,
     i_jitter   double precision default 0,

@@ -1,3 +1,8 @@
+-- The signature before its integer arguments became bigint (a value
+-- past 2^31 then met no function at all, not a range error).
+drop function if exists @extschema@.create_queue(text, text, interval, int,
+    interval, interval, double precision, text, int, interval, interval,
+    interval, interval, boolean);
 -- The signature before i_delay was added (a schema migrated by an earlier
 -- build of this file has it; a second overload would make calls ambiguous).
 drop function if exists @extschema@.create_queue(text, text, interval, int,
@@ -7,12 +12,12 @@ create or replace function @extschema@.create_queue(
     i_name                text,
     i_kind                text default 'standard',
     i_visibility_timeout  interval default null,
-    i_max_attempts        int default null,
+    i_max_attempts        bigint default null,
     i_backoff_base        interval default null,
     i_backoff_cap         interval default null,
     i_backoff_jitter      double precision default null,
     i_on_exhausted        text default null,
-    i_max_body_bytes      int default null,
+    i_max_body_bytes      bigint default null,
     i_expire_after        interval default null,
     i_dedup_window        interval default null,
     i_archive_for         interval default null,
@@ -42,6 +47,8 @@ begin
     if not @extschema@._may(null, 'admin') then
         perform @extschema@._deny(null, 'admin');
     end if;
+    perform @extschema@._check_queue_ints(coalesce(i_max_attempts, 5),
+        coalesce(i_max_body_bytes, 262144));
     q.name := i_name;
     q.kind := coalesce(i_kind, 'standard');
     q.visibility_timeout := coalesce(i_visibility_timeout, '30 seconds');

@@ -1,7 +1,10 @@
+-- The signature before its integer arguments became bigint (a value
+-- past 2^31 then met no function at all, not a range error).
+drop function if exists @extschema@.fail(bigint,text,int,boolean,interval,timestamptz,double precision);
 create or replace function @extschema@.fail(
     i_id           bigint,
     i_error        text,
-    i_attempt      int default null,
+    i_attempt      bigint default null,
     i_permanent    boolean default false,
     i_retry_after  interval default null,
     i_now          timestamptz default null,

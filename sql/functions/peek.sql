@@ -1,6 +1,9 @@
+-- The signature before its integer arguments became bigint (a value
+-- past 2^31 then met no function at all, not a range error).
+drop function if exists @extschema@.peek(text,int);
 create or replace function @extschema@.peek(
     i_queue  text,
-    i_max    int default 10)
+    i_max    bigint default 10)
 returns table (id bigint, state text, attempts int, priority smallint,
                visible_at timestamptz, enqueued_at timestamptz,
                group_key text, correlation_id text, reply_to text,

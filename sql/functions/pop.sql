@@ -1,6 +1,9 @@
+-- The signature before its integer arguments became bigint (a value
+-- past 2^31 then met no function at all, not a range error).
+drop function if exists @extschema@.pop(text,int,timestamptz);
 create or replace function @extschema@.pop(
     i_queue  text,
-    i_max    int default 1,
+    i_max    bigint default 1,
     i_now    timestamptz default null)
 returns setof @extschema@.message
 language plpgsql security definer

@@ -1,9 +1,12 @@
+-- The signature before its integer arguments became bigint (a value
+-- past 2^31 then met no function at all, not a range error).
+drop function if exists @extschema@.publish(text,bytea,jsonb,interval,int,text,text,text,text,timestamptz);
 create or replace function @extschema@.publish(
     i_topic           text,
     i_body            bytea,
     i_headers         jsonb default null,
     i_delay           interval default null,
-    i_priority        int default null,
+    i_priority        bigint default null,
     i_group           text default null,
     i_dedup_id        text default null,
     i_correlation_id  text default null,

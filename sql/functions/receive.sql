@@ -1,6 +1,9 @@
+-- The signature before its integer arguments became bigint (a value
+-- past 2^31 then met no function at all, not a range error).
+drop function if exists @extschema@.receive(text,int,interval,timestamptz);
 create or replace function @extschema@.receive(
     i_queue               text,
-    i_max                 int default 1,
+    i_max                 bigint default 1,
     i_visibility_timeout  interval default null,
     i_now                 timestamptz default null)
 returns setof @extschema@.message
@@ -45,7 +48,7 @@ declare
     v_vt interval;
     v_fifo boolean;
     r record;
-    v_left int := i_max;
+    v_left bigint := i_max;
     v_buried int;
     -- The claim frontier (docs/design.md, "Claims under a held snapshot").
     c refcursor;

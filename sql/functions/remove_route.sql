@@ -1,5 +1,8 @@
+-- The signature before its integer arguments became bigint (a value
+-- past 2^31 then met no function at all, not a range error).
+drop function if exists @extschema@.remove_route(text,int);
 create or replace function @extschema@.remove_route(
-    i_topic text, i_position int)
+    i_topic text, i_position bigint)
 returns boolean
 language plpgsql security definer
 set search_path = pg_catalog, pg_temp

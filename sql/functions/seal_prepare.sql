@@ -1,6 +1,9 @@
+-- The signature before its integer arguments became bigint (a value
+-- past 2^31 then met no function at all, not a range error).
+drop function if exists @extschema@.seal_prepare(text,int,jsonb);
 create or replace function @extschema@.seal_prepare(
     i_queue    text,
-    i_n        int default 1,
+    i_n        bigint default 1,
     i_headers  jsonb default null)
 returns table (ids bigint[], headers text, encrypt boolean)
 language plpgsql security definer

@@ -1,10 +1,13 @@
+-- The signature before its integer arguments became bigint (a value
+-- past 2^31 then met no function at all, not a range error).
+drop function if exists @extschema@.send_sealed(text,bigint[],bytea[],jsonb,interval,int,text,text,text,timestamptz);
 create or replace function @extschema@.send_sealed(
     i_queue           text,
     i_ids             bigint[],
     i_bodies          bytea[],
     i_headers         jsonb default null,
     i_delay           interval default null,
-    i_priority        int default null,
+    i_priority        bigint default null,
     i_group           text default null,
     i_correlation_id  text default null,
     i_reply_to        text default null,

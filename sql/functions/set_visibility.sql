@@ -1,7 +1,10 @@
+-- The signature before its integer arguments became bigint (a value
+-- past 2^31 then met no function at all, not a range error).
+drop function if exists @extschema@.set_visibility(bigint,interval,int,timestamptz);
 create or replace function @extschema@.set_visibility(
     i_id       bigint,
     i_timeout  interval,
-    i_attempt  int default null,
+    i_attempt  bigint default null,
     i_now      timestamptz default null)
 returns timestamptz
 language plpgsql security definer

@@ -1,6 +1,9 @@
+-- The signature before its integer arguments became bigint (a value
+-- past 2^31 then met no function at all, not a range error).
+drop function if exists @extschema@.take(text,int,timestamptz);
 create or replace function @extschema@.take(
     i_queue  text,
-    i_max    int default 1,
+    i_max    bigint default 1,
     i_now    timestamptz default null)
 returns setof @extschema@.message
 language plpgsql security definer
@@ -41,7 +44,7 @@ declare
     q @extschema@.queues;
     v_now timestamptz := case when i_now is null then now()
                           else @extschema@._clock(i_now) end;
-    v_left int := i_max;
+    v_left bigint := i_max;
     v_n bigint;
     v_buried bigint := @extschema@._take_buried();
     -- Rows this transaction took already are locked by it, and SKIP

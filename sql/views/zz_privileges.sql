@@ -144,24 +144,24 @@ $ops$;
 grant execute on function @extschema@._encrypted(text) to public;
 
 grant execute on function
-    @extschema@.send(text, bytea, jsonb, interval, int, text, text, text,
+    @extschema@.send(text, bytea, jsonb, interval, bigint, text, text, text,
                      text, timestamptz),
-    @extschema@.send_batch(text, bytea[], jsonb[], interval, int, text[],
+    @extschema@.send_batch(text, bytea[], jsonb[], interval, bigint, text[],
                            text[], text[], text, timestamptz),
-    @extschema@.seal_prepare(text, int, jsonb),
-    @extschema@.send_sealed(text, bigint[], bytea[], jsonb, interval, int,
+    @extschema@.seal_prepare(text, bigint, jsonb),
+    @extschema@.send_sealed(text, bigint[], bytea[], jsonb, interval, bigint,
                             text, text, text, timestamptz)
     to txq_producer, txq_consumer, txq_admin;
 
 grant execute on function
-    @extschema@.receive(text, int, interval, timestamptz),
-    @extschema@.take(text, int, timestamptz),
-    @extschema@.pop(text, int, timestamptz),
-    @extschema@.ack(bigint[], int[], timestamptz),
-    @extschema@.ack_receive(bigint[], int[], text, int, interval),
-    @extschema@.fail(bigint, text, int, boolean, interval, timestamptz,
+    @extschema@.receive(text, bigint, interval, timestamptz),
+    @extschema@.take(text, bigint, timestamptz),
+    @extschema@.pop(text, bigint, timestamptz),
+    @extschema@.ack(bigint[], bigint[], timestamptz),
+    @extschema@.ack_receive(bigint[], bigint[], text, bigint, interval),
+    @extschema@.fail(bigint, text, bigint, boolean, interval, timestamptz,
                      double precision),
-    @extschema@.set_visibility(bigint, interval, int, timestamptz),
+    @extschema@.set_visibility(bigint, interval, bigint, timestamptz),
     @extschema@.wait_begin(text),
     @extschema@.wait_end(text),
     @extschema@.release_unstarted(int, bigint)
@@ -177,11 +177,11 @@ grant execute on function
     to txq_operator, txq_admin;
 
 grant execute on function
-    @extschema@.create_queue(text, text, interval, int, interval, interval,
-                             double precision, text, int, interval, interval,
+    @extschema@.create_queue(text, text, interval, bigint, interval, interval,
+                             double precision, text, bigint, interval, interval,
                              interval, interval, boolean),
-    @extschema@.alter_queue(text, interval, int, interval, interval,
-                            double precision, text, int, interval, interval,
+    @extschema@.alter_queue(text, interval, bigint, interval, interval,
+                            double precision, text, bigint, interval, interval,
                             interval, boolean, boolean, interval, boolean),
     @extschema@.drop_queue(text, boolean),
     @extschema@.grant(text, name, text[]),
@@ -193,7 +193,7 @@ grant execute on function
 -- revokes them. Roles given grants of their own get what calling the API
 -- takes from grant() (_grant_access).
 grant select on @extschema@.grants to txq_operator, txq_admin;
-grant execute on function @extschema@.peek(text, int),
+grant execute on function @extschema@.peek(text, bigint),
     @extschema@.privileges(text)
     to txq_producer, txq_consumer, txq_operator, txq_admin;
 -- A function added since a role got its grants (create or replace keeps
@@ -207,7 +207,7 @@ select @extschema@._grant_access(g.role, true)
 -- _counter_slot() is part of libtxq's direct pop statement (sql_text.h),
 -- which every caller plans; it reads only the backend's pid and xid.
 grant execute on function
-    @extschema@.backoff(int, interval, interval, double precision,
+    @extschema@.backoff(bigint, interval, interval, double precision,
                         double precision),
     @extschema@.schema_version(),
     @extschema@._counter_slot()
@@ -219,7 +219,7 @@ grant select, update (headers, body, priority) on @extschema@.dead_letters
     to txq_operator, txq_admin;
 
 grant execute on function
-    @extschema@.publish(text, bytea, jsonb, interval, int, text, text, text,
+    @extschema@.publish(text, bytea, jsonb, interval, bigint, text, text, text,
                         text, timestamptz)
     to txq_producer, txq_consumer, txq_admin;
 
@@ -228,8 +228,8 @@ grant execute on function
     @extschema@.drop_topic(text),
     @extschema@.subscribe(text, text, jsonb),
     @extschema@.unsubscribe(text, text),
-    @extschema@.add_route(text, jsonb, text, int),
-    @extschema@.remove_route(text, int)
+    @extschema@.add_route(text, jsonb, text, bigint),
+    @extschema@.remove_route(text, bigint)
     to txq_admin;
 
 grant execute on function
