@@ -8,11 +8,12 @@
  * libpq got is PgBouncer's own) and sends every statement unnamed; send,
  * send_batch, receive and ack in a transaction, claim, extend and fail
  * with a retry, pop, FIFO order, a topic's publish, a dead letter and its
- * requeue all work there; the txq tool sends, receives and acks and shows
- * stats through it; txq-worker (--no-listen --pooler transaction, two
- * consumers, a sql: handler that writes) drains 500 messages, each handled
- * exactly once. Told there is no pooler (TXQ_POOLER_NONE), the same sends
- * fail: named prepared statements do not survive transaction pooling.
+ * requeue all work there; the txq tool migrates, creates a queue, sends,
+ * receives and acks and shows stats through it; txq-worker (--no-listen
+ * --pooler transaction, two consumers, a sql: handler that writes) drains
+ * 500 messages, each handled exactly once. Told there is no pooler
+ * (TXQ_POOLER_NONE), the same sends fail: named prepared statements do not
+ * survive transaction pooling.
  * Claims made through the pooler record no backend pid: when every server
  * connection dies under a live client, maintain() and release_unstarted()
  * leave its claim alone (it lapses), and its ack still lands; a direct
@@ -415,8 +416,14 @@ test_cli(void **state)
     const char *db = env_dsn("TXQ_PGB_DSN");
     tt_run r;
 
-    tt_queue(f, "jobs", NULL);
     spread_servers(3);
+    /* Re-applies the definitions (each migration its own transaction). */
+    TT_RUN_DB(f, db, &r, "migrate");
+    tt_run_ok(&r);
+    tt_run_free(&r);
+    TT_RUN_DB(f, db, &r, "queue", "create", "jobs");
+    tt_run_ok(&r);
+    tt_run_free(&r);
     TT_RUN_DB(f, db, &r, "send", "jobs", "hello");
     tt_run_ok(&r);
     tt_run_free(&r);
@@ -493,20 +500,35 @@ handled_within(wt_test *w,
     char h[128];
     const char *args[12] = {"--handle", h, "--poll-interval", "30"};
     int n = 4, done;
-    double end;
+    double t0, end;
 
     for (int i = 0; extra != NULL && extra[i] != NULL; i++)
         args[n++] = extra[i];
     args[n] = NULL;
     snprintf(h, sizeof h, "jobs=sql:%s.h_ok", f->schema);
     w->worker = wt_start_db(env_dsn(var), f->schema, w->log, args);
-    /* Idle: it claimed and found nothing (its consumer waits). */
-    tt_sleep_ms(1500);
+    /* Idle: its consumer started, claimed, found nothing, and waits. */
+    end = tt_now() + 30;
+    for (;;) {
+        char *log = wt_read(w->log);
+        int up = strstr(log, "consumer started") != NULL;
+
+        free(log);
+        if (up)
+            break;
+        if (tt_now() > end)
+            fail_msg("txq-worker's consumer did not start");
+        tt_sleep_ms(20);
+    }
+    tt_sleep_ms(1000);
     tt_send(f, f->pg, "jobs", "wake");
-    end = tt_now() + secs;
+    t0 = tt_now();
+    end = t0 + secs;
     while ((done = (int)tt_scalar(f->pg, "select count(*) from biz")) == 0 &&
            tt_now() < end)
         tt_sleep_ms(20);
+    print_message("%s: %s in %.2f s (poll interval 30 s)\n", var,
+                  done ? "handled" : "not handled", tt_now() - t0);
     assert_int_equal(wt_stop(w->worker), 0);
     w->worker = 0;
     return done;
@@ -516,13 +538,9 @@ static void
 test_session_listen(void **state)
 {
     wt_test *w = *state;
-    double t0;
 
     wt_test_queue(w, "jobs", NULL);
-    t0 = tt_now();
     assert_int_equal(handled_within(w, "TXQ_PGB_SESSION_DSN", NULL, 5), 1);
-    print_message("session pooling: woken in %.2f s (poll interval 30 s)\n",
-                  tt_now() - t0 - 1.5);
     {
         char *log = wt_read(w->log);
 
