@@ -35,6 +35,7 @@
 #define TXQ_HAS_TOPICS  1 /* txq_topic_create, txq_publish, ... */
 #define TXQ_HAS_REQUEST 1 /* txq_requester_*, txq_request, txq_reply */
 #define TXQ_HAS_SEAL    1 /* encrypted queues: txq_keyring_*, TXQ_EDECRYPT */
+#define TXQ_HAS_POOLER  1 /* txq_client_set_pooler, txq_pooled */
 
 #if defined(__GNUC__) || defined(__clang__)
 #define TXQ_API __attribute__((visibility("default")))
@@ -132,6 +133,54 @@ TXQ_API const char *txq_errmsg(const txq_client *c);
  * (TXQ_EINVAL).
  */
 TXQ_API const char *txq_sqlstate(const txq_client *c);
+
+/* === connection poolers === */
+
+/*
+ * How a client's connections reach PostgreSQL. Behind a transaction
+ * pooler (PgBouncer pool_mode = transaction) each transaction may run on
+ * another server connection, and what a session keeps (named prepared
+ * statements, session settings, LISTEN) stays with the server connection,
+ * not with the client. So in transaction mode libtxq sends every
+ * statement unnamed (PQexecParams), keeps no session setting (the
+ * consume loop sets its timeouts per transaction), waits by polling
+ * instead of LISTEN, and its claims record no backend pid: a pooled
+ * server connection outlives its clients (and may end under a live one),
+ * so txq.maintain() cannot tell from it that a client died. Such a claim
+ * is never given back early: it lapses with its visibility timeout.
+ * Limits in transaction mode: a requester (txq_requester_open) needs a
+ * session of its own (TXQ_ESTATE), and a send to an encrypted queue must
+ * run inside a transaction (TXQ_ESTATE in autocommit).
+ */
+enum txq_pooler {
+    /* Default: the schema check done once per connection (a statement
+     * libtxq runs anyway) compares the backend's pid with the one libpq
+     * got at connection start. A pooler (PgBouncer) hands out its own:
+     * then transaction mode, else none. Until the check, transaction
+     * mode. */
+    TXQ_POOLER_AUTO = 0,
+    /* A session of its own: a direct connection, or session pooling.
+     * Named prepared statements, LISTEN, claims recording the pid. */
+    TXQ_POOLER_NONE = 1,
+    /* Transaction pooling, whatever the check finds. */
+    TXQ_POOLER_TRANSACTION = 2
+};
+
+/*
+ * txq_client_set_pooler - say how c's connections reach PostgreSQL (enum
+ * txq_pooler); it applies from the next call.
+ * Returns TXQ_OK, TXQ_EINVAL (c NULL or an unknown mode), TXQ_ESTATE (a
+ * _start pending).
+ */
+TXQ_API txq_err txq_client_set_pooler(txq_client *c, int mode);
+
+/*
+ * txq_pooled - whether calls of c on pg run in transaction-pooler mode
+ * (*pooled 1) or not (0): the mode set, or what TXQ_POOLER_AUTO found.
+ * Runs the schema check when pg was not checked yet.
+ * Returns TXQ_OK, TXQ_EINVAL, TXQ_ESCHEMA, TXQ_ECONN, TXQ_EDB.
+ */
+TXQ_API txq_err txq_pooled(txq_client *c, PGconn *pg, int *pooled);
 
 /* === encrypted queues === */
 
@@ -467,6 +516,7 @@ TXQ_API txq_err txq_pop_finish(txq_client *c,
  * with a poll every second as fallback) up to opts->wait seconds. While
  * waiting it consumes every notification pending on pg and it ends with
  * UNLISTEN txq_wake: give it a connection that does not LISTEN for itself.
+ * Behind a transaction pooler (txq_pooled) it polls every second instead.
  * Returns as txq_receive, plus TXQ_ESTATE.
  */
 TXQ_API txq_err txq_claim(txq_client *c,

@@ -52,6 +52,9 @@ static const char *const templates[TXQ__Q_COUNT] = {
     [TXQ__Q_SEAL_PREPARE] = TXQ__SQL_SEAL_PREPARE,
     [TXQ__Q_SEND_SEALED] = TXQ__SQL_SEND_SEALED,
     [TXQ__Q_DEAD_LETTER] = TXQ__SQL_DEAD_LETTER,
+    [TXQ__Q_RECEIVE_POOLED] = TXQ__SQL_RECEIVE_POOLED,
+    [TXQ__Q_ACK_RECEIVE_POOLED] = TXQ__SQL_ACK_RECEIVE_POOLED,
+    [TXQ__Q_SET_VISIBILITY_POOLED] = TXQ__SQL_SET_VISIBILITY_POOLED,
 };
 
 #define PLACEHOLDER "@extschema@"
@@ -154,12 +157,85 @@ txq__enter(txq_client *c, PGconn *pg)
 }
 
 static void
-schema_verified(txq_client *c, PGconn *pg, int send_direct, int pop_direct)
+schema_verified(
+    txq_client *c, PGconn *pg, int send_direct, int pop_direct, int server_pid)
 {
     c->checked_pg = pg;
     c->checked_pid = PQbackendPID(pg);
     c->send_direct = send_direct;
     c->pop_direct = pop_direct;
+    /* A pooler gives its clients a cancel key of its own: the pid libpq
+     * got at connection start is not the backend's that runs the
+     * statements. Directly (or through a plain TCP proxy) they are one. */
+    c->pooler_seen = server_pid != c->checked_pid;
+}
+
+int
+txq__pooled(const txq_client *c, const PGconn *pg)
+{
+    switch (c->pooler) {
+    case TXQ_POOLER_NONE:
+        return 0;
+    case TXQ_POOLER_TRANSACTION:
+        return 1;
+    default:
+        /* Not checked yet on this connection: assume the worst, which
+         * costs speed, never safety. */
+        if (c->checked_pg != pg || c->checked_pid != PQbackendPID(pg))
+            return 1;
+        return c->pooler_seen;
+    }
+}
+
+enum txq__q
+txq__variant(const txq_client *c, const PGconn *pg, enum txq__q q)
+{
+    if (!txq__pooled(c, pg))
+        return q;
+    switch (q) {
+    case TXQ__Q_RECEIVE:
+        return TXQ__Q_RECEIVE_POOLED;
+    case TXQ__Q_ACK_RECEIVE:
+        return TXQ__Q_ACK_RECEIVE_POOLED;
+    case TXQ__Q_SET_VISIBILITY:
+        return TXQ__Q_SET_VISIBILITY_POOLED;
+    default:
+        return q;
+    }
+}
+
+txq_err
+txq_client_set_pooler(txq_client *c, int mode)
+{
+    if (c == NULL)
+        return TXQ_EINVAL;
+    txq__clear_error(c);
+    if (mode != TXQ_POOLER_AUTO && mode != TXQ_POOLER_NONE &&
+        mode != TXQ_POOLER_TRANSACTION)
+        return txq__set_error(c, TXQ_EINVAL, "unknown pooler mode %d", mode);
+    if (c->pending != 0)
+        return txq__set_error(c, TXQ_ESTATE,
+                              "a txq_%s_start is waiting for its "
+                              "txq_%s_finish: finish it first",
+                              txq__pending_kind(c), txq__pending_kind(c));
+    c->pooler = mode;
+    return TXQ_OK;
+}
+
+txq_err
+txq_pooled(txq_client *c, PGconn *pg, int *pooled)
+{
+    txq_err rc;
+
+    if (pooled != NULL)
+        *pooled = 0;
+    if (c == NULL)
+        return TXQ_EINVAL;
+    if ((rc = txq__enter(c, pg)) || (rc = txq__ensure_schema(c, pg, 0)))
+        return rc;
+    if (pooled != NULL)
+        *pooled = txq__pooled(c, pg);
+    return TXQ_OK;
 }
 
 /* Does the probe result say the schema (s), its table (t), its function
@@ -194,7 +270,7 @@ txq__ensure_schema(txq_client *c, PGconn *pg, int force)
     char buf[32];
     int64_t version = 0;
     int have_schema = 0, have_table = 0, have_fn = 0, isnull = 1;
-    int send_direct, pop_direct;
+    int send_direct, pop_direct, server_pid;
     PGresult *r = NULL;
     txq_err rc;
 
@@ -219,7 +295,7 @@ txq__ensure_schema(txq_client *c, PGconn *pg, int force)
     rc = txq__query(c, pg, TXQ__Q_SCHEMA_VERSION, NULL, 0, &r);
     if (rc != TXQ_OK)
         return rc;
-    if (PQntuples(r) != 1 || PQnfields(r) != 3) {
+    if (PQntuples(r) != 1 || PQnfields(r) != 4) {
         PQclear(r);
         return txq__set_error(c, TXQ_EDB, "unexpected schema version result");
     }
@@ -227,6 +303,7 @@ txq__ensure_schema(txq_client *c, PGconn *pg, int force)
     snprintf(buf, sizeof buf, "%s", PQgetvalue(r, 0, 0));
     send_direct = strcmp(PQgetvalue(r, 0, 1), "t") == 0;
     pop_direct = strcmp(PQgetvalue(r, 0, 2), "t") == 0;
+    server_pid = atoi(PQgetvalue(r, 0, 3));
     PQclear(r);
     if (!isnull && !txq__parse_int64(buf, &version))
         return txq__set_error(c, TXQ_EDB, "unexpected schema version \"%s\"",
@@ -238,7 +315,7 @@ txq__ensure_schema(txq_client *c, PGconn *pg, int force)
                               c->schema, version, TXQ_SCHEMA_VERSION,
                               version < TXQ_SCHEMA_VERSION ? "run txq migrate"
                                                            : "upgrade libtxq");
-    schema_verified(c, pg, send_direct, pop_direct);
+    schema_verified(c, pg, send_direct, pop_direct, server_pid);
     return TXQ_OK;
 }
 

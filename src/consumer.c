@@ -628,6 +628,7 @@ txq_consumer_run(txq_consumer *k, PGconn *pg)
     txq_recv_opts ro = {0};
     txq_msg **msgs = NULL;
     size_t n = 0;
+    int pooled = 0;
     txq_err rc;
 
     if (k == NULL)
@@ -643,7 +644,12 @@ txq_consumer_run(txq_consumer *k, PGconn *pg)
         return set_err(k, TXQ_ESTATE,
                        "txq_consumer_run needs a connection outside a "
                        "transaction");
-    if ((rc = session_setup(k, pg)) != TXQ_OK)
+    /* Behind a transaction pooler a session setting would stay on the
+     * server connection that ran it, for its next clients: each handler's
+     * transaction sets its own statement_timeout (SET LOCAL) instead. */
+    if ((rc = txq_pooled(k->c, pg, &pooled)) != TXQ_OK)
+        return from_client(k, rc, "claim");
+    if (!pooled && (rc = session_setup(k, pg)) != TXQ_OK)
         return rc;
     /* A handler may queue its statements in pipeline mode, where the ack
      * statement can no longer be prepared: prepare it now, once (if this

@@ -3,7 +3,9 @@
  * migration texts goes through txq__query, parameterised. The hot
  * statements (send, receive, ack, fail, ...) are named prepared statements,
  * prepared once per connection, so each call is one Bind/Execute without a
- * Parse; the rest are unnamed PQexecParams calls.
+ * Parse; the rest are unnamed PQexecParams calls. Behind a transaction
+ * pooler (txq__pooled) every statement is unnamed: each transaction may
+ * run on another server connection, which holds none of them.
  */
 #include <assert.h>
 #include <errno.h>
@@ -119,6 +121,9 @@ hot(enum txq__q q)
     case TXQ__Q_POP_DIRECT:
     case TXQ__Q_SEAL_PREPARE:
     case TXQ__Q_SEND_SEALED:
+    case TXQ__Q_RECEIVE_POOLED:
+    case TXQ__Q_ACK_RECEIVE_POOLED:
+    case TXQ__Q_SET_VISIBILITY_POOLED:
         return 1;
     default:
         return 0;
@@ -171,7 +176,7 @@ txq__prepare(txq_client *c,
     int ok;
 
     *rc = TXQ_OK;
-    if (!hot(q))
+    if (!hot(q) || txq__pooled(c, pg))
         return 0;
     if (c->prep_pg == pg && c->prep_pid == PQbackendPID(pg) &&
         (c->prepared & bit))
@@ -225,6 +230,7 @@ txq__query(txq_client *c,
     int prep, tries = 0;
 
     *res = NULL;
+    q = txq__variant(c, pg, q);
 again:
     prep = txq__prepare(c, pg, q, p, &rc);
     if (prep < 0)
@@ -275,6 +281,7 @@ txq__send_query(txq_client *c,
     txq_err rc;
     int prep, sent;
 
+    q = txq__variant(c, pg, q);
     prep = txq__prepare(c, pg, q, p, &rc);
     if (prep < 0)
         return rc;

@@ -155,6 +155,7 @@ txq__ack_claim_commit(txq_client *c,
     struct txq__params p;
     char ids[32], attempts[16];
     PGresult *res[TXQ__MAX_PENDING + 2 + TXQ__MAX_AFTER] = {NULL};
+    enum txq__q q;
     txq_err rc;
     int prep, sent, nafter = 0, nres = 0, base = 0;
     int pending = PQpipelineStatus(pg) != PQ_PIPELINE_OFF;
@@ -181,7 +182,8 @@ txq__ack_claim_commit(txq_client *c,
     txq__param_text(&p, queue);
     txq__param_int64(&p, (int64_t)max);
     txq__param_secs(&p, vt_secs, 1);
-    prep = txq__prepare(c, pg, TXQ__Q_ACK_RECEIVE, &p, &rc);
+    q = txq__variant(c, pg, TXQ__Q_ACK_RECEIVE);
+    prep = txq__prepare(c, pg, q, &p, &rc);
     if (prep < 0)
         return rc;
     /* One round trip: the ack and claim, then COMMIT right behind them.
@@ -190,10 +192,10 @@ txq__ack_claim_commit(txq_client *c,
      * COMMIT; the transaction stays open, failed. */
     if (!pending && !PQenterPipelineMode(pg))
         return txq__set_pg_error(c, pg, NULL);
-    sent = prep ? PQsendQueryPrepared(pg, c->stmt[TXQ__Q_ACK_RECEIVE], p.n,
-                                      p.values, p.lengths, p.formats, 1)
-                : PQsendQueryParams(pg, c->sql[TXQ__Q_ACK_RECEIVE], p.n,
-                                    p.types, p.values, p.lengths, p.formats, 1);
+    sent = prep ? PQsendQueryPrepared(pg, c->stmt[q], p.n, p.values, p.lengths,
+                                      p.formats, 1)
+                : PQsendQueryParams(pg, c->sql[q], p.n, p.types, p.values,
+                                    p.lengths, p.formats, 1);
     sent =
         sent && PQsendQueryParams(pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 0);
     for (int i = 0; i < nafter; i++)

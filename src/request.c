@@ -218,8 +218,15 @@ txq_requester_open(txq_requester *r, PGconn *pg)
                               "txq_requester_open must run outside a "
                               "transaction: the requester's connection runs "
                               "its own autocommit statements");
-    if ((rc = txq__ensure_schema(c, pg, 0)) ||
-        (rc = exec_q(r, pg, TXQ__Q_LISTEN, 0)))
+    if ((rc = txq__ensure_schema(c, pg, 0)))
+        return rc;
+    if (txq__pooled(c, pg))
+        return txq__set_error(c, TXQ_ESTATE,
+                              "txq_requester_open needs a session of its "
+                              "own (LISTEN): connect directly or through "
+                              "session pooling, and say so with "
+                              "txq_client_set_pooler(TXQ_POOLER_NONE)");
+    if ((rc = exec_q(r, pg, TXQ__Q_LISTEN, 0)))
         return rc;
     rc = exec_q(r, pg, TXQ__Q_WAIT_BEGIN, 1);
     if (rc != TXQ_OK) {

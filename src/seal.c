@@ -332,6 +332,17 @@ txq__seal_send(txq_client *c,
         !encrypted)
         goto out;
     *sealed = 1;
+    if (txq__pooled(c, pg) && PQtransactionStatus(pg) == PQTRANS_IDLE) {
+        /* The ids are reserved for the backend that ran seal_prepare();
+         * in autocommit a transaction pooler may run send_sealed() on
+         * another. In one transaction both run on the same. */
+        rc = txq__set_error(c, TXQ_ESTATE,
+                            "a send to the encrypted queue \"%s\" through a "
+                            "transaction pooler must run inside a "
+                            "transaction (BEGIN first)",
+                            queue);
+        goto out;
+    }
     if (opts->dedup_id != NULL) {
         rc = txq__set_error(c, TXQ_EINVAL,
                             "dedup_id is not for encrypted queues (\"%s\")",

@@ -52,6 +52,12 @@ enum txq__q {
     TXQ__Q_SEAL_PREPARE,
     TXQ__Q_SEND_SEALED,
     TXQ__Q_DEAD_LETTER,
+    /* The claiming statements as a client behind a transaction pooler
+     * runs them (txq__variant): RECEIVE, ACK_RECEIVE and SET_VISIBILITY
+     * with a parameter passed through _pooled(). */
+    TXQ__Q_RECEIVE_POOLED,
+    TXQ__Q_ACK_RECEIVE_POOLED,
+    TXQ__Q_SET_VISIBILITY_POOLED,
     TXQ__Q_COUNT
 };
 
@@ -63,7 +69,8 @@ enum txq__q {
     "to_regprocedure($1 || '.schema_version()') is not null"
 
 /* The version, whether this role may send directly (SEND_DIRECT) and
- * whether it may pop directly (POP_DIRECT): asked once per connection.
+ * whether it may pop directly (POP_DIRECT), and the backend's pid (a
+ * pooler shows libpq another: client.c): asked once per connection.
  * has_table_privilege with a list is true when any one is held: one
  * call per privilege (rows from pairs each table with a privilege).
  * UPDATE on messages: POP_DIRECT locks the rows it deletes (FOR UPDATE);
@@ -85,7 +92,8 @@ enum txq__q {
     "'DELETE', 'SELECT', 'INSERT', 'UPDATE', 'SELECT', 'SELECT'])) "       \
     "as x(t, p)) "                                                         \
     "and not pg_catalog.row_security_active("                              \
-    "pg_catalog.to_regclass('@extschema@.messages'))"
+    "pg_catalog.to_regclass('@extschema@.messages')), "                    \
+    "pg_catalog.pg_backend_pid()"
 
 /* Run with the simple protocol: two statements. */
 #define TXQ__SQL_MIG_SETUP                                      \
@@ -257,6 +265,16 @@ enum txq__q {
     "from @extschema@.receive($1::text, $2::int, "          \
     "i_visibility_timeout => make_interval(secs => $3::float8))"
 
+/* RECEIVE through a transaction pooler: _pooled() marks the transaction,
+ * so the claims record no backend pid (_claimant()). An argument is
+ * evaluated before the function it is passed to runs. */
+#define TXQ__SQL_RECEIVE_POOLED                                         \
+    "select id, queue, attempts, headers::text, body, "                 \
+    "correlation_id, reply_to, priority::int4, group_key, "             \
+    "enqueued_at, visible_until, " TXQ__SQL_SEALED_1                    \
+    "from @extschema@.receive(@extschema@._pooled($1::text), $2::int, " \
+    "i_visibility_timeout => make_interval(secs => $3::float8))"
+
 /* txq_receive inside a transaction: held by a row lock, nothing written;
  * columns as in RECEIVE, visible_until infinite (the transaction's end). */
 #define TXQ__SQL_TAKE                                                      \
@@ -334,6 +352,15 @@ enum txq__q {
     "from @extschema@.ack_receive($1::bigint[], $2::int[], $3::text, " \
     "$4::int, i_visibility_timeout => make_interval(secs => $5::float8))"
 
+/* ACK_RECEIVE through a transaction pooler (as RECEIVE_POOLED). */
+#define TXQ__SQL_ACK_RECEIVE_POOLED                          \
+    "select id, queue, attempts, headers::text, body, "      \
+    "correlation_id, reply_to, priority::int4, group_key, "  \
+    "enqueued_at, visible_until, " TXQ__SQL_SEALED_3         \
+    "from @extschema@.ack_receive($1::bigint[], $2::int[], " \
+    "@extschema@._pooled($3::text), $4::int, "               \
+    "i_visibility_timeout => make_interval(secs => $5::float8))"
+
 #define TXQ__SQL_FAIL                                    \
     "select @extschema@.fail($1::bigint, $2::text, "     \
     "i_attempt => $3::int, i_permanent => $4::boolean, " \
@@ -341,6 +368,11 @@ enum txq__q {
 
 #define TXQ__SQL_SET_VISIBILITY                      \
     "select @extschema@.set_visibility($1::bigint, " \
+    "make_interval(secs => $2::float8), i_attempt => $3::int)"
+
+/* SET_VISIBILITY through a transaction pooler (as RECEIVE_POOLED). */
+#define TXQ__SQL_SET_VISIBILITY_POOLED                                    \
+    "select @extschema@.set_visibility(@extschema@._pooled($1::bigint), " \
     "make_interval(secs => $2::float8), i_attempt => $3::int)"
 
 #define TXQ__SQL_REQUEUE     "select @extschema@.requeue($1::bigint)"

@@ -45,6 +45,11 @@ struct txq_client {
     /* The last connection whose schema version was verified. */
     const PGconn *checked_pg;
     int checked_pid;
+    /* enum txq_pooler, as set (txq_client_set_pooler); pooler_seen: the
+     * schema check of checked_pg found a pooler in between (the backend's
+     * pid is not the one libpq got). txq__pooled() decides from both. */
+    int pooler;
+    int pooler_seen;
     /* Whether checked_pg's role may insert into messages itself: txq_send
      * then runs SEND_DIRECT (no plpgsql call) instead of send(). */
     int send_direct;
@@ -243,6 +248,22 @@ txq_err txq__query_scalar(txq_client *c,
 int txq__parse_int64(const char *s, int64_t *v);
 
 /* === client.c === */
+
+/*
+ * txq__pooled - whether calls on pg run as behind a transaction pooler:
+ * no named prepared statements, no session state kept between
+ * transactions, no LISTEN, claims that record no backend pid. Set by
+ * txq_client_set_pooler; TXQ_POOLER_AUTO: what the schema check of pg
+ * found, and 1 while pg is not checked yet.
+ * Returns: 1 or 0.
+ */
+int txq__pooled(const txq_client *c, const PGconn *pg);
+
+/*
+ * txq__variant - the statement to run for q on pg: its _POOLED variant
+ * when there is one and txq__pooled(c, pg), else q.
+ */
+enum txq__q txq__variant(const txq_client *c, const PGconn *pg, enum txq__q q);
 
 /*
  * txq__splice_schema - a malloc'd copy of text with every @extschema@

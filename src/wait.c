@@ -3,6 +3,8 @@
  * a waiter (so sends NOTIFY txq_wake), sleep in poll() on the connection's
  * socket, and receive again on a notification for the queue or on a one
  * second tick (the fallback for lost notifications). Runs in autocommit.
+ * Behind a transaction pooler (txq__pooled) there is no session to LISTEN
+ * on: it receives again on every tick instead.
  */
 #include <errno.h>
 #include <poll.h>
@@ -101,6 +103,26 @@ txq__wait_receive(txq_client *c,
     rc = txq__receive_once(c, pg, queue, max, vt_secs, out, n);
     if (rc != TXQ_EMPTY || wait_secs <= 0)
         return rc;
+
+    if (txq__pooled(c, pg)) {
+        /* A LISTEN would stay behind on whichever server connection ran
+         * it, and the wake-ups reach whoever holds that one. */
+        while (rc == TXQ_EMPTY) {
+            double left = deadline - now_secs();
+            struct timespec ts;
+
+            if (left <= 0)
+                break;
+            if (left > TICK_MS / 1000.0)
+                left = TICK_MS / 1000.0;
+            ts.tv_sec = (time_t)left;
+            ts.tv_nsec = (long)((left - (double)ts.tv_sec) * 1e9);
+            while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+                ;
+            rc = txq__receive_once(c, pg, queue, max, vt_secs, out, n);
+        }
+        return rc;
+    }
 
     /* Register, then receive once more: a send that committed between
      * the first receive and the registration notified nobody. */

@@ -32,6 +32,7 @@ typedef struct cli {
     char schema[CLI_NAME_MAX]; /* validated [a-z_][a-z0-9_]{0,62} */
     PGconn *pg;                /* open after cli_connect */
     txq_client *c;             /* bound to schema */
+    int pooler;                /* enum txq_pooler (--pooler) */
     txq_keyring *keyring;      /* --key-file, attached to c (cli_use_keys) */
 } cli;
 

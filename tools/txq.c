@@ -20,7 +20,8 @@
 #include "mask.h"
 
 static const char usage_text[] =
-    "usage: txq [--db CONNINFO] [--schema NAME] COMMAND [ARGS]\n"
+    "usage: txq [--db CONNINFO] [--schema NAME] [--pooler MODE] COMMAND "
+    "[ARGS]\n"
     "\n"
     "Commands:\n"
     "  migrate                     create or upgrade the txq schema\n"
@@ -47,7 +48,10 @@ static const char usage_text[] =
     "  --db CONNINFO    libpq connection string or URI (default: $TXQ_DB,\n"
     "                   else the PG* environment variables)\n"
     "  --schema NAME    schema holding txq (default: $TXQ_SCHEMA or txq)\n"
-    "  Both may also follow the command, anywhere before a \"--\".\n"
+    "  --pooler MODE    auto (default: detect a connection pooler), none,\n"
+    "                   or transaction (PgBouncer pool_mode = transaction:\n"
+    "                   no prepared statements, no LISTEN); $TXQ_POOLER\n"
+    "  These may also follow the command, anywhere before a \"--\".\n"
     "  --help           this text; `txq COMMAND --help` for a command\n"
     "  --version        print the versions and exit\n"
     "\n"
@@ -184,6 +188,7 @@ cli_connect(cli *ctx, int check)
     ctx->c = txq_client_new(&opts);
     if (ctx->c == NULL)
         return cli_fail(CLI_ERR, "out of memory");
+    txq_client_set_pooler(ctx->c, ctx->pooler);
     if (check) {
         rc = txq_schema_check(ctx->c, ctx->pg);
         if (rc != TXQ_OK)
@@ -443,26 +448,49 @@ set_dsn(char **dsn, char *arg)
     return *dsn == NULL ? -1 : 0;
 }
 
-/* --db and --schema given after the command (as --db X or --db=X), up to
- * a "--": taken as if given before it, and removed from argv[from..] so
- * that the command does not see them. Returns -1 (go on) or an exit code. */
+/* The enum txq_pooler of a --pooler value, or -1. */
 static int
-trailing_globals(
-    int *argc, char **argv, int from, char **dsn, const char **schema)
+pooler_mode(const char *v)
+{
+    if (strcmp(v, "auto") == 0)
+        return TXQ_POOLER_AUTO;
+    if (strcmp(v, "none") == 0)
+        return TXQ_POOLER_NONE;
+    if (strcmp(v, "transaction") == 0)
+        return TXQ_POOLER_TRANSACTION;
+    return -1;
+}
+
+/* --db, --schema and --pooler given after the command (as --db X or
+ * --db=X), up to a "--": taken as if given before it, and removed from
+ * argv[from..] so that the command does not see them. Returns -1 (go on)
+ * or an exit code. */
+static int
+trailing_globals(int *argc,
+                 char **argv,
+                 int from,
+                 char **dsn,
+                 const char **schema,
+                 const char **pooler)
 {
     int out = from;
 
     for (int i = from; i < *argc; i++) {
         char *a = argv[i];
         int db = strcmp(a, "--db") == 0, sc = strcmp(a, "--schema") == 0;
+        int po = strcmp(a, "--pooler") == 0;
 
         if (strcmp(a, "--") == 0) {
             while (i < *argc)
                 argv[out++] = argv[i++];
             break;
         }
-        if ((db || sc) && i + 1 >= *argc)
+        if ((db || sc || po) && i + 1 >= *argc)
             return cli_fail(CLI_USAGE, "option \"%s\" needs a value", a);
+        if (po || strncmp(a, "--pooler=", 9) == 0) {
+            *pooler = po ? argv[++i] : a + 9;
+            continue;
+        }
         if (db || strncmp(a, "--db=", 5) == 0) {
             if (set_dsn(dsn, db ? argv[++i] : a + 5) != 0)
                 return cli_fail(CLI_ERR, "out of memory");
@@ -485,20 +513,24 @@ main(int argc, char **argv)
     static const struct option longopts[] = {
         {"db", required_argument, NULL, 'd'},
         {"schema", required_argument, NULL, 's'},
+        {"pooler", required_argument, NULL, 'p'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
     cli ctx = {0};
     const char *schema = getenv("TXQ_SCHEMA");
+    const char *pooler = getenv("TXQ_POOLER");
     char *dsn = NULL;
     int opt, rc = -1;
 
     if (schema == NULL || schema[0] == '\0')
         schema = "txq";
+    if (pooler == NULL || pooler[0] == '\0')
+        pooler = "auto";
     opterr = 0;
     /* "+": stop at the command; its options are parsed by the command. */
-    while (rc < 0 &&
-           (opt = getopt_long(argc, argv, "+:d:s:hV", longopts, NULL)) != -1) {
+    while (rc < 0 && (opt = getopt_long(argc, argv, "+:d:s:p:hV", longopts,
+                                        NULL)) != -1) {
         switch (opt) {
         case 'd':
             /* ps shows argv: keep a copy, and overwrite the password in
@@ -508,6 +540,9 @@ main(int argc, char **argv)
             break;
         case 's':
             schema = optarg;
+            break;
+        case 'p':
+            pooler = optarg;
             break;
         case 'h':
             fputs(usage_text, stdout);
@@ -528,7 +563,7 @@ main(int argc, char **argv)
     }
     /* The same options after the command, anywhere before a "--". */
     if (rc < 0 && optind < argc)
-        rc = trailing_globals(&argc, argv, optind + 1, &dsn, &schema);
+        rc = trailing_globals(&argc, argv, optind + 1, &dsn, &schema, &pooler);
     if (rc < 0 && dsn == NULL && getenv("TXQ_DB") != NULL &&
         getenv("TXQ_DB")[0] != '\0' && (dsn = strdup(getenv("TXQ_DB"))) == NULL)
         rc = cli_fail(CLI_ERR, "out of memory");
@@ -538,11 +573,17 @@ main(int argc, char **argv)
                       "invalid schema name \"%.100s\": use 1 to 63 "
                       "characters a-z, 0-9 and _, not starting with a digit",
                       schema);
+    else if (rc < 0 && pooler_mode(pooler) < 0)
+        rc = cli_fail(CLI_USAGE,
+                      "invalid pooler mode \"%.100s\": use auto, none or "
+                      "transaction",
+                      pooler);
     else if (rc < 0 && optind >= argc)
         rc = cli_fail(CLI_USAGE, "no command given (see `txq --help`)");
     if (rc >= 0)
         goto out;
     memcpy(ctx.schema, schema, strlen(schema) + 1);
+    ctx.pooler = pooler_mode(pooler);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (strcmp(argv[optind], commands[i].name) == 0) {
             rc = commands[i].fn(&ctx, argc - optind, argv + optind);

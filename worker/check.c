@@ -184,6 +184,7 @@ worker_check_db(
         snprintf(err, errsize, "out of memory");
         return -1;
     }
+    txq_client_set_pooler(c, config_pooler(cfg->pooler));
     if (txq_schema_check(c, pg) != TXQ_OK) {
         snprintf(err, errsize, "%s", txq_errmsg(c));
         txq_client_free(c);

@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #ifdef __linux__
@@ -174,6 +175,29 @@ setup_signals(void)
     sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+/*
+ * The backend pid that this consumer's claims record, for the supervisor's
+ * release_unstarted() after a crash; 0 when there is none to trust: behind
+ * a transaction pooler the claims record none, and behind any pooler the
+ * pid libpq knows is the pooler's own, while the server connection serves
+ * other clients too and outlives this one.
+ */
+static int
+claim_pid(txq_client *c, PGconn *pg)
+{
+    PGresult *r;
+    int pooled = 1, pid = 0;
+
+    if (txq_pooled(c, pg, &pooled) != TXQ_OK || pooled)
+        return 0;
+    r = PQexec(pg, "select pg_catalog.pg_backend_pid()");
+    if (r != NULL && PQresultStatus(r) == PGRES_TUPLES_OK &&
+        PQntuples(r) == 1 && atoi(PQgetvalue(r, 0, 0)) == PQbackendPID(pg))
+        pid = PQbackendPID(pg);
+    PQclear(r);
+    return pid;
+}
+
 int
 child_main(const worker_cfg *cfg,
            const queue_cfg *q,
@@ -209,6 +233,8 @@ child_main(const worker_cfg *cfg,
 
     copts.schema = cfg->schema;
     c = txq_client_new(&copts);
+    if (c != NULL)
+        txq_client_set_pooler(c, config_pooler(cfg->pooler));
     /* The keys of encrypted queues: read here, in the consumer, and never
      * handed to a handler's program (its environment names no key file). */
     if (c != NULL && cfg->key_file[0] != '\0') {
@@ -268,7 +294,7 @@ child_main(const worker_cfg *cfg,
         } else {
             if (failures > 0)
                 wlog(WLOG_INFO, "connected", "queue=%s", q->name);
-            atomic_store(&shared->backend_pid, PQbackendPID(pg));
+            atomic_store(&shared->backend_pid, claim_pid(c, pg));
             rc = txq_consumer_run(the_consumer, pg);
             if (rc == TXQ_OK) {
                 PQfinish(pg);

@@ -18,6 +18,8 @@
 #include <ini.h>
 #include <libpq-fe.h>
 
+#include "txq.h"
+
 #include "childenv.h"
 #include "config.h"
 #include "handler.h"
@@ -53,6 +55,7 @@ static const struct key worker_keys[] = {
     {"notify_timeout", K_SECS, W(notify_timeout), 1, "30", 0.1, 3600},
     {"pass_env", K_STR, W(pass_env), 0, "", 0, 0},
     {"poll_interval", K_SECS, W(poll_interval), 1, "1", 0.01, 3600},
+    {"pooler", K_STR, W(pooler), 0, "auto", 0, 0},
     {"prefetch", K_INT, W(prefetch), 1, "0", 0, 1000},
     {"schema", K_STR, W(schema), 0, "txq", 0, 0},
     {"startup_timeout", K_SECS, W(startup_timeout), 0, "60", 0, 86400},
@@ -153,6 +156,18 @@ parse_bool(const char *v, int *out)
     return -1;
 }
 
+int
+config_pooler(const char *v)
+{
+    if (strcmp(v, "auto") == 0)
+        return TXQ_POOLER_AUTO;
+    if (strcmp(v, "none") == 0)
+        return TXQ_POOLER_NONE;
+    if (strcmp(v, "transaction") == 0)
+        return TXQ_POOLER_TRANSACTION;
+    return -1;
+}
+
 /* Checks of particular string keys; "" when fine, else the problem. */
 static const char *
 check_str(const char *name, const char *v, char *buf, size_t size)
@@ -161,6 +176,8 @@ check_str(const char *name, const char *v, char *buf, size_t size)
         return "must be logfmt or json";
     if (strcmp(name, "log_level") == 0 && wlog_parse_level(v) < 0)
         return "must be debug, info, warn or error";
+    if (strcmp(name, "pooler") == 0 && config_pooler(v) < 0)
+        return "must be auto, none or transaction";
     if (strcmp(name, "schema") == 0 && !config_valid_schema(v))
         return "must match [a-z_][a-z0-9_]{0,62}";
     if (strcmp(name, "handler") == 0 && handler_check(v, buf, size) != 0)

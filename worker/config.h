@@ -32,6 +32,7 @@ typedef struct worker_cfg {
     double notify_timeout;
     char *pass_env; /* variables passed to programs (childenv.h) */
     double poll_interval;
+    char *pooler; /* auto | none | transaction (txq_client_set_pooler) */
     int prefetch;
     char *schema;
     double startup_timeout; /* no first connection this long: exit; 0 */
@@ -47,6 +48,13 @@ typedef struct cfg_override {
     const char *value;
     const char *flag;
 } cfg_override;
+
+/*
+ * config_pooler - the enum txq_pooler of a pooler key's value.
+ * Returns: TXQ_POOLER_AUTO, _NONE, _TRANSACTION, or -1 when v is none of
+ * auto, none, transaction.
+ */
+int config_pooler(const char *v);
 
 /*
  * config_load - build the effective settings into *cfg (zeroed first):

@@ -5,8 +5,10 @@
  * every message). Once per connection the server resolves the name
  * (to_regprocedure, the name travelling as a parameter) and returns the
  * function as its regproc text, quoted by PostgreSQL; only that text is
- * spliced into the call, which is prepared once (PQprepare). The message
- * row is built from parameters. A raised error is a failure to retry;
+ * spliced into the call, which is prepared once (PQprepare); behind a
+ * transaction pooler (txq_pooled), where the next transaction may run on
+ * another server connection, it is sent unnamed with each message. The
+ * message row is built from parameters. A raised error is a failure to retry;
  * SQLSTATE TQ001 a permanent one. A non-null result of a request becomes
  * the reply (txq.reply, same transaction): bytea as is, void none, any
  * other type its text in UTF-8.
@@ -24,6 +26,9 @@ struct sql_handler {
     char *schema;     /* plain (valid) name, for the type parameter */
     char *msgtype;    /* "schema.message" */
     PGconn *prepared; /* the connection the call is prepared on */
+    txq_client *c;    /* the consumer's client (may be NULL): pooled? */
+    char *call;       /* the call's text, sent unnamed when unnamed */
+    int unnamed;
 };
 
 /* The prepared call's name, on the child's own connection. */
@@ -96,6 +101,7 @@ handler_sql_close(void *arg)
     free(h->fn);
     free(h->schema);
     free(h->msgtype);
+    free(h->call);
     free(h);
 }
 
@@ -112,6 +118,7 @@ handler_sql_open(const char *name,
     if (h == NULL || (h->fn = strdup(name)) == NULL ||
         (h->schema = strdup(env->schema)) == NULL)
         goto nomem;
+    h->c = env->c;
     if ((h->msgtype = malloc(strlen(env->schema) + 16)) == NULL)
         goto nomem;
     snprintf(h->msgtype, strlen(env->schema) + 16, "%s.message", env->schema);
@@ -189,7 +196,21 @@ handler_sql_prepare(void *arg, PGconn *pg, char *err, size_t errsize)
             snprintf(call, len, call_reply, h->schema, expr, h->schema);
     }
     PQclear(r);
-    r = PQprepare(pg, SQL_HANDLER_STMT, call, 11, NULL);
+    r = NULL;
+    free(h->call);
+    h->call = call;
+    call = NULL;
+    h->unnamed = 0;
+    if (h->c != NULL && txq_pooled(h->c, pg, &h->unnamed) != TXQ_OK) {
+        snprintf(err, errsize, "checking the connection: %s", txq_errmsg(h->c));
+        goto out;
+    }
+    if (h->unnamed) {
+        h->prepared = pg;
+        rc = 0;
+        goto out;
+    }
+    r = PQprepare(pg, SQL_HANDLER_STMT, h->call, 11, NULL);
     if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK)
         snprintf(err, errsize, "preparing sql handler %s: %s", h->fn,
                  r ? PQresultErrorMessage(r) : PQerrorMessage(pg));
@@ -251,7 +272,10 @@ handler_sql_run(
      * one round trip, and makes its failure the message's (see
      * txq_handler_fn). */
     if (PQenterPipelineMode(pg) &&
-        PQsendQueryPrepared(pg, SQL_HANDLER_STMT, 11, vals, lens, fmts, 0)) {
+        (h->unnamed
+             ? PQsendQueryParams(pg, h->call, 11, NULL, vals, lens, fmts, 0)
+             : PQsendQueryPrepared(pg, SQL_HANDLER_STMT, 11, vals, lens, fmts,
+                                   0))) {
         snprintf(err, errsize, "%s: ", h->fn); /* the error's prefix */
         return TXQ_HANDLER_OK;
     }
@@ -260,7 +284,9 @@ handler_sql_run(
                  PQerrorMessage(pg));
         return TXQ_HANDLER_RETRY;
     }
-    r = PQexecPrepared(pg, SQL_HANDLER_STMT, 11, vals, lens, fmts, 0);
+    r = h->unnamed
+            ? PQexecParams(pg, h->call, 11, NULL, vals, lens, fmts, 0)
+            : PQexecPrepared(pg, SQL_HANDLER_STMT, 11, vals, lens, fmts, 0);
     if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK) {
         const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
         const char *msg =

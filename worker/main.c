@@ -58,7 +58,12 @@ usage(FILE *out)
         "      --prefetch N         messages claimed at a time (default 0:\n"
         "                           automatic, 1 to 16 by handler speed)\n"
         "      --poll-interval S    poll when no notification (default 1)\n"
-        "      --no-listen          do not LISTEN (poolers, standbys): poll\n"
+        "      --no-listen          do not LISTEN (transaction poolers,\n"
+        "                           standbys): poll every poll-interval\n"
+        "      --pooler MODE        auto (default: detect a pooler), none, or\n"
+        "                           transaction (PgBouncer pool_mode =\n"
+        "                           transaction: no prepared statements, no\n"
+        "                           session settings, implies --no-listen)\n"
         "      --drain-timeout S    on SIGTERM, finish work this long "
         "(default 30)\n"
         "      --maintain-interval S  run txq.maintain() (default 5)\n"
@@ -102,7 +107,8 @@ enum {
     OPT_LOG_FORMAT,
     OPT_LOG_LEVEL,
     OPT_CHECK,
-    OPT_KEY_FILE
+    OPT_KEY_FILE,
+    OPT_POOLER
 };
 
 static const struct option longopts[] = {
@@ -117,6 +123,7 @@ static const struct option longopts[] = {
     {"prefetch", required_argument, NULL, OPT_PREFETCH},
     {"poll-interval", required_argument, NULL, OPT_POLL},
     {"no-listen", no_argument, NULL, OPT_NO_LISTEN},
+    {"pooler", required_argument, NULL, OPT_POOLER},
     {"drain-timeout", required_argument, NULL, OPT_DRAIN},
     {"maintain-interval", required_argument, NULL, OPT_MAINTAIN},
     {"notify-command", required_argument, NULL, OPT_NOTIFY_CMD},
@@ -148,6 +155,7 @@ option_key(int opt, const char **key, const char **flag)
         {OPT_PREFETCH, "prefetch", "--prefetch"},
         {OPT_POLL, "poll_interval", "--poll-interval"},
         {OPT_NO_LISTEN, "listen", "--no-listen"},
+        {OPT_POOLER, "pooler", "--pooler"},
         {OPT_DRAIN, "drain_timeout", "--drain-timeout"},
         {OPT_MAINTAIN, "maintain_interval", "--maintain-interval"},
         {OPT_NOTIFY_CMD, "notify_command", "--notify-command"},

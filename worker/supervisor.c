@@ -92,6 +92,7 @@ static struct {
     double drain_deadline;
     double started_at;
     int checked;      /* the start's checks passed: consumers may run */
+    int pool_warned;  /* "a connection pooler is in between" logged */
     char fatal[2048]; /* why the start is hopeless; "" */
 } S;
 
@@ -442,9 +443,11 @@ static void
 db_open(double now)
 {
     char err[512];
+    const char *setup;
     PGresult *r;
     txq_err rc;
     size_t i;
+    int pooled = 1;
 
     S.db = db_connect(S.cfg->db, "txq-worker supervisor");
     if (S.db == NULL || PQstatus(S.db) != CONNECTION_OK) {
@@ -477,16 +480,32 @@ db_open(double now)
     if (rc != TXQ_OK && rc != TXQ_ECONN)
         wlog(WLOG_ERROR, "schema check failed", "schema=%s err=%s",
              S.cfg->schema, txq_errmsg(S.client));
-    /* Several statements: the simple protocol (no user data here). */
-    r = PQexec(S.db, S.cfg->listen ? "set statement_timeout = 60000;"
-                                     " listen txq_wake; listen txq_alert"
-                                   : "set statement_timeout = 60000");
-    if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
-        PQclear(r);
-        db_lost(now, db_error(S.db, err, sizeof err));
-        return;
+    /* Several statements: the simple protocol (no user data here). Behind
+     * a pooler a session setting would stay on the server connection for
+     * its next clients: none then. */
+    if (txq_pooled(S.client, S.db, &pooled) != TXQ_OK)
+        pooled = 1;
+    if (pooled && S.cfg->listen && !S.pool_warned) {
+        S.pool_warned = 1;
+        wlog(WLOG_WARN, "a connection pooler is in between",
+             "listen=1 hint=\"LISTEN needs session pooling: with "
+             "transaction pooling run --no-listen or --pooler=transaction\"");
     }
-    PQclear(r);
+    if (S.cfg->listen)
+        setup = pooled ? "listen txq_wake; listen txq_alert"
+                       : "set statement_timeout = 60000;"
+                         " listen txq_wake; listen txq_alert";
+    else
+        setup = pooled ? NULL : "set statement_timeout = 60000";
+    if (setup != NULL) {
+        r = PQexec(S.db, setup);
+        if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
+            PQclear(r);
+            db_lost(now, db_error(S.db, err, sizeof err));
+            return;
+        }
+        PQclear(r);
+    }
     wlog(S.db_failures > 0 ? WLOG_INFO : WLOG_DEBUG, "supervisor connected",
          "listen=%d", S.cfg->listen);
     S.db_failures = 0;
@@ -830,7 +849,8 @@ supervisor_run(worker_cfg *cfg,
     S.nov = nov;
     copts.schema = cfg->schema;
     if (pipe(sig_pipe) != 0 || (S.alerts = alerts_new()) == NULL ||
-        (S.client = txq_client_new(&copts)) == NULL || add_slots() != 0) {
+        (S.client = txq_client_new(&copts)) == NULL || add_slots() != 0 ||
+        txq_client_set_pooler(S.client, config_pooler(cfg->pooler)) != TXQ_OK) {
         wlog(WLOG_ERROR, "cannot start", "err=%s", strerror(errno));
         code = EXIT_FATAL;
         goto out;
@@ -839,12 +859,21 @@ supervisor_run(worker_cfg *cfg,
     fd_cloexec(sig_pipe[1]);
     fd_nonblock(sig_pipe[0]);
     fd_nonblock(sig_pipe[1]);
+    /* Transaction pooling: a LISTEN would stay on whichever server
+     * connection ran it (notifications reach its next clients, or make
+     * the pooler drop it). Poll instead. */
+    if (config_pooler(cfg->pooler) == TXQ_POOLER_TRANSACTION && cfg->listen) {
+        wlog(WLOG_INFO, "no LISTEN through a transaction pooler", "pooler=%s",
+             cfg->pooler);
+        cfg->listen = 0;
+    }
     install_signals();
     S.started_at = now_mono();
     wlog(WLOG_INFO, "txq-worker started",
-         "version=%s pid=%ld queues=%zu consumers=%zu schema=%s listen=%d",
+         "version=%s pid=%ld queues=%zu consumers=%zu schema=%s listen=%d "
+         "pooler=%s",
          txq_version(), (long)getpid(), cfg->nqueues, S.nslots, cfg->schema,
-         cfg->listen);
+         cfg->listen, cfg->pooler);
     code = loop();
 out:
     PQfinish(S.db);

@@ -42,10 +42,13 @@ begin
         perform @extschema@._deny(null, 'operate');
     end if;
     -- A claim whose backend is gone, or was reused by a later session:
-    -- ready now, its attempt lapsed. claimed_by stays, so that the dead
-    -- consumer's supervisor, which may come after this, still finds the
-    -- claims its handler never started (release_unstarted); the next claim
-    -- overwrites it.
+    -- ready now, its attempt lapsed. A claim made through a transaction
+    -- pooler records no backend (_claimant()) and is never taken here:
+    -- its server connection says nothing about its client, which may
+    -- still be working; it lapses instead. claimed_by stays, so that the
+    -- dead consumer's supervisor, which may come after this, still finds
+    -- the claims its handler never started (release_unstarted); the next
+    -- claim overwrites it.
     with dead as (
         select m.id from @extschema@.messages m
          where m.claimed_by is not null and m.visible_at > v_now

@@ -165,7 +165,7 @@ begin
                                set attempts = m.attempts + 1,
                                    visible_at = v_now + v_vt,
                                    claimed_at = v_now,
-                                   claimed_by = pg_backend_pid()
+                                   claimed_by = @extschema@._claimant()
                               from c
                              where m.id = any (array(select c.id from c))
                                and m.id = c.id
@@ -201,7 +201,7 @@ begin
                                set attempts = m.attempts + 1,
                                    visible_at = v_now + v_vt,
                                    claimed_at = v_now,
-                                   claimed_by = pg_backend_pid()
+                                   claimed_by = @extschema@._claimant()
                               from c
                              where m.id = any (array(select c.id from c))
                                and m.id = c.id
@@ -341,7 +341,8 @@ begin
             u as (
                 update @extschema@.messages m
                    set attempts = m.attempts + 1, visible_at = v_now + v_vt,
-                       claimed_at = v_now, claimed_by = pg_backend_pid()
+                       claimed_at = v_now,
+                       claimed_by = @extschema@._claimant()
                   from c
                  where m.id = any (array(select c.id from c))
                    and m.id = c.id

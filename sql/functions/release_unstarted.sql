@@ -20,7 +20,10 @@ as $$
 --      Only the claims of a session that is gone are touched: it waits
 --      up to 2 s for the backend to end (the client's death ends it) and
 --      does nothing if it still runs. txq-worker's supervisor calls it
---      when a consumer process dies.
+--      when a consumer process dies, only for a consumer connected
+--      directly: behind a pooler the pid is a shared server connection's,
+--      and claims made through a transaction pooler record none
+--      (_claimant()), so this never finds them.
 --
 -- Returns:
 --      how many claims were undone; -1 when the session still runs.

@@ -54,7 +54,8 @@ begin
            claimed_at = case when i_timeout = '0' then null
                              else coalesce(claimed_at, v_now) end,
            claimed_by = case when i_timeout = '0' then null
-                             when claimed_at is null then pg_backend_pid()
+                             when claimed_at is null
+                             then @extschema@._claimant()
                              else claimed_by end
      where id = i_id
        and ((attempts > 0 and claimed_at is not null

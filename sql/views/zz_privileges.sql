@@ -142,6 +142,9 @@ $ops$;
 -- _encrypted() is part of libtxq's statements that return messages: it
 -- tells whether a queue's bodies are sealed, and nothing else.
 grant execute on function @extschema@._encrypted(text) to public;
+-- _pooled() is part of libtxq's claiming statements through a transaction
+-- pooler: it marks the caller's own transaction, and does nothing else.
+grant execute on function @extschema@._pooled(anyelement) to public;
 
 grant execute on function
     @extschema@.send(text, bytea, jsonb, interval, bigint, text, text, text,
