@@ -296,7 +296,7 @@ enum txq__q {
  * front of a standard queue that keeps no archive and sets no expiry,
  * deletes the error history of those that had failed, and counts them
  * acked in this backend's counter row, as pop() does. Any other queue (an
- * encrypted one too: this branch's bodies are never sealed), an
+ * encrypted one too: this branch's bodies are never sealed; a paused one), an
  * unknown one, a bad max or row security in force: nothing deleted here,
  * pop() does it (or raises its error) in the same statement. Columns as
  * in TAKE, in pop()'s order. The limit is a subquery so that the plan
@@ -307,7 +307,7 @@ enum txq__q {
     "with q as (select q.queue_id, q.name from @extschema@.queues q "        \
     "where q.name = $1::text and q.kind = 'standard' "                       \
     "and q.archive_for is null and q.expire_after is null "                  \
-    "and not q.encrypt "                                                     \
+    "and not q.encrypt and not q.paused "                                    \
     "and $2::int between 1 and 100000 "                                      \
     "and not pg_catalog.row_security_active('@extschema@.messages')), "      \
     "d as (delete from @extschema@.messages m where m.id = any (array("      \

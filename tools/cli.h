@@ -148,6 +148,8 @@ int cli_cmd_revoke(cli *ctx, int argc, char **argv);  /* cli_grant.c */
 int cli_cmd_grants(cli *ctx, int argc, char **argv);  /* cli_grant.c */
 int cli_cmd_purge(cli *ctx, int argc, char **argv);   /* cli_remove.c */
 int cli_cmd_cancel(cli *ctx, int argc, char **argv);  /* cli_remove.c */
+int cli_cmd_pause(cli *ctx, int argc, char **argv);   /* cli_pause.c */
+int cli_cmd_resume(cli *ctx, int argc, char **argv);  /* cli_pause.c */
 int cli_cmd_ack(cli *ctx, int argc, char **argv);     /* cli_finish.c */
 int cli_cmd_fail(cli *ctx, int argc, char **argv);    /* cli_finish.c */
 int cli_cmd_extend(cli *ctx, int argc, char **argv);  /* cli_finish.c */

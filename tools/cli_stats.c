@@ -17,7 +17,8 @@ static const char stats_usage[] =
     "\n"
     "One row per queue from the queue_stats view: depth (ready + delayed +\n"
     "in_flight + retrying), dead letters, the age in seconds of the oldest\n"
-    "ready message, and the outcomes counted since the queue was created.\n"
+    "ready message, the outcomes counted since the queue was created, and\n"
+    "whether it is paused.\n"
     "\n"
     "  --json       one JSON object per queue and line\n"
     "  --watch [S]  refresh every S seconds (default 2) until interrupted\n";
@@ -26,8 +27,8 @@ static const char stats_sql[] =
     "select queue, kind, depth, ready, delayed, in_flight, retrying, dead,"
     " round(extract(epoch from oldest_ready_age)::numeric, 3)"
     " as oldest_ready_s,"
-    " acked, retried, dead_lettered, ignored, expired, requeued, discarded"
-    " from @s@.queue_stats order by queue";
+    " acked, retried, dead_lettered, ignored, expired, requeued, discarded,"
+    " paused from @s@.queue_stats order by queue";
 
 static volatile sig_atomic_t interrupted;
 

@@ -43,6 +43,8 @@ static const char usage_text[] =
     "  grants [QUEUE]              who may do what on which queue\n"
     "  purge QUEUE --reason R      delete every message of QUEUE (audited)\n"
     "  cancel ID... --reason R     take these messages out (audited)\n"
+    "  pause QUEUE [--reason R]    deliver nothing until resumed (audited)\n"
+    "  resume QUEUE [--reason R]   deliver a paused queue's messages again\n"
     "\n"
     "Options:\n"
     "  --db CONNINFO    libpq connection string or URI (default: $TXQ_DB,\n"
@@ -77,7 +79,8 @@ static const struct command commands[] = {
     {"request", cli_cmd_request}, {"peek", cli_cmd_peek},
     {"grant", cli_cmd_grant},     {"revoke", cli_cmd_revoke},
     {"grants", cli_cmd_grants},   {"purge", cli_cmd_purge},
-    {"cancel", cli_cmd_cancel},   {"ack", cli_cmd_ack},
+    {"cancel", cli_cmd_cancel},   {"pause", cli_cmd_pause},
+    {"resume", cli_cmd_resume},   {"ack", cli_cmd_ack},
     {"fail", cli_cmd_fail},       {"extend", cli_cmd_extend},
 };
 

@@ -51,6 +51,10 @@ begin
         raise exception 'max must be between 1 and 100000 (got %)', i_max
             using errcode = '22023';
     end if;
+    -- A paused queue delivers nothing (pause()).
+    if q.paused then
+        return;
+    end if;
     if q.kind = 'fifo' then
         -- The group heads, claimed as receive claims them; then acked.
         select coalesce(array_agg(r.id), '{}'),

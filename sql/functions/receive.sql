@@ -78,6 +78,10 @@ begin
         raise exception 'max must be between 1 and 100000 (got %)', i_max
             using errcode = '22023';
     end if;
+    -- A paused queue delivers nothing (pause()).
+    if q.paused then
+        return;
+    end if;
     if i_visibility_timeout is not null then
         perform @extschema@._check_interval('visibility_timeout',
             i_visibility_timeout, '0.001 seconds', '12 hours');

@@ -66,6 +66,10 @@ begin
         raise exception 'max must be between 1 and 100000 (got %)', i_max
             using errcode = '22023';
     end if;
+    -- A paused queue delivers nothing (pause()).
+    if q.paused then
+        return;
+    end if;
     if q.kind = 'fifo' then
         return query select * from @extschema@.receive(i_queue, i_max,
                                                        null, i_now);

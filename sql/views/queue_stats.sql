@@ -2,7 +2,8 @@
 --
 --      One row per queue: what it holds now (depth = ready + delayed +
 --      in_flight + retrying), its dead letters, the age of its oldest
---      ready message, and every outcome counted since it was created.
+--      ready message, every outcome counted since it was created, and
+--      whether it is paused (pause()).
 --      Each caller sees the queues it may monitor (grant()).
 create or replace view @extschema@.queue_stats with (security_barrier) as
 select q.name as queue,
@@ -15,7 +16,8 @@ select q.name as queue,
        coalesce(d.dead, 0) as dead,
        m.oldest_ready_age,
        c.acked, c.retried, c.dead_lettered, c.ignored, c.expired,
-       c.requeued, c.discarded
+       c.requeued, c.discarded,
+       q.paused
   from @extschema@.queues q
   left join lateral (
        select count(*) as depth,

@@ -176,6 +176,8 @@ grant execute on function
     @extschema@.discard(bigint, text),
     @extschema@.cancel(bigint[], text),
     @extschema@.purge(text, text),
+    @extschema@.pause(text, text),
+    @extschema@.resume(text, text),
     @extschema@.maintain(timestamptz)
     to txq_operator, txq_admin;
 
