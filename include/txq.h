@@ -27,7 +27,7 @@
 #define TXQ_VERSION_PATCH 0
 
 /* The schema version (highest migration) this library works with. */
-#define TXQ_SCHEMA_VERSION 9
+#define TXQ_SCHEMA_VERSION 10
 
 /* Feature macros. */
 #define TXQ_HAS_CLAIM   1

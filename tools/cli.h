@@ -134,25 +134,26 @@ void cli_getopt_reset(void);
 /* === the commands === */
 
 int cli_cmd_migrate(cli *ctx, int argc, char **argv);
-int cli_cmd_queue(cli *ctx, int argc, char **argv);   /* cli_queue.c */
-int cli_cmd_send(cli *ctx, int argc, char **argv);    /* cli_msg.c */
-int cli_cmd_recv(cli *ctx, int argc, char **argv);    /* cli_msg.c */
-int cli_cmd_stats(cli *ctx, int argc, char **argv);   /* cli_stats.c */
-int cli_cmd_dead(cli *ctx, int argc, char **argv);    /* cli_dead.c */
-int cli_cmd_publish(cli *ctx, int argc, char **argv); /* cli_msg.c */
-int cli_cmd_topic(cli *ctx, int argc, char **argv);   /* cli_topic.c */
-int cli_cmd_request(cli *ctx, int argc, char **argv); /* cli_request.c */
-int cli_cmd_peek(cli *ctx, int argc, char **argv);    /* cli_msg.c */
-int cli_cmd_grant(cli *ctx, int argc, char **argv);   /* cli_grant.c */
-int cli_cmd_revoke(cli *ctx, int argc, char **argv);  /* cli_grant.c */
-int cli_cmd_grants(cli *ctx, int argc, char **argv);  /* cli_grant.c */
-int cli_cmd_purge(cli *ctx, int argc, char **argv);   /* cli_remove.c */
-int cli_cmd_cancel(cli *ctx, int argc, char **argv);  /* cli_remove.c */
-int cli_cmd_pause(cli *ctx, int argc, char **argv);   /* cli_pause.c */
-int cli_cmd_resume(cli *ctx, int argc, char **argv);  /* cli_pause.c */
-int cli_cmd_ack(cli *ctx, int argc, char **argv);     /* cli_finish.c */
-int cli_cmd_fail(cli *ctx, int argc, char **argv);    /* cli_finish.c */
-int cli_cmd_extend(cli *ctx, int argc, char **argv);  /* cli_finish.c */
+int cli_cmd_queue(cli *ctx, int argc, char **argv);    /* cli_queue.c */
+int cli_cmd_send(cli *ctx, int argc, char **argv);     /* cli_msg.c */
+int cli_cmd_recv(cli *ctx, int argc, char **argv);     /* cli_msg.c */
+int cli_cmd_stats(cli *ctx, int argc, char **argv);    /* cli_stats.c */
+int cli_cmd_dead(cli *ctx, int argc, char **argv);     /* cli_dead.c */
+int cli_cmd_publish(cli *ctx, int argc, char **argv);  /* cli_msg.c */
+int cli_cmd_topic(cli *ctx, int argc, char **argv);    /* cli_topic.c */
+int cli_cmd_request(cli *ctx, int argc, char **argv);  /* cli_request.c */
+int cli_cmd_peek(cli *ctx, int argc, char **argv);     /* cli_msg.c */
+int cli_cmd_grant(cli *ctx, int argc, char **argv);    /* cli_grant.c */
+int cli_cmd_revoke(cli *ctx, int argc, char **argv);   /* cli_grant.c */
+int cli_cmd_grants(cli *ctx, int argc, char **argv);   /* cli_grant.c */
+int cli_cmd_purge(cli *ctx, int argc, char **argv);    /* cli_remove.c */
+int cli_cmd_cancel(cli *ctx, int argc, char **argv);   /* cli_remove.c */
+int cli_cmd_pause(cli *ctx, int argc, char **argv);    /* cli_pause.c */
+int cli_cmd_resume(cli *ctx, int argc, char **argv);   /* cli_pause.c */
+int cli_cmd_schedule(cli *ctx, int argc, char **argv); /* cli_schedule.c */
+int cli_cmd_ack(cli *ctx, int argc, char **argv);      /* cli_finish.c */
+int cli_cmd_fail(cli *ctx, int argc, char **argv);     /* cli_finish.c */
+int cli_cmd_extend(cli *ctx, int argc, char **argv);   /* cli_finish.c */
 
 /*
  * cli_read_stdin - read all of standard input (at most CLI_BODY_MAX

@@ -45,6 +45,7 @@ static const char usage_text[] =
     "  cancel ID... --reason R     take these messages out (audited)\n"
     "  pause QUEUE [--reason R]    deliver nothing until resumed (audited)\n"
     "  resume QUEUE [--reason R]   deliver a paused queue's messages again\n"
+    "  schedule list|add|remove    periodic messages (cron)\n"
     "\n"
     "Options:\n"
     "  --db CONNINFO    libpq connection string or URI (default: $TXQ_DB,\n"
@@ -80,8 +81,9 @@ static const struct command commands[] = {
     {"grant", cli_cmd_grant},     {"revoke", cli_cmd_revoke},
     {"grants", cli_cmd_grants},   {"purge", cli_cmd_purge},
     {"cancel", cli_cmd_cancel},   {"pause", cli_cmd_pause},
-    {"resume", cli_cmd_resume},   {"ack", cli_cmd_ack},
-    {"fail", cli_cmd_fail},       {"extend", cli_cmd_extend},
+    {"resume", cli_cmd_resume},   {"schedule", cli_cmd_schedule},
+    {"ack", cli_cmd_ack},         {"fail", cli_cmd_fail},
+    {"extend", cli_cmd_extend},
 };
 
 /* Replace control characters (and bytes that are not UTF-8) so that a

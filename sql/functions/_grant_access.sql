@@ -36,8 +36,9 @@ begin
         execute format('%s execute on function %s %s %s', v_verb, v_fn,
                        v_to, i_role);
     end loop;
-    execute format('%s select on %s.queue_stats, %s.grants %s %s', v_verb,
-                   '@extschema@', '@extschema@', v_to, i_role);
+    execute format('%s select on %s.queue_stats, %s.grants, %s.schedules '
+                   '%s %s', v_verb, '@extschema@', '@extschema@',
+                   '@extschema@', v_to, i_role);
     execute format('%s select, update (headers, body, priority) on '
                    '%s.dead_letters %s %s', v_verb, '@extschema@', v_to,
                    i_role);

@@ -10,7 +10,8 @@ as $$
 --      does): releases claims of sessions that died (their messages come
 --      back in seconds, not after the visibility timeout), moves expired
 --      messages to the dead letters, prunes the archive and dedup ids past
---      their windows and turns off the waiting flag of queues with no
+--      their windows, sends the periodic messages whose tick has come
+--      (schedule()), turns off the waiting flag of queues with no
 --      wait registration pending, and last recycles the messages'
 --      storage (_rotate()) and the counters' (_compact_counters(), once a
 --      held snapshot let them pass 4 MB). Each step works in bounded
@@ -31,6 +32,7 @@ declare
     v_keep interval;
     v_n int;
     n_dedup int;
+    n_scheduled int;
     n_unflagged int := 0;
     n_counters int;
     v_gen int;
@@ -120,6 +122,9 @@ begin
                           and (a.backend_start is null
                                or a.backend_start <= r.reserved_at));
 
+    -- Periodic messages whose tick has come (schedule()).
+    n_scheduled := @extschema@._run_schedules(v_now);
+
     -- Delivered alerts are kept 30 days for the record.
     delete from @extschema@.alerts al
      where al.id = any (array(
@@ -197,6 +202,7 @@ begin
     return jsonb_build_object('rescued', n_rescued, 'expired', n_expired,
         'archive_pruned', n_archive, 'dedup_pruned', n_dedup,
         'waiting_cleared', n_unflagged, 'counters_folded', n_counters,
+        'scheduled', n_scheduled,
         'counters_compacted', v_compacted, 'storage', v_storage);
 end
 $$;

@@ -178,6 +178,9 @@ grant execute on function
     @extschema@.purge(text, text),
     @extschema@.pause(text, text),
     @extschema@.resume(text, text),
+    @extschema@.schedule(text, text, text, bytea, jsonb, text, boolean,
+                         timestamptz),
+    @extschema@.unschedule(text),
     @extschema@.maintain(timestamptz)
     to txq_operator, txq_admin;
 
@@ -218,8 +221,8 @@ grant execute on function
     @extschema@._counter_slot()
     to txq_producer, txq_consumer, txq_operator, txq_admin;
 
-grant select on @extschema@.queue_stats to txq_operator, txq_admin,
-    txq_consumer, txq_producer;
+grant select on @extschema@.queue_stats, @extschema@.schedules
+    to txq_operator, txq_admin, txq_consumer, txq_producer;
 grant select, update (headers, body, priority) on @extschema@.dead_letters
     to txq_operator, txq_admin;
 
