@@ -22,9 +22,20 @@
 
 #include <libpq-fe.h>
 
-#define TXQ_VERSION_MAJOR 0
-#define TXQ_VERSION_MINOR 1
-#define TXQ_VERSION_PATCH 0
+/*
+ * Versions. txq_version.h, generated from the build's project version (the
+ * one place it is set), defines TXQ_VERSION_MAJOR, TXQ_VERSION_MINOR and
+ * TXQ_VERSION_PATCH of the headers compiled against; txq_version() and
+ * txq_version_number() give the library's at run time, which may be newer.
+ * The soname (libtxq.so.MAJOR) changes only with an incompatible change of
+ * the ABI; a minor version only adds. See docs/api.md.
+ */
+#include <txq_version.h>
+
+/* The headers' version as one number: 10000 * MAJOR + 100 * MINOR + PATCH,
+ * as txq_version_number() returns the library's (sqlite3's scheme). */
+#define TXQ_VERSION_NUMBER \
+    (TXQ_VERSION_MAJOR * 10000 + TXQ_VERSION_MINOR * 100 + TXQ_VERSION_PATCH)
 
 /* The schema version (highest migration) this library works with. */
 #define TXQ_SCHEMA_VERSION 8
@@ -90,25 +101,75 @@ TXQ_API const char *txq_strerror(txq_err err);
  */
 TXQ_API const char *txq_version(void);
 
+/*
+ * txq_version_number - the library's version as 10000 * MAJOR + 100 * MINOR
+ * + PATCH (10000 for 1.0.0), for callers that cannot use the macros (FFI):
+ * a program needs a library at least as new as the headers it was built
+ * with when it uses what they added.
+ */
+TXQ_API int txq_version_number(void);
+
+/* === options structs and the ABI === */
+
+/*
+ * Every options struct starts with `size_t size`, the struct's size as the
+ * caller compiled it; fields are only ever appended. Initialise one with
+ * its _INIT macro, or pass a literal with its compound-literal macro:
+ *
+ *     txq_send_opts o = TXQ_SEND_OPTS_INIT;
+ *     o.dedup_id = "order-42";
+ *     txq_send(c, pg, "orders", body, len, &o, &id);
+ *     txq_send(c, pg, "orders", body, len,
+ *              TXQ_SEND_OPTS(.dedup_id = "order-42"), &id);
+ *
+ * The library reads the first `size` bytes it knows and takes the fields
+ * a shorter (older) struct lacks as zero, their default: a program built
+ * against older headers keeps working with a newer library. A longer
+ * (newer) struct is accepted when the fields this library does not know
+ * are zero; one that sets them is refused with TXQ_EINVAL rather than
+ * silently ignored. A size of 0 (a struct zeroed without its macro) or
+ * below the 1.0 layout is refused with TXQ_EINVAL. A NULL pointer still
+ * means all defaults.
+ *
+ * Zero means "the default" (or "unchanged" for txq_queue_alter). Where
+ * zero is itself a legal value (a delay of 0, a backoff of 0), the
+ * struct's `set` word says that a field is given: a field counts as given
+ * when it is non-zero or its TXQ_*_SET_* bit is set. Unknown bits are
+ * refused (TXQ_EINVAL), as are set fields of a newer struct.
+ *
+ * A struct the library fills in for a callback (txq_consumer_event) also
+ * starts with size, the library's: read a field appended after 1.0 only
+ * when TXQ_HAS_FIELD(txq_consumer_event, ev, field).
+ */
+#define TXQ_HAS_FIELD(type, p, field) \
+    ((p)->size >= offsetof(type, field) + sizeof((p)->field))
+
 /* === the client handle === */
 
 typedef struct txq_client txq_client;
 typedef struct txq_msg txq_msg;
 
-/* Options for txq_client_new. Zero-initialised means defaults. Fields are
- * only ever appended. */
+/* Options for txq_client_new: TXQ_OPTIONS_INIT, then the fields wanted. */
 typedef struct txq_options {
+    size_t size; /* sizeof(txq_options), set by TXQ_OPTIONS_INIT */
     /* Schema holding txq's tables and functions; NULL means "txq". Must
      * match [a-z_][a-z0-9_]{0,62}. */
     const char *schema;
 } txq_options;
 
+#define TXQ_OPTIONS_INIT            \
+    {                               \
+        .size = sizeof(txq_options) \
+    }
+#define TXQ_OPTIONS(...) \
+    (&(txq_options){.size = sizeof(txq_options), __VA_ARGS__})
+
 /*
  * txq_client_new - create a handle. opts may be NULL.
  *
  * The handle holds no connection; each call borrows the caller's PGconn.
- * Returns NULL only when out of memory; a bad schema name is reported by the
- * first call that uses the handle (TXQ_EINVAL).
+ * Returns NULL only when out of memory; a bad schema name or opts->size is
+ * reported by the first call that uses the handle (TXQ_EINVAL).
  * Ownership: free with txq_client_free.
  */
 TXQ_API txq_client *txq_client_new(const txq_options *opts);
@@ -261,35 +322,58 @@ enum txq_on_exhausted {
     TXQ_ON_EXHAUSTED_NOTIFY = 3
 };
 
-/* Queue settings. Zero means "the default" for txq_queue_create and
- * "unchanged" for txq_queue_alter; negative values are rejected.
- * Durations are in seconds. */
+/* Bits of txq_queue_opts.set: the field is given even when it is 0. */
+#define TXQ_QUEUE_SET_VISIBILITY_TIMEOUT (UINT64_C(1) << 0)
+#define TXQ_QUEUE_SET_MAX_ATTEMPTS       (UINT64_C(1) << 1)
+#define TXQ_QUEUE_SET_BACKOFF_BASE       (UINT64_C(1) << 2)
+#define TXQ_QUEUE_SET_BACKOFF_CAP        (UINT64_C(1) << 3)
+#define TXQ_QUEUE_SET_BACKOFF_JITTER     (UINT64_C(1) << 4)
+#define TXQ_QUEUE_SET_MAX_BODY_BYTES     (UINT64_C(1) << 5)
+#define TXQ_QUEUE_SET_EXPIRE_AFTER       (UINT64_C(1) << 6)
+#define TXQ_QUEUE_SET_DEDUP_WINDOW       (UINT64_C(1) << 7)
+#define TXQ_QUEUE_SET_ARCHIVE_FOR        (UINT64_C(1) << 8)
+#define TXQ_QUEUE_SET_DELAY              (UINT64_C(1) << 9)
+#define TXQ_QUEUE_SET_ENCRYPT            (UINT64_C(1) << 10)
+
+/* Queue settings: TXQ_QUEUE_OPTS_INIT, then the fields wanted. A field is
+ * given when it is non-zero or its TXQ_QUEUE_SET_* bit is in set; the
+ * others are "the default" for txq_queue_create and "unchanged" for
+ * txq_queue_alter. So alter sets delay to 0 with .delay = 0, .set =
+ * TXQ_QUEUE_SET_DELAY. Negative values are rejected; the server checks
+ * the ranges (TXQ_EINVAL naming the setting). Durations are in seconds. */
 typedef struct txq_queue_opts {
+    size_t size;               /* sizeof(txq_queue_opts) */
+    uint64_t set;              /* TXQ_QUEUE_SET_* bits */
     int fifo;                  /* create only: a FIFO queue */
-    double visibility_timeout; /* default 30 */
-    int max_attempts;          /* default 5 */
-    double backoff_base;       /* default 1 */
-    double backoff_cap;        /* default 3600 */
+    double visibility_timeout; /* 1 s to 12 h, default 30 */
+    int max_attempts;          /* at least 1, default 5 */
+    double backoff_base;       /* 0 to 30 days, default 1 */
+    double backoff_cap;        /* 0 to 30 days, >= base, default 3600 */
     double backoff_jitter;     /* fraction 0..1, default 0.1 */
-    int no_jitter;             /* set jitter to 0 */
     int on_exhausted;          /* enum txq_on_exhausted */
     int64_t max_body_bytes;    /* default 262144, at most 268435456 */
-    double expire_after;       /* default: never */
-    double dedup_window;       /* FIFO, default 300 */
-    double archive_for;        /* default: no archive */
-    int clear_expire_after;    /* alter only: messages no longer expire */
-    int clear_archive_for;     /* alter only: stop archiving */
+    double expire_after;       /* 1 s to 365 days; given as 0: never
+                                  (the default) */
+    double dedup_window;       /* FIFO, 0 to 30 days, default 300 */
+    double archive_for;        /* 1 s to 3650 days; given as 0: no
+                                  archive (the default) */
     double delay;              /* default delay of a send that gives none
-                                  (SQS DelaySeconds), at most 365 days;
+                                  (SQS DelaySeconds), 0 to 365 days;
                                   default 0 */
     int encrypt;               /* an encrypted queue: it takes only bodies
                                   sealed by a client with a key ring
                                   (txq_client_set_keyring); not for fifo.
-                                  alter: turn it on, only while the queue
-                                  holds no messages and no dead letters */
-    int no_encrypt;            /* alter only: turn encryption off, on the
-                                  same condition */
+                                  alter: turn it on, or given as 0 off,
+                                  only while the queue holds no messages
+                                  and no dead letters */
 } txq_queue_opts;
+
+#define TXQ_QUEUE_OPTS_INIT            \
+    {                                  \
+        .size = sizeof(txq_queue_opts) \
+    }
+#define TXQ_QUEUE_OPTS(...) \
+    (&(txq_queue_opts){.size = sizeof(txq_queue_opts), __VA_ARGS__})
 
 /*
  * txq_queue_create - create a queue, in the caller's transaction.
@@ -303,7 +387,8 @@ TXQ_API txq_err txq_queue_create(txq_client *c,
                                  const txq_queue_opts *opts);
 
 /*
- * txq_queue_alter - change the non-zero settings of opts.
+ * txq_queue_alter - change the settings opts gives (non-zero or marked in
+ * opts->set); the others stay as they are.
  * Returns TXQ_OK, TXQ_EINVAL, TXQ_ENOTFOUND, TXQ_ECONN, TXQ_EDB.
  */
 TXQ_API txq_err txq_queue_alter(txq_client *c,
@@ -323,12 +408,18 @@ TXQ_API txq_err txq_queue_drop(txq_client *c,
 
 /* === sending === */
 
-/* Per-message attributes. Zero-initialised means none. Strings must be
- * valid UTF-8 without control characters other than tab; they are copied. */
+/* Bits of txq_send_opts.set. */
+#define TXQ_SEND_SET_DELAY (UINT64_C(1) << 0) /* a delay of 0 is given */
+
+/* Per-message attributes: TXQ_SEND_OPTS_INIT, then the fields wanted.
+ * Strings must be valid UTF-8 without control characters other than tab;
+ * they are copied. */
 typedef struct txq_send_opts {
+    size_t size;                /* sizeof(txq_send_opts) */
+    uint64_t set;               /* TXQ_SEND_SET_* bits */
     const char *headers_json;   /* a JSON object, or NULL for {} */
-    double delay;               /* seconds before it becomes visible;
-                                   0: the queue's delay (default 0) */
+    double delay;               /* seconds before it becomes visible; not
+                                   given: the queue's delay (default 0) */
     int priority;               /* higher first; -32768..32767 */
     const char *group;          /* FIFO group / routing key */
     const char *dedup_id;       /* idempotency key: a repeat returns the
@@ -336,6 +427,13 @@ typedef struct txq_send_opts {
     const char *correlation_id; /* request/reply */
     const char *reply_to;       /* request/reply: a queue name */
 } txq_send_opts;
+
+#define TXQ_SEND_OPTS_INIT            \
+    {                                 \
+        .size = sizeof(txq_send_opts) \
+    }
+#define TXQ_SEND_OPTS(...) \
+    (&(txq_send_opts){.size = sizeof(txq_send_opts), __VA_ARGS__})
 
 /*
  * txq_send - enqueue one message in the caller's current transaction.
@@ -373,11 +471,20 @@ TXQ_API txq_err txq_send_batch(txq_client *c,
 
 /* === receiving === */
 
+/* Receive settings: TXQ_RECV_OPTS_INIT, then the fields wanted. */
 typedef struct txq_recv_opts {
+    size_t size;               /* sizeof(txq_recv_opts) */
     double visibility_timeout; /* seconds; 0 means the queue's */
     double wait;               /* txq_claim only: long-poll up to this many
                                   seconds when the queue is empty */
 } txq_recv_opts;
+
+#define TXQ_RECV_OPTS_INIT            \
+    {                                 \
+        .size = sizeof(txq_recv_opts) \
+    }
+#define TXQ_RECV_OPTS(...) \
+    (&(txq_recv_opts){.size = sizeof(txq_recv_opts), __VA_ARGS__})
 
 /*
  * txq_receive - take up to max ready messages in the caller's transaction.
@@ -553,10 +660,24 @@ typedef enum txq_outcome {
     TXQ_OUTCOME_IGNORED = 4   /* dropped (counted; archived if configured) */
 } txq_outcome;
 
+/* Bits of txq_fail_opts.set. */
+#define TXQ_FAIL_SET_RETRY_AFTER (UINT64_C(1) << 0) /* retry at once */
+
+/* Failure settings: TXQ_FAIL_OPTS_INIT, then the fields wanted. */
 typedef struct txq_fail_opts {
+    size_t size;        /* sizeof(txq_fail_opts) */
+    uint64_t set;       /* TXQ_FAIL_SET_* bits */
     int permanent;      /* no retries: straight to the exhausted policy */
-    double retry_after; /* seconds; 0 means the queue's backoff */
+    double retry_after; /* seconds, 0 to 365 days; not given: the queue's
+                           backoff */
 } txq_fail_opts;
+
+#define TXQ_FAIL_OPTS_INIT            \
+    {                                 \
+        .size = sizeof(txq_fail_opts) \
+    }
+#define TXQ_FAIL_OPTS(...) \
+    (&(txq_fail_opts){.size = sizeof(txq_fail_opts), __VA_ARGS__})
 
 /*
  * txq_fail - record a failed attempt with its error text and apply the
@@ -658,9 +779,10 @@ TXQ_API txq_err txq_dead_letter(txq_client *c,
 
 /* === topics: publish/subscribe and routing === */
 
-/* Topic settings. Zero-initialised means a fanout topic. Fields are only
- * appended. */
+/* Topic settings: TXQ_TOPIC_OPTS_INIT (a fanout topic), then the fields
+ * wanted. */
 typedef struct txq_topic_opts {
+    size_t size;               /* sizeof(txq_topic_opts) */
     int route;                 /* route mode: each message goes to exactly
                                   one queue (the first matching rule, else
                                   default_queue) instead of a copy to every
@@ -669,6 +791,13 @@ typedef struct txq_topic_opts {
                                   matches goes; NULL: such a message is
                                   refused (TXQ_ENOROUTE) */
 } txq_topic_opts;
+
+#define TXQ_TOPIC_OPTS_INIT            \
+    {                                  \
+        .size = sizeof(txq_topic_opts) \
+    }
+#define TXQ_TOPIC_OPTS(...) \
+    (&(txq_topic_opts){.size = sizeof(txq_topic_opts), __VA_ARGS__})
 
 /*
  * txq_topic_create - create a topic, in the caller's transaction. Topic
@@ -805,21 +934,28 @@ typedef void (*txq_reply_fn)(void *arg,
 /* Called when no reply came within the request's timeout. */
 typedef void (*txq_timeout_fn)(void *arg, const char *correlation_id);
 
-/* Requester settings. Zero-initialised means defaults; fields are only
- * appended. */
+/* Requester settings: TXQ_REQUESTER_OPTS_INIT, then the fields wanted. */
 typedef struct txq_requester_opts {
+    size_t size;          /* sizeof(txq_requester_opts) */
     double poll_interval; /* look at the reply queue this often while
                              requests are pending, in case a notification
                              was lost; default 5 s */
     size_t batch;         /* replies taken per round trip, default 100 */
 } txq_requester_opts;
 
+#define TXQ_REQUESTER_OPTS_INIT            \
+    {                                      \
+        .size = sizeof(txq_requester_opts) \
+    }
+#define TXQ_REQUESTER_OPTS(...) \
+    (&(txq_requester_opts){.size = sizeof(txq_requester_opts), __VA_ARGS__})
+
 /*
  * txq_requester_new - a requester whose replies arrive on reply_queue (an
  * existing queue, read by this requester alone). opts may be NULL; it and
  * reply_queue are copied. c is borrowed and must outlive the requester;
  * errors of every txq_requester_* and txq_request call are reported on c
- * (txq_errmsg).
+ * (txq_errmsg), a bad opts->size by txq_requester_open (TXQ_EINVAL).
  * Returns NULL only when out of memory.
  * Ownership: free with txq_requester_free.
  */
@@ -1004,8 +1140,12 @@ typedef enum txq_handler_result {
 typedef txq_handler_result (*txq_handler_fn)(
     PGconn *pg, const txq_msg *m, void *arg, char *err, size_t errsize);
 
-/* What happened to one message (for logs and metrics). */
+/* What happened to one message (for logs and metrics). Filled in by the
+ * library: size is the library's sizeof(txq_consumer_event), so a field
+ * appended after 1.0 is read only when TXQ_HAS_FIELD(txq_consumer_event,
+ * ev, field). */
 typedef struct txq_consumer_event {
+    size_t size;               /* the library's sizeof(txq_consumer_event) */
     const txq_msg *msg;        /* borrowed for the callback */
     txq_handler_result result; /* what the handler returned (after the loop's
                                   checks: OK with a failed transaction is
@@ -1022,8 +1162,9 @@ typedef struct txq_consumer_event {
                                   and COMMIT came back) */
 } txq_consumer_event;
 
-/* Loop settings. Zero-initialised means defaults; fields only appended. */
+/* Loop settings: TXQ_CONSUMER_OPTS_INIT, then the fields wanted. */
 typedef struct txq_consumer_opts {
+    size_t size;               /* sizeof(txq_consumer_opts) */
     size_t prefetch;           /* messages claimed per round trip; handled
                                   one by one, each in its own transaction,
                                   each claim extended before its handler
@@ -1050,14 +1191,21 @@ typedef struct txq_consumer_opts {
     int exit_when_empty;   /* end when a claim finds the queue empty */
 } txq_consumer_opts;
 
+#define TXQ_CONSUMER_OPTS_INIT            \
+    {                                     \
+        .size = sizeof(txq_consumer_opts) \
+    }
+#define TXQ_CONSUMER_OPTS(...) \
+    (&(txq_consumer_opts){.size = sizeof(txq_consumer_opts), __VA_ARGS__})
+
 typedef struct txq_consumer txq_consumer;
 
 /*
  * txq_consumer_new - a consume loop for queue with handler fn(..., arg).
  * opts may be NULL; it and queue are copied. The client c is borrowed and
  * must outlive the consumer.
- * Returns NULL only when out of memory; bad arguments are reported by
- * txq_consumer_run (TXQ_EINVAL).
+ * Returns NULL only when out of memory; bad arguments (opts->size too)
+ * are reported by txq_consumer_run (TXQ_EINVAL).
  * Ownership: free with txq_consumer_free.
  */
 TXQ_API txq_consumer *txq_consumer_new(txq_client *c,
