@@ -38,6 +38,7 @@ typedef enum fq_kind {
     FQ_PG_CRASH,             /* pg_ctl stop -m immediate, then start */
     FQ_TERMINATE,            /* pg_terminate_backend of the workers */
     FQ_WORKER_STOP,          /* SIGSTOP past the claim, then SIGCONT */
+    FQ_WORKER_STOP_FENCE,    /* the same, its session kept alive */
     FQ_POISON,               /* messages that crash their handler */
     FQ_PG_DOWN,              /* the database down while producers run */
     FQ_FAILOVER,             /* --nemesis-cmd: failover, by others */
@@ -51,8 +52,10 @@ typedef struct fq_phase {
     int bad;      /* a check of the fault itself failed (see note) */
     double drain; /* seconds to drain after it (short form), else -1 */
     char note[200];
-    int stop_pid; /* worker-stop: the stopped consumer and its message */
-    char stop_key[FQ_KEY_MAX];
+    /* worker-kill, worker-kill-commit, worker-stop: the consumer the fault
+     * hit after its business write, and that message's key */
+    int victim_pid;
+    char victim_key[FQ_KEY_MAX];
 } fq_phase;
 
 typedef struct fq_run {

@@ -12,7 +12,8 @@
  *               nor uncertain), or its send surely failed
  *   reordered   a FIFO group processed out of its send order
  *   dead_bad    an innocent message dead-lettered
- *   late        worker-stop: the stopped consumer's late COMMIT went in
+ *   late        the business write of a consumer killed (worker-kill) or
+ *               stopped (worker-stop) before its COMMIT went in
  *
  * An uncertain send may be processed or not, but at most once.
  */
@@ -290,12 +291,23 @@ fq_check(fq_run *r)
             b->drain = p->drain;
         if (p->note[0] != '\0')
             note[p->kind] = p->note;
-        if (p->stop_pid > 0 && pg != NULL &&
-            fq_scalar(pg,
-                      "select count(*) from f_processed where key = '%s' "
-                      "and pid = %d",
-                      p->stop_key, p->stop_pid) != 0)
-            b->late++;
+        if (p->victim_pid > 0 && pg != NULL) {
+            long long mine = fq_scalar(pg,
+                                       "select count(*) from f_processed "
+                                       "where key = '%s' and pid = %d",
+                                       p->victim_key, p->victim_pid);
+            size_t n = strlen(p->note);
+
+            /* Killed or stopped before its COMMIT: its write must not
+             * be in. Killed while its COMMIT ran: either way, said. */
+            if (p->kind == FQ_WORKER_KILL_COMMIT)
+                snprintf(p->note + n, sizeof p->note - n,
+                         "%scommit_went_in=%lld", n ? " " : "", mine);
+            else if (mine != 0)
+                b->late++;
+            if (p->note[0] != '\0')
+                note[p->kind] = p->note;
+        }
     }
     for (k = 0; k < FQ_NKINDS; k++) {
         counts *t = &c[FQ_NKINDS];

@@ -13,6 +13,8 @@
  *   worker-stop         SIGSTOP this consumer (its pid and key written to
  *                       $FAULTS_DIR/stopped); the nemesis sends SIGCONT once
  *                       another consumer has processed the message
+ *   worker-stop-fence   the same, with the session's idle-in-transaction
+ *                       timeout off, so that the session outlives its claim
  *
  * A body is "KEY GROUP SEQ FLAG"; FLAG P marks a poison message, on which
  * the handler crashes its process (abort) every time.
@@ -116,6 +118,19 @@ kill_in_commit(PGconn *pg,
     return pid > 0;
 }
 
+/* SIGSTOP this consumer, saying who and on what in dir/stopped. Once
+ * continued (long after its claim lapsed and another consumer processed
+ * the message), the ack and COMMIT that follow must fail. */
+static void
+stop_here(const char *dir, const char *key)
+{
+    char note[160];
+
+    snprintf(note, sizeof note, "%d %s\n", (int)getpid(), key);
+    put_file(dir, "stopped", note);
+    raise(SIGSTOP);
+}
+
 txq_handler_result
 fh_handle(PGconn *pg, const txq_msg *m, void *arg, char *err, size_t errsize)
 {
@@ -170,11 +185,16 @@ fh_handle(PGconn *pg, const txq_msg *m, void *arg, char *err, size_t errsize)
             return TXQ_HANDLER_RETRY;
     }
     if (take(dir, "worker-stop")) {
-        snprintf(note, sizeof note, "%d %s\n", (int)getpid(), key);
-        put_file(dir, "stopped", note);
-        raise(SIGSTOP);
-        /* Continued long after the claim lapsed: the ack and COMMIT that
-         * follow must fail. */
+        /* The server ends the idle session (idle_in_transaction_session_
+         * timeout, budget + 5 s) before the claim lapses. */
+        stop_here(dir, key);
+    } else if (take(dir, "worker-stop-fence")) {
+        /* This session outlives its claim: only the attempt fence of the
+         * ack keeps the late COMMIT out. */
+        if (!exec_ok(pg, "set local idle_in_transaction_session_timeout = 0", 0,
+                     NULL, err, errsize))
+            return TXQ_HANDLER_RETRY;
+        stop_here(dir, key);
     }
     return TXQ_HANDLER_OK;
 }

@@ -157,7 +157,7 @@ fq_reap(fq_run *r)
             if (r->producer[i] != pid)
                 continue;
             r->producer[i] = 0;
-            if (!(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL))
+            if (!r->stopping && !(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL))
                 fq_say("producer %d.%d ended: %s", i, r->generation[i],
                        how(st, buf, sizeof buf));
             if (!r->stopping)
@@ -170,7 +170,7 @@ fq_reap(fq_run *r)
             /* Its consumers may outlive it for a moment (they drain on
              * their parent's death): kill what is left of the group. */
             kill(-pid, SIGKILL);
-            if (!(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL))
+            if (!r->stopping && !(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL))
                 fq_say("worker %d ended: %s", i, how(st, buf, sizeof buf));
             if (!r->stopping)
                 fq_start_worker(r, i);
@@ -306,6 +306,25 @@ arm_and_wait(fq_run *r, const char *name, fq_phase *p)
     p->fired = fired(r, name, FIRE_TIMEOUT);
 }
 
+/* Which consumer the handler killed, and on which message (the handler
+ * writes them to fired-KIND). */
+static void
+victim(fq_run *r, fq_kind k, fq_phase *p)
+{
+    char path[600], name[64], line[128];
+    double end = fq_now() + 10;
+
+    if (!p->fired)
+        return;
+    snprintf(name, sizeof name, "fired-%s", fq_kind_name(k));
+    fq_path(path, sizeof path, r->dir, name);
+    while (fq_get(path, line, sizeof line) != 0 && fq_now() < end)
+        fq_idle(r, 0.05);
+    if (sscanf(line, "%d %31s", &p->victim_pid, p->victim_key) != 2)
+        set_note(p, "no %s file", name);
+    unlink(path);
+}
+
 static void
 kill_worker_group(fq_run *r, fq_phase *p)
 {
@@ -338,7 +357,7 @@ terminate(fq_run *r, fq_phase *p)
 }
 
 static void
-worker_stop(fq_run *r, fq_phase *p)
+worker_stop(fq_run *r, fq_phase *p, const char *name)
 {
     char path[600], line[128];
     double t0, end;
@@ -346,13 +365,13 @@ worker_stop(fq_run *r, fq_phase *p)
 
     fq_path(path, sizeof path, r->dir, "stopped");
     unlink(path);
-    arm_and_wait(r, "worker-stop", p);
+    arm_and_wait(r, name, p);
     if (!p->fired)
         return;
     end = fq_now() + 10;
     while (fq_get(path, line, sizeof line) != 0 && fq_now() < end)
         fq_idle(r, 0.05);
-    if (sscanf(line, "%d %31s", &p->stop_pid, p->stop_key) != 2) {
+    if (sscanf(line, "%d %31s", &p->victim_pid, p->victim_key) != 2) {
         p->bad = 1;
         set_note(p, "no stopped file");
         return;
@@ -367,7 +386,7 @@ worker_stop(fq_run *r, fq_phase *p)
             fq_scalar(pg,
                       "select count(*) from \"%s\".f_processed where key = "
                       "'%s' and pid <> %d",
-                      r->schema, p->stop_key, p->stop_pid) > 0) {
+                      r->schema, p->victim_key, p->victim_pid) > 0) {
             took = 1;
             break;
         }
@@ -378,7 +397,7 @@ worker_stop(fq_run *r, fq_phase *p)
         p->bad = 1;
         set_note(p, "NOT_TAKEN_OVER");
     }
-    kill(p->stop_pid, SIGCONT);
+    kill(p->victim_pid, SIGCONT);
     fq_idle(r, 2);
 }
 
@@ -557,6 +576,10 @@ fq_inject(fq_run *r, fq_kind k, fq_phase *p)
         break;
     case FQ_WORKER_KILL:
     case FQ_WORKER_KILL_COMMIT:
+        arm_and_wait(r, fq_kind_name(k), p);
+        victim(r, k, p);
+        fq_idle(r, 0.5);
+        break;
     case FQ_PRODUCER_KILL:
     case FQ_PRODUCER_KILL_COMMIT:
         arm_and_wait(r, fq_kind_name(k), p);
@@ -572,7 +595,8 @@ fq_inject(fq_run *r, fq_kind k, fq_phase *p)
         terminate(r, p);
         break;
     case FQ_WORKER_STOP:
-        worker_stop(r, p);
+    case FQ_WORKER_STOP_FENCE:
+        worker_stop(r, p, fq_kind_name(k));
         break;
     case FQ_POISON:
         poison(r, p, phase_no);

@@ -25,6 +25,7 @@ static const char *const kind_names[FQ_NKINDS] = {
     "pg-crash",
     "terminate",
     "worker-stop",
+    "worker-stop-fence",
     "poison",
     "pg-down",
     "failover",
@@ -194,6 +195,13 @@ fq_rss_tree_kb(pid_t pid)
     return kb;
 }
 
+static void
+quiet(void *arg, const char *msg)
+{
+    (void)arg;
+    (void)msg;
+}
+
 PGconn *
 fq_connect(const char *db, int loud)
 {
@@ -206,6 +214,8 @@ fq_connect(const char *db, int loud)
         PQfinish(pg);
         return NULL;
     }
+    /* The server's goodbyes (immediate shutdown) are expected here. */
+    PQsetNoticeProcessor(pg, quiet, NULL);
     r = PQexec(pg, "set client_min_messages = warning");
     PQclear(r);
     return pg;
