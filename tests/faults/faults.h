@@ -81,7 +81,12 @@ typedef struct fq_run {
     pid_t producer[FQ_MAX_PROCS];
     int generation[FQ_MAX_PROCS];
     pid_t worker[FQ_MAX_PROCS];
-    int stopping; /* producers are being stopped: do not restart them */
+    /* when to start a slot again that ended other than by a fault's
+     * SIGKILL (0: not pending) */
+    double producer_due[FQ_MAX_PROCS];
+    double worker_due[FQ_MAX_PROCS];
+    char self[512]; /* this program, for `produce` */
+    int stopping;   /* producers are being stopped: do not restart them */
     fq_phase phase[FQ_MAX_PHASES];
     int nphase;
 } fq_run;

@@ -266,8 +266,9 @@ fq_check(fq_run *r)
     const char *note[FQ_NKINDS] = {0};
     history h = {0};
     PGconn *pg;
+    char went[64];
     long total = 0;
-    int i, k;
+    int i, k, went_in = 0, kills = 0;
 
     memset(c, 0, sizeof c);
     for (k = 0; k <= FQ_NKINDS; k++)
@@ -296,18 +297,20 @@ fq_check(fq_run *r)
                                        "select count(*) from f_processed "
                                        "where key = '%s' and pid = %d",
                                        p->victim_key, p->victim_pid);
-            size_t n = strlen(p->note);
 
             /* Killed or stopped before its COMMIT: its write must not
              * be in. Killed while its COMMIT ran: either way, said. */
-            if (p->kind == FQ_WORKER_KILL_COMMIT)
-                snprintf(p->note + n, sizeof p->note - n,
-                         "%scommit_went_in=%lld", n ? " " : "", mine);
-            else if (mine != 0)
+            if (p->kind == FQ_WORKER_KILL_COMMIT) {
+                went_in += mine > 0;
+                kills++;
+            } else if (mine != 0) {
                 b->late++;
-            if (p->note[0] != '\0')
-                note[p->kind] = p->note;
+            }
         }
+    }
+    if (kills > 0) {
+        snprintf(went, sizeof went, "commit_went_in=%d/%d", went_in, kills);
+        note[FQ_WORKER_KILL_COMMIT] = went;
     }
     for (k = 0; k < FQ_NKINDS; k++) {
         counts *t = &c[FQ_NKINDS];

@@ -302,6 +302,7 @@ run_main(int argc, char **argv)
     const char *faults = NULL;
     double t0;
     long bad;
+    ssize_t n;
     int ch, i, k, rc = 1;
 
     r.db = getenv("TXQ_TEST_DSN");
@@ -388,6 +389,13 @@ run_main(int argc, char **argv)
             fq_say("failover needs --nemesis-cmd: left out");
         r.kinds &= ~(1u << FQ_FAILOVER);
     }
+    /* Resolved now: a rebuild during the run must not stop the restarts. */
+    n = readlink("/proc/self/exe", r.self, sizeof r.self - 1);
+    if (n <= 0 || (size_t)n >= sizeof r.self - 1) {
+        fprintf(stderr, "txq-faults: cannot find myself\n");
+        return 1;
+    }
+    r.self[n] = '\0';
     srand(r.seed);
     setrlimit(RLIMIT_CORE, &no_core); /* poison crashes leave no cores */
     memset(&sa, 0, sizeof sa);

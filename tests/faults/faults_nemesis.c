@@ -74,19 +74,15 @@ spawn(const char *const *argv, const char *log, const char *const *env)
 int
 fq_start_producer(fq_run *r, int slot)
 {
-    char self[512], log[512], name[32], sl[16], gen[16];
+    char log[512], name[32], sl[16], gen[16];
     const char *argv[16];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     int i = 0;
 
-    if (n <= 0)
-        return -1;
-    self[n] = '\0';
     snprintf(name, sizeof name, "prod-%d.err", slot);
     fq_path(log, sizeof log, r->dir, name);
     snprintf(sl, sizeof sl, "%d", slot);
     snprintf(gen, sizeof gen, "%d", ++r->generation[slot]);
-    argv[i++] = self;
+    argv[i++] = r->self;
     argv[i++] = "produce";
     argv[i++] = "--db";
     argv[i++] = r->db;
@@ -151,17 +147,21 @@ fq_reap(fq_run *r)
     pid_t pid;
     int st, i;
     char buf[64];
+    double now = fq_now();
 
     while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+        /* Killed by a fault: start it again at once; ended otherwise (a
+         * bug, or it cannot start): say so and wait a second. */
+        int fault = WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL;
+
         for (i = 0; i < r->nproducers; i++) {
             if (r->producer[i] != pid)
                 continue;
             r->producer[i] = 0;
-            if (!r->stopping && !(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL))
+            if (!r->stopping && !fault)
                 fq_say("producer %d.%d ended: %s", i, r->generation[i],
                        how(st, buf, sizeof buf));
-            if (!r->stopping)
-                fq_start_producer(r, i);
+            r->producer_due[i] = fault ? now : now + 1;
         }
         for (i = 0; i < r->nworkers; i++) {
             if (r->worker[i] != pid)
@@ -170,12 +170,23 @@ fq_reap(fq_run *r)
             /* Its consumers may outlive it for a moment (they drain on
              * their parent's death): kill what is left of the group. */
             kill(-pid, SIGKILL);
-            if (!r->stopping && !(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL))
+            if (!r->stopping && !fault)
                 fq_say("worker %d ended: %s", i, how(st, buf, sizeof buf));
-            if (!r->stopping)
-                fq_start_worker(r, i);
+            r->worker_due[i] = fault ? now : now + 1;
         }
     }
+    for (i = 0; i < r->nproducers && !r->stopping; i++)
+        if (r->producer[i] == 0 && r->producer_due[i] > 0 &&
+            r->producer_due[i] <= now) {
+            r->producer_due[i] = 0;
+            fq_start_producer(r, i);
+        }
+    for (i = 0; i < r->nworkers && !r->stopping; i++)
+        if (r->worker[i] == 0 && r->worker_due[i] > 0 &&
+            r->worker_due[i] <= now) {
+            r->worker_due[i] = 0;
+            fq_start_worker(r, i);
+        }
 }
 
 void
@@ -257,13 +268,18 @@ static int
 pg_action(fq_run *r, const char *action)
 {
     char cmd[2048];
+    int rc;
 
     if (r->pg_fixture == NULL || r->source_dir == NULL)
         return -1;
     snprintf(cmd, sizeof cmd, "bash '%s/tests/pg_fixture.sh' %s '%s' %s",
              r->source_dir, action, r->pg_fixture,
              r->pg_port != NULL ? r->pg_port : "");
-    return system(cmd) == 0 ? 0 : -1;
+    rc = system(cmd) == 0 ? 0 : -1;
+    /* Our session is gone (or soon will be): use a fresh one. */
+    PQfinish(r->pg);
+    r->pg = NULL;
+    return rc;
 }
 
 /* Arm a fault for the first process that takes it. */
@@ -401,51 +417,57 @@ worker_stop(fq_run *r, fq_phase *p, const char *name)
     fq_idle(r, 2);
 }
 
-/* Send FQ poison messages (crash their handler every time), logged as a
- * producer logs. */
-static void
-poison(fq_run *r, fq_phase *p, int phase_no)
+/* Send three poison messages (their handler crashes every time) in one
+ * transaction, logged as a producer logs them; 1 when committed. */
+static int
+send_poison(fq_run *r, int fd, int phase_no)
 {
     static int n;
-    char path[600], buf[1024], key[FQ_KEY_MAX];
+    char buf[1024], line[64];
     size_t len = 0;
     PGconn *pg = fq_db(r);
-    int fd, i, ok;
+    int i, first = n + 1, ok;
 
-    fd = open(fq_path(path, sizeof path, r->dir, "nemesis.log"),
-              O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (pg == NULL || fd < 0) {
-        if (fd >= 0)
-            close(fd);
-        return;
-    }
+    if (pg == NULL)
+        return 0;
     ok = fq_exec(pg, "begin") == 0;
     for (i = 0; ok && i < 3; i++) {
-        snprintf(key, sizeof key, "x-%d", ++n);
         ok = fq_exec(pg,
                      "select \"%s\".send('fq_poison', "
-                     "convert_to('%s - 0 P', 'UTF8'))",
-                     r->schema, key) == 0;
+                     "convert_to('x-%d - 0 P', 'UTF8'))",
+                     r->schema, ++n) == 0;
         len += (size_t)snprintf(buf + len, sizeof buf - len,
-                                "U %s fq_poison - 0 P %d\n", key, phase_no);
+                                "U x-%d fq_poison - 0 P %d\n", n, phase_no);
     }
     if (ok) {
         fq_append(fd, buf, len);
         ok = fq_exec(pg, "commit") == 0;
-    } else {
-        fq_exec(pg, "rollback");
     }
-    if (ok) {
-        for (i = 0; i < 3; i++) {
-            char k[FQ_KEY_MAX];
-            char line[64];
+    if (!ok) {
+        /* A session the server ended: the next try gets a fresh one. */
+        PQfinish(r->pg);
+        r->pg = NULL;
+        return 0;
+    }
+    for (i = first; i <= n; i++) {
+        snprintf(line, sizeof line, "O x-%d\n", i);
+        fq_append(fd, line, strlen(line));
+    }
+    return 1;
+}
 
-            snprintf(k, sizeof k, "x-%d", n - 2 + i);
-            snprintf(line, sizeof line, "O %s\n", k);
-            fq_append(fd, line, strlen(line));
-        }
-        p->fired = 1;
-    }
+static void
+poison(fq_run *r, fq_phase *p, int phase_no)
+{
+    char path[600];
+    int fd, i;
+
+    fd = open(fq_path(path, sizeof path, r->dir, "nemesis.log"),
+              O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd < 0)
+        return;
+    for (i = 0; i < 3 && !p->fired; i++)
+        p->fired = send_poison(r, fd, phase_no);
     close(fd);
 }
 
@@ -464,7 +486,8 @@ file_size(const char *path)
     return n;
 }
 
-/* Whether a producer's stderr says, after offset, that it cannot connect. */
+/* Whether a producer's or worker's log says, after offset, that it lost
+ * its connection or cannot connect. */
 static int
 said_down(const char *path, long offset)
 {
@@ -482,29 +505,40 @@ said_down(const char *path, long offset)
     return yes;
 }
 
+/* The stderr log of producer i (i < nproducers), else of worker
+ * i - nproducers, into buf. */
+static const char *
+log_of(const fq_run *r, int i, char *buf, size_t size)
+{
+    char name[32];
+
+    if (i < r->nproducers)
+        snprintf(name, sizeof name, "prod-%d.err", i);
+    else
+        snprintf(name, sizeof name, "worker-%d.log", i - r->nproducers);
+    return fq_path(buf, size, r->dir, name);
+}
+
 static void
 pg_down(fq_run *r, fq_phase *p, int immediate, double secs)
 {
     long before[2 * FQ_MAX_PROCS], peak[2 * FQ_MAX_PROCS];
-    long offset[FQ_MAX_PROCS], growth = 0;
+    long offset[2 * FQ_MAX_PROCS], growth = 0;
     pid_t who[2 * FQ_MAX_PROCS];
-    char path[600], name[32];
+    char path[600];
     double end;
-    int i, n = 0, told = 0;
+    int i, n = r->nproducers + r->nworkers, told[2] = {0, 0};
 
     if (r->pg_fixture == NULL) {
         set_note(p, "no --pg-fixture");
         return;
     }
-    for (i = 0; i < r->nproducers; i++) {
-        snprintf(name, sizeof name, "prod-%d.err", i);
-        offset[i] = file_size(fq_path(path, sizeof path, r->dir, name));
-        who[n++] = r->producer[i];
-    }
-    for (i = 0; i < r->nworkers; i++)
-        who[n++] = r->worker[i];
-    for (i = 0; i < n; i++)
+    for (i = 0; i < n; i++) {
+        who[i] =
+            i < r->nproducers ? r->producer[i] : r->worker[i - r->nproducers];
+        offset[i] = file_size(log_of(r, i, path, sizeof path));
         before[i] = peak[i] = fq_rss_tree_kb(who[i]);
+    }
     if (pg_action(r, immediate ? "crash" : "halt") != 0) {
         set_note(p, "pg_fixture.sh %s failed", immediate ? "crash" : "halt");
         p->bad = 1;
@@ -526,17 +560,19 @@ pg_down(fq_run *r, fq_phase *p, int immediate, double secs)
     }
     if (immediate)
         return;
+    /* Clear errors: every producer and worker said it cannot connect. */
     for (i = 0; i < n; i++) {
         if (peak[i] - before[i] > growth)
             growth = peak[i] - before[i];
+        told[i >= r->nproducers] +=
+            said_down(log_of(r, i, path, sizeof path), offset[i]);
     }
-    for (i = 0; i < r->nproducers; i++) {
-        snprintf(name, sizeof name, "prod-%d.err", i);
-        told += said_down(fq_path(path, sizeof path, r->dir, name), offset[i]);
-    }
-    set_note(p, "down=%.0fs producers_said_so=%d/%d max_rss_growth=%ldkB", secs,
-             told, r->nproducers, growth);
-    if (told < r->nproducers || growth > RSS_LIMIT_KB)
+    set_note(p,
+             "down=%.0fs producers_said_so=%d/%d workers_said_so=%d/%d "
+             "max_rss_growth=%ldkB",
+             secs, told[0], r->nproducers, told[1], r->nworkers, growth);
+    if (told[0] < r->nproducers || told[1] < r->nworkers ||
+        growth > RSS_LIMIT_KB)
         p->bad = 1;
 }
 
@@ -557,6 +593,8 @@ failover(fq_run *r, fq_phase *p, int phase_no)
     setenv("TXQ_FAULTS_DIR", r->dir, 1);
     setenv("TXQ_FAULTS_SCHEMA", r->schema, 1);
     rc = system(r->nemesis_cmd);
+    PQfinish(r->pg);
+    r->pg = NULL;
     p->fired = rc == 0;
     if (rc != 0) {
         p->bad = 1;

@@ -98,8 +98,9 @@ lost(producer *p, const char *what)
         n = strlen(msg);
         while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
             msg[--n] = '\0';
-        for (char *nl = msg; (nl = strchr(nl, '\n')) != NULL;)
-            *nl = ' ';
+        for (char *c = msg; *c != '\0'; c++)
+            if (*c == '\n' || *c == '\t')
+                *c = ' ';
         fprintf(stderr,
                 "txq-faults produce %d.%d: %s: %s (down %.0f s; sending "
                 "nothing, retrying every 0.2 s)\n",
