@@ -86,6 +86,8 @@ typedef struct fq_run {
     double producer_due[FQ_MAX_PROCS];
     double worker_due[FQ_MAX_PROCS];
     char self[512]; /* this program, for `produce` */
+    int abnormal;   /* producers and workers that ended on their own with
+                       an error (a crash, a sanitizer report, exit != 0) */
     int stopping;   /* producers are being stopped: do not restart them */
     fq_phase phase[FQ_MAX_PHASES];
     int nphase;

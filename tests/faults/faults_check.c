@@ -14,6 +14,9 @@
  *   dead_bad    an innocent message dead-lettered
  *   late        the business write of a consumer killed (worker-kill) or
  *               stopped (worker-stop) before its COMMIT went in
+ *   bad         a fault that did not happen or whose own check failed, and
+ *               (in the total) producers and workers that ended on their
+ *               own with an error
  *
  * An uncertain send may be processed or not, but at most once.
  */
@@ -335,6 +338,7 @@ fq_check(fq_run *r)
         t->late += c[k].late;
     }
     c[FQ_NKINDS].unexpected += h.unknown;
+    c[FQ_NKINDS].bad += r->abnormal;
     c[FQ_NKINDS].drain = -1;
     print_line("total", &c[FQ_NKINDS], NULL);
     total = violations(&c[FQ_NKINDS]);

@@ -151,16 +151,21 @@ fq_reap(fq_run *r)
 
     while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
         /* Killed by a fault: start it again at once; ended otherwise (a
-         * bug, or it cannot start): say so and wait a second. */
+         * bug, or it cannot start): say so and wait a second. Only a stop
+         * we asked for may end with 0. */
         int fault = WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL;
+        int bad =
+            !fault && !(r->stopping && WIFEXITED(st) && WEXITSTATUS(st) == 0);
 
         for (i = 0; i < r->nproducers; i++) {
             if (r->producer[i] != pid)
                 continue;
             r->producer[i] = 0;
-            if (!r->stopping && !fault)
+            if (bad) {
                 fq_say("producer %d.%d ended: %s", i, r->generation[i],
                        how(st, buf, sizeof buf));
+                r->abnormal++;
+            }
             r->producer_due[i] = fault ? now : now + 1;
         }
         for (i = 0; i < r->nworkers; i++) {
@@ -170,8 +175,10 @@ fq_reap(fq_run *r)
             /* Its consumers may outlive it for a moment (they drain on
              * their parent's death): kill what is left of the group. */
             kill(-pid, SIGKILL);
-            if (!r->stopping && !fault)
+            if (bad) {
                 fq_say("worker %d ended: %s", i, how(st, buf, sizeof buf));
+                r->abnormal++;
+            }
             r->worker_due[i] = fault ? now : now + 1;
         }
     }
@@ -222,6 +229,7 @@ stop_all(fq_run *r, pid_t *pids, int n, double secs)
     for (i = 0; i < n; i++)
         if (pids[i] > 0) {
             fq_say("pid %d did not stop after SIGTERM: SIGKILL", (int)pids[i]);
+            r->abnormal++;
             kill(-pids[i], SIGKILL);
         }
     while (left > 0 && fq_now() < end + 5) {

@@ -221,6 +221,9 @@ fq_connect(const char *db, int loud)
     return pg;
 }
 
+static PGresult *vquery(PGconn *pg, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
 static PGresult *
 vquery(PGconn *pg, const char *fmt, va_list ap)
 {
