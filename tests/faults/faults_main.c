@@ -66,9 +66,11 @@ usage(void)
 static int
 setup_schema(fq_run *r)
 {
-    txq_options co = {.schema = r->schema};
-    txq_queue_opts std = {
-        .max_attempts = 50, .backoff_base = 0.1, .backoff_cap = 1};
+    txq_options co = {.size = sizeof co, .schema = r->schema};
+    txq_queue_opts std = {.size = sizeof std,
+                          .max_attempts = 50,
+                          .backoff_base = 0.1,
+                          .backoff_cap = 1};
     txq_queue_opts fifo = std, poison = std;
     static const char *const names[4] = {"fq_std", "fq_sql", "fq_fifo",
                                          "fq_poison"};

@@ -188,7 +188,7 @@ one_tx(producer *p, int ph)
         const char *q = queues[rand() % 10];
         char key[FQ_KEY_MAX], grp[FQ_KEY_MAX], body[128];
         long long seq = 0;
-        txq_send_opts o = {0};
+        txq_send_opts o = TXQ_SEND_OPTS_INIT;
         txq_err rc;
 
         snprintf(key, sizeof key, "%d.%d-%lld", p->slot, p->gen, ++p->n);
@@ -256,7 +256,7 @@ fq_produce_main(int argc, char **argv)
         {"pace", required_argument, NULL, 'p'},
         {NULL, 0, NULL, 0}};
     producer p = {0};
-    txq_options co = {0};
+    txq_options co = TXQ_OPTIONS_INIT;
     char path[512], name[64];
     struct sigaction sa;
     int ch;
