@@ -808,6 +808,7 @@ sqs_receive_message(sqs_req *req, PGconn **pg)
         sqs_db_put(*pg);
         *pg = NULL;
         until = sqs_now() + req->srv->poll_interval;
+        wlog(WLOG_DEBUG, "long poll waiting", "queue=%s", q.txq_name);
         woken =
             sqs_wake_wait(q.txq_name, gen, until < deadline ? until : deadline);
         wlog(WLOG_DEBUG, "long poll woken", "queue=%s by=%s", q.txq_name,

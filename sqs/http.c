@@ -24,6 +24,8 @@
 #define BODY_MAX       (4 * 1024 * 1024)
 #define LIST_INDEX_MAX 100
 #define XMLNS          "http://queue.amazonaws.com/doc/2012-11-05/"
+/* libxml2's BAD_CAST casts const away; its writer takes const. */
+#define XC(s) ((const xmlChar *)(s))
 
 struct conn_ctx {
     char *uri; /* raw, as sent */
@@ -295,10 +297,9 @@ xml_value(xmlTextWriterPtr w, const char *action, const char *k, json_t *v)
     if (strcmp(k, "Attributes") == 0 && json_is_object(v)) {
         json_object_foreach(v, ak, x)
         {
-            xmlTextWriterStartElement(w, BAD_CAST "Attribute");
-            xmlTextWriterWriteElement(w, BAD_CAST "Name", BAD_CAST ak);
-            xmlTextWriterWriteElement(w, BAD_CAST "Value",
-                                      BAD_CAST json_string_value(x));
+            xmlTextWriterStartElement(w, XC("Attribute"));
+            xmlTextWriterWriteElement(w, XC("Name"), XC(ak));
+            xmlTextWriterWriteElement(w, XC("Value"), XC(json_string_value(x)));
             xmlTextWriterEndElement(w);
         }
         return;
@@ -322,10 +323,10 @@ xml_value(xmlTextWriterPtr w, const char *action, const char *k, json_t *v)
         xml_object(w, action, v);
         xmlTextWriterEndElement(w);
     } else if (json_is_string(v)) {
-        xmlTextWriterWriteElement(w, name, BAD_CAST json_string_value(v));
+        xmlTextWriterWriteElement(w, name, XC(json_string_value(v)));
     } else if (json_is_boolean(v)) {
         xmlTextWriterWriteElement(w, name,
-                                  BAD_CAST(json_is_true(v) ? "true" : "false"));
+                                  XC(json_is_true(v) ? "true" : "false"));
     } else if (json_is_integer(v)) {
         xmlTextWriterWriteFormatElement(w, name, "%lld",
                                         (long long)json_integer_value(v));
@@ -375,35 +376,33 @@ render_xml(const sqs_req *req, struct out *o)
     if (req->err != SQS_OK) {
         const struct sqs_code_info *ci = sqs_code_info(req->err);
 
-        xmlTextWriterStartElement(w, BAD_CAST "ErrorResponse");
-        xmlTextWriterWriteAttribute(w, BAD_CAST "xmlns", BAD_CAST XMLNS);
-        xmlTextWriterStartElement(w, BAD_CAST "Error");
-        xmlTextWriterWriteElement(w, BAD_CAST "Type",
-                                  BAD_CAST(ci->sender ? "Sender" : "Receiver"));
-        xmlTextWriterWriteElement(w, BAD_CAST "Code", BAD_CAST ci->query_code);
-        xmlTextWriterWriteElement(w, BAD_CAST "Message", BAD_CAST req->errmsg);
-        xmlTextWriterWriteElement(w, BAD_CAST "Detail", BAD_CAST "");
+        xmlTextWriterStartElement(w, XC("ErrorResponse"));
+        xmlTextWriterWriteAttribute(w, XC("xmlns"), XC(XMLNS));
+        xmlTextWriterStartElement(w, XC("Error"));
+        xmlTextWriterWriteElement(w, XC("Type"),
+                                  XC(ci->sender ? "Sender" : "Receiver"));
+        xmlTextWriterWriteElement(w, XC("Code"), XC(ci->query_code));
+        xmlTextWriterWriteElement(w, XC("Message"), XC(req->errmsg));
+        xmlTextWriterWriteElement(w, XC("Detail"), XC(""));
         xmlTextWriterEndElement(w);
-        xmlTextWriterWriteElement(w, BAD_CAST "RequestId",
-                                  BAD_CAST req->request_id);
+        xmlTextWriterWriteElement(w, XC("RequestId"), XC(req->request_id));
         xmlTextWriterEndElement(w);
         o->status = ci->status;
         return xml_finish(w, b, o);
     }
     snprintf(el, sizeof el, "%sResponse", req->action);
-    xmlTextWriterStartElement(w, BAD_CAST el);
-    xmlTextWriterWriteAttribute(w, BAD_CAST "xmlns", BAD_CAST XMLNS);
+    xmlTextWriterStartElement(w, XC(el));
+    xmlTextWriterWriteAttribute(w, XC("xmlns"), XC(XMLNS));
     /* Actions with an output shape always carry their Result element,
      * empty or not; the others answer with the metadata alone. */
     if (json_object_size(req->out) > 0 || !no_result(req->action)) {
         snprintf(el, sizeof el, "%sResult", req->action);
-        xmlTextWriterStartElement(w, BAD_CAST el);
+        xmlTextWriterStartElement(w, XC(el));
         xml_object(w, req->action, req->out);
         xmlTextWriterEndElement(w);
     }
-    xmlTextWriterStartElement(w, BAD_CAST "ResponseMetadata");
-    xmlTextWriterWriteElement(w, BAD_CAST "RequestId",
-                              BAD_CAST req->request_id);
+    xmlTextWriterStartElement(w, XC("ResponseMetadata"));
+    xmlTextWriterWriteElement(w, XC("RequestId"), XC(req->request_id));
     xmlTextWriterEndElement(w);
     xmlTextWriterEndElement(w);
     o->status = 200;

@@ -309,6 +309,7 @@ main(int argc, char **argv)
     int opt, ipv6 = 0, rc = 1, i;
     double drain_end = 0;
 
+    memset(&srv, 0, sizeof srv);
     /* First pass: the config file, which the flags then override. */
     opterr = 0;
     while ((opt = getopt_long(argc, argv, "c:l:d:s:h", opts, NULL)) != -1)
@@ -327,7 +328,8 @@ main(int argc, char **argv)
             else
                 fprintf(stderr, "txq-sqs: %s: error on line %d\n", config,
                         line);
-            return 2;
+            rc = 2;
+            goto out;
         }
     }
     opterr = 1;
@@ -350,43 +352,53 @@ main(int argc, char **argv)
             break;
         case 11:
             printf("%s\n", VERSION_TEXT);
-            return 0;
+            rc = 0;
+            goto out;
         case 'h':
             usage(stdout);
-            return 0;
+            rc = 0;
+            goto out;
         default:
             if (opt >= 1 && opt <= 10) {
                 bad = set_key(&c, keys[opt], optarg);
                 break;
             }
             usage(stderr);
-            return 2;
+            rc = 2;
+            goto out;
         }
-        if (bad)
-            return 2;
+        if (bad) {
+            rc = 2;
+            goto out;
+        }
     }
     if (optind < argc) {
         fprintf(stderr, "txq-sqs: unexpected argument %s\n", argv[optind]);
-        return 2;
+        rc = 2;
+        goto out;
     }
     if ((c.log_format && wlog_set_format(c.log_format) != 0) ||
-        (c.log_level && wlog_set_level(c.log_level) != 0))
-        return 2;
+        (c.log_level && wlog_set_level(c.log_level) != 0)) {
+        rc = 2;
+        goto out;
+    }
     if (c.credentials == NULL) {
         fprintf(stderr, "txq-sqs: --credentials FILE is required\n");
-        return 2;
+        rc = 2;
+        goto out;
     }
     if (parse_listen(c.listen ? c.listen : "127.0.0.1:9324", &ss, &ipv6, host,
                      sizeof host) != 0) {
         fprintf(stderr, "txq-sqs: --listen wants ADDR:PORT or [ADDR6]:PORT\n");
-        return 2;
+        rc = 2;
+        goto out;
     }
     if (sqs_creds_load(c.credentials, err, sizeof err) != 0) {
         fprintf(stderr, "txq-sqs: %s\n", err);
-        return 2;
+        rc = 2;
+        goto out;
     }
 
-    memset(&srv, 0, sizeof srv);
     srv.db = c.db ? c.db : "";
     srv.schema = c.schema ? c.schema : "txq";
     srv.region = c.region ? c.region : "us-east-1";

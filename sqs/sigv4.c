@@ -289,7 +289,8 @@ canonical_query(struct buf *out, const char *q)
         if (*p == '&')
             p++;
     }
-    qsort(pairs, n, sizeof *pairs, cmp_pair);
+    if (n > 1)
+        qsort(pairs, n, sizeof *pairs, cmp_pair);
     for (i = 0; i < n; i++) {
         if (i > 0)
             put(out, "&", 1);

@@ -260,6 +260,58 @@ except urllib.error.HTTPError as e:
     status, text = e.code, e.read().decode()
 check(status == 403 and "MissingAuthenticationToken" in text,
       "an unsigned request: 403 MissingAuthenticationToken")
+
+
+def raw(body, amz_date=None, tamper=False):
+    """A query-protocol request signed here, independently of botocore."""
+    import datetime
+    import hashlib
+    import hmac
+    key, secret = os.environ["SQS_KEY_APP"], os.environ["SQS_SECRET_APP"]
+    host = ENDPOINT.split("://")[1]
+    amz_date = amz_date or datetime.datetime.now(
+        datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    scope = "%s/us-east-1/sqs/aws4_request" % amz_date[:8]
+    ctype = "application/x-www-form-urlencoded"
+    creq = "\n".join(["POST", "/", "", "content-type:" + ctype,
+                       "host:" + host, "x-amz-date:" + amz_date, "",
+                       "content-type;host;x-amz-date",
+                       hashlib.sha256(body).hexdigest()])
+    sts = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope,
+                      hashlib.sha256(creq.encode()).hexdigest()])
+    k = ("AWS4" + secret).encode()
+    for part in (amz_date[:8], "us-east-1", "sqs", "aws4_request"):
+        k = hmac.new(k, part.encode(), hashlib.sha256).digest()
+    sig = hmac.new(k, sts.encode(), hashlib.sha256).hexdigest()
+    auth = ("AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders="
+            "content-type;host;x-amz-date, Signature=%s" % (key, scope, sig))
+    req = urllib.request.Request(
+        ENDPOINT + "/", data=body + (b"x" if tamper else b""),
+        headers={"Content-Type": ctype, "X-Amz-Date": amz_date,
+                 "Authorization": auth})
+    try:
+        with urllib.request.urlopen(req) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+if EXPECT == "query":
+    status, text = raw(b"Action=ListQueues&Version=2012-11-05")
+    check(status == 200 and "ListQueuesResult" in text,
+          "a request signed by a second, independent signer: %d" % status)
+    status, text = raw(b"Action=ListQueues", tamper=True)
+    check(status == 403 and "SignatureDoesNotMatch" in text,
+          "a body changed after signing: 403 SignatureDoesNotMatch")
+    old = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() - 16 * 60))
+    status, text = raw(b"Action=ListQueues", amz_date=old)
+    check(status == 403 and "RequestExpired" in text,
+          "signed 16 minutes ago: 403 RequestExpired")
+    new = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() + 14 * 60))
+    status, text = raw(b"Action=ListQueues", amz_date=new)
+    check(status == 200, "signed 14 minutes ahead: within the skew (%d)"
+          % status)
+
 nobody = client("NONE")
 code, status, msg = error_of(nobody.send_message, QueueUrl=url,
                              MessageBody="no")

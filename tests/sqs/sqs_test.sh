@@ -160,8 +160,37 @@ else
     echo "test_sqs: (no JSON-speaking boto3 on PATH besides Debian's: JSON is covered by node)"
 fi
 
-# SIGTERM drains and exits 0.
+# SIGHUP reloads the credentials: a key added to the file works after it.
+export AWS_DEFAULT_REGION=us-east-1
+echo "AKIDNEW0000000000003 new-secret-0000000000000000000000000000 $app" >>"$creds"
+kill -HUP "$pid"
+for _ in $(seq 1 100); do
+    grep -q 'credentials reloaded' "$work/sqs.log" && break
+    sleep 0.05
+done
+AWS_ACCESS_KEY_ID=AKIDNEW0000000000003 \
+    AWS_SECRET_ACCESS_KEY=new-secret-0000000000000000000000000000 \
+    /usr/bin/aws --endpoint-url "$endpoint" sqs list-queues >/dev/null ||
+    fail "a key added before SIGHUP is refused"
+echo "test_sqs: SIGHUP: a new key works"
+
+# SIGTERM drains: a long poll in flight is answered at once (empty), and
+# the process exits 0.
+export AWS_ACCESS_KEY_ID=$SQS_KEY_APP AWS_SECRET_ACCESS_KEY=$SQS_SECRET_APP
+drainq=$(/usr/bin/aws --endpoint-url "$endpoint" --output text sqs \
+    create-queue --queue-name "d$tag")
+/usr/bin/aws --endpoint-url "$endpoint" sqs receive-message \
+    --queue-url "$drainq" --wait-time-seconds 20 >"$work/drain.out" 2>&1 &
+poller=$!
+for _ in $(seq 1 200); do
+    grep -q "long poll waiting.*queue=d$tag" "$work/sqs.log" && break
+    sleep 0.05
+done
+grep -q "long poll waiting.*queue=d$tag" "$work/sqs.log" ||
+    fail "the long poll did not start"
+t0=$(date +%s%N)
 kill -TERM "$pid"
+wait "$poller" || fail "the long poll in flight failed at SIGTERM: $(cat "$work/drain.out")"
 for _ in $(seq 1 100); do
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.05
@@ -172,5 +201,8 @@ rc=$?
 set -e
 pid=
 [[ $rc -eq 0 ]] || fail "txq-sqs exited $rc after SIGTERM"
+took=$((($(date +%s%N) - t0) / 1000000))
+((took < 3000)) || fail "drain took $took ms"
+echo "test_sqs: SIGTERM: drained in $took ms, exit 0"
 grep -q 'msg=stopped' "$work/sqs.log" || fail "no 'stopped' line after SIGTERM"
 echo "test_sqs: all passed"
