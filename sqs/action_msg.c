@@ -494,7 +494,7 @@ static enum sqs_code
 delete_one(
     sqs_req *req, PGconn *pg, const sqs_queue *q, json_t *obj, json_t *ok)
 {
-    long long id, attempt;
+    long long id = 0, attempt = 0;
     char ids[32], att[32];
     const char *v[2] = {ids, att};
     PGresult *r;
@@ -550,7 +550,7 @@ static enum sqs_code
 visibility_one(
     sqs_req *req, PGconn *pg, const sqs_queue *q, json_t *obj, json_t *ok)
 {
-    long long id, attempt, vt;
+    long long id = 0, attempt = 0, vt = 0;
     char ids[32], att[32], vts[32];
     const char *v[3] = {ids, vts, att};
     PGresult *r;

@@ -123,7 +123,7 @@ enum sqs_code sqs_change_visibility_batch(sqs_req *req, PGconn *pg);
 
 /* A queue as the actions see it: SQS name, txq name, settings. */
 typedef struct sqs_queue {
-    char sqs_name[SQS_NAME_MAX + 1];
+    char sqs_name[SQS_NAME_MAX + 8]; /* room for a txq name + ".fifo" */
     char txq_name[SQS_NAME_MAX + 1];
     int fifo;
     long long queue_id;
