@@ -49,6 +49,14 @@ sqs_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Every request's transaction is short and never waits for its client:
+ * one left open by a bug must not pin the vacuum horizon for long. */
+static void
+session_setup(PGconn *pg)
+{
+    PQclear(PQexec(pg, "set idle_in_transaction_session_timeout = '60s'"));
+}
+
 static PGconn *
 connect_db(void)
 {
@@ -65,6 +73,7 @@ connect_db(void)
         PQfinish(pg);
         return NULL;
     }
+    session_setup(pg);
     return pg;
 }
 
@@ -121,7 +130,6 @@ sqs_db_get(sqs_req *req)
 {
     struct timespec until;
     PGconn *pg = NULL;
-    int opened = 0;
 
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += (time_t)server->pool_wait;
@@ -139,23 +147,19 @@ sqs_db_get(sqs_req *req)
     pg = pool_free[--pool_nfree];
     pthread_mutex_unlock(&pool_mu);
 
-    if (pg != NULL && PQstatus(pg) != CONNECTION_OK)
+    if (pg != NULL && PQstatus(pg) != CONNECTION_OK) {
         PQreset(pg);
+        if (PQstatus(pg) == CONNECTION_OK)
+            session_setup(pg);
+    }
     if (pg == NULL || PQstatus(pg) != CONNECTION_OK) {
         PQfinish(pg);
         pg = connect_db();
-        opened = 1;
     }
     if (pg == NULL) {
         sqs_db_put(NULL);
         sqs_fail(req, SQS_E_UNAVAILABLE, "the database is not reachable");
         return NULL;
-    }
-    if (opened) {
-        PGresult *r = PQexec(pg, "set idle_in_transaction_session_timeout "
-                                 "= '60s'");
-
-        PQclear(r);
     }
     return pg;
 }

@@ -71,14 +71,14 @@ set +e
 err=$(AWS_SECRET_ACCESS_KEY=wrong sqs list-queues 2>&1)
 rc=$?
 set -e
-check "$rc:$(grep -o SignatureDoesNotMatch <<<"$err" | head -1)" \
-    "254:SignatureDoesNotMatch" "a wrong secret is refused"
+check "$((rc != 0)):$(grep -o SignatureDoesNotMatch <<<"$err" | head -1)" \
+    "1:SignatureDoesNotMatch" "a wrong secret is refused"
 set +e
 err=$(AWS_ACCESS_KEY_ID=$SQS_KEY_NONE AWS_SECRET_ACCESS_KEY=$SQS_SECRET_NONE \
     sqs send-message --queue-url "$url" --message-body x 2>&1)
 rc=$?
 set -e
-check "$rc:$(grep -o AccessDenied <<<"$err" | head -1)" "254:AccessDenied" \
+check "$((rc != 0)):$(grep -o AccessDenied <<<"$err" | head -1)" "1:AccessDenied" \
     "a role without grants cannot send"
 
 sqs delete-queue --queue-url "$url"

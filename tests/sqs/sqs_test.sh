@@ -160,6 +160,14 @@ else
     echo "test_sqs: (no JSON-speaking boto3 on PATH besides Debian's: JSON is covered by node)"
 fi
 
+# The aws CLI on PATH too, when it is another one (it may speak JSON).
+awsjson=$(command -v aws || true)
+if [[ -n $awsjson && $(readlink -f "$awsjson") != /usr/bin/aws ]]; then
+    echo "test_sqs: == aws CLI $("$awsjson" --version 2>&1 | cut -d' ' -f1) ($awsjson)"
+    SQS_PREFIX=k$tag bash "$src/tests/sqs/sqs_awscli.sh" "$awsjson" ||
+        fail "aws CLI ($awsjson)"
+fi
+
 # SIGHUP reloads the credentials: a key added to the file works after it.
 export AWS_DEFAULT_REGION=us-east-1
 echo "AKIDNEW0000000000003 new-secret-0000000000000000000000000000 $app" >>"$creds"
