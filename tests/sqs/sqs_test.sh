@@ -65,7 +65,7 @@ cleanup() {
         echo "--- txq-sqs log (last 60 lines) ---" >&2
         tail -n 60 "$work/sqs.log" >&2
     fi
-    rm -rf "$work"
+    [[ -n ${TXQ_SQS_KEEP:-} ]] || rm -rf "$work"
     exit $rc
 }
 trap cleanup EXIT
@@ -168,8 +168,46 @@ if [[ -n $awsjson && $(readlink -f "$awsjson") != /usr/bin/aws ]]; then
         fail "aws CLI ($awsjson)"
 fi
 
-# SIGHUP reloads the credentials: a key added to the file works after it.
+# SQL and HTTP share the queue: a send rolled back in SQL is never
+# received over HTTP; one inside an open transaction is invisible until
+# its commit, which wakes the HTTP long poll that was waiting.
+export AWS_ACCESS_KEY_ID=$SQS_KEY_APP AWS_SECRET_ACCESS_KEY=$SQS_SECRET_APP
 export AWS_DEFAULT_REGION=us-east-1
+xq=$(/usr/bin/aws --endpoint-url "$endpoint" --output text sqs create-queue \
+    --queue-name "x$tag")
+# Rolled back before the poll starts: a sender that rolls back has taken
+# the registrations it saw (txq._wake), leaving those waiters to their
+# poll interval.
+psql_q -c "begin; select $schema.send('x$tag', convert_to('rolled back', 'UTF8'));
+    rollback;" >/dev/null
+(
+    /usr/bin/aws --endpoint-url "$endpoint" --output text sqs receive-message \
+        --queue-url "$xq" --wait-time-seconds 15 --max-number-of-messages 10 \
+        --query 'Messages[].Body' >"$work/x.out" 2>&1
+    date +%s%N >"$work/x.end"
+) &
+xpoll=$!
+for _ in $(seq 1 200); do
+    grep -q "long poll waiting.*queue=x$tag" "$work/sqs.log" && break
+    sleep 0.05
+done
+t0=$(date +%s%N)
+psql_q -c "begin; select $schema.send('x$tag', convert_to('from sql', 'UTF8'));
+    select pg_sleep(1.5); commit;" >/dev/null
+tc=$(date +%s%N)
+wait "$xpoll" || fail "the long poll failed: $(cat "$work/x.out")"
+te=$(cat "$work/x.end")
+[[ $(cat "$work/x.out") == "from sql" ]] ||
+    fail "SQL send over HTTP: got '$(cat "$work/x.out")'"
+(((te - t0) / 1000000 >= 1400)) ||
+    fail "a send not yet committed was received"
+(((te - tc) / 1000000 < 1000)) ||
+    fail "the commit did not wake the long poll ($(((te - tc) / 1000000)) ms)"
+echo "test_sqs: SQL send in a transaction: received over HTTP" \
+    "$(((te - tc) / 1000000)) ms after its commit (aws CLI exit included)," \
+    "the rolled-back one never"
+
+# SIGHUP reloads the credentials: a key added to the file works after it.
 echo "AKIDNEW0000000000003 new-secret-0000000000000000000000000000 $app" >>"$creds"
 kill -HUP "$pid"
 for _ in $(seq 1 100); do
