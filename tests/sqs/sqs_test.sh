@@ -39,6 +39,10 @@ need /usr/bin/aws "Debian's awscli"
 need node "nodejs"
 need npm "npm"
 need psql "postgresql-client"
+# @aws-sdk/client-sqs 3.1178.0 (below) declares node >= 20; Debian 12's own
+# nodejs is 18, NodeSource's 20 is what this was tested with.
+(($(node -p 'process.versions.node.split(".")[0]') >= 20)) ||
+    fail "node $(node --version) is too old for @aws-sdk/client-sqs 3.1178.0 (node >= 20)"
 
 tag=$$
 schema=sqs_t_$tag
