@@ -80,6 +80,8 @@ usage(FILE *out)
             "(10)\n"
             "      --log-format F       logfmt (default) or json\n"
             "      --log-level L        debug, info (default), warn, error\n"
+            "      --check-config       load everything, print the settings, "
+            "exit\n"
             "      --version, --help\n");
 }
 
@@ -289,6 +291,7 @@ main(int argc, char **argv)
         {"log-format", required_argument, NULL, 9},
         {"log-level", required_argument, NULL, 10},
         {"version", no_argument, NULL, 11},
+        {"check-config", no_argument, NULL, 12},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -306,7 +309,7 @@ main(int argc, char **argv)
     struct sigaction sa;
     char host[256], err[512];
     const char *config = NULL;
-    int opt, ipv6 = 0, rc = 1, i;
+    int opt, ipv6 = 0, rc = 1, i, check = 0;
     double drain_end = 0;
 
     memset(&srv, 0, sizeof srv);
@@ -349,6 +352,9 @@ main(int argc, char **argv)
             break;
         case 's':
             bad = set_key(&c, "schema", optarg);
+            break;
+        case 12:
+            check = 1;
             break;
         case 11:
             printf("%s\n", VERSION_TEXT);
@@ -418,6 +424,22 @@ main(int argc, char **argv)
         goto out;
     }
 
+    if (check) {
+        char *db = strdup(srv.db);
+
+        if (db != NULL)
+            mask_password(db);
+        printf("listen=%s\ndb=%s\nschema=%s\ncredentials=%s\nregion=%s\n"
+               "account_id=%s\nreceipt_key=%s\npool_size=%d\n"
+               "max_connections=%ld\npoll_interval=%g\ndrain_timeout=%g\n",
+               host, db ? db : "?", srv.schema, c.credentials, srv.region,
+               srv.account, c.receipt_key ? c.receipt_key : "(random)",
+               srv.pool_size, c.max_connections, c.poll_interval,
+               c.drain_timeout);
+        free(db);
+        rc = 0;
+        goto out;
+    }
     if (pipe(sig_pipe) != 0) {
         perror("txq-sqs: pipe");
         goto out;

@@ -98,6 +98,15 @@ chmod 600 "$creds"
 head -c 48 /dev/urandom >"$work/receipt.key"
 chmod 600 "$work/receipt.key"
 
+# --check-config: the effective settings (flags over the file), the
+# conninfo's password masked.
+printf '[sqs]\npool_size = 3\nregion = eu-west-1\n' >"$work/sqs.ini"
+out=$("$build/txq-sqs" --config "$work/sqs.ini" --pool-size 5 \
+    --db "$dsn password=hunter2" --credentials "$creds" --check-config 2>/dev/null) ||
+    fail "--check-config"
+grep -qx 'pool_size=5' <<<"$out" && grep -qx 'region=eu-west-1' <<<"$out" &&
+    ! grep -q hunter2 <<<"$out" || fail "--check-config printed: $out"
+
 # A credentials file others may read is refused (exit 2).
 chmod 644 "$creds"
 set +e
