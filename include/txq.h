@@ -22,8 +22,8 @@
 
 #include <libpq-fe.h>
 
-#define TXQ_VERSION_MAJOR 0
-#define TXQ_VERSION_MINOR 1
+#define TXQ_VERSION_MAJOR 1
+#define TXQ_VERSION_MINOR 0
 #define TXQ_VERSION_PATCH 0
 
 /* The schema version (highest migration) this library works with. */
