@@ -55,6 +55,14 @@ expect "--catch-up --cron" txq schedule add tick --c
 expect "--all" txq dead requeue --a
 expect "" txq send q --priority ""
 expect "--attempt" txq ack 12 --at
+# Words as bash splits them at COMP_WORDBREAKS' = and :.
+expect "pause" txq --db dbname = app pa
+expect "pause" txq --db = dbname = app pa
+expect "alter create drop list" txq --db "'host=/run port=5432'" queue ""
+expect "" txq send q --header type = ""
+[[ $(_txq_unquote "'a b'") == "a b" && $(_txq_unquote '"a b"') == "a b" &&
+    $(_txq_unquote '"$(false)"') == '"$(false)"' ]] ||
+    die "_txq_unquote does not unquote plainly quoted words only"
 
 # Every command the program lists.
 mapfile -t cmds < <("$txq" --help |

@@ -121,16 +121,18 @@ done
 getent passwd txq >/dev/null || die "the package made no txq user"
 [[ $(readlink -f "$(command -v txq)") == /usr/bin/txq ]] ||
     die "txq on the PATH is not /usr/bin/txq"
-ldd /usr/bin/txq | grep -q -E "libtxq.so.1 => (/usr)?/lib/$multiarch/libtxq.so.1 " ||
-    die "/usr/bin/txq does not load the packaged libtxq.so.1: $(ldd /usr/bin/txq)"
+# (grep -q on a pipe would end ldd early: SIGPIPE fails the pipeline)
+libs=$(ldd /usr/bin/txq)
+[[ $libs =~ libtxq\.so\.1\ =\>\ (/usr)?/lib/$multiarch/libtxq\.so\.1\  ]] ||
+    die "/usr/bin/txq does not load the packaged libtxq.so.1: $libs"
 out=$(/usr/bin/txq --version)
 [[ $out == "txq $version (libtxq $version,"* ]] ||
     die "/usr/bin/txq --version: $out"
 for page in "1 txq" "1 txq-worker" "7 txq"; do
     m=$(man -w $page 2>&1) || die "man -w $page: $m"
     [[ $m == /usr/share/man/man* ]] || die "man -w $page found $m"
-    man $page 2>&1 | grep -q "^NAME" ||
-        die "man $page does not render"
+    m=$(man $page 2>&1) && [[ $m == *$'\nNAME\n'* ]] ||
+        die "man $page does not render: $m"
 done
 got=$(bash -c 'source /usr/share/bash-completion/completions/txq
     COMP_WORDS=(txq schedule ""); COMP_CWORD=2; _txq
@@ -154,7 +156,11 @@ id=$(printf 'hello from the package' | "${txq[@]}" send debq) ||
 got=$("${txq[@]}" recv debq --ack) || die "txq recv failed"
 [[ $got == *"\"id\":$id"* && $got == *'"body":"hello from the package"'* ]] ||
     die "txq recv printed: $got"
-say "txq migrate, queue create, send, recv --ack: ok"
+got=$(TXQ_COMPLETE_QUEUES=1 bash -c 'source /usr/share/bash-completion/completions/txq
+    COMP_WORDS=(txq --db "$1" --schema "$2" pause ""); COMP_CWORD=6; _txq
+    printf "%s\n" "${COMPREPLY[@]}" | xargs' sh "$dsn" "$schema")
+[[ $got == debq ]] || die "completion of queue names (TXQ_COMPLETE_QUEUES=1): '$got'"
+say "txq migrate, queue create, send, recv --ack, queue names completed: ok"
 
 # --- the worker -----------------------------------------------------------
 psql_q >/dev/null <<SQL || die "cannot create the handler"
@@ -247,7 +253,8 @@ cc $(pkg-config --cflags txq) "$tmp/prog.c" -o "$tmp/prog-static" \
     "/usr/lib/$multiarch/libtxq.a" $(pkg-config --libs libpq libsodium) ||
     die "cannot link libtxq.a"
 out=$("$tmp/prog-static") || die "the statically linked program failed"
-if ldd "$tmp/prog-static" | grep -q libtxq; then
+libs=$(ldd "$tmp/prog-static")
+if [[ $libs == *libtxq* ]]; then
     die "the statically linked program loads libtxq.so"
 fi
 mkdir "$tmp/cm"
