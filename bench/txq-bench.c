@@ -136,7 +136,7 @@ is_drain(enum mode m)
 txq_client *
 bench_client(void)
 {
-    txq_options o = {.schema = schema};
+    txq_options o = {.size = sizeof(txq_options), .schema = schema};
     txq_client *c = txq_client_new(&o);
 
     if (c != NULL && keyring != NULL)

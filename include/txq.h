@@ -22,9 +22,20 @@
 
 #include <libpq-fe.h>
 
-#define TXQ_VERSION_MAJOR 1
-#define TXQ_VERSION_MINOR 0
-#define TXQ_VERSION_PATCH 0
+/*
+ * Versions. txq_version.h, generated from the build's project version (the
+ * one place it is set), defines TXQ_VERSION_MAJOR, TXQ_VERSION_MINOR and
+ * TXQ_VERSION_PATCH of the headers compiled against; txq_version() and
+ * txq_version_number() give the library's at run time, which may be newer.
+ * The soname (libtxq.so.MAJOR) changes only with an incompatible change of
+ * the ABI; a minor version only adds. See docs/api.md.
+ */
+#include "txq_version.h"
+
+/* The headers' version as one number: 10000 * MAJOR + 100 * MINOR + PATCH,
+ * as txq_version_number() returns the library's (sqlite3's scheme). */
+#define TXQ_VERSION_NUMBER \
+    (TXQ_VERSION_MAJOR * 10000 + TXQ_VERSION_MINOR * 100 + TXQ_VERSION_PATCH)
 
 /* The schema version (highest migration) this library works with. */
 #define TXQ_SCHEMA_VERSION 10
@@ -90,25 +101,75 @@ TXQ_API const char *txq_strerror(txq_err err);
  */
 TXQ_API const char *txq_version(void);
 
+/*
+ * txq_version_number - the library's version as 10000 * MAJOR + 100 * MINOR
+ * + PATCH (10000 for 1.0.0), for callers that cannot use the macros (FFI):
+ * a program needs a library at least as new as the headers it was built
+ * with when it uses what they added.
+ */
+TXQ_API int txq_version_number(void);
+
+/* === options structs and the ABI === */
+
+/*
+ * Every options struct starts with `size_t size`, the struct's size as the
+ * caller compiled it; fields are only ever appended. Initialise one with
+ * its _INIT macro, or pass a literal with its compound-literal macro:
+ *
+ *     txq_send_opts o = TXQ_SEND_OPTS_INIT;
+ *     o.dedup_id = "order-42";
+ *     txq_send(c, pg, "orders", body, len, &o, &id);
+ *     txq_send(c, pg, "orders", body, len,
+ *              TXQ_SEND_OPTS(.dedup_id = "order-42"), &id);
+ *
+ * The library reads the first `size` bytes it knows and takes the fields
+ * a shorter (older) struct lacks as zero, their default: a program built
+ * against older headers keeps working with a newer library. A longer
+ * (newer) struct is accepted when the fields this library does not know
+ * are zero; one that sets them is refused with TXQ_EINVAL rather than
+ * silently ignored. A size of 0 (a struct zeroed without its macro) or
+ * below the 1.0 layout is refused with TXQ_EINVAL. A NULL pointer still
+ * means all defaults.
+ *
+ * Zero means "the default" (or "unchanged" for txq_queue_alter). Where
+ * zero is itself a legal value (a delay of 0, a backoff of 0), the
+ * struct's `set` word says that a field is given: a field counts as given
+ * when it is non-zero or its TXQ_*_SET_* bit is set. Unknown bits are
+ * refused (TXQ_EINVAL), as are set fields of a newer struct.
+ *
+ * A struct the library fills in for a callback (txq_consumer_event) also
+ * starts with size, the library's: read a field appended after 1.0 only
+ * when TXQ_HAS_FIELD(txq_consumer_event, ev, field).
+ */
+#define TXQ_HAS_FIELD(type, p, field) \
+    ((p)->size >= offsetof(type, field) + sizeof((p)->field))
+
 /* === the client handle === */
 
 typedef struct txq_client txq_client;
 typedef struct txq_msg txq_msg;
 
-/* Options for txq_client_new. Zero-initialised means defaults. Fields are
- * only ever appended. */
+/* Options for txq_client_new: TXQ_OPTIONS_INIT, then the fields wanted. */
 typedef struct txq_options {
+    size_t size; /* sizeof(txq_options), set by TXQ_OPTIONS_INIT */
     /* Schema holding txq's tables and functions; NULL means "txq". Must
      * match [a-z_][a-z0-9_]{0,62}. */
     const char *schema;
 } txq_options;
 
+#define TXQ_OPTIONS_INIT            \
+    {                               \
+        .size = sizeof(txq_options) \
+    }
+#define TXQ_OPTIONS(...) \
+    (&(txq_options){.size = sizeof(txq_options), __VA_ARGS__})
+
 /*
  * txq_client_new - create a handle. opts may be NULL.
  *
  * The handle holds no connection; each call borrows the caller's PGconn.
- * Returns NULL only when out of memory; a bad schema name is reported by the
- * first call that uses the handle (TXQ_EINVAL).
+ * Returns NULL only when out of memory; a bad schema name or opts->size is
+ * reported by the first call that uses the handle (TXQ_EINVAL).
  * Ownership: free with txq_client_free.
  */
 TXQ_API txq_client *txq_client_new(const txq_options *opts);
@@ -261,35 +322,58 @@ enum txq_on_exhausted {
     TXQ_ON_EXHAUSTED_NOTIFY = 3
 };
 
-/* Queue settings. Zero means "the default" for txq_queue_create and
- * "unchanged" for txq_queue_alter; negative values are rejected.
- * Durations are in seconds. */
+/* Bits of txq_queue_opts.set: the field is given even when it is 0. */
+#define TXQ_QUEUE_SET_VISIBILITY_TIMEOUT (UINT64_C(1) << 0)
+#define TXQ_QUEUE_SET_MAX_ATTEMPTS       (UINT64_C(1) << 1)
+#define TXQ_QUEUE_SET_BACKOFF_BASE       (UINT64_C(1) << 2)
+#define TXQ_QUEUE_SET_BACKOFF_CAP        (UINT64_C(1) << 3)
+#define TXQ_QUEUE_SET_BACKOFF_JITTER     (UINT64_C(1) << 4)
+#define TXQ_QUEUE_SET_MAX_BODY_BYTES     (UINT64_C(1) << 5)
+#define TXQ_QUEUE_SET_EXPIRE_AFTER       (UINT64_C(1) << 6)
+#define TXQ_QUEUE_SET_DEDUP_WINDOW       (UINT64_C(1) << 7)
+#define TXQ_QUEUE_SET_ARCHIVE_FOR        (UINT64_C(1) << 8)
+#define TXQ_QUEUE_SET_DELAY              (UINT64_C(1) << 9)
+#define TXQ_QUEUE_SET_ENCRYPT            (UINT64_C(1) << 10)
+
+/* Queue settings: TXQ_QUEUE_OPTS_INIT, then the fields wanted. A field is
+ * given when it is non-zero or its TXQ_QUEUE_SET_* bit is in set; the
+ * others are "the default" for txq_queue_create and "unchanged" for
+ * txq_queue_alter. So alter sets delay to 0 with .delay = 0, .set =
+ * TXQ_QUEUE_SET_DELAY. Negative values are rejected; the server checks
+ * the ranges (TXQ_EINVAL naming the setting). Durations are in seconds. */
 typedef struct txq_queue_opts {
+    size_t size;               /* sizeof(txq_queue_opts) */
+    uint64_t set;              /* TXQ_QUEUE_SET_* bits */
     int fifo;                  /* create only: a FIFO queue */
-    double visibility_timeout; /* default 30 */
-    int max_attempts;          /* default 5 */
-    double backoff_base;       /* default 1 */
-    double backoff_cap;        /* default 3600 */
+    double visibility_timeout; /* 1 s to 12 h, default 30 */
+    int max_attempts;          /* at least 1, default 5 */
+    double backoff_base;       /* 0 to 30 days, default 1 */
+    double backoff_cap;        /* 0 to 30 days, >= base, default 3600 */
     double backoff_jitter;     /* fraction 0..1, default 0.1 */
-    int no_jitter;             /* set jitter to 0 */
     int on_exhausted;          /* enum txq_on_exhausted */
     int64_t max_body_bytes;    /* default 262144, at most 268435456 */
-    double expire_after;       /* default: never */
-    double dedup_window;       /* FIFO, default 300 */
-    double archive_for;        /* default: no archive */
-    int clear_expire_after;    /* alter only: messages no longer expire */
-    int clear_archive_for;     /* alter only: stop archiving */
+    double expire_after;       /* 1 s to 365 days; given as 0: never
+                                  (the default) */
+    double dedup_window;       /* FIFO, 0 to 30 days, default 300 */
+    double archive_for;        /* 1 s to 3650 days; given as 0: no
+                                  archive (the default) */
     double delay;              /* default delay of a send that gives none
-                                  (SQS DelaySeconds), at most 365 days;
+                                  (SQS DelaySeconds), 0 to 365 days;
                                   default 0 */
     int encrypt;               /* an encrypted queue: it takes only bodies
                                   sealed by a client with a key ring
                                   (txq_client_set_keyring); not for fifo.
-                                  alter: turn it on, only while the queue
-                                  holds no messages and no dead letters */
-    int no_encrypt;            /* alter only: turn encryption off, on the
-                                  same condition */
+                                  alter: turn it on, or given as 0 off,
+                                  only while the queue holds no messages
+                                  and no dead letters */
 } txq_queue_opts;
+
+#define TXQ_QUEUE_OPTS_INIT            \
+    {                                  \
+        .size = sizeof(txq_queue_opts) \
+    }
+#define TXQ_QUEUE_OPTS(...) \
+    (&(txq_queue_opts){.size = sizeof(txq_queue_opts), __VA_ARGS__})
 
 /*
  * txq_queue_create - create a queue, in the caller's transaction.
@@ -303,7 +387,8 @@ TXQ_API txq_err txq_queue_create(txq_client *c,
                                  const txq_queue_opts *opts);
 
 /*
- * txq_queue_alter - change the non-zero settings of opts.
+ * txq_queue_alter - change the settings opts gives (non-zero or marked in
+ * opts->set); the others stay as they are.
  * Returns TXQ_OK, TXQ_EINVAL, TXQ_ENOTFOUND, TXQ_ECONN, TXQ_EDB.
  */
 TXQ_API txq_err txq_queue_alter(txq_client *c,
@@ -323,12 +408,18 @@ TXQ_API txq_err txq_queue_drop(txq_client *c,
 
 /* === sending === */
 
-/* Per-message attributes. Zero-initialised means none. Strings must be
- * valid UTF-8 without control characters other than tab; they are copied. */
+/* Bits of txq_send_opts.set. */
+#define TXQ_SEND_SET_DELAY (UINT64_C(1) << 0) /* a delay of 0 is given */
+
+/* Per-message attributes: TXQ_SEND_OPTS_INIT, then the fields wanted.
+ * Strings must be valid UTF-8 without control characters other than tab;
+ * they are copied. */
 typedef struct txq_send_opts {
+    size_t size;                /* sizeof(txq_send_opts) */
+    uint64_t set;               /* TXQ_SEND_SET_* bits */
     const char *headers_json;   /* a JSON object, or NULL for {} */
-    double delay;               /* seconds before it becomes visible;
-                                   0: the queue's delay (default 0) */
+    double delay;               /* seconds before it becomes visible; not
+                                   given: the queue's delay (default 0) */
     int priority;               /* higher first; -32768..32767 */
     const char *group;          /* FIFO group / routing key */
     const char *dedup_id;       /* idempotency key: a repeat returns the
@@ -336,6 +427,13 @@ typedef struct txq_send_opts {
     const char *correlation_id; /* request/reply */
     const char *reply_to;       /* request/reply: a queue name */
 } txq_send_opts;
+
+#define TXQ_SEND_OPTS_INIT            \
+    {                                 \
+        .size = sizeof(txq_send_opts) \
+    }
+#define TXQ_SEND_OPTS(...) \
+    (&(txq_send_opts){.size = sizeof(txq_send_opts), __VA_ARGS__})
 
 /*
  * txq_send - enqueue one message in the caller's current transaction.
@@ -373,11 +471,20 @@ TXQ_API txq_err txq_send_batch(txq_client *c,
 
 /* === receiving === */
 
+/* Receive settings: TXQ_RECV_OPTS_INIT, then the fields wanted. */
 typedef struct txq_recv_opts {
+    size_t size;               /* sizeof(txq_recv_opts) */
     double visibility_timeout; /* seconds; 0 means the queue's */
     double wait;               /* txq_claim only: long-poll up to this many
                                   seconds when the queue is empty */
 } txq_recv_opts;
+
+#define TXQ_RECV_OPTS_INIT            \
+    {                                 \
+        .size = sizeof(txq_recv_opts) \
+    }
+#define TXQ_RECV_OPTS(...) \
+    (&(txq_recv_opts){.size = sizeof(txq_recv_opts), __VA_ARGS__})
 
 /*
  * txq_receive - take up to max ready messages in the caller's transaction.
@@ -553,10 +660,24 @@ typedef enum txq_outcome {
     TXQ_OUTCOME_IGNORED = 4   /* dropped (counted; archived if configured) */
 } txq_outcome;
 
+/* Bits of txq_fail_opts.set. */
+#define TXQ_FAIL_SET_RETRY_AFTER (UINT64_C(1) << 0) /* retry at once */
+
+/* Failure settings: TXQ_FAIL_OPTS_INIT, then the fields wanted. */
 typedef struct txq_fail_opts {
+    size_t size;        /* sizeof(txq_fail_opts) */
+    uint64_t set;       /* TXQ_FAIL_SET_* bits */
     int permanent;      /* no retries: straight to the exhausted policy */
-    double retry_after; /* seconds; 0 means the queue's backoff */
+    double retry_after; /* seconds, 0 to 365 days; not given: the queue's
+                           backoff */
 } txq_fail_opts;
+
+#define TXQ_FAIL_OPTS_INIT            \
+    {                                 \
+        .size = sizeof(txq_fail_opts) \
+    }
+#define TXQ_FAIL_OPTS(...) \
+    (&(txq_fail_opts){.size = sizeof(txq_fail_opts), __VA_ARGS__})
 
 /*
  * txq_fail - record a failed attempt with its error text and apply the
@@ -656,460 +777,13 @@ TXQ_API txq_err txq_dead_letter(txq_client *c,
                                 int64_t id,
                                 txq_msg **out);
 
-/* === topics: publish/subscribe and routing === */
-
-/* Topic settings. Zero-initialised means a fanout topic. Fields are only
- * appended. */
-typedef struct txq_topic_opts {
-    int route;                 /* route mode: each message goes to exactly
-                                  one queue (the first matching rule, else
-                                  default_queue) instead of a copy to every
-                                  matching subscription */
-    const char *default_queue; /* route mode only: where a message no rule
-                                  matches goes; NULL: such a message is
-                                  refused (TXQ_ENOROUTE) */
-} txq_topic_opts;
-
-/*
- * txq_topic_create - create a topic, in the caller's transaction. Topic
- * names are 1 to 63 characters a-z, 0-9, _ and ., starting with a letter.
- * opts may be NULL (fanout).
- * Returns TXQ_OK, TXQ_EINVAL, TXQ_EEXIST, TXQ_ENOTFOUND (no such default
- * queue), TXQ_ECONN, TXQ_EDB, TXQ_ESCHEMA.
- */
-TXQ_API txq_err txq_topic_create(txq_client *c,
-                                 PGconn *pg,
-                                 const char *name,
-                                 const txq_topic_opts *opts);
-
-/*
- * txq_topic_drop - drop a topic with its subscriptions and routes; the
- * queues and their messages stay.
- * Returns TXQ_OK, TXQ_EINVAL, TXQ_ENOTFOUND, TXQ_ECONN, TXQ_EDB.
- */
-TXQ_API txq_err txq_topic_drop(txq_client *c, PGconn *pg, const char *name);
-
-/*
- * txq_subscribe - subscribe queue to a fanout topic. filter_json is NULL
- * (every message) or a JSON object: a message is copied to the queue only
- * when its headers contain the filter (jsonb @>, e.g. {"type": "order"}).
- * Subscribing again replaces the filter.
- * Returns TXQ_OK, TXQ_EINVAL (bad name, bad JSON, a filter that is not an
- * object, a route topic), TXQ_ENOTFOUND (no such topic or queue),
- * TXQ_ECONN, TXQ_EDB.
- */
-TXQ_API txq_err txq_subscribe(txq_client *c,
-                              PGconn *pg,
-                              const char *topic,
-                              const char *queue,
-                              const char *filter_json);
-
-/*
- * txq_unsubscribe - remove queue's subscription to topic.
- * Returns TXQ_OK, TXQ_ENOTFOUND (no such topic or queue, or not
- * subscribed), TXQ_EINVAL, TXQ_ECONN, TXQ_EDB.
- */
-TXQ_API txq_err txq_unsubscribe(txq_client *c,
-                                PGconn *pg,
-                                const char *topic,
-                                const char *queue);
-
-/* txq_route_add position: after the last rule. */
-#define TXQ_ROUTE_LAST (-1)
-
-/*
- * txq_route_add - add a rule to a route topic: messages whose headers
- * contain filter_json (a JSON object; "{}" matches every message) go to
- * queue. Rules are tried by ascending position, 0 to 1000000;
- * TXQ_ROUTE_LAST puts the rule 10 after the last one. A rule already at
- * that position is replaced. *out_position (may be NULL) gets the rule's
- * position.
- * Returns TXQ_OK, TXQ_EINVAL (bad name, JSON or position, a fanout topic),
- * TXQ_ENOTFOUND, TXQ_ECONN, TXQ_EDB.
- */
-TXQ_API txq_err txq_route_add(txq_client *c,
-                              PGconn *pg,
-                              const char *topic,
-                              const char *filter_json,
-                              const char *queue,
-                              int position,
-                              int *out_position);
-
-/*
- * txq_route_remove - remove the rule at position.
- * Returns TXQ_OK, TXQ_ENOTFOUND (no such topic or rule), TXQ_EINVAL,
- * TXQ_ECONN, TXQ_EDB.
- */
-TXQ_API txq_err txq_route_remove(txq_client *c,
-                                 PGconn *pg,
-                                 const char *topic,
-                                 int position);
-
-/*
- * txq_publish - publish one message to a topic in the caller's
- * transaction; opts (may be NULL) are those of txq_send.
- *
- * Fanout: a copy goes to every subscribed queue whose filter the headers
- * contain, all or none when the transaction commits or rolls back. No
- * match is not an error: *n is 0 and the topic's unmatched count goes up.
- * Route: the message goes to the first matching rule's queue, else to the
- * default queue; with neither it is refused with TXQ_ENOROUTE, naming the
- * topic, and nothing is written.
- * ids (may be NULL) has room for cap ids, one per copy (fanout: in the
- * order of the queue names); *n (may be NULL) gets the number of copies,
- * which may exceed cap (only cap ids are written then).
- * Returns TXQ_OK, TXQ_ENOROUTE, TXQ_EINVAL, TXQ_ETOOBIG (for one of the
- * queues), TXQ_ENOTFOUND (no such topic), TXQ_ECONN, TXQ_EDB, TXQ_ESCHEMA.
- */
-TXQ_API txq_err txq_publish(txq_client *c,
-                            PGconn *pg,
-                            const char *topic,
-                            const void *body,
-                            size_t len,
-                            const txq_send_opts *opts,
-                            int64_t *ids,
-                            size_t cap,
-                            size_t *n);
-
-/* === request/reply === */
-
-/*
- * A request is a message with a reply_to queue and a correlation id; the
- * handler's reply goes to that queue with the same correlation id, in the
- * handler's transaction (txq_reply). A requester owns one reply queue and
- * one dedicated connection, LISTENs on it, and calls the callback
- * registered for each correlation id when its reply arrives, or the
- * timeout callback when none came in time. It fits any event loop:
- *
- *     poll txq_requester_fd(r) for input, for at most
- *     txq_requester_timeout_ms(r), then call txq_requester_dispatch(r).
- *
- * Sends wake it through NOTIFY txq_wake; it never polls busily (while
- * requests are pending it also looks every poll_interval, for lost
- * notifications). Replies whose correlation id is not pending (late,
- * cancelled, or not ours) are acked and dropped, and counted
- * (txq_requester_unknown). A requester is used by one thread at a time.
- */
-
-/* Largest correlation id txq_request generates or accepts, with its NUL. */
-#define TXQ_CORRELATION_ID_SIZE 64
-
-typedef struct txq_requester txq_requester;
-
-/* Called with the reply; reply and correlation_id are borrowed for the
- * call. */
-typedef void (*txq_reply_fn)(void *arg,
-                             const char *correlation_id,
-                             const txq_msg *reply);
-
-/* Called when no reply came within the request's timeout. */
-typedef void (*txq_timeout_fn)(void *arg, const char *correlation_id);
-
-/* Requester settings. Zero-initialised means defaults; fields are only
- * appended. */
-typedef struct txq_requester_opts {
-    double poll_interval; /* look at the reply queue this often while
-                             requests are pending, in case a notification
-                             was lost; default 5 s */
-    size_t batch;         /* replies taken per round trip, default 100 */
-} txq_requester_opts;
-
-/*
- * txq_requester_new - a requester whose replies arrive on reply_queue (an
- * existing queue, read by this requester alone). opts may be NULL; it and
- * reply_queue are copied. c is borrowed and must outlive the requester;
- * errors of every txq_requester_* and txq_request call are reported on c
- * (txq_errmsg).
- * Returns NULL only when out of memory.
- * Ownership: free with txq_requester_free.
- */
-TXQ_API txq_requester *txq_requester_new(txq_client *c,
-                                         const char *reply_queue,
-                                         const txq_requester_opts *opts);
-
-/*
- * txq_requester_open - start listening on pg, a connection dedicated to
- * this requester, outside a transaction (TXQ_ESTATE). pg is borrowed until
- * txq_requester_free or the next txq_requester_open; the requester runs
- * autocommit statements on it. After a lost connection, open again with a
- * new one: the pending requests are kept.
- * Returns TXQ_OK, TXQ_EINVAL (bad reply queue name), TXQ_ENOTFOUND (no such
- * queue), TXQ_ESTATE, TXQ_ECONN, TXQ_EDB, TXQ_ESCHEMA.
- */
-TXQ_API txq_err txq_requester_open(txq_requester *r, PGconn *pg);
-
-/*
- * txq_request - send a request to queue and register its callbacks.
- *
- * The request carries reply_to = the requester's queue and a correlation
- * id: opts->correlation_id when given (it must not be pending already),
- * else a generated one, copied to correlation_id (may be NULL; room for
- * TXQ_CORRELATION_ID_SIZE bytes). opts (may be NULL) are those of
- * txq_send; opts->reply_to must be NULL or the requester's queue.
- * pg is the connection to send on: the caller's own (the request joins its
- * transaction, and goes out when that commits; if it rolls back, the
- * timeout fires) or NULL for the requester's connection (committed at
- * once). on_reply(arg, ...) is called by txq_requester_dispatch when the
- * reply arrives, or on_timeout(arg, ...) (may be NULL) once timeout
- * seconds (> 0, at most 1 day) have passed without one; exactly one of
- * them, once, unless cancelled.
- * Returns TXQ_OK, TXQ_EINVAL, TXQ_EEXIST (correlation id pending),
- * TXQ_ESTATE (not open), TXQ_ENOMEM, and txq_send's errors (then nothing
- * is registered).
- */
-TXQ_API txq_err txq_request(txq_requester *r,
-                            PGconn *pg,
-                            const char *queue,
-                            const void *body,
-                            size_t len,
-                            const txq_send_opts *opts,
-                            double timeout,
-                            txq_reply_fn on_reply,
-                            txq_timeout_fn on_timeout,
-                            void *arg,
-                            char *correlation_id);
-
-/*
- * txq_request_cancel - forget a pending request: neither callback will
- * run, and a reply that still comes is dropped as unknown.
- * Returns TXQ_OK, TXQ_ENOTFOUND (not pending), TXQ_EINVAL.
- */
-TXQ_API txq_err txq_request_cancel(txq_requester *r,
-                                   const char *correlation_id);
-
-/* txq_requester_fd - the socket to poll for input, or -1 when not open. */
-TXQ_API int txq_requester_fd(const txq_requester *r);
-
-/*
- * txq_requester_timeout_ms - how long the event loop may sleep before
- * calling txq_requester_dispatch even without input: the time to the next
- * request timeout or poll, 0 when work is waiting already, -1 when nothing
- * is pending (sleep until input).
- */
-TXQ_API int txq_requester_timeout_ms(const txq_requester *r);
-
-/*
- * txq_requester_dispatch - do what is due, without blocking beyond round
- * trips: read the connection's input, take the replies waiting on the
- * reply queue (claimed and acked before any callback runs), call their
- * callbacks, and the timeout callbacks of requests past their timeout.
- * Callbacks may call txq_request and txq_request_cancel, but not
- * txq_requester_dispatch, txq_requester_open or txq_requester_free.
- * *called (may be NULL) gets the number of callbacks run.
- * Returns TXQ_OK, TXQ_ESTATE (not open, or called from a callback),
- * TXQ_ECONN (open again with a new connection), TXQ_EDB.
- */
-TXQ_API txq_err txq_requester_dispatch(txq_requester *r, size_t *called);
-
-/*
- * txq_requester_wait - a small event loop: poll and dispatch until no
- * request is pending or seconds (>= 0) have passed.
- * Returns as txq_requester_dispatch, plus TXQ_EINVAL.
- */
-TXQ_API txq_err txq_requester_wait(txq_requester *r, double seconds);
-
-/* txq_requester_pending - the number of requests awaiting a reply. */
-TXQ_API size_t txq_requester_pending(const txq_requester *r);
-
-/* txq_requester_unknown - replies dropped since txq_requester_new because
- * no pending request had their correlation id (or they had none). */
-TXQ_API uint64_t txq_requester_unknown(const txq_requester *r);
-
-/*
- * txq_requester_free - free a requester; pending requests are forgotten
- * without callbacks. When its connection is open and idle, it stops
- * waiting on the reply queue (UNLISTEN) first; it never closes the
- * connection. NULL is a no-op.
- */
-TXQ_API void txq_requester_free(txq_requester *r);
-
-/*
- * txq_reply - send the reply to request (a message with reply_to and a
- * correlation id, as received) in the caller's transaction: a handler
- * calls it before its ack, so its writes, the reply and the ack commit
- * together. headers_json is NULL or a JSON object. When the reply queue no
- * longer exists (the requester gave up and dropped it) the reply is
- * dropped, recorded in txq.audit_log, and *out_id is 0; that is not an
- * error. *out_id may be NULL.
- * Returns TXQ_OK, TXQ_EINVAL (request without reply_to or correlation id,
- * bad headers), TXQ_ETOOBIG, TXQ_ECONN, TXQ_EDB.
- */
-TXQ_API txq_err txq_reply(txq_client *c,
-                          PGconn *pg,
-                          const txq_msg *request,
-                          const void *body,
-                          size_t len,
-                          const char *headers_json,
-                          int64_t *out_id);
-
-/* === consumer loop === */
-
-/*
- * The consume loop that txq-worker runs, for embedding in a service. Per
- * claimed message: BEGIN; SET LOCAL statement_timeout to the handler budget;
- * the handler runs on the same PGconn inside that transaction; the ack
- * (fenced by the attempt) joins it; COMMIT. When the handler fails, its
- * transaction rolls back and txq_fail records the failure in a transaction
- * of its own, applying the queue's failure policy (retry with backoff, then
- * review / ignore / notify). Attempts are durable before a handler runs:
- * the first claim commits on its own (txq_claim); after a successful
- * handler, the claim of the next messages commits together with its ack
- * (one commit and, pipelined, one round trip per message).
- */
-
-/* What a handler tells the loop. */
-typedef enum txq_handler_result {
-    TXQ_HANDLER_OK = 0,        /* done: the ack commits with its writes */
-    TXQ_HANDLER_RETRY = 1,     /* failed: roll back, retry after backoff */
-    TXQ_HANDLER_PERMANENT = 2, /* failed for good: roll back, no retries,
-                                  straight to the queue's exhausted policy */
-    TXQ_HANDLER_IGNORE = 3     /* not for this handler: its writes roll back
-                                  and the message is acked (consumed, counted
-                                  as acked, no error recorded) */
-} txq_handler_result;
-
-/* Size of the error buffer a handler gets. */
-#define TXQ_HANDLER_ERRSIZE 4096
-
-/*
- * txq_handler_fn - handle one message.
- *
- * Runs inside the consume transaction on pg: the handler's writes commit
- * with the ack, or roll back. It must not BEGIN, COMMIT or ROLLBACK. A
- * statement that fails aborts the transaction; the loop then treats the
- * message as failed (RETRY) even if the handler returned OK. On a failure
- * the handler writes a NUL-terminated description into err (errsize bytes,
- * "" on entry); it is recorded in the message's error history.
- * m and the strings it holds are borrowed for the duration of the call.
- *
- * Pipelined: a handler may instead queue its statements in libpq's
- * pipeline mode (PQenterPipelineMode, then up to 8 PQsendQuery* calls, no
- * PQpipelineSync) and return OK at once; the loop sends the ack and COMMIT
- * behind them in the same round trip. If one of them fails, nothing is
- * committed and the message fails: permanently when its SQLSTATE is TQ001,
- * else to be retried, with the error's message and SQLSTATE appended to
- * what the handler left in err (e.g. its name). txq-worker's sql: handlers
- * work this way.
- *
- * Replies: a handler answers a request (txq_msg_reply_to and
- * txq_msg_correlation_id set) with txq_reply(c, pg, m, body, len,
- * headers_json, NULL) on the pg it was given, before returning OK: the
- * reply commits with its writes and the ack, and is never sent if the
- * message fails. txq-worker passes a so: handler its consumer's
- * txq_client (bound to the worker's schema) as arg, so it calls
- * txq_reply((txq_client *)arg, pg, m, ...); an embedding service passes a
- * client of its own through txq_consumer_new's arg. A reply queue that
- * no longer exists drops the reply (audited) and is not an error.
- */
-typedef txq_handler_result (*txq_handler_fn)(
-    PGconn *pg, const txq_msg *m, void *arg, char *err, size_t errsize);
-
-/* What happened to one message (for logs and metrics). */
-typedef struct txq_consumer_event {
-    const txq_msg *msg;        /* borrowed for the callback */
-    txq_handler_result result; /* what the handler returned (after the loop's
-                                  checks: OK with a failed transaction is
-                                  RETRY); RETRY when it never ran */
-    int acked;                 /* the ack committed */
-    txq_outcome outcome;       /* what txq_fail did; 0 when not failed */
-    txq_err err;               /* TXQ_OK, TXQ_ESTATE (the claim lapsed and
-                                  someone else holds the message: nothing
-                                  was changed), or the error of the ack,
-                                  commit or fail step */
-    const char *error;         /* the failure text recorded, or "" */
-    double seconds;            /* time spent in the handler (a pipelined
-                                  handler: until its statements, the ack
-                                  and COMMIT came back) */
-} txq_consumer_event;
-
-/* Loop settings. Zero-initialised means defaults; fields only appended. */
-typedef struct txq_consumer_opts {
-    size_t prefetch;           /* messages claimed per round trip; handled
-                                  one by one, each in its own transaction,
-                                  each claim extended before its handler
-                                  starts when it waited over 1 s. Default
-                                  (0): automatic, as many as the loop
-                                  handles in about 50 ms (1 to 16; 1 for a
-                                  handler slower than 50 ms) */
-    double timeout;            /* handler budget in seconds, default 30: the
-                                  transaction's statement_timeout, and the
-                                  session's idle_in_transaction_session_
-                                  timeout is timeout + 5 s */
-    double visibility_timeout; /* claim length, default timeout + 10 s */
-    double poll_interval;      /* longest sleep while the queue is empty,
-                                  default 1 s */
-    /* Wait hook: called when the queue is empty, instead of txq_claim's own
-     * LISTEN/NOTIFY long poll; it waits up to `seconds` for new work (or
-     * less) and returns 0, or non-zero to end the loop (as a stop). */
-    int (*wait_fn)(void *wait_arg, double seconds);
-    void *wait_arg;
-    /* Called after each message; may be NULL. */
-    void (*event_fn)(void *event_arg, const txq_consumer_event *ev);
-    void *event_arg;
-    uint64_t max_messages; /* end after this many messages (0: no limit) */
-    int exit_when_empty;   /* end when a claim finds the queue empty */
-} txq_consumer_opts;
-
-typedef struct txq_consumer txq_consumer;
-
-/*
- * txq_consumer_new - a consume loop for queue with handler fn(..., arg).
- * opts may be NULL; it and queue are copied. The client c is borrowed and
- * must outlive the consumer.
- * Returns NULL only when out of memory; bad arguments are reported by
- * txq_consumer_run (TXQ_EINVAL).
- * Ownership: free with txq_consumer_free.
- */
-TXQ_API txq_consumer *txq_consumer_new(txq_client *c,
-                                       const char *queue,
-                                       const txq_consumer_opts *opts,
-                                       txq_handler_fn fn,
-                                       void *arg);
-
-/*
- * txq_consumer_run - run the loop on pg until stopped.
- *
- * pg must be a connection of its own, outside a transaction (TXQ_ESTATE);
- * the loop sets its session's statement_timeout,
- * idle_in_transaction_session_timeout and (PostgreSQL 14+)
- * client_connection_check_interval. A stop (txq_consumer_stop, wait_fn,
- * max_messages, exit_when_empty) takes effect between messages: the
- * messages already claimed are handled first, so the loop drains.
- * Returns TXQ_OK when stopped; TXQ_ECONN when the connection broke (claims
- * of the dead session come back when txq.maintain() runs or the claim
- * lapses; reconnect and call again); TXQ_EINVAL, TXQ_ENOTFOUND (no such
- * queue), TXQ_ESCHEMA, TXQ_EDB. Details via txq_consumer_errmsg.
- */
-TXQ_API txq_err txq_consumer_run(txq_consumer *cons, PGconn *pg);
-
-/*
- * txq_consumer_stop - ask the loop to end after the message in hand.
- * Async-signal-safe and callable from any thread (it sets an atomic flag);
- * a loop waiting in txq_claim's long poll notices within poll_interval.
- * The flag stays set: txq_consumer_run returns at once until
- * txq_consumer_reset.
- */
-TXQ_API void txq_consumer_stop(txq_consumer *cons);
-
-/* txq_consumer_reset - clear the stop flag. */
-TXQ_API void txq_consumer_reset(txq_consumer *cons);
-
-/* txq_consumer_stopping - non-zero once txq_consumer_stop was called. */
-TXQ_API int txq_consumer_stopping(const txq_consumer *cons);
-
-/*
- * txq_consumer_errmsg - why the last txq_consumer_run returned an error,
- * "" otherwise; txq_consumer_sqlstate - its SQLSTATE or "". Never NULL;
- * valid until the next run.
- */
-TXQ_API const char *txq_consumer_errmsg(const txq_consumer *cons);
-TXQ_API const char *txq_consumer_sqlstate(const txq_consumer *cons);
-
-/* txq_consumer_free - free a consumer. NULL is a no-op. */
-TXQ_API void txq_consumer_free(txq_consumer *cons);
-
 #ifdef __cplusplus
 }
 #endif
+
+/* The rest of the API, in headers of their own. */
+#include "txq_consumer.h"
+#include "txq_request.h"
+#include "txq_topic.h"
 
 #endif /* TXQ_H */

@@ -140,19 +140,21 @@ txq_fail(txq_client *c,
         {"ignored", TXQ_OUTCOME_IGNORED},
     };
     struct txq__params p;
+    txq_fail_opts o;
     char buf[32];
     txq_err rc;
 
     if (c == NULL)
         return TXQ_EINVAL;
-    if ((rc = txq__enter(c, pg)))
+    if ((rc = txq__enter(c, pg)) ||
+        (rc = TXQ__OPTS_LOAD(c, txq_fail_opts, opts, &o)) ||
+        (rc =
+             txq__opts_check_set(c, "txq_fail_opts", o.set, TXQ__FAIL_SET_ALL)))
         return rc;
     if (m == NULL)
         return txq__set_error(c, TXQ_EINVAL, "message is NULL");
-    if ((rc = txq__check_text(c, "error", error, 1)))
-        return rc;
-    if (opts != NULL && (rc = txq__check_secs(c, "retry_after",
-                                              opts->retry_after, 0, 365 * DAY)))
+    if ((rc = txq__check_text(c, "error", error, 1)) ||
+        (rc = txq__check_secs(c, "retry_after", o.retry_after, 0, 365 * DAY)))
         return rc;
     if ((rc = txq__ensure_schema(c, pg, 0)))
         return rc;
@@ -161,8 +163,11 @@ txq_fail(txq_client *c,
     txq__param_int64(&p, m->id);
     txq__param_text(&p, error);
     txq__param_int64(&p, m->attempts);
-    txq__param_bool(&p, opts != NULL && opts->permanent);
-    txq__param_secs(&p, opts != NULL ? opts->retry_after : 0, 1);
+    txq__param_bool(&p, o.permanent);
+    if (TXQ__GIVEN(&o, retry_after, TXQ_FAIL_SET_RETRY_AFTER))
+        txq__param_secs(&p, o.retry_after, 0);
+    else
+        txq__param_text(&p, NULL);
     rc = txq__query_scalar(c, pg, TXQ__Q_FAIL, &p, buf, sizeof buf, NULL);
     if (rc != TXQ_OK)
         return rc;

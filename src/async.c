@@ -132,17 +132,18 @@ txq_send_start(txq_client *c,
                const txq_send_opts *opts)
 {
     struct txq__params p;
+    txq_send_opts o;
     int sealed;
     txq_err rc;
 
     if (c == NULL)
         return TXQ_EINVAL;
     if ((rc = txq__enter(c, pg)) || (rc = check_idle(c, pg)) ||
-        (rc = txq__send_check(c, pg, queue, body, len, opts)) ||
-        (rc = start_sealed(c, pg, queue, &body, &len, 1, 0, opts, &sealed)) ||
+        (rc = txq__send_check(c, pg, queue, body, len, opts, &o)) ||
+        (rc = start_sealed(c, pg, queue, &body, &len, 1, 0, &o, &sealed)) ||
         sealed)
         return rc;
-    txq__send_params(&p, queue, body, len, opts);
+    txq__send_params(&p, queue, body, len, &o);
     return start(c, pg, txq__send_q(c), &p, 0);
 }
 
@@ -181,6 +182,7 @@ txq_send_batch_start(txq_client *c,
 {
     struct txq__params p;
     unsigned char *array;
+    txq_send_opts o;
     size_t total;
     int sealed;
     txq_err rc;
@@ -188,12 +190,12 @@ txq_send_batch_start(txq_client *c,
     if (c == NULL)
         return TXQ_EINVAL;
     if ((rc = txq__enter(c, pg)) || (rc = check_idle(c, pg)) ||
-        (rc = txq__send_batch_check(c, pg, queue, bodies, lens, n, opts,
+        (rc = txq__send_batch_check(c, pg, queue, bodies, lens, n, opts, &o,
                                     &total)) ||
-        (rc = start_sealed(c, pg, queue, bodies, lens, n, n, opts, &sealed)) ||
+        (rc = start_sealed(c, pg, queue, bodies, lens, n, n, &o, &sealed)) ||
         sealed)
         return rc;
-    array = txq__send_batch_params(c, &p, queue, bodies, lens, n, total, opts);
+    array = txq__send_batch_params(c, &p, queue, bodies, lens, n, total, &o);
     if (array == NULL)
         return TXQ_ENOMEM;
     /* libpq copies the parameters into its output buffer as it sends. */

@@ -98,12 +98,20 @@ txq__splice_schema(const char *text, const char *ident)
 txq_client *
 txq_client_new(const txq_options *opts)
 {
-    const char *schema =
-        opts != NULL && opts->schema != NULL ? opts->schema : "txq";
     txq_client *c = calloc(1, sizeof *c);
+    const char *schema;
+    txq_options o;
 
     if (c == NULL)
         return NULL;
+    if (txq__opts_copy(&o, sizeof o, TXQ__MIN_txq_options, opts, "txq_options",
+                       c->errmsg, sizeof c->errmsg) != 0) {
+        /* Reported by the first call (txq__enter). */
+        snprintf(c->opts_err, sizeof c->opts_err, "%s", c->errmsg);
+        c->errmsg[0] = '\0';
+        return c;
+    }
+    schema = o.schema != NULL ? o.schema : "txq";
     if (!txq__name_valid(schema, 1)) {
         /* Reported by the first call (txq__enter). */
         txq__show(c->schema, sizeof c->schema, schema);
@@ -138,6 +146,8 @@ txq_err
 txq__enter(txq_client *c, PGconn *pg)
 {
     txq__clear_error(c);
+    if (c->opts_err[0] != '\0')
+        return txq__set_error(c, TXQ_EINVAL, "%s", c->opts_err);
     if (!c->schema_ok)
         return txq__set_error(c, TXQ_EINVAL,
                               "invalid schema name \"%s\" in txq_options: "

@@ -49,6 +49,9 @@ struct txq_consumer {
     char errmsg[ERRMSG_SIZE];
     char sqlstate[6];
     char err[TXQ_HANDLER_ERRSIZE];
+    /* Why txq_consumer_new could not read its opts (reported by
+     * txq_consumer_run), or "". */
+    char opts_err[ERRMSG_SIZE];
 };
 
 static double
@@ -213,8 +216,10 @@ txq_consumer_new(txq_client *c,
     k->c = c;
     k->fn = fn;
     k->arg = arg;
-    if (opts != NULL)
-        k->o = *opts;
+    if (txq__opts_copy(&k->o, sizeof k->o, TXQ__MIN_txq_consumer_opts, opts,
+                       "txq_consumer_opts", k->opts_err,
+                       sizeof k->opts_err) != 0)
+        memset(&k->o, 0, sizeof k->o);
     atomic_init(&k->stop, 0);
     return k;
 }
@@ -266,6 +271,8 @@ check_opts(txq_consumer *k)
 {
     txq_consumer_opts *o = &k->o;
 
+    if (k->opts_err[0] != '\0')
+        return set_err(k, TXQ_EINVAL, "%s", k->opts_err);
     if (k->c == NULL || k->queue == NULL || k->fn == NULL)
         return set_err(k, TXQ_EINVAL, "%s is NULL",
                        k->c == NULL       ? "client"
@@ -317,7 +324,7 @@ record_failure(txq_consumer *k,
                const txq_msg *m,
                txq_consumer_event *ev)
 {
-    txq_fail_opts fo = {0};
+    txq_fail_opts fo = TXQ_FAIL_OPTS_INIT;
     txq_outcome out = 0;
     txq_err rc;
 
@@ -449,6 +456,7 @@ handle_one(txq_consumer *k,
     snprintf(set_timeout, sizeof set_timeout,
              "SET LOCAL statement_timeout = %.0f", k->o.timeout * 1000.0);
     memset(&ev, 0, sizeof ev);
+    ev.size = sizeof ev;
     ev.msg = m;
     ev.result = TXQ_HANDLER_RETRY;
     ev.error = k->err;
@@ -625,7 +633,7 @@ lost:
 txq_err
 txq_consumer_run(txq_consumer *k, PGconn *pg)
 {
-    txq_recv_opts ro = {0};
+    txq_recv_opts ro = TXQ_RECV_OPTS_INIT;
     txq_msg **msgs = NULL;
     size_t n = 0;
     int pooled = 0;

@@ -58,6 +58,12 @@ txq_version(void)
 #undef TXQ__STR2
 }
 
+int
+txq_version_number(void)
+{
+    return TXQ_VERSION_NUMBER;
+}
+
 const char *
 txq_errmsg(const txq_client *c)
 {

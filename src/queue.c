@@ -1,7 +1,8 @@
 /*
  * queue.c - queue administration in the caller's transaction:
- * txq_queue_create, txq_queue_alter and txq_queue_drop. Zero fields of
- * txq_queue_opts become NULL arguments ("the default" / "unchanged").
+ * txq_queue_create, txq_queue_alter and txq_queue_drop. Fields of
+ * txq_queue_opts not given (zero and not marked in set) become NULL
+ * arguments ("the default" / "unchanged").
  */
 #include "txq_int.h"
 
@@ -22,7 +23,9 @@ check_opts(txq_client *c, const txq_queue_opts *o, int alter)
 {
     txq_err rc;
 
-    if ((rc = check_secs_opt(c, "visibility_timeout", o->visibility_timeout)) ||
+    if ((rc = txq__opts_check_set(c, "txq_queue_opts", o->set,
+                                  TXQ__QUEUE_SET_ALL)) ||
+        (rc = check_secs_opt(c, "visibility_timeout", o->visibility_timeout)) ||
         (rc = check_secs_opt(c, "backoff_base", o->backoff_base)) ||
         (rc = check_secs_opt(c, "backoff_cap", o->backoff_cap)) ||
         (rc = check_secs_opt(c, "expire_after", o->expire_after)) ||
@@ -47,66 +50,60 @@ check_opts(txq_client *c, const txq_queue_opts *o, int alter)
                               "on_exhausted must be a txq_on_exhausted value "
                               "(got %d)",
                               o->on_exhausted);
-    if (o->no_jitter && o->backoff_jitter != 0)
-        return txq__set_error(c, TXQ_EINVAL,
-                              "no_jitter and backoff_jitter are both set");
     if (alter && o->fifo)
         return txq__set_error(c, TXQ_EINVAL,
                               "fifo is for txq_queue_create only: the kind "
                               "of a queue cannot change");
-    if (!alter && (o->clear_expire_after || o->clear_archive_for))
-        return txq__set_error(c, TXQ_EINVAL,
-                              "clear_expire_after and clear_archive_for are "
-                              "for txq_queue_alter only");
-    if (o->clear_expire_after && o->expire_after != 0)
-        return txq__set_error(c, TXQ_EINVAL,
-                              "clear_expire_after and expire_after are both "
-                              "set");
-    if (!alter && o->no_encrypt)
-        return txq__set_error(c, TXQ_EINVAL,
-                              "no_encrypt is for txq_queue_alter only");
-    if (o->encrypt && o->no_encrypt)
-        return txq__set_error(c, TXQ_EINVAL,
-                              "encrypt and no_encrypt are both set");
     if (o->encrypt && o->fifo)
         return txq__set_error(c, TXQ_EINVAL,
                               "a fifo queue cannot be encrypted");
-    if (o->clear_archive_for && o->archive_for != 0)
-        return txq__set_error(c, TXQ_EINVAL,
-                              "clear_archive_for and archive_for are both "
-                              "set");
     return TXQ_OK;
 }
 
-/* An int setting: 0 is NULL. */
+/* An int setting: NULL when not given. */
 static void
-param_int(struct txq__params *p, int64_t v)
+param_int(struct txq__params *p, int64_t v, int given)
 {
-    if (v != 0)
+    if (given)
         txq__param_int64(p, v);
     else
         txq__param_text(p, NULL);
 }
 
-/* The settings common to create and alter, in the order of their SQL. */
+/* A duration or fraction: NULL when not given. */
+static void
+param_secs(struct txq__params *p, double v, int given)
+{
+    if (given)
+        txq__param_secs(p, v, 0);
+    else
+        txq__param_text(p, NULL);
+}
+
+/* The settings common to create and alter, in the order of their SQL.
+ * expire_after and archive_for given as 0 mean "never" / "no archive":
+ * NULL here, and for alter the clear flags after. */
 static void
 settings_params(struct txq__params *p, const txq_queue_opts *o)
 {
-    txq__param_secs(p, o->visibility_timeout, 1);
-    param_int(p, o->max_attempts);
-    txq__param_secs(p, o->backoff_base, 1);
-    txq__param_secs(p, o->backoff_cap, 1);
-    if (o->no_jitter)
-        txq__param_text(p, "0");
-    else if (o->backoff_jitter != 0)
-        txq__param_secs(p, o->backoff_jitter, 0);
-    else
-        txq__param_text(p, NULL);
+    param_secs(
+        p, o->visibility_timeout,
+        TXQ__GIVEN(o, visibility_timeout, TXQ_QUEUE_SET_VISIBILITY_TIMEOUT));
+    param_int(p, o->max_attempts,
+              TXQ__GIVEN(o, max_attempts, TXQ_QUEUE_SET_MAX_ATTEMPTS));
+    param_secs(p, o->backoff_base,
+               TXQ__GIVEN(o, backoff_base, TXQ_QUEUE_SET_BACKOFF_BASE));
+    param_secs(p, o->backoff_cap,
+               TXQ__GIVEN(o, backoff_cap, TXQ_QUEUE_SET_BACKOFF_CAP));
+    param_secs(p, o->backoff_jitter,
+               TXQ__GIVEN(o, backoff_jitter, TXQ_QUEUE_SET_BACKOFF_JITTER));
     txq__param_text(p, exhausted_names[o->on_exhausted]);
-    param_int(p, o->max_body_bytes);
-    txq__param_secs(p, o->expire_after, 1);
-    txq__param_secs(p, o->dedup_window, 1);
-    txq__param_secs(p, o->archive_for, 1);
+    param_int(p, o->max_body_bytes,
+              TXQ__GIVEN(o, max_body_bytes, TXQ_QUEUE_SET_MAX_BODY_BYTES));
+    param_secs(p, o->expire_after, o->expire_after != 0);
+    param_secs(p, o->dedup_window,
+               TXQ__GIVEN(o, dedup_window, TXQ_QUEUE_SET_DEDUP_WINDOW));
+    param_secs(p, o->archive_for, o->archive_for != 0);
 }
 
 /* Checks and round trip shared by create and alter. */
@@ -117,33 +114,33 @@ create_or_alter(txq_client *c,
                 const txq_queue_opts *opts,
                 int alter)
 {
-    static const txq_queue_opts defaults;
     struct txq__params p;
+    txq_queue_opts o;
     char buf[16];
     txq_err rc;
 
     if (c == NULL)
         return TXQ_EINVAL;
-    if (opts == NULL)
-        opts = &defaults;
     if ((rc = txq__enter(c, pg)) ||
+        (rc = TXQ__OPTS_LOAD(c, txq_queue_opts, opts, &o)) ||
         (rc = txq__check_queue_name(c, "queue name", name)) ||
-        (rc = check_opts(c, opts, alter)) ||
-        (rc = txq__ensure_schema(c, pg, 0)))
+        (rc = check_opts(c, &o, alter)) || (rc = txq__ensure_schema(c, pg, 0)))
         return rc;
 
     txq__params_init(&p);
     txq__param_text(&p, name);
     if (!alter)
-        txq__param_text(&p, opts->fifo ? "fifo" : NULL);
-    settings_params(&p, opts);
+        txq__param_text(&p, o.fifo ? "fifo" : NULL);
+    settings_params(&p, &o);
     if (alter) {
-        txq__param_bool(&p, opts->clear_expire_after);
-        txq__param_bool(&p, opts->clear_archive_for);
+        txq__param_bool(&p, o.expire_after == 0 &&
+                                (o.set & TXQ_QUEUE_SET_EXPIRE_AFTER) != 0);
+        txq__param_bool(&p, o.archive_for == 0 &&
+                                (o.set & TXQ_QUEUE_SET_ARCHIVE_FOR) != 0);
     }
-    txq__param_secs(&p, opts->delay, 1);
-    if (opts->encrypt || opts->no_encrypt)
-        txq__param_bool(&p, opts->encrypt != 0);
+    param_secs(&p, o.delay, TXQ__GIVEN(&o, delay, TXQ_QUEUE_SET_DELAY));
+    if (TXQ__GIVEN(&o, encrypt, TXQ_QUEUE_SET_ENCRYPT))
+        txq__param_bool(&p, o.encrypt != 0);
     else
         txq__param_text(&p, NULL);
     return txq__query_scalar(c, pg,

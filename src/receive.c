@@ -297,13 +297,14 @@ check_take(txq_client *c,
 
 /* The argument checks of txq_receive, txq_claim and txq_pop; they also
  * empty the out-parameters first, so every failure leaves them NULL and
- * 0. */
+ * 0. opts (may be NULL) is loaded into *o, which the caller uses. */
 static txq_err
 check_args(txq_client *c,
            PGconn *pg,
            const char *queue,
            size_t max,
            const txq_recv_opts *opts,
+           txq_recv_opts *o,
            txq_msg ***out,
            size_t *n)
 {
@@ -315,12 +316,13 @@ check_args(txq_client *c,
         *n = 0;
     if (c == NULL)
         return TXQ_EINVAL;
-    if ((rc = txq__enter(c, pg)))
+    if ((rc = txq__enter(c, pg)) ||
+        (rc = TXQ__OPTS_LOAD(c, txq_recv_opts, opts, o)))
         return rc;
     if (out == NULL || n == NULL)
         return txq__set_error(c, TXQ_EINVAL, "%s is NULL",
                               out == NULL ? "out" : "n");
-    return check_take(c, queue, max, opts);
+    return check_take(c, queue, max, o);
 }
 
 txq_err
@@ -332,11 +334,12 @@ txq_receive(txq_client *c,
             txq_msg ***out,
             size_t *n)
 {
+    txq_recv_opts o;
     txq_err rc;
 
-    if ((rc = check_args(c, pg, queue, max, opts, out, n)))
+    if ((rc = check_args(c, pg, queue, max, opts, &o, out, n)))
         return rc;
-    if (opts != NULL && opts->wait != 0)
+    if (o.wait != 0)
         return txq__set_error(c, TXQ_EINVAL,
                               "wait is for txq_claim only: txq_receive runs "
                               "in the caller's transaction and cannot wait");
@@ -344,8 +347,7 @@ txq_receive(txq_client *c,
         return rc;
     if (PQtransactionStatus(pg) == PQTRANS_INTRANS)
         return query_msgs(c, pg, TXQ__Q_TAKE, queue, max, 0, out, n);
-    return txq__receive_once(
-        c, pg, queue, max, opts != NULL ? opts->visibility_timeout : 0, out, n);
+    return txq__receive_once(c, pg, queue, max, o.visibility_timeout, out, n);
 }
 
 /* txq_pop's checks after its arguments': a transaction, the schema. */
@@ -384,10 +386,11 @@ txq_pop(txq_client *c,
         txq_msg ***out,
         size_t *n)
 {
+    txq_recv_opts o;
     enum txq__q q;
     txq_err rc;
 
-    if ((rc = check_args(c, pg, queue, max, NULL, out, n)) ||
+    if ((rc = check_args(c, pg, queue, max, NULL, &o, out, n)) ||
         (rc = pop_state(c, pg)))
         return rc;
     q = txq__pop_q(c);
@@ -407,9 +410,10 @@ txq_claim(txq_client *c,
           txq_msg ***out,
           size_t *n)
 {
+    txq_recv_opts o;
     txq_err rc;
 
-    if ((rc = check_args(c, pg, queue, max, opts, out, n)))
+    if ((rc = check_args(c, pg, queue, max, opts, &o, out, n)))
         return rc;
     if (PQtransactionStatus(pg) != PQTRANS_IDLE)
         return txq__set_error(c, TXQ_ESTATE,
@@ -417,7 +421,6 @@ txq_claim(txq_client *c,
                               "the claim commits on its own");
     if ((rc = txq__ensure_schema(c, pg, 0)))
         return rc;
-    return txq__wait_receive(c, pg, queue, max,
-                             opts != NULL ? opts->visibility_timeout : 0,
-                             opts != NULL ? opts->wait : 0, out, n);
+    return txq__wait_receive(c, pg, queue, max, o.visibility_timeout, o.wait,
+                             out, n);
 }

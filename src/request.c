@@ -52,6 +52,9 @@ struct txq_requester {
     double next_poll; /* when to look at the queue without a wake-up */
     int wake;         /* a look at the reply queue is due now */
     int dispatching;
+    /* Why txq_requester_new could not read its opts (reported by
+     * txq_requester_open), or "". */
+    char opts_err[TXQ__ERRMSG_SIZE];
 };
 
 static double
@@ -82,6 +85,7 @@ txq_requester_new(txq_client *c,
                   const txq_requester_opts *opts)
 {
     txq_requester *r = calloc(1, sizeof *r);
+    txq_requester_opts o;
     struct timespec ts;
 
     if (r == NULL)
@@ -99,11 +103,14 @@ txq_requester_new(txq_client *c,
         snprintf(r->queue, sizeof r->queue, "%s", reply_queue);
     r->poll_interval = DEFAULT_POLL;
     r->batch = DEFAULT_BATCH;
-    if (opts != NULL && opts->poll_interval > 0 &&
-        isfinite(opts->poll_interval))
-        r->poll_interval = opts->poll_interval;
-    if (opts != NULL && opts->batch > 0)
-        r->batch = opts->batch < MAX_BATCH ? opts->batch : MAX_BATCH;
+    if (txq__opts_copy(&o, sizeof o, TXQ__MIN_txq_requester_opts, opts,
+                       "txq_requester_opts", r->opts_err,
+                       sizeof r->opts_err) != 0)
+        memset(&o, 0, sizeof o);
+    if (o.poll_interval > 0 && isfinite(o.poll_interval))
+        r->poll_interval = o.poll_interval;
+    if (o.batch > 0)
+        r->batch = o.batch < MAX_BATCH ? o.batch : MAX_BATCH;
     /* Correlation ids need only be unique among this requester's pending
      * requests; the seed makes them unlikely to repeat across processes. */
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -207,6 +214,8 @@ txq_requester_open(txq_requester *r, PGconn *pg)
     c = r->c;
     if ((rc = txq__enter(c, pg)))
         return rc;
+    if (r->opts_err[0] != '\0')
+        return txq__set_error(c, TXQ_EINVAL, "%s", r->opts_err);
     if (r->dispatching)
         return txq__set_error(c, TXQ_ESTATE,
                               "txq_requester_open called from a callback");
@@ -273,7 +282,6 @@ txq_request(txq_requester *r,
             void *arg,
             char *correlation_id)
 {
-    static const txq_send_opts none;
     txq_send_opts so;
     struct pending *p;
     txq_client *c;
@@ -294,7 +302,8 @@ txq_request(txq_requester *r,
     }
     if ((rc = txq__enter(c, via)))
         return rc;
-    so = opts != NULL ? *opts : none;
+    if ((rc = TXQ__OPTS_LOAD(c, txq_send_opts, opts, &so)))
+        return rc;
     if (on_reply == NULL)
         return txq__set_error(c, TXQ_EINVAL, "on_reply is NULL");
     if ((rc = txq__check_secs(c, "timeout", timeout, 0, MAX_TIMEOUT)))

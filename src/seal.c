@@ -367,7 +367,10 @@ txq__seal_send(txq_client *c,
     txq__param_text(&p, PQgetvalue(r, 0, 0));
     txq__param_binary(&p, array, total, OID_BYTEA_ARRAY);
     txq__param_text(&p, PQgetvalue(r, 0, 1));
-    txq__param_secs(&p, opts->delay, 1);
+    if (TXQ__GIVEN(opts, delay, TXQ_SEND_SET_DELAY))
+        txq__param_secs(&p, opts->delay, 0);
+    else
+        txq__param_text(&p, NULL);
     if (opts->priority != 0)
         txq__param_int64(&p, opts->priority);
     else

@@ -24,13 +24,14 @@
     ((c)->send_direct ? TXQ__Q_SEND_BATCH_DIRECT : TXQ__Q_SEND_BATCH)
 
 txq_err
-txq__check_send_opts(txq_client *c, const txq_send_opts *o)
+txq__check_send_opts(txq_client *c, const txq_send_opts *opts, txq_send_opts *o)
 {
     txq_err rc;
 
-    if (o == NULL)
-        return TXQ_OK;
-    if ((rc = txq__check_text(c, "headers_json", o->headers_json, 1)) ||
+    if ((rc = TXQ__OPTS_LOAD(c, txq_send_opts, opts, o)) ||
+        (rc = txq__opts_check_set(c, "txq_send_opts", o->set,
+                                  TXQ__SEND_SET_ALL)) ||
+        (rc = txq__check_text(c, "headers_json", o->headers_json, 1)) ||
         (rc = txq__check_secs(c, "delay", o->delay, 0, 365 * DAY)) ||
         (rc = txq__check_text(c, "group", o->group, 0)) ||
         (rc = txq__check_text(c, "dedup_id", o->dedup_id, 0)) ||
@@ -54,7 +55,10 @@ txq__send_opts_params(struct txq__params *p, const txq_send_opts *o)
     if (o == NULL)
         o = &none;
     txq__param_text(p, o->headers_json);
-    txq__param_secs(p, o->delay, 1);
+    if (TXQ__GIVEN(o, delay, TXQ_SEND_SET_DELAY))
+        txq__param_secs(p, o->delay, 0);
+    else
+        txq__param_text(p, NULL);
     if (o->priority != 0)
         txq__param_int64(p, o->priority);
     else
@@ -112,14 +116,15 @@ txq__send_check(txq_client *c,
                 const char *queue,
                 const void *body,
                 size_t len,
-                const txq_send_opts *opts)
+                const txq_send_opts *opts,
+                txq_send_opts *o)
 {
     txq_err rc;
 
     if ((rc = txq__enter(c, pg)) ||
         (rc = txq__check_queue_name(c, "queue name", queue)) ||
         (rc = txq__check_body(c, body, len)) ||
-        (rc = txq__check_send_opts(c, opts)))
+        (rc = txq__check_send_opts(c, opts, o)))
         return rc;
     return txq__ensure_schema(c, pg, 0);
 }
@@ -148,6 +153,7 @@ txq_send(txq_client *c,
 {
     struct txq__params p;
     PGTransactionStatusType ts;
+    txq_send_opts o;
     enum txq__q q;
     char buf[32];
     int64_t id;
@@ -155,8 +161,9 @@ txq_send(txq_client *c,
 
     if (c == NULL)
         return TXQ_EINVAL;
-    if ((rc = txq__send_check(c, pg, queue, body, len, opts)))
+    if ((rc = txq__send_check(c, pg, queue, body, len, opts, &o)))
         return rc;
+    opts = &o;
     if (c->keyring != NULL) {
         int sealed;
 
@@ -236,6 +243,7 @@ txq__send_batch_check(txq_client *c,
                       const size_t *lens,
                       size_t n,
                       const txq_send_opts *opts,
+                      txq_send_opts *o,
                       size_t *total)
 {
     txq_err rc;
@@ -267,7 +275,7 @@ txq__send_batch_check(txq_client *c,
                                   "one statement; send it in parts",
                                   MAX_DATUM);
     }
-    if ((rc = txq__check_send_opts(c, opts)))
+    if ((rc = txq__check_send_opts(c, opts, o)))
         return rc;
     return txq__ensure_schema(c, pg, 0);
 }
@@ -336,14 +344,16 @@ txq_send_batch(txq_client *c,
     enum txq__q q;
     PGresult *r = NULL;
     unsigned char *array;
+    txq_send_opts o;
     size_t total;
     txq_err rc;
 
     if (c == NULL)
         return TXQ_EINVAL;
-    if ((rc = txq__send_batch_check(c, pg, queue, bodies, lens, n, opts,
+    if ((rc = txq__send_batch_check(c, pg, queue, bodies, lens, n, opts, &o,
                                     &total)))
         return rc;
+    opts = &o;
     if (c->keyring != NULL) {
         int sealed;
 

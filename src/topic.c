@@ -66,17 +66,17 @@ txq_topic_create(txq_client *c,
                  const char *name,
                  const txq_topic_opts *opts)
 {
-    static const txq_topic_opts none;
     struct txq__params p;
+    txq_topic_opts o;
     char buf[8];
     txq_err rc;
 
     if (c == NULL)
         return TXQ_EINVAL;
-    if (opts == NULL)
-        opts = &none;
-    if ((rc = enter(c, pg, name)))
+    if ((rc = enter(c, pg, name)) ||
+        (rc = TXQ__OPTS_LOAD(c, txq_topic_opts, opts, &o)))
         return rc;
+    opts = &o;
     if (opts->default_queue != NULL) {
         if (!opts->route)
             return txq__set_error(c, TXQ_EINVAL,
@@ -243,6 +243,7 @@ txq_publish(txq_client *c,
 {
     struct txq__params p;
     PGresult *r = NULL;
+    txq_send_opts o;
     size_t rows;
     txq_err rc;
 
@@ -262,14 +263,14 @@ txq_publish(txq_client *c,
                               "body of %zu bytes exceeds the largest "
                               "max_body_bytes (%u)",
                               len, MAX_BODY);
-    if ((rc = txq__check_send_opts(c, opts)) ||
+    if ((rc = txq__check_send_opts(c, opts, &o)) ||
         (rc = txq__ensure_schema(c, pg, 0)))
         return rc;
 
     txq__params_init(&p);
     txq__param_text(&p, topic);
     txq__param_binary(&p, body, len, OID_BYTEA);
-    txq__send_opts_params(&p, opts);
+    txq__send_opts_params(&p, &o);
     rc = txq__query(c, pg, TXQ__Q_PUBLISH, &p, 0, &r);
     if (rc != TXQ_OK)
         return rc;

@@ -42,6 +42,9 @@ struct txq_client {
     char schema[TXQ__NAME_MAX + 4];
     char qschema[TXQ__NAME_MAX + 3]; /* "schema", the quoted identifier */
     int schema_ok;
+    /* Why txq_client_new could not read its txq_options (every call
+     * reports it), or "". */
+    char opts_err[TXQ__ERRMSG_SIZE];
     /* The last connection whose schema version was verified. */
     const PGconn *checked_pg;
     int checked_pid;
@@ -98,6 +101,72 @@ struct txq_msg {
     int open_err; /* enum txq__open_err: why a sealed body could not be
                      opened (then body_len is 0 and the bytes are wiped) */
 };
+
+/* === opts.c === */
+
+/* The size of a struct up to and including field. */
+#define TXQ__SIZE_TO(type, field) \
+    (offsetof(type, field) + sizeof(((type *)0)->field))
+
+/* The smallest size accepted for each options struct: its 1.0 layout, up
+ * to its last 1.0 field. Fields appended later do not change these. */
+#define TXQ__MIN_txq_options        TXQ__SIZE_TO(txq_options, schema)
+#define TXQ__MIN_txq_queue_opts     TXQ__SIZE_TO(txq_queue_opts, encrypt)
+#define TXQ__MIN_txq_send_opts      TXQ__SIZE_TO(txq_send_opts, reply_to)
+#define TXQ__MIN_txq_recv_opts      TXQ__SIZE_TO(txq_recv_opts, wait)
+#define TXQ__MIN_txq_fail_opts      TXQ__SIZE_TO(txq_fail_opts, retry_after)
+#define TXQ__MIN_txq_topic_opts     TXQ__SIZE_TO(txq_topic_opts, default_queue)
+#define TXQ__MIN_txq_requester_opts TXQ__SIZE_TO(txq_requester_opts, batch)
+#define TXQ__MIN_txq_consumer_opts \
+    TXQ__SIZE_TO(txq_consumer_opts, exit_when_empty)
+
+/* The set bits each struct knows. */
+#define TXQ__QUEUE_SET_ALL (TXQ_QUEUE_SET_ENCRYPT * 2 - 1)
+#define TXQ__SEND_SET_ALL  TXQ_SEND_SET_DELAY
+#define TXQ__FAIL_SET_ALL  TXQ_FAIL_SET_RETRY_AFTER
+
+/*
+ * txq__opts_copy - copy the caller's options struct in (may be NULL: all
+ * defaults) into out, this library's layout of outsize bytes: zeroed, then
+ * the first min(in->size, outsize) bytes of in; out->size becomes outsize.
+ * A size of 0, below minsize or absurdly large, or a larger struct whose
+ * bytes past outsize are not all zero, is refused with a message in err.
+ * Returns: 0, or -1 with err set (errsize bytes).
+ */
+int txq__opts_copy(void *out,
+                   size_t outsize,
+                   size_t minsize,
+                   const void *in,
+                   const char *type,
+                   char *err,
+                   size_t errsize);
+
+/*
+ * txq__opts_load - txq__opts_copy reporting on c.
+ * Returns: TXQ_OK or TXQ_EINVAL.
+ */
+txq_err txq__opts_load(txq_client *c,
+                       void *out,
+                       size_t outsize,
+                       size_t minsize,
+                       const void *in,
+                       const char *type);
+
+/* TXQ__OPTS_LOAD(c, txq_send_opts, opts, &o): load opts into o. */
+#define TXQ__OPTS_LOAD(c, type, in, out) \
+    txq__opts_load((c), (out), sizeof(type), TXQ__MIN_##type, (in), #type)
+
+/*
+ * txq__opts_check_set - refuse bits of set outside known.
+ * Returns: TXQ_OK or TXQ_EINVAL.
+ */
+txq_err txq__opts_check_set(txq_client *c,
+                            const char *type,
+                            uint64_t set,
+                            uint64_t known);
+
+/* Whether field f of options struct o is given: non-zero, or bit in set. */
+#define TXQ__GIVEN(o, f, bit) ((o)->f != 0 || ((o)->set & (bit)) != 0)
 
 /* === err.c === */
 
@@ -318,13 +387,15 @@ const char *txq__pending_kind(const txq_client *c);
 txq_err txq__check_body(txq_client *c, const void *body, size_t len);
 
 /* The checks of txq_send, then the schema check (a round trip once per
- * connection). Returns: TXQ_OK or the error, with the message set. */
+ * connection); opts (may be NULL) is loaded into *o, which the caller uses
+ * from then on. Returns: TXQ_OK or the error, with the message set. */
 txq_err txq__send_check(txq_client *c,
                         PGconn *pg,
                         const char *queue,
                         const void *body,
                         size_t len,
-                        const txq_send_opts *opts);
+                        const txq_send_opts *opts,
+                        txq_send_opts *o);
 
 /* txq_send's parameters, in SEND's and SEND_DIRECT's order. */
 void txq__send_params(struct txq__params *p,
@@ -337,8 +408,9 @@ void txq__send_params(struct txq__params *p,
  * may insert itself, else SEND. */
 enum txq__q txq__send_q(const txq_client *c);
 
-/* The checks of txq_send_batch, then the schema check; *total: the size of
- * the bytea[] the batch makes. Returns: TXQ_OK or the error. */
+/* The checks of txq_send_batch, then the schema check; opts is loaded
+ * into *o as by txq__send_check; *total: the size of the bytea[] the batch
+ * makes. Returns: TXQ_OK or the error. */
 txq_err txq__send_batch_check(txq_client *c,
                               PGconn *pg,
                               const char *queue,
@@ -346,6 +418,7 @@ txq_err txq__send_batch_check(txq_client *c,
                               const size_t *lens,
                               size_t n,
                               const txq_send_opts *opts,
+                              txq_send_opts *o,
                               size_t *total);
 
 /* txq_send_batch's parameters; the bytea[] is built into a malloc'd
@@ -374,9 +447,11 @@ txq__batch_ids(txq_client *c, const PGresult *r, size_t n, int64_t *out_ids);
  * txq's own (a grant the role lacks) does not. Returns 1 when it did. */
 int txq__direct_refused(txq_client *c, enum txq__q q, txq_err rc);
 
-/* Check the fields of txq_send_opts (o may be NULL). Returns: TXQ_OK or
- * TXQ_EINVAL (message set). */
-txq_err txq__check_send_opts(txq_client *c, const txq_send_opts *o);
+/* Load the caller's opts (may be NULL) into *o (txq__opts_load) and check
+ * its fields. Returns: TXQ_OK or TXQ_EINVAL (message set). */
+txq_err txq__check_send_opts(txq_client *c,
+                             const txq_send_opts *opts,
+                             txq_send_opts *o);
 
 /* Append o's fields (o may be NULL) as the parameters headers, delay,
  * priority, group, dedup_id, correlation_id, reply_to of SEND, SEND_BATCH

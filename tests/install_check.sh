@@ -36,6 +36,9 @@ main(void)
 
     if (c == NULL)
         return 1;
+    /* The library and the headers it was installed with agree. */
+    if (txq_version_number() != TXQ_VERSION_NUMBER)
+        return 2;
     printf("%s %d\n", txq_version(), TXQ_SCHEMA_VERSION);
     txq_client_free(c);
     return 0;
@@ -47,7 +50,18 @@ flags=()
 "$cc" "${flags[@]}" $(pkg-config --cflags txq) "$tmp/prog.c" -o "$tmp/prog" \
     $(pkg-config --libs txq) -Wl,-rpath,"$libdir" ||
     die "the program did not build against the installed txq"
-out=$("$tmp/prog") || die "the program failed"
+out=$("$tmp/prog") || die "the program failed (txq_version_number() is not" \
+    "the headers' TXQ_VERSION_NUMBER?)"
 [[ $out =~ ^[0-9]+\.[0-9]+\.[0-9]+\ [0-9]+$ ]] ||
     die "unexpected output: $out"
+# One version everywhere: txq.pc, the library, and its soname (the major).
+version=${out%% *}
+[[ $(pkg-config --modversion txq) == "$version" ]] ||
+    die "txq.pc says $(pkg-config --modversion txq), the library $version"
+if [[ -f $libdir/libtxq.so ]]; then
+    soname=$(objdump -p "$libdir/libtxq.so" | awk '$1 == "SONAME" { print $2 }')
+    [[ $soname == "libtxq.so.${version%%.*}" ]] ||
+        die "soname $soname, not libtxq.so.${version%%.*}"
+    [[ -e $libdir/$soname ]] || die "no $soname installed"
+fi
 echo "install_check: built and ran against $tmp/prefix: $out"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # pg_fixture.sh - a throwaway PostgreSQL cluster for txq's tests.
 #
-#   tests/pg_fixture.sh start|stop|env BUILD_DIR [PORT]
+#   tests/pg_fixture.sh start|stop|env|crash|halt|resume BUILD_DIR [PORT]
 #
 # BUILD_DIR only names the cluster: it lives in /tmp/txq-pg-<first 8 hex of
 # md5(BUILD_DIR)>, which the postgres user can reach even when BUILD_DIR sits
@@ -13,6 +13,10 @@
 #   start  wipe any old cluster there, initdb, start it, check it answers
 #   stop   stop it (fast) and remove the directory
 #   env    print `export PG...=` lines (and TXQ_TEST_DSN) for a shell
+#   crash  stop it with -m immediate (a crash: recovery at the next start),
+#          keeping its data; the fault suite (tests/faults) uses these three
+#   halt   stop it (fast), keeping its data
+#   resume start the cluster that is there again
 #
 # The DSN is "host=/tmp/txq-pg-XXXXXXXX port=PORT user=postgres dbname=postgres".
 # As root the server runs as the postgres user (runuser); otherwise as the
@@ -26,7 +30,7 @@ die() {
 }
 
 usage() {
-    echo "usage: $0 start|stop|env BUILD_DIR [PORT]" >&2
+    echo "usage: $0 start|stop|env|crash|halt|resume BUILD_DIR [PORT]" >&2
     exit 2
 }
 
@@ -76,7 +80,7 @@ env)
     print_env
     exit 0
     ;;
-start | stop) ;;
+start | stop | crash | halt | resume) ;;
 *) usage ;;
 esac
 
@@ -85,7 +89,25 @@ require_server
 # The postgres user may not be able to enter the caller's directory.
 cd /
 
+start_server() {
+    if ! as_owner "$bindir/pg_ctl" start -D "$datadir" -l "$logfile" -w -t 60 \
+        >/dev/null; then
+        tail -n 50 "$logfile" >&2 || true
+        die "PostgreSQL did not start (data $datadir, log $logfile)"
+    fi
+}
+
 case $cmd in
+crash | halt)
+    [[ -f $datadir/PG_VERSION ]] || die "no cluster in $datadir"
+    as_owner "$bindir/pg_ctl" stop -D "$datadir" -w -t 60 \
+        -m "$([[ $cmd == crash ]] && echo immediate || echo fast)" \
+        >/dev/null || die "pg_ctl stop failed for $datadir (log: $logfile)"
+    ;;
+resume)
+    [[ -f $datadir/PG_VERSION ]] || die "no cluster in $datadir"
+    start_server
+    ;;
 stop)
     stop_cluster fast
     echo "pg_fixture: stopped and removed $pgdir"
@@ -115,11 +137,7 @@ shared_buffers = 128MB
 log_min_messages = warning
 EOF
 
-    if ! as_owner "$bindir/pg_ctl" start -D "$datadir" -l "$logfile" -w -t 60 \
-        >/dev/null; then
-        tail -n 50 "$logfile" >&2 || true
-        die "PostgreSQL did not start (data $datadir, log $logfile)"
-    fi
+    start_server
     if ! out=$(as_owner "$bindir/psql" -X -q -At -h "$pgdir" -p "$port" \
         -U postgres -d postgres -c 'select 1' 2>&1) || [[ $out != 1 ]]; then
         echo "$out" >&2

@@ -30,7 +30,7 @@ wait_ready(PGconn *pg)
 static txq_client *
 new_client(tt_fixture *f)
 {
-    txq_client *c = txq_client_new(&(txq_options){.schema = f->schema});
+    txq_client *c = txq_client_new(TXQ_OPTIONS(.schema = f->schema));
 
     assert_non_null(c);
     return c;
@@ -77,10 +77,10 @@ test_sends_on_several_connections(void **state)
 
     /* Options travel as with txq_send; the id may be ignored. */
     assert_txq_ok(
-        c[1], txq_send_start(c[1], pg[1], "jobs", "o", 1,
-                             &(txq_send_opts){.priority = 7,
-                                              .correlation_id = "corr-1",
-                                              .headers_json = "{\"a\":1}"}));
+        c[1],
+        txq_send_start(c[1], pg[1], "jobs", "o", 1,
+                       TXQ_SEND_OPTS(.priority = 7, .correlation_id = "corr-1",
+                                     .headers_json = "{\"a\":1}")));
     assert_txq_ok(c[1], txq_send_finish(c[1], pg[1], NULL));
     assert_int_equal(tt_scalar(f->pg,
                                "select count(*) from messages where "
@@ -108,7 +108,7 @@ test_send_batches(void **state)
     int64_t ids1[3] = {0}, ids2[2] = {0}, id = 0;
 
     assert_txq_ok(f->c, txq_send_batch_start(f->c, f->pg, "jobs", b1, l1, 3,
-                                             &(txq_send_opts){.priority = 2}));
+                                             TXQ_SEND_OPTS(.priority = 2)));
     assert_txq_ok(c2, txq_send_batch_start(c2, pg2, "jobs", b2, l2, 2, NULL));
     wait_ready(pg2);
     wait_ready(f->pg);
@@ -221,7 +221,7 @@ pop_on_two(tt_fixture *f, PGconn *pg1, txq_client *c1, int calls)
     tt_send(f, f->pg, "jobs", "a");
     tt_send(f, f->pg, "jobs", "b");
     assert_txq_ok(f->c, txq_send(f->c, f->pg, "jobs", "c", 1,
-                                 &(txq_send_opts){.priority = 5}, NULL));
+                                 TXQ_SEND_OPTS(.priority = 5), NULL));
     tt_send(f, f->pg, "jobs", "d");
     tt_send(f, f->pg, "jobs", "e");
 
@@ -377,13 +377,13 @@ test_bad_starts_send_nothing(void **state)
         TXQ_ETOOBIG);
     assert_txq_rc(f->c,
                   txq_send_start(f->c, f->pg, "jobs", "x", 1,
-                                 &(txq_send_opts){.priority = 40000}),
+                                 TXQ_SEND_OPTS(.priority = 40000)),
                   TXQ_EINVAL);
     assert_non_null(strstr(txq_errmsg(f->c), "priority"));
     assert_txq_rc(
         f->c,
         txq_send_start(f->c, f->pg, "jobs", "x", 1,
-                       &(txq_send_opts){.headers_json = "{\"a\":\"\xff\"}"}),
+                       TXQ_SEND_OPTS(.headers_json = "{\"a\":\"\xff\"}")),
         TXQ_EINVAL);
     assert_non_null(strstr(txq_errmsg(f->c), "headers_json"));
     assert_idle(f->pg);

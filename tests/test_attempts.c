@@ -88,7 +88,7 @@ child_receive_and_die(void *arg)
 {
     const char *schema = arg;
     PGconn *pg = tt_child_connect(schema);
-    txq_client *c = txq_client_new(&(txq_options){.schema = schema});
+    txq_client *c = txq_client_new(TXQ_OPTIONS(.schema = schema));
     txq_msg **msgs = NULL;
     size_t n = 0;
     PGresult *res;
@@ -139,7 +139,7 @@ child_claim_and_die(void *arg)
 {
     const struct claim_die *cd = arg;
     PGconn *pg = tt_child_connect(cd->schema);
-    txq_client *c = txq_client_new(&(txq_options){.schema = cd->schema});
+    txq_client *c = txq_client_new(TXQ_OPTIONS(.schema = cd->schema));
     txq_msg **msgs = NULL;
     size_t n = 0;
     txq_err rc;
@@ -189,7 +189,7 @@ test_poison_message_ends_in_policy(void **state)
     int64_t id;
     int i;
 
-    tt_queue(f, "jobs", &(txq_queue_opts){.max_attempts = 3});
+    tt_queue(f, "jobs", TXQ_QUEUE_OPTS(.max_attempts = 3));
     id = tt_send(f, f->pg, "jobs", "segfault");
     for (i = 1; i <= 3; i++) {
         cd.want_attempt = i;
@@ -221,8 +221,8 @@ test_lapsed_claims_exhaust_with_policy(void **state)
 
     /* ignore: after max_attempts lapsed claims it is dropped, counted. */
     tt_queue(f, "jobs",
-             &(txq_queue_opts){.max_attempts = 2,
-                               .on_exhausted = TXQ_ON_EXHAUSTED_IGNORE});
+             TXQ_QUEUE_OPTS(.max_attempts = 2,
+                            .on_exhausted = TXQ_ON_EXHAUSTED_IGNORE));
     tt_send(f, f->pg, "jobs", "lost cause");
     for (i = 0; i < 2; i++)
         assert_int_equal(tt_scalar(f->pg,
@@ -250,9 +250,9 @@ test_exhausted_does_not_hide_ready(void **state)
     /* An exhausted, lapsed message sorts first (higher priority); a ready
      * one waits behind it. Asking for one message must return the ready
      * one, not an empty answer. */
-    tt_queue(f, "jobs", &(txq_queue_opts){.max_attempts = 1});
+    tt_queue(f, "jobs", TXQ_QUEUE_OPTS(.max_attempts = 1));
     assert_txq_ok(f->c, txq_send(f->c, f->pg, "jobs", "doomed", 6,
-                                 &(txq_send_opts){.priority = 5}, NULL));
+                                 TXQ_SEND_OPTS(.priority = 5), NULL));
     assert_int_equal(tt_scalar(f->pg, "select attempts from receive('jobs')"),
                      1);
     tt_send(f, f->pg, "jobs", "fine");

@@ -209,7 +209,7 @@ respond(void *arg)
 {
     tt_fixture *f = arg;
     PGconn *pg = tt_child_connect(f->schema);
-    txq_client *c = txq_client_new(&(txq_options){.schema = f->schema});
+    txq_client *c = txq_client_new(TXQ_OPTIONS(.schema = f->schema));
     double until = tt_now() + 30;
     int rc = 1;
 
@@ -222,7 +222,7 @@ respond(void *arg)
         const char *body;
         int k;
 
-        if (txq_claim(c, pg, "svc", 1, &(txq_recv_opts){.wait = 1}, &m, &n) !=
+        if (txq_claim(c, pg, "svc", 1, TXQ_RECV_OPTS(.wait = 1), &m, &n) !=
             TXQ_OK)
             continue;
         body = txq_msg_body(m[0], &len);

@@ -120,8 +120,9 @@ assert_untouched(tt_fixture *f, int64_t held, int64_t delayed)
 static void
 setup_queues(tt_fixture *f, int64_t *held, int64_t *delayed)
 {
-    txq_queue_opts later = {.delay = 86400};
-    txq_queue_opts jobs = {.visibility_timeout = 3600};
+    txq_queue_opts later = {.size = sizeof(txq_queue_opts), .delay = 86400};
+    txq_queue_opts jobs = {.size = sizeof(txq_queue_opts),
+                           .visibility_timeout = 3600};
 
     tt_queue(f, "jobs", &jobs);
     tt_queue(f, "later", &later);

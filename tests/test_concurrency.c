@@ -89,7 +89,7 @@ consume(void *arg)
     const struct consumer *cs = arg;
     int claim = cs->mode == CLAIM;
     PGconn *pg = tt_child_connect(cs->schema);
-    txq_client *c = txq_client_new(&(txq_options){.schema = cs->schema});
+    txq_client *c = txq_client_new(TXQ_OPTIONS(.schema = cs->schema));
     int status = 0;
 
     if (pg == NULL || c == NULL)

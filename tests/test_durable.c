@@ -138,7 +138,7 @@ static void
 test_survives_crash_restart(void **state)
 {
     struct cluster *cl = *state;
-    txq_client *c = txq_client_new(&(txq_options){.schema = "txq"});
+    txq_client *c = txq_client_new(TXQ_OPTIONS(.schema = "txq"));
     PGconn *pg, *open_tx;
     txq_msg **msgs = NULL;
     size_t n = 0;

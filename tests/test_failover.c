@@ -134,7 +134,7 @@ produce(void *arg)
 {
     const producer *p = arg;
     FILE *log = fopen(p->log, "w");
-    txq_client *c = txq_client_new(&(txq_options){.schema = p->schema});
+    txq_client *c = txq_client_new(TXQ_OPTIONS(.schema = p->schema));
     PGconn *pg = reconnect(p->schema);
     int i = 0, tries = 0;
 
@@ -151,7 +151,7 @@ produce(void *arg)
         PQclear(r);
         if (ok)
             ok = txq_send(c, pg, "jobs", k, strlen(k),
-                          &(txq_send_opts){.dedup_id = k}, NULL) == TXQ_OK;
+                          TXQ_SEND_OPTS(.dedup_id = k), NULL) == TXQ_OK;
         if (ok) {
             r = PQexec(pg, "commit");
             ok = PQresultStatus(r) == PGRES_COMMAND_OK;

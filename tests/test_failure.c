@@ -158,7 +158,7 @@ test_fail_via_c_api(void **state)
     txq_outcome out = 0;
 
     tt_queue(f, "jobs",
-             &(txq_queue_opts){.backoff_base = 100, .backoff_jitter = 0.1});
+             TXQ_QUEUE_OPTS(.backoff_base = 100, .backoff_jitter = 0.1));
     tt_send(f, f->pg, "jobs", "x");
     m = tt_take(f, f->pg, "jobs", 1);
     tt_exec(f->pg, "begin");
@@ -191,7 +191,7 @@ test_fail_via_c_api(void **state)
     m = tt_take(f, f->pg, "jobs", 1);
     assert_string_equal(txq_msg_body(m[0], NULL), "y");
     assert_txq_ok(f->c, txq_fail(f->c, f->pg, m[0], NULL,
-                                 &(txq_fail_opts){.retry_after = 5}, &out));
+                                 TXQ_FAIL_OPTS(.retry_after = 5), &out));
     assert_int_equal(out, TXQ_OUTCOME_RETRY);
     assert_int_equal(tt_scalar(f->pg,
                                "select (extract(epoch from visible_at "
@@ -201,7 +201,7 @@ test_fail_via_c_api(void **state)
                      1);
     assert_txq_rc(f->c,
                   txq_fail(f->c, f->pg, m[0], NULL,
-                           &(txq_fail_opts){.retry_after = -1}, &out),
+                           TXQ_FAIL_OPTS(.retry_after = -1), &out),
                   TXQ_EINVAL);
     txq_msgs_free(m, 1);
 }
@@ -214,11 +214,11 @@ test_permanent_failure(void **state)
     txq_outcome out = 0;
     PGresult *res;
 
-    tt_queue(f, "jobs", &(txq_queue_opts){.max_attempts = 5});
+    tt_queue(f, "jobs", TXQ_QUEUE_OPTS(.max_attempts = 5));
     tt_send(f, f->pg, "jobs", "bad payload");
     m = tt_take(f, f->pg, "jobs", 1);
     assert_txq_ok(f->c, txq_fail(f->c, f->pg, m[0], "cannot parse",
-                                 &(txq_fail_opts){.permanent = 1}, &out));
+                                 TXQ_FAIL_OPTS(.permanent = 1), &out));
     assert_int_equal(out, TXQ_OUTCOME_DEAD);
     txq_msgs_free(m, 1);
     assert_int_equal(tt_depth(f), 0);
@@ -285,8 +285,8 @@ test_exhausted_ignore(void **state)
     tt_fixture *f = *state;
 
     tt_queue(f, "jobs",
-             &(txq_queue_opts){.max_attempts = 1,
-                               .on_exhausted = TXQ_ON_EXHAUSTED_IGNORE});
+             TXQ_QUEUE_OPTS(.max_attempts = 1,
+                            .on_exhausted = TXQ_ON_EXHAUSTED_IGNORE));
     tt_send(f, f->pg, "jobs", "unimportant log line");
     assert_int_equal(claim_fail(f, "nope"), TXQ_OUTCOME_IGNORED);
     assert_int_equal(tt_depth(f), 0);
@@ -314,8 +314,8 @@ test_exhausted_notify(void **state)
 
     tt_exec(l, "listen txq_alert");
     tt_queue(f, "jobs",
-             &(txq_queue_opts){.max_attempts = 1,
-                               .on_exhausted = TXQ_ON_EXHAUSTED_NOTIFY});
+             TXQ_QUEUE_OPTS(.max_attempts = 1,
+                            .on_exhausted = TXQ_ON_EXHAUSTED_NOTIFY));
     id = tt_send(f, f->pg, "jobs", "x");
     m = tt_take(f, f->pg, "jobs", 1);
     tt_exec(f->pg, "begin");
@@ -365,7 +365,7 @@ bury(tt_fixture *f)
     txq_outcome out = 0;
 
     assert_txq_ok(f->c, txq_fail(f->c, f->pg, m[0], "bad",
-                                 &(txq_fail_opts){.permanent = 1}, &out));
+                                 TXQ_FAIL_OPTS(.permanent = 1), &out));
     assert_int_equal(out, TXQ_OUTCOME_DEAD);
     txq_msgs_free(m, 1);
 }
@@ -496,7 +496,7 @@ test_queue_stats(void **state)
 
     tt_queue(f, "jobs", NULL);
     tt_queue(f, "drop",
-             &(txq_queue_opts){.on_exhausted = TXQ_ON_EXHAUSTED_IGNORE});
+             TXQ_QUEUE_OPTS(.on_exhausted = TXQ_ON_EXHAUSTED_IGNORE));
     /* in flight */
     tt_send(f, f->pg, "jobs", "c");
     m = tt_take(f, f->pg, "jobs", 1);
@@ -505,7 +505,7 @@ test_queue_stats(void **state)
     tt_send(f, f->pg, "jobs", "d");
     m = tt_take(f, f->pg, "jobs", 1);
     assert_txq_ok(f->c, txq_fail(f->c, f->pg, m[0], "later",
-                                 &(txq_fail_opts){.retry_after = 3600}, NULL));
+                                 TXQ_FAIL_OPTS(.retry_after = 3600), NULL));
     txq_msgs_free(m, 1);
     /* acked */
     tt_send(f, f->pg, "jobs", "e");
@@ -522,12 +522,12 @@ test_queue_stats(void **state)
     /* ready and delayed */
     tt_send(f, f->pg, "jobs", "a");
     assert_txq_ok(f->c, txq_send(f->c, f->pg, "jobs", "b", 1,
-                                 &(txq_send_opts){.delay = 3600}, NULL));
+                                 TXQ_SEND_OPTS(.delay = 3600), NULL));
     /* ignored, on the other queue */
     tt_send(f, f->pg, "drop", "z");
     m = tt_take(f, f->pg, "drop", 1);
     assert_txq_ok(f->c, txq_fail(f->c, f->pg, m[0], "meh",
-                                 &(txq_fail_opts){.permanent = 1}, NULL));
+                                 TXQ_FAIL_OPTS(.permanent = 1), NULL));
     txq_msgs_free(m, 1);
 
     assert_string_equal(
@@ -618,7 +618,7 @@ test_expiry(void **state)
     tt_fixture *f = *state;
     char buf[128];
 
-    tt_queue(f, "jobs", &(txq_queue_opts){.expire_after = 60});
+    tt_queue(f, "jobs", TXQ_QUEUE_OPTS(.expire_after = 60));
     tt_send(f, f->pg, "jobs", "stale news");
     assert_int_equal(tt_scalar(f->pg, "select count(*) from receive('jobs', "
                                       "1, null, now() + interval '61 s')"),

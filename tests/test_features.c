@@ -50,7 +50,7 @@ test_priorities(void **state)
     for (int i = 0; i < 5; i++)
         assert_txq_ok(f->c,
                       txq_send(f->c, f->pg, "jobs", bodies[i], 1,
-                               &(txq_send_opts){.priority = prios[i]}, NULL));
+                               TXQ_SEND_OPTS(.priority = prios[i]), NULL));
     /* Highest first, then oldest. */
     assert_txq_ok(f->c, txq_receive(f->c, f->pg, "jobs", 10, NULL, &m, &n));
     assert_int_equal(n, 5);
@@ -75,11 +75,11 @@ test_delays(void **state)
     tt_fixture *f = *state;
     txq_msg **m = NULL;
     size_t n = 0;
-    txq_queue_opts bad = {.delay = -1};
+    txq_queue_opts bad = {.size = sizeof(txq_queue_opts), .delay = -1};
 
     /* Per message. */
     assert_txq_ok(f->c, txq_send(f->c, f->pg, "jobs", "later", 5,
-                                 &(txq_send_opts){.delay = 60}, NULL));
+                                 TXQ_SEND_OPTS(.delay = 60), NULL));
     assert_txq_rc(f->c, txq_receive(f->c, f->pg, "jobs", 1, NULL, &m, &n),
                   TXQ_EMPTY);
     assert_int_equal(tt_scalar(f->pg, "select delayed from queue_stats"), 1);
@@ -87,7 +87,7 @@ test_delays(void **state)
     assert_int_equal(ready_at(f, "jobs", 61), 1);
 
     /* Per queue: a send without its own delay waits the queue's. */
-    tt_queue(f, "slow", &(txq_queue_opts){.delay = 30});
+    tt_queue(f, "slow", TXQ_QUEUE_OPTS(.delay = 30));
     assert_int_equal(tt_scalar(f->pg, "select extract(epoch from delay) from "
                                       "queues where name = 'slow'"),
                      30);
@@ -106,7 +106,7 @@ test_delays(void **state)
     assert_int_equal(ready_at(f, "slow", 31), 5);
     /* Altered: later sends follow the new delay. */
     assert_txq_ok(f->c, txq_queue_alter(f->c, f->pg, "slow",
-                                        &(txq_queue_opts){.delay = 0.5}));
+                                        TXQ_QUEUE_OPTS(.delay = 0.5)));
     tt_send(f, f->pg, "slow", "q2");
     assert_int_equal(ready_at(f, "slow", 1), 2);
     tt_exec(f->pg, "select alter_queue('slow', i_delay => '0')");
@@ -189,10 +189,10 @@ test_long_poll(void **state)
     int pid;
 
     /* Nothing comes: back after the caller's bound, not before. */
-    assert_txq_rc(f->c,
-                  txq_claim(f->c, f->pg, "jobs", 1,
-                            &(txq_recv_opts){.wait = 0.3}, &m, &n),
-                  TXQ_EMPTY);
+    assert_txq_rc(
+        f->c,
+        txq_claim(f->c, f->pg, "jobs", 1, TXQ_RECV_OPTS(.wait = 0.3), &m, &n),
+        TXQ_EMPTY);
     assert_true(tt_now() - t0 >= 0.29);
     assert_true(tt_now() - t0 < 2);
     /* A send (after 0.3 s) wakes the waiter by its notification: long
@@ -200,7 +200,7 @@ test_long_poll(void **state)
     pid = tt_fork(send_later, f->schema);
     t0 = tt_now();
     assert_txq_ok(f->c, txq_claim(f->c, f->pg, "jobs", 1,
-                                  &(txq_recv_opts){.wait = 10}, &m, &n));
+                                  TXQ_RECV_OPTS(.wait = 10), &m, &n));
     if (tt_now() - t0 > 0.95)
         fail_msg("woken after %.3f s: by the fallback poll, not the send's "
                  "notification",
@@ -274,7 +274,7 @@ test_expiry(void **state)
     txq_msg **m = NULL;
     size_t n = 0;
 
-    tt_queue(f, "fresh", &(txq_queue_opts){.expire_after = 10});
+    tt_queue(f, "fresh", TXQ_QUEUE_OPTS(.expire_after = 10));
     tt_send(f, f->pg, "fresh", "milk");
     tt_send(f, f->pg, "fresh", "bread");
     /* Not yet. */
@@ -313,7 +313,7 @@ test_archive_pruning(void **state)
 {
     tt_fixture *f = *state;
 
-    tt_queue(f, "kept", &(txq_queue_opts){.archive_for = 60});
+    tt_queue(f, "kept", TXQ_QUEUE_OPTS(.archive_for = 60));
     for (int i = 0; i < 3; i++)
         tt_send(f, f->pg, "kept", "x");
     tt_send(f, f->pg, "jobs", "not archived");
@@ -335,9 +335,10 @@ test_archive_pruning(void **state)
     /* Turning the archive off prunes what it kept at the next run. */
     tt_send(f, f->pg, "kept", "y");
     tt_exec(f->pg, "select ack(array_agg(id)) from receive('kept', 10)");
-    assert_txq_ok(f->c,
-                  txq_queue_alter(f->c, f->pg, "kept",
-                                  &(txq_queue_opts){.clear_archive_for = 1}));
+    assert_txq_ok(f->c, txq_queue_alter(
+                            f->c, f->pg, "kept",
+                            TXQ_QUEUE_OPTS(.archive_for = 0,
+                                           .set = TXQ_QUEUE_SET_ARCHIVE_FOR)));
     assert_int_equal(tt_scalar(f->pg, "select (maintain() ->> "
                                       "'archive_pruned')::int"),
                      1);
@@ -361,9 +362,9 @@ test_64_mib_body(void **state)
     assert_non_null(body);
     for (size_t i = 0; i < len; i++)
         body[i] = (unsigned char)(i * 31 + (i >> 16));
-    tt_queue(f, "big", &(txq_queue_opts){.max_body_bytes = (int64_t)64 << 20});
+    tt_queue(f, "big", TXQ_QUEUE_OPTS(.max_body_bytes = (int64_t)64 << 20));
     /* One byte over: refused, nothing written. */
-    tt_queue(f, "small", &(txq_queue_opts){.max_body_bytes = 1000});
+    tt_queue(f, "small", TXQ_QUEUE_OPTS(.max_body_bytes = 1000));
     assert_txq_rc(f->c, txq_send(f->c, f->pg, "small", body, 1001, NULL, NULL),
                   TXQ_ETOOBIG);
     assert_int_equal(tt_depth(f), 0);

@@ -55,7 +55,8 @@ refused(PGconn *pg,
 static int64_t
 held_message(tt_fixture *f)
 {
-    txq_queue_opts o = {.visibility_timeout = 3600};
+    txq_queue_opts o = {.size = sizeof(txq_queue_opts),
+                        .visibility_timeout = 3600};
 
     tt_queue(f, "jobs", &o);
     tt_send(f, f->pg, "jobs", "held");
@@ -194,7 +195,7 @@ test_purge(void **state)
     tt_send(f, f->pg, "jobs", "dead");
     m = tt_take(f, f->pg, "jobs", 1);
     assert_txq_ok(f->c, txq_fail(f->c, f->pg, m[0], "bad",
-                                 &(txq_fail_opts){.permanent = 1}, &out));
+                                 TXQ_FAIL_OPTS(.permanent = 1), &out));
     txq_msgs_free(m, 1);
     tt_send(f, f->pg, "jobs", "ready");
     tt_queue(f, "other", NULL);

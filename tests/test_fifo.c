@@ -32,7 +32,7 @@ setup_fifo(void **state)
 
     tt_setup(state);
     f = *state;
-    tt_queue(f, "orders", &(txq_queue_opts){.fifo = 1});
+    tt_queue(f, "orders", TXQ_QUEUE_OPTS(.fifo = 1));
     return 0;
 }
 
@@ -40,7 +40,7 @@ static void
 send_group(tt_fixture *f, const char *group, const char *body)
 {
     assert_txq_ok(f->c, txq_send(f->c, f->pg, "orders", body, strlen(body),
-                                 &(txq_send_opts){.group = group}, NULL));
+                                 TXQ_SEND_OPTS(.group = group), NULL));
 }
 
 static void
@@ -75,7 +75,7 @@ test_group_order_one_in_flight(void **state)
         if (strcmp(txq_msg_body(msgs[i], NULL), "g1-a") == 0) {
             assert_txq_ok(f->c,
                           txq_fail(f->c, f->pg, msgs[i], "later",
-                                   &(txq_fail_opts){.retry_after = 60}, &out));
+                                   TXQ_FAIL_OPTS(.retry_after = 60), &out));
         } else {
             assert_txq_ok(f->c, txq_ack(f->c, f->pg, msgs[i]));
         }
@@ -142,20 +142,20 @@ test_dedup_window(void **state)
     int64_t a = 0, b = 0, c = 0;
 
     assert_txq_ok(f->c, txq_send(f->c, f->pg, "orders", "pay 10", 6,
-                                 &(txq_send_opts){.dedup_id = "pay-1"}, &a));
+                                 TXQ_SEND_OPTS(.dedup_id = "pay-1"), &a));
     assert_txq_ok(f->c, txq_send(f->c, f->pg, "orders", "pay 10", 6,
-                                 &(txq_send_opts){.dedup_id = "pay-1"}, &b));
+                                 TXQ_SEND_OPTS(.dedup_id = "pay-1"), &b));
     assert_int_equal(a, b);
     assert_int_equal(tt_depth(f), 1);
     /* Also after the first was consumed, inside the 5 min window. */
     tt_exec(f->pg, "select ack(array[id]) from receive('orders')");
     assert_txq_ok(f->c, txq_send(f->c, f->pg, "orders", "pay 10", 6,
-                                 &(txq_send_opts){.dedup_id = "pay-1"}, &c));
+                                 TXQ_SEND_OPTS(.dedup_id = "pay-1"), &c));
     assert_int_equal(c, a);
     assert_int_equal(tt_depth(f), 0);
     /* Another id is another message. */
     assert_txq_ok(f->c, txq_send(f->c, f->pg, "orders", "pay 20", 6,
-                                 &(txq_send_opts){.dedup_id = "pay-2"}, &c));
+                                 TXQ_SEND_OPTS(.dedup_id = "pay-2"), &c));
     assert_true(c > a);
     /* Past the window the id is new again. */
     assert_true(tt_scalar(f->pg, "select send('orders', 'pay 10', "
@@ -209,7 +209,7 @@ consume(void *arg)
 {
     consumer_arg *a = arg;
     PGconn *pg = tt_child_connect(a->schema);
-    txq_client *c = txq_client_new(&(txq_options){.schema = a->schema});
+    txq_client *c = txq_client_new(TXQ_OPTIONS(.schema = a->schema));
     double until = tt_now() + 90;
     int rc = 1, handled = 0;
     char who[16];
@@ -357,7 +357,7 @@ send_some(void *arg)
 {
     sender_arg *a = arg;
     PGconn *pg = tt_child_connect(a->schema);
-    txq_client *c = txq_client_new(&(txq_options){.schema = a->schema});
+    txq_client *c = txq_client_new(TXQ_OPTIONS(.schema = a->schema));
     int rc = 1;
 
     if (pg == NULL || c == NULL)
@@ -371,7 +371,7 @@ send_some(void *arg)
             snprintf(group, sizeof group, "s%d", (t + k + a->id) % 4);
             len = snprintf(body, sizeof body, "%d.%d.%d", a->id, t, k);
             if (txq_send(c, pg, "orders", body, (size_t)len,
-                         &(txq_send_opts){.group = group}, NULL) != TXQ_OK) {
+                         TXQ_SEND_OPTS(.group = group), NULL) != TXQ_OK) {
                 fprintf(stderr, "sender: %s\n", txq_errmsg(c));
                 goto out;
             }
@@ -446,20 +446,20 @@ test_dead_lettered_head_lets_group_proceed(void **state)
     txq_outcome out = 0;
     int64_t head;
 
-    tt_queue(f, "jobs", &(txq_queue_opts){.fifo = 1, .max_attempts = 2});
+    tt_queue(f, "jobs", TXQ_QUEUE_OPTS(.fifo = 1, .max_attempts = 2));
     head = 0;
     assert_txq_ok(f->c, txq_send(f->c, f->pg, "jobs", "1", 1,
-                                 &(txq_send_opts){.group = "g"}, &head));
+                                 TXQ_SEND_OPTS(.group = "g"), &head));
     for (int i = 2; i <= 3; i++) {
         char b[2] = {(char)('0' + i), 0};
         assert_txq_ok(f->c, txq_send(f->c, f->pg, "jobs", b, 1,
-                                     &(txq_send_opts){.group = "g"}, NULL));
+                                     TXQ_SEND_OPTS(.group = "g"), NULL));
     }
     /* Attempt 1 fails: retried later, and the group waits for it. */
     m = tt_take(f, f->pg, "jobs", 1);
     assert_string_equal(txq_msg_body(m[0], NULL), "1");
     assert_txq_ok(f->c, txq_fail(f->c, f->pg, m[0], "boom",
-                                 &(txq_fail_opts){.retry_after = 0.001}, &out));
+                                 TXQ_FAIL_OPTS(.retry_after = 0.001), &out));
     assert_int_equal(out, TXQ_OUTCOME_RETRY);
     txq_msgs_free(m, 1);
     tt_sleep_ms(5);
@@ -563,7 +563,7 @@ test_dedup_with_time_passed_in(void **state)
 
     /* A shorter window on the queue. */
     assert_txq_ok(f->c, txq_queue_alter(f->c, f->pg, "orders",
-                                        &(txq_queue_opts){.dedup_window = 10}));
+                                        TXQ_QUEUE_OPTS(.dedup_window = 10)));
     first = tt_scalar(f->pg, "select send('orders', 'z', i_dedup_id => "
                              "'d4')");
     assert_int_equal(tt_scalar(f->pg, "select send('orders', 'z', "

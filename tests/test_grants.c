@@ -249,7 +249,7 @@ lib_op(tt_fixture *f,
     txq_msg *held = NULL;
     char topic[16];
     txq_err rc = TXQ_OK;
-    txq_queue_opts qo = {.max_attempts = 7};
+    txq_queue_opts qo = {.size = sizeof(txq_queue_opts), .max_attempts = 7};
 
     if (op >= (int)(sizeof names / sizeof names[0]))
         return (txq_err)-1;
@@ -332,7 +332,7 @@ lib_cell(struct matrix *m, int r, const char *q, int op)
     struct fresh x;
     enum need need;
     const char *name;
-    txq_client *c = txq_client_new(&(txq_options){.schema = m->f->schema});
+    txq_client *c = txq_client_new(TXQ_OPTIONS(.schema = m->f->schema));
     txq_err rc;
     int want;
 

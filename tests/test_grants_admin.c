@@ -216,7 +216,7 @@ test_grants_end_at_their_schema(void **state)
 
     snprintf(other, sizeof other, "%s_b", f->schema);
     tt_exec(f->pg, "drop schema if exists %s cascade", other);
-    c2 = txq_client_new(&(txq_options){.schema = other});
+    c2 = txq_client_new(TXQ_OPTIONS(.schema = other));
     assert_non_null(c2);
     assert_txq_ok(c2, txq_migrate(c2, f->pg, NULL));
     assert_txq_ok(c2, txq_queue_create(c2, f->pg, "qx", NULL));
@@ -328,7 +328,7 @@ test_migrate_by_non_superuser(void **state)
     tt_exec(f->pg, "grant create on database %s to %s", PQdb(f->pg), owner);
     own = tt_connect(NULL);
     tt_exec(own, "set role %s", owner);
-    c = txq_client_new(&(txq_options){.schema = schema});
+    c = txq_client_new(TXQ_OPTIONS(.schema = schema));
     assert_non_null(c);
     assert_txq_ok(c, txq_migrate(c, own, &applied));
     assert_int_equal(applied, TXQ_SCHEMA_VERSION);
@@ -391,7 +391,8 @@ test_operator_tables_follow_grants(void **state)
     PGconn *pg;
     const char *tables[] = {"dead_letter_messages", "alerts", "audit_log",
                             "message_errors", "archive"};
-    txq_queue_opts o = {.on_exhausted = TXQ_ON_EXHAUSTED_NOTIFY,
+    txq_queue_opts o = {.size = sizeof(txq_queue_opts),
+                        .on_exhausted = TXQ_ON_EXHAUSTED_NOTIFY,
                         .max_attempts = 1,
                         .archive_for = 3600};
 

@@ -33,7 +33,7 @@ static void
 test_prepared_shared_and_recovered(void **state)
 {
     tt_fixture *f = *state;
-    txq_options o = {f->schema};
+    txq_options o = {.size = sizeof(txq_options), .schema = f->schema};
     txq_client *c2 = txq_client_new(&o);
     int64_t id = 0;
 
@@ -342,7 +342,7 @@ test_claim_plan_bounded(void **state)
     int i;
 
     tt_queue(f, "jobs", NULL);
-    tt_queue(f, "ord", &(txq_queue_opts){.fifo = 1});
+    tt_queue(f, "ord", TXQ_QUEUE_OPTS(.fifo = 1));
     tt_exec(f->pg, "alter table messages_0 set (autovacuum_enabled = off)");
     tt_exec(f->pg, "alter table messages_1 set (autovacuum_enabled = off)");
     tt_exec(f->pg, "alter table messages_later set (autovacuum_enabled = off)");

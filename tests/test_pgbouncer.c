@@ -135,7 +135,7 @@ server_pids(int *pids, int max)
 static txq_client *
 client(tt_fixture *f, int mode)
 {
-    txq_client *c = txq_client_new(&(txq_options){.schema = f->schema});
+    txq_client *c = txq_client_new(TXQ_OPTIONS(.schema = f->schema));
 
     assert_non_null(c);
     assert_txq_ok(c, txq_client_set_pooler(c, mode));
@@ -195,16 +195,19 @@ test_core_flows(void **state)
     tt_fixture *f = *state;
     PGconn *pg;
     txq_client *c = client(f, TXQ_POOLER_AUTO);
-    txq_queue_opts fast = {
-        .backoff_base = 0.01, .backoff_cap = 0.01, .no_jitter = 1};
-    txq_queue_opts once = {.max_attempts = 1};
-    txq_queue_opts fifo = {.fifo = 1};
+    txq_queue_opts fast = {.size = sizeof(txq_queue_opts),
+                           .backoff_base = 0.01,
+                           .backoff_cap = 0.01,
+                           .backoff_jitter = 0,
+                           .set = TXQ_QUEUE_SET_BACKOFF_JITTER};
+    txq_queue_opts once = {.size = sizeof(txq_queue_opts), .max_attempts = 1};
+    txq_queue_opts fifo = {.size = sizeof(txq_queue_opts), .fifo = 1};
     const void *bodies[3] = {"b1", "b2", "b3"};
     size_t lens[3] = {2, 2, 2}, n = 0;
     int64_t id, ids[3], dead;
     size_t np = 0;
     txq_msg **m = NULL;
-    txq_send_opts g = {.group = "g"};
+    txq_send_opts g = {.size = sizeof(txq_send_opts), .group = "g"};
     txq_outcome out;
     char buf[64];
 
@@ -239,7 +242,7 @@ test_core_flows(void **state)
     txq_msgs_free(m, n);
     tt_sleep_ms(50);
     assert_txq_ok(
-        c, txq_claim(c, pg, "jobs", 1, &(txq_recv_opts){.wait = 5}, &m, &n));
+        c, txq_claim(c, pg, "jobs", 1, TXQ_RECV_OPTS(.wait = 5), &m, &n));
     assert_int_equal(n, 1);
     assert_int_equal(txq_msg_attempt(m[0]), 2);
     assert_txq_ok(c, txq_ack(c, pg, m[0]));

@@ -57,10 +57,10 @@ fill(tt_fixture *f, const char *queue)
     tt_send(f, f->pg, queue, "a");
     tt_send(f, f->pg, queue, "b");
     assert_txq_ok(f->c, txq_send(f->c, f->pg, queue, "c", 1,
-                                 &(txq_send_opts){.priority = 5}, NULL));
+                                 TXQ_SEND_OPTS(.priority = 5), NULL));
     assert_txq_ok(f->c, txq_send(f->c, f->pg, queue, "d", 1, NULL, &d));
     assert_txq_ok(f->c, txq_send(f->c, f->pg, queue, "e", 1,
-                                 &(txq_send_opts){.delay = 60}, NULL));
+                                 TXQ_SEND_OPTS(.delay = 60), NULL));
     tt_exec(f->pg,
             "update messages set visible_at = now() - interval '1 hour' "
             "where id = %lld",
@@ -114,9 +114,9 @@ test_fallback_queues(void **state)
     txq_msg **m = NULL;
     size_t n = 0;
 
-    tt_queue(f, "kept", &(txq_queue_opts){.archive_for = 3600});
-    tt_queue(f, "expiring", &(txq_queue_opts){.expire_after = 3600});
-    tt_queue(f, "ordered", &(txq_queue_opts){.fifo = 1});
+    tt_queue(f, "kept", TXQ_QUEUE_OPTS(.archive_for = 3600));
+    tt_queue(f, "expiring", TXQ_QUEUE_OPTS(.expire_after = 3600));
+    tt_queue(f, "ordered", TXQ_QUEUE_OPTS(.fifo = 1));
     fill(f, "kept");
     fill(f, "expiring");
     tt_send(f, f->pg, "ordered", "x");

@@ -186,7 +186,7 @@ test_set_visibility_zero_releases(void **state)
     txq_msg **a, **again;
 
     /* One attempt only: a release must not be taken for a failure. */
-    tt_queue(f, "jobs", &(txq_queue_opts){.max_attempts = 1});
+    tt_queue(f, "jobs", TXQ_QUEUE_OPTS(.max_attempts = 1));
     tt_send(f, f->pg, "jobs", "a");
     a = tt_take(f, f->pg, "jobs", 1);
     assert_txq_ok(f->c, txq_set_visibility(f->c, f->pg, a[0], 0));
@@ -245,7 +245,7 @@ test_long_poll_wakes(void **state)
     t0 = tt_now();
     pid = tt_fork(child_late_send, &ls);
     assert_txq_ok(f->c, txq_claim(f->c, f->pg, "jobs", 1,
-                                  &(txq_recv_opts){.wait = 2}, &msgs, &n));
+                                  TXQ_RECV_OPTS(.wait = 2), &msgs, &n));
     took = tt_now() - t0;
     assert_int_equal(tt_wait(pid), 0);
     assert_int_equal(n, 1);
@@ -276,8 +276,8 @@ test_long_poll_times_out(void **state)
     tt_queue(f, "jobs", NULL);
     t0 = tt_now();
     assert_txq_rc(f->c,
-                  txq_claim(f->c, f->pg, "jobs", 1,
-                            &(txq_recv_opts){.wait = 0.4}, &msgs, &n),
+                  txq_claim(f->c, f->pg, "jobs", 1, TXQ_RECV_OPTS(.wait = 0.4),
+                            &msgs, &n),
                   TXQ_EMPTY);
     took = tt_now() - t0;
     assert_null(msgs);
@@ -299,10 +299,10 @@ test_claim_in_transaction(void **state)
     assert_txq_rc(f->c, txq_claim(f->c, f->pg, "jobs", 1, NULL, &msgs, &n),
                   TXQ_ESTATE);
     assert_null(msgs);
-    assert_txq_rc(f->c,
-                  txq_claim(f->c, f->pg, "jobs", 1, &(txq_recv_opts){.wait = 1},
-                            &msgs, &n),
-                  TXQ_ESTATE);
+    assert_txq_rc(
+        f->c,
+        txq_claim(f->c, f->pg, "jobs", 1, TXQ_RECV_OPTS(.wait = 1), &msgs, &n),
+        TXQ_ESTATE);
     assert_int_equal(PQtransactionStatus(f->pg), PQTRANS_INTRANS);
     tt_exec(f->pg, "rollback");
     assert_int_equal(tt_scalar(f->pg, "select attempts from messages"), 0);
@@ -324,19 +324,19 @@ test_receive_bad_arguments(void **state)
                   TXQ_EINVAL);
     assert_txq_rc(f->c,
                   txq_receive(f->c, f->pg, "jobs", 1,
-                              &(txq_recv_opts){.visibility_timeout = -1}, &msgs,
+                              TXQ_RECV_OPTS(.visibility_timeout = -1), &msgs,
                               &n),
                   TXQ_EINVAL);
-    assert_txq_rc(f->c,
-                  txq_claim(f->c, f->pg, "jobs", 1,
-                            &(txq_recv_opts){.wait = -1}, &msgs, &n),
-                  TXQ_EINVAL);
+    assert_txq_rc(
+        f->c,
+        txq_claim(f->c, f->pg, "jobs", 1, TXQ_RECV_OPTS(.wait = -1), &msgs, &n),
+        TXQ_EINVAL);
     assert_null(msgs);
     assert_int_equal(tt_scalar(f->pg, "select attempts from messages"), 0);
 
     /* A per-call visibility timeout replaces the queue's. */
     assert_txq_ok(f->c, txq_receive(f->c, f->pg, "jobs", 1,
-                                    &(txq_recv_opts){.visibility_timeout = 5},
+                                    TXQ_RECV_OPTS(.visibility_timeout = 5),
                                     &msgs, &n));
     assert_int_equal(n, 1);
     {

@@ -86,7 +86,7 @@ respond(void *arg)
 {
     responder *a = arg;
     PGconn *pg = tt_child_connect(a->schema);
-    txq_client *c = txq_client_new(&(txq_options){.schema = a->schema});
+    txq_client *c = txq_client_new(TXQ_OPTIONS(.schema = a->schema));
     double until = tt_now() + 30;
     int handled = 0, rc = 1;
 
@@ -96,7 +96,7 @@ respond(void *arg)
         txq_msg **m = NULL;
         size_t n = 0;
         txq_err err =
-            txq_claim(c, pg, "svc", 10, &(txq_recv_opts){.wait = 1}, &m, &n);
+            txq_claim(c, pg, "svc", 10, TXQ_RECV_OPTS(.wait = 1), &m, &n);
 
         if (err == TXQ_EMPTY)
             continue;
@@ -282,12 +282,12 @@ test_request_in_callers_transaction(void **state)
      * its own correlation id and headers. */
     pid = tt_fork(respond, &a);
     tt_exec(f->pg, "begin");
-    assert_txq_ok(
-        f->c, txq_request(r, f->pg, "svc", "kept", 4,
-                          &(txq_send_opts){.correlation_id = "mine-1",
-                                           .headers_json = "{\"op\": \"sum\"}",
-                                           .reply_to = "replies"},
-                          10, on_reply, on_timeout, &s, corr));
+    assert_txq_ok(f->c,
+                  txq_request(r, f->pg, "svc", "kept", 4,
+                              TXQ_SEND_OPTS(.correlation_id = "mine-1",
+                                            .headers_json = "{\"op\": \"sum\"}",
+                                            .reply_to = "replies"),
+                              10, on_reply, on_timeout, &s, corr));
     assert_string_equal(corr, "mine-1");
     tt_exec(f->pg, "commit");
     assert_txq_ok(f->c, txq_requester_wait(r, 20));
@@ -402,7 +402,9 @@ test_reply_rules(void **state)
     tt_fixture *f = *state;
     txq_msg **m;
     int64_t id = -1;
-    txq_send_opts req = {.correlation_id = "c-1", .reply_to = "replies"};
+    txq_send_opts req = {.size = sizeof(txq_send_opts),
+                         .correlation_id = "c-1",
+                         .reply_to = "replies"};
 
     assert_txq_ok(f->c, txq_send(f->c, f->pg, "svc", "q", 1, &req, NULL));
     assert_txq_ok(f->c, txq_send(f->c, f->pg, "svc", "plain", 5, NULL, NULL));
@@ -543,7 +545,7 @@ test_requester_bad_input(void **state)
                   TXQ_EINVAL);
     assert_txq_rc(f->c,
                   txq_request(r, NULL, "svc", "x", 1,
-                              &(txq_send_opts){.reply_to = "svc"}, 1, on_reply,
+                              TXQ_SEND_OPTS(.reply_to = "svc"), 1, on_reply,
                               NULL, &s, corr),
                   TXQ_EINVAL);
     assert_string_equal(txq_errmsg(f->c), "reply_to must be NULL or the "
@@ -552,7 +554,7 @@ test_requester_bad_input(void **state)
     long_corr[99] = '\0';
     assert_txq_rc(f->c,
                   txq_request(r, NULL, "svc", "x", 1,
-                              &(txq_send_opts){.correlation_id = long_corr}, 1,
+                              TXQ_SEND_OPTS(.correlation_id = long_corr), 1,
                               on_reply, NULL, &s, corr),
                   TXQ_EINVAL);
     assert_txq_rc(
@@ -567,11 +569,11 @@ test_requester_bad_input(void **state)
     assert_int_equal(tt_depth(f), 0);
     /* A correlation id that is pending already. */
     assert_txq_ok(f->c, txq_request(r, NULL, "svc", "x", 1,
-                                    &(txq_send_opts){.correlation_id = "dup"},
-                                    1, on_reply, NULL, &s, corr));
+                                    TXQ_SEND_OPTS(.correlation_id = "dup"), 1,
+                                    on_reply, NULL, &s, corr));
     assert_txq_rc(f->c,
                   txq_request(r, NULL, "svc", "x", 1,
-                              &(txq_send_opts){.correlation_id = "dup"}, 1,
+                              TXQ_SEND_OPTS(.correlation_id = "dup"), 1,
                               on_reply, NULL, &s, corr),
                   TXQ_EEXIST);
     assert_int_equal(txq_requester_pending(r), 1);

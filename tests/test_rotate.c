@@ -397,7 +397,7 @@ test_fifo_order_across_moves(void **state)
     tt_fixture *f = *state;
     long long m1, m2, m3, got;
 
-    tt_queue(f, "ord", &(txq_queue_opts){.fifo = 1});
+    tt_queue(f, "ord", TXQ_QUEUE_OPTS(.fifo = 1));
     m1 = tt_scalar(f->pg, "select send('ord', '1', i_group => 'g')");
     m2 = tt_scalar(f->pg, "select send('ord', '2', i_group => 'g')");
     assert_int_equal(tt_scalar(f->pg, "select id from receive('ord')"), m1);

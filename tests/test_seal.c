@@ -53,7 +53,7 @@ ring(const char *content)
 static void
 queues(tt_fixture *f, const txq_keyring *kr)
 {
-    txq_queue_opts o = {.encrypt = 1};
+    txq_queue_opts o = {.size = sizeof(txq_queue_opts), .encrypt = 1};
 
     tt_queue(f, "sec", &o);
     tt_queue(f, "jobs", NULL);
@@ -71,7 +71,8 @@ test_round_trip(void **state)
 {
     tt_fixture *f = *state;
     txq_keyring *kr = ring("# the keys\n\nk1 " K1 "\n");
-    txq_send_opts o = {.headers_json = "{\"b\": 2,  \"a\": \"x\"}",
+    txq_send_opts o = {.size = sizeof(txq_send_opts),
+                       .headers_json = "{\"b\": 2,  \"a\": \"x\"}",
                        .priority = 5,
                        .correlation_id = "c9"};
     const void *bodies[] = {"first", "", "third"};
@@ -295,7 +296,7 @@ test_moved_body(void **state)
     assert_non_null(txq_msg_decrypt_error(m[1]));
     /* The failed one can be failed for good: a dead letter. */
     assert_txq_ok(f->c, txq_fail(f->c, f->pg, m[1], "undecryptable",
-                                 &(txq_fail_opts){.permanent = 1}, NULL));
+                                 TXQ_FAIL_OPTS(.permanent = 1), NULL));
     txq_msgs_free(m, n);
     assert_int_equal(tt_scalar(f->pg,
                                "select count(*) from dead_letters where id = "
@@ -518,9 +519,10 @@ test_consumer_dead_letters(void **state)
 {
     tt_fixture *f = *state;
     txq_keyring *kr = ring("k1 " K1 "\n");
-    txq_consumer_opts o = {.exit_when_empty = 1, .prefetch = 4};
+    txq_consumer_opts o = {
+        .size = sizeof(txq_consumer_opts), .exit_when_empty = 1, .prefetch = 4};
     PGconn *pg = tt_connect(f->schema);
-    txq_client *c = txq_client_new(&(txq_options){.schema = f->schema});
+    txq_client *c = txq_client_new(TXQ_OPTIONS(.schema = f->schema));
     txq_consumer *k;
     int64_t ids[3] = {0};
     const void *bodies[] = {"ok1", "bad", "ok2"};

@@ -191,7 +191,7 @@ test_canary(void **state)
     assert_txq_ok(f->c, txq_claim(f->c, f->pg, "sec", 1, NULL, &m, &n));
     assert_string_equal(txq_msg_body(m[0], NULL), secret);
     assert_txq_ok(f->c, txq_fail(f->c, f->pg, m[0], "failed on purpose",
-                                 &(txq_fail_opts){.permanent = 1}, NULL));
+                                 TXQ_FAIL_OPTS(.permanent = 1), NULL));
     txq_msgs_free(m, n);
     snprintf(id, sizeof id, "%lld", (long long)dead);
     TT_RUN(f, &r, "dead", "show", id, "--key-file", keys);

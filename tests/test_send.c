@@ -183,7 +183,7 @@ test_64mib_body(void **state)
     assert_non_null(body);
     for (i = 0; i < size + 1; i++)
         body[i] = (unsigned char)((i * 2654435761u) >> 13);
-    tt_queue(f, "big", &(txq_queue_opts){.max_body_bytes = 67108864});
+    tt_queue(f, "big", TXQ_QUEUE_OPTS(.max_body_bytes = 67108864));
     assert_txq_rc(f->c,
                   txq_send(f->c, f->pg, "big", body, size + 1, NULL, NULL),
                   TXQ_ETOOBIG);
@@ -208,9 +208,8 @@ test_headers_round_trip(void **state)
     txq_msg **msgs;
 
     tt_queue(f, "jobs", NULL);
-    assert_txq_ok(f->c,
-                  txq_send(f->c, f->pg, "jobs", "x", 1,
-                           &(txq_send_opts){.headers_json = headers}, NULL));
+    assert_txq_ok(f->c, txq_send(f->c, f->pg, "jobs", "x", 1,
+                                 TXQ_SEND_OPTS(.headers_json = headers), NULL));
     assert_txq_ok(f->c, txq_send(f->c, f->pg, "jobs", "y", 1, NULL, NULL));
     msgs = tt_take(f, f->pg, "jobs", 0);
     assert_true(tt_json_eq(f->pg, txq_msg_headers(msgs[0]), headers));
@@ -233,7 +232,7 @@ test_delay(void **state)
 
     tt_queue(f, "jobs", NULL);
     assert_txq_ok(f->c, txq_send(f->c, f->pg, "jobs", "later", 5,
-                                 &(txq_send_opts){.delay = 60}, NULL));
+                                 TXQ_SEND_OPTS(.delay = 60), NULL));
     assert_txq_rc(f->c, txq_receive(f->c, f->pg, "jobs", 1, NULL, &msgs, &n),
                   TXQ_EMPTY);
     assert_int_equal(tt_scalar(f->pg, "select delayed from queue_stats"), 1);
@@ -261,9 +260,9 @@ test_priority_order(void **state)
 
     tt_queue(f, "jobs", NULL);
     for (i = 0; i < 5; i++)
-        assert_txq_ok(
-            f->c, txq_send(f->c, f->pg, "jobs", sends[i].body, 1,
-                           &(txq_send_opts){.priority = sends[i].prio}, NULL));
+        assert_txq_ok(f->c,
+                      txq_send(f->c, f->pg, "jobs", sends[i].body, 1,
+                               TXQ_SEND_OPTS(.priority = sends[i].prio), NULL));
     for (i = 0; i < 5; i++) {
         txq_msg **msgs = tt_take(f, f->pg, "jobs", 0);
 
@@ -306,7 +305,7 @@ test_bad_input(void **state)
     tt_queue(f, long_name, NULL);
     long_name[63] = 'a';
     long_name[64] = '\0';
-    tt_queue(f, "small", &(txq_queue_opts){.max_body_bytes = 16});
+    tt_queue(f, "small", TXQ_QUEUE_OPTS(.max_body_bytes = 16));
     assert_txq_ok(f->c, txq_send(f->c, f->pg, "small", "0123456789abcdef", 16,
                                  NULL, NULL));
 
@@ -323,37 +322,34 @@ test_bad_input(void **state)
     send_rejected(f, "nosuch", 1, NULL, TXQ_ENOTFOUND);
     assert_non_null(strstr(txq_errmsg(f->c), "nosuch"));
     /* Delays. */
-    send_rejected(f, "small", 1, &(txq_send_opts){.delay = -1}, TXQ_EINVAL);
-    send_rejected(f, "small", 1, &(txq_send_opts){.delay = 366.0 * 86400},
+    send_rejected(f, "small", 1, TXQ_SEND_OPTS(.delay = -1), TXQ_EINVAL);
+    send_rejected(f, "small", 1, TXQ_SEND_OPTS(.delay = 366.0 * 86400),
                   TXQ_EINVAL);
-    send_rejected(f, "small", 1, &(txq_send_opts){.delay = NAN}, TXQ_EINVAL);
-    send_rejected(f, "small", 1, &(txq_send_opts){.delay = INFINITY},
-                  TXQ_EINVAL);
+    send_rejected(f, "small", 1, TXQ_SEND_OPTS(.delay = NAN), TXQ_EINVAL);
+    send_rejected(f, "small", 1, TXQ_SEND_OPTS(.delay = INFINITY), TXQ_EINVAL);
     /* Priority. */
-    send_rejected(f, "small", 1, &(txq_send_opts){.priority = 40000},
-                  TXQ_EINVAL);
+    send_rejected(f, "small", 1, TXQ_SEND_OPTS(.priority = 40000), TXQ_EINVAL);
     /* Headers. */
-    send_rejected(f, "small", 1, &(txq_send_opts){.headers_json = "[1, 2]"},
+    send_rejected(f, "small", 1, TXQ_SEND_OPTS(.headers_json = "[1, 2]"),
                   TXQ_EINVAL);
-    send_rejected(f, "small", 1, &(txq_send_opts){.headers_json = "\"s\""},
+    send_rejected(f, "small", 1, TXQ_SEND_OPTS(.headers_json = "\"s\""),
                   TXQ_EINVAL);
-    send_rejected(f, "small", 1, &(txq_send_opts){.headers_json = "{not json"},
-                  TXQ_EINVAL);
-    send_rejected(f, "small", 1,
-                  &(txq_send_opts){.headers_json = "{\"a\": \"\xc3\x28\"}"},
+    send_rejected(f, "small", 1, TXQ_SEND_OPTS(.headers_json = "{not json"),
                   TXQ_EINVAL);
     send_rejected(f, "small", 1,
-                  &(txq_send_opts){.headers_json = "{\"a\": \"\\u0000\"}"},
+                  TXQ_SEND_OPTS(.headers_json = "{\"a\": \"\xc3\x28\"}"),
+                  TXQ_EINVAL);
+    send_rejected(f, "small", 1,
+                  TXQ_SEND_OPTS(.headers_json = "{\"a\": \"\\u0000\"}"),
                   TXQ_EINVAL);
     /* Invalid UTF-8 and control characters in text fields. */
-    send_rejected(f, "small", 1, &(txq_send_opts){.group = "g\xff"},
+    send_rejected(f, "small", 1, TXQ_SEND_OPTS(.group = "g\xff"), TXQ_EINVAL);
+    send_rejected(f, "small", 1, TXQ_SEND_OPTS(.correlation_id = "\xe2\x82"),
                   TXQ_EINVAL);
-    send_rejected(f, "small", 1, &(txq_send_opts){.correlation_id = "\xe2\x82"},
+    send_rejected(f, "small", 1, TXQ_SEND_OPTS(.group = "a\nb"), TXQ_EINVAL);
+    send_rejected(f, "small", 1, TXQ_SEND_OPTS(.correlation_id = "a\x01"),
                   TXQ_EINVAL);
-    send_rejected(f, "small", 1, &(txq_send_opts){.group = "a\nb"}, TXQ_EINVAL);
-    send_rejected(f, "small", 1, &(txq_send_opts){.correlation_id = "a\x01"},
-                  TXQ_EINVAL);
-    send_rejected(f, "small", 1, &(txq_send_opts){.reply_to = "Not A Queue"},
+    send_rejected(f, "small", 1, TXQ_SEND_OPTS(.reply_to = "Not A Queue"),
                   TXQ_EINVAL);
     /* A dedup id past 512 characters. */
     {
@@ -361,7 +357,7 @@ test_bad_input(void **state)
 
         memset(longid, 'k', sizeof longid - 1);
         longid[sizeof longid - 1] = '\0';
-        send_rejected(f, "small", 1, &(txq_send_opts){.dedup_id = longid},
+        send_rejected(f, "small", 1, TXQ_SEND_OPTS(.dedup_id = longid),
                       TXQ_EINVAL);
     }
     /* A NULL body with a length. */
@@ -383,7 +379,7 @@ test_bad_batch_changes_nothing(void **state)
     size_t lens[4] = {1, 1, 17, 1};
     int64_t ids[4] = {0};
 
-    tt_queue(f, "small", &(txq_queue_opts){.max_body_bytes = 16});
+    tt_queue(f, "small", TXQ_QUEUE_OPTS(.max_body_bytes = 16));
     assert_txq_rc(
         f->c, txq_send_batch(f->c, f->pg, "small", bodies, lens, 4, NULL, ids),
         TXQ_ETOOBIG);
@@ -391,7 +387,7 @@ test_bad_batch_changes_nothing(void **state)
     lens[2] = 16;
     assert_txq_rc(f->c,
                   txq_send_batch(f->c, f->pg, "small", bodies, lens, 4,
-                                 &(txq_send_opts){.delay = -5}, ids),
+                                 TXQ_SEND_OPTS(.delay = -5), ids),
                   TXQ_EINVAL);
     assert_int_equal(tt_depth(f), 0);
     assert_txq_ok(
@@ -433,12 +429,12 @@ test_metacharacters_verbatim(void **state)
             snprintf(headers, sizeof(headers), "{\"k'%zu\\\\\\\"\": \"%s\"}", i,
                      val);
         }
-        assert_txq_ok(f->c,
-                      txq_send(f->c, f->pg, "jobs", evil[i], strlen(evil[i]),
-                               &(txq_send_opts){.headers_json = headers,
-                                                .group = evil[i],
-                                                .correlation_id = evil[i]},
-                               NULL));
+        assert_txq_ok(
+            f->c,
+            txq_send(f->c, f->pg, "jobs", evil[i], strlen(evil[i]),
+                     TXQ_SEND_OPTS(.headers_json = headers, .group = evil[i],
+                                   .correlation_id = evil[i]),
+                     NULL));
         msgs = tt_take(f, f->pg, "jobs", 0);
         assert_string_equal(txq_msg_body(msgs[0], NULL), evil[i]);
         assert_string_equal(txq_msg_group(msgs[0]), evil[i]);
@@ -488,20 +484,19 @@ test_queue_settings_validated(void **state)
 
     create_rejected(f, "Bad", NULL);
     create_rejected(f, "q;drop", NULL);
+    create_rejected(f, "q", TXQ_QUEUE_OPTS(.max_body_bytes = 268435456LL + 1));
+    create_rejected(f, "q", TXQ_QUEUE_OPTS(.max_body_bytes = -1));
+    create_rejected(f, "q", TXQ_QUEUE_OPTS(.visibility_timeout = -1));
     create_rejected(f, "q",
-                    &(txq_queue_opts){.max_body_bytes = 268435456LL + 1});
-    create_rejected(f, "q", &(txq_queue_opts){.max_body_bytes = -1});
-    create_rejected(f, "q", &(txq_queue_opts){.visibility_timeout = -1});
+                    TXQ_QUEUE_OPTS(.visibility_timeout = 12 * 3600 + 1));
+    create_rejected(f, "q", TXQ_QUEUE_OPTS(.visibility_timeout = NAN));
+    create_rejected(f, "q", TXQ_QUEUE_OPTS(.max_attempts = -1));
+    create_rejected(f, "q", TXQ_QUEUE_OPTS(.max_attempts = 1001));
+    create_rejected(f, "q", TXQ_QUEUE_OPTS(.on_exhausted = 9));
+    create_rejected(f, "q", TXQ_QUEUE_OPTS(.backoff_jitter = 1.5));
     create_rejected(f, "q",
-                    &(txq_queue_opts){.visibility_timeout = 12 * 3600 + 1});
-    create_rejected(f, "q", &(txq_queue_opts){.visibility_timeout = NAN});
-    create_rejected(f, "q", &(txq_queue_opts){.max_attempts = -1});
-    create_rejected(f, "q", &(txq_queue_opts){.max_attempts = 1001});
-    create_rejected(f, "q", &(txq_queue_opts){.on_exhausted = 9});
-    create_rejected(f, "q", &(txq_queue_opts){.backoff_jitter = 1.5});
-    create_rejected(f, "q",
-                    &(txq_queue_opts){.backoff_base = 10, .backoff_cap = 5});
-    create_rejected(f, "q", &(txq_queue_opts){.expire_after = -3});
+                    TXQ_QUEUE_OPTS(.backoff_base = 10, .backoff_cap = 5));
+    create_rejected(f, "q", TXQ_QUEUE_OPTS(.expire_after = -3));
 
     /* The same limits through SQL, where 0 is not "the default". */
     assert_string_equal(
@@ -526,9 +521,9 @@ test_queue_settings_validated(void **state)
 
     /* The limits themselves are allowed; a duplicate is EEXIST. */
     tt_queue(f, "q",
-             &(txq_queue_opts){.max_body_bytes = 268435456LL,
-                               .visibility_timeout = 12 * 3600,
-                               .max_attempts = 1000});
+             TXQ_QUEUE_OPTS(.max_body_bytes = 268435456LL,
+                            .visibility_timeout = 12 * 3600,
+                            .max_attempts = 1000));
     assert_txq_rc(f->c, txq_queue_create(f->c, f->pg, "q", NULL), TXQ_EEXIST);
     assert_int_equal(tt_scalar(f->pg, "select count(*) from queues"), 1);
 }
@@ -657,7 +652,7 @@ static void
 test_idempotency_key(void **state)
 {
     tt_fixture *f = *state;
-    txq_send_opts k1 = {.dedup_id = "order-1"};
+    txq_send_opts k1 = {.size = sizeof(txq_send_opts), .dedup_id = "order-1"};
     int64_t a = 0, b = 0, ids[3] = {0};
     size_t n = 0;
     PGconn *pg2 = tt_connect(f->schema);
@@ -688,13 +683,13 @@ test_idempotency_key(void **state)
     assert_txq_ok(f->c, txq_topic_create(f->c, f->pg, "events", NULL));
     assert_txq_ok(f->c, txq_subscribe(f->c, f->pg, "events", "jobs", NULL));
     assert_txq_ok(f->c, txq_subscribe(f->c, f->pg, "events", "audit", NULL));
-    assert_txq_ok(f->c, txq_publish(f->c, f->pg, "events", "e", 1,
-                                    &(txq_send_opts){.dedup_id = "ev-1"}, ids,
-                                    3, &n));
+    assert_txq_ok(f->c,
+                  txq_publish(f->c, f->pg, "events", "e", 1,
+                              TXQ_SEND_OPTS(.dedup_id = "ev-1"), ids, 3, &n));
     assert_int_equal(n, 2);
     assert_txq_ok(f->c, txq_publish(f->c, f->pg, "events", "e", 1,
-                                    &(txq_send_opts){.dedup_id = "ev-1"},
-                                    ids + 2, 1, &n));
+                                    TXQ_SEND_OPTS(.dedup_id = "ev-1"), ids + 2,
+                                    1, &n));
     assert_true(ids[2] == ids[0] || ids[2] == ids[1]);
     assert_int_equal(tt_depth(f), 5);
 
@@ -702,7 +697,7 @@ test_idempotency_key(void **state)
      * gets its id. */
     tt_exec(f->pg, "begin");
     assert_txq_ok(f->c, txq_send(f->c, f->pg, "jobs", "c", 1,
-                                 &(txq_send_opts){.dedup_id = "order-3"}, &a));
+                                 TXQ_SEND_OPTS(.dedup_id = "order-3"), &a));
     assert_true(PQsendQuery(pg2, "select send('jobs', 'd', i_dedup_id => "
                                  "'order-3')"));
     tt_sleep_ms(200);

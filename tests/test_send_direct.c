@@ -20,7 +20,8 @@ send_calls(PGconn *pg)
 static void
 same_row_as_sql_send(tt_fixture *f, PGconn *pg, int direct)
 {
-    txq_send_opts o = {.headers_json = "{\"a\": 1}",
+    txq_send_opts o = {.size = sizeof(txq_send_opts),
+                       .headers_json = "{\"a\": 1}",
                        .delay = 5,
                        .priority = 3,
                        .correlation_id = "c1",
@@ -65,8 +66,8 @@ same_row_as_sql_send(tt_fixture *f, PGconn *pg, int direct)
 static void
 queues(tt_fixture *f)
 {
-    txq_queue_opts q = {0};
-    txq_queue_opts fifo = {.fifo = 1};
+    txq_queue_opts q = TXQ_QUEUE_OPTS_INIT;
+    txq_queue_opts fifo = {.size = sizeof(txq_queue_opts), .fifo = 1};
 
     q.delay = 2;
     q.expire_after = 3600;
@@ -169,9 +170,9 @@ test_fallbacks(void **state)
     tt_fixture *f = *state;
     char role[64], big[300];
     PGconn *pg;
-    txq_send_opts grp = {.group = "g1"};
-    txq_send_opts dd = {.dedup_id = "d1"};
-    txq_send_opts arr = {.headers_json = "[1]"};
+    txq_send_opts grp = {.size = sizeof(txq_send_opts), .group = "g1"};
+    txq_send_opts dd = {.size = sizeof(txq_send_opts), .dedup_id = "d1"};
+    txq_send_opts arr = {.size = sizeof(txq_send_opts), .headers_json = "[1]"};
     int64_t a = 0, b = 0;
 
     queues(f);
@@ -362,7 +363,9 @@ test_batch(void **state)
     PGconn *pg;
     const void *bodies[3] = {"a", "b", "c"};
     size_t lens[3] = {1, 1, 1};
-    txq_send_opts o = {.headers_json = "{\"k\": 2}", .priority = 4};
+    txq_send_opts o = {.size = sizeof(txq_send_opts),
+                       .headers_json = "{\"k\": 2}",
+                       .priority = 4};
     int64_t ids[3] = {0}, fids[3] = {0};
     long long sql;
 

@@ -82,7 +82,7 @@ static void
 test_take_ack_fenced(void **state)
 {
     tt_fixture *f = *state;
-    txq_fail_opts fo = {.retry_after = 60};
+    txq_fail_opts fo = {.size = sizeof(txq_fail_opts), .retry_after = 60};
     txq_outcome out = 0;
     txq_msg *m, *stale;
 
@@ -140,7 +140,7 @@ static void
 test_take_fail_counts(void **state)
 {
     tt_fixture *f = *state;
-    txq_fail_opts fo = {0};
+    txq_fail_opts fo = TXQ_FAIL_OPTS_INIT;
     txq_outcome out = 0;
     txq_msg *m;
 
@@ -174,7 +174,7 @@ test_take_counts_lapsed_claim(void **state)
 
     tt_send(f, f->pg, "jobs", "a");
     assert_txq_ok(f->c, txq_claim(f->c, f->pg, "jobs", 1,
-                                  &(txq_recv_opts){.visibility_timeout = 0.001},
+                                  TXQ_RECV_OPTS(.visibility_timeout = 0.001),
                                   &msgs, &n));
     tt_sleep_ms(20);
     /* The claim lapsed: that attempt failed; the take is attempt 2. */
@@ -192,7 +192,7 @@ static void
 test_take_buries_exhausted(void **state)
 {
     tt_fixture *f = *state;
-    txq_queue_opts qo = {0};
+    txq_queue_opts qo = TXQ_QUEUE_OPTS_INIT;
     txq_msg **msgs = NULL, **got = NULL;
     size_t n = 0, ngot = 0;
     int64_t first = 0;
@@ -201,7 +201,7 @@ test_take_buries_exhausted(void **state)
     tt_queue(f, "once", &qo);
     first = tt_send(f, f->pg, "once", "a");
     assert_txq_ok(f->c, txq_claim(f->c, f->pg, "once", 1,
-                                  &(txq_recv_opts){.visibility_timeout = 0.001},
+                                  TXQ_RECV_OPTS(.visibility_timeout = 0.001),
                                   &msgs, &n));
     tt_send(f, f->pg, "once", "b");
     tt_send(f, f->pg, "once", "c");
@@ -232,8 +232,8 @@ static void
 test_take_fifo_claims(void **state)
 {
     tt_fixture *f = *state;
-    txq_queue_opts qo = {0};
-    txq_send_opts so = {0};
+    txq_queue_opts qo = TXQ_QUEUE_OPTS_INIT;
+    txq_send_opts so = TXQ_SEND_OPTS_INIT;
     txq_msg **msgs = NULL;
     size_t n = 0;
     int64_t id;
@@ -291,7 +291,7 @@ test_pop_commit_and_rollback(void **state)
 
     tt_send(f, f->pg, "jobs", "a");
     assert_txq_ok(f->c, txq_send(f->c, f->pg, "jobs", "b", 1,
-                                 &(txq_send_opts){.priority = 5}, &hi));
+                                 TXQ_SEND_OPTS(.priority = 5), &hi));
     tt_send(f, f->pg, "jobs", "c");
     /* Outside a transaction: refused, nothing changed. */
     assert_txq_rc(f->c, txq_pop(f->c, f->pg, "jobs", 2, &msgs, &n), TXQ_ESTATE);
@@ -328,9 +328,9 @@ static void
 test_pop_history_archive_fifo(void **state)
 {
     tt_fixture *f = *state;
-    txq_queue_opts qo = {.archive_for = 3600};
-    txq_fail_opts fo = {.retry_after = 60};
-    txq_send_opts so = {0};
+    txq_queue_opts qo = {.size = sizeof(txq_queue_opts), .archive_for = 3600};
+    txq_fail_opts fo = {.size = sizeof(txq_fail_opts), .retry_after = 60};
+    txq_send_opts so = TXQ_SEND_OPTS_INIT;
     txq_outcome out = 0;
     txq_msg **msgs = NULL;
     txq_msg *m;
@@ -381,7 +381,7 @@ test_pop_history_archive_fifo(void **state)
                      0);
 
     /* fifo: one per group, the group's oldest. */
-    tt_queue(f, "ordered", &(txq_queue_opts){.fifo = 1});
+    tt_queue(f, "ordered", TXQ_QUEUE_OPTS(.fifo = 1));
     for (int g = 0; g < 2; g++) {
         so.group = g ? "g1" : "g0";
         assert_txq_ok(f->c,

@@ -216,7 +216,7 @@ setup(void **state)
     tt_exec(t->f->pg, "create schema %s authorization %s", t->own.schema,
             t->role->name);
     t->own.pg = t->f->pg;
-    t->own.c = txq_client_new(&(txq_options){.schema = t->own.schema});
+    t->own.c = txq_client_new(TXQ_OPTIONS(.schema = t->own.schema));
     assert_non_null(t->own.c);
     wt_mkdir(&t->dir);
     wt_path(&t->dir, "worker.log", t->log, sizeof t->log);
@@ -472,7 +472,7 @@ test_libtxq(void **state)
 {
     tls_test *t = *state;
     PGconn *pg = role_connect(t->role, "");
-    txq_client *c = txq_client_new(&(txq_options){.schema = t->own.schema});
+    txq_client *c = txq_client_new(TXQ_OPTIONS(.schema = t->own.schema));
     txq_msg **msgs = NULL;
     size_t n = 0, len = 0;
     int64_t id = 0;

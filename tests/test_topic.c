@@ -67,7 +67,7 @@ pub(tt_fixture *f,
     size_t *n)
 {
     return txq_publish(f->c, f->pg, topic, "payload", 7,
-                       &(txq_send_opts){.headers_json = headers}, ids, cap, n);
+                       TXQ_SEND_OPTS(.headers_json = headers), ids, cap, n);
 }
 
 static void
@@ -205,7 +205,7 @@ test_routing(void **state)
     long long before;
 
     assert_txq_ok(f->c, txq_topic_create(f->c, f->pg, "router",
-                                         &(txq_topic_opts){.route = 1}));
+                                         TXQ_TOPIC_OPTS(.route = 1)));
     assert_txq_ok(f->c, txq_route_add(f->c, f->pg, "router",
                                       "{\"region\": \"eu\"}", "eu", 20, &pos));
     assert_int_equal(pos, 20);
@@ -272,10 +272,10 @@ test_routing(void **state)
     assert_string_equal(queue_of(f, id, q, sizeof q), "other");
 
     /* A default queue takes what no rule matches; '{}' matches all. */
-    assert_txq_ok(f->c,
-                  txq_topic_create(
-                      f->c, f->pg, "with_default",
-                      &(txq_topic_opts){.route = 1, .default_queue = "audit"}));
+    assert_txq_ok(
+        f->c,
+        txq_topic_create(f->c, f->pg, "with_default",
+                         TXQ_TOPIC_OPTS(.route = 1, .default_queue = "audit")));
     assert_txq_ok(f->c, txq_route_add(f->c, f->pg, "with_default", "{\"k\": 1}",
                                       "eu", TXQ_ROUTE_LAST, &pos));
     assert_int_equal(pos, 10);
@@ -341,7 +341,7 @@ test_bad_input(void **state)
     int64_t id;
     size_t n = 7;
     long long before;
-    txq_topic_opts route = {.route = 1};
+    txq_topic_opts route = {.size = sizeof(txq_topic_opts), .route = 1};
 
     assert_txq_ok(f->c, txq_topic_create(f->c, f->pg, "t", NULL));
     assert_txq_ok(f->c, txq_topic_create(f->c, f->pg, "r", &route));
@@ -373,18 +373,17 @@ test_bad_input(void **state)
            "topic \"t\" already exists", 0);
     expect(f,
            txq_topic_create(f->c, f->pg, "x",
-                            &(txq_topic_opts){.default_queue = "eu"}),
+                            TXQ_TOPIC_OPTS(.default_queue = "eu")),
            TXQ_EINVAL, "default_queue is only for route topics", 0);
-    expect(f,
-           txq_topic_create(
-               f->c, f->pg, "x",
-               &(txq_topic_opts){.route = 1, .default_queue = "nope"}),
-           TXQ_ENOTFOUND, "unknown queue \"nope\"", 0);
     expect(
         f,
         txq_topic_create(f->c, f->pg, "x",
-                         &(txq_topic_opts){.route = 1, .default_queue = "No"}),
-        TXQ_EINVAL, "invalid default queue name \"No\"", 1);
+                         TXQ_TOPIC_OPTS(.route = 1, .default_queue = "nope")),
+        TXQ_ENOTFOUND, "unknown queue \"nope\"", 0);
+    expect(f,
+           txq_topic_create(f->c, f->pg, "x",
+                            TXQ_TOPIC_OPTS(.route = 1, .default_queue = "No")),
+           TXQ_EINVAL, "invalid default queue name \"No\"", 1);
 
     /* Unknown topic / queue. */
     expect(f, txq_subscribe(f->c, f->pg, "nope", "eu", NULL), TXQ_ENOTFOUND,
@@ -443,7 +442,7 @@ test_bad_input(void **state)
            TXQ_EINVAL, "ids is NULL but cap is 2", 0);
     expect(f,
            txq_publish(f->c, f->pg, "t", "x", 1,
-                       &(txq_send_opts){.priority = 40000}, &id, 1, &n),
+                       TXQ_SEND_OPTS(.priority = 40000), &id, 1, &n),
            TXQ_EINVAL, "priority must be between -32768 and 32767", 1);
     expect(f, txq_publish(f->c, f->pg, "Bad", "x", 1, NULL, &id, 1, &n),
            TXQ_EINVAL, "invalid topic name \"Bad\"", 1);

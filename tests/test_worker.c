@@ -91,7 +91,7 @@ producer(void *arg)
 {
     const char *schema = arg;
     PGconn *pg = tt_child_connect(schema);
-    txq_options o = {.schema = schema};
+    txq_options o = {.size = sizeof(txq_options), .schema = schema};
     txq_client *c = txq_client_new(&o);
     int i, rc = 0;
 
@@ -284,7 +284,7 @@ test_sql_handler_reply(void **state)
     wt_test *w = *state;
     char h[128], buf[128];
     const char *args[] = {"--handle", h, NULL};
-    txq_send_opts so = {0};
+    txq_send_opts so = TXQ_SEND_OPTS_INIT;
 
     wt_test_queue(w, "jobs", NULL);
     wt_test_queue(w, "replies", NULL);
@@ -330,7 +330,7 @@ test_exec_handler(void **state)
     wt_test *w = *state;
     char h[512], script[128], out[128], text[1024];
     const char *args[] = {"--handle", h, NULL};
-    txq_send_opts so = {0};
+    txq_send_opts so = TXQ_SEND_OPTS_INIT;
     char *got;
     int64_t id;
 

@@ -138,7 +138,7 @@ test_ok_commits_with_ack(void **state)
 {
     tt_fixture *f = *state;
     struct ctx x = {0};
-    txq_consumer_opts o = {0};
+    txq_consumer_opts o = TXQ_CONSUMER_OPTS_INIT;
 
     tt_send(f, f->pg, "jobs", "a");
     tt_send(f, f->pg, "jobs", "b");
@@ -160,7 +160,7 @@ test_auto_prefetch(void **state)
 {
     tt_fixture *f = *state;
     struct ctx x = {0};
-    txq_consumer_opts o = {0};
+    txq_consumer_opts o = TXQ_CONSUMER_OPTS_INIT;
     int i;
 
     for (i = 0; i < 60; i++)
@@ -187,7 +187,7 @@ test_retry_then_dead(void **state)
 {
     tt_fixture *f = *state;
     struct ctx x = {0};
-    txq_consumer_opts o = {0};
+    txq_consumer_opts o = TXQ_CONSUMER_OPTS_INIT;
 
     tt_send(f, f->pg, "jobs", "a");
     o.exit_when_empty = 1;
@@ -207,7 +207,7 @@ test_permanent_and_ignore(void **state)
 {
     tt_fixture *f = *state;
     struct ctx x = {0};
-    txq_consumer_opts o = {0};
+    txq_consumer_opts o = TXQ_CONSUMER_OPTS_INIT;
 
     tt_send(f, f->pg, "jobs", "a");
     o.exit_when_empty = 1;
@@ -233,7 +233,7 @@ test_ok_over_failed_transaction(void **state)
 {
     tt_fixture *f = *state;
     struct ctx x = {0};
-    txq_consumer_opts o = {0};
+    txq_consumer_opts o = TXQ_CONSUMER_OPTS_INIT;
 
     tt_send(f, f->pg, "jobs", "a");
     o.exit_when_empty = 1;
@@ -255,7 +255,7 @@ static void
 stale_ack_fenced(tt_fixture *f, int pipelined)
 {
     struct ctx x = {0};
-    txq_consumer_opts o = {0};
+    txq_consumer_opts o = TXQ_CONSUMER_OPTS_INIT;
 
     tt_send(f, f->pg, "jobs", "a");
     x.other = tt_connect(NULL);
@@ -290,7 +290,7 @@ test_stop_and_session(void **state)
 {
     tt_fixture *f = *state;
     struct ctx x = {0};
-    txq_consumer_opts o = {0};
+    txq_consumer_opts o = TXQ_CONSUMER_OPTS_INIT;
     PGconn *pg = tt_connect(NULL);
     char buf[64];
 

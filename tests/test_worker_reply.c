@@ -153,7 +153,7 @@ static void
 rr_open(wt_test *w, rr *q)
 {
     memset(q, 0, sizeof *q);
-    q->c = txq_client_new(&(txq_options){.schema = w->f->schema});
+    q->c = txq_client_new(TXQ_OPTIONS(.schema = w->f->schema));
     assert_non_null(q->c);
     q->pg = tt_connect(w->f->schema);
     q->r = txq_requester_new(q->c, "replies", NULL);
@@ -312,7 +312,7 @@ test_reply_queue_gone(void **state)
     wt_test *w = *state;
     char h1[128], h2[640], h3[640], spec[512];
     const char *args[] = {"--handle", h1, "--handle", h2, "--handle", h3, NULL};
-    txq_send_opts so = {0};
+    txq_send_opts so = TXQ_SEND_OPTS_INIT;
     const char *queues[] = {"jobs_sql", "jobs_so", "jobs_exec"};
     size_t i;
 
@@ -396,7 +396,7 @@ test_unknown_reply_ignored(void **state)
     wt_test *w = *state;
     char h[128], corr[TXQ_CORRELATION_ID_SIZE];
     const char *args[] = {"--handle", h, NULL};
-    txq_send_opts so = {0};
+    txq_send_opts so = TXQ_SEND_OPTS_INIT;
     rr q;
 
     wt_test_queue(w, "jobs", NULL);

@@ -107,7 +107,7 @@ tt_setup(void **state)
     f->pg = tt_connect(NULL);
     tt_exec(f->pg, "drop schema if exists %s cascade", f->schema);
     tt_exec(f->pg, "create schema %s", f->schema);
-    f->c = txq_client_new(&(txq_options){.schema = f->schema});
+    f->c = txq_client_new(TXQ_OPTIONS(.schema = f->schema));
     assert_non_null(f->c);
     rc = txq_migrate(f->c, f->pg, NULL);
     if (rc != TXQ_OK) {

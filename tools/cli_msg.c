@@ -19,7 +19,8 @@ static const char send_usage[] =
     "\n"
     "  --group G            FIFO message group / routing key\n"
     "  --dedup ID           FIFO deduplication id\n"
-    "  --delay S            seconds before it becomes visible\n"
+    "  --delay S            seconds before it becomes visible (default:\n"
+    "                       the queue's delay; 0: at once)\n"
     "  --priority N         higher first, -32768..32767 (default 0)\n"
     "  --header K=V         a header (repeatable; the last K wins)\n"
     "  --correlation-id C   request/reply correlation id\n"
@@ -203,7 +204,7 @@ send_or_publish(cli *ctx, int argc, char **argv, int publish)
         {"key-file", required_argument, NULL, O_KEYS},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    txq_send_opts so = {0};
+    txq_send_opts so = TXQ_SEND_OPTS_INIT;
     const char *key_file = NULL;
     char **hdr = calloc((size_t)argc + 1, sizeof *hdr);
     cli_buf headers = {0};
@@ -230,6 +231,8 @@ send_or_publish(cli *ctx, int argc, char **argv, int publish)
             break;
         case O_DELAY:
             rc = cli_parse_double("--delay", optarg, 0, MAX_SECONDS, &so.delay);
+            /* --delay 0: now, whatever the queue's default delay. */
+            so.set |= TXQ_SEND_SET_DELAY;
             break;
         case O_PRIO:
             rc = cli_parse_int("--priority", optarg, -32768, 32767, &prio);
@@ -405,7 +408,7 @@ cli_cmd_recv(cli *ctx, int argc, char **argv)
         {"key-file", required_argument, NULL, O_KEYS},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    txq_recv_opts ro = {0};
+    txq_recv_opts ro = TXQ_RECV_OPTS_INIT;
     const char *key_file = NULL;
     size_t good = 0;
     int64_t max = 1;

@@ -123,7 +123,7 @@ cli_cmd_request(cli *ctx, int argc, char **argv)
         {"group", required_argument, NULL, O_GROUP},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    txq_send_opts so = {0};
+    txq_send_opts so = TXQ_SEND_OPTS_INIT;
     double timeout = DEFAULT_TIMEOUT;
     char reply_queue[CLI_NAME_MAX];
     const char *named = NULL;

@@ -18,7 +18,8 @@ static const char stats_usage[] =
     "One row per queue from the queue_stats view: depth (ready + delayed +\n"
     "in_flight + retrying), dead letters, the age in seconds of the oldest\n"
     "ready message, the outcomes counted since the queue was created, and\n"
-    "whether it is paused.\n"
+    "whether it is paused. Above about 100,000 queued messages the counts\n"
+    "come from a sample of the storage and estimated is true.\n"
     "\n"
     "  --json       one JSON object per queue and line\n"
     "  --watch [S]  refresh every S seconds (default 2) until interrupted\n";
@@ -28,7 +29,7 @@ static const char stats_sql[] =
     " round(extract(epoch from oldest_ready_age)::numeric, 3)"
     " as oldest_ready_s,"
     " acked, retried, dead_lettered, ignored, expired, requeued, discarded,"
-    " paused from @s@.queue_stats order by queue";
+    " paused, estimated from @s@.queue_stats order by queue";
 
 static volatile sig_atomic_t interrupted;
 

@@ -163,7 +163,7 @@ cmd_create(cli *ctx, int argc, char **argv)
         return rc;
     err = txq_topic_create(
         ctx->c, ctx->pg, a.pos[0],
-        &(txq_topic_opts){.route = a.route, .default_queue = a.default_queue});
+        TXQ_TOPIC_OPTS(.route = a.route, .default_queue = a.default_queue));
     if (err != TXQ_OK)
         return cli_txq_fail(ctx, err, "topic create");
     printf("topic %s created (%s)\n", a.pos[0], a.route ? "route" : "fanout");

@@ -181,7 +181,7 @@ cli_connect(cli *ctx, int check)
     const char *keys[] = {"dbname", "fallback_application_name",
                           "client_encoding", NULL};
     const char *vals[] = {ctx->dsn, "txq", "UTF8", NULL};
-    txq_options opts = {0};
+    txq_options opts = TXQ_OPTIONS_INIT;
     txq_err rc;
 
     ctx->pg = PQconnectdbParams(keys, vals, 1);

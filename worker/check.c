@@ -173,7 +173,7 @@ int
 worker_check_db(
     const worker_cfg *cfg, PGconn *pg, int load, char *err, size_t errsize)
 {
-    txq_options copts = {0};
+    txq_options copts = TXQ_OPTIONS_INIT;
     txq_client *c;
     char msg[1024];
     size_t i;

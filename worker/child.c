@@ -31,8 +31,8 @@
 /* A lost database (a failover, a restart) is retried sooner: a connection
  * attempt costs nothing, and a promoted standby should see its consumers
  * within seconds, however long the outage was. */
-#define CONNECT_CAP  2.0
-#define HEALTHY_RUN  10.0 /* a run this long resets the backoff */
+#define CONNECT_CAP 2.0
+#define HEALTHY_RUN 10.0 /* a run this long resets the backoff */
 
 struct child {
     const queue_cfg *q;
@@ -205,8 +205,8 @@ child_main(const worker_cfg *cfg,
            consumer_shared *shared)
 {
     struct child ch = {q, NULL, sock, 0, shared};
-    txq_options copts = {0};
-    txq_consumer_opts o = {0};
+    txq_options copts = TXQ_OPTIONS_INIT;
+    txq_consumer_opts o = TXQ_CONSUMER_OPTS_INIT;
     handler_env henv;
     handler *h = NULL;
     txq_client *c = NULL;
@@ -312,8 +312,8 @@ child_main(const worker_cfg *cfg,
             failures = 0;
         failures++;
         {
-            double until = now_mono() +
-                           policy_backoff(failures, RESTART_BASE, cap);
+            double until =
+                now_mono() + policy_backoff(failures, RESTART_BASE, cap);
 
             while (!stopping && now_mono() < until)
                 sleep_wake(&ch, until - now_mono());

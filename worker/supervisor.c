@@ -839,7 +839,7 @@ supervisor_run(worker_cfg *cfg,
                const cfg_override *ov,
                size_t nov)
 {
-    txq_options copts = {0};
+    txq_options copts = TXQ_OPTIONS_INIT;
     size_t i;
     int code;
 

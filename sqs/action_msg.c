@@ -1,0 +1,833 @@
+/*
+ * action_msg.c - the message actions: SendMessage(Batch), ReceiveMessage
+ * (long polls woken by txq's LISTEN wake-ups), DeleteMessage(Batch),
+ * ChangeMessageVisibility(Batch); and receipt handles, which carry a
+ * message's id and the attempt that received it under an HMAC of the
+ * server's key, so that only the delivery that was handed out can be
+ * acknowledged or extended (txq fences by attempt).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "log.h"
+#include "sqs.h"
+
+#define HANDLE_VERSION  1
+#define HANDLE_MAC      16
+#define HANDLE_BYTES    (1 + 8 + 8 + HANDLE_MAC)
+#define BATCH_MAX       10
+#define BATCH_BYTES_MAX 1048576
+
+/* === receipt handles === */
+
+static void
+handle_mac(const sqs_server *srv,
+           const unsigned char *head,
+           const char *queue,
+           unsigned char mac[32])
+{
+    unsigned char msg[17 + SQS_NAME_MAX + 1];
+    size_t ql = strlen(queue);
+
+    memcpy(msg, head, 17);
+    memcpy(msg + 17, queue, ql);
+    sqs_hmac_sha256(srv->receipt_key, sizeof srv->receipt_key, msg, 17 + ql,
+                    mac);
+}
+
+static void
+put_be64(unsigned char *p, unsigned long long v)
+{
+    int i;
+
+    for (i = 7; i >= 0; i--) {
+        p[i] = (unsigned char)(v & 0xff);
+        v >>= 8;
+    }
+}
+
+static unsigned long long
+get_be64(const unsigned char *p)
+{
+    unsigned long long v = 0;
+    int i;
+
+    for (i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static void
+handle_make(const sqs_server *srv,
+            const char *queue,
+            long long id,
+            long long attempt,
+            char *out)
+{
+    unsigned char h[HANDLE_BYTES], mac[32];
+
+    h[0] = HANDLE_VERSION;
+    put_be64(h + 1, (unsigned long long)id);
+    put_be64(h + 9, (unsigned long long)attempt);
+    handle_mac(srv, h, queue, mac);
+    memcpy(h + 17, mac, HANDLE_MAC);
+    sqs_b64url_encode(h, sizeof h, out);
+}
+
+/* Returns SQS_OK with *id and *attempt, or SQS_E_RECEIPT_INVALID. */
+static enum sqs_code
+handle_read(sqs_req *req,
+            const char *queue,
+            const char *s,
+            long long *id,
+            long long *attempt)
+{
+    unsigned char h[HANDLE_BYTES + 4], mac[32];
+
+    if (s == NULL)
+        return sqs_fail(req, SQS_E_MISSING_PARAM,
+                        "The request must contain the parameter "
+                        "ReceiptHandle.");
+    if (strlen(s) > 64 || sqs_b64url_decode(s, h, sizeof h) != HANDLE_BYTES ||
+        h[0] != HANDLE_VERSION)
+        goto bad;
+    handle_mac(req->srv, h, queue, mac);
+    if (CRYPTO_memcmp(mac, h + 17, HANDLE_MAC) != 0)
+        goto bad;
+    *id = (long long)get_be64(h + 1);
+    *attempt = (long long)get_be64(h + 9);
+    return SQS_OK;
+bad:
+    return sqs_fail(req, SQS_E_RECEIPT_INVALID,
+                    "The input receipt handle \"%.64s\" is not a valid "
+                    "receipt handle.",
+                    s);
+}
+
+/* === bodies === */
+
+/* Length of the UTF-8 character at s (n bytes left) that SQS allows in
+ * a body (#x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD #x10000-#x10FFFF), or 0. */
+static size_t
+allowed_char(const unsigned char *s, size_t n)
+{
+    unsigned cp;
+    size_t len, i;
+
+    if (s[0] < 0x80) {
+        return s[0] >= 0x20 || s[0] == 0x9 || s[0] == 0xa || s[0] == 0xd ? 1
+                                                                         : 0;
+    } else if ((s[0] & 0xe0) == 0xc0) {
+        len = 2;
+        cp = s[0] & 0x1f;
+    } else if ((s[0] & 0xf0) == 0xe0) {
+        len = 3;
+        cp = s[0] & 0x0f;
+    } else if ((s[0] & 0xf8) == 0xf0) {
+        len = 4;
+        cp = s[0] & 0x07;
+    } else {
+        return 0;
+    }
+    if (len > n)
+        return 0;
+    for (i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3f);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
+        (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
+        (cp >= 0xd800 && cp < 0xe000) || cp == 0xfffe || cp == 0xffff)
+        return 0;
+    return len;
+}
+
+static int
+body_ok(const char *s, size_t n)
+{
+    size_t i = 0, l;
+
+    while (i < n) {
+        l = allowed_char((const unsigned char *)s + i, n - i);
+        if (l == 0)
+            return 0;
+        i += l;
+    }
+    return 1;
+}
+
+/* A body stored by other means (SQL, libtxq) as SQS may carry it: each
+ * byte that is not part of an allowed character becomes U+FFFD. */
+static char *
+body_for_sqs(const unsigned char *s, size_t n, size_t *outlen)
+{
+    char *out = malloc(n * 3 + 1);
+    size_t i = 0, o = 0, l;
+
+    if (out == NULL)
+        return NULL;
+    while (i < n) {
+        l = allowed_char(s + i, n - i);
+        if (l == 0) {
+            memcpy(out + o, "\xef\xbf\xbd", 3);
+            o += 3;
+            i++;
+        } else {
+            memcpy(out + o, s + i, l);
+            o += l;
+            i += l;
+        }
+    }
+    out[o] = '\0';
+    *outlen = o;
+    return out;
+}
+
+/* === sending === */
+
+/* What one send needs, checked before any SQL. */
+struct send_in {
+    const char *body;
+    size_t len;
+    char delay[32];
+    const char *group;
+    const char *dedup;
+    char dedup_buf[65];
+};
+
+static enum sqs_code
+send_check(sqs_req *req,
+           const sqs_queue *q,
+           const json_t *obj,
+           struct send_in *s)
+{
+    json_t *attrs = json_object_get(obj, "MessageAttributes");
+    long long delay;
+    int has_delay;
+
+    memset(s, 0, sizeof s[0]);
+    s->body = sqs_param_str(req, obj, "MessageBody");
+    if (s->body == NULL)
+        return sqs_fail(req, SQS_E_MISSING_PARAM,
+                        "The request must contain the parameter "
+                        "MessageBody.");
+    s->len = strlen(s->body);
+    if (s->len == 0)
+        return sqs_fail(req, SQS_E_MISSING_PARAM,
+                        "The request must contain the parameter "
+                        "MessageBody.");
+    if ((long long)s->len > q->max_body_bytes)
+        return sqs_fail(req, SQS_E_INVALID_PARAM,
+                        "One or more parameters are invalid. Reason: "
+                        "Message must be shorter than %lld bytes.",
+                        q->max_body_bytes);
+    if (!body_ok(s->body, s->len))
+        return sqs_fail(req, SQS_E_INVALID_CONTENTS,
+                        "Invalid binary character in the message body: "
+                        "see the allowed characters in SQS's SendMessage");
+    if ((attrs != NULL && json_object_size(attrs) > 0) ||
+        json_object_size(json_object_get(obj, "MessageSystemAttributes")) > 0)
+        return sqs_fail(req, SQS_E_INVALID_PARAM,
+                        "message attributes are not supported by txq-sqs "
+                        "yet");
+    has_delay = sqs_param_int(req, obj, "DelaySeconds", 0, 900, &delay);
+    if (has_delay < 0)
+        return req->err;
+    if (has_delay)
+        snprintf(s->delay, sizeof s->delay, "%lld seconds", delay);
+    s->group = sqs_param_str(req, obj, "MessageGroupId");
+    s->dedup = sqs_param_str(req, obj, "MessageDeduplicationId");
+    if (q->fifo) {
+        if (has_delay && delay != 0)
+            return sqs_fail(req, SQS_E_INVALID_PARAM,
+                            "Value %lld for parameter DelaySeconds is "
+                            "invalid. Reason: The request include parameter "
+                            "that is not valid for this queue type.",
+                            delay);
+        if (s->group == NULL || *s->group == '\0' || strlen(s->group) > 128)
+            return sqs_fail(req, SQS_E_MISSING_PARAM,
+                            "The request must contain the parameter "
+                            "MessageGroupId.");
+        if (s->dedup == NULL) {
+            sqs_sha256_hex(s->body, s->len, s->dedup_buf);
+            s->dedup = s->dedup_buf;
+        } else if (*s->dedup == '\0' || strlen(s->dedup) > 128) {
+            return sqs_fail(req, SQS_E_INVALID_PARAM,
+                            "MessageDeduplicationId: 1 to 128 characters");
+        }
+    } else {
+        if (s->dedup != NULL)
+            return sqs_fail(req, SQS_E_INVALID_PARAM,
+                            "The request include parameter "
+                            "MessageDeduplicationId that is not valid for "
+                            "this queue type");
+        s->group = NULL; /* SQS's fair queues: no txq meaning yet */
+    }
+    return SQS_OK;
+}
+
+static const char *q_send =
+    "select @s@.send($1, $2::bytea, i_delay => $3::interval,"
+    " i_group => $4, i_dedup_id => $5)";
+
+/* Send one (in the caller's transaction); fills out with MessageId,
+ * MD5OfMessageBody and, on FIFO queues, SequenceNumber. */
+static enum sqs_code
+send_one(sqs_req *req,
+         PGconn *pg,
+         const sqs_queue *q,
+         const struct send_in *s,
+         json_t *out)
+{
+    const char *v[5] = {q->txq_name, s->body, s->delay[0] ? s->delay : NULL,
+                        s->group, s->dedup};
+    int len[5] = {0, (int)s->len, 0, 0, 0};
+    int bin[5] = {0, 1, 0, 0, 0};
+    PGresult *r = sqs_exec(req, pg, sqs_sql(q_send), 5, v, len, bin);
+    char md5[33], seq[32];
+
+    if (r == NULL)
+        return req->err;
+    sqs_md5_hex(s->body, s->len, md5);
+    json_object_set_new(out, "MessageId", json_string(PQgetvalue(r, 0, 0)));
+    json_object_set_new(out, "MD5OfMessageBody", json_string(md5));
+    if (q->fifo) {
+        snprintf(seq, sizeof seq, "%020lld", atoll(PQgetvalue(r, 0, 0)));
+        json_object_set_new(out, "SequenceNumber", json_string(seq));
+    }
+    PQclear(r);
+    return SQS_OK;
+}
+
+enum sqs_code
+sqs_send_message(sqs_req *req, PGconn *pg)
+{
+    sqs_queue q;
+    struct send_in s;
+
+    if (sqs_queue_from_url(req, pg, &q) != SQS_OK ||
+        send_check(req, &q, req->in, &s) != SQS_OK)
+        return req->err;
+    req->out = json_object();
+    if (req->out == NULL)
+        return sqs_fail(req, SQS_E_INTERNAL, "out of memory");
+    if (sqs_tx_begin(req, pg) != 0)
+        return req->err;
+    if (send_one(req, pg, &q, &s, req->out) != SQS_OK) {
+        sqs_tx_end(req, pg, 0);
+        return req->err;
+    }
+    return sqs_tx_end(req, pg, 1) == 0 ? SQS_OK : req->err;
+}
+
+/* === batches === */
+
+/* The Entries of a batch: 1 to 10, each Id [A-Za-z0-9_-]{1,80}, distinct. */
+static enum sqs_code
+batch_entries(sqs_req *req, json_t **entries)
+{
+    json_t *e = json_object_get(req->in, "Entries"), *x, *y;
+    size_t i, j, n;
+
+    if (e == NULL || !json_is_array(e) || json_array_size(e) == 0)
+        return sqs_fail(req, SQS_E_EMPTY_BATCH,
+                        "There should be at least one entry in the "
+                        "request.");
+    n = json_array_size(e);
+    if (n > BATCH_MAX)
+        return sqs_fail(req, SQS_E_TOO_MANY_ENTRIES,
+                        "Maximum number of entries per request are %d. You "
+                        "have sent %zu.",
+                        BATCH_MAX, n);
+    json_array_foreach(e, i, x)
+    {
+        const char *id = sqs_param_str(req, x, "Id");
+        size_t k;
+
+        if (id == NULL || *id == '\0' || strlen(id) > 80)
+            goto bad_id;
+        for (k = 0; id[k]; k++)
+            if (!((id[k] >= 'a' && id[k] <= 'z') ||
+                  (id[k] >= 'A' && id[k] <= 'Z') ||
+                  (id[k] >= '0' && id[k] <= '9') || id[k] == '-' ||
+                  id[k] == '_'))
+                goto bad_id;
+        for (j = 0; j < i; j++) {
+            y = json_array_get(e, j);
+            if (strcmp(sqs_param_str(req, y, "Id"), id) == 0)
+                return sqs_fail(req, SQS_E_IDS_NOT_DISTINCT, "Id %s repeated.",
+                                id);
+        }
+    }
+    *entries = e;
+    return SQS_OK;
+bad_id:
+    return sqs_fail(req, SQS_E_INVALID_ENTRY_ID,
+                    "A batch entry id can only contain alphanumeric "
+                    "characters, hyphens and underscores. It can be at most "
+                    "80 letters long.");
+}
+
+/* Record entry id as failed with req's error, which is then cleared. */
+static void
+batch_failed(sqs_req *req, json_t *failed, const char *id)
+{
+    const struct sqs_code_info *ci = sqs_code_info(req->err);
+
+    json_array_append_new(failed,
+                          json_pack("{s:s,s:b,s:s,s:s}", "Id", id,
+                                    "SenderFault", ci->sender, "Code",
+                                    ci->query_code, "Message", req->errmsg));
+    req->err = SQS_OK;
+    req->errmsg[0] = '\0';
+}
+
+static int
+savepoint(sqs_req *req, PGconn *pg, const char *sql)
+{
+    PGresult *r = sqs_exec(req, pg, sql, 0, NULL, NULL, NULL);
+
+    PQclear(r);
+    return r != NULL ? 0 : -1;
+}
+
+typedef enum sqs_code (*entry_fn)(
+    sqs_req *, PGconn *, const sqs_queue *, json_t *entry, json_t *ok);
+
+/* Run fn for each entry in one transaction, each under a savepoint: a
+ * failed entry undoes only itself. */
+static enum sqs_code
+batch_run(sqs_req *req, PGconn *pg, entry_fn fn)
+{
+    json_t *entries, *e, *ok, *failed;
+    sqs_queue q;
+    size_t i;
+    int began = 0;
+
+    if (sqs_queue_from_url(req, pg, &q) != SQS_OK ||
+        batch_entries(req, &entries) != SQS_OK)
+        return req->err;
+    ok = json_array();
+    failed = json_array();
+    req->out = json_pack("{s:o,s:o}", "Successful", ok, "Failed", failed);
+    if (req->out == NULL)
+        return sqs_fail(req, SQS_E_INTERNAL, "out of memory");
+    json_array_foreach(entries, i, e)
+    {
+        const char *id = sqs_param_str(req, e, "Id");
+        json_t *res = json_pack("{s:s}", "Id", id);
+
+        if (res == NULL)
+            return sqs_fail(req, SQS_E_INTERNAL, "out of memory");
+        if (!began) {
+            if (sqs_tx_begin(req, pg) != 0) {
+                json_decref(res);
+                return req->err;
+            }
+            began = 1;
+        }
+        if (savepoint(req, pg, "savepoint entry") != 0) {
+            json_decref(res);
+            return req->err;
+        }
+        if (fn(req, pg, &q, e, res) == SQS_OK) {
+            json_array_append_new(ok, res);
+            if (savepoint(req, pg, "release savepoint entry") != 0)
+                return req->err;
+            continue;
+        }
+        json_decref(res);
+        if (req->err == SQS_E_UNAVAILABLE || req->err == SQS_E_INTERNAL ||
+            PQstatus(pg) != CONNECTION_OK) {
+            sqs_tx_end(req, pg, 0);
+            return req->err;
+        }
+        batch_failed(req, failed, id);
+        if (PQtransactionStatus(pg) == PQTRANS_INERROR &&
+            savepoint(req, pg, "rollback to savepoint entry") != 0)
+            return req->err;
+    }
+    if (json_array_size(failed) == 0)
+        json_object_del(req->out, "Failed");
+    if (json_array_size(ok) == 0)
+        json_object_del(req->out, "Successful");
+    return sqs_tx_end(req, pg, 1) == 0 ? SQS_OK : req->err;
+}
+
+static enum sqs_code
+send_entry(sqs_req *req, PGconn *pg, const sqs_queue *q, json_t *e, json_t *ok)
+{
+    struct send_in s;
+
+    if (send_check(req, q, e, &s) != SQS_OK)
+        return req->err;
+    return send_one(req, pg, q, &s, ok);
+}
+
+enum sqs_code
+sqs_send_message_batch(sqs_req *req, PGconn *pg)
+{
+    json_t *e = json_object_get(req->in, "Entries"), *x;
+    size_t i, total = 0;
+
+    json_array_foreach(e, i, x)
+    {
+        const char *b = sqs_param_str(req, x, "MessageBody");
+
+        total += b ? strlen(b) : 0;
+    }
+    if (total > BATCH_BYTES_MAX)
+        return sqs_fail(req, SQS_E_BATCH_TOO_LONG,
+                        "Batch requests cannot be longer than %d bytes. You "
+                        "have sent %zu bytes.",
+                        BATCH_BYTES_MAX, total);
+    return batch_run(req, pg, send_entry);
+}
+
+/* === acknowledging and extending === */
+
+static enum sqs_code
+delete_one(
+    sqs_req *req, PGconn *pg, const sqs_queue *q, json_t *obj, json_t *ok)
+{
+    long long id = 0, attempt = 0;
+    char ids[32], att[32];
+    const char *v[2] = {ids, att};
+    PGresult *r;
+
+    (void)ok;
+    if (handle_read(req, q->txq_name, sqs_param_str(req, obj, "ReceiptHandle"),
+                    &id, &attempt) != SQS_OK)
+        return req->err;
+    snprintf(ids, sizeof ids, "%lld", id);
+    snprintf(att, sizeof att, "%lld", attempt);
+    r = sqs_exec(req, pg,
+                 sqs_sql("select @s@.ack(array[$1::bigint],"
+                         " array[$2::bigint])"),
+                 2, v, NULL, NULL);
+    if (r == NULL)
+        return req->err;
+    /* SQS: a handle of an earlier delivery "succeeds, but the message
+     * will not be deleted". txq's fence keeps the newer delivery. */
+    if (strcmp(PQgetvalue(r, 0, 0), "0") == 0)
+        wlog(WLOG_INFO, "stale receipt handle: nothing deleted",
+             "queue=%s msg_id=%lld attempt=%lld key=%s", q->txq_name, id,
+             attempt, req->key_id);
+    PQclear(r);
+    return SQS_OK;
+}
+
+enum sqs_code
+sqs_delete_message(sqs_req *req, PGconn *pg)
+{
+    sqs_queue q;
+
+    if (sqs_queue_from_url(req, pg, &q) != SQS_OK)
+        return req->err;
+    if (sqs_tx_begin(req, pg) != 0)
+        return req->err;
+    if (delete_one(req, pg, &q, req->in, NULL) != SQS_OK) {
+        sqs_tx_end(req, pg, 0);
+        return req->err;
+    }
+    if (sqs_tx_end(req, pg, 1) != 0)
+        return req->err;
+    req->out = json_object();
+    return SQS_OK;
+}
+
+enum sqs_code
+sqs_delete_message_batch(sqs_req *req, PGconn *pg)
+{
+    return batch_run(req, pg, delete_one);
+}
+
+static enum sqs_code
+visibility_one(
+    sqs_req *req, PGconn *pg, const sqs_queue *q, json_t *obj, json_t *ok)
+{
+    long long id = 0, attempt = 0, vt = 0;
+    char ids[32], att[32], vts[32];
+    const char *v[3] = {ids, vts, att};
+    PGresult *r;
+    int has;
+
+    (void)ok;
+    if (handle_read(req, q->txq_name, sqs_param_str(req, obj, "ReceiptHandle"),
+                    &id, &attempt) != SQS_OK)
+        return req->err;
+    has = sqs_param_int(req, obj, "VisibilityTimeout", 0, 43200, &vt);
+    if (has < 0)
+        return req->err;
+    if (has == 0)
+        return sqs_fail(req, SQS_E_MISSING_PARAM,
+                        "The request must contain the parameter "
+                        "VisibilityTimeout.");
+    snprintf(ids, sizeof ids, "%lld", id);
+    snprintf(att, sizeof att, "%lld", attempt);
+    snprintf(vts, sizeof vts, "%lld", vt);
+    r = sqs_exec(req, pg,
+                 sqs_sql("select @s@.set_visibility($1::bigint,"
+                         " make_interval(secs => $2::float8), $3::bigint)"),
+                 3, v, NULL, NULL);
+    if (r == NULL)
+        return req->err;
+    PQclear(r);
+    return SQS_OK;
+}
+
+enum sqs_code
+sqs_change_visibility(sqs_req *req, PGconn *pg)
+{
+    sqs_queue q;
+
+    if (sqs_queue_from_url(req, pg, &q) != SQS_OK)
+        return req->err;
+    if (sqs_tx_begin(req, pg) != 0)
+        return req->err;
+    if (visibility_one(req, pg, &q, req->in, NULL) != SQS_OK) {
+        sqs_tx_end(req, pg, 0);
+        return req->err;
+    }
+    if (sqs_tx_end(req, pg, 1) != 0)
+        return req->err;
+    req->out = json_object();
+    return SQS_OK;
+}
+
+enum sqs_code
+sqs_change_visibility_batch(sqs_req *req, PGconn *pg)
+{
+    return batch_run(req, pg, visibility_one);
+}
+
+/* === receiving === */
+
+enum {
+    A_RECEIVE_COUNT = 1,
+    A_SENT = 2,
+    A_GROUP = 4,
+    A_DEDUP = 8,
+    A_SEQUENCE = 16
+};
+
+static int
+wanted_attrs(sqs_req *req)
+{
+    static const struct {
+        const char *name;
+        int bit;
+    } known[] = {
+        {"ApproximateReceiveCount", A_RECEIVE_COUNT},
+        {"SentTimestamp", A_SENT},
+        {"MessageGroupId", A_GROUP},
+        {"MessageDeduplicationId", A_DEDUP},
+        {"SequenceNumber", A_SEQUENCE},
+    };
+    const char *lists[] = {"AttributeNames", "MessageSystemAttributeNames"};
+    int want = 0;
+    size_t l, i, k;
+
+    for (l = 0; l < 2; l++) {
+        json_t *a = json_object_get(req->in, lists[l]), *x;
+
+        json_array_foreach(a, i, x)
+        {
+            const char *s = json_string_value(x);
+
+            if (s == NULL)
+                continue;
+            if (strcmp(s, "All") == 0)
+                want = ~0;
+            for (k = 0; k < sizeof known / sizeof known[0]; k++)
+                if (strcmp(s, known[k].name) == 0)
+                    want |= known[k].bit;
+        }
+    }
+    return want;
+}
+
+static const char *q_receive =
+    "select id, attempts, body,"
+    " (extract(epoch from enqueued_at) * 1000)::bigint, group_key, dedup_id"
+    " from @s@.receive($1, $2::bigint, $3::interval)";
+
+/* One receive as the role; appends to msgs. Returns SQS_OK. */
+static enum sqs_code
+receive_once(sqs_req *req,
+             PGconn *pg,
+             const sqs_queue *q,
+             const char *max,
+             const char *vt,
+             int want,
+             json_t *msgs)
+{
+    const char *v[3] = {q->txq_name, max, vt};
+    PGresult *r;
+    int i;
+
+    if (sqs_tx_begin(req, pg) != 0)
+        return req->err;
+    r = sqs_exec(req, pg, sqs_sql(q_receive), 3, v, NULL, NULL);
+    if (r == NULL) {
+        sqs_tx_end(req, pg, 0);
+        return req->err;
+    }
+    if (sqs_tx_end(req, pg, 1) != 0) {
+        PQclear(r);
+        return req->err;
+    }
+    for (i = 0; i < PQntuples(r); i++) {
+        long long id = atoll(PQgetvalue(r, i, 0));
+        long long attempt = atoll(PQgetvalue(r, i, 1));
+        size_t blen = 0, slen = 0;
+        unsigned char *raw =
+            PQunescapeBytea((const unsigned char *)PQgetvalue(r, i, 2), &blen);
+        char *body = raw ? body_for_sqs(raw, blen, &slen) : NULL;
+        char handle[64], md5[33];
+        json_t *m, *attrs;
+
+        PQfreemem(raw);
+        if (body == NULL) {
+            PQclear(r);
+            return sqs_fail(req, SQS_E_INTERNAL, "out of memory");
+        }
+        handle_make(req->srv, q->txq_name, id, attempt, handle);
+        sqs_md5_hex(body, slen, md5);
+        attrs = json_object();
+        if (want & A_RECEIVE_COUNT)
+            json_object_set_new(attrs, "ApproximateReceiveCount",
+                                json_string(PQgetvalue(r, i, 1)));
+        if (want & A_SENT)
+            json_object_set_new(attrs, "SentTimestamp",
+                                json_string(PQgetvalue(r, i, 3)));
+        if (q->fifo && (want & A_GROUP) && !PQgetisnull(r, i, 4))
+            json_object_set_new(attrs, "MessageGroupId",
+                                json_string(PQgetvalue(r, i, 4)));
+        if (q->fifo && (want & A_DEDUP) && !PQgetisnull(r, i, 5))
+            json_object_set_new(attrs, "MessageDeduplicationId",
+                                json_string(PQgetvalue(r, i, 5)));
+        if (q->fifo && (want & A_SEQUENCE)) {
+            char seq[32];
+
+            snprintf(seq, sizeof seq, "%020lld", id);
+            json_object_set_new(attrs, "SequenceNumber", json_string(seq));
+        }
+        m = json_pack("{s:s,s:s,s:s,s:s%}", "MessageId", PQgetvalue(r, i, 0),
+                      "ReceiptHandle", handle, "MD5OfBody", md5, "Body", body,
+                      slen);
+        free(body);
+        if (m == NULL) {
+            json_decref(attrs);
+            PQclear(r);
+            return sqs_fail(req, SQS_E_INTERNAL, "out of memory");
+        }
+        if (json_object_size(attrs) > 0)
+            json_object_set(m, "Attributes", attrs);
+        json_decref(attrs);
+        json_array_append_new(msgs, m);
+    }
+    PQclear(r);
+    return SQS_OK;
+}
+
+/* Register as a waiter on q (txq.wait_begin, committed on its own). */
+static enum sqs_code
+wait_begin(sqs_req *req, PGconn *pg, const sqs_queue *q)
+{
+    const char *v[1] = {q->txq_name};
+    PGresult *r;
+
+    if (sqs_tx_begin(req, pg) != 0)
+        return req->err;
+    r = sqs_exec(req, pg, sqs_sql("select @s@.wait_begin($1)"), 1, v, NULL,
+                 NULL);
+    if (r == NULL) {
+        sqs_tx_end(req, pg, 0);
+        return req->err;
+    }
+    PQclear(r);
+    return sqs_tx_end(req, pg, 1) == 0 ? SQS_OK : req->err;
+}
+
+enum sqs_code
+sqs_receive_message(sqs_req *req, PGconn **pg)
+{
+    sqs_queue q;
+    long long max = 1, vt = -1, wait = 0;
+    char maxs[16], vts[32];
+    json_t *msgs;
+    double deadline;
+    int want;
+
+    if (sqs_queue_from_url(req, *pg, &q) != SQS_OK)
+        return req->err;
+    if (sqs_param_int(req, NULL, "MaxNumberOfMessages", 1, 10, &max) < 0 ||
+        sqs_param_int(req, NULL, "VisibilityTimeout", 0, 43200, &vt) < 0 ||
+        sqs_param_int(req, NULL, "WaitTimeSeconds", 0, 20, &wait) < 0)
+        return req->err;
+    snprintf(maxs, sizeof maxs, "%lld", max);
+    /* 0 means visible again at once; txq's least is a millisecond. */
+    if (vt >= 0)
+        snprintf(vts, sizeof vts, "%s", vt == 0 ? "0.001 seconds" : "");
+    if (vt > 0)
+        snprintf(vts, sizeof vts, "%lld seconds", vt);
+    want = wanted_attrs(req);
+    msgs = json_array();
+    req->out = json_object();
+    if (msgs == NULL || req->out == NULL) {
+        json_decref(msgs);
+        return sqs_fail(req, SQS_E_INTERNAL, "out of memory");
+    }
+    deadline = sqs_now() + (double)wait;
+
+    if (receive_once(req, *pg, &q, maxs, vt >= 0 ? vts : NULL, want, msgs) !=
+        SQS_OK)
+        goto fail;
+    while (json_array_size(msgs) == 0 && sqs_now() < deadline &&
+           !req->srv->draining) {
+        double until;
+        uint64_t gen;
+        int woken;
+
+        /* Register, then look: a send committed after the look notifies
+         * (txq._wake), and the generation taken before the registration
+         * sees that notification. */
+        gen = sqs_wake_gen(q.txq_name);
+        if (wait_begin(req, *pg, &q) != SQS_OK ||
+            receive_once(req, *pg, &q, maxs, vt >= 0 ? vts : NULL, want,
+                         msgs) != SQS_OK)
+            goto fail;
+        if (json_array_size(msgs) > 0)
+            break;
+        /* Sleep without a connection: the pool serves others meanwhile. */
+        sqs_db_put(*pg);
+        *pg = NULL;
+        until = sqs_now() + req->srv->poll_interval;
+        wlog(WLOG_DEBUG, "long poll waiting", "queue=%s", q.txq_name);
+        woken =
+            sqs_wake_wait(q.txq_name, gen, until < deadline ? until : deadline);
+        wlog(WLOG_DEBUG, "long poll woken", "queue=%s by=%s", q.txq_name,
+             woken                   ? "notify"
+             : sqs_now() >= deadline ? "deadline"
+                                     : "poll");
+        if (sqs_now() >= deadline || req->srv->draining)
+            break;
+        *pg = sqs_db_get(req);
+        if (*pg == NULL)
+            goto fail;
+    }
+    if (json_array_size(msgs) > 0)
+        json_object_set(req->out, "Messages", msgs);
+    json_decref(msgs);
+    return SQS_OK;
+fail:
+    json_decref(msgs);
+    json_decref(req->out);
+    req->out = NULL;
+    return req->err;
+}

@@ -1,0 +1,925 @@
+/*
+ * action_queue.c - the action layer's common part (errors, parameters,
+ * queue names and URLs, dispatch) and the queue actions: CreateQueue,
+ * GetQueueUrl, ListQueues, DeleteQueue, GetQueueAttributes,
+ * SetQueueAttributes, PurgeQueue. Each runs txq's SQL API as the
+ * request's role; every value is a parameter.
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "sqs.h"
+
+static const struct sqs_code_info codes[] = {
+    [SQS_OK] = {"", "", 200, 0},
+    [SQS_E_ACCESS_DENIED] = {"AccessDenied", "AccessDenied", 403, 1},
+    [SQS_E_INVALID_CLIENT_TOKEN] = {"InvalidClientTokenId",
+                                    "InvalidClientTokenId", 403, 1},
+    [SQS_E_SIGNATURE] = {"SignatureDoesNotMatch", "SignatureDoesNotMatch", 403,
+                         1},
+    [SQS_E_MISSING_AUTH] = {"MissingAuthenticationToken",
+                            "MissingAuthenticationToken", 403, 1},
+    [SQS_E_INCOMPLETE_SIGNATURE] = {"IncompleteSignature",
+                                    "IncompleteSignature", 403, 1},
+    [SQS_E_REQUEST_EXPIRED] = {"RequestExpired", "RequestExpired", 403, 1},
+    [SQS_E_INVALID_ACTION] = {"InvalidAction", "InvalidAction", 400, 1},
+    [SQS_E_UNSUPPORTED] = {"UnsupportedOperation",
+                           "AWS.SimpleQueueService.UnsupportedOperation", 400,
+                           1},
+    [SQS_E_MISSING_PARAM] = {"MissingParameter", "MissingParameter", 400, 1},
+    [SQS_E_INVALID_PARAM] = {"InvalidParameterValue", "InvalidParameterValue",
+                             400, 1},
+    [SQS_E_INVALID_ATTR_NAME] = {"InvalidAttributeName", "InvalidAttributeName",
+                                 400, 1},
+    [SQS_E_INVALID_ATTR_VALUE] = {"InvalidAttributeValue",
+                                  "InvalidAttributeValue", 400, 1},
+    [SQS_E_QUEUE_NOT_FOUND] = {"QueueDoesNotExist",
+                               "AWS.SimpleQueueService.NonExistentQueue", 400,
+                               1},
+    [SQS_E_QUEUE_EXISTS] = {"QueueNameExists", "QueueAlreadyExists", 400, 1},
+    [SQS_E_RECEIPT_INVALID] = {"ReceiptHandleIsInvalid",
+                               "ReceiptHandleIsInvalid", 400, 1},
+    [SQS_E_NOT_INFLIGHT] = {"MessageNotInflight",
+                            "AWS.SimpleQueueService.MessageNotInflight", 400,
+                            1},
+    [SQS_E_INVALID_CONTENTS] = {"InvalidMessageContents",
+                                "InvalidMessageContents", 400, 1},
+    [SQS_E_TOO_MANY_ENTRIES] =
+        {"TooManyEntriesInBatchRequest",
+         "AWS.SimpleQueueService.TooManyEntriesInBatchRequest", 400, 1},
+    [SQS_E_EMPTY_BATCH] = {"EmptyBatchRequest",
+                           "AWS.SimpleQueueService.EmptyBatchRequest", 400, 1},
+    [SQS_E_IDS_NOT_DISTINCT] =
+        {"BatchEntryIdsNotDistinct",
+         "AWS.SimpleQueueService.BatchEntryIdsNotDistinct", 400, 1},
+    [SQS_E_INVALID_ENTRY_ID] = {"InvalidBatchEntryId",
+                                "AWS.SimpleQueueService.InvalidBatchEntryId",
+                                400, 1},
+    [SQS_E_BATCH_TOO_LONG] = {"BatchRequestTooLong",
+                              "AWS.SimpleQueueService.BatchRequestTooLong", 400,
+                              1},
+    [SQS_E_INTERNAL] = {"InternalFailure", "InternalFailure", 500, 0},
+    [SQS_E_UNAVAILABLE] = {"ServiceUnavailable", "ServiceUnavailable", 503, 0},
+};
+
+const struct sqs_code_info *
+sqs_code_info(enum sqs_code code)
+{
+    if ((size_t)code >= sizeof codes / sizeof codes[0])
+        code = SQS_E_INTERNAL;
+    return &codes[code];
+}
+
+enum sqs_code
+sqs_fail(sqs_req *req, enum sqs_code code, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(req->errmsg, sizeof req->errmsg, fmt, ap);
+    va_end(ap);
+    req->err = code;
+    return code;
+}
+
+/* === parameters === */
+
+const char *
+sqs_param_str(const sqs_req *req, const json_t *obj, const char *name)
+{
+    json_t *v = json_object_get(obj ? obj : req->in, name);
+
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+int
+sqs_param_int(sqs_req *req,
+              const json_t *obj,
+              const char *name,
+              long long lo,
+              long long hi,
+              long long *out)
+{
+    json_t *v = json_object_get(obj ? obj : req->in, name);
+    long long x;
+
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (json_is_integer(v)) {
+        x = json_integer_value(v);
+    } else if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        char *end;
+
+        if (*s == '\0' || strlen(s) > 18)
+            goto bad;
+        x = strtoll(s, &end, 10);
+        if (*end != '\0')
+            goto bad;
+    } else {
+        goto bad;
+    }
+    if (x < lo || x > hi)
+        goto bad;
+    *out = x;
+    return 1;
+bad:
+    sqs_fail(req, SQS_E_INVALID_PARAM,
+             "Value for parameter %s is invalid. Reason: must be an integer "
+             "between %lld and %lld.",
+             name, lo, hi);
+    return -1;
+}
+
+/* === queue names and URLs === */
+
+enum sqs_code
+sqs_queue_name(sqs_req *req, const char *name, sqs_queue *q)
+{
+    size_t n, i;
+
+    memset(q, 0, sizeof *q);
+    if (name == NULL || *name == '\0')
+        return sqs_fail(req, SQS_E_MISSING_PARAM,
+                        "The request must contain the parameter QueueName.");
+    n = strlen(name);
+    if (n > SQS_NAME_MAX)
+        return sqs_fail(req, SQS_E_INVALID_PARAM,
+                        "Can only include alphanumeric characters, hyphens, "
+                        "or underscores. 1 to 80 in length");
+    memcpy(q->sqs_name, name, n + 1);
+    if (n > 5 && strcmp(name + n - 5, ".fifo") == 0) {
+        q->fifo = 1;
+        n -= 5;
+    }
+    memcpy(q->txq_name, name, n);
+    q->txq_name[n] = '\0';
+    /* txq's own rule, until it is widened to SQS's. */
+    if (n > 63 || !islower((unsigned char)name[0]))
+        goto narrow;
+    for (i = 0; i < n; i++)
+        if (!islower((unsigned char)name[i]) &&
+            !isdigit((unsigned char)name[i]) && name[i] != '_')
+            goto narrow;
+    return SQS_OK;
+narrow:
+    for (i = 0; i < n; i++)
+        if (!isalnum((unsigned char)name[i]) && name[i] != '_' &&
+            name[i] != '-')
+            return sqs_fail(req, SQS_E_INVALID_PARAM,
+                            "Can only include alphanumeric characters, "
+                            "hyphens, or underscores. 1 to 80 in length");
+    return sqs_fail(req, SQS_E_INVALID_PARAM,
+                    "queue name %s is valid for SQS but not yet for txq: "
+                    "txq-sqs takes names of 1 to 63 characters a-z, 0-9 "
+                    "and _, starting with a letter (plus .fifo)",
+                    name);
+}
+
+void
+sqs_queue_url(const sqs_req *req, const sqs_queue *q, char *buf, size_t size)
+{
+    snprintf(buf, size, "http://%s/%s/%s", req->host, req->srv->account,
+             q->sqs_name);
+}
+
+static const char *q_lookup =
+    "select queue_id, kind, extract(epoch from visibility_timeout)::float8,"
+    " extract(epoch from delay)::float8, max_body_bytes,"
+    " coalesce(extract(epoch from expire_after)::float8, -1),"
+    " extract(epoch from created_at)::bigint"
+    " from @s@.queues where name = $1";
+
+/* Look q (names set) up, as the login (outside any role's transaction):
+ * SQS_OK, or SQS_E_QUEUE_NOT_FOUND (also for a kind that differs from
+ * the name's). */
+static enum sqs_code
+lookup(sqs_req *req, PGconn *pg, sqs_queue *q)
+{
+    const char *v[1] = {q->txq_name};
+    PGresult *r = sqs_exec(req, pg, sqs_sql(q_lookup), 1, v, NULL, NULL);
+    int fifo;
+
+    if (r == NULL)
+        return req->err;
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        return sqs_fail(req, SQS_E_QUEUE_NOT_FOUND,
+                        "The specified queue does not exist.");
+    }
+    fifo = strcmp(PQgetvalue(r, 0, 1), "fifo") == 0;
+    q->queue_id = atoll(PQgetvalue(r, 0, 0));
+    q->visibility_timeout = atof(PQgetvalue(r, 0, 2));
+    q->delay = atof(PQgetvalue(r, 0, 3));
+    q->max_body_bytes = atoll(PQgetvalue(r, 0, 4));
+    q->expire_after = atof(PQgetvalue(r, 0, 5));
+    q->created = atoll(PQgetvalue(r, 0, 6));
+    PQclear(r);
+    if (fifo != q->fifo)
+        return sqs_fail(req, SQS_E_QUEUE_NOT_FOUND,
+                        "The specified queue does not exist.");
+    return SQS_OK;
+}
+
+enum sqs_code
+sqs_queue_from_url(sqs_req *req, PGconn *pg, sqs_queue *q)
+{
+    const char *url = sqs_param_str(req, NULL, "QueueUrl");
+    const char *path, *name;
+    char account[64];
+    size_t alen;
+
+    if (url == NULL) {
+        if (strcmp(req->url_path, "/") == 0 || req->url_path[0] == '\0')
+            return sqs_fail(req, SQS_E_MISSING_PARAM,
+                            "The request must contain the parameter "
+                            "QueueUrl.");
+        path = req->url_path;
+    } else {
+        path = strstr(url, "://");
+        path = path ? strchr(path + 3, '/') : NULL;
+        if (path == NULL)
+            return sqs_fail(req, SQS_E_QUEUE_NOT_FOUND,
+                            "The specified queue does not exist.");
+    }
+    /* /ACCOUNT/NAME */
+    path++;
+    name = strchr(path, '/');
+    if (name == NULL)
+        return sqs_fail(req, SQS_E_QUEUE_NOT_FOUND,
+                        "The specified queue does not exist.");
+    alen = (size_t)(name - path);
+    if (alen >= sizeof account)
+        return sqs_fail(req, SQS_E_QUEUE_NOT_FOUND,
+                        "The specified queue does not exist.");
+    memcpy(account, path, alen);
+    account[alen] = '\0';
+    name++;
+    if (strcmp(account, req->srv->account) != 0 || strchr(name, '/') != NULL)
+        return sqs_fail(req, SQS_E_QUEUE_NOT_FOUND,
+                        "The specified queue does not exist.");
+    if (sqs_queue_name(req, name, q) != SQS_OK)
+        return sqs_fail(req, SQS_E_QUEUE_NOT_FOUND,
+                        "The specified queue does not exist.");
+    return lookup(req, pg, q);
+}
+
+/* === queue attributes === */
+
+struct attrs {
+    long long vt, delay, max_size, retention;
+    int has_vt, has_delay, has_max_size, has_retention, fifo, has_fifo;
+};
+
+static int
+parse_bool(const char *s, int *out)
+{
+    if (strcmp(s, "true") == 0)
+        *out = 1;
+    else if (strcmp(s, "false") == 0)
+        *out = 0;
+    else
+        return -1;
+    return 0;
+}
+
+/* Attributes of CreateQueue (create) or SetQueueAttributes. */
+static enum sqs_code
+parse_attrs(sqs_req *req, const sqs_queue *q, int create, struct attrs *a)
+{
+    json_t *map = json_object_get(req->in, "Attributes"), *v;
+    const char *k;
+
+    memset(a, 0, sizeof *a);
+    if (map == NULL)
+        return SQS_OK;
+    if (!json_is_object(map))
+        return sqs_fail(req, SQS_E_INVALID_PARAM, "Attributes is not a map");
+    json_object_foreach(map, k, v)
+    {
+        struct {
+            const char *name;
+            long long lo, hi, *out;
+            int *has;
+        } ints[] = {
+            {"VisibilityTimeout", 1, 43200, &a->vt, &a->has_vt},
+            {"DelaySeconds", 0, 900, &a->delay, &a->has_delay},
+            {"MaximumMessageSize", 1024, 1048576, &a->max_size,
+             &a->has_max_size},
+            {"MessageRetentionPeriod", 60, 1209600, &a->retention,
+             &a->has_retention},
+        };
+        const char *s = json_is_string(v) ? json_string_value(v) : NULL;
+        size_t i;
+        int b;
+
+        if (s == NULL)
+            return sqs_fail(req, SQS_E_INVALID_ATTR_VALUE,
+                            "Invalid value for the parameter %s.", k);
+        for (i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+            char *end;
+            long long x;
+
+            if (strcmp(k, ints[i].name) != 0)
+                continue;
+            x = strtoll(s, &end, 10);
+            if (*s == '\0' || *end != '\0' || x < ints[i].lo || x > ints[i].hi)
+                return sqs_fail(req, SQS_E_INVALID_ATTR_VALUE,
+                                "Invalid value for the parameter %s: "
+                                "txq-sqs takes %lld to %lld.",
+                                k, ints[i].lo, ints[i].hi);
+            *ints[i].out = x;
+            *ints[i].has = 1;
+            break;
+        }
+        if (i < sizeof ints / sizeof ints[0])
+            continue;
+        if (strcmp(k, "FifoQueue") == 0) {
+            if (!create)
+                return sqs_fail(req, SQS_E_INVALID_ATTR_NAME,
+                                "FifoQueue can only be set when a queue is "
+                                "created.");
+            if (parse_bool(s, &b) != 0 || b != q->fifo)
+                return sqs_fail(req, SQS_E_INVALID_ATTR_VALUE,
+                                "FifoQueue: the name of a FIFO queue ends "
+                                "in .fifo, and only theirs.");
+            a->fifo = b;
+            a->has_fifo = 1;
+        } else if (strcmp(k, "ContentBasedDeduplication") == 0) {
+            /* FIFO queues always deduplicate by content when a send
+             * gives no MessageDeduplicationId (docs/sqs.md). */
+            if (parse_bool(s, &b) != 0 || !q->fifo)
+                return sqs_fail(req, SQS_E_INVALID_ATTR_VALUE,
+                                "ContentBasedDeduplication: true or false, "
+                                "FIFO queues only.");
+        } else if (strcmp(k, "ReceiveMessageWaitTimeSeconds") == 0) {
+            if (strcmp(s, "0") != 0)
+                return sqs_fail(req, SQS_E_INVALID_ATTR_VALUE,
+                                "ReceiveMessageWaitTimeSeconds: txq-sqs "
+                                "does not keep a queue default yet; pass "
+                                "WaitTimeSeconds to ReceiveMessage.");
+        } else {
+            return sqs_fail(req, SQS_E_INVALID_ATTR_NAME,
+                            "Unknown or unsupported attribute %.100s "
+                            "(txq-sqs: see docs/sqs.md).",
+                            k);
+        }
+    }
+    return SQS_OK;
+}
+
+/* "N seconds", or NULL when absent. */
+static const char *
+secs(char *buf, size_t size, int has, long long v)
+{
+    if (!has)
+        return NULL;
+    snprintf(buf, size, "%lld seconds", v);
+    return buf;
+}
+
+/* Whether the given attributes match q's; the first that differs. */
+static const char *
+attrs_differ(const struct attrs *a, const sqs_queue *q)
+{
+    if (a->has_vt && (double)a->vt != q->visibility_timeout)
+        return "VisibilityTimeout";
+    if (a->has_delay && (double)a->delay != q->delay)
+        return "DelaySeconds";
+    if (a->has_max_size && a->max_size != q->max_body_bytes)
+        return "MaximumMessageSize";
+    if (a->has_retention && (double)a->retention != q->expire_after)
+        return "MessageRetentionPeriod";
+    return NULL;
+}
+
+/* Any privilege at all on q, asked as the role (in its transaction). */
+static enum sqs_code
+need_some_privilege(sqs_req *req, PGconn *pg, const sqs_queue *q)
+{
+    const char *v[1] = {q->txq_name};
+    PGresult *r =
+        sqs_exec(req, pg, sqs_sql("select cardinality(@s@.privileges($1)) > 0"),
+                 1, v, NULL, NULL);
+    int ok;
+
+    if (r == NULL)
+        return req->err;
+    ok = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    if (!ok)
+        return sqs_fail(req, SQS_E_ACCESS_DENIED,
+                        "role %s holds no privilege on queue %s", req->role,
+                        q->txq_name);
+    return SQS_OK;
+}
+
+static enum sqs_code
+reply_url(sqs_req *req, const sqs_queue *q)
+{
+    char url[512];
+
+    sqs_queue_url(req, q, url, sizeof url);
+    req->out = json_pack("{s:s}", "QueueUrl", url);
+    return req->out ? SQS_OK : sqs_fail(req, SQS_E_INTERNAL, "out of memory");
+}
+
+/* The existing queue q: its URL when the attributes match and the role
+ * may see it. */
+static enum sqs_code
+existing(sqs_req *req, PGconn *pg, sqs_queue *q, const struct attrs *a)
+{
+    const char *diff = attrs_differ(a, q);
+    int ok;
+
+    if (diff != NULL)
+        return sqs_fail(req, SQS_E_QUEUE_EXISTS,
+                        "A queue already exists with the same name and a "
+                        "different value for attribute %s",
+                        diff);
+    if (sqs_tx_begin(req, pg) != 0)
+        return req->err;
+    ok = need_some_privilege(req, pg, q) == SQS_OK;
+    sqs_tx_end(req, pg, 0);
+    return ok ? reply_url(req, q) : req->err;
+}
+
+enum sqs_code
+sqs_create_queue(sqs_req *req, PGconn *pg)
+{
+    sqs_queue q;
+    struct attrs a;
+    char vt[32], delay[32], size[32], ret[32];
+    const char *v[6];
+    PGresult *r;
+
+    if (sqs_queue_name(req, sqs_param_str(req, NULL, "QueueName"), &q) !=
+            SQS_OK ||
+        parse_attrs(req, &q, 1, &a) != SQS_OK)
+        return req->err;
+    if (lookup(req, pg, &q) == SQS_OK)
+        return existing(req, pg, &q, &a);
+    if (req->err != SQS_E_QUEUE_NOT_FOUND)
+        return req->err;
+    req->err = SQS_OK;
+
+    v[0] = q.txq_name;
+    v[1] = q.fifo ? "fifo" : "standard";
+    v[2] = secs(vt, sizeof vt, a.has_vt, a.vt);
+    v[3] = a.has_max_size
+               ? (snprintf(size, sizeof size, "%lld", a.max_size), size)
+               : NULL;
+    v[4] = secs(ret, sizeof ret, a.has_retention, a.retention);
+    v[5] = secs(delay, sizeof delay, a.has_delay, a.delay);
+    if (sqs_tx_begin(req, pg) != 0)
+        return req->err;
+    r = sqs_exec(req, pg,
+                 /* SQS redelivers without limit when no redrive policy
+                  * says otherwise: txq's most attempts. */
+                 sqs_sql("select (@s@.create_queue($1, i_kind => $2,"
+                         " i_max_attempts => 1000,"
+                         " i_visibility_timeout => $3::interval,"
+                         " i_max_body_bytes => $4::bigint,"
+                         " i_expire_after => $5::interval,"
+                         " i_delay => $6::interval)).name"),
+                 6, v, NULL, NULL);
+    if (r == NULL) {
+        sqs_tx_end(req, pg, 0);
+        if (req->err == SQS_E_QUEUE_EXISTS) {
+            /* created meanwhile by someone else */
+            req->err = SQS_OK;
+            if (lookup(req, pg, &q) == SQS_OK)
+                return existing(req, pg, &q, &a);
+        }
+        return req->err;
+    }
+    PQclear(r);
+    if (sqs_tx_end(req, pg, 1) != 0)
+        return req->err;
+    wlog(WLOG_INFO, "queue created", "queue=%s key=%s", q.txq_name,
+         req->key_id);
+    return reply_url(req, &q);
+}
+
+enum sqs_code
+sqs_get_queue_url(sqs_req *req, PGconn *pg)
+{
+    sqs_queue q;
+    struct attrs none;
+
+    memset(&none, 0, sizeof none);
+    if (sqs_queue_name(req, sqs_param_str(req, NULL, "QueueName"), &q) !=
+        SQS_OK) {
+        if (req->err == SQS_E_INVALID_PARAM)
+            return sqs_fail(req, SQS_E_QUEUE_NOT_FOUND,
+                            "The specified queue does not exist.");
+        return req->err;
+    }
+    if (lookup(req, pg, &q) != SQS_OK)
+        return req->err;
+    return existing(req, pg, &q, &none);
+}
+
+enum sqs_code
+sqs_list_queues(sqs_req *req, PGconn *pg)
+{
+    const char *prefix = sqs_param_str(req, NULL, "QueueNamePrefix");
+    const char *token = sqs_param_str(req, NULL, "NextToken");
+    long long max = 1000;
+    int paged;
+    PGresult *r = NULL, *r2 = NULL;
+    json_t *urls = json_array(), *arr = json_array();
+    const char *v[1];
+    int i, n;
+    enum sqs_code rc = SQS_OK;
+
+    if (urls == NULL || arr == NULL) {
+        rc = sqs_fail(req, SQS_E_INTERNAL, "out of memory");
+        goto out;
+    }
+    paged = sqs_param_int(req, NULL, "MaxResults", 1, 1000, &max);
+    if (paged < 0) {
+        rc = req->err;
+        goto out;
+    }
+    v[0] = token ? token : "";
+    r = sqs_exec(req, pg,
+                 sqs_sql("select name, kind from @s@.queues where name > $1"
+                         " order by name limit 10000"),
+                 1, v, NULL, NULL);
+    if (r == NULL) {
+        rc = req->err;
+        goto out;
+    }
+    n = PQntuples(r);
+    for (i = 0; i < n; i++) {
+        char full[SQS_NAME_MAX + 8];
+
+        snprintf(full, sizeof full, "%s%s", PQgetvalue(r, i, 0),
+                 strcmp(PQgetvalue(r, i, 1), "fifo") == 0 ? ".fifo" : "");
+        if (prefix == NULL || strncmp(full, prefix, strlen(prefix)) == 0)
+            json_array_append_new(arr, json_string(PQgetvalue(r, i, 0)));
+    }
+    /* Only the queues the role holds a privilege on. */
+    if (json_array_size(arr) > 0) {
+        char *names = json_dumps(arr, JSON_COMPACT);
+
+        if (names == NULL || sqs_tx_begin(req, pg) != 0) {
+            free(names);
+            rc = names ? req->err : sqs_fail(req, SQS_E_INTERNAL, "oom");
+            goto out;
+        }
+        v[0] = names;
+        r2 = sqs_exec(
+            req, pg,
+            sqs_sql("select n from jsonb_array_elements_text($1::jsonb)"
+                    " with ordinality as a(n, o)"
+                    " where cardinality(@s@.privileges(n)) > 0 order by o"),
+            1, v, NULL, NULL);
+        free(names);
+        sqs_tx_end(req, pg, 0);
+        if (r2 == NULL && req->err == SQS_E_ACCESS_DENIED) {
+            /* not even the schema's usage: no queue to show */
+            req->err = SQS_OK;
+            req->errmsg[0] = '\0';
+            n = 0;
+        } else if (r2 == NULL) {
+            rc = req->err;
+            goto out;
+        }
+        for (i = 0; r2 != NULL && i < PQntuples(r2) && i < max; i++) {
+            sqs_queue q;
+            char url[512];
+            int j;
+
+            memset(&q, 0, sizeof q);
+            snprintf(q.txq_name, sizeof q.txq_name, "%s", PQgetvalue(r2, i, 0));
+            for (j = 0; j < n; j++)
+                if (strcmp(PQgetvalue(r, j, 0), q.txq_name) == 0)
+                    q.fifo = strcmp(PQgetvalue(r, j, 1), "fifo") == 0;
+            snprintf(q.sqs_name, sizeof q.sqs_name, "%s%s", q.txq_name,
+                     q.fifo ? ".fifo" : "");
+            sqs_queue_url(req, &q, url, sizeof url);
+            json_array_append_new(urls, json_string(url));
+        }
+        if (paged && r2 != NULL && PQntuples(r2) > max)
+            token = PQgetvalue(r2, (int)max - 1, 0);
+        else
+            token = NULL;
+    } else {
+        token = NULL;
+    }
+    req->out = json_object();
+    if (req->out == NULL) {
+        rc = sqs_fail(req, SQS_E_INTERNAL, "out of memory");
+        goto out;
+    }
+    if (json_array_size(urls) > 0)
+        json_object_set(req->out, "QueueUrls", urls);
+    if (token != NULL)
+        json_object_set_new(req->out, "NextToken", json_string(token));
+out:
+    PQclear(r);
+    PQclear(r2);
+    json_decref(urls);
+    json_decref(arr);
+    return rc;
+}
+
+/* Run one statement on queue q as the role, committing on success. */
+static enum sqs_code
+queue_call(sqs_req *req, PGconn *pg, const char *tmpl, const char *arg2)
+{
+    sqs_queue q;
+    const char *v[2];
+    PGresult *r;
+
+    if (sqs_queue_from_url(req, pg, &q) != SQS_OK)
+        return req->err;
+    if (sqs_tx_begin(req, pg) != 0)
+        return req->err;
+    v[0] = q.txq_name;
+    v[1] = arg2;
+    r = sqs_exec(req, pg, sqs_sql(tmpl), arg2 ? 2 : 1, v, NULL, NULL);
+    if (r == NULL) {
+        sqs_tx_end(req, pg, 0);
+        return req->err;
+    }
+    PQclear(r);
+    if (sqs_tx_end(req, pg, 1) != 0)
+        return req->err;
+    req->out = json_object();
+    return req->out ? SQS_OK : sqs_fail(req, SQS_E_INTERNAL, "oom");
+}
+
+enum sqs_code
+sqs_delete_queue(sqs_req *req, PGconn *pg)
+{
+    enum sqs_code rc =
+        queue_call(req, pg, "select @s@.drop_queue($1, i_force => true)", NULL);
+
+    if (rc == SQS_OK)
+        wlog(WLOG_INFO, "queue deleted", "key=%s", req->key_id);
+    return rc;
+}
+
+enum sqs_code
+sqs_purge_queue(sqs_req *req, PGconn *pg)
+{
+    char reason[SQS_KEYID_MAX + 64];
+
+    snprintf(reason, sizeof reason, "PurgeQueue through txq-sqs, key %s",
+             req->key_id);
+    return queue_call(req, pg, "select @s@.purge($1, $2)", reason);
+}
+
+enum sqs_code
+sqs_set_queue_attributes(sqs_req *req, PGconn *pg)
+{
+    sqs_queue q;
+    struct attrs a;
+    char vt[32], delay[32], size[32], ret[32];
+    const char *v[5];
+    PGresult *r;
+
+    if (sqs_queue_from_url(req, pg, &q) != SQS_OK ||
+        parse_attrs(req, &q, 0, &a) != SQS_OK)
+        return req->err;
+    v[0] = q.txq_name;
+    v[1] = secs(vt, sizeof vt, a.has_vt, a.vt);
+    v[2] = a.has_max_size
+               ? (snprintf(size, sizeof size, "%lld", a.max_size), size)
+               : NULL;
+    v[3] = secs(ret, sizeof ret, a.has_retention, a.retention);
+    v[4] = secs(delay, sizeof delay, a.has_delay, a.delay);
+    if (sqs_tx_begin(req, pg) != 0)
+        return req->err;
+    r = sqs_exec(req, pg,
+                 sqs_sql("select (@s@.alter_queue($1,"
+                         " i_visibility_timeout => $2::interval,"
+                         " i_max_body_bytes => $3::bigint,"
+                         " i_expire_after => $4::interval,"
+                         " i_delay => $5::interval)).name"),
+                 5, v, NULL, NULL);
+    if (r == NULL) {
+        sqs_tx_end(req, pg, 0);
+        return req->err;
+    }
+    PQclear(r);
+    if (sqs_tx_end(req, pg, 1) != 0)
+        return req->err;
+    req->out = json_object();
+    return req->out ? SQS_OK : sqs_fail(req, SQS_E_INTERNAL, "oom");
+}
+
+static const char *const all_attrs[] = {
+    "ApproximateNumberOfMessages",
+    "ApproximateNumberOfMessagesNotVisible",
+    "ApproximateNumberOfMessagesDelayed",
+    "VisibilityTimeout",
+    "DelaySeconds",
+    "MaximumMessageSize",
+    "MessageRetentionPeriod",
+    "CreatedTimestamp",
+    "LastModifiedTimestamp",
+    "QueueArn",
+    "ReceiveMessageWaitTimeSeconds",
+    "FifoQueue",
+    "ContentBasedDeduplication",
+    /* known to SQS, never set here: asked for, they are left out */
+    "Policy",
+    "RedrivePolicy",
+    "RedriveAllowPolicy",
+    "KmsMasterKeyId",
+    "KmsDataKeyReusePeriodSeconds",
+    "SqsManagedSseEnabled",
+    "DeduplicationScope",
+    "FifoThroughputLimit",
+};
+
+static void set_attr(json_t *m, const char *k, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+set_attr(json_t *m, const char *k, const char *fmt, ...)
+{
+    char buf[256];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    json_object_set_new(m, k, json_string(buf));
+}
+
+enum sqs_code
+sqs_get_queue_attributes(sqs_req *req, PGconn *pg)
+{
+    json_t *names = json_object_get(req->in, "AttributeNames"), *n;
+    const size_t nall = sizeof all_attrs / sizeof all_attrs[0];
+    int want[sizeof all_attrs / sizeof all_attrs[0]] = {0};
+    sqs_queue q;
+    const char *v[1];
+    PGresult *r;
+    json_t *m;
+    size_t i, j;
+
+    if (sqs_queue_from_url(req, pg, &q) != SQS_OK)
+        return req->err;
+    json_array_foreach(names, i, n)
+    {
+        const char *s = json_string_value(n);
+
+        if (s == NULL)
+            return sqs_fail(req, SQS_E_INVALID_ATTR_NAME, "Unknown Attribute");
+        if (strcmp(s, "All") == 0) {
+            for (j = 0; j < nall; j++)
+                want[j] = 1;
+            continue;
+        }
+        for (j = 0; j < nall && strcmp(s, all_attrs[j]) != 0; j++)
+            ;
+        if (j == nall)
+            return sqs_fail(req, SQS_E_INVALID_ATTR_NAME,
+                            "Unknown Attribute %.100s.", s);
+        want[j] = 1;
+    }
+    if (sqs_tx_begin(req, pg) != 0)
+        return req->err;
+    v[0] = q.txq_name;
+    r = sqs_exec(req, pg,
+                 sqs_sql("select ready, in_flight + retrying, delayed"
+                         " from @s@.queue_stats where queue = $1"),
+                 1, v, NULL, NULL);
+    sqs_tx_end(req, pg, 0);
+    if (r == NULL)
+        return req->err;
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        return sqs_fail(req, SQS_E_ACCESS_DENIED,
+                        "role %s may not monitor queue %s", req->role,
+                        q.txq_name);
+    }
+    m = json_object();
+    if (m == NULL) {
+        PQclear(r);
+        return sqs_fail(req, SQS_E_INTERNAL, "out of memory");
+    }
+    for (j = 0; j < nall; j++) {
+        const char *k = all_attrs[j];
+
+        if (!want[j])
+            continue;
+        if (j < 3)
+            set_attr(m, k, "%s", PQgetvalue(r, 0, (int)j));
+        else if (strcmp(k, "VisibilityTimeout") == 0)
+            set_attr(m, k, "%.0f", q.visibility_timeout);
+        else if (strcmp(k, "DelaySeconds") == 0)
+            set_attr(m, k, "%.0f", q.delay);
+        else if (strcmp(k, "MaximumMessageSize") == 0)
+            set_attr(m, k, "%lld", q.max_body_bytes);
+        else if (strcmp(k, "MessageRetentionPeriod") == 0) {
+            if (q.expire_after >= 0)
+                set_attr(m, k, "%.0f", q.expire_after);
+        } else if (strcmp(k, "CreatedTimestamp") == 0 ||
+                   strcmp(k, "LastModifiedTimestamp") == 0)
+            set_attr(m, k, "%lld", q.created);
+        else if (strcmp(k, "QueueArn") == 0)
+            set_attr(m, k, "arn:aws:sqs:%s:%s:%s", req->srv->region,
+                     req->srv->account, q.sqs_name);
+        else if (strcmp(k, "ReceiveMessageWaitTimeSeconds") == 0)
+            set_attr(m, k, "0");
+        else if ((strcmp(k, "FifoQueue") == 0 ||
+                  strcmp(k, "ContentBasedDeduplication") == 0) &&
+                 q.fifo)
+            set_attr(m, k, "true");
+    }
+    PQclear(r);
+    req->out = json_object();
+    if (req->out == NULL) {
+        json_decref(m);
+        return sqs_fail(req, SQS_E_INTERNAL, "out of memory");
+    }
+    if (json_object_size(m) > 0)
+        json_object_set(req->out, "Attributes", m);
+    json_decref(m);
+    return SQS_OK;
+}
+
+/* === dispatch === */
+
+typedef enum sqs_code (*action_fn)(sqs_req *, PGconn *);
+
+static const struct {
+    const char *name;
+    action_fn fn;
+} actions[] = {
+    {"ChangeMessageVisibility", sqs_change_visibility},
+    {"ChangeMessageVisibilityBatch", sqs_change_visibility_batch},
+    {"CreateQueue", sqs_create_queue},
+    {"DeleteMessage", sqs_delete_message},
+    {"DeleteMessageBatch", sqs_delete_message_batch},
+    {"DeleteQueue", sqs_delete_queue},
+    {"GetQueueAttributes", sqs_get_queue_attributes},
+    {"GetQueueUrl", sqs_get_queue_url},
+    {"ListQueues", sqs_list_queues},
+    {"PurgeQueue", sqs_purge_queue},
+    {"ReceiveMessage", NULL}, /* holds no connection while it waits */
+    {"SendMessage", sqs_send_message},
+    {"SendMessageBatch", sqs_send_message_batch},
+    {"SetQueueAttributes", sqs_set_queue_attributes},
+};
+
+static const char *const known_unsupported[] = {
+    "AddPermission",
+    "CancelMessageMoveTask",
+    "ListDeadLetterSourceQueues",
+    "ListMessageMoveTasks",
+    "ListQueueTags",
+    "RemovePermission",
+    "StartMessageMoveTask",
+    "TagQueue",
+    "UntagQueue",
+};
+
+enum sqs_code
+sqs_dispatch(sqs_req *req)
+{
+    size_t i;
+    PGconn *pg;
+    enum sqs_code rc;
+
+    for (i = 0; i < sizeof actions / sizeof actions[0]; i++)
+        if (strcmp(actions[i].name, req->action) == 0)
+            break;
+    if (i == sizeof actions / sizeof actions[0]) {
+        for (i = 0; i < sizeof known_unsupported / sizeof *known_unsupported;
+             i++)
+            if (strcmp(known_unsupported[i], req->action) == 0)
+                return sqs_fail(req, SQS_E_UNSUPPORTED,
+                                "%s is not supported by txq-sqs yet",
+                                req->action);
+        return sqs_fail(req, SQS_E_INVALID_ACTION,
+                        "The action %.64s is not valid for this endpoint.",
+                        req->action);
+    }
+    if (req->in == NULL || !json_is_object(req->in))
+        return sqs_fail(req, SQS_E_INVALID_PARAM,
+                        "the request body is not a JSON object");
+    pg = sqs_db_get(req);
+    if (pg == NULL)
+        return req->err;
+    if (actions[i].fn == NULL)
+        rc = sqs_receive_message(req, &pg);
+    else
+        rc = actions[i].fn(req, pg);
+    if (pg != NULL)
+        sqs_db_put(pg);
+    if (rc == SQS_OK && req->out == NULL)
+        rc = sqs_fail(req, SQS_E_INTERNAL, "out of memory");
+    return rc;
+}

@@ -1,0 +1,501 @@
+/*
+ * db.c - txq-sqs's database side: a bounded pool of connections (requests
+ * wait for a free one, up to a limit), transactions that act as the
+ * request's role, SQLSTATEs mapped to SQS's errors, and one LISTEN
+ * connection whose txq_wake notifications wake the long polls waiting on
+ * a queue. A long poll holds no pooled connection while it sleeps.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "sqs.h"
+
+/* === the pool === */
+
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pool_cv = PTHREAD_COND_INITIALIZER;
+static PGconn **pool_free; /* free connections (NULL: not yet opened) */
+static size_t pool_nfree;
+static sqs_server *server;
+
+/* === wake-ups === */
+
+struct wake {
+    char *queue;
+    uint64_t gen;
+    struct wake *next;
+};
+
+static pthread_mutex_t wake_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wake_cv;
+static struct wake *wakes;
+static uint64_t wake_epoch; /* bumped for every queue at once */
+static pthread_t listener;
+static int listener_started;
+static volatile int stopping;
+
+double
+sqs_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Every request's transaction is short and never waits for its client:
+ * one left open by a bug must not pin the vacuum horizon for long. */
+static void
+session_setup(PGconn *pg)
+{
+    PQclear(PQexec(pg, "set idle_in_transaction_session_timeout = '60s'"));
+}
+
+static PGconn *
+connect_db(void)
+{
+    const char *keys[] = {"dbname", "fallback_application_name", NULL};
+    const char *vals[] = {server->db, "txq-sqs", NULL};
+    PGconn *pg = PQconnectdbParams(keys, vals, 1);
+
+    if (pg != NULL && PQstatus(pg) != CONNECTION_OK) {
+        char msg[256];
+
+        snprintf(msg, sizeof msg, "%s", PQerrorMessage(pg));
+        msg[strcspn(msg, "\n")] = '\0';
+        wlog(WLOG_ERROR, "cannot connect to the database", "err=%s", msg);
+        PQfinish(pg);
+        return NULL;
+    }
+    session_setup(pg);
+    return pg;
+}
+
+/* SQL templates with @s@ turned into the schema, built on first use. */
+#define MAX_SQL 64
+static struct {
+    const char *tmpl;
+    char *sql;
+} sql_cache[MAX_SQL];
+static pthread_mutex_t sql_mu = PTHREAD_MUTEX_INITIALIZER;
+
+const char *
+sqs_sql(const char *tmpl)
+{
+    size_t i, n, sl = strlen(server->schema_ident);
+    const char *p;
+    char *out, *o;
+
+    pthread_mutex_lock(&sql_mu);
+    for (i = 0; i < MAX_SQL && sql_cache[i].tmpl != NULL; i++) {
+        if (sql_cache[i].tmpl == tmpl) {
+            pthread_mutex_unlock(&sql_mu);
+            return sql_cache[i].sql;
+        }
+    }
+    n = 1;
+    for (p = tmpl; *p; p++)
+        n += strncmp(p, "@s@", 3) == 0 ? sl : 1;
+    out = malloc(n);
+    if (out == NULL || i == MAX_SQL) {
+        /* Every template is a literal of this program: fixed in number. */
+        pthread_mutex_unlock(&sql_mu);
+        wlog(WLOG_ERROR, "out of memory for SQL text", NULL);
+        abort();
+    }
+    for (p = tmpl, o = out; *p;) {
+        if (strncmp(p, "@s@", 3) == 0) {
+            memcpy(o, server->schema_ident, sl);
+            o += sl;
+            p += 3;
+        } else {
+            *o++ = *p++;
+        }
+    }
+    *o = '\0';
+    sql_cache[i].tmpl = tmpl;
+    sql_cache[i].sql = out;
+    pthread_mutex_unlock(&sql_mu);
+    return out;
+}
+
+PGconn *
+sqs_db_get(sqs_req *req)
+{
+    struct timespec until;
+    PGconn *pg = NULL;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += (time_t)server->pool_wait;
+    pthread_mutex_lock(&pool_mu);
+    while (pool_nfree == 0) {
+        if (pthread_cond_timedwait(&pool_cv, &pool_mu, &until) == ETIMEDOUT &&
+            pool_nfree == 0) {
+            pthread_mutex_unlock(&pool_mu);
+            sqs_fail(req, SQS_E_UNAVAILABLE,
+                     "no database connection free within %g s: try again",
+                     server->pool_wait);
+            return NULL;
+        }
+    }
+    pg = pool_free[--pool_nfree];
+    pthread_mutex_unlock(&pool_mu);
+
+    if (pg != NULL && PQstatus(pg) != CONNECTION_OK) {
+        PQreset(pg);
+        if (PQstatus(pg) == CONNECTION_OK)
+            session_setup(pg);
+    }
+    if (pg == NULL || PQstatus(pg) != CONNECTION_OK) {
+        PQfinish(pg);
+        pg = connect_db();
+    }
+    if (pg == NULL) {
+        sqs_db_put(NULL);
+        sqs_fail(req, SQS_E_UNAVAILABLE, "the database is not reachable");
+        return NULL;
+    }
+    return pg;
+}
+
+void
+sqs_db_put(PGconn *pg)
+{
+    if (pg != NULL && PQtransactionStatus(pg) != PQTRANS_IDLE) {
+        /* A request that failed half-way: never hand on its transaction. */
+        PQclear(PQexec(pg, "rollback"));
+        if (PQtransactionStatus(pg) != PQTRANS_IDLE) {
+            PQfinish(pg);
+            pg = NULL;
+        }
+    }
+    pthread_mutex_lock(&pool_mu);
+    pool_free[pool_nfree++] = pg;
+    pthread_cond_signal(&pool_cv);
+    pthread_mutex_unlock(&pool_mu);
+}
+
+enum sqs_code
+sqs_pg_error(sqs_req *req, PGconn *pg, const PGresult *r)
+{
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    const char *msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+
+    if (state == NULL)
+        state = "";
+    if (msg == NULL)
+        msg = PQerrorMessage(pg);
+    if (strcmp(state, "42501") == 0)
+        return sqs_fail(req, SQS_E_ACCESS_DENIED, "%s", msg);
+    if (strcmp(state, "TQ002") == 0)
+        return sqs_fail(req, SQS_E_QUEUE_NOT_FOUND,
+                        "The specified queue does not exist.");
+    if (strcmp(state, "22023") == 0 || strcmp(state, "54000") == 0 ||
+        strcmp(state, "22021") == 0 || strcmp(state, "22P05") == 0)
+        return sqs_fail(req, SQS_E_INVALID_PARAM, "%s", msg);
+    if (strcmp(state, "42710") == 0)
+        return sqs_fail(req, SQS_E_QUEUE_EXISTS, "%s", msg);
+    if (strcmp(state, "TQ003") == 0)
+        return sqs_fail(req, SQS_E_NOT_INFLIGHT,
+                        "The message referred to isn't in flight.");
+    if (strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||
+        PQstatus(pg) != CONNECTION_OK || strcmp(state, "40001") == 0 ||
+        strcmp(state, "40P01") == 0 || strcmp(state, "55P03") == 0) {
+        wlog(WLOG_WARN, "database unavailable", "sqlstate=%s err=%s",
+             state[0] ? state : NULL, msg);
+        return sqs_fail(req, SQS_E_UNAVAILABLE,
+                        "the database is unavailable: try again");
+    }
+    wlog(WLOG_ERROR, "database error", "action=%s sqlstate=%s err=%s",
+         req->action, state[0] ? state : NULL, msg);
+    return sqs_fail(req, SQS_E_INTERNAL,
+                    "internal error (request %s; sqlstate %s)", req->request_id,
+                    state[0] ? state : "none");
+}
+
+PGresult *
+sqs_exec(sqs_req *req,
+         PGconn *pg,
+         const char *sql,
+         int n,
+         const char *const *values,
+         const int *lengths,
+         const int *binary)
+{
+    PGresult *r = PQexecParams(pg, sql, n, NULL, values, lengths, binary, 0);
+    ExecStatusType st = PQresultStatus(r);
+
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        return r;
+    sqs_pg_error(req, pg, r);
+    PQclear(r);
+    return NULL;
+}
+
+int
+sqs_tx_begin(sqs_req *req, PGconn *pg)
+{
+    const char *v[1] = {req->role};
+    PGresult *r = sqs_exec(req, pg, "begin", 0, NULL, NULL, NULL);
+
+    if (r == NULL)
+        return -1;
+    PQclear(r);
+    /* SET LOCAL ROLE, as a parameter: the role is checked by the server
+     * (the login must be a member) and ends with the transaction. */
+    r = sqs_exec(req, pg, "select pg_catalog.set_config('role', $1, true)", 1,
+                 v, NULL, NULL);
+    if (r == NULL) {
+        wlog(WLOG_ERROR, "cannot act as the access key's role",
+             "role=%s key=%s err=%s", req->role, req->key_id, req->errmsg);
+        PQclear(PQexec(pg, "rollback"));
+        sqs_fail(req, SQS_E_ACCESS_DENIED,
+                 "access key %s cannot act as its role", req->key_id);
+        return -1;
+    }
+    PQclear(r);
+    return 0;
+}
+
+int
+sqs_tx_end(sqs_req *req, PGconn *pg, int ok)
+{
+    PGresult *r;
+
+    if (!ok) {
+        PQclear(PQexec(pg, "rollback"));
+        return 0;
+    }
+    r = sqs_exec(req, pg, "commit", 0, NULL, NULL, NULL);
+    if (r == NULL)
+        return -1;
+    PQclear(r);
+    return 0;
+}
+
+/* === wake-ups === */
+
+/* The entry of queue, made when missing (wake_mu held); NULL on OOM. */
+static struct wake *
+wake_entry(const char *queue)
+{
+    struct wake *w;
+
+    for (w = wakes; w != NULL; w = w->next)
+        if (strcmp(w->queue, queue) == 0)
+            return w;
+    w = calloc(1, sizeof *w);
+    if (w == NULL || (w->queue = strdup(queue)) == NULL) {
+        free(w);
+        return NULL;
+    }
+    w->next = wakes;
+    wakes = w;
+    return w;
+}
+
+uint64_t
+sqs_wake_gen(const char *queue)
+{
+    struct wake *w;
+    uint64_t g;
+
+    pthread_mutex_lock(&wake_mu);
+    w = wake_entry(queue);
+    g = (w ? w->gen : 0) + wake_epoch;
+    pthread_mutex_unlock(&wake_mu);
+    return g;
+}
+
+int
+sqs_wake_wait(const char *queue, uint64_t gen, double deadline)
+{
+    int woken = 0;
+
+    pthread_mutex_lock(&wake_mu);
+    for (;;) {
+        struct wake *w = wake_entry(queue);
+        double left = deadline - sqs_now();
+        struct timespec ts;
+
+        if (w != NULL && w->gen + wake_epoch != gen) {
+            woken = 1;
+            break;
+        }
+        if (left <= 0 || server->draining)
+            break;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += (time_t)left;
+        ts.tv_nsec += (long)((left - (double)(time_t)left) * 1e9);
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&wake_cv, &wake_mu, &ts);
+    }
+    pthread_mutex_unlock(&wake_mu);
+    return woken;
+}
+
+void
+sqs_wake_all(void)
+{
+    pthread_mutex_lock(&wake_mu);
+    wake_epoch++;
+    pthread_cond_broadcast(&wake_cv);
+    pthread_mutex_unlock(&wake_mu);
+}
+
+static void
+wake_queue(const char *queue)
+{
+    struct wake *w;
+
+    pthread_mutex_lock(&wake_mu);
+    w = wake_entry(queue);
+    if (w != NULL)
+        w->gen++;
+    else
+        wake_epoch++;
+    pthread_cond_broadcast(&wake_cv);
+    pthread_mutex_unlock(&wake_mu);
+}
+
+/* The LISTEN connection: reconnects with backoff; each (re)connect wakes
+ * every long poll, since notifications may have been missed meanwhile. */
+static void *
+listen_main(void *arg)
+{
+    PGconn *pg = NULL;
+    double backoff = 0.1;
+
+    (void)arg;
+    while (!stopping) {
+        struct pollfd pfd;
+        PGnotify *nf;
+        int n;
+
+        if (pg == NULL || PQstatus(pg) != CONNECTION_OK) {
+            PGresult *r;
+
+            PQfinish(pg);
+            pg = connect_db();
+            if (pg != NULL) {
+                r = PQexec(pg, "listen txq_wake");
+                if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+                    PQfinish(pg);
+                    pg = NULL;
+                }
+                PQclear(r);
+            }
+            if (pg == NULL) {
+                struct timespec ts = {0, (long)(backoff * 1e9)};
+
+                nanosleep(&ts, NULL);
+                backoff = backoff * 2 > 2 ? 2 : backoff * 2;
+                continue;
+            }
+            backoff = 0.1;
+            wlog(WLOG_DEBUG, "listening for wake-ups", "channel=txq_wake");
+            sqs_wake_all();
+        }
+        pfd.fd = PQsocket(pg);
+        pfd.events = POLLIN;
+        pfd.revents = 0;
+        n = poll(&pfd, 1, 500);
+        if (n < 0 && errno != EINTR) {
+            PQfinish(pg);
+            pg = NULL;
+            continue;
+        }
+        if (n <= 0)
+            continue;
+        if (!PQconsumeInput(pg)) {
+            wlog(WLOG_WARN, "wake-up connection lost: reconnecting", NULL);
+            PQfinish(pg);
+            pg = NULL;
+            continue;
+        }
+        while ((nf = PQnotifies(pg)) != NULL) {
+            if (strcmp(nf->relname, "txq_wake") == 0 && nf->extra != NULL)
+                wake_queue(nf->extra);
+            PQfreemem(nf);
+        }
+    }
+    PQfinish(pg);
+    return NULL;
+}
+
+int
+sqs_db_start(sqs_server *srv)
+{
+    pthread_condattr_t ca;
+    PGconn *pg;
+
+    server = srv;
+    pool_free = calloc((size_t)srv->pool_size, sizeof *pool_free);
+    if (pool_free == NULL)
+        return -1;
+    pool_nfree = (size_t)srv->pool_size;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&wake_cv, &ca);
+    pthread_condattr_destroy(&ca);
+
+    /* One connection at start: a wrong conninfo fails now, not later. */
+    pg = connect_db();
+    if (pg == NULL)
+        return -1;
+    if (srv->schema_ident == NULL) {
+        char *id = PQescapeIdentifier(pg, srv->schema, strlen(srv->schema));
+
+        if (id == NULL || (srv->schema_ident = strdup(id)) == NULL) {
+            PQfreemem(id);
+            PQfinish(pg);
+            return -1;
+        }
+        PQfreemem(id);
+    }
+    pool_free[--pool_nfree] = pg;
+    pool_nfree = (size_t)srv->pool_size;
+
+    if (pthread_create(&listener, NULL, listen_main, NULL) != 0)
+        return -1;
+    listener_started = 1;
+    return 0;
+}
+
+void
+sqs_db_stop(void)
+{
+    size_t i;
+
+    stopping = 1;
+    if (listener_started)
+        pthread_join(listener, NULL);
+    listener_started = 0;
+    pthread_mutex_lock(&pool_mu);
+    for (i = 0; i < pool_nfree; i++)
+        PQfinish(pool_free[i]);
+    pool_nfree = 0;
+    free(pool_free);
+    pool_free = NULL;
+    pthread_mutex_unlock(&pool_mu);
+    while (wakes != NULL) {
+        struct wake *w = wakes;
+
+        wakes = w->next;
+        free(w->queue);
+        free(w);
+    }
+    for (i = 0; i < MAX_SQL && sql_cache[i].tmpl != NULL; i++)
+        free(sql_cache[i].sql);
+    free(server->schema_ident);
+    server->schema_ident = NULL;
+}

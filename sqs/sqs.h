@@ -1,0 +1,248 @@
+/*
+ * sqs.h - txq-sqs internals: an SQS-compatible HTTP endpoint on txq's SQL
+ * API. One action layer (action_queue.c, action_msg.c) works on requests
+ * and results in the shape of SQS's JSON protocol (jansson objects); the
+ * HTTP layer (http.c) turns query-protocol forms into that shape and
+ * renders results as XML or JSON. Every request is authenticated
+ * (sigv4.c, creds.c) and runs as its access key's PostgreSQL role on a
+ * pooled connection (db.c).
+ */
+#ifndef TXQ_SQS_H
+#define TXQ_SQS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#define SQS_NAME_MAX   80  /* an SQS queue name, .fifo included */
+#define SQS_ROLE_MAX   64  /* a PostgreSQL role name, NUL included */
+#define SQS_KEYID_MAX  128 /* an access key id, NUL included */
+#define SQS_SECRET_MAX 128
+#define SQS_ERRMSG     512
+
+/* === errors: SQS's codes === */
+
+enum sqs_code {
+    SQS_OK = 0,
+    SQS_E_ACCESS_DENIED,
+    SQS_E_INVALID_CLIENT_TOKEN,
+    SQS_E_SIGNATURE,
+    SQS_E_MISSING_AUTH,
+    SQS_E_INCOMPLETE_SIGNATURE,
+    SQS_E_REQUEST_EXPIRED,
+    SQS_E_INVALID_ACTION,
+    SQS_E_UNSUPPORTED,
+    SQS_E_MISSING_PARAM,
+    SQS_E_INVALID_PARAM,
+    SQS_E_INVALID_ATTR_NAME,
+    SQS_E_INVALID_ATTR_VALUE,
+    SQS_E_QUEUE_NOT_FOUND,
+    SQS_E_QUEUE_EXISTS,
+    SQS_E_RECEIPT_INVALID,
+    SQS_E_NOT_INFLIGHT,
+    SQS_E_INVALID_CONTENTS,
+    SQS_E_TOO_MANY_ENTRIES,
+    SQS_E_EMPTY_BATCH,
+    SQS_E_IDS_NOT_DISTINCT,
+    SQS_E_INVALID_ENTRY_ID,
+    SQS_E_BATCH_TOO_LONG,
+    SQS_E_INTERNAL,
+    SQS_E_UNAVAILABLE
+};
+
+/* How a code goes on the wire. */
+struct sqs_code_info {
+    const char *json_type;  /* after "com.amazonaws.sqs#" */
+    const char *query_code; /* the query protocol's Code */
+    int status;             /* HTTP status */
+    int sender;             /* 1: the caller's fault, 0: the server's */
+};
+
+const struct sqs_code_info *sqs_code_info(enum sqs_code code);
+
+/* === configuration, shared by every thread (read-only once running) === */
+
+typedef struct sqs_server {
+    const char *db;     /* conninfo */
+    const char *schema; /* txq's schema */
+    const char *region;
+    const char *account;
+    const char *creds_path;
+    int pool_size;
+    double poll_interval; /* long polls look again this often, LISTEN or
+                             not (seconds) */
+    double pool_wait;     /* wait this long for a free connection */
+    unsigned char receipt_key[32];
+    char *schema_ident; /* quoted schema, for SQL text */
+    volatile int draining;
+} sqs_server;
+
+/* === one request, through the action layer === */
+
+typedef struct sqs_req {
+    sqs_server *srv;
+    const char *action; /* e.g. "SendMessage" */
+    json_t *in;         /* parameters, JSON-protocol shape (borrowed) */
+    json_t *out;        /* result object, made by the action */
+    char role[SQS_ROLE_MAX];
+    char key_id[SQS_KEYID_MAX];
+    const char *host;     /* Host header, for queue URLs */
+    const char *url_path; /* request path: a queue URL's path, or "/" */
+    char request_id[40];
+    enum sqs_code err;
+    char errmsg[SQS_ERRMSG];
+} sqs_req;
+
+/* Set req's error (printf-style message); returns code. */
+enum sqs_code sqs_fail(sqs_req *req, enum sqs_code code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Run req->action. Returns SQS_OK with req->out set, or the error (also in
+ * req->err / req->errmsg). */
+enum sqs_code sqs_dispatch(sqs_req *req);
+
+/* The queue actions (action_queue.c) and message actions (action_msg.c). */
+enum sqs_code sqs_create_queue(sqs_req *req, PGconn *pg);
+enum sqs_code sqs_get_queue_url(sqs_req *req, PGconn *pg);
+enum sqs_code sqs_list_queues(sqs_req *req, PGconn *pg);
+enum sqs_code sqs_delete_queue(sqs_req *req, PGconn *pg);
+enum sqs_code sqs_get_queue_attributes(sqs_req *req, PGconn *pg);
+enum sqs_code sqs_set_queue_attributes(sqs_req *req, PGconn *pg);
+enum sqs_code sqs_purge_queue(sqs_req *req, PGconn *pg);
+enum sqs_code sqs_send_message(sqs_req *req, PGconn *pg);
+enum sqs_code sqs_send_message_batch(sqs_req *req, PGconn *pg);
+enum sqs_code sqs_receive_message(sqs_req *req, PGconn **pg);
+enum sqs_code sqs_delete_message(sqs_req *req, PGconn *pg);
+enum sqs_code sqs_delete_message_batch(sqs_req *req, PGconn *pg);
+enum sqs_code sqs_change_visibility(sqs_req *req, PGconn *pg);
+enum sqs_code sqs_change_visibility_batch(sqs_req *req, PGconn *pg);
+
+/* === queues (action_queue.c) === */
+
+/* A queue as the actions see it: SQS name, txq name, settings. */
+typedef struct sqs_queue {
+    char sqs_name[SQS_NAME_MAX + 8]; /* room for a txq name + ".fifo" */
+    char txq_name[SQS_NAME_MAX + 1];
+    int fifo;
+    long long queue_id;
+    double visibility_timeout, delay, expire_after; /* seconds; -1: none */
+    long long max_body_bytes;
+    long long created; /* epoch seconds */
+} sqs_queue;
+
+/* Map an SQS queue name to txq's (NAME or NAME.fifo, NAME txq's rule);
+ * fills sqs_name, txq_name and fifo. Returns SQS_OK or the error. */
+enum sqs_code sqs_queue_name(sqs_req *req, const char *name, sqs_queue *q);
+
+/* The queue named by QueueUrl (or the request path), looked up in txq.
+ * Returns SQS_OK, SQS_E_QUEUE_NOT_FOUND, or another error. */
+enum sqs_code sqs_queue_from_url(sqs_req *req, PGconn *pg, sqs_queue *q);
+
+/* The queue URL of q, written to buf. */
+void
+sqs_queue_url(const sqs_req *req, const sqs_queue *q, char *buf, size_t size);
+
+/* === parameters (action_queue.c) === */
+
+/* A string parameter, or NULL. */
+const char *
+sqs_param_str(const sqs_req *req, const json_t *obj, const char *name);
+/* An integer parameter (a JSON number or a decimal string) in [lo, hi]:
+ * 1 found, 0 absent (*out untouched), -1 bad (error set). */
+int sqs_param_int(sqs_req *req,
+                  const json_t *obj,
+                  const char *name,
+                  long long lo,
+                  long long hi,
+                  long long *out);
+
+/* === database (db.c) === */
+
+/* Start the pool and the LISTEN thread. Returns 0, or -1 (logged). */
+int sqs_db_start(sqs_server *srv);
+void sqs_db_stop(void);
+
+/* A pooled connection, or NULL after srv->pool_wait (error set). */
+PGconn *sqs_db_get(sqs_req *req);
+/* Give it back; a connection in a bad state is reset first. */
+void sqs_db_put(PGconn *pg);
+
+/* BEGIN and act as req's role: 0, or -1 with the error set. */
+int sqs_tx_begin(sqs_req *req, PGconn *pg);
+/* COMMIT (ok) or ROLLBACK: 0, or -1 with the error set. */
+int sqs_tx_end(sqs_req *req, PGconn *pg, int ok);
+
+/* Run a parameterised statement; text parameters, text results unless
+ * binary_params marks some parameters as binary (lengths then needed).
+ * On error returns NULL with req's error set from the SQLSTATE. */
+PGresult *sqs_exec(sqs_req *req,
+                   PGconn *pg,
+                   const char *sql,
+                   int n,
+                   const char *const *values,
+                   const int *lengths,
+                   const int *binary);
+
+/* Map a failed result to req's error: SQLSTATE to SQS code. */
+enum sqs_code sqs_pg_error(sqs_req *req, PGconn *pg, const PGresult *r);
+
+/* SQL text with "@s@" replaced by the quoted schema (static, built once). */
+const char *sqs_sql(const char *tmpl);
+
+/* Long polls: the wake-up generation of a queue, and waiting for it to
+ * change (or until deadline, a CLOCK_MONOTONIC time in seconds). Returns
+ * 1 woken by a notification, 0 timed out or draining. */
+uint64_t sqs_wake_gen(const char *queue);
+int sqs_wake_wait(const char *queue, uint64_t gen, double deadline);
+/* Wake every long poll (shutdown). */
+void sqs_wake_all(void);
+
+double sqs_now(void);
+
+/* === credentials (creds.c) === */
+
+/* Load the file (refused unless mode 0600); replaces the current set.
+ * Returns 0, or -1 with the reason in err. */
+int sqs_creds_load(const char *path, char *err, size_t errsize);
+/* Copy the secret and role of key_id. Returns 1 found, 0 not. */
+int sqs_creds_lookup(const char *key_id,
+                     char *secret,
+                     size_t secretsize,
+                     char *role,
+                     size_t rolesize);
+void sqs_creds_free(void);
+
+/* === SigV4 and digests (sigv4.c) === */
+
+/* What the verifier needs of an HTTP request. */
+typedef struct sqs_http_req {
+    const char *method;
+    const char *path;  /* raw path, as sent */
+    const char *query; /* raw query string, without '?', or "" */
+    const char *(*header)(void *ctx, const char *name); /* NULL if absent */
+    void *header_ctx;
+    const unsigned char *body;
+    size_t body_len;
+} sqs_http_req;
+
+/* Verify the Authorization header of h at time now (epoch seconds) for
+ * region and service "sqs". Fills req->role and req->key_id on success.
+ * Returns SQS_OK or an authentication error (set on req). */
+enum sqs_code
+sqs_sigv4_verify(sqs_req *req, const sqs_http_req *h, long long now);
+
+void sqs_md5_hex(const void *data, size_t len, char out[33]);
+void sqs_sha256_hex(const void *data, size_t len, char out[65]);
+void sqs_hmac_sha256(const void *key,
+                     size_t keylen,
+                     const void *data,
+                     size_t len,
+                     unsigned char out[32]);
+/* base64url without padding; out needs 4 * ceil(len / 3) + 1 bytes. */
+void sqs_b64url_encode(const unsigned char *in, size_t len, char *out);
+/* Returns the decoded length, or -1. */
+long sqs_b64url_decode(const char *in, unsigned char *out, size_t outsize);
+
+#endif /* TXQ_SQS_H */

@@ -1,0 +1,340 @@
+#!/usr/bin/env python3
+"""sqs_boto3.py - txq-sqs through boto3, as an SQS user would call it.
+
+Run by tests/sqs/sqs_test.sh, which starts txq-sqs and exports SQS_*.
+Argument: the protocol this boto3 is expected to speak (query or json);
+the script checks that it does. botocore itself verifies MD5OfMessageBody
+and MD5OfBody on every send and receive.
+"""
+import os
+import re
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import boto3
+import botocore
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+EXPECT = sys.argv[1]
+ENDPOINT = os.environ["SQS_ENDPOINT"]
+PREFIX = os.environ["SQS_PREFIX"]
+LOG = os.environ["SQS_LOG"]
+failures = 0
+
+
+def client(key="APP", secret=None):
+    return boto3.client(
+        "sqs",
+        endpoint_url=ENDPOINT,
+        region_name="us-east-1",
+        aws_access_key_id=os.environ["SQS_KEY_" + key],
+        aws_secret_access_key=secret or os.environ["SQS_SECRET_" + key],
+        config=Config(retries={"max_attempts": 1}, read_timeout=60),
+    )
+
+
+def check(cond, what):
+    global failures
+    if cond:
+        print("  ok   " + what)
+    else:
+        failures += 1
+        print("  FAIL " + what)
+
+
+def error_of(fn, *args, **kw):
+    try:
+        fn(*args, **kw)
+    except ClientError as e:
+        return (e.response["Error"]["Code"],
+                e.response["ResponseMetadata"]["HTTPStatusCode"],
+                e.response["Error"].get("Message", ""))
+    return (None, 200, "")
+
+
+sqs = client()
+other = client()  # a second client, for the long poll's sender
+protocol = sqs.meta.service_model.protocol
+check(protocol == EXPECT, "boto3 %s speaks %s (want %s)"
+      % (boto3.__version__, protocol, EXPECT))
+
+# --- queues -----------------------------------------------------------
+name = PREFIX + "_jobs"
+url = sqs.create_queue(QueueName=name,
+                       Attributes={"VisibilityTimeout": "5"})["QueueUrl"]
+check(url == "%s/000000000000/%s" % (ENDPOINT, name), "CreateQueue: " + url)
+again = sqs.create_queue(QueueName=name,
+                         Attributes={"VisibilityTimeout": "5"})["QueueUrl"]
+check(again == url, "CreateQueue again, same attributes: same URL")
+code, status, _ = error_of(sqs.create_queue, QueueName=name,
+                           Attributes={"VisibilityTimeout": "7"})
+check(code == "QueueAlreadyExists" and status == 400,
+      "CreateQueue, other attributes: QueueAlreadyExists (%s %s)"
+      % (code, status))
+check(sqs.get_queue_url(QueueName=name)["QueueUrl"] == url, "GetQueueUrl")
+code, status, _ = error_of(sqs.get_queue_url, QueueName=PREFIX + "_nope")
+check(code == "AWS.SimpleQueueService.NonExistentQueue" and status == 400,
+      "GetQueueUrl of an unknown queue: NonExistentQueue (%s)" % code)
+urls = sqs.list_queues(QueueNamePrefix=PREFIX + "_jo").get("QueueUrls", [])
+check(urls == [url], "ListQueues with a prefix: %s" % urls)
+code, _, msg = error_of(sqs.create_queue, QueueName=PREFIX + "-Dash")
+check(code == "InvalidParameterValue" and "txq" in msg,
+      "a name txq cannot store yet is refused clearly: %s" % msg[:60])
+
+# --- send, receive, delete --------------------------------------------
+body = "h\u00e9llo\r\nw\u00f6rld <&> \u2713 \U0001d11e"
+sent = sqs.send_message(QueueUrl=url, MessageBody=body)
+check(sent["MessageId"].isdigit(), "SendMessage: id %s" % sent["MessageId"])
+got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                          AttributeNames=["All"]).get("Messages", [])
+check(len(got) == 1 and got[0]["Body"] == body,
+      "ReceiveMessage: the body round-trips (CR LF, <&>, non-BMP)")
+check(got and got[0]["Attributes"].get("ApproximateReceiveCount") == "1",
+      "ApproximateReceiveCount 1")
+attrs = sqs.get_queue_attributes(QueueUrl=url,
+                                 AttributeNames=["All"])["Attributes"]
+check(attrs.get("ApproximateNumberOfMessagesNotVisible") == "1"
+      and attrs.get("ApproximateNumberOfMessages") == "0"
+      and attrs.get("VisibilityTimeout") == "5",
+      "GetQueueAttributes: %s" % {k: v for k, v in attrs.items()
+                                  if k.startswith("Approx")})
+sqs.delete_message(QueueUrl=url, ReceiptHandle=got[0]["ReceiptHandle"])
+attrs = sqs.get_queue_attributes(
+    QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"])
+check(attrs["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "0",
+      "DeleteMessage: gone")
+
+# --- batches ----------------------------------------------------------
+sqs.set_queue_attributes(QueueUrl=url,
+                         Attributes={"MaximumMessageSize": "1024"})
+res = sqs.send_message_batch(QueueUrl=url, Entries=[
+    {"Id": "a", "MessageBody": "one"},
+    {"Id": "big", "MessageBody": "x" * 2000},
+    {"Id": "c", "MessageBody": "three", "DelaySeconds": 0},
+])
+ok = sorted(e["Id"] for e in res.get("Successful", []))
+bad = res.get("Failed", [])
+check(ok == ["a", "c"] and len(bad) == 1 and bad[0]["Id"] == "big"
+      and bad[0]["SenderFault"] and bad[0]["Code"] == "InvalidParameterValue",
+      "SendMessageBatch: partial failure (%s, %s)" % (ok, bad))
+code, _, _ = error_of(sqs.send_message_batch, QueueUrl=url, Entries=[
+    {"Id": "e%d" % i, "MessageBody": "m"} for i in range(11)])
+check(code == "AWS.SimpleQueueService.TooManyEntriesInBatchRequest",
+      "SendMessageBatch of 11: %s" % code)
+code, _, _ = error_of(sqs.send_message_batch, QueueUrl=url, Entries=[
+    {"Id": "same", "MessageBody": "m"}, {"Id": "same", "MessageBody": "m"}])
+check(code == "AWS.SimpleQueueService.BatchEntryIdsNotDistinct",
+      "SendMessageBatch with repeated ids: %s" % code)
+got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+check(sorted(m["Body"] for m in got) == ["one", "three"],
+      "both batch messages received")
+forged = got[0]["ReceiptHandle"][:-2] + (
+    "AA" if got[0]["ReceiptHandle"][-2:] != "AA" else "AB")
+res = sqs.delete_message_batch(QueueUrl=url, Entries=[
+    {"Id": "good", "ReceiptHandle": got[1]["ReceiptHandle"]},
+    {"Id": "forged", "ReceiptHandle": forged}])
+check([e["Id"] for e in res.get("Successful", [])] == ["good"]
+      and [(e["Id"], e["Code"]) for e in res.get("Failed", [])]
+      == [("forged", "ReceiptHandleIsInvalid")],
+      "DeleteMessageBatch: a forged handle fails alone")
+code, status, _ = error_of(sqs.delete_message, QueueUrl=url,
+                           ReceiptHandle=forged)
+check(code == "ReceiptHandleIsInvalid" and status == 400,
+      "DeleteMessage with a forged handle: %s" % code)
+res = sqs.change_message_visibility_batch(QueueUrl=url, Entries=[
+    {"Id": "x", "ReceiptHandle": got[0]["ReceiptHandle"],
+     "VisibilityTimeout": 0}])
+check([e["Id"] for e in res.get("Successful", [])] == ["x"],
+      "ChangeMessageVisibilityBatch: released")
+again = sqs.receive_message(QueueUrl=url)["Messages"]
+check(again[0]["MessageId"] == got[0]["MessageId"],
+      "the released message is received again at once")
+sqs.delete_message(QueueUrl=url, ReceiptHandle=again[0]["ReceiptHandle"])
+
+# --- visibility expiry and stale handles -------------------------------
+vis = sqs.create_queue(QueueName=PREFIX + "_vis",
+                       Attributes={"VisibilityTimeout": "1"})["QueueUrl"]
+sqs.send_message(QueueUrl=vis, MessageBody="expiring")
+first = sqs.receive_message(QueueUrl=vis)["Messages"][0]
+check("Messages" not in sqs.receive_message(QueueUrl=vis),
+      "in flight: invisible to a second receive")
+time.sleep(1.4)
+second = sqs.receive_message(QueueUrl=vis, AttributeNames=["All"])
+second = second.get("Messages", [{}])[0]
+check(second.get("MessageId") == first["MessageId"]
+      and second["Attributes"]["ApproximateReceiveCount"] == "2",
+      "visible again after its visibility timeout, receive count 2")
+code, _, _ = error_of(sqs.change_message_visibility, QueueUrl=vis,
+                      ReceiptHandle=first["ReceiptHandle"],
+                      VisibilityTimeout=30)
+check(code == "AWS.SimpleQueueService.MessageNotInflight",
+      "the stale handle cannot extend the newer delivery: %s" % code)
+sqs.delete_message(QueueUrl=vis, ReceiptHandle=first["ReceiptHandle"])
+sqs.change_message_visibility(QueueUrl=vis,
+                              ReceiptHandle=second["ReceiptHandle"],
+                              VisibilityTimeout=0)
+third = sqs.receive_message(QueueUrl=vis).get("Messages", [])
+check(len(third) == 1 and third[0]["MessageId"] == first["MessageId"],
+      "the stale handle's delete left the newer delivery alone")
+sqs.delete_message(QueueUrl=vis, ReceiptHandle=third[0]["ReceiptHandle"])
+
+# --- long polling, woken by another client's send ----------------------
+lp = sqs.create_queue(QueueName=PREFIX + "_lp")["QueueUrl"]
+out = {}
+
+
+def poll():
+    t = time.monotonic()
+    r = sqs.receive_message(QueueUrl=lp, WaitTimeSeconds=15)
+    out["done"] = time.monotonic()
+    out["waited"] = out["done"] - t
+    out["msgs"] = r.get("Messages", [])
+
+
+th = threading.Thread(target=poll)
+th.start()
+time.sleep(1.5)
+other.send_message(QueueUrl=lp, MessageBody="wake up")
+sent_at = time.monotonic()
+th.join(20)
+lat = out.get("done", 1e9) - sent_at
+check(len(out.get("msgs", [])) == 1 and out["waited"] > 1.2 and lat < 0.5,
+      "long poll woken by a send in %.3f s (waited %.2f s; polls every 60 s)"
+      % (lat, out.get("waited", 0)))
+with open(LOG) as f:
+    woke = [l for l in f if "long poll woken" in l
+            and "queue=%s_lp" % PREFIX in l]
+check(woke and "by=notify" in woke[-1],
+      "the server says a notification woke it: %s"
+      % (woke[-1].strip()[-40:] if woke else None))
+t = time.monotonic()
+r = sqs.receive_message(QueueUrl=lp, WaitTimeSeconds=1)
+check("Messages" not in r and 0.9 < time.monotonic() - t < 3,
+      "an empty long poll returns after its wait")
+
+# --- FIFO ---------------------------------------------------------------
+fifo = sqs.create_queue(QueueName=PREFIX + "_orders.fifo",
+                        Attributes={"FifoQueue": "true",
+                                    "ContentBasedDeduplication": "true"}
+                        )["QueueUrl"]
+check(fifo.endswith("/%s_orders.fifo" % PREFIX), "CreateQueue .fifo")
+a1 = sqs.send_message(QueueUrl=fifo, MessageBody="A", MessageGroupId="g")
+a2 = sqs.send_message(QueueUrl=fifo, MessageBody="A", MessageGroupId="g")
+sqs.send_message(QueueUrl=fifo, MessageBody="B", MessageGroupId="g")
+check(a1["MessageId"] == a2["MessageId"] and "SequenceNumber" in a1,
+      "content-based deduplication: the same id twice")
+code, _, _ = error_of(sqs.send_message, QueueUrl=fifo, MessageBody="C")
+check(code == "MissingParameter", "FIFO send without a group: %s" % code)
+m = sqs.receive_message(QueueUrl=fifo, MaxNumberOfMessages=10,
+                        AttributeNames=["All"])["Messages"]
+check(m[0]["Body"] == "A" and m[0]["Attributes"].get("MessageGroupId") == "g",
+      "FIFO: A first, its group given")
+for x in m:
+    sqs.delete_message(QueueUrl=fifo, ReceiptHandle=x["ReceiptHandle"])
+if len(m) == 1:
+    m = sqs.receive_message(QueueUrl=fifo)["Messages"]
+    sqs.delete_message(QueueUrl=fifo, ReceiptHandle=m[0]["ReceiptHandle"])
+check(m[-1]["Body"] == "B", "FIFO: then B")
+
+# --- authentication and grants -----------------------------------------
+code, status, _ = error_of(client(secret="wrong-secret").list_queues)
+check(code == "SignatureDoesNotMatch" and status == 403,
+      "a bad signature: SignatureDoesNotMatch, 403 (%s %s)" % (code, status))
+bogus = boto3.client("sqs", endpoint_url=ENDPOINT, region_name="us-east-1",
+                     aws_access_key_id="AKIDUNKNOWN", aws_secret_access_key="x",
+                     config=Config(retries={"max_attempts": 1}))
+code, status, _ = error_of(bogus.list_queues)
+check(code == "InvalidClientTokenId" and status == 403,
+      "an unknown key: InvalidClientTokenId, 403 (%s)" % code)
+req = urllib.request.Request(ENDPOINT + "/", data=b"Action=ListQueues",
+                             headers={"Content-Type":
+                                      "application/x-www-form-urlencoded"})
+try:
+    urllib.request.urlopen(req)
+    status, text = 200, ""
+except urllib.error.HTTPError as e:
+    status, text = e.code, e.read().decode()
+check(status == 403 and "MissingAuthenticationToken" in text,
+      "an unsigned request: 403 MissingAuthenticationToken")
+
+
+def raw(body, amz_date=None, tamper=False):
+    """A query-protocol request signed here, independently of botocore."""
+    import datetime
+    import hashlib
+    import hmac
+    key, secret = os.environ["SQS_KEY_APP"], os.environ["SQS_SECRET_APP"]
+    host = ENDPOINT.split("://")[1]
+    amz_date = amz_date or datetime.datetime.now(
+        datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    scope = "%s/us-east-1/sqs/aws4_request" % amz_date[:8]
+    ctype = "application/x-www-form-urlencoded"
+    creq = "\n".join(["POST", "/", "", "content-type:" + ctype,
+                       "host:" + host, "x-amz-date:" + amz_date, "",
+                       "content-type;host;x-amz-date",
+                       hashlib.sha256(body).hexdigest()])
+    sts = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope,
+                      hashlib.sha256(creq.encode()).hexdigest()])
+    k = ("AWS4" + secret).encode()
+    for part in (amz_date[:8], "us-east-1", "sqs", "aws4_request"):
+        k = hmac.new(k, part.encode(), hashlib.sha256).digest()
+    sig = hmac.new(k, sts.encode(), hashlib.sha256).hexdigest()
+    auth = ("AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders="
+            "content-type;host;x-amz-date, Signature=%s" % (key, scope, sig))
+    req = urllib.request.Request(
+        ENDPOINT + "/", data=body + (b"x" if tamper else b""),
+        headers={"Content-Type": ctype, "X-Amz-Date": amz_date,
+                 "Authorization": auth})
+    try:
+        with urllib.request.urlopen(req) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+if EXPECT == "query":
+    status, text = raw(b"Action=ListQueues&Version=2012-11-05")
+    check(status == 200 and "ListQueuesResult" in text,
+          "a request signed by a second, independent signer: %d" % status)
+    status, text = raw(b"Action=ListQueues", tamper=True)
+    check(status == 403 and "SignatureDoesNotMatch" in text,
+          "a body changed after signing: 403 SignatureDoesNotMatch")
+    old = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() - 16 * 60))
+    status, text = raw(b"Action=ListQueues", amz_date=old)
+    check(status == 403 and "RequestExpired" in text,
+          "signed 16 minutes ago: 403 RequestExpired")
+    new = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() + 14 * 60))
+    status, text = raw(b"Action=ListQueues", amz_date=new)
+    check(status == 200, "signed 14 minutes ahead: within the skew (%d)"
+          % status)
+
+nobody = client("NONE")
+code, status, msg = error_of(nobody.send_message, QueueUrl=url,
+                             MessageBody="no")
+check(code == "AccessDenied" and status == 403,
+      "a role without grants cannot send: %s %s" % (code, msg[:50]))
+code, status, _ = error_of(nobody.receive_message, QueueUrl=url)
+check(code == "AccessDenied", "... nor receive: %s" % code)
+check(nobody.list_queues(QueueNamePrefix=PREFIX).get("QueueUrls", []) == [],
+      "... and lists no queue")
+
+# --- purge, delete -------------------------------------------------------
+sqs.send_message(QueueUrl=url, MessageBody="purge me")
+sqs.purge_queue(QueueUrl=url)
+attrs = sqs.get_queue_attributes(
+    QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+check(attrs["Attributes"]["ApproximateNumberOfMessages"] == "0", "PurgeQueue")
+for q in (url, vis, lp, fifo):
+    sqs.delete_queue(QueueUrl=q)
+code, _, _ = error_of(sqs.get_queue_url, QueueName=name)
+check(code == "AWS.SimpleQueueService.NonExistentQueue", "DeleteQueue")
+check(sqs.list_queues(QueueNamePrefix=PREFIX).get("QueueUrls", []) == [],
+      "no queue left")
+
+print("boto3 %s (%s): %s" % (boto3.__version__, protocol,
+                             "FAILED %d" % failures if failures else "ok"))
+sys.exit(1 if failures else 0)

@@ -1,0 +1,269 @@
+#!/usr/bin/env bash
+# sqs_test.sh - test_sqs: txq-sqs driven by real SQS clients against the
+# ctest fixture's PostgreSQL (TXQ_TEST_DSN).
+#
+#   sqs_test.sh BUILD_DIR SOURCE_DIR
+#
+# Migrates a schema of its own, makes the roles (a gateway login that is
+# a member of the keys' roles and nothing else; a role with admin on every
+# queue; a role with no grant at all), writes a 0600 credentials file and
+# starts txq-sqs on a free loopback port. Then:
+#   - Debian's python3-boto3 (/usr/bin/python3, query protocol),
+#   - Debian's awscli (/usr/bin/aws, query protocol),
+#   - @aws-sdk/client-sqs under node (JSON protocol; the version below,
+#     installed with npm into BUILD_DIR/sqs-node on first use),
+#   - and, when the python3 on PATH has a boto3 that speaks JSON (1.34.90
+#     or later), the boto3 suite again through it.
+# A missing client fails the test: it never skips. The long polls run with
+# --poll-interval 60, longer than any wait, so a fast wake-up can only be
+# a notification.
+set -euo pipefail
+
+build=${1:?build dir}
+src=${2:?source dir}
+dsn=${TXQ_TEST_DSN:?TXQ_TEST_DSN is not set: run through ctest (fixture pg_start)}
+
+fail() {
+    echo "test_sqs: FAIL: $*" >&2
+    exit 1
+}
+
+need() {
+    command -v "$1" >/dev/null 2>&1 || [[ -x $1 ]] ||
+        fail "$1 is missing (${2}); ./run build installs it"
+}
+need /usr/bin/python3 "Debian python3"
+/usr/bin/python3 -c 'import boto3' 2>/dev/null ||
+    fail "Debian's python3-boto3 is missing; ./run build installs it"
+need /usr/bin/aws "Debian's awscli"
+need node "nodejs"
+need npm "npm"
+need psql "postgresql-client"
+# @aws-sdk/client-sqs 3.1178.0 (below) declares node >= 20; Debian 12's own
+# nodejs is 18, NodeSource's 20 is what this was tested with.
+(($(node -p 'process.versions.node.split(".")[0]') >= 20)) ||
+    fail "node $(node --version) is too old for @aws-sdk/client-sqs 3.1178.0 (node >= 20)"
+
+tag=$$
+schema=sqs_t_$tag
+gw=sqs_gw_$tag
+app=sqs_app_$tag
+none=sqs_none_$tag
+work=$(mktemp -d "${TMPDIR:-/tmp}/txq-sqs-test.XXXXXX")
+pid=
+
+psql_q() {
+    psql "$dsn" -X -q -v ON_ERROR_STOP=1 -At "$@"
+}
+
+cleanup() {
+    local rc=$?
+    if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    psql_q -c "set client_min_messages = warning;
+        drop schema if exists $schema cascade;
+        drop role if exists $gw; drop role if exists $app;
+        drop role if exists $none;" >/dev/null 2>&1 || true
+    if [[ $rc -ne 0 && -f $work/sqs.log ]]; then
+        echo "--- txq-sqs log (last 60 lines) ---" >&2
+        tail -n 60 "$work/sqs.log" >&2
+    fi
+    [[ -n ${TXQ_SQS_KEEP:-} ]] || rm -rf "$work"
+    exit $rc
+}
+trap cleanup EXIT
+
+"$build/txq" --db "$dsn" --schema "$schema" migrate >/dev/null ||
+    fail "txq migrate"
+psql_q >/dev/null <<SQL
+set client_min_messages = warning;
+create role $app nologin;
+create role $none nologin;
+create role $gw login noinherit;
+grant $app, $none to $gw;
+grant usage on schema $schema to $gw;
+grant select on $schema.queues to $gw;
+select $schema.grant('*', '$app', array['admin']);
+SQL
+
+
+creds=$work/credentials
+cat >"$creds" <<EOF
+# test keys: ACCESS_KEY_ID SECRET ROLE
+AKIDAPP0000000000001 app-secret-0000000000000000000000000000 $app
+AKIDNONE000000000002 none-secret-000000000000000000000000000 $none
+EOF
+chmod 600 "$creds"
+head -c 48 /dev/urandom >"$work/receipt.key"
+chmod 600 "$work/receipt.key"
+
+# --check-config: the effective settings (flags over the file), the
+# conninfo's password masked.
+printf '[sqs]\npool_size = 3\nregion = eu-west-1\n' >"$work/sqs.ini"
+out=$("$build/txq-sqs" --config "$work/sqs.ini" --pool-size 5 \
+    --db "$dsn password=hunter2" --credentials "$creds" --check-config 2>/dev/null) ||
+    fail "--check-config"
+grep -qx 'pool_size=5' <<<"$out" && grep -qx 'region=eu-west-1' <<<"$out" &&
+    ! grep -q hunter2 <<<"$out" || fail "--check-config printed: $out"
+
+# A credentials file others may read is refused (exit 2).
+chmod 644 "$creds"
+set +e
+"$build/txq-sqs" --db "$dsn user=$gw" --schema "$schema" \
+    --credentials "$creds" --listen 127.0.0.1:0 2>"$work/refused.log"
+rc=$?
+set -e
+[[ $rc -eq 2 ]] && grep -q 'chmod 600' "$work/refused.log" ||
+    fail "a 0644 credentials file was not refused (exit $rc)"
+chmod 600 "$creds"
+
+"$build/txq-sqs" --db "$dsn user=$gw" --schema "$schema" \
+    --credentials "$creds" --receipt-key "$work/receipt.key" \
+    --listen 127.0.0.1:0 --poll-interval 60 --pool-size 4 \
+    --log-level debug 2>"$work/sqs.log" &
+pid=$!
+port=
+for _ in $(seq 1 100); do
+    port=$(sed -n 's/.*msg=listening .*port=\([0-9]*\).*/\1/p' "$work/sqs.log")
+    [[ -n $port ]] && break
+    kill -0 "$pid" 2>/dev/null || fail "txq-sqs exited at start"
+    sleep 0.05
+done
+[[ -n $port ]] || fail "txq-sqs did not start listening"
+endpoint=http://127.0.0.1:$port
+echo "test_sqs: txq-sqs at $endpoint (schema $schema)"
+
+export SQS_ENDPOINT=$endpoint SQS_LOG=$work/sqs.log SQS_PREFIX=t$tag
+export SQS_KEY_APP=AKIDAPP0000000000001
+export SQS_SECRET_APP=app-secret-0000000000000000000000000000
+export SQS_KEY_NONE=AKIDNONE000000000002
+export SQS_SECRET_NONE=none-secret-000000000000000000000000000
+export AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null
+export AWS_SHARED_CREDENTIALS_FILE=/dev/null
+
+echo "test_sqs: == boto3 $(/usr/bin/python3 -c 'import boto3; print(boto3.__version__)') (Debian, query protocol)"
+/usr/bin/python3 "$src/tests/sqs/sqs_boto3.py" query || fail "boto3 (query)"
+
+echo "test_sqs: == aws CLI $(/usr/bin/aws --version 2>&1 | cut -d' ' -f1) (Debian, query protocol)"
+SQS_PREFIX=c$tag bash "$src/tests/sqs/sqs_awscli.sh" /usr/bin/aws ||
+    fail "aws CLI (query)"
+
+echo "test_sqs: == @aws-sdk/client-sqs (node $(node --version), JSON protocol)"
+nodedir=$build/sqs-node
+sdk_version=3.1178.0
+if ! [[ $(node -p "require('$nodedir/node_modules/@aws-sdk/client-sqs/package.json').version" 2>/dev/null) == "$sdk_version" ]]; then
+    mkdir -p "$nodedir"
+    npm install --prefix "$nodedir" --no-audit --no-fund --loglevel=error \
+        "@aws-sdk/client-sqs@$sdk_version" >/dev/null ||
+        fail "npm install @aws-sdk/client-sqs@$sdk_version"
+fi
+export AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING=1 NODE_NO_WARNINGS=1
+NODE_PATH=$nodedir/node_modules SQS_PREFIX=n$tag \
+    node "$src/tests/sqs/sqs_node.cjs" || fail "@aws-sdk/client-sqs (JSON)"
+
+# A boto3 that speaks JSON 1.0, when the python3 on PATH has one.
+pyjson=$(command -v python3 || true)
+if [[ -n $pyjson && $(readlink -f "$pyjson") != $(readlink -f /usr/bin/python3) ]] &&
+    "$pyjson" -c 'import boto3, sys; v = tuple(int(x) for x in boto3.__version__.split(".")[:3]); sys.exit(0 if v >= (1, 34, 90) else 1)' 2>/dev/null; then
+    echo "test_sqs: == boto3 $("$pyjson" -c 'import boto3; print(boto3.__version__)') ($pyjson, JSON protocol)"
+    SQS_PREFIX=j$tag "$pyjson" "$src/tests/sqs/sqs_boto3.py" json ||
+        fail "boto3 (JSON)"
+else
+    echo "test_sqs: (no JSON-speaking boto3 on PATH besides Debian's: JSON is covered by node)"
+fi
+
+# The aws CLI on PATH too, when it is another one (it may speak JSON).
+awsjson=$(command -v aws || true)
+if [[ -n $awsjson && $(readlink -f "$awsjson") != /usr/bin/aws ]]; then
+    echo "test_sqs: == aws CLI $("$awsjson" --version 2>&1 | cut -d' ' -f1) ($awsjson)"
+    SQS_PREFIX=k$tag bash "$src/tests/sqs/sqs_awscli.sh" "$awsjson" ||
+        fail "aws CLI ($awsjson)"
+fi
+
+# SQL and HTTP share the queue: a send rolled back in SQL is never
+# received over HTTP; one inside an open transaction is invisible until
+# its commit, which wakes the HTTP long poll that was waiting.
+export AWS_ACCESS_KEY_ID=$SQS_KEY_APP AWS_SECRET_ACCESS_KEY=$SQS_SECRET_APP
+export AWS_DEFAULT_REGION=us-east-1
+xq=$(/usr/bin/aws --endpoint-url "$endpoint" --output text sqs create-queue \
+    --queue-name "x$tag")
+# Rolled back before the poll starts: a sender that rolls back has taken
+# the registrations it saw (txq._wake), leaving those waiters to their
+# poll interval.
+psql_q -c "begin; select $schema.send('x$tag', convert_to('rolled back', 'UTF8'));
+    rollback;" >/dev/null
+(
+    /usr/bin/aws --endpoint-url "$endpoint" --output text sqs receive-message \
+        --queue-url "$xq" --wait-time-seconds 15 --max-number-of-messages 10 \
+        --query 'Messages[].Body' >"$work/x.out" 2>&1
+    date +%s%N >"$work/x.end"
+) &
+xpoll=$!
+for _ in $(seq 1 200); do
+    grep -q "long poll waiting.*queue=x$tag" "$work/sqs.log" && break
+    sleep 0.05
+done
+t0=$(date +%s%N)
+psql_q -c "begin; select $schema.send('x$tag', convert_to('from sql', 'UTF8'));
+    select pg_sleep(1.5); commit;" >/dev/null
+tc=$(date +%s%N)
+wait "$xpoll" || fail "the long poll failed: $(cat "$work/x.out")"
+te=$(cat "$work/x.end")
+[[ $(cat "$work/x.out") == "from sql" ]] ||
+    fail "SQL send over HTTP: got '$(cat "$work/x.out")'"
+(((te - t0) / 1000000 >= 1400)) ||
+    fail "a send not yet committed was received"
+# The aws CLI's own exit is in this figure (the clients' suites measure
+# the wake-up itself); a poll would take 60 s, the wait ends at 15 s.
+(((te - tc) / 1000000 < 3000)) ||
+    fail "the commit did not wake the long poll ($(((te - tc) / 1000000)) ms)"
+echo "test_sqs: SQL send in a transaction: received over HTTP" \
+    "$(((te - tc) / 1000000)) ms after its commit (aws CLI exit included)," \
+    "the rolled-back one never"
+
+# SIGHUP reloads the credentials: a key added to the file works after it.
+echo "AKIDNEW0000000000003 new-secret-0000000000000000000000000000 $app" >>"$creds"
+kill -HUP "$pid"
+for _ in $(seq 1 100); do
+    grep -q 'credentials reloaded' "$work/sqs.log" && break
+    sleep 0.05
+done
+AWS_ACCESS_KEY_ID=AKIDNEW0000000000003 \
+    AWS_SECRET_ACCESS_KEY=new-secret-0000000000000000000000000000 \
+    /usr/bin/aws --endpoint-url "$endpoint" sqs list-queues >/dev/null ||
+    fail "a key added before SIGHUP is refused"
+echo "test_sqs: SIGHUP: a new key works"
+
+# SIGTERM drains: a long poll in flight is answered at once (empty), and
+# the process exits 0.
+export AWS_ACCESS_KEY_ID=$SQS_KEY_APP AWS_SECRET_ACCESS_KEY=$SQS_SECRET_APP
+drainq=$(/usr/bin/aws --endpoint-url "$endpoint" --output text sqs \
+    create-queue --queue-name "d$tag")
+/usr/bin/aws --endpoint-url "$endpoint" sqs receive-message \
+    --queue-url "$drainq" --wait-time-seconds 20 >"$work/drain.out" 2>&1 &
+poller=$!
+for _ in $(seq 1 200); do
+    grep -q "long poll waiting.*queue=d$tag" "$work/sqs.log" && break
+    sleep 0.05
+done
+grep -q "long poll waiting.*queue=d$tag" "$work/sqs.log" ||
+    fail "the long poll did not start"
+t0=$(date +%s%N)
+kill -TERM "$pid"
+wait "$poller" || fail "the long poll in flight failed at SIGTERM: $(cat "$work/drain.out")"
+for _ in $(seq 1 100); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+done
+set +e
+wait "$pid"
+rc=$?
+set -e
+pid=
+[[ $rc -eq 0 ]] || fail "txq-sqs exited $rc after SIGTERM"
+took=$((($(date +%s%N) - t0) / 1000000))
+((took < 3000)) || fail "drain took $took ms"
+echo "test_sqs: SIGTERM: drained in $took ms, exit 0"
+grep -q 'msg=stopped' "$work/sqs.log" || fail "no 'stopped' line after SIGTERM"
+echo "test_sqs: all passed"
