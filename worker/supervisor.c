@@ -650,7 +650,7 @@ maintain(double now)
         return;
     if (PQntuples(r) == 1 &&
         (atoi(PQgetvalue(r, 0, 0)) != 0 || atoi(PQgetvalue(r, 0, 1)) != 0))
-        wlog(WLOG_INFO, "maintenance", "result=%s", PQgetvalue(r, 0, 2));
+        wlog(WLOG_INFO, "maintenance", "result:json=%s", PQgetvalue(r, 0, 2));
     PQclear(r);
 }
 
