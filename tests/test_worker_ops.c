@@ -5,8 +5,9 @@
  * its text to `promtool check metrics`; /healthz and /readyz, also with the
  * database out of reach; the sd_notify protocol on a socket of the test's
  * own (READY, WATCHDOG, RELOADING and READY on SIGHUP, STOPPING on
- * SIGTERM), without systemd; and a JSON log line whose nested value is an
- * object, not a string.
+ * SIGTERM), without systemd; a JSON log line whose nested value is an
+ * object, not a string; and that the Grafana dashboard
+ * (contrib/grafana/txq-worker.json) names only metrics that exist.
  *
  * Needs curl and promtool (./run installs them) and TXQ_TEST_DSN (ctest's
  * pg_start fixture provides it).
@@ -129,6 +130,17 @@ qmetric(const char *text, const char *name, const char *queue)
     return metric(text, series);
 }
 
+/* contrib/grafana/txq-worker.json of the source tree, into buf. */
+static const char *
+dash_path(char *buf, size_t size)
+{
+    const char *src = getenv("TXQ_SOURCE_DIR");
+
+    assert_non_null(src);
+    snprintf(buf, size, "%s/contrib/grafana/txq-worker.json", src);
+    return buf;
+}
+
 /* Scrape until processed_total of each queue is as wanted and the queue
  * gauges (read every 5 s) show both queues empty; the last scrape. */
 static char *
@@ -160,7 +172,7 @@ test_metrics_while_draining(void **state)
 {
     wt_test *w = *state;
     tt_fixture *f = w->f;
-    char so[600], cmd[400], path[160], h[128];
+    char so[600], cmd[1200], path[1024], h[128];
     const char *args[] = {
         "--handle", h, "--handle", so, "--metrics-listen", "127.0.0.1:0", NULL};
     char *text, *body;
@@ -217,6 +229,32 @@ test_metrics_while_draining(void **state)
                                       "where queue = 'q_sql'"),
                      130301);
     assert_int_equal(tt_scalar(f->pg, "select count(*) from biz"), 20);
+
+    /* The Grafana dashboard asks for metrics that exist. */
+    {
+        char *dash = wt_read(dash_path(path, sizeof path));
+        const char *at = dash;
+
+        assert_non_null(strstr(dash, "txq_worker_"));
+        while ((at = strstr(at, "txq_worker_")) != NULL) {
+            char name[96], line[100];
+            size_t n;
+
+            for (n = 0; n + 1 < sizeof name &&
+                        ((at[n] >= 'a' && at[n] <= 'z') || at[n] == '_');
+                 n++)
+                name[n] = at[n];
+            name[n] = '\0';
+            snprintf(line, sizeof line, "\n%s{", name);
+            if (strstr(text, line) == NULL) {
+                snprintf(line, sizeof line, "\n%s ", name);
+                if (strstr(text, line) == NULL)
+                    fail_msg("the dashboard's %s is not in /metrics", name);
+            }
+            at += n;
+        }
+        free(dash);
+    }
 
     /* promtool accepts the exposition. */
     wt_path(&w->dir, "metrics.txt", path, sizeof path);
