@@ -2,7 +2,8 @@
  * test_worker_ops.c - what operations watch txq-worker with: /metrics
  * scraped with a real HTTP client (curl) while the worker drains sql: and
  * so: queues, its numbers held to what happened (and to txq.queue_stats),
- * its text to `promtool check metrics`; /healthz and /readyz, also with the
+ * its text to `promtool check metrics`, a crashing consumer's restart
+ * counted; /healthz and /readyz, also with the
  * database out of reach; the sd_notify protocol on a socket of the test's
  * own (READY, WATCHDOG, RELOADING and READY on SIGHUP, STOPPING on
  * SIGTERM), without systemd; a JSON log line whose nested value is an
@@ -275,6 +276,38 @@ test_metrics_while_draining(void **state)
     wt_test_stop(w);
 }
 
+/* A handler that crashes its consumer: the restart is counted. */
+static void
+test_restarts_counted(void **state)
+{
+    wt_test *w = *state;
+    char so[600];
+    const char *args[] = {"--handle", so, "--metrics-listen", "127.0.0.1:0",
+                          NULL};
+    double end = tt_now() + 20, restarts = 0;
+    char *text = NULL;
+    int port;
+
+    wt_test_queue(w, "q_crash", NULL);
+    tt_send(w->f, w->f->pg, "q_crash", "poison");
+    snprintf(so, sizeof so,
+             "q_crash=so:%s/tests/txq_test_handlers.so:th_poison",
+             getenv("TXQ_BUILD_DIR"));
+    wt_test_start(w, args);
+    port = metrics_port(w);
+    while (tt_now() < end && !(restarts >= 1)) {
+        free(text);
+        assert_int_equal(http_get(w, port, "/metrics", &text), 200);
+        restarts =
+            qmetric(text, "txq_worker_consumer_restarts_total", "q_crash");
+        tt_sleep_ms(50);
+    }
+    if (!(restarts >= 1))
+        fail_msg("no restart counted; last:\n%s", text);
+    free(text);
+    wt_test_stop(w);
+}
+
 /* Pointed at a port where no database is: alive, not ready, and says why. */
 static void
 test_readyz_without_database(void **state)
@@ -447,6 +480,8 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_metrics_while_draining, setup,
+                                        wt_test_teardown),
+        cmocka_unit_test_setup_teardown(test_restarts_counted, setup,
                                         wt_test_teardown),
         cmocka_unit_test_setup_teardown(test_readyz_without_database, setup,
                                         wt_test_teardown),

@@ -935,6 +935,7 @@ stop_now(const char *why)
     size_t i;
 
     wlog(WLOG_WARN, "immediate exit", "reason=%s", why);
+    svc_stopping();
     signal_slots(SIGKILL);
     alerts_timeouts(S.alerts, now_mono(), 1);
     for (i = 0; i < S.nslots; i++)
