@@ -151,6 +151,7 @@ int cli_cmd_cancel(cli *ctx, int argc, char **argv);   /* cli_remove.c */
 int cli_cmd_pause(cli *ctx, int argc, char **argv);    /* cli_pause.c */
 int cli_cmd_resume(cli *ctx, int argc, char **argv);   /* cli_pause.c */
 int cli_cmd_schedule(cli *ctx, int argc, char **argv); /* cli_schedule.c */
+int cli_cmd_top(cli *ctx, int argc, char **argv);      /* cli_top.c */
 int cli_cmd_ack(cli *ctx, int argc, char **argv);      /* cli_finish.c */
 int cli_cmd_fail(cli *ctx, int argc, char **argv);     /* cli_finish.c */
 int cli_cmd_extend(cli *ctx, int argc, char **argv);   /* cli_finish.c */

@@ -36,6 +36,7 @@ static const char usage_text[] =
     "  request QUEUE BODY          send a request, wait for and print the\n"
     "                              reply (--timeout S)\n"
     "  stats                       per-queue depth, in flight, outcomes\n"
+    "  top [--interval S]          live view of every queue, with rates\n"
     "  dead list|show|requeue|discard  inspect and resolve dead letters\n"
     "  grant QUEUE ROLE PRIVS      give ROLE privileges (send, receive,\n"
     "                              operate, monitor, admin) on QUEUE or *\n"
@@ -82,8 +83,8 @@ static const struct command commands[] = {
     {"grants", cli_cmd_grants},   {"purge", cli_cmd_purge},
     {"cancel", cli_cmd_cancel},   {"pause", cli_cmd_pause},
     {"resume", cli_cmd_resume},   {"schedule", cli_cmd_schedule},
-    {"ack", cli_cmd_ack},         {"fail", cli_cmd_fail},
-    {"extend", cli_cmd_extend},
+    {"top", cli_cmd_top},         {"ack", cli_cmd_ack},
+    {"fail", cli_cmd_fail},       {"extend", cli_cmd_extend},
 };
 
 /* Replace control characters (and bytes that are not UTF-8) so that a
