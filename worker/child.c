@@ -111,6 +111,7 @@ event_fn(void *arg, const txq_consumer_event *ev)
 
     atomic_store(&ch->shared->in_hand, 0);
     atomic_fetch_add(&ch->shared->handled, 1);
+    metrics_observe(&ch->shared->counts, ev);
     if (ch->idle) {
         ch->idle = 0;
         poke(ch->sock, MSG_BUSY);
@@ -295,7 +296,11 @@ child_main(const worker_cfg *cfg,
             if (failures > 0)
                 wlog(WLOG_INFO, "connected", "queue=%s", q->name);
             atomic_store(&shared->backend_pid, claim_pid(c, pg));
+            atomic_store(&shared->connected, 1);
+            poke(sock, MSG_READY);
             rc = txq_consumer_run(the_consumer, pg);
+            atomic_store(&shared->connected, 0);
+            poke(sock, MSG_READY);
             if (rc == TXQ_OK) {
                 PQfinish(pg);
                 break;

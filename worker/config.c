@@ -50,6 +50,7 @@ static const struct key worker_keys[] = {
     {"log_format", K_STR, W(log_format), 1, "logfmt", 0, 0},
     {"log_level", K_STR, W(log_level), 1, "info", 0, 0},
     {"maintain_interval", K_SECS, W(maintain_interval), 1, "5", 0.01, 3600},
+    {"metrics_listen", K_STR, W(metrics_listen), 0, "", 0, 0},
     {"notify_command", K_STR, W(notify_command), 1, "", 0, 0},
     {"notify_interval", K_SECS, W(notify_interval), 1, "60", 0, 86400},
     {"notify_timeout", K_SECS, W(notify_timeout), 1, "30", 0.1, 3600},
@@ -168,6 +169,71 @@ config_pooler(const char *v)
     return -1;
 }
 
+int
+config_parse_listen(const char *v,
+                    char *host,
+                    size_t hostsize,
+                    char *port,
+                    size_t portsize,
+                    char *err,
+                    size_t errsize)
+{
+    const char *colon, *h = "127.0.0.1", *p = v;
+    size_t hlen = strlen(h), i;
+    char *end;
+    long n;
+
+    if (v[0] == '[') {
+        const char *close = strchr(v, ']');
+
+        if (close == NULL || close[1] != ':') {
+            snprintf(err, errsize, "expected [IPV6]:PORT (got \"%.80s\")", v);
+            return -1;
+        }
+        h = v + 1;
+        hlen = (size_t)(close - h);
+        p = close + 2;
+    } else if ((colon = strrchr(v, ':')) != NULL) {
+        h = v;
+        hlen = (size_t)(colon - v);
+        p = colon + 1;
+        if (memchr(v, ':', hlen) != NULL) {
+            snprintf(err, errsize,
+                     "an IPv6 address goes in brackets: [::1]:PORT (got "
+                     "\"%.80s\")",
+                     v);
+            return -1;
+        }
+    }
+    if (hlen == 0 || hlen >= hostsize) {
+        snprintf(err, errsize, "expected HOST:PORT or PORT (got \"%.80s\")", v);
+        return -1;
+    }
+    for (i = 0; i < hlen; i++)
+        if (!(isalnum((unsigned char)h[i]) || strchr(".-:%_", h[i]))) {
+            snprintf(err, errsize, "bad host in \"%.80s\"", v);
+            return -1;
+        }
+    errno = 0;
+    n = strtol(p, &end, 10);
+    if (!isdigit((unsigned char)p[0]) || *end != '\0' || errno != 0 || n < 0 ||
+        n > 65535 || strlen(p) >= portsize) {
+        snprintf(err, errsize,
+                 "expected a port between 0 and 65535 (got \"%.80s\")", v);
+        return -1;
+    }
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    snprintf(port, portsize, "%ld", n);
+    return 0;
+}
+
+const char *
+config_worker_key(size_t i)
+{
+    return i < NKEYS(worker_keys) ? worker_keys[i].name : NULL;
+}
+
 /* Checks of particular string keys; "" when fine, else the problem. */
 static const char *
 check_str(const char *name, const char *v, char *buf, size_t size)
@@ -187,6 +253,13 @@ check_str(const char *name, const char *v, char *buf, size_t size)
         return buf;
     if (strcmp(name, "pass_env") == 0 && childenv_check(v, buf, size) != 0)
         return buf;
+    if (strcmp(name, "metrics_listen") == 0 && v[0] != '\0') {
+        char host[256], port[8];
+
+        if (config_parse_listen(v, host, sizeof host, port, sizeof port, buf,
+                                size) != 0)
+            return buf;
+    }
     return "";
 }
 

@@ -27,6 +27,7 @@ typedef struct worker_cfg {
     char *log_format;
     char *log_level;
     double maintain_interval;
+    char *metrics_listen; /* HOST:PORT of /metrics, /healthz, /readyz; "" */
     char *notify_command;
     double notify_interval;
     double notify_timeout;
@@ -95,6 +96,27 @@ int queue_prefetch(const worker_cfg *cfg, const queue_cfg *q);
 
 /* Whether s is a valid queue name ([a-z][a-z0-9_]{0,62}). */
 int config_valid_name(const char *s);
+
+/*
+ * config_parse_listen - split a metrics_listen value: "PORT" (on
+ * 127.0.0.1), "HOST:PORT" or "[IPV6]:PORT", PORT 0 to 65535 (0: any free
+ * port). host and port get NUL-terminated copies. Returns 0, or -1 with
+ * the problem in err.
+ */
+int config_parse_listen(const char *v,
+                        char *host,
+                        size_t hostsize,
+                        char *port,
+                        size_t portsize,
+                        char *err,
+                        size_t errsize);
+
+/*
+ * config_worker_key - the name of the i-th [worker] key of the table, in
+ * its (alphabetical) order, or NULL past the last: for the test that holds
+ * the documentation and --help to the table.
+ */
+const char *config_worker_key(size_t i);
 
 /* Whether s is a valid schema name ([a-z_][a-z0-9_]{0,62}). */
 int config_valid_schema(const char *s);

@@ -139,9 +139,138 @@ put_value(struct line *l, const char *v, int numeric)
         putc_line(l, '"');
 }
 
+/* --- a JSON validator, for values logged as JSON ---------------------- */
+
+#define JSON_MAX_DEPTH 32
+
+static const char *
+json_ws(const char *p)
+{
+    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+        p++;
+    return p;
+}
+
+static const char *
+json_string(const char *p)
+{
+    if (*p++ != '"')
+        return NULL;
+    for (;;) {
+        unsigned char c = (unsigned char)*p++;
+
+        if (c == '"')
+            return p;
+        if (c < 0x20)
+            return NULL; /* also the end of the text */
+        if (c == '\\') {
+            c = (unsigned char)*p++;
+            if (c == 'u') {
+                int i;
+
+                for (i = 0; i < 4; i++, p++)
+                    if (!strchr("0123456789abcdefABCDEF", *p) || *p == '\0')
+                        return NULL;
+            } else if (c == '\0' || !strchr("\"\\/bfnrt", c)) {
+                return NULL;
+            }
+        }
+    }
+}
+
+static const char *
+json_digits(const char *p)
+{
+    if (*p < '0' || *p > '9')
+        return NULL;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    return p;
+}
+
+static const char *
+json_number(const char *p)
+{
+    if (*p == '-')
+        p++;
+    if (*p == '0')
+        p++;
+    else if ((p = json_digits(p)) == NULL)
+        return NULL;
+    if (*p == '.' && (p = json_digits(p + 1)) == NULL)
+        return NULL;
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        if (*p == '+' || *p == '-')
+            p++;
+        p = json_digits(p);
+    }
+    return p;
+}
+
+/* One JSON value at p (after white space): the text after it, or NULL. */
+static const char *
+json_value(const char *p, int depth)
+{
+    char close;
+
+    p = json_ws(p);
+    if (*p == '{' || *p == '[') {
+        if (depth >= JSON_MAX_DEPTH)
+            return NULL;
+        close = *p == '{' ? '}' : ']';
+        p = json_ws(p + 1);
+        if (*p == close)
+            return p + 1;
+        for (;;) {
+            if (close == '}') {
+                if ((p = json_string(json_ws(p))) == NULL)
+                    return NULL;
+                p = json_ws(p);
+                if (*p++ != ':')
+                    return NULL;
+            }
+            if ((p = json_value(p, depth + 1)) == NULL)
+                return NULL;
+            p = json_ws(p);
+            if (*p == close)
+                return p + 1;
+            if (*p++ != ',')
+                return NULL;
+        }
+    }
+    if (*p == '"')
+        return json_string(p);
+    if (strncmp(p, "true", 4) == 0)
+        return p + 4;
+    if (strncmp(p, "false", 5) == 0)
+        return p + 5;
+    if (strncmp(p, "null", 4) == 0)
+        return p + 4;
+    return json_number(p);
+}
+
+int
+wlog_json_valid(const char *s)
+{
+    const char *end = json_value(s, 0);
+
+    return end != NULL && *json_ws(end) == '\0';
+}
+
+/* A value that is itself JSON, as it is (its white space made spaces, so
+ * that it stays on the line). */
+static void
+put_raw_json(struct line *l, const char *v)
+{
+    for (; *v; v++)
+        putc_line(l, *v == '\n' || *v == '\r' || *v == '\t' ? ' ' : *v);
+}
+
+/* kind: 1 numeric, 0 a string, 2 a string holding JSON. */
 static void
 put_pair(
-    struct line *l, const char *key, size_t keylen, const char *v, int numeric)
+    struct line *l, const char *key, size_t keylen, const char *v, int kind)
 {
     if (log_json) {
         put(l, ",\"", 2);
@@ -152,7 +281,14 @@ put_pair(
         put(l, key, keylen);
         putc_line(l, '=');
     }
-    put_value(l, v, numeric);
+    /* Nested JSON goes in as JSON, not as a string holding it; when it
+     * would not fit on the line whole, or is not valid (cut at VALUE_MAX),
+     * as a string. logfmt has no nesting: a quoted string there. */
+    if (kind == 2 && log_json && l->len + strlen(v) + 2 < sizeof l->buf - 2 &&
+        wlog_json_valid(v))
+        put_raw_json(l, v);
+    else
+        put_value(l, v, kind == 1);
 }
 
 /*
@@ -269,7 +405,8 @@ wlog(int level, const char *msg, const char *kvfmt, ...)
     while (*p) {
         const char *key, *eq, *spec, *end;
         char value[VALUE_MAX];
-        int kind;
+        size_t keylen;
+        int kind, json = 0;
 
         while (*p == ' ')
             p++;
@@ -279,13 +416,18 @@ wlog(int level, const char *msg, const char *kvfmt, ...)
         eq = strchr(key, '=');
         if (eq == NULL)
             break; /* a bad format: stop rather than guess */
+        keylen = (size_t)(eq - key);
+        if (keylen > 5 && strncmp(eq - 5, ":json", 5) == 0) {
+            keylen -= 5; /* key:json=%s: the value is JSON */
+            json = 1;
+        }
         if (eq[1] != '%') {
             /* a literal value, up to the next space */
             end = eq + 1;
             while (*end && *end != ' ')
                 end++;
             snprintf(value, sizeof value, "%.*s", (int)(end - eq - 1), eq + 1);
-            put_pair(&l, key, (size_t)(eq - key), value, 0);
+            put_pair(&l, key, keylen, value, json ? 2 : 0);
             p = end;
             continue;
         }
@@ -299,7 +441,7 @@ wlog(int level, const char *msg, const char *kvfmt, ...)
         end++; /* the conversion character */
         kind = format_one(spec, (size_t)(end - spec), &ap, value, sizeof value);
         if (kind >= 0)
-            put_pair(&l, key, (size_t)(eq - key), value, kind);
+            put_pair(&l, key, keylen, value, json && kind == 0 ? 2 : kind);
         p = end;
     }
     va_end(ap);

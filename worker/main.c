@@ -67,6 +67,9 @@ usage(FILE *out)
         "      --drain-timeout S    on SIGTERM, finish work this long "
         "(default 30)\n"
         "      --maintain-interval S  run txq.maintain() (default 5)\n"
+        "      --metrics-listen ADDR  serve /metrics, /healthz and /readyz\n"
+        "                           over HTTP on HOST:PORT (a bare PORT:\n"
+        "                           127.0.0.1; default: off)\n"
         "      --notify-command CMD run CMD for notify-policy alerts (no "
         "shell;\n"
         "                           TXQ_ALERT_* in the environment)\n"
@@ -108,7 +111,8 @@ enum {
     OPT_LOG_LEVEL,
     OPT_CHECK,
     OPT_KEY_FILE,
-    OPT_POOLER
+    OPT_POOLER,
+    OPT_METRICS
 };
 
 static const struct option longopts[] = {
@@ -126,6 +130,7 @@ static const struct option longopts[] = {
     {"pooler", required_argument, NULL, OPT_POOLER},
     {"drain-timeout", required_argument, NULL, OPT_DRAIN},
     {"maintain-interval", required_argument, NULL, OPT_MAINTAIN},
+    {"metrics-listen", required_argument, NULL, OPT_METRICS},
     {"notify-command", required_argument, NULL, OPT_NOTIFY_CMD},
     {"notify-interval", required_argument, NULL, OPT_NOTIFY_INT},
     {"notify-timeout", required_argument, NULL, OPT_NOTIFY_TMO},
@@ -158,6 +163,7 @@ option_key(int opt, const char **key, const char **flag)
         {OPT_POOLER, "pooler", "--pooler"},
         {OPT_DRAIN, "drain_timeout", "--drain-timeout"},
         {OPT_MAINTAIN, "maintain_interval", "--maintain-interval"},
+        {OPT_METRICS, "metrics_listen", "--metrics-listen"},
         {OPT_NOTIFY_CMD, "notify_command", "--notify-command"},
         {OPT_NOTIFY_INT, "notify_interval", "--notify-interval"},
         {OPT_NOTIFY_TMO, "notify_timeout", "--notify-timeout"},

@@ -26,6 +26,26 @@
  * or SIGKILL and exit 1 at drain_timeout or on a second signal / SIGQUIT.
  * SIGHUP reloads the config, keeping the old one on error. A slot that
  * exits unexpectedly is restarted with exponential backoff.
+ *
+ * Metrics (metrics.c) and readiness: the consumers are processes, so what
+ * they count has to cross into the supervisor. Each consumer adds to
+ * counters in its slot's shared page (the page that already carries its
+ * backend pid): one relaxed atomic add per message, no system call, no
+ * message to parse, nothing lost when the consumer crashes (the page is
+ * the supervisor's and outlives it), and nothing to back up when the
+ * supervisor is slow. A pipe would cost a write per message on the hot
+ * path and a reader that keeps up. The pages are never reset while they
+ * live; a retired slot's counts are folded into its queue's totals
+ * (S.mq) before its page goes, so the counters only grow. Every loop round
+ * the supervisor sums totals and pages into a metrics_state, with its own
+ * connection's state and whether every queue has a consumer connected
+ * with its handler prepared (a consumer pokes MSG_READY when that
+ * changes), and publishes it to the HTTP thread. Queue depth and the
+ * oldest ready message's age come from txq.queue_stats on the supervisor's
+ * connection, every STATS_INTERVAL at most, never per scrape: a scrape
+ * costs the database nothing. The same readiness drives sd_notify (svc.c):
+ * READY=1 once every queue is consumed, RELOADING=1 on SIGHUP, STOPPING=1
+ * when draining, WATCHDOG=1 every half WATCHDOG_USEC.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,20 +61,24 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "policy.h"
+#include "svc.h"
 #include "util.h"
 #include "worker.h"
 
-#define RESTART_BASE 0.1
-#define RESTART_CAP  30.0
-#define HEALTHY_RUN  30.0 /* a slot that ran this long starts afresh */
-#define DB_BASE      0.2
-#define DB_CAP       2.0 /* as a consumer's reconnects (child.c) */
-#define REFUSED_SIZE 256
+#define RESTART_BASE   0.1
+#define RESTART_CAP    30.0
+#define HEALTHY_RUN    30.0 /* a slot that ran this long starts afresh */
+#define DB_BASE        0.2
+#define DB_CAP         2.0 /* as a consumer's reconnects (child.c) */
+#define REFUSED_SIZE   256
+#define STATS_INTERVAL 5.0 /* read txq.queue_stats at most this often */
 
 struct slot {
     char *queue;
     size_t qi; /* index in cfg->queues; meaningless when retired */
+    size_t mi; /* index in S.mq */
     pid_t pid; /* 0: not running */
     int fd;    /* our end of the socket pair, -1 */
     int idle;
@@ -91,9 +115,20 @@ static struct {
     int draining;
     double drain_deadline;
     double started_at;
-    int checked;      /* the start's checks passed: consumers may run */
-    int pool_warned;  /* "a connection pooler is in between" logged */
-    char fatal[2048]; /* why the start is hopeless; "" */
+    int checked;       /* the start's checks passed: consumers may run */
+    int pool_warned;   /* "a connection pooler is in between" logged */
+    char fatal[2048];  /* why the start is hopeless; "" */
+    metrics_queue *mq; /* per queue ever configured: totals of the slots
+                          gone, restarts, the last queue_stats */
+    size_t nmq;
+    double next_stats;  /* when to read queue_stats next */
+    double stats_at;    /* when it was last read; 0: never */
+    int stats_hinted;   /* "queue gauges need monitor" logged */
+    double wd_interval; /* watchdog ping interval; 0: none */
+    double next_wd;
+    int ready;         /* every queue consumed (see compute_ready) */
+    int ready_pending; /* READY=1 to send when ready: at start, reload */
+    char db_err[160];  /* why the supervisor's last connection failed */
 } S;
 
 static int sig_pipe[2] = {-1, -1};
@@ -133,6 +168,30 @@ install_signals(void)
 
 /* --- slots ------------------------------------------------------------- */
 
+/* The index in S.mq of the queue called name, added if new. Entries are
+ * never removed: a queue dropped by a reload keeps its series (counters
+ * must not go back). Returns 0, or -1 when out of memory. */
+static int
+metrics_queue_index(const char *name, size_t *mi)
+{
+    metrics_queue *n;
+    size_t i;
+
+    for (i = 0; i < S.nmq; i++)
+        if (strcmp(S.mq[i].name, name) == 0) {
+            *mi = i;
+            return 0;
+        }
+    n = realloc(S.mq, (S.nmq + 1) * sizeof *n);
+    if (n == NULL)
+        return -1;
+    S.mq = n;
+    memset(&S.mq[S.nmq], 0, sizeof *S.mq);
+    snprintf(S.mq[S.nmq].name, sizeof S.mq[S.nmq].name, "%s", name);
+    *mi = S.nmq++;
+    return 0;
+}
+
 static int
 add_slots(void)
 {
@@ -151,6 +210,8 @@ add_slots(void)
             memset(ns, 0, sizeof *ns);
             ns->fd = -1;
             ns->qi = i;
+            if (metrics_queue_index(S.cfg->queues[i].name, &ns->mi) != 0)
+                return -1;
             if ((ns->queue = strdup(S.cfg->queues[i].name)) == NULL)
                 return -1;
             S.nslots++;
@@ -211,6 +272,7 @@ start_slot(struct slot *sl, double now)
                 close(S.slots[i].fd);
         if (S.db != NULL && PQsocket(S.db) >= 0)
             close(PQsocket(S.db));
+        metrics_close_in_child();
         exit(child_main(S.cfg, &S.cfg->queues[sl->qi], sv[1], sl->shared));
     }
     sigprocmask(SIG_SETMASK, &old, NULL);
@@ -259,6 +321,7 @@ reap(double now)
                 continue;
             sl->pid = 0;
             sl->idle = 0;
+            atomic_store(&sl->shared->connected, 0);
             if (sl->fd >= 0)
                 close(sl->fd);
             sl->fd = -1;
@@ -279,6 +342,7 @@ reap(double now)
                 atomic_load(&sl->shared->handled) > 0)
                 sl->failures = 0;
             sl->failures++;
+            S.mq[sl->mi].restarts++;
             delay = policy_backoff(sl->failures, RESTART_BASE, RESTART_CAP);
             sl->restart_at = now + delay;
             wlog(WLOG_ERROR, "consumer exited unexpectedly",
@@ -300,6 +364,14 @@ compact_slots(void)
         if (S.slots[i].retired && S.slots[i].pid == 0 &&
             S.slots[i].release_pid == 0) {
             free(S.slots[i].queue);
+            if (S.slots[i].shared != NULL) {
+                metrics_queue *q = &S.mq[S.slots[i].mi];
+                size_t k;
+
+                /* Its counts go to its queue's totals. */
+                for (k = 0; k < MC_COUNT; k++)
+                    q->v[k] += atomic_load(&S.slots[i].shared->counts.v[k]);
+            }
             if (S.slots[i].shared != NULL)
                 munmap(S.slots[i].shared, sizeof *S.slots[i].shared);
             S.slots[i] = S.slots[--S.nslots];
@@ -453,6 +525,7 @@ db_open(double now)
     if (S.db == NULL || PQstatus(S.db) != CONNECTION_OK) {
         wlog(WLOG_WARN, "supervisor cannot connect", "err=%s",
              db_error(S.db, err, sizeof err));
+        snprintf(S.db_err, sizeof S.db_err, "%.150s", err);
         /* Never connected: a wrong password, host or database name does
          * not heal; give up after startup_timeout (a service manager
          * shows the failure) rather than retry forever. */
@@ -577,7 +650,7 @@ maintain(double now)
         return;
     if (PQntuples(r) == 1 &&
         (atoi(PQgetvalue(r, 0, 0)) != 0 || atoi(PQgetvalue(r, 0, 1)) != 0))
-        wlog(WLOG_INFO, "maintenance", "result=%s", PQgetvalue(r, 0, 2));
+        wlog(WLOG_INFO, "maintenance", "result:json=%s", PQgetvalue(r, 0, 2));
     PQclear(r);
 }
 
@@ -620,6 +693,181 @@ read_notifications(double now)
     (void)dispatch_notifications();
 }
 
+/* --- metrics, readiness, the service manager --------------------------- */
+
+/* Depth, ready, dead letters and the oldest ready message's age of the
+ * configured queues, from txq.queue_stats (whose cost does not grow with
+ * the backlog), every STATS_INTERVAL. It shows the queues the role may
+ * monitor (operate includes it): the others get no gauges. */
+static void
+read_queue_stats(double now)
+{
+    char sql[400], *list;
+    const char *vals[1];
+    PGresult *r;
+    size_t i, j, len = 3;
+    int missing = 0;
+
+    S.next_stats = now + STATS_INTERVAL;
+    for (i = 0; i < S.cfg->nqueues; i++)
+        len += strlen(S.cfg->queues[i].name) + 1;
+    if ((list = malloc(len)) == NULL)
+        return;
+    /* An array literal: queue names are [a-z][a-z0-9_]*, no quoting. */
+    strcpy(list, "{");
+    for (i = 0; i < S.cfg->nqueues; i++) {
+        if (i > 0)
+            strcat(list, ",");
+        strcat(list, S.cfg->queues[i].name);
+    }
+    strcat(list, "}");
+    vals[0] = list;
+    snprintf(sql, sizeof sql,
+             "select queue, depth, ready, dead,"
+             " coalesce(extract(epoch from oldest_ready_age), 0)::float8,"
+             " estimated::int"
+             " from \"%s\".queue_stats where queue = any($1::text[])",
+             S.cfg->schema);
+    r = db_query(sql, 1, vals, now, "queue_stats", NULL);
+    free(list);
+    if (r == NULL)
+        return;
+    for (i = 0; i < S.nmq; i++)
+        S.mq[i].have_stats = 0;
+    for (j = 0; j < (size_t)PQntuples(r); j++)
+        for (i = 0; i < S.nmq; i++) {
+            metrics_queue *q = &S.mq[i];
+
+            if (strcmp(q->name, PQgetvalue(r, (int)j, 0)) != 0)
+                continue;
+            q->have_stats = 1;
+            q->depth = atof(PQgetvalue(r, (int)j, 1));
+            q->ready = atof(PQgetvalue(r, (int)j, 2));
+            q->dead_letters = atof(PQgetvalue(r, (int)j, 3));
+            q->oldest_ready_age = atof(PQgetvalue(r, (int)j, 4));
+            q->estimated = atoi(PQgetvalue(r, (int)j, 5));
+        }
+    missing = (size_t)PQntuples(r) < S.cfg->nqueues;
+    PQclear(r);
+    S.stats_at = now;
+    if (missing && !S.stats_hinted) {
+        S.stats_hinted = 1;
+        wlog(WLOG_INFO, "no queue gauges for some queues",
+             "hint=\"txq.queue_stats shows the queues the role may monitor: "
+             "grant it monitor on them for txq_worker_queue_* metrics\"");
+    }
+}
+
+/* Whether the worker is ready: connected, and every queue has a consumer
+ * connected with its handler prepared. If not, why into why. */
+static int
+compute_ready(char *why, size_t size)
+{
+    size_t i, j;
+
+    why[0] = '\0';
+    if (S.draining) {
+        snprintf(why, size, "draining");
+        return 0;
+    }
+    if (S.db == NULL) {
+        snprintf(why, size, "supervisor not connected%s%s",
+                 S.db_err[0] ? ": " : "", S.db_err);
+        return 0;
+    }
+    for (i = 0; i < S.cfg->nqueues; i++) {
+        int ok = 0;
+
+        for (j = 0; j < S.nslots && !ok; j++) {
+            struct slot *sl = &S.slots[j];
+
+            ok = !sl->retired && sl->qi == i && sl->pid > 0 &&
+                 sl->shared != NULL && atomic_load(&sl->shared->connected);
+        }
+        if (!ok) {
+            snprintf(why, size, "queue %s: no consumer connected",
+                     S.cfg->queues[i].name);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Sum the totals and the live pages, publish them to the HTTP thread. */
+static void
+publish_metrics(double now, int ready, const char *why)
+{
+    metrics_state st;
+    metrics_queue *q;
+    size_t i, k;
+
+    if (!metrics_running() || S.nmq == 0)
+        return;
+    if ((q = malloc(S.nmq * sizeof *q)) == NULL)
+        return;
+    memcpy(q, S.mq, S.nmq * sizeof *q);
+    for (i = 0; i < S.nslots; i++) {
+        struct slot *sl = &S.slots[i];
+        metrics_queue *mq = &q[sl->mi];
+
+        if (sl->shared != NULL)
+            for (k = 0; k < MC_COUNT; k++)
+                mq->v[k] += atomic_load(&sl->shared->counts.v[k]);
+        if (sl->retired)
+            continue;
+        mq->consumers++;
+        if (sl->pid > 0 && sl->shared != NULL &&
+            atomic_load(&sl->shared->connected))
+            mq->connected++;
+    }
+    memset(&st, 0, sizeof st);
+    st.queues = q;
+    st.nqueues = S.nmq;
+    st.supervisor_connected = S.db != NULL;
+    st.ready = ready;
+    snprintf(st.not_ready, sizeof st.not_ready, "%s", why);
+    st.stats_age = S.stats_at > 0 ? now - S.stats_at : -1;
+    metrics_publish(&st);
+    free(q);
+}
+
+/* Once per loop round: readiness to the metrics and the service manager
+ * (READY=1 when due, STATUS= when it changed, the watchdog's ping). */
+static void
+service_round(double now)
+{
+    char why[256], status[300];
+    size_t i, total = 0, connected = 0;
+    int ready = compute_ready(why, sizeof why);
+
+    for (i = 0; i < S.nslots; i++)
+        if (!S.slots[i].retired) {
+            total++;
+            connected += S.slots[i].pid > 0 && S.slots[i].shared != NULL &&
+                         atomic_load(&S.slots[i].shared->connected);
+        }
+    if (ready)
+        snprintf(status, sizeof status,
+                 "ready: %zu queue(s), %zu of %zu consumers connected",
+                 S.cfg->nqueues, connected, total);
+    else
+        snprintf(status, sizeof status, "not ready: %s", why);
+    if (ready && S.ready_pending) {
+        S.ready_pending = 0;
+        svc_ready(status);
+        wlog(WLOG_INFO, "ready", "queues=%zu consumers=%zu", S.cfg->nqueues,
+             total);
+    } else {
+        svc_status(status);
+    }
+    S.ready = ready;
+    if (S.wd_interval > 0 && now >= S.next_wd) {
+        svc_watchdog();
+        S.next_wd = now + S.wd_interval;
+    }
+    publish_metrics(now, ready, why);
+}
+
 /* --- reload and shutdown ----------------------------------------------- */
 
 static void
@@ -652,6 +900,8 @@ reload(void)
             keep_str(&n->schema, &S.cfg->schema);
         else if (strcmp(key, "listen") == 0)
             n->listen = S.cfg->listen;
+        else if (strcmp(key, "metrics_listen") == 0)
+            keep_str(&n->metrics_listen, &S.cfg->metrics_listen);
         else
             break;
     }
@@ -685,6 +935,7 @@ stop_now(const char *why)
     size_t i;
 
     wlog(WLOG_WARN, "immediate exit", "reason=%s", why);
+    svc_stopping();
     signal_slots(SIGKILL);
     alerts_timeouts(S.alerts, now_mono(), 1);
     for (i = 0; i < S.nslots; i++)
@@ -717,6 +968,7 @@ loop(void)
             S.draining = 1;
             S.drain_deadline = now + S.cfg->drain_timeout;
             wlog(WLOG_INFO, "draining", "timeout_s=%g", S.cfg->drain_timeout);
+            svc_stopping();
             signal_slots(SIGTERM);
         }
         if (sig_chld) {
@@ -725,8 +977,11 @@ loop(void)
         }
         if (sig_hup) {
             sig_hup = 0;
-            if (!S.draining)
+            if (!S.draining) {
+                svc_reloading();
                 reload();
+                S.ready_pending = 1; /* READY=1 again once ready */
+            }
         }
         if (S.db != NULL)
             release_pending(now);
@@ -764,6 +1019,8 @@ loop(void)
                 maintain(now);
             if (S.db != NULL && alerts_poll(S.alerts, S.db, S.cfg, now) != 0)
                 db_lost(now, NULL);
+            if (S.db != NULL && metrics_running() && now >= S.next_stats)
+                read_queue_stats(now);
             /* Last, after the other queries: a wake that came in with a
              * query's result took our waiter row, so register again
              * before sleeping, until no more came in meanwhile (a few
@@ -783,8 +1040,13 @@ loop(void)
             else if (!S.maintain_off)
                 timeout = min_d(timeout, S.next_maintain - now);
             timeout = min_d(timeout, alerts_due(S.alerts, S.cfg, now));
+            if (metrics_running() && S.db != NULL)
+                timeout = min_d(timeout, S.next_stats - now);
         }
         alerts_timeouts(S.alerts, now, 0);
+        service_round(now);
+        if (S.wd_interval > 0)
+            timeout = min_d(timeout, S.next_wd - now);
 
         pfd = calloc(S.nslots + 2, sizeof *pfd);
         if (pfd == NULL)
@@ -869,6 +1131,18 @@ supervisor_run(worker_cfg *cfg,
     }
     install_signals();
     S.started_at = now_mono();
+    S.ready_pending = 1;
+    S.wd_interval = svc_init();
+    S.next_wd = S.started_at;
+    if (cfg->metrics_listen[0] != '\0') {
+        char err[512];
+
+        if (metrics_start(cfg->metrics_listen, err, sizeof err) != 0) {
+            wlog(WLOG_ERROR, "cannot start", "err=%s", err);
+            code = EXIT_FATAL;
+            goto out;
+        }
+    }
     wlog(WLOG_INFO, "txq-worker started",
          "version=%s pid=%ld queues=%zu consumers=%zu schema=%s listen=%d "
          "pooler=%s",
@@ -876,6 +1150,7 @@ supervisor_run(worker_cfg *cfg,
          cfg->listen, cfg->pooler);
     code = loop();
 out:
+    metrics_stop();
     PQfinish(S.db);
     txq_client_free(S.client);
     alerts_free(S.alerts);
@@ -886,6 +1161,7 @@ out:
     }
     free(S.slots);
     free(S.waiters);
+    free(S.mq);
     config_free(S.cfg);
     free(S.cfg);
     return code;

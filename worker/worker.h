@@ -12,6 +12,7 @@
 #include <libpq-fe.h>
 
 #include "config.h"
+#include "metrics.h"
 
 /* Exit codes (STYLE.md 2.7), plus the one a consumer child uses when its
  * handler cannot be loaded. */
@@ -21,9 +22,10 @@
 #define EXIT_CHILD_CFG 78
 
 /* Bytes on the socket between supervisor and child. */
-#define MSG_IDLE 'i' /* child -> supervisor: the queue was empty */
-#define MSG_BUSY 'b' /* child -> supervisor: it got messages again */
-#define MSG_WAKE 'w' /* supervisor -> child: a send was notified */
+#define MSG_IDLE  'i' /* child -> supervisor: the queue was empty */
+#define MSG_BUSY  'b' /* child -> supervisor: it got messages again */
+#define MSG_WAKE  'w' /* supervisor -> child: a send was notified */
+#define MSG_READY 'r' /* child -> supervisor: its connected flag changed */
 
 /*
  * supervisor_run - run the daemon until it is stopped. cfg is owned by the
@@ -43,11 +45,16 @@ int supervisor_run(worker_cfg *cfg,
  * it had not started (txq.release_unstarted), so a crashing handler costs
  * an attempt of its own message only, not of the whole prefetched batch;
  * and a process that handled messages before it died is restarted at once.
+ * Also its state and counts for the metrics and readiness (metrics.h):
+ * whether it is connected with its handler prepared, and what it handled,
+ * counted up across its restarts (the page outlives the process).
  */
 typedef struct consumer_shared {
     _Atomic int backend_pid;   /* of its connection; 0: none yet */
     _Atomic long long in_hand; /* id of the message in the handler; 0 */
     _Atomic long long handled; /* messages done since the fork */
+    _Atomic int connected;     /* connected, handler prepared */
+    metrics_counts counts;     /* never reset while the page lives */
 } consumer_shared;
 
 /*

@@ -97,6 +97,11 @@ wt_exists(const char *path)
     return access(path, F_OK) == 0;
 }
 
+/* Extra environment of the workers started next: NAME=VALUE strings,
+ * NULL-terminated (NULL: none). A VALUE of "$PID" becomes the worker's own
+ * pid (WATCHDOG_PID). Set it before wt_start*, reset it to NULL after. */
+static const char *const *wt_env;
+
 /*
  * Start txq-worker with --db db (none when db is NULL: the ini file or the
  * environment gives it), --schema and fast test timings, then args
@@ -145,6 +150,17 @@ wt_start_db(const char *db,
             dup2(fd, 2);
         }
         setenv("WT_SCHEMA", schema, 1);
+        for (i = 0; wt_env != NULL && wt_env[i] != NULL; i++) {
+            char name[128], self[24];
+            const char *eq = strchr(wt_env[i], '=');
+
+            if (eq == NULL || (size_t)(eq - wt_env[i]) >= sizeof name)
+                continue;
+            snprintf(name, sizeof name, "%.*s", (int)(eq - wt_env[i]),
+                     wt_env[i]);
+            snprintf(self, sizeof self, "%ld", (long)getpid());
+            setenv(name, strcmp(eq + 1, "$PID") == 0 ? self : eq + 1, 1);
+        }
         execv(bin, (char *const *)(uintptr_t)argv);
         _exit(127);
     }
