@@ -112,7 +112,7 @@ txq_client_new(const txq_options *opts)
         return c;
     }
     schema = o.schema != NULL ? o.schema : "txq";
-    if (!txq__name_valid(schema, 1)) {
+    if (!txq_schema_name_valid(schema)) {
         /* Reported by the first call (txq__enter). */
         txq__show(c->schema, sizeof c->schema, schema);
         return c;

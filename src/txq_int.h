@@ -209,10 +209,6 @@ const char *txq__show(char *buf, size_t size, const char *s);
 /* Returns: 1 when s (NUL-terminated) is valid UTF-8, else 0. */
 int txq__utf8_valid(const char *s);
 
-/* Returns: 1 when s matches [a-z][a-z0-9_]{0,62} (first_underscore also
- * allows a leading '_'), else 0. */
-int txq__name_valid(const char *s, int first_underscore);
-
 /*
  * txq__check_queue_name - validate a queue name argument called field.
  * Returns: TXQ_OK or TXQ_EINVAL (message set).

@@ -93,10 +93,4 @@ int queue_concurrency(const worker_cfg *cfg, const queue_cfg *q);
 double queue_timeout(const worker_cfg *cfg, const queue_cfg *q);
 int queue_prefetch(const worker_cfg *cfg, const queue_cfg *q);
 
-/* Whether s is a valid queue name ([a-z][a-z0-9_]{0,62}). */
-int config_valid_name(const char *s);
-
-/* Whether s is a valid schema name ([a-z_][a-z0-9_]{0,62}). */
-int config_valid_schema(const char *s);
-
 #endif /* TXQ_WORKER_CONFIG_H */
