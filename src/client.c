@@ -10,52 +10,17 @@
 
 #include "txq_int.h"
 
-static const char *const templates[TXQ__Q_COUNT] = {
-    [TXQ__Q_SCHEMA_PROBE] = TXQ__SQL_SCHEMA_PROBE,
-    [TXQ__Q_SCHEMA_VERSION] = TXQ__SQL_SCHEMA_VERSION,
-    [TXQ__Q_MIG_SETUP] = TXQ__SQL_MIG_SETUP,
-    [TXQ__Q_MIG_LOCK] = TXQ__SQL_MIG_LOCK,
-    [TXQ__Q_MIG_VERSION] = TXQ__SQL_MIG_VERSION,
-    [TXQ__Q_MIG_RECORDED] = TXQ__SQL_MIG_RECORDED,
-    [TXQ__Q_MIG_RECORD] = TXQ__SQL_MIG_RECORD,
-    [TXQ__Q_QUIET] = TXQ__SQL_QUIET,
-    [TXQ__Q_NO_BODY_CHECK] = TXQ__SQL_NO_BODY_CHECK,
-    [TXQ__Q_QUEUE_CREATE] = TXQ__SQL_QUEUE_CREATE,
-    [TXQ__Q_QUEUE_ALTER] = TXQ__SQL_QUEUE_ALTER,
-    [TXQ__Q_QUEUE_DROP] = TXQ__SQL_QUEUE_DROP,
-    [TXQ__Q_SEND] = TXQ__SQL_SEND,
-    [TXQ__Q_SEND_DIRECT] = TXQ__SQL_SEND_DIRECT,
-    [TXQ__Q_SEND_BATCH] = TXQ__SQL_SEND_BATCH,
-    [TXQ__Q_SEND_BATCH_DIRECT] = TXQ__SQL_SEND_BATCH_DIRECT,
-    [TXQ__Q_RECEIVE] = TXQ__SQL_RECEIVE,
-    [TXQ__Q_TAKE] = TXQ__SQL_TAKE,
-    [TXQ__Q_POP] = TXQ__SQL_POP,
-    [TXQ__Q_POP_DIRECT] = TXQ__SQL_POP_DIRECT,
-    [TXQ__Q_LISTEN] = TXQ__SQL_LISTEN,
-    [TXQ__Q_UNLISTEN] = TXQ__SQL_UNLISTEN,
-    [TXQ__Q_WAIT_BEGIN] = TXQ__SQL_WAIT_BEGIN,
-    [TXQ__Q_ACK] = TXQ__SQL_ACK,
-    [TXQ__Q_FAIL] = TXQ__SQL_FAIL,
-    [TXQ__Q_SET_VISIBILITY] = TXQ__SQL_SET_VISIBILITY,
-    [TXQ__Q_REQUEUE] = TXQ__SQL_REQUEUE,
-    [TXQ__Q_REQUEUE_ALL] = TXQ__SQL_REQUEUE_ALL,
-    [TXQ__Q_DISCARD] = TXQ__SQL_DISCARD,
-    [TXQ__Q_TOPIC_CREATE] = TXQ__SQL_TOPIC_CREATE,
-    [TXQ__Q_TOPIC_DROP] = TXQ__SQL_TOPIC_DROP,
-    [TXQ__Q_SUBSCRIBE] = TXQ__SQL_SUBSCRIBE,
-    [TXQ__Q_UNSUBSCRIBE] = TXQ__SQL_UNSUBSCRIBE,
-    [TXQ__Q_ROUTE_ADD] = TXQ__SQL_ROUTE_ADD,
-    [TXQ__Q_ROUTE_REMOVE] = TXQ__SQL_ROUTE_REMOVE,
-    [TXQ__Q_PUBLISH] = TXQ__SQL_PUBLISH,
-    [TXQ__Q_REPLY] = TXQ__SQL_REPLY,
-    [TXQ__Q_ACK_RECEIVE] = TXQ__SQL_ACK_RECEIVE,
-    [TXQ__Q_SEAL_PREPARE] = TXQ__SQL_SEAL_PREPARE,
-    [TXQ__Q_SEND_SEALED] = TXQ__SQL_SEND_SEALED,
-    [TXQ__Q_DEAD_LETTER] = TXQ__SQL_DEAD_LETTER,
-    [TXQ__Q_RECEIVE_POOLED] = TXQ__SQL_RECEIVE_POOLED,
-    [TXQ__Q_ACK_RECEIVE_POOLED] = TXQ__SQL_ACK_RECEIVE_POOLED,
-    [TXQ__Q_SET_VISIBILITY_POOLED] = TXQ__SQL_SET_VISIBILITY_POOLED,
+const struct txq__stmt txq__statements[] = {
+#define TXQ__STMT_ROW(name, hot) {#name, TXQ__SQL_##name, hot},
+    TXQ__STATEMENTS(TXQ__STMT_ROW)
+#undef TXQ__STMT_ROW
 };
+
+_Static_assert(sizeof txq__statements / sizeof txq__statements[0] ==
+                   TXQ__Q_COUNT,
+               "one row of txq__statements per enum txq__q");
+_Static_assert(TXQ__Q_COUNT <= 64,
+               "txq_client.prepared is a 64-bit set of statements");
 
 #define PLACEHOLDER "@extschema@"
 
@@ -121,12 +86,13 @@ txq_client_new(const txq_options *opts)
     /* Valid names need no doubling of quotes: just wrap them. */
     snprintf(c->qschema, sizeof c->qschema, "\"%s\"", schema);
     for (int i = 0; i < TXQ__Q_COUNT; i++) {
-        c->sql[i] = txq__splice_schema(templates[i], c->qschema);
+        c->sql[i] = txq__splice_schema(txq__statements[i].text, c->qschema);
         if (c->sql[i] == NULL) {
             txq_client_free(c);
             return NULL;
         }
-        txq__stmt_name(c->stmt[i], sizeof c->stmt[i], c->sql[i], i);
+        txq__stmt_name(c->stmt[i], sizeof c->stmt[i], c->sql[i],
+                       txq__statements[i].name);
     }
     c->schema_ok = 1;
     return c;

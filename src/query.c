@@ -90,44 +90,20 @@ txq__param_binary(struct txq__params *p, const void *data, size_t len, Oid oid)
 }
 
 void
-txq__stmt_name(char *buf, size_t size, const char *sql, int q)
+txq__stmt_name(char *buf, size_t size, const char *sql, const char *name)
 {
     uint32_t h = 2166136261u; /* FNV-1a */
+    size_t i;
 
     for (const unsigned char *s = (const unsigned char *)sql; *s; s++)
         h = (h ^ *s) * 16777619u;
-    snprintf(buf, size, "txq_%08" PRIx32 "_%d", h, q);
-}
-
-/* The statements worth a prepared statement: the per-message calls. */
-static int
-hot(enum txq__q q)
-{
-    switch (q) {
-    case TXQ__Q_SEND:
-    case TXQ__Q_SEND_DIRECT:
-    case TXQ__Q_SEND_BATCH:
-    case TXQ__Q_SEND_BATCH_DIRECT:
-    case TXQ__Q_RECEIVE:
-    case TXQ__Q_WAIT_BEGIN:
-    case TXQ__Q_ACK:
-    case TXQ__Q_FAIL:
-    case TXQ__Q_SET_VISIBILITY:
-    case TXQ__Q_PUBLISH:
-    case TXQ__Q_REPLY:
-    case TXQ__Q_ACK_RECEIVE:
-    case TXQ__Q_TAKE:
-    case TXQ__Q_POP:
-    case TXQ__Q_POP_DIRECT:
-    case TXQ__Q_SEAL_PREPARE:
-    case TXQ__Q_SEND_SEALED:
-    case TXQ__Q_RECEIVE_POOLED:
-    case TXQ__Q_ACK_RECEIVE_POOLED:
-    case TXQ__Q_SET_VISIBILITY_POOLED:
-        return 1;
-    default:
-        return 0;
-    }
+    snprintf(buf, size, "txq_%08" PRIx32 "_", h);
+    /* The statement's name in lower case: no case folding to think of
+     * when one reads pg_prepared_statements or runs DEALLOCATE. */
+    for (i = strlen(buf); *name != '\0' && i + 1 < size; name++, i++)
+        buf[i] =
+            (char)(*name >= 'A' && *name <= 'Z' ? *name - 'A' + 'a' : *name);
+    buf[i] = '\0';
 }
 
 /*
@@ -176,7 +152,7 @@ txq__prepare(txq_client *c,
     int ok;
 
     *rc = TXQ_OK;
-    if (!hot(q) || txq__pooled(c, pg))
+    if (!txq__statements[q].hot || txq__pooled(c, pg))
         return 0;
     if (c->prep_pg == pg && c->prep_pid == PQbackendPID(pg) &&
         (c->prepared & bit))

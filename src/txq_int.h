@@ -29,6 +29,20 @@ extern const int txq__n_migrations;
 extern const struct txq__sql_file txq__definitions[]; /* in apply order */
 extern const int txq__n_definitions;
 
+/* === the statements (sql_text.h) === */
+
+/* One row per statement of TXQ__STATEMENTS, indexed by enum txq__q. */
+struct txq__stmt {
+    const char *name; /* "RECEIVE" */
+    const char *text; /* with @extschema@ */
+    int hot;          /* run as a named prepared statement */
+};
+
+extern const struct txq__stmt txq__statements[];
+
+/* "txq_" + 8 hex digits + "_" + the longest statement name + NUL. */
+#define TXQ__STMT_NAME_SIZE 40
+
 /* === the client handle === */
 
 #define TXQ__ERRMSG_SIZE 256
@@ -67,7 +81,7 @@ struct txq_client {
      * connection. prepared: bit q set when stmt[q] exists on prep_pg
      * (backend prep_pid); another connection, or a reset one, is asked
      * what it holds before anything is prepared there. */
-    char stmt[TXQ__Q_COUNT][24];
+    char stmt[TXQ__Q_COUNT][TXQ__STMT_NAME_SIZE];
     const PGconn *prep_pg;
     int prep_pid;
     uint64_t prepared;
@@ -276,11 +290,12 @@ txq_err txq__query(txq_client *c,
                    PGresult **res);
 
 /*
- * txq__stmt_name - the prepared statement name of statement q with text
- * sql: "txq_" + a hash of the text + "_" + q, so that handles with the
- * same text share it and a changed text never reuses an old name.
+ * txq__stmt_name - the prepared statement name of the statement called
+ * name (as in TXQ__STATEMENTS) with text sql: "txq_" + a hash of the text
+ * + "_" + the name in lower case, so that handles with the same text share
+ * it and a changed text never reuses an old name.
  */
-void txq__stmt_name(char *buf, size_t size, const char *sql, int q);
+void txq__stmt_name(char *buf, size_t size, const char *sql, const char *name);
 
 /*
  * txq__prepare - make sure statement q (with p's parameter types) is
