@@ -335,7 +335,8 @@ TXQ_API txq_err txq_migrate(txq_client *c, PGconn *pg, int *applied);
 /*
  * txq_schema_check - check that pg's schema is at TXQ_SCHEMA_VERSION.
  *
- * Every other call does this once per connection; call it to fail early.
+ * Every other call does this once per connection (a client remembers the
+ * last 8 it was used on); call it to fail early.
  * Returns TXQ_OK or TXQ_ESCHEMA (missing, older or newer, with both versions
  * in txq_errmsg), TXQ_ECONN, TXQ_EDB.
  */

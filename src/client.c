@@ -1,6 +1,7 @@
 /*
  * client.c - the client handle: its schema, the SQL texts built for that
- * schema, the checks every call makes on entry, and the schema version
+ * schema, the checks every call makes on entry, what it knows of each
+ * connection it was used on (a small LRU table) and the schema version
  * check done once per connection.
  */
 #include <inttypes.h>
@@ -132,23 +133,61 @@ txq__enter(txq_client *c, PGconn *pg)
     return TXQ_OK;
 }
 
-static void
-schema_verified(
-    txq_client *c, PGconn *pg, int send_direct, int pop_direct, int server_pid)
+struct txq__conn *
+txq__conn_find(const txq_client *c, const PGconn *pg)
 {
-    c->checked_pg = pg;
-    c->checked_pid = PQbackendPID(pg);
-    c->send_direct = send_direct;
-    c->pop_direct = pop_direct;
-    /* A pooler gives its clients a cancel key of its own: the pid libpq
-     * got at connection start is not the backend's that runs the
-     * statements. Directly (or through a plain TCP proxy) they are one. */
-    c->pooler_seen = server_pid != c->checked_pid;
+    int pid = PQbackendPID(pg);
+
+    if (c->cur != NULL && c->cur->pg == pg && c->cur->pid == pid)
+        return c->cur;
+    for (int i = 0; i < TXQ__CONNS; i++) {
+        if (c->conns[i].pg == pg && c->conns[i].pid == pid)
+            return (struct txq__conn *)(uintptr_t)&c->conns[i];
+    }
+    return NULL;
+}
+
+struct txq__conn *
+txq__conn_get(txq_client *c, const PGconn *pg)
+{
+    struct txq__conn *e = txq__conn_find(c, pg);
+
+    if (e == NULL) {
+        /* pg's old entry (another backend since), else a free one, else
+         * the least recently used. */
+        e = &c->conns[0];
+        for (int i = 0; i < TXQ__CONNS; i++) {
+            struct txq__conn *x = &c->conns[i];
+
+            if (x->pg == pg) {
+                e = x;
+                break;
+            }
+            if (x->used < e->used)
+                e = x; /* a free entry's is 0 */
+        }
+        if (e == c->cur)
+            c->cur = NULL;
+        memset(e, 0, sizeof *e);
+        e->pg = pg;
+        e->pid = PQbackendPID(pg);
+    }
+    e->used = ++c->tick;
+    return e;
+}
+
+void
+txq__conns_unchecked(txq_client *c)
+{
+    for (int i = 0; i < TXQ__CONNS; i++)
+        c->conns[i].checked = 0;
 }
 
 int
 txq__pooled(const txq_client *c, const PGconn *pg)
 {
+    const struct txq__conn *e;
+
     switch (c->pooler) {
     case TXQ_POOLER_NONE:
         return 0;
@@ -157,9 +196,8 @@ txq__pooled(const txq_client *c, const PGconn *pg)
     default:
         /* Not checked yet on this connection: assume the worst, which
          * costs speed, never safety. */
-        if (c->checked_pg != pg || c->checked_pid != PQbackendPID(pg))
-            return 1;
-        return c->pooler_seen;
+        e = txq__conn_find(c, pg);
+        return e == NULL || !e->checked || e->pooler_seen;
     }
 }
 
@@ -247,13 +285,14 @@ txq__ensure_schema(txq_client *c, PGconn *pg, int force)
     int64_t version = 0;
     int have_schema = 0, have_table = 0, have_fn = 0, isnull = 1;
     int send_direct, pop_direct, server_pid;
+    struct txq__conn *e = txq__conn_get(c, pg);
     PGresult *r = NULL;
     txq_err rc;
 
-    if (!force && c->checked_pg == pg && c->checked_pid == PQbackendPID(pg))
+    c->cur = e;
+    if (!force && e->checked)
         return TXQ_OK;
-    c->checked_pg = NULL;
-    c->checked_pid = 0;
+    e->checked = 0;
     /* Probe first: a failing statement would abort the caller's
      * transaction. */
     rc = probe(c, pg, &have_schema, &have_table, &have_fn);
@@ -291,7 +330,13 @@ txq__ensure_schema(txq_client *c, PGconn *pg, int force)
                               c->schema, version, TXQ_SCHEMA_VERSION,
                               version < TXQ_SCHEMA_VERSION ? "run txq migrate"
                                                            : "upgrade libtxq");
-    schema_verified(c, pg, send_direct, pop_direct, server_pid);
+    e->checked = 1;
+    e->send_direct = send_direct;
+    e->pop_direct = pop_direct;
+    /* A pooler gives its clients a cancel key of its own: the pid libpq
+     * got at connection start is not the backend's that runs the
+     * statements. Directly (or through a plain TCP proxy) they are one. */
+    e->pooler_seen = server_pid != e->pid;
     return TXQ_OK;
 }
 
