@@ -10,7 +10,8 @@
 # than a string literal: gcc and clang both apply -Woverlength-strings (part of
 # -Wpedantic) to the concatenated literal, so splitting into chunks does not
 # help, and a char array also sidesteps trigraphs and escaping. The output
-# compiles cleanly under the full STYLE.md 2.10 warning list with -Werror.
+# compiles cleanly under the full warning list of CMakeLists.txt (txq_warnings)
+# with -Werror.
 #
 # CMakeLists.txt runs this from an add_custom_command whose DEPENDS lists the
 # same files (found with a CONFIGURE_DEPENDS glob), so editing, adding or

@@ -60,41 +60,69 @@ extern "C" {
 
 /* === errors === */
 
-/* Result of every fallible call. Values are never renumbered or reused. */
+/*
+ * TXQ_ERR_MAP(XX) - every result code as XX(NAME, value, text), in value
+ * order: the enum below, txq_strerror and txq_err_name are all made from
+ * this one list (libuv's UV_ERRNO_MAP). Codes are appended, never
+ * renumbered or reused.
+ */
+#define TXQ_ERR_MAP(XX)                                                    \
+    /* success */                                                          \
+    XX(OK, 0, "success")                                                   \
+    /* no message available: not a failure */                              \
+    XX(EMPTY, 1, "no message available")                                   \
+    /* bad argument or misuse; nothing was changed */                      \
+    XX(EINVAL, 2, "invalid argument")                                      \
+    XX(ENOMEM, 3, "out of memory")                                         \
+    /* connection unusable, or SQLSTATE class 08 */                        \
+    XX(ECONN, 4, "connection unusable")                                    \
+    /* serialization failure or deadlock: retry the transaction */         \
+    XX(ECONFLICT, 5,                                                       \
+       "serialization failure or deadlock: retry the transaction")         \
+    /* any other server error */                                           \
+    XX(EDB, 6, "database error")                                           \
+    XX(ESCHEMA, 7, "txq schema missing or at another version")             \
+    /* no such queue, message or dead letter */                            \
+    XX(ENOTFOUND, 8, "not found")                                          \
+    /* wrong for the current state: e.g. acking a message this attempt no  \
+     * longer holds, or a call that must run outside a transaction */      \
+    XX(ESTATE, 9, "wrong state for this call")                             \
+    /* the queue already exists */                                         \
+    XX(EEXIST, 10, "already exists")                                       \
+    /* body larger than the queue's max_body_bytes */                      \
+    XX(ETOOBIG, 11, "body too large")                                      \
+    /* a route topic has no rule matching the message and no default queue \
+     * (SQLSTATE TQ004); nothing was written */                            \
+    XX(ENOROUTE, 12, "no route matches the message")                       \
+    /* the role lacks a privilege on the queue (or on every queue) or may  \
+     * not pass a time (SQLSTATE 42501); txq_errmsg names role, queue and  \
+     * privilege; nothing was changed */                                   \
+    XX(EPERM, 13, "permission denied")                                     \
+    /* a message of an encrypted queue could not be opened (no key ring,   \
+     * unknown key id, not an envelope, or its authentication failed:      \
+     * tampered, or moved from another message); txq_errmsg names the      \
+     * message and the reason. Its body is never returned */               \
+    XX(EDECRYPT, 14, "a message of an encrypted queue could not be decrypted")
+
+/* Result of every fallible call: TXQ_OK, TXQ_EMPTY, TXQ_EINVAL, ... as
+ * TXQ_ERR_MAP lists them. */
 typedef enum txq_err {
-    TXQ_OK = 0,
-    TXQ_EMPTY = 1,     /* no message available: not a failure */
-    TXQ_EINVAL = 2,    /* bad argument or misuse; nothing was changed */
-    TXQ_ENOMEM = 3,    /* out of memory */
-    TXQ_ECONN = 4,     /* connection unusable, or SQLSTATE class 08 */
-    TXQ_ECONFLICT = 5, /* serialization failure or deadlock: retry the tx */
-    TXQ_EDB = 6,       /* any other server error */
-    TXQ_ESCHEMA = 7,   /* txq schema missing or at another version */
-    TXQ_ENOTFOUND = 8, /* no such queue, message or dead letter */
-    TXQ_ESTATE = 9,    /* wrong for the current state: e.g. acking a message
-                          this attempt no longer holds, or a call that must
-                          run outside a transaction */
-    TXQ_EEXIST = 10,   /* the queue already exists */
-    TXQ_ETOOBIG = 11,  /* body larger than the queue's max_body_bytes */
-    TXQ_ENOROUTE = 12, /* a route topic has no rule matching the message
-                          and no default queue (SQLSTATE TQ004); nothing
-                          was written */
-    TXQ_EPERM = 13,    /* the role lacks a privilege on the queue (or on
-                          every queue) or may not pass a time (SQLSTATE
-                          42501); txq_errmsg names role, queue and
-                          privilege; nothing was changed */
-    TXQ_EDECRYPT = 14  /* a message of an encrypted queue could not be
-                          opened (no key ring, unknown key id, not an
-                          envelope, or its authentication failed:
-                          tampered, or moved from another message);
-                          txq_errmsg names the message and the reason.
-                          Its body is never returned */
+#define TXQ__ERR_ENUM(name, value, text) TXQ_##name = value,
+    TXQ_ERR_MAP(TXQ__ERR_ENUM)
+#undef TXQ__ERR_ENUM
 } txq_err;
 
 /*
  * txq_strerror - static text for a code ("unknown error" for an unknown one).
  */
 TXQ_API const char *txq_strerror(txq_err err);
+
+/*
+ * txq_err_name - the code's symbolic name as static text, "TXQ_EPERM" for
+ * TXQ_EPERM ("unknown" for a value not in TXQ_ERR_MAP): for logs and for
+ * FFI callers that map codes by name.
+ */
+TXQ_API const char *txq_err_name(txq_err err);
 
 /*
  * txq_version - the library's version as "MAJOR.MINOR.PATCH" (static).
@@ -307,11 +335,28 @@ TXQ_API txq_err txq_migrate(txq_client *c, PGconn *pg, int *applied);
 /*
  * txq_schema_check - check that pg's schema is at TXQ_SCHEMA_VERSION.
  *
- * Every other call does this once per connection; call it to fail early.
+ * Every other call does this once per connection (a client remembers the
+ * last 8 it was used on); call it to fail early.
  * Returns TXQ_OK or TXQ_ESCHEMA (missing, older or newer, with both versions
  * in txq_errmsg), TXQ_ECONN, TXQ_EDB.
  */
 TXQ_API txq_err txq_schema_check(txq_client *c, PGconn *pg);
+
+/* === names === */
+
+/*
+ * txq_name_valid - whether name is a valid queue name: 1 to 63 characters
+ * a-z, 0-9 and _, starting with a letter ([a-z][a-z0-9_]{0,62}), the rule
+ * the server applies too. Needs no handle and no round trip.
+ * Returns 1 or 0 (also for NULL).
+ */
+TXQ_API int txq_name_valid(const char *name);
+
+/*
+ * txq_schema_name_valid - the same for a schema name (txq_options.schema),
+ * which may also start with _: [a-z_][a-z0-9_]{0,62}. Returns 1 or 0.
+ */
+TXQ_API int txq_schema_name_valid(const char *name);
 
 /* === queues === */
 

@@ -34,6 +34,14 @@ typedef struct txq_topic_opts {
     (&(txq_topic_opts){.size = sizeof(txq_topic_opts), __VA_ARGS__})
 
 /*
+ * txq_topic_name_valid - whether name is a valid topic name: 1 to 63
+ * characters a-z, 0-9, _ and ., starting with a letter
+ * ([a-z][a-z0-9_.]{0,62}). Needs no handle and no round trip.
+ * Returns 1 or 0 (also for NULL).
+ */
+TXQ_API int txq_topic_name_valid(const char *name);
+
+/*
  * txq_topic_create - create a topic, in the caller's transaction. Topic
  * names are 1 to 63 characters a-z, 0-9, _ and ., starting with a letter.
  * opts may be NULL (fanout).

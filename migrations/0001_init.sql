@@ -4,7 +4,7 @@
 -- txq_migrate() / `txq migrate`. @extschema@ is replaced by the quoted schema
 -- name. Forward-only: never edit a released migration, add a new one.
 
--- Queues and their settings (DESIGN.md section 3). Settings are plain columns
+-- Queues and their settings (docs/sql-api.md). Settings are plain columns
 -- so an operator can read them with SQL; txq.alter_queue validates changes.
 create table @extschema@.queues (
     queue_id            int generated always as identity

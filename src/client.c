@@ -1,6 +1,7 @@
 /*
  * client.c - the client handle: its schema, the SQL texts built for that
- * schema, the checks every call makes on entry, and the schema version
+ * schema, the checks every call makes on entry, what it knows of each
+ * connection it was used on (a small LRU table) and the schema version
  * check done once per connection.
  */
 #include <inttypes.h>
@@ -10,52 +11,17 @@
 
 #include "txq_int.h"
 
-static const char *const templates[TXQ__Q_COUNT] = {
-    [TXQ__Q_SCHEMA_PROBE] = TXQ__SQL_SCHEMA_PROBE,
-    [TXQ__Q_SCHEMA_VERSION] = TXQ__SQL_SCHEMA_VERSION,
-    [TXQ__Q_MIG_SETUP] = TXQ__SQL_MIG_SETUP,
-    [TXQ__Q_MIG_LOCK] = TXQ__SQL_MIG_LOCK,
-    [TXQ__Q_MIG_VERSION] = TXQ__SQL_MIG_VERSION,
-    [TXQ__Q_MIG_RECORDED] = TXQ__SQL_MIG_RECORDED,
-    [TXQ__Q_MIG_RECORD] = TXQ__SQL_MIG_RECORD,
-    [TXQ__Q_QUIET] = TXQ__SQL_QUIET,
-    [TXQ__Q_NO_BODY_CHECK] = TXQ__SQL_NO_BODY_CHECK,
-    [TXQ__Q_QUEUE_CREATE] = TXQ__SQL_QUEUE_CREATE,
-    [TXQ__Q_QUEUE_ALTER] = TXQ__SQL_QUEUE_ALTER,
-    [TXQ__Q_QUEUE_DROP] = TXQ__SQL_QUEUE_DROP,
-    [TXQ__Q_SEND] = TXQ__SQL_SEND,
-    [TXQ__Q_SEND_DIRECT] = TXQ__SQL_SEND_DIRECT,
-    [TXQ__Q_SEND_BATCH] = TXQ__SQL_SEND_BATCH,
-    [TXQ__Q_SEND_BATCH_DIRECT] = TXQ__SQL_SEND_BATCH_DIRECT,
-    [TXQ__Q_RECEIVE] = TXQ__SQL_RECEIVE,
-    [TXQ__Q_TAKE] = TXQ__SQL_TAKE,
-    [TXQ__Q_POP] = TXQ__SQL_POP,
-    [TXQ__Q_POP_DIRECT] = TXQ__SQL_POP_DIRECT,
-    [TXQ__Q_LISTEN] = TXQ__SQL_LISTEN,
-    [TXQ__Q_UNLISTEN] = TXQ__SQL_UNLISTEN,
-    [TXQ__Q_WAIT_BEGIN] = TXQ__SQL_WAIT_BEGIN,
-    [TXQ__Q_ACK] = TXQ__SQL_ACK,
-    [TXQ__Q_FAIL] = TXQ__SQL_FAIL,
-    [TXQ__Q_SET_VISIBILITY] = TXQ__SQL_SET_VISIBILITY,
-    [TXQ__Q_REQUEUE] = TXQ__SQL_REQUEUE,
-    [TXQ__Q_REQUEUE_ALL] = TXQ__SQL_REQUEUE_ALL,
-    [TXQ__Q_DISCARD] = TXQ__SQL_DISCARD,
-    [TXQ__Q_TOPIC_CREATE] = TXQ__SQL_TOPIC_CREATE,
-    [TXQ__Q_TOPIC_DROP] = TXQ__SQL_TOPIC_DROP,
-    [TXQ__Q_SUBSCRIBE] = TXQ__SQL_SUBSCRIBE,
-    [TXQ__Q_UNSUBSCRIBE] = TXQ__SQL_UNSUBSCRIBE,
-    [TXQ__Q_ROUTE_ADD] = TXQ__SQL_ROUTE_ADD,
-    [TXQ__Q_ROUTE_REMOVE] = TXQ__SQL_ROUTE_REMOVE,
-    [TXQ__Q_PUBLISH] = TXQ__SQL_PUBLISH,
-    [TXQ__Q_REPLY] = TXQ__SQL_REPLY,
-    [TXQ__Q_ACK_RECEIVE] = TXQ__SQL_ACK_RECEIVE,
-    [TXQ__Q_SEAL_PREPARE] = TXQ__SQL_SEAL_PREPARE,
-    [TXQ__Q_SEND_SEALED] = TXQ__SQL_SEND_SEALED,
-    [TXQ__Q_DEAD_LETTER] = TXQ__SQL_DEAD_LETTER,
-    [TXQ__Q_RECEIVE_POOLED] = TXQ__SQL_RECEIVE_POOLED,
-    [TXQ__Q_ACK_RECEIVE_POOLED] = TXQ__SQL_ACK_RECEIVE_POOLED,
-    [TXQ__Q_SET_VISIBILITY_POOLED] = TXQ__SQL_SET_VISIBILITY_POOLED,
+const struct txq__stmt txq__statements[] = {
+#define TXQ__STMT_ROW(name, hot) {#name, TXQ__SQL_##name, hot},
+    TXQ__STATEMENTS(TXQ__STMT_ROW)
+#undef TXQ__STMT_ROW
 };
+
+_Static_assert(sizeof txq__statements / sizeof txq__statements[0] ==
+                   TXQ__Q_COUNT,
+               "one row of txq__statements per enum txq__q");
+_Static_assert(TXQ__Q_COUNT <= 64,
+               "txq_client.prepared is a 64-bit set of statements");
 
 #define PLACEHOLDER "@extschema@"
 
@@ -112,7 +78,7 @@ txq_client_new(const txq_options *opts)
         return c;
     }
     schema = o.schema != NULL ? o.schema : "txq";
-    if (!txq__name_valid(schema, 1)) {
+    if (!txq_schema_name_valid(schema)) {
         /* Reported by the first call (txq__enter). */
         txq__show(c->schema, sizeof c->schema, schema);
         return c;
@@ -121,12 +87,13 @@ txq_client_new(const txq_options *opts)
     /* Valid names need no doubling of quotes: just wrap them. */
     snprintf(c->qschema, sizeof c->qschema, "\"%s\"", schema);
     for (int i = 0; i < TXQ__Q_COUNT; i++) {
-        c->sql[i] = txq__splice_schema(templates[i], c->qschema);
+        c->sql[i] = txq__splice_schema(txq__statements[i].text, c->qschema);
         if (c->sql[i] == NULL) {
             txq_client_free(c);
             return NULL;
         }
-        txq__stmt_name(c->stmt[i], sizeof c->stmt[i], c->sql[i], i);
+        txq__stmt_name(c->stmt[i], sizeof c->stmt[i], c->sql[i],
+                       txq__statements[i].name);
     }
     c->schema_ok = 1;
     return c;
@@ -166,23 +133,61 @@ txq__enter(txq_client *c, PGconn *pg)
     return TXQ_OK;
 }
 
-static void
-schema_verified(
-    txq_client *c, PGconn *pg, int send_direct, int pop_direct, int server_pid)
+struct txq__conn *
+txq__conn_find(const txq_client *c, const PGconn *pg)
 {
-    c->checked_pg = pg;
-    c->checked_pid = PQbackendPID(pg);
-    c->send_direct = send_direct;
-    c->pop_direct = pop_direct;
-    /* A pooler gives its clients a cancel key of its own: the pid libpq
-     * got at connection start is not the backend's that runs the
-     * statements. Directly (or through a plain TCP proxy) they are one. */
-    c->pooler_seen = server_pid != c->checked_pid;
+    int pid = PQbackendPID(pg);
+
+    if (c->cur != NULL && c->cur->pg == pg && c->cur->pid == pid)
+        return c->cur;
+    for (int i = 0; i < TXQ__CONNS; i++) {
+        if (c->conns[i].pg == pg && c->conns[i].pid == pid)
+            return (struct txq__conn *)(uintptr_t)&c->conns[i];
+    }
+    return NULL;
+}
+
+struct txq__conn *
+txq__conn_get(txq_client *c, const PGconn *pg)
+{
+    struct txq__conn *e = txq__conn_find(c, pg);
+
+    if (e == NULL) {
+        /* pg's old entry (another backend since), else a free one, else
+         * the least recently used. */
+        e = &c->conns[0];
+        for (int i = 0; i < TXQ__CONNS; i++) {
+            struct txq__conn *x = &c->conns[i];
+
+            if (x->pg == pg) {
+                e = x;
+                break;
+            }
+            if (x->used < e->used)
+                e = x; /* a free entry's is 0 */
+        }
+        if (e == c->cur)
+            c->cur = NULL;
+        memset(e, 0, sizeof *e);
+        e->pg = pg;
+        e->pid = PQbackendPID(pg);
+    }
+    e->used = ++c->tick;
+    return e;
+}
+
+void
+txq__conns_unchecked(txq_client *c)
+{
+    for (int i = 0; i < TXQ__CONNS; i++)
+        c->conns[i].checked = 0;
 }
 
 int
 txq__pooled(const txq_client *c, const PGconn *pg)
 {
+    const struct txq__conn *e;
+
     switch (c->pooler) {
     case TXQ_POOLER_NONE:
         return 0;
@@ -191,9 +196,8 @@ txq__pooled(const txq_client *c, const PGconn *pg)
     default:
         /* Not checked yet on this connection: assume the worst, which
          * costs speed, never safety. */
-        if (c->checked_pg != pg || c->checked_pid != PQbackendPID(pg))
-            return 1;
-        return c->pooler_seen;
+        e = txq__conn_find(c, pg);
+        return e == NULL || !e->checked || e->pooler_seen;
     }
 }
 
@@ -281,13 +285,14 @@ txq__ensure_schema(txq_client *c, PGconn *pg, int force)
     int64_t version = 0;
     int have_schema = 0, have_table = 0, have_fn = 0, isnull = 1;
     int send_direct, pop_direct, server_pid;
+    struct txq__conn *e = txq__conn_get(c, pg);
     PGresult *r = NULL;
     txq_err rc;
 
-    if (!force && c->checked_pg == pg && c->checked_pid == PQbackendPID(pg))
+    c->cur = e;
+    if (!force && e->checked)
         return TXQ_OK;
-    c->checked_pg = NULL;
-    c->checked_pid = 0;
+    e->checked = 0;
     /* Probe first: a failing statement would abort the caller's
      * transaction. */
     rc = probe(c, pg, &have_schema, &have_table, &have_fn);
@@ -325,7 +330,13 @@ txq__ensure_schema(txq_client *c, PGconn *pg, int force)
                               c->schema, version, TXQ_SCHEMA_VERSION,
                               version < TXQ_SCHEMA_VERSION ? "run txq migrate"
                                                            : "upgrade libtxq");
-    schema_verified(c, pg, send_direct, pop_direct, server_pid);
+    e->checked = 1;
+    e->send_direct = send_direct;
+    e->pop_direct = pop_direct;
+    /* A pooler gives its clients a cancel key of its own: the pid libpq
+     * got at connection start is not the backend's that runs the
+     * statements. Directly (or through a plain TCP proxy) they are one. */
+    e->pooler_seen = server_pid != e->pid;
     return TXQ_OK;
 }
 

@@ -1,6 +1,6 @@
 /*
- * err.c - error codes and messages: txq_strerror, the per-handle error
- * (errmsg, SQLSTATE) and the one place server errors are classified into
+ * err.c - error codes and messages: txq_strerror, txq_err_name, the per-handle
+ * error (errmsg, SQLSTATE) and the one place server errors are classified into
  * txq_err codes.
  */
 #include <stdarg.h>
@@ -13,38 +13,26 @@ const char *
 txq_strerror(txq_err err)
 {
     switch (err) {
-    case TXQ_OK:
-        return "success";
-    case TXQ_EMPTY:
-        return "no message available";
-    case TXQ_EINVAL:
-        return "invalid argument";
-    case TXQ_ENOMEM:
-        return "out of memory";
-    case TXQ_ECONN:
-        return "connection unusable";
-    case TXQ_ECONFLICT:
-        return "serialization failure or deadlock: retry the transaction";
-    case TXQ_EDB:
-        return "database error";
-    case TXQ_ESCHEMA:
-        return "txq schema missing or at another version";
-    case TXQ_ENOTFOUND:
-        return "not found";
-    case TXQ_ESTATE:
-        return "wrong state for this call";
-    case TXQ_EEXIST:
-        return "already exists";
-    case TXQ_ETOOBIG:
-        return "body too large";
-    case TXQ_ENOROUTE:
-        return "no route matches the message";
-    case TXQ_EPERM:
-        return "permission denied";
-    case TXQ_EDECRYPT:
-        return "a message of an encrypted queue could not be decrypted";
+#define TXQ__ERR_TEXT(name, value, text) \
+    case TXQ_##name:                     \
+        return text;
+        TXQ_ERR_MAP(TXQ__ERR_TEXT)
+#undef TXQ__ERR_TEXT
     }
     return "unknown error";
+}
+
+const char *
+txq_err_name(txq_err err)
+{
+    switch (err) {
+#define TXQ__ERR_NAME(name, value, text) \
+    case TXQ_##name:                     \
+        return "TXQ_" #name;
+        TXQ_ERR_MAP(TXQ__ERR_NAME)
+#undef TXQ__ERR_NAME
+    }
+    return "unknown";
 }
 
 const char *

@@ -225,7 +225,7 @@ txq_migrate(txq_client *c, PGconn *pg, int *applied)
         return txq__set_error(c, TXQ_ESTATE,
                               "txq_migrate must run outside a transaction: "
                               "it commits each step");
-    c->checked_pg = NULL;
+    txq__conns_unchecked(c);
 
     /* The schema and its version table. */
     rc = begin_locked(c, pg);
@@ -254,7 +254,7 @@ txq_migrate(txq_client *c, PGconn *pg, int *applied)
         goto out;
     /* Verified again at the next call: that check also learns what this
      * role may do (send_direct), which the migration may have changed. */
-    c->checked_pg = NULL;
+    txq__conns_unchecked(c);
 out:
     if (applied != NULL)
         *applied = count;

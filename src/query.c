@@ -90,59 +90,36 @@ txq__param_binary(struct txq__params *p, const void *data, size_t len, Oid oid)
 }
 
 void
-txq__stmt_name(char *buf, size_t size, const char *sql, int q)
+txq__stmt_name(char *buf, size_t size, const char *sql, const char *name)
 {
     uint32_t h = 2166136261u; /* FNV-1a */
+    size_t i;
 
     for (const unsigned char *s = (const unsigned char *)sql; *s; s++)
         h = (h ^ *s) * 16777619u;
-    snprintf(buf, size, "txq_%08" PRIx32 "_%d", h, q);
-}
-
-/* The statements worth a prepared statement: the per-message calls. */
-static int
-hot(enum txq__q q)
-{
-    switch (q) {
-    case TXQ__Q_SEND:
-    case TXQ__Q_SEND_DIRECT:
-    case TXQ__Q_SEND_BATCH:
-    case TXQ__Q_SEND_BATCH_DIRECT:
-    case TXQ__Q_RECEIVE:
-    case TXQ__Q_WAIT_BEGIN:
-    case TXQ__Q_ACK:
-    case TXQ__Q_FAIL:
-    case TXQ__Q_SET_VISIBILITY:
-    case TXQ__Q_PUBLISH:
-    case TXQ__Q_REPLY:
-    case TXQ__Q_ACK_RECEIVE:
-    case TXQ__Q_TAKE:
-    case TXQ__Q_POP:
-    case TXQ__Q_POP_DIRECT:
-    case TXQ__Q_SEAL_PREPARE:
-    case TXQ__Q_SEND_SEALED:
-    case TXQ__Q_RECEIVE_POOLED:
-    case TXQ__Q_ACK_RECEIVE_POOLED:
-    case TXQ__Q_SET_VISIBILITY_POOLED:
-        return 1;
-    default:
-        return 0;
-    }
+    snprintf(buf, size, "txq_%08" PRIx32 "_", h);
+    /* The statement's name in lower case: no case folding to think of
+     * when one reads pg_prepared_statements or runs DEALLOCATE. */
+    for (i = strlen(buf); *name != '\0' && i + 1 < size; name++, i++)
+        buf[i] =
+            (char)(*name >= 'A' && *name <= 'Z' ? *name - 'A' + 'a' : *name);
+    buf[i] = '\0';
 }
 
 /*
  * Learn which of the handle's statements pg holds (prepared by this or
- * another handle, or before a connection switch). Returns: 1, or 0 when
- * the connection cannot answer (e.g. in a failed transaction).
+ * another handle, or before a connection switch) into e, pg's entry.
+ * Returns: 1, or 0 when the connection cannot answer (e.g. in a failed
+ * transaction).
  */
 static int
-load_prepared(txq_client *c, PGconn *pg)
+load_prepared(txq_client *c, PGconn *pg, struct txq__conn *e)
 {
     PGresult *r;
     int ok = 0;
 
-    c->prep_pg = NULL;
-    c->prepared = 0;
+    e->prepared_known = 0;
+    e->prepared = 0;
     r = PQexecParams(pg,
                      "select name from pg_catalog.pg_prepared_statements"
                      " where pg_catalog.starts_with(name, 'txq_')",
@@ -153,15 +130,26 @@ load_prepared(txq_client *c, PGconn *pg)
 
             for (int q = 0; q < TXQ__Q_COUNT; q++) {
                 if (strcmp(name, c->stmt[q]) == 0)
-                    c->prepared |= UINT64_C(1) << q;
+                    e->prepared |= UINT64_C(1) << q;
             }
         }
-        c->prep_pg = pg;
-        c->prep_pid = PQbackendPID(pg);
+        e->prepared_known = 1;
         ok = 1;
     }
     PQclear(r);
     return ok;
+}
+
+/* Forget what pg holds: asked again before the next prepared call. */
+static void
+forget_prepared(txq_client *c, const PGconn *pg)
+{
+    struct txq__conn *e = txq__conn_find(c, pg);
+
+    if (e != NULL) {
+        e->prepared_known = 0;
+        e->prepared = 0;
+    }
 }
 
 int
@@ -172,14 +160,15 @@ txq__prepare(txq_client *c,
              txq_err *rc)
 {
     uint64_t bit = UINT64_C(1) << q;
+    struct txq__conn *e;
     PGresult *r;
     int ok;
 
     *rc = TXQ_OK;
-    if (!hot(q) || txq__pooled(c, pg))
+    if (!txq__statements[q].hot || txq__pooled(c, pg))
         return 0;
-    if (c->prep_pg == pg && c->prep_pid == PQbackendPID(pg) &&
-        (c->prepared & bit))
+    e = txq__conn_get(c, pg);
+    if (e->prepared_known && (e->prepared & bit))
         return 1;
     if (PQpipelineStatus(pg) != PQ_PIPELINE_OFF)
         return 0; /* cannot ask or prepare now: send the text */
@@ -187,15 +176,15 @@ txq__prepare(txq_client *c,
      * connection may have prepared it), because a second PREPARE of a
      * name fails and would abort the caller's transaction. Once per
      * statement and connection. */
-    if (!load_prepared(c, pg))
+    if (!load_prepared(c, pg, e))
         return 0;
-    if (c->prepared & bit)
+    if (e->prepared & bit)
         return 1;
     r = PQprepare(pg, c->stmt[q], c->sql[q], p != NULL ? p->n : 0,
                   p != NULL ? p->types : NULL);
     ok = r != NULL && PQresultStatus(r) == PGRES_COMMAND_OK;
     if (ok) {
-        c->prepared |= bit;
+        e->prepared |= bit;
     } else {
         *rc = r == NULL && PQstatus(pg) != CONNECTION_BAD
                   ? txq__set_error(c, TXQ_ENOMEM, "out of memory")
@@ -248,7 +237,7 @@ again:
     if (prep && stmt_gone(r)) {
         /* Forget what this connection holds. Outside a transaction nothing
          * was lost: prepare again and retry once. */
-        c->prep_pg = NULL;
+        forget_prepared(c, pg);
         if (ts == PQTRANS_IDLE && tries++ == 0) {
             PQclear(r);
             goto again;
@@ -316,7 +305,7 @@ txq__collect(txq_client *c, PGconn *pg, PGresult **res)
         return txq__set_error(c, TXQ_EDB, "no result for the statement");
     }
     if (stmt_gone(first))
-        c->prep_pg = NULL; /* prepared again by the next call */
+        forget_prepared(c, pg); /* prepared again by the next call */
     st = PQresultStatus(first);
     if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
         rc = txq__set_pg_error(c, pg, first);

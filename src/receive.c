@@ -375,7 +375,8 @@ txq__pop_check(txq_client *c, PGconn *pg, const char *queue, size_t max)
 enum txq__q
 txq__pop_q(const txq_client *c)
 {
-    return c->pop_direct ? TXQ__Q_POP_DIRECT : TXQ__Q_POP;
+    return c->cur != NULL && c->cur->pop_direct ? TXQ__Q_POP_DIRECT
+                                                : TXQ__Q_POP;
 }
 
 txq_err

@@ -19,9 +19,10 @@
 
 /* The insert itself when this connection's role may (SEND_DIRECT in
  * sql_text.h), else the send() call. */
-#define SEND_Q(c) ((c)->send_direct ? TXQ__Q_SEND_DIRECT : TXQ__Q_SEND)
+#define SEND_DIRECT(c) ((c)->cur != NULL && (c)->cur->send_direct)
+#define SEND_Q(c)      (SEND_DIRECT(c) ? TXQ__Q_SEND_DIRECT : TXQ__Q_SEND)
 #define SEND_BATCH_Q(c) \
-    ((c)->send_direct ? TXQ__Q_SEND_BATCH_DIRECT : TXQ__Q_SEND_BATCH)
+    (SEND_DIRECT(c) ? TXQ__Q_SEND_BATCH_DIRECT : TXQ__Q_SEND_BATCH)
 
 txq_err
 txq__check_send_opts(txq_client *c, const txq_send_opts *opts, txq_send_opts *o)
@@ -85,12 +86,12 @@ txq__direct_refused(txq_client *c, enum txq__q q, txq_err rc)
         strstr(c->errmsg, "permission denied: role \"") != NULL)
         return 0;
     if ((q == TXQ__Q_SEND_DIRECT || q == TXQ__Q_SEND_BATCH_DIRECT) &&
-        c->send_direct) {
-        c->send_direct = 0;
+        SEND_DIRECT(c)) {
+        c->cur->send_direct = 0;
         return 1;
     }
-    if (q == TXQ__Q_POP_DIRECT && c->pop_direct) {
-        c->pop_direct = 0;
+    if (q == TXQ__Q_POP_DIRECT && c->cur != NULL && c->cur->pop_direct) {
+        c->cur->pop_direct = 0;
         return 1;
     }
     return 0;

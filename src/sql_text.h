@@ -4,61 +4,72 @@
  * @extschema@ stands for the client's quoted schema identifier; client.c
  * splices it in once, when the handle is created (the name is validated, so
  * this is the only text built into SQL). Everything else is a $n parameter.
- * The enum gives each statement a stable index, ready to become the name of
- * a prepared statement; client.c maps each index to its text.
  */
 #ifndef TXQ_SQL_TEXT_H
 #define TXQ_SQL_TEXT_H
 
+/*
+ * TXQ__STATEMENTS(X) - every statement as X(NAME, hot), the one list the
+ * rest is made from: the enum (TXQ__Q_NAME, a stable index), the text
+ * (TXQ__SQL_NAME, defined below), the name of its prepared statement
+ * (txq_<hash of the text>_<name in lower case>, query.c) and whether it is
+ * hot: a per-message call, run as a named prepared statement (query.c);
+ * the others run unprepared. client.c builds txq__statements from it.
+ */
+#define TXQ__STATEMENTS(X)                                               \
+    X(SCHEMA_PROBE, 0)                                                   \
+    X(SCHEMA_VERSION, 0)                                                 \
+    X(MIG_SETUP, 0)                                                      \
+    X(MIG_LOCK, 0)                                                       \
+    X(MIG_VERSION, 0)                                                    \
+    X(MIG_RECORDED, 0)                                                   \
+    X(MIG_RECORD, 0)                                                     \
+    X(QUIET, 0)                                                          \
+    X(NO_BODY_CHECK, 0)                                                  \
+    X(QUEUE_CREATE, 0)                                                   \
+    X(QUEUE_ALTER, 0)                                                    \
+    X(QUEUE_DROP, 0)                                                     \
+    X(SEND, 1)                                                           \
+    X(SEND_DIRECT, 1)                                                    \
+    X(SEND_BATCH, 1)                                                     \
+    X(SEND_BATCH_DIRECT, 1)                                              \
+    X(RECEIVE, 1)                                                        \
+    X(LISTEN, 0)                                                         \
+    X(UNLISTEN, 0)                                                       \
+    X(WAIT_BEGIN, 1)                                                     \
+    X(ACK, 1)                                                            \
+    X(FAIL, 1)                                                           \
+    X(SET_VISIBILITY, 1)                                                 \
+    X(REQUEUE, 0)                                                        \
+    X(REQUEUE_ALL, 0)                                                    \
+    X(DISCARD, 0)                                                        \
+    X(TOPIC_CREATE, 0)                                                   \
+    X(TOPIC_DROP, 0)                                                     \
+    X(SUBSCRIBE, 0)                                                      \
+    X(UNSUBSCRIBE, 0)                                                    \
+    X(ROUTE_ADD, 0)                                                      \
+    X(ROUTE_REMOVE, 0)                                                   \
+    X(PUBLISH, 1)                                                        \
+    X(REPLY, 1)                                                          \
+    X(ACK_RECEIVE, 1)                                                    \
+    X(TAKE, 1)                                                           \
+    X(POP, 1)                                                            \
+    X(POP_DIRECT, 1)                                                     \
+    X(SEAL_PREPARE, 1)                                                   \
+    X(SEND_SEALED, 1)                                                    \
+    X(DEAD_LETTER, 0)                                                    \
+    /* The claiming statements as a client behind a transaction pooler   \
+     * runs them (txq__variant): RECEIVE, ACK_RECEIVE and SET_VISIBILITY \
+     * with a parameter passed through _pooled(). */                     \
+    X(RECEIVE_POOLED, 1)                                                 \
+    X(ACK_RECEIVE_POOLED, 1)                                             \
+    X(SET_VISIBILITY_POOLED, 1)
+
 enum txq__q {
-    TXQ__Q_SCHEMA_PROBE,
-    TXQ__Q_SCHEMA_VERSION,
-    TXQ__Q_MIG_SETUP,
-    TXQ__Q_MIG_LOCK,
-    TXQ__Q_MIG_VERSION,
-    TXQ__Q_MIG_RECORDED,
-    TXQ__Q_MIG_RECORD,
-    TXQ__Q_QUIET,
-    TXQ__Q_NO_BODY_CHECK,
-    TXQ__Q_QUEUE_CREATE,
-    TXQ__Q_QUEUE_ALTER,
-    TXQ__Q_QUEUE_DROP,
-    TXQ__Q_SEND,
-    TXQ__Q_SEND_DIRECT,
-    TXQ__Q_SEND_BATCH,
-    TXQ__Q_SEND_BATCH_DIRECT,
-    TXQ__Q_RECEIVE,
-    TXQ__Q_LISTEN,
-    TXQ__Q_UNLISTEN,
-    TXQ__Q_WAIT_BEGIN,
-    TXQ__Q_ACK,
-    TXQ__Q_FAIL,
-    TXQ__Q_SET_VISIBILITY,
-    TXQ__Q_REQUEUE,
-    TXQ__Q_REQUEUE_ALL,
-    TXQ__Q_DISCARD,
-    TXQ__Q_TOPIC_CREATE,
-    TXQ__Q_TOPIC_DROP,
-    TXQ__Q_SUBSCRIBE,
-    TXQ__Q_UNSUBSCRIBE,
-    TXQ__Q_ROUTE_ADD,
-    TXQ__Q_ROUTE_REMOVE,
-    TXQ__Q_PUBLISH,
-    TXQ__Q_REPLY,
-    TXQ__Q_ACK_RECEIVE,
-    TXQ__Q_TAKE,
-    TXQ__Q_POP,
-    TXQ__Q_POP_DIRECT,
-    TXQ__Q_SEAL_PREPARE,
-    TXQ__Q_SEND_SEALED,
-    TXQ__Q_DEAD_LETTER,
-    /* The claiming statements as a client behind a transaction pooler
-     * runs them (txq__variant): RECEIVE, ACK_RECEIVE and SET_VISIBILITY
-     * with a parameter passed through _pooled(). */
-    TXQ__Q_RECEIVE_POOLED,
-    TXQ__Q_ACK_RECEIVE_POOLED,
-    TXQ__Q_SET_VISIBILITY_POOLED,
-    TXQ__Q_COUNT
+#define TXQ__Q_ENUM(name, hot) TXQ__Q_##name,
+    TXQ__STATEMENTS(TXQ__Q_ENUM)
+#undef TXQ__Q_ENUM
+        TXQ__Q_COUNT
 };
 
 /* $1 = the quoted schema: does the schema, its version table, and its

@@ -29,7 +29,52 @@ extern const int txq__n_migrations;
 extern const struct txq__sql_file txq__definitions[]; /* in apply order */
 extern const int txq__n_definitions;
 
+/* === the statements (sql_text.h) === */
+
+/* One row per statement of TXQ__STATEMENTS, indexed by enum txq__q. */
+struct txq__stmt {
+    const char *name; /* "RECEIVE" */
+    const char *text; /* with @extschema@ */
+    int hot;          /* run as a named prepared statement */
+};
+
+extern const struct txq__stmt txq__statements[];
+
+/* "txq_" + 8 hex digits + "_" + the longest statement name + NUL. */
+#define TXQ__STMT_NAME_SIZE 40
+
 /* === the client handle === */
+
+/*
+ * What a handle knows of one connection, valid while that PGconn is open
+ * on the same backend (PQbackendPID: a PGconn freed and another allocated
+ * at its address, or a PQreset, has another). Kept for the TXQ__CONNS
+ * connections a handle was most recently used on, so that a handle shared
+ * by a pool's connections checks each once, not at every switch.
+ */
+#define TXQ__CONNS 8
+
+struct txq__conn {
+    const PGconn *pg; /* NULL: a free entry */
+    int pid;          /* PQbackendPID(pg) when the entry was made */
+    uint64_t used;    /* the handle's tick when last used (LRU) */
+    /* The schema version was verified on pg; then: */
+    int checked;
+    /* pooler_seen: the schema check found a pooler in between (the
+     * backend's pid is not the one libpq got); txq__pooled() decides from
+     * it and the handle's pooler mode. */
+    int pooler_seen;
+    /* Whether pg's role may insert into messages itself: txq_send then
+     * runs SEND_DIRECT (no plpgsql call) instead of send(). */
+    int send_direct;
+    /* Whether it may delete from messages itself, outside row security:
+     * txq_pop then runs POP_DIRECT instead of pop(). */
+    int pop_direct;
+    /* prepared_known: prepared is what pg holds of the handle's
+     * statements (bit q: stmt[q]), as asked and prepared since. */
+    int prepared_known;
+    uint64_t prepared;
+};
 
 #define TXQ__ERRMSG_SIZE 256
 #define TXQ__NAME_MAX    63
@@ -45,32 +90,22 @@ struct txq_client {
     /* Why txq_client_new could not read its txq_options (every call
      * reports it), or "". */
     char opts_err[TXQ__ERRMSG_SIZE];
-    /* The last connection whose schema version was verified. */
-    const PGconn *checked_pg;
-    int checked_pid;
-    /* enum txq_pooler, as set (txq_client_set_pooler); pooler_seen: the
-     * schema check of checked_pg found a pooler in between (the backend's
-     * pid is not the one libpq got). txq__pooled() decides from both. */
+    /* enum txq_pooler, as set (txq_client_set_pooler). */
     int pooler;
-    int pooler_seen;
-    /* Whether checked_pg's role may insert into messages itself: txq_send
-     * then runs SEND_DIRECT (no plpgsql call) instead of send(). */
-    int send_direct;
-    /* Whether it may delete from messages itself, outside row security:
-     * txq_pop then runs POP_DIRECT instead of pop(). */
-    int pop_direct;
     /* SQL text of each statement, schema spliced in (NULL if !schema_ok). */
     char *sql[TXQ__Q_COUNT];
     /* Prepared statements (query.c): the hot statements run as named
      * prepared statements, one Bind/Execute per call. The name is derived
      * from the text, so every handle with the same schema shares them on a
-     * connection. prepared: bit q set when stmt[q] exists on prep_pg
-     * (backend prep_pid); another connection, or a reset one, is asked
-     * what it holds before anything is prepared there. */
-    char stmt[TXQ__Q_COUNT][24];
-    const PGconn *prep_pg;
-    int prep_pid;
-    uint64_t prepared;
+     * connection. */
+    char stmt[TXQ__Q_COUNT][TXQ__STMT_NAME_SIZE];
+    /* What the handle knows of the connections it was last used on (the
+     * schema check, the prepared statements), the least recently used
+     * replaced by a new one; cur: the entry of the last schema check's
+     * connection, which the call in progress uses. */
+    struct txq__conn conns[TXQ__CONNS];
+    struct txq__conn *cur;
+    uint64_t tick;
     /* async.c: the statement a txq_*_start sent on pending_pg and its
      * txq_*_finish has not read yet, as 1 + its enum txq__q; 0: none.
      * Every other call is refused meanwhile (txq__enter). */
@@ -209,10 +244,6 @@ const char *txq__show(char *buf, size_t size, const char *s);
 /* Returns: 1 when s (NUL-terminated) is valid UTF-8, else 0. */
 int txq__utf8_valid(const char *s);
 
-/* Returns: 1 when s matches [a-z][a-z0-9_]{0,62} (first_underscore also
- * allows a leading '_'), else 0. */
-int txq__name_valid(const char *s, int first_underscore);
-
 /*
  * txq__check_queue_name - validate a queue name argument called field.
  * Returns: TXQ_OK or TXQ_EINVAL (message set).
@@ -280,11 +311,12 @@ txq_err txq__query(txq_client *c,
                    PGresult **res);
 
 /*
- * txq__stmt_name - the prepared statement name of statement q with text
- * sql: "txq_" + a hash of the text + "_" + q, so that handles with the
- * same text share it and a changed text never reuses an old name.
+ * txq__stmt_name - the prepared statement name of the statement called
+ * name (as in TXQ__STATEMENTS) with text sql: "txq_" + a hash of the text
+ * + "_" + the name in lower case, so that handles with the same text share
+ * it and a changed text never reuses an old name.
  */
-void txq__stmt_name(char *buf, size_t size, const char *sql, int q);
+void txq__stmt_name(char *buf, size_t size, const char *sql, const char *name);
 
 /*
  * txq__prepare - make sure statement q (with p's parameter types) is
@@ -317,6 +349,21 @@ txq_err txq__query_scalar(txq_client *c,
 int txq__parse_int64(const char *s, int64_t *v);
 
 /* === client.c === */
+
+/*
+ * txq__conn_find - the entry of c for pg, or NULL when c knows nothing of
+ * pg (or of the backend now behind it).
+ */
+struct txq__conn *txq__conn_find(const txq_client *c, const PGconn *pg);
+
+/*
+ * txq__conn_get - the entry of c for pg, made (empty, replacing the least
+ * recently used) when there is none. Never NULL.
+ */
+struct txq__conn *txq__conn_get(txq_client *c, const PGconn *pg);
+
+/* Forget every schema check of c (after a migration). */
+void txq__conns_unchecked(txq_client *c);
 
 /*
  * txq__pooled - whether calls on pg run as behind a transaction pooler:

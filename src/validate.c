@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "txq_int.h"
+#include "txq_topic.h"
 
 /* How much of an untrusted input an error message may echo. */
 #define SHOW_MAX 60
@@ -70,8 +71,11 @@ txq__utf8_valid(const char *s)
     return 1;
 }
 
-int
-txq__name_valid(const char *s, int first_underscore)
+/* Whether s matches [a-z][a-z0-9_]{0,62}, or with first_underscore
+ * [a-z_]..., with dot also allowing . after the first character: the one
+ * implementation of txq's name rules. */
+static int
+name_valid(const char *s, int first_underscore, int dot)
 {
     size_t i;
 
@@ -84,10 +88,28 @@ txq__name_valid(const char *s, int first_underscore)
         if (i >= TXQ__NAME_MAX)
             return 0;
         if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-              ch == '_'))
+              ch == '_' || (dot && ch == '.')))
             return 0;
     }
     return 1;
+}
+
+int
+txq_name_valid(const char *name)
+{
+    return name_valid(name, 0, 0);
+}
+
+int
+txq_schema_name_valid(const char *name)
+{
+    return name_valid(name, 1, 0);
+}
+
+int
+txq_topic_name_valid(const char *name)
+{
+    return name_valid(name, 0, 1);
 }
 
 txq_err
@@ -97,7 +119,7 @@ txq__check_queue_name(txq_client *c, const char *field, const char *name)
 
     if (name == NULL)
         return txq__set_error(c, TXQ_EINVAL, "%s is NULL", field);
-    if (!txq__name_valid(name, 0))
+    if (!txq_name_valid(name))
         return txq__set_error(c, TXQ_EINVAL,
                               "invalid %s \"%s\": use 1 to 63 characters "
                               "a-z, 0-9 and _, starting with a letter",
@@ -143,17 +165,10 @@ txq_err
 txq__check_topic_name(txq_client *c, const char *name)
 {
     char shown[SHOW_MAX + 4];
-    size_t i;
 
     if (name == NULL)
         return txq__set_error(c, TXQ_EINVAL, "topic name is NULL");
-    for (i = 0; name[i] != '\0' && i < TXQ__NAME_MAX; i++) {
-        char ch = name[i];
-        if (!((ch >= 'a' && ch <= 'z') ||
-              (i > 0 && ((ch >= '0' && ch <= '9') || ch == '_' || ch == '.'))))
-            break;
-    }
-    if (i == 0 || name[i] != '\0')
+    if (!txq_topic_name_valid(name))
         return txq__set_error(c, TXQ_EINVAL,
                               "invalid topic name \"%s\": use 1 to 63 "
                               "characters a-z, 0-9, _ and ., starting with a "

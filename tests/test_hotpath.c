@@ -1,9 +1,10 @@
 /*
  * test_hotpath.c - the machinery behind the fast paths: prepared
  * statements (shared by handles, per connection, surviving DEALLOCATE ALL
- * and a switch between connections), ack_receive's fence, per-backend
- * counter rows folded by maintain(), a wake-up that takes the pending
- * registrations so a burst of sends notifies once, the queue's waiting
+ * and a switch between connections), what a handle remembers of each
+ * connection (round trips counted with libpq's trace), ack_receive's fence,
+ * per-backend counter rows folded by maintain(), a wake-up that takes the
+ * pending registrations so a burst of sends notifies once, the queue's waiting
  * flag that spares sends the wake-up call, and claim plans that stay
  * bounded when they were made while the table looked empty.
  *
@@ -89,6 +90,122 @@ test_prepared_connection_switch(void **state)
     assert_txq_ok(f->c, txq_send(f->c, pg2, "jobs", "d", 1, NULL, &id));
     assert_int_equal(tt_depth(f), 4);
     PQfinish(pg2);
+}
+
+/* Start counting the round trips txq makes on pg (libpq's trace of the
+ * protocol into a temporary file). */
+static FILE *
+trace_start(PGconn *pg)
+{
+    FILE *fp = tmpfile();
+
+    assert_non_null(fp);
+    PQtrace(pg, fp);
+    PQsetTraceFlags(pg, PQTRACE_SUPPRESS_TIMESTAMPS);
+    return fp;
+}
+
+/* Stop tracing pg and return the round trips it made: the frontend's Sync
+ * (an extended-protocol exchange: PQexecParams, PQprepare,
+ * PQexecPrepared) and Query (the simple protocol) messages. */
+static int
+trace_round_trips(PGconn *pg, FILE *fp)
+{
+    char line[4096];
+    int n = 0;
+
+    PQuntrace(pg);
+    rewind(fp);
+    while (fgets(line, sizeof line, fp) != NULL) {
+        if (strncmp(line, "F\t", 2) == 0 &&
+            (strstr(line, "\tSync") != NULL || strstr(line, "\tQuery\t")))
+            n++;
+    }
+    fclose(fp);
+    return n;
+}
+
+/* One handle shared by two connections, as by a pool: each connection is
+ * checked (schema version, prepared statements) once, not at every
+ * switch; a reset connection (another backend) is checked again. */
+static void
+test_connections_remembered(void **state)
+{
+    tt_fixture *f = *state;
+    PGconn *pg2 = tt_connect(f->schema);
+    PGconn *pg[2] = {f->pg, pg2};
+    FILE *tr[2];
+    int64_t id = 0;
+    int first, rounds = 10;
+
+    tt_queue(f, "jobs", NULL);
+    /* The first send on each: what pg holds, PREPARE, the send itself;
+     * on pg2 the schema probe and version check first (f->pg had them
+     * when the queue was made). */
+    for (int i = 0; i < 2; i++) {
+        tr[i] = trace_start(pg[i]);
+        assert_txq_ok(f->c, txq_send(f->c, pg[i], "jobs", "a", 1, NULL, &id));
+        first = trace_round_trips(pg[i], tr[i]);
+        print_message("first send on connection %d: %d round trips\n", i + 1,
+                      first);
+        assert_int_equal(first, i == 0 ? 3 : 5);
+    }
+    /* Then alternating: one round trip per send, on either. */
+    tr[0] = trace_start(pg[0]);
+    tr[1] = trace_start(pg[1]);
+    for (int r = 0; r < rounds; r++) {
+        assert_txq_ok(f->c,
+                      txq_send(f->c, pg[r % 2], "jobs", "b", 1, NULL, &id));
+        assert_txq_ok(f->c,
+                      txq_send(f->c, pg[r % 2], "jobs", "c", 1, NULL, &id));
+        assert_txq_ok(
+            f->c, txq_send(f->c, pg[(r + 1) % 2], "jobs", "d", 1, NULL, &id));
+    }
+    first = trace_round_trips(pg[0], tr[0]);
+    first += trace_round_trips(pg[1], tr[1]);
+    print_message("%d sends alternating between 2 connections: %d round "
+                  "trips\n",
+                  3 * rounds, first);
+    assert_int_equal(first, 3 * rounds);
+    assert_int_equal(tt_depth(f), 2 + 3 * rounds);
+
+    /* The same PGconn on a new backend: not trusted, checked again. */
+    PQreset(pg2);
+    tt_exec(pg2, "set search_path = %s", f->schema);
+    tr[1] = trace_start(pg2);
+    assert_txq_ok(f->c, txq_send(f->c, pg2, "jobs", "e", 1, NULL, &id));
+    assert_int_equal(trace_round_trips(pg2, tr[1]), 5);
+    PQfinish(pg2);
+}
+
+/* More connections than a handle remembers: the least recently used is
+ * forgotten (checked again when it comes back), every call still right. */
+static void
+test_connections_beyond_table(void **state)
+{
+    tt_fixture *f = *state;
+    enum { N = 12 };
+    PGconn *pg[N];
+    int64_t id = 0;
+    FILE *tr;
+
+    tt_queue(f, "jobs", NULL);
+    for (int i = 0; i < N; i++)
+        pg[i] = tt_connect(f->schema);
+    for (int r = 0; r < 3; r++) {
+        for (int i = 0; i < N; i++)
+            assert_txq_ok(f->c,
+                          txq_send(f->c, pg[i], "jobs", "x", 1, NULL, &id));
+    }
+    assert_int_equal(tt_depth(f), 3 * N);
+    /* The last eight are remembered: one round trip each. */
+    for (int i = N - 8; i < N; i++) {
+        tr = trace_start(pg[i]);
+        assert_txq_ok(f->c, txq_send(f->c, pg[i], "jobs", "y", 1, NULL, &id));
+        assert_int_equal(trace_round_trips(pg[i], tr), 1);
+    }
+    for (int i = 0; i < N; i++)
+        PQfinish(pg[i]);
 }
 
 static void
@@ -413,6 +530,10 @@ main(void)
                                         tt_setup, tt_teardown),
         cmocka_unit_test_setup_teardown(test_prepared_connection_switch,
                                         tt_setup, tt_teardown),
+        cmocka_unit_test_setup_teardown(test_connections_remembered, tt_setup,
+                                        tt_teardown),
+        cmocka_unit_test_setup_teardown(test_connections_beyond_table, tt_setup,
+                                        tt_teardown),
         cmocka_unit_test_setup_teardown(test_ack_receive_fenced, tt_setup,
                                         tt_teardown),
         cmocka_unit_test_setup_teardown(test_counter_rows_per_backend, tt_setup,

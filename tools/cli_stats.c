@@ -2,6 +2,7 @@
  * cli_stats.c - `txq stats`: the queue_stats view as a table or JSON lines,
  * once or refreshed every few seconds until interrupted.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -136,8 +137,9 @@ cli_cmd_stats(cli *ctx, int argc, char **argv)
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0)
+        return cli_fail(CLI_ERR, "cannot catch SIGINT and SIGTERM: %s",
+                        strerror(errno));
     while (!interrupted) {
         rc = show(ctx, json, 1, every);
         if (rc != CLI_OK)

@@ -18,6 +18,7 @@
 
 #include "cli.h"
 #include "mask.h"
+#include "txq_topic.h"
 
 static const char usage_text[] =
     "usage: txq [--db CONNINFO] [--schema NAME] [--pooler MODE] COMMAND "
@@ -340,31 +341,10 @@ cli_parse_int(
     return CLI_OK;
 }
 
-/* name matches [first][a-z0-9_]{0,62}, first being a-z, plus _ when
- * underscore_first. */
-static int
-valid_name(const char *name, int underscore_first)
-{
-    size_t n = strlen(name);
-
-    if (n == 0 || n > CLI_NAME_MAX - 1)
-        return 0;
-    if (!(name[0] >= 'a' && name[0] <= 'z') &&
-        !(underscore_first && name[0] == '_'))
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        char ch = name[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-              ch == '_'))
-            return 0;
-    }
-    return 1;
-}
-
 int
 cli_check_queue_name(const char *name)
 {
-    if (valid_name(name, 0))
+    if (txq_name_valid(name))
         return CLI_OK;
     return cli_fail(CLI_USAGE,
                     "invalid queue name \"%.100s\": use 1 to 63 characters "
@@ -375,15 +355,7 @@ cli_check_queue_name(const char *name)
 int
 cli_check_topic_name(const char *name)
 {
-    size_t n = strlen(name);
-    int ok = n > 0 && n < CLI_NAME_MAX && name[0] >= 'a' && name[0] <= 'z';
-
-    for (size_t i = 1; ok && i < n; i++) {
-        char ch = name[i];
-        ok = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-             ch == '_' || ch == '.';
-    }
-    if (ok)
+    if (txq_topic_name_valid(name))
         return CLI_OK;
     return cli_fail(CLI_USAGE,
                     "invalid topic name \"%.100s\": use 1 to 63 characters "
@@ -574,7 +546,7 @@ main(int argc, char **argv)
         getenv("TXQ_DB")[0] != '\0' && (dsn = strdup(getenv("TXQ_DB"))) == NULL)
         rc = cli_fail(CLI_ERR, "out of memory");
     ctx.dsn = dsn;
-    if (rc < 0 && !valid_name(schema, 1))
+    if (rc < 0 && !txq_schema_name_valid(schema))
         rc = cli_fail(CLI_USAGE,
                       "invalid schema name \"%.100s\": use 1 to 63 "
                       "characters a-z, 0-9 and _, not starting with a digit",

@@ -53,7 +53,13 @@ run_handler(PGconn *pg, const txq_msg *m, void *arg, char *err, size_t errsize)
     return handler_fn(ch->h)(pg, m, handler_arg(ch->h), err, errsize);
 }
 
-static txq_consumer *the_consumer;
+/* The consumer on_term stops: an atomic pointer (lock-free, so a signal
+ * handler may read it), published once the consumer exists and cleared
+ * before it is freed, so a SIGTERM at any moment finds a live consumer or
+ * NULL (txq_consumer_stop(NULL) does nothing; stopping covers that). */
+static _Atomic(txq_consumer *) the_consumer;
+_Static_assert(ATOMIC_POINTER_LOCK_FREE == 2,
+               "the signal handler reads the_consumer: it must be lock-free");
 static volatile sig_atomic_t stopping;
 static int wake_pipe[2] = {-1, -1};
 
@@ -62,7 +68,7 @@ on_term(int sig)
 {
     (void)sig;
     stopping = 1;
-    txq_consumer_stop(the_consumer);
+    txq_consumer_stop(atomic_load(&the_consumer));
     poke(wake_pipe[1], 's');
 }
 
@@ -154,7 +160,8 @@ event_fn(void *arg, const txq_consumer_event *ev)
          ms, ev->error);
 }
 
-static void
+/* Returns: 0, or -1 with errno when a handler could not be installed. */
+static int
 setup_signals(void)
 {
     struct sigaction sa;
@@ -163,17 +170,19 @@ setup_signals(void)
     memset(&sa, 0, sizeof sa);
     sigemptyset(&sa.sa_mask);
     sa.sa_handler = on_term;
-    sigaction(SIGTERM, &sa, NULL);
+    if (sigaction(SIGTERM, &sa, NULL) != 0)
+        return -1;
     sa.sa_handler = SIG_IGN;
     /* Only the supervisor acts on these; it tells the children. */
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    sigaction(SIGPIPE, &sa, NULL);
+    if (sigaction(SIGINT, &sa, NULL) != 0 ||
+        sigaction(SIGHUP, &sa, NULL) != 0 || sigaction(SIGPIPE, &sa, NULL) != 0)
+        return -1;
     sa.sa_handler = SIG_DFL;
-    sigaction(SIGCHLD, &sa, NULL);
-    sigaction(SIGQUIT, &sa, NULL);
+    if (sigaction(SIGCHLD, &sa, NULL) != 0 ||
+        sigaction(SIGQUIT, &sa, NULL) != 0)
+        return -1;
     sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
+    return sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
 /*
@@ -211,6 +220,7 @@ child_main(const worker_cfg *cfg,
     handler_env henv;
     handler *h = NULL;
     txq_client *c = NULL;
+    txq_consumer *cons = NULL;
     txq_keyring *kr = NULL;
     char err[1024];
     int failures = 0, code = EXIT_OK;
@@ -228,7 +238,11 @@ child_main(const worker_cfg *cfg,
     /* The supervisor died: drain rather than run unsupervised. */
     prctl(PR_SET_PDEATHSIG, SIGTERM);
 #endif
-    setup_signals();
+    if (setup_signals() != 0) {
+        wlog(WLOG_ERROR, "cannot install signal handlers", "queue=%s err=%s",
+             q->name, strerror(errno));
+        return EXIT_FATAL;
+    }
     if (getppid() == 1)
         stopping = 1;
 
@@ -269,14 +283,15 @@ child_main(const worker_cfg *cfg,
     o.wait_arg = &ch;
     o.event_fn = event_fn;
     o.event_arg = &ch;
-    the_consumer = txq_consumer_new(c, q->name, &o, run_handler, &ch);
-    if (the_consumer == NULL) {
+    cons = txq_consumer_new(c, q->name, &o, run_handler, &ch);
+    atomic_store(&the_consumer, cons);
+    if (cons == NULL) {
         wlog(WLOG_ERROR, "out of memory", "queue=%s", q->name);
         code = EXIT_FATAL;
         goto out;
     }
     if (stopping)
-        txq_consumer_stop(the_consumer);
+        txq_consumer_stop(cons);
     wlog(WLOG_DEBUG, "consumer started", "queue=%s pid=%ld", q->name,
          (long)getpid());
 
@@ -298,7 +313,7 @@ child_main(const worker_cfg *cfg,
             atomic_store(&shared->backend_pid, claim_pid(c, pg));
             atomic_store(&shared->connected, 1);
             poke(sock, MSG_READY);
-            rc = txq_consumer_run(the_consumer, pg);
+            rc = txq_consumer_run(cons, pg);
             atomic_store(&shared->connected, 0);
             poke(sock, MSG_READY);
             if (rc == TXQ_OK) {
@@ -307,8 +322,8 @@ child_main(const worker_cfg *cfg,
             }
             wlog(rc == TXQ_ECONN ? WLOG_WARN : WLOG_ERROR, "consume loop ended",
                  "queue=%s code=%s sqlstate=%s err=%s", q->name,
-                 txq_strerror(rc), txq_consumer_sqlstate(the_consumer),
-                 txq_consumer_errmsg(the_consumer));
+                 txq_strerror(rc), txq_consumer_sqlstate(cons),
+                 txq_consumer_errmsg(cons));
             if (rc != TXQ_ECONN && PQstatus(pg) == CONNECTION_OK)
                 cap = RESTART_CAP;
         }
@@ -327,8 +342,9 @@ child_main(const worker_cfg *cfg,
     wlog(WLOG_DEBUG, "consumer stopped", "queue=%s pid=%ld", q->name,
          (long)getpid());
 out:
-    txq_consumer_free(the_consumer);
-    the_consumer = NULL;
+    /* Unpublished first: on_term must never see a freed consumer. */
+    atomic_store(&the_consumer, NULL);
+    txq_consumer_free(cons);
     handler_close(h);
     txq_client_free(c);
     txq_keyring_free(kr);

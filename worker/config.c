@@ -84,34 +84,6 @@ find_key(const struct key *keys, size_t n, const char *name)
     return NULL;
 }
 
-int
-config_valid_name(const char *s)
-{
-    size_t i;
-
-    if (s == NULL || !(s[0] >= 'a' && s[0] <= 'z'))
-        return 0;
-    for (i = 1; s[i]; i++)
-        if (i > 62 || !((s[i] >= 'a' && s[i] <= 'z') ||
-                        (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
-            return 0;
-    return 1;
-}
-
-int
-config_valid_schema(const char *s)
-{
-    size_t i;
-
-    if (s == NULL || !((s[0] >= 'a' && s[0] <= 'z') || s[0] == '_'))
-        return 0;
-    for (i = 1; s[i]; i++)
-        if (i > 62 || !((s[i] >= 'a' && s[i] <= 'z') ||
-                        (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
-            return 0;
-    return 1;
-}
-
 /* Seconds: a number with an optional unit ms, s, m or h. */
 static int
 parse_secs(const char *v, double *out)
@@ -244,7 +216,7 @@ check_str(const char *name, const char *v, char *buf, size_t size)
         return "must be debug, info, warn or error";
     if (strcmp(name, "pooler") == 0 && config_pooler(v) < 0)
         return "must be auto, none or transaction";
-    if (strcmp(name, "schema") == 0 && !config_valid_schema(v))
+    if (strcmp(name, "schema") == 0 && !txq_schema_name_valid(v))
         return "must match [a-z_][a-z0-9_]{0,62}";
     if (strcmp(name, "handler") == 0 && handler_check(v, buf, size) != 0)
         return buf;
@@ -436,7 +408,7 @@ on_ini_pair(void *user,
         k = find_key(worker_keys, NKEYS(worker_keys), name);
         base = st->cfg;
     } else if (strncmp(section, "queue.", 6) == 0) {
-        if (!config_valid_name(section + 6)) {
+        if (!txq_name_valid(section + 6)) {
             ini_error(st,
                       "[%.80s]: bad queue name (must match "
                       "[a-z][a-z0-9_]{0,62})",
@@ -585,7 +557,7 @@ load_overrides(worker_cfg *cfg,
             }
             memcpy(name, ov[i].value, (size_t)(eq - ov[i].value));
             name[eq - ov[i].value] = '\0';
-            if (!config_valid_name(name)) {
+            if (!txq_name_valid(name)) {
                 snprintf(err, errsize,
                          "%s: bad queue name \"%.80s\" (must "
                          "match [a-z][a-z0-9_]{0,62})",

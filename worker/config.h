@@ -94,9 +94,6 @@ int queue_concurrency(const worker_cfg *cfg, const queue_cfg *q);
 double queue_timeout(const worker_cfg *cfg, const queue_cfg *q);
 int queue_prefetch(const worker_cfg *cfg, const queue_cfg *q);
 
-/* Whether s is a valid queue name ([a-z][a-z0-9_]{0,62}). */
-int config_valid_name(const char *s);
-
 /*
  * config_parse_listen - split a metrics_listen value: "PORT" (on
  * 127.0.0.1), "HOST:PORT" or "[IPV6]:PORT", PORT 0 to 65535 (0: any free
@@ -117,8 +114,5 @@ int config_parse_listen(const char *v,
  * the documentation and --help to the table.
  */
 const char *config_worker_key(size_t i);
-
-/* Whether s is a valid schema name ([a-z_][a-z0-9_]{0,62}). */
-int config_valid_schema(const char *s);
 
 #endif /* TXQ_WORKER_CONFIG_H */

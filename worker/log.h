@@ -1,6 +1,6 @@
 /*
  * log.h - txq-worker's event log: one line per event on stderr, logfmt or
- * JSON (STYLE.md 2.7). Never payloads, only ids.
+ * JSON (docs/worker.md). Never payloads, only ids.
  */
 #ifndef TXQ_WORKER_LOG_H
 #define TXQ_WORKER_LOG_H

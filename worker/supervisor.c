@@ -148,7 +148,8 @@ on_signal(int sig)
     poke(sig_pipe[1], 's');
 }
 
-static void
+/* Returns: 0, or -1 with errno when a handler could not be installed. */
+static int
 install_signals(void)
 {
     struct sigaction sa;
@@ -157,13 +158,14 @@ install_signals(void)
     sigemptyset(&sa.sa_mask);
     sa.sa_handler = on_signal;
     sa.sa_flags = SA_RESTART;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    sigaction(SIGCHLD, &sa, NULL);
-    sigaction(SIGQUIT, &sa, NULL);
+    if (sigaction(SIGTERM, &sa, NULL) != 0 ||
+        sigaction(SIGINT, &sa, NULL) != 0 ||
+        sigaction(SIGHUP, &sa, NULL) != 0 ||
+        sigaction(SIGCHLD, &sa, NULL) != 0 ||
+        sigaction(SIGQUIT, &sa, NULL) != 0)
+        return -1;
     sa.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &sa, NULL);
+    return sigaction(SIGPIPE, &sa, NULL);
 }
 
 /* --- slots ------------------------------------------------------------- */
@@ -1129,7 +1131,12 @@ supervisor_run(worker_cfg *cfg,
              cfg->pooler);
         cfg->listen = 0;
     }
-    install_signals();
+    if (install_signals() != 0) {
+        wlog(WLOG_ERROR, "cannot install signal handlers", "err=%s",
+             strerror(errno));
+        code = EXIT_FATAL;
+        goto out;
+    }
     S.started_at = now_mono();
     S.ready_pending = 1;
     S.wd_interval = svc_init();

@@ -14,8 +14,8 @@
 #include "config.h"
 #include "metrics.h"
 
-/* Exit codes (STYLE.md 2.7), plus the one a consumer child uses when its
- * handler cannot be loaded. */
+/* Exit codes (docs/worker.md, "Signals, exit codes, logs"), plus the one a
+ * consumer child uses when its handler cannot be loaded. */
 #define EXIT_OK        0
 #define EXIT_FATAL     1
 #define EXIT_USAGE     2

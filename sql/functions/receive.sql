@@ -140,235 +140,228 @@ begin
                 -- began up to 0.1 s ago may still commit behind it.
                 v_floor := v_now - interval '0.1 seconds';
             end if;
-            v_i := 1;
-            while v_left > 0
-                  and v_i <= case when v_all then 1
-                                  else coalesce(cardinality(lv_p), 0) end
-            loop
-                v_asked := v_left;
-                v_got := 0;
-                if v_all then
-                    -- Many levels: the whole queue in claim order.
-                    open c for
-                        with c as (
-                            select x.id, x.prev, x.pos,
-                                   row_number() over () as ord
-                              from (select s.id, s.claimed_at as prev,
-                                           s.visible_at as pos
-                                      from @extschema@.messages s
-                                     where s.queue_id = q.queue_id
-                                       and s.visible_at <= v_now
-                                       and (s.expires_at is null
-                                            or s.expires_at > v_now)
-                                     order by s.priority desc, s.visible_at,
-                                              s.id
-                                     limit v_left
-                                       for update skip locked) x),
-                        u as (
-                            update @extschema@.messages m
-                               set attempts = m.attempts + 1,
-                                   visible_at = v_now + v_vt,
-                                   claimed_at = v_now,
-                                   claimed_by = @extschema@._claimant()
-                              from c
-                             where m.id = any (array(select c.id from c))
-                               and m.id = c.id
-                            returning m.id, m.attempts, m.headers,
-                                      coalesce(m.body, (select b.body
-                                          from @extschema@.bodies b
-                                         where b.id = m.body_id)) as body,
-                                      m.correlation_id, m.reply_to,
-                                      m.priority, m.group_key, m.dedup_id,
-                                      m.enqueued_at, m.visible_at, c.prev,
-                                      c.pos, c.ord)
-                        select * from u order by u.ord;
-                else
-                    open c for
-                        with c as (
-                            select x.id, x.prev, x.pos,
-                                   row_number() over () as ord
-                              from (select s.id, s.claimed_at as prev,
-                                           s.visible_at as pos
-                                      from @extschema@.messages s
-                                     where s.queue_id = q.queue_id
-                                       and s.priority = lv_p[v_i]
-                                       and (s.visible_at, s.id)
-                                           > (lv_v[v_i], lv_id[v_i])
-                                       and s.visible_at <= v_now
-                                       and (s.expires_at is null
-                                            or s.expires_at > v_now)
-                                     order by s.visible_at, s.id
-                                     limit v_left
-                                       for update skip locked) x),
-                        u as (
-                            update @extschema@.messages m
-                               set attempts = m.attempts + 1,
-                                   visible_at = v_now + v_vt,
-                                   claimed_at = v_now,
-                                   claimed_by = @extschema@._claimant()
-                              from c
-                             where m.id = any (array(select c.id from c))
-                               and m.id = c.id
-                            returning m.id, m.attempts, m.headers,
-                                      coalesce(m.body, (select b.body
-                                          from @extschema@.bodies b
-                                         where b.id = m.body_id)) as body,
-                                      m.correlation_id, m.reply_to,
-                                      m.priority, m.group_key, m.dedup_id,
-                                      m.enqueued_at, m.visible_at, c.prev,
-                                      c.pos, c.ord)
-                        select * from u order by u.ord;
-                end if;
-                loop
-                    fetch c into r;
-                    exit when not found;
-                    v_got := v_got + 1;
-                    if not v_all then
-                        lv_v[v_i] := r.pos;
-                        lv_id[v_i] := r.id;
-                    end if;
-                    if r.prev is not null
-                       and @extschema@._lapsed(q, r.id, r.attempts, v_now)
-                    then
-                        v_buried := v_buried + 1;
-                        continue;
-                    end if;
-                    v_left := v_left - 1;
-                    return next row(r.id, q.name, r.attempts, r.headers,
-                                    r.body, r.correlation_id, r.reply_to,
-                                    r.priority, r.group_key, r.dedup_id,
-                                    r.enqueued_at,
-                                    r.visible_at)::@extschema@.message;
-                end loop;
-                close c;
-                -- This level had nothing more ready: next time from the
-                -- floor on; else from the last row claimed, but never past
-                -- the floor.
-                if not v_all and (v_got < v_asked
-                                  or lv_v[v_i] > v_floor) then
-                    lv_v[v_i] := v_floor;
-                    lv_id[v_i] := 0;
-                end if;
-                v_i := v_i + 1;
-            end loop;
-            exit when v_buried = 0 or v_left = 0;
-            continue;
         end if;
-        -- A fifo group is free when its oldest message (the lowest id,
-        -- which an in-flight or retrying message still is) is ready; a
-        -- lower id of the group that another transaction deletes
-        -- uncommitted still blocks, so order holds under concurrency.
-        for r in
-            -- FIFO (docs/design.md, "FIFO claims"): the cost of a claim
-            -- must not grow with the backlog behind busy groups. First the
-            -- front of messages_ready_idx, at most v_left + 32 entries:
-            -- the heads there are the oldest free heads of the queue. A
-            -- head is the lowest id of its group still present, so one in
-            -- flight, retrying, or deleted by an uncommitted ack blocks the
-            -- rest of its group.
-            -- Plan safety: a generic plan made when the table was small
-            -- must not read the whole queue later. So each step has one
-            -- access path: candidates are passed on as ctids (a TID scan),
-            -- the head test is a scalar subquery (never a hash join), and
-            -- the readiness rechecks, which must stay for a row claimed by
-            -- a transaction that committed after this statement's
-            -- snapshot, are written "is true" so that no index scan can
-            -- take them as its condition.
-            with recursive fifo_walk as (
-                select w.ctid, w.id, w.group_key
-                  from @extschema@.messages w
-                 where w.queue_id = q.queue_id and w.visible_at <= v_now
-                   and (w.expires_at is null or w.expires_at > v_now)
-                 order by w.priority desc, w.visible_at, w.id
-                 limit v_left + 32),
-            -- A ctid names a row of one partition: the same ctid in
-            -- another partition is another row, so the TID scan's rows
-            -- must also carry one of the candidates' ids (a message has
-            -- one version in this statement's snapshot).
-            fifo_heads as (
-                select w.ctid, w.id from fifo_walk w
-                 where w.id = (
-                     select o.id
-                       from @extschema@.messages o
-                      where o.queue_id = q.queue_id
-                        and o.group_key = w.group_key
-                      order by o.group_key, o.id
-                      limit 1)),
-            fifo_front as (
-                select m.id, m.claimed_at as prev
-                  from @extschema@.messages m
-                 where m.ctid = any (array(select h.ctid from fifo_heads h))
-                   and m.id = any (array(select h.id from fifo_heads h))
-                   and (m.visible_at <= v_now) is true
-                   and (m.expires_at is null or m.expires_at > v_now)
-                 order by m.priority desc, m.visible_at, m.id
-                 limit v_left
-                   for update skip locked),
-            -- Not enough there, and the walk stopped short of the end of
-            -- the ready messages (the front is the backlog of busy
-            -- groups): the head of every group, by a loose index scan of
-            -- messages_group_idx (one probe per group, not one per
-            -- message), oldest ready heads first.
-            group_heads (group_key, tid, id) as (
-                (select o.group_key, o.ctid, o.id
-                   from @extschema@.messages o
-                  where o.queue_id = q.queue_id
-                    and o.group_key is not null
-                  order by o.group_key, o.id
-                  limit 1)
-                union all
-                select n.group_key, n.ctid, n.id
-                  from group_heads h cross join lateral (
-                      select o.group_key, o.ctid, o.id
-                        from @extschema@.messages o
-                       where o.queue_id = q.queue_id
-                         and o.group_key > h.group_key
-                       order by o.group_key, o.id
-                       limit 1) n),
-            fifo_rest as (
-                select m.id, m.claimed_at as prev
-                  from @extschema@.messages m
-                 where m.ctid = any (array(select h.tid from group_heads h))
-                   and m.id = any (array(select h.id from group_heads h))
-                   and m.id <> all (array(select f.id from fifo_front f))
-                   and (m.visible_at <= v_now) is true
-                   and (m.expires_at is null or m.expires_at > v_now)
-                 order by m.priority desc, m.visible_at, m.id
-                 limit case when (select count(*) from fifo_walk)
-                                 < v_left + 32 then 0
-                            else v_left - (select count(*) from fifo_front)
-                       end
-                   for update skip locked),
-            c as (select f.*, row_number() over () as ord
-                    from (select * from fifo_front union all
-                          select * from fifo_rest) f),
-            u as (
-                update @extschema@.messages m
-                   set attempts = m.attempts + 1, visible_at = v_now + v_vt,
-                       claimed_at = v_now,
-                       claimed_by = @extschema@._claimant()
-                  from c
-                 where m.id = any (array(select c.id from c))
-                   and m.id = c.id
-                returning m.id, m.attempts, m.headers,
-                          coalesce(m.body, (select b.body
-                              from @extschema@.bodies b
-                             where b.id = m.body_id)) as body,
-                          m.correlation_id, m.reply_to, m.priority,
-                          m.group_key, m.dedup_id, m.enqueued_at,
-                          m.visible_at, c.prev, c.ord)
-            select * from u order by u.ord
+        v_i := 1;
+        -- One claim statement a pass: a fifo queue's, or a standard
+        -- queue's for each priority level (one for all of them when
+        -- v_all); one loop over the rows of any of them. All three
+        -- cursors give the same columns (pos: a standard level's frontier).
+        while v_left > 0
+              and v_i <= case when v_fifo or v_all then 1
+                              else coalesce(cardinality(lv_p), 0) end
         loop
-            if r.prev is not null
-               and @extschema@._lapsed(q, r.id, r.attempts, v_now) then
-                v_buried := v_buried + 1;
-                continue;
+            v_asked := v_left;
+            v_got := 0;
+            if v_fifo then
+                -- A fifo group is free when its oldest message (the lowest
+                -- id, which an in-flight or retrying message still is) is
+                -- ready; a lower id of the group that another transaction
+                -- deletes uncommitted still blocks, so order holds under
+                -- concurrency.
+                open c for
+                    -- FIFO (docs/design.md, "FIFO claims"): the cost of a claim
+                    -- must not grow with the backlog behind busy groups. First the
+                    -- front of messages_ready_idx, at most v_left + 32 entries:
+                    -- the heads there are the oldest free heads of the queue. A
+                    -- head is the lowest id of its group still present, so one in
+                    -- flight, retrying, or deleted by an uncommitted ack blocks the
+                    -- rest of its group.
+                    -- Plan safety: a generic plan made when the table was small
+                    -- must not read the whole queue later. So each step has one
+                    -- access path: candidates are passed on as ctids (a TID scan),
+                    -- the head test is a scalar subquery (never a hash join), and
+                    -- the readiness rechecks, which must stay for a row claimed by
+                    -- a transaction that committed after this statement's
+                    -- snapshot, are written "is true" so that no index scan can
+                    -- take them as its condition.
+                    with recursive fifo_walk as (
+                        select w.ctid, w.id, w.group_key
+                          from @extschema@.messages w
+                         where w.queue_id = q.queue_id and w.visible_at <= v_now
+                           and (w.expires_at is null or w.expires_at > v_now)
+                         order by w.priority desc, w.visible_at, w.id
+                         limit v_left + 32),
+                    -- A ctid names a row of one partition: the same ctid in
+                    -- another partition is another row, so the TID scan's rows
+                    -- must also carry one of the candidates' ids (a message has
+                    -- one version in this statement's snapshot).
+                    fifo_heads as (
+                        select w.ctid, w.id from fifo_walk w
+                         where w.id = (
+                             select o.id
+                               from @extschema@.messages o
+                              where o.queue_id = q.queue_id
+                                and o.group_key = w.group_key
+                              order by o.group_key, o.id
+                              limit 1)),
+                    fifo_front as (
+                        select m.id, m.claimed_at as prev
+                          from @extschema@.messages m
+                         where m.ctid = any (array(select h.ctid from fifo_heads h))
+                           and m.id = any (array(select h.id from fifo_heads h))
+                           and (m.visible_at <= v_now) is true
+                           and (m.expires_at is null or m.expires_at > v_now)
+                         order by m.priority desc, m.visible_at, m.id
+                         limit v_left
+                           for update skip locked),
+                    -- Not enough there, and the walk stopped short of the end of
+                    -- the ready messages (the front is the backlog of busy
+                    -- groups): the head of every group, by a loose index scan of
+                    -- messages_group_idx (one probe per group, not one per
+                    -- message), oldest ready heads first.
+                    group_heads (group_key, tid, id) as (
+                        (select o.group_key, o.ctid, o.id
+                           from @extschema@.messages o
+                          where o.queue_id = q.queue_id
+                            and o.group_key is not null
+                          order by o.group_key, o.id
+                          limit 1)
+                        union all
+                        select n.group_key, n.ctid, n.id
+                          from group_heads h cross join lateral (
+                              select o.group_key, o.ctid, o.id
+                                from @extschema@.messages o
+                               where o.queue_id = q.queue_id
+                                 and o.group_key > h.group_key
+                               order by o.group_key, o.id
+                               limit 1) n),
+                    fifo_rest as (
+                        select m.id, m.claimed_at as prev
+                          from @extschema@.messages m
+                         where m.ctid = any (array(select h.tid from group_heads h))
+                           and m.id = any (array(select h.id from group_heads h))
+                           and m.id <> all (array(select f.id from fifo_front f))
+                           and (m.visible_at <= v_now) is true
+                           and (m.expires_at is null or m.expires_at > v_now)
+                         order by m.priority desc, m.visible_at, m.id
+                         limit case when (select count(*) from fifo_walk)
+                                         < v_left + 32 then 0
+                                    else v_left - (select count(*) from fifo_front)
+                               end
+                           for update skip locked),
+                    c as (select f.*, row_number() over () as ord
+                            from (select * from fifo_front union all
+                                  select * from fifo_rest) f),
+                    u as (
+                        update @extschema@.messages m
+                           set attempts = m.attempts + 1, visible_at = v_now + v_vt,
+                               claimed_at = v_now,
+                               claimed_by = @extschema@._claimant()
+                          from c
+                         where m.id = any (array(select c.id from c))
+                           and m.id = c.id
+                        returning m.id, m.attempts, m.headers,
+                                  coalesce(m.body, (select b.body
+                                      from @extschema@.bodies b
+                                     where b.id = m.body_id)) as body,
+                                  m.correlation_id, m.reply_to, m.priority,
+                                  m.group_key, m.dedup_id, m.enqueued_at,
+                                  m.visible_at, c.prev, null::timestamptz as pos,
+                                  c.ord)
+                    select * from u order by u.ord;
+            elsif v_all then
+                -- Many levels: the whole queue in claim order.
+                open c for
+                    with c as (
+                        select x.id, x.prev, x.pos,
+                               row_number() over () as ord
+                          from (select s.id, s.claimed_at as prev,
+                                       s.visible_at as pos
+                                  from @extschema@.messages s
+                                 where s.queue_id = q.queue_id
+                                   and s.visible_at <= v_now
+                                   and (s.expires_at is null
+                                        or s.expires_at > v_now)
+                                 order by s.priority desc, s.visible_at,
+                                          s.id
+                                 limit v_left
+                                   for update skip locked) x),
+                    u as (
+                        update @extschema@.messages m
+                           set attempts = m.attempts + 1,
+                               visible_at = v_now + v_vt,
+                               claimed_at = v_now,
+                               claimed_by = @extschema@._claimant()
+                          from c
+                         where m.id = any (array(select c.id from c))
+                           and m.id = c.id
+                        returning m.id, m.attempts, m.headers,
+                                  coalesce(m.body, (select b.body
+                                      from @extschema@.bodies b
+                                     where b.id = m.body_id)) as body,
+                                  m.correlation_id, m.reply_to,
+                                  m.priority, m.group_key, m.dedup_id,
+                                  m.enqueued_at, m.visible_at, c.prev,
+                                  c.pos, c.ord)
+                    select * from u order by u.ord;
+            else
+                open c for
+                    with c as (
+                        select x.id, x.prev, x.pos,
+                               row_number() over () as ord
+                          from (select s.id, s.claimed_at as prev,
+                                       s.visible_at as pos
+                                  from @extschema@.messages s
+                                 where s.queue_id = q.queue_id
+                                   and s.priority = lv_p[v_i]
+                                   and (s.visible_at, s.id)
+                                       > (lv_v[v_i], lv_id[v_i])
+                                   and s.visible_at <= v_now
+                                   and (s.expires_at is null
+                                        or s.expires_at > v_now)
+                                 order by s.visible_at, s.id
+                                 limit v_left
+                                   for update skip locked) x),
+                    u as (
+                        update @extschema@.messages m
+                           set attempts = m.attempts + 1,
+                               visible_at = v_now + v_vt,
+                               claimed_at = v_now,
+                               claimed_by = @extschema@._claimant()
+                          from c
+                         where m.id = any (array(select c.id from c))
+                           and m.id = c.id
+                        returning m.id, m.attempts, m.headers,
+                                  coalesce(m.body, (select b.body
+                                      from @extschema@.bodies b
+                                     where b.id = m.body_id)) as body,
+                                  m.correlation_id, m.reply_to,
+                                  m.priority, m.group_key, m.dedup_id,
+                                  m.enqueued_at, m.visible_at, c.prev,
+                                  c.pos, c.ord)
+                    select * from u order by u.ord;
             end if;
-            v_left := v_left - 1;
-            return next row(r.id, q.name, r.attempts, r.headers, r.body,
-                            r.correlation_id, r.reply_to, r.priority,
-                            r.group_key, r.dedup_id, r.enqueued_at,
-                            r.visible_at)::@extschema@.message;
+            loop
+                fetch c into r;
+                exit when not found;
+                v_got := v_got + 1;
+                if not v_fifo and not v_all then
+                    lv_v[v_i] := r.pos;
+                    lv_id[v_i] := r.id;
+                end if;
+                if r.prev is not null
+                   and @extschema@._lapsed(q, r.id, r.attempts, v_now)
+                then
+                    v_buried := v_buried + 1;
+                    continue;
+                end if;
+                v_left := v_left - 1;
+                return next row(r.id, q.name, r.attempts, r.headers,
+                                r.body, r.correlation_id, r.reply_to,
+                                r.priority, r.group_key, r.dedup_id,
+                                r.enqueued_at,
+                                r.visible_at)::@extschema@.message;
+            end loop;
+            close c;
+            -- This level had nothing more ready: next time from the
+            -- floor on; else from the last row claimed, but never past
+            -- the floor.
+            if not v_fifo and not v_all
+               and (v_got < v_asked or lv_v[v_i] > v_floor) then
+                lv_v[v_i] := v_floor;
+                lv_id[v_i] := 0;
+            end if;
+            v_i := v_i + 1;
         end loop;
         exit when v_buried = 0 or v_left = 0;
     end loop;

@@ -1,11 +1,10 @@
 /*
- * test_worker_policy.c - txq-worker's pure parts, without a database: the
+ * unit_worker_policy.c - txq-worker's pure parts, without a database: the
  * policy decisions (policy.c), command-line splitting, handler spec checks
  * and the configuration's sources and precedence (config.c).
  *
  * Linked with the worker's sources (see the worker block of
- * CMakeLists.txt). Needs no database, but runs under the db fixture like
- * every tests/test_*.c.
+ * CMakeLists.txt). Needs no database: label unit, no fixture.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -229,6 +228,10 @@ test_config_errors(void **state)
                  "%s:2: [queue.q] handler: sql handler");
     expect_error("[pool]\nx = 1\n", "%s:2: unknown section [pool]");
     expect_error("[worker]\nthis line has no equals sign\n", "%s:2:");
+    /* Garbage (not an ini file at all) is refused at its first line. */
+    expect_error("\x7f\x45LF\x02\x01\x01\xff\xfe garbage\n", "%s:1:");
+    expect_error("[worker]\nschema = 9lives\n",
+                 "%s:2: [worker] schema: must match");
     expect_error("[queue.q]\nconcurrency = 2\n", "[queue.q]: handler is "
                                                  "missing");
     assert_int_equal(
