@@ -49,7 +49,7 @@ const char con_css[] =
     ".crumbs{margin:.2rem 0 0;color:var(--dim)}\n"
     "dl.stats{display:flex;flex-wrap:wrap;gap:.6rem;margin:0}\n"
     "dl.stats div{background:var(--card);border:1px solid var(--line);"
-    "border-radius:.3rem;padding:.5rem .9rem;min-width:7.5rem}\n"
+    "border-radius:.3rem;padding:.5rem .8rem;min-width:6.6rem}\n"
     "dl.stats dt{font-size:.8em;color:var(--dim)}\n"
     "dl.stats dd{margin:0;font-size:1.3em;font-weight:600}\n"
     "dl.fields{display:grid;grid-template-columns:repeat(auto-fill,"

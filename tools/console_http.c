@@ -421,7 +421,7 @@ serve(struct MHD_Connection *conn,
     }
     if (strcmp(path, "/static/console.css") == 0 ||
         strcmp(path, "/static/console.js") == 0) {
-        int css = path[8] == 'c';
+        int css = strcmp(path, "/static/console.css") == 0;
 
         cli_buf_puts(&r->out, css ? con_css : con_js);
         r->ctype =

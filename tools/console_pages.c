@@ -420,14 +420,15 @@ page_queues(con_req *r)
 
 /* === one queue === */
 
-/* The queue's figures (the page's and its refreshes'); 0, or -1 when the
- * role sees no such queue. */
+/* The queue's figures (the page's and its refreshes'); 0 running, 1
+ * paused, or -1 when the role sees no such queue. */
 static int
 queue_stats_box(con_req *r, const char *name)
 {
     const char *params[1] = {name};
     char err[512], state[6];
     PGresult *res = run(r, stats_sql, 1, params, err, sizeof err, state);
+    int paused;
 
     if (res == NULL || PQntuples(res) == 0) {
         PQclear(res);
@@ -449,8 +450,9 @@ queue_stats_box(con_req *r, const char *name)
     put(r, "<div><dt>Oldest ready</dt><dd>");
     put_age(r, atof(PQgetvalue(res, 0, 7)));
     put(r, "</dd></div></dl>");
+    paused = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
     PQclear(res);
-    return 0;
+    return paused;
 }
 
 static void
@@ -486,6 +488,7 @@ page_queue(con_req *r)
     const char *params[1] = {name};
     char err[512], state[6];
     PGresult *res;
+    int paused;
 
     if (!valid_queue(name)) {
         con_page_error(r, 400, "not a queue name");
@@ -497,10 +500,14 @@ page_queue(con_req *r)
     put(r, "</h1><div id=\"stats\" data-refresh=\"/fragment/queue?name=");
     esc(r, name);
     put(r, "\">");
-    queue_stats_box(r, name);
+    paused = queue_stats_box(r, name);
     put(r, "</div><section class=\"actions\"><h2>Actions</h2>");
-    action_form(r, "pause", name, "Pause", "reason (optional)", 0, "");
-    action_form(r, "resume", name, "Resume", "reason (optional)", 0, "");
+    if (paused != 1)
+        action_form(r, "pause", name, "Pause deliveries", "reason (optional)",
+                    0, "");
+    if (paused != 0)
+        action_form(r, "resume", name, "Resume deliveries", "reason (optional)",
+                    0, "");
     action_form(r, "purge", name, "Purge every message", "reason (required)", 1,
                 "danger");
     put(r, "</section><h2>Dead letters</h2>");
@@ -549,11 +556,14 @@ static const char dead_sql[] =
     "select id, queue, reason, attempts,"
     " to_char(failed_at, 'YYYY-MM-DD HH24:MI:SS TZ'),"
     " to_char(enqueued_at, 'YYYY-MM-DD HH24:MI:SS TZ'), priority,"
-    " group_key, correlation_id, reply_to, jsonb_pretty(headers),"
+    " group_key, correlation_id, reply_to,"
+    " case when headers = '{}' then '{}' else jsonb_pretty(headers) end,"
     " encrypted, body from @s@.dead_letters where id = $1::bigint";
 
 static const char dead_errors_sql[] =
-    "select e->>'attempt', e->>'failed_at', e->>'error'"
+    "select e->>'attempt',"
+    " to_char((e->>'failed_at')::timestamptz, 'YYYY-MM-DD HH24:MI:SS TZ'),"
+    " e->>'error'"
     " from @s@.dead_letters d, jsonb_array_elements(d.errors) e"
     " where d.id = $1::bigint";
 
