@@ -133,7 +133,8 @@ extern const char con_js[];
 /* === helpers (console_pages.c) === */
 
 /* Append s[0..n) HTML-escaped: & < > " ' as entities, ill-formed UTF-8
- * and control characters other than tab and newline as U+FFFD. */
+ * and control characters other than tab, newline and carriage return as
+ * U+FFFD. */
 void con_esc(cli_buf *b, const char *s, size_t n);
 void con_escs(cli_buf *b, const char *s);
 

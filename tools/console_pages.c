@@ -33,7 +33,8 @@ con_esc(cli_buf *b, const char *s, size_t n)
         unsigned char c = (unsigned char)s[i];
 
         k = cli_utf8_len(s + i, n - i);
-        if (k == 0 || (c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) {
+        if (k == 0 || (c < 0x20 && c != '\n' && c != '\t' && c != '\r') ||
+            c == 0x7f) {
             cli_buf_puts(b, "\xef\xbf\xbd");
             i += k == 0 ? 1 : k;
             continue;
@@ -578,6 +579,18 @@ field_row(con_req *r, const char *label, const PGresult *res, int col)
     put(r, "</dd></div>");
 }
 
+/* 1 when a body is text the editor keeps as it is: UTF-8 without NUL or
+ * control characters other than tab, newline and carriage return. */
+static int
+editable(const unsigned char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((p[i] < 0x20 && p[i] != '\t' && p[i] != '\n' && p[i] != '\r') ||
+            p[i] == 0x7f)
+            return 0;
+    return cli_utf8_valid(p, n, 1);
+}
+
 static void
 page_dead(con_req *r)
 {
@@ -607,7 +620,7 @@ page_dead(con_req *r)
     sealed = strcmp(PQgetvalue(res, 0, 11), "t") == 0;
     body =
         PQunescapeBytea((const unsigned char *)PQgetvalue(res, 0, 12), &blen);
-    text = body != NULL && cli_utf8_valid(body, blen, 1);
+    text = body != NULL && editable(body, blen);
     page_begin(r, "Dead letter");
     put(r, "<p class=\"crumbs\"><a href=\"/\">Queues</a> / <a "
            "href=\"/queue?name=");
@@ -650,7 +663,7 @@ page_dead(con_req *r)
     if (sealed || !text) {
         put(r, "<p class=\"empty\">%s (%zu bytes): not editable here.</p>",
             sealed ? "The body is sealed (an encrypted queue)"
-                   : "The body is not UTF-8 text",
+                   : "The body is not plain UTF-8 text",
             blen);
     } else {
         /* The newline after <textarea> is eaten by the HTML parser, so a
