@@ -200,6 +200,14 @@ con_login(con_req *r, const char *role, const char *password, const char **msg)
         PQfinish(pg);
         return -1;
     }
+    /* libpq keeps the password in the connection (for PQreset, which the
+     * console never calls): wipe that copy now. */
+    {
+        char *kept = PQpass(pg);
+
+        if (kept != NULL && kept[0] != '\0')
+            sodium_memzero(kept, strlen(kept));
+    }
     PQclear(PQexec(pg, "set statement_timeout = '30s'"));
     s = calloc(1, sizeof *s);
     if (s == NULL) {
