@@ -188,7 +188,7 @@ cli_cmd_console(cli *ctx, int argc, char **argv)
             origins[norigins++] = optarg;
             break;
         case 'i':
-            if ((rc = cli_parse_double("--idle-timeout", optarg, 10, 86400,
+            if ((rc = cli_parse_double("--idle-timeout", optarg, 1, 86400,
                                        &idle)) != CLI_OK)
                 return rc;
             break;

@@ -251,6 +251,33 @@ expect 303 "it logs out" -b "$njar" -H "$origin" --data "csrf=$ncsrf" \
     "$base/logout"
 expect 303 "its session is gone" -b "$njar" "$base/"
 
+# --- the idle timeout: a second console that forgets a session after 1 s;
+# the pages' own refreshes do not keep it alive ---
+"$build/txq" --db "$dsn" --schema "$schema" console --listen 127.0.0.1:0 \
+    --idle-timeout 1 2>"$work/idle.log" &
+idle_pid=$!
+iport=
+for _ in $(seq 1 100); do
+    iport=$(sed -n 's/.*msg=listening .*port=\([0-9]*\).*/\1/p' "$work/idle.log")
+    [[ -n $iport ]] && break
+    sleep 0.05
+done
+[[ -n $iport ]] || fail "the second console did not start listening"
+ijar=$work/idle.jar
+expect 303 "a login to the second console" -c "$ijar" \
+    -H "Origin: http://127.0.0.1:$iport" --data-urlencode "role=$op" \
+    --data-urlencode "password=$op_pw" "http://127.0.0.1:$iport/login"
+expect 200 "its session works" -b "$ijar" "http://127.0.0.1:$iport/"
+for _ in 1 2 3; do
+    sleep 0.8
+    code -b "$ijar" "http://127.0.0.1:$iport/fragment/queues" >/dev/null
+done
+expect 303 "after 2.4 s of refreshes only, the session has expired" -b "$ijar" \
+    "http://127.0.0.1:$iport/"
+grep -q 'msg="session expired"' "$work/idle.log" || fail "no expiry logged"
+kill -TERM "$idle_pid"
+wait "$idle_pid" || fail "the second console did not exit 0 on SIGTERM"
+
 # --- in the browser ---
 nodedir=$build/console-node
 pw_version=1.65.2
@@ -279,5 +306,5 @@ grep -q "$op_pw\|$nobody_pw" "$work/console.log" && fail "a password was logged"
 kill -TERM "$console_pid"
 wait "$console_pid" || fail "txq console did not exit 0 on SIGTERM"
 console_pid=
-echo "test_console: screenshots: $shots/queues.png $shots/dead-letter.png $shots/queue-after.png"
+echo "test_console: screenshots: $shots/queues.png $shots/dead-letter.png $shots/queue-after.png $shots/refused.png"
 echo "test_console: PASS"
