@@ -15,7 +15,9 @@
 #     a wrong one, without an Origin, from another Origin: each refused
 #     and nothing changed; the same POST with all of it changes the queue;
 #     the markup escapes <script>; the role without rights sees no queues
-#     and its action POST is refused (403) with nothing changed;
+#     and its action POST is refused (403) with nothing changed; a role
+#     with monitor on one queue sees only it, and txq refuses its purge;
+#   - a session expires after --idle-timeout despite the page's refreshes;
 #   - Chromium (Debian's /usr/bin/chromium, driven by playwright-core,
 #     installed with npm into BUILD_DIR/console-node on first use):
 #     console_browser.cjs logs in, finds the dead letter, fixes its body,
@@ -72,7 +74,8 @@ cleanup() {
     done
     psql_q -c "set client_min_messages = warning;
         drop schema if exists $schema cascade;
-        drop role if exists $op; drop role if exists $nobody;" \
+        drop role if exists $op; drop role if exists $nobody;
+        drop role if exists con_mon_$tag;" \
         >/dev/null 2>&1 || true
     if [[ $rc -ne 0 ]]; then
         for f in console.log worker.log; do
@@ -250,6 +253,31 @@ expect 403 "the operator's token is no good in its session" -b "$njar" \
 expect 303 "it logs out" -b "$njar" -H "$origin" --data "csrf=$ncsrf" \
     "$base/logout"
 expect 303 "its session is gone" -b "$njar" "$base/"
+
+# --- a role with monitor on emails only: txq's own grant checks refuse ---
+mon=con_mon_$tag
+mon_pw="mon-pw-$tag-$RANDOM$RANDOM"
+psql_q -c "create role $mon login password '$mon_pw' in role txq_password_auth;
+    select $schema.grant('emails', '$mon', array['monitor'])" >/dev/null
+mjar=$work/mon.jar
+expect 303 "a role with monitor on emails logs in" -c "$mjar" -H "$origin" \
+    --data-urlencode "role=$mon" --data-urlencode "password=$mon_pw" \
+    "$base/login"
+expect 200 "its queues page" -b "$mjar" "$base/"
+grep -q '>emails<' "$work/last.html" && ! grep -q '>orders<' "$work/last.html" ||
+    fail "it does not see exactly emails"
+mcsrf=$(sed -n 's/.*name="csrf" value="\([0-9a-f]*\)".*/\1/p' "$work/last.html" | head -n 1)
+expect 403 "its purge of emails is refused by txq (lacks operate)" -b "$mjar" \
+    -H "$origin" --data "name=emails&csrf=$mcsrf&reason=x" "$base/action/purge"
+grep -q 'lacks &quot;operate&quot;' "$work/last.html" ||
+    fail "not txq's refusal: $(grep -o 'flash error[^<]*<*[^<]*' "$work/last.html")"
+expect 403 "its requeue of an orders dead letter is refused" -b "$mjar" \
+    -H "$origin" --data "id=$dead_id&queue=orders&csrf=$mcsrf" \
+    "$base/action/requeue"
+[[ $(psql_q -c "select depth from $schema.queue_stats where queue = 'emails'") == 3 &&
+    $(psql_q -c "select count(*) from $schema.dead_letters") == 1 ]] ||
+    fail "a refused action of the monitor changed something"
+psql_q -c "select $schema.revoke('emails', '$mon'); drop role $mon" >/dev/null
 
 # --- the idle timeout: a second console that forgets a session after 1 s;
 # the pages' own refreshes do not keep it alive ---
