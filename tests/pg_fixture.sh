@@ -19,6 +19,8 @@
 #   resume start the cluster that is there again
 #
 # The DSN is "host=/tmp/txq-pg-XXXXXXXX port=PORT user=postgres dbname=postgres".
+# Every role logs in without a password (trust), but the members of the role
+# txq_password_auth, which start makes: they need theirs (scram-sha-256).
 # As root the server runs as the postgres user (runuser); otherwise as the
 # current user. initdb -U postgres makes the superuser "postgres" either way.
 # Any failure exits non-zero with a message: a database test is never skipped.
@@ -137,9 +139,19 @@ shared_buffers = 128MB
 log_min_messages = warning
 EOF
 
+    # Members of txq_password_auth log in with a password (scram), every
+    # other role without: for tests of password logins (test_console).
+    {
+        echo 'local all +txq_password_auth scram-sha-256'
+        cat "$datadir/pg_hba.conf"
+    } >"$pgdir/pg_hba.conf.new" && as_owner cp "$pgdir/pg_hba.conf.new" \
+        "$datadir/pg_hba.conf" && rm -f "$pgdir/pg_hba.conf.new" ||
+        die "cannot write $datadir/pg_hba.conf"
+
     start_server
     if ! out=$(as_owner "$bindir/psql" -X -q -At -h "$pgdir" -p "$port" \
-        -U postgres -d postgres -c 'select 1' 2>&1) || [[ $out != 1 ]]; then
+        -U postgres -d postgres -c 'create role txq_password_auth nologin;
+        select 1' 2>&1) || [[ $out != 1 ]]; then
         echo "$out" >&2
         tail -n 50 "$logfile" >&2 || true
         die "PostgreSQL started but does not answer on $pgdir port $port"

@@ -155,6 +155,7 @@ int cli_cmd_top(cli *ctx, int argc, char **argv);      /* cli_top.c */
 int cli_cmd_ack(cli *ctx, int argc, char **argv);      /* cli_finish.c */
 int cli_cmd_fail(cli *ctx, int argc, char **argv);     /* cli_finish.c */
 int cli_cmd_extend(cli *ctx, int argc, char **argv);   /* cli_finish.c */
+int cli_cmd_console(cli *ctx, int argc, char **argv);  /* cli_console.c */
 
 /*
  * cli_read_stdin - read all of standard input (at most CLI_BODY_MAX

@@ -48,6 +48,8 @@ static const char usage_text[] =
     "  pause QUEUE [--reason R]    deliver nothing until resumed (audited)\n"
     "  resume QUEUE [--reason R]   deliver a paused queue's messages again\n"
     "  schedule list|add|remove    periodic messages (cron)\n"
+    "  console [--listen ADDR:PORT]  the operators' web console (log in\n"
+    "                              with a PostgreSQL role and password)\n"
     "\n"
     "Options:\n"
     "  --db CONNINFO    libpq connection string or URI (default: $TXQ_DB,\n"
@@ -86,6 +88,7 @@ static const struct command commands[] = {
     {"resume", cli_cmd_resume},   {"schedule", cli_cmd_schedule},
     {"top", cli_cmd_top},         {"ack", cli_cmd_ack},
     {"fail", cli_cmd_fail},       {"extend", cli_cmd_extend},
+    {"console", cli_cmd_console},
 };
 
 /* Replace control characters (and bytes that are not UTF-8) so that a
