@@ -81,6 +81,8 @@ for n in "${list[@]}"; do
             from txq.queue_stats s")
         printf '%s\t%s\t%s\t%s\n' "$n" "$r" "$line" "$tot" >>"$OUT/stats.tsv"
     done
+    [[ -n ${STATS_EXPLAIN:-} ]] &&
+        psql -c "explain (analyze, buffers) select * from txq.queue_stats" >&2
     say "$n: $(awk -F'\t' -v n="$n" '$1 == n { print $3 }' "$OUT/stats.tsv" |
         sort -n | sed -n 3p) ms (median of 5)"
 done

@@ -99,7 +99,8 @@ grant execute on function
     to txq_producer;
 -- _may() is part of the views' filters and the row policies below, which
 -- run as the caller; it tells a caller only what the caller itself holds.
-grant execute on function @extschema@._may(int, text),
+grant execute on function @extschema@._queue_stats(),
+    @extschema@._may(int, text),
     @extschema@._may_row(text, bigint, text) to public;
 
 -- The tables txq_operator and txq_admin read (and, the dead letters, edit)
