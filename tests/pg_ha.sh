@@ -173,11 +173,26 @@ pg_stop() {
     fi
 }
 
+# pg_autoctl's services (its "start/stop postgres" process among them)
+# leave the keeper's process group: find them by the state directory in
+# their environment.
+autoctl_kill_all() {
+    local e pid
+    for e in /proc/[0-9]*/environ; do
+        if grep -qsF "$dir/xdg" "$e" 2>/dev/null; then
+            pid=${e#/proc/}
+            pid=${pid%/environ}
+            kill -9 "$pid" 2>/dev/null || true
+        fi
+    done
+}
+
 stop_all() {
     local n
     for n in node1 node2 monitor; do
         keeper_kill "$n"
     done
+    autoctl_kill_all
     for n in node1 node2 monitor; do
         pg_stop "$n"
     done
