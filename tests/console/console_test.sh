@@ -30,6 +30,9 @@ set -euo pipefail
 build=${1:?build dir}
 src=${2:?source dir}
 dsn=${TXQ_TEST_DSN:?TXQ_TEST_DSN is not set: run through ctest (fixture pg_start)}
+# Under ./run test --valgrind, the memcheck command line the programs
+# started here run under (TXQ_VALGRIND in CMakeLists.txt); empty otherwise.
+read -r -a launch <<<"${TXQ_TEST_LAUNCH:-}"
 
 fail() {
     echo "test_console: FAIL: $*" >&2
@@ -89,11 +92,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$build/txq" --db "$dsn" --schema "$schema" migrate >/dev/null ||
+"${launch[@]}" "$build/txq" --db "$dsn" --schema "$schema" migrate >/dev/null ||
     fail "txq migrate"
-"$build/txq" --db "$dsn" --schema "$schema" queue create orders \
+"${launch[@]}" "$build/txq" --db "$dsn" --schema "$schema" queue create orders \
     --on-exhausted notify --max-attempts 3 >/dev/null || fail "queue create"
-"$build/txq" --db "$dsn" --schema "$schema" queue create emails \
+"${launch[@]}" "$build/txq" --db "$dsn" --schema "$schema" queue create emails \
     >/dev/null || fail "queue create"
 psql_q >/dev/null <<SQL
 set client_min_messages = warning;
@@ -114,17 +117,17 @@ end
 \$\$;
 SQL
 for i in 1 2 3; do
-    "$build/txq" --db "$dsn" --schema "$schema" send emails "mail $i" \
+    "${launch[@]}" "$build/txq" --db "$dsn" --schema "$schema" send emails "mail $i" \
         >/dev/null || fail "send"
 done
 
-"$build/txq-worker" --db "$dsn" --schema "$schema" \
+"${launch[@]}" "$build/txq-worker" --db "$dsn" --schema "$schema" \
     --handle "orders=sql:$schema.handle_order" --poll-interval 0.2 \
     2>"$work/worker.log" &
 worker_pid=$!
-dead_id=$("$build/txq" --db "$dsn" --schema "$schema" send orders \
+dead_id=$("${launch[@]}" "$build/txq" --db "$dsn" --schema "$schema" send orders \
     "{\"n\":7,\"note\":\"<script>alert('body')</script>\"}") || fail "send"
-for _ in $(seq 1 100); do
+for _ in $(seq 1 600); do
     [[ $(psql_q -c "select count(*) from $schema.dead_letters") == 1 ]] && break
     sleep 0.1
 done
@@ -132,11 +135,11 @@ done
     fail "message $dead_id did not become a dead letter"
 echo "test_console: dead letter $dead_id (the handler's permanent failure)"
 
-"$build/txq" --db "$dsn" --schema "$schema" console --listen 127.0.0.1:0 \
+"${launch[@]}" "$build/txq" --db "$dsn" --schema "$schema" console --listen 127.0.0.1:0 \
     --log-level debug 2>"$work/console.log" &
 console_pid=$!
 port=
-for _ in $(seq 1 100); do
+for _ in $(seq 1 600); do
     port=$(sed -n 's/.*msg=listening .*port=\([0-9]*\).*/\1/p' "$work/console.log")
     [[ -n $port ]] && break
     kill -0 "$console_pid" 2>/dev/null || fail "txq console exited at start"
@@ -281,11 +284,11 @@ psql_q -c "select $schema.revoke('emails', '$mon'); drop role $mon" >/dev/null
 
 # --- the idle timeout: a second console that forgets a session after 1 s;
 # the pages' own refreshes do not keep it alive ---
-"$build/txq" --db "$dsn" --schema "$schema" console --listen 127.0.0.1:0 \
+"${launch[@]}" "$build/txq" --db "$dsn" --schema "$schema" console --listen 127.0.0.1:0 \
     --idle-timeout 1 2>"$work/idle.log" &
 idle_pid=$!
 iport=
-for _ in $(seq 1 100); do
+for _ in $(seq 1 600); do
     iport=$(sed -n 's/.*msg=listening .*port=\([0-9]*\).*/\1/p' "$work/idle.log")
     [[ -n $iport ]] && break
     sleep 0.05

@@ -22,6 +22,9 @@ set -euo pipefail
 build=${1:?build dir}
 src=${2:?source dir}
 dsn=${TXQ_TEST_DSN:?TXQ_TEST_DSN is not set: run through ctest (fixture pg_start)}
+# Under ./run test --valgrind, the memcheck command line the programs
+# started here run under (TXQ_VALGRIND in CMakeLists.txt); empty otherwise.
+read -r -a launch <<<"${TXQ_TEST_LAUNCH:-}"
 
 fail() {
     echo "test_sqs: FAIL: $*" >&2
@@ -74,7 +77,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$build/txq" --db "$dsn" --schema "$schema" migrate >/dev/null ||
+"${launch[@]}" "$build/txq" --db "$dsn" --schema "$schema" migrate >/dev/null ||
     fail "txq migrate"
 psql_q >/dev/null <<SQL
 set client_min_messages = warning;
@@ -101,7 +104,7 @@ chmod 600 "$work/receipt.key"
 # --check-config: the effective settings (flags over the file), the
 # conninfo's password masked.
 printf '[sqs]\npool_size = 3\nregion = eu-west-1\n' >"$work/sqs.ini"
-out=$("$build/txq-sqs" --config "$work/sqs.ini" --pool-size 5 \
+out=$("${launch[@]}" "$build/txq-sqs" --config "$work/sqs.ini" --pool-size 5 \
     --db "$dsn password=hunter2" --credentials "$creds" --check-config 2>/dev/null) ||
     fail "--check-config"
 grep -qx 'pool_size=5' <<<"$out" && grep -qx 'region=eu-west-1' <<<"$out" &&
@@ -110,7 +113,7 @@ grep -qx 'pool_size=5' <<<"$out" && grep -qx 'region=eu-west-1' <<<"$out" &&
 # A credentials file others may read is refused (exit 2).
 chmod 644 "$creds"
 set +e
-"$build/txq-sqs" --db "$dsn user=$gw" --schema "$schema" \
+"${launch[@]}" "$build/txq-sqs" --db "$dsn user=$gw" --schema "$schema" \
     --credentials "$creds" --listen 127.0.0.1:0 2>"$work/refused.log"
 rc=$?
 set -e
@@ -118,13 +121,13 @@ set -e
     fail "a 0644 credentials file was not refused (exit $rc)"
 chmod 600 "$creds"
 
-"$build/txq-sqs" --db "$dsn user=$gw" --schema "$schema" \
+"${launch[@]}" "$build/txq-sqs" --db "$dsn user=$gw" --schema "$schema" \
     --credentials "$creds" --receipt-key "$work/receipt.key" \
     --listen 127.0.0.1:0 --poll-interval 60 --pool-size 4 \
     --log-level debug 2>"$work/sqs.log" &
 pid=$!
 port=
-for _ in $(seq 1 100); do
+for _ in $(seq 1 600); do
     port=$(sed -n 's/.*msg=listening .*port=\([0-9]*\).*/\1/p' "$work/sqs.log")
     [[ -n $port ]] && break
     kill -0 "$pid" 2>/dev/null || fail "txq-sqs exited at start"
@@ -216,7 +219,7 @@ te=$(cat "$work/x.end")
     fail "a send not yet committed was received"
 # The aws CLI's own exit is in this figure (the clients' suites measure
 # the wake-up itself); a poll would take 60 s, the wait ends at 15 s.
-(((te - tc) / 1000000 < 3000)) ||
+(((te - tc) / 1000000 < 10000)) ||
     fail "the commit did not wake the long poll ($(((te - tc) / 1000000)) ms)"
 echo "test_sqs: SQL send in a transaction: received over HTTP" \
     "$(((te - tc) / 1000000)) ms after its commit (aws CLI exit included)," \
@@ -225,7 +228,7 @@ echo "test_sqs: SQL send in a transaction: received over HTTP" \
 # SIGHUP reloads the credentials: a key added to the file works after it.
 echo "AKIDNEW0000000000003 new-secret-0000000000000000000000000000 $app" >>"$creds"
 kill -HUP "$pid"
-for _ in $(seq 1 100); do
+for _ in $(seq 1 600); do
     grep -q 'credentials reloaded' "$work/sqs.log" && break
     sleep 0.05
 done
@@ -252,7 +255,7 @@ grep -q "long poll waiting.*queue=d$tag" "$work/sqs.log" ||
 t0=$(date +%s%N)
 kill -TERM "$pid"
 wait "$poller" || fail "the long poll in flight failed at SIGTERM: $(cat "$work/drain.out")"
-for _ in $(seq 1 100); do
+for _ in $(seq 1 600); do
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.05
 done
@@ -263,7 +266,8 @@ set -e
 pid=
 [[ $rc -eq 0 ]] || fail "txq-sqs exited $rc after SIGTERM"
 took=$((($(date +%s%N) - t0) / 1000000))
-((took < 3000)) || fail "drain took $took ms"
+# Well before the long poll's 20 s: it was answered, not waited out.
+((took < 10000)) || fail "drain took $took ms"
 echo "test_sqs: SIGTERM: drained in $took ms, exit 0"
 grep -q 'msg=stopped' "$work/sqs.log" || fail "no 'stopped' line after SIGTERM"
 echo "test_sqs: all passed"
