@@ -146,6 +146,11 @@ begin
         -- queue's for each priority level (one for all of them when
         -- v_all); one loop over the rows of any of them. All three
         -- cursors give the same columns (pos: a standard level's frontier).
+        -- They stay three statements with the same UPDATE at their end:
+        -- one statement with the three choices behind one-time filters
+        -- (only one enabled) made every claim pay for setting up the
+        -- other two's plan nodes, 3,200-3,900 claims/s against
+        -- 4,800-7,000 (300,000 queued, 2 clients, same run).
         while v_left > 0
               and v_i <= case when v_fifo or v_all then 1
                               else coalesce(cardinality(lv_p), 0) end
