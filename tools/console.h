@@ -125,6 +125,27 @@ void con_page_login(con_req *r, int status, const char *msg);
 /* An error page. */
 void con_page_error(con_req *r, int status, const char *msg);
 
+/* sql with "@s@" as the quoted schema, run on the session's connection
+ * with text parameters. NULL on error, with the message in err and the
+ * SQLSTATE in state (a lost connection also ends the session). */
+PGresult *con_run(con_req *r,
+                  const char *sql,
+                  int n,
+                  const char *const *params,
+                  char *err,
+                  size_t errsize,
+                  char state[6]);
+/* Answer a failed action or page query: 403 for 42501, 404 for TQ002,
+ * 400 for bad input, else 500. */
+void con_sql_error(con_req *r, const char *err, const char *state);
+/* Whether s is a message or dead letter id: a positive decimal. */
+int con_valid_id(const char *s);
+
+/* === console_actions.c === */
+
+/* Run the POST action r->path names; 0 when it names none. */
+int con_action(con_req *r);
+
 /* === console_assets.c === */
 
 extern const char con_css[];

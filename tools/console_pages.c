@@ -4,7 +4,7 @@
  * (queue_stats, with rates from its counters), a queue with its dead
  * letters, one dead letter with its error history and an editor for its
  * body and headers, the alerts; pause, resume, purge, requeue, discard and
- * the edit.
+ * the edit (console_actions.c).
  *
  * Every value reaches the server as a query parameter; the one
  * identifier in SQL text is the schema, validated at start. Everything
@@ -21,6 +21,7 @@
 
 #include "console.h"
 #include "log.h"
+#include "txq.h"
 
 /* === HTML === */
 
@@ -173,16 +174,14 @@ con_page_login(con_req *r, int status, const char *msg)
 
 /* === SQL === */
 
-/* sql with "@s@" as the quoted schema, run with text parameters. NULL on
- * error, with the message in err and the SQLSTATE in state. */
-static PGresult *
-run(con_req *r,
-    const char *sql,
-    int n,
-    const char *const *params,
-    char *err,
-    size_t errsize,
-    char state[6])
+PGresult *
+con_run(con_req *r,
+        const char *sql,
+        int n,
+        const char *const *params,
+        char *err,
+        size_t errsize,
+        char state[6])
 {
     cli_buf text = {0};
     const char *p = sql, *at;
@@ -224,9 +223,8 @@ run(con_req *r,
     return NULL;
 }
 
-/* Answer a failed action or page query. */
-static void
-sql_error(con_req *r, const char *err, const char *state)
+void
+con_sql_error(con_req *r, const char *err, const char *state)
 {
     int status = 500;
 
@@ -239,22 +237,8 @@ sql_error(con_req *r, const char *err, const char *state)
     con_page_error(r, status, err);
 }
 
-static int
-valid_queue(const char *s)
-{
-    size_t n = s != NULL ? strlen(s) : 0;
-
-    if (n == 0 || n >= CLI_NAME_MAX || s[0] < 'a' || s[0] > 'z')
-        return 0;
-    for (size_t i = 1; i < n; i++)
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
-              s[i] == '_'))
-            return 0;
-    return 1;
-}
-
-static int
-valid_id(const char *s)
+int
+con_valid_id(const char *s)
 {
     size_t n = s != NULL ? strlen(s) : 0;
 
@@ -329,7 +313,7 @@ queues_table(con_req *r)
 {
     const char *params[1] = {NULL};
     char err[512], state[6], stamp[16] = "";
-    PGresult *res = run(r, stats_sql, 1, params, err, sizeof err, state);
+    PGresult *res = con_run(r, stats_sql, 1, params, err, sizeof err, state);
     struct con_rate *now = NULL;
     double t = con_now(), dt = t - r->s->rates_at;
     time_t wall = time(NULL);
@@ -428,7 +412,7 @@ queue_stats_box(con_req *r, const char *name)
 {
     const char *params[1] = {name};
     char err[512], state[6];
-    PGresult *res = run(r, stats_sql, 1, params, err, sizeof err, state);
+    PGresult *res = con_run(r, stats_sql, 1, params, err, sizeof err, state);
     int paused;
 
     if (res == NULL || PQntuples(res) == 0) {
@@ -491,7 +475,7 @@ page_queue(con_req *r)
     PGresult *res;
     int paused;
 
-    if (!valid_queue(name)) {
+    if (!txq_name_valid(name)) {
         con_page_error(r, 400, "not a queue name");
         return;
     }
@@ -512,7 +496,7 @@ page_queue(con_req *r)
     action_form(r, "purge", name, "Purge every message", "reason (required)", 1,
                 "danger");
     put(r, "</section><h2>Dead letters</h2>");
-    res = run(r, dead_list_sql, 1, params, err, sizeof err, state);
+    res = con_run(r, dead_list_sql, 1, params, err, sizeof err, state);
     if (res == NULL) {
         put(r, "<p class=\"empty\">This role may not see them.</p>");
     } else if (PQntuples(res) == 0) {
@@ -603,11 +587,11 @@ page_dead(con_req *r)
     int sealed, text;
     const char *queue;
 
-    if (!valid_id(id)) {
+    if (!con_valid_id(id)) {
         con_page_error(r, 400, "not a dead letter id");
         return;
     }
-    res = run(r, dead_sql, 1, params, err, sizeof err, state);
+    res = con_run(r, dead_sql, 1, params, err, sizeof err, state);
     if (res == NULL || PQntuples(res) == 0) {
         PQclear(res);
         con_page_error(r, 404,
@@ -640,7 +624,7 @@ page_dead(con_req *r)
     field_row(r, "Correlation id", res, 8);
     field_row(r, "Reply to", res, 9);
     put(r, "</dl><h2>Errors</h2>");
-    errs = run(r, dead_errors_sql, 1, params, err, sizeof err, state);
+    errs = con_run(r, dead_errors_sql, 1, params, err, sizeof err, state);
     if (errs != NULL && PQntuples(errs) > 0) {
         put(r, "<table class=\"errors\"><thead><tr><th class=\"n\">Attempt"
                "</th><th>Failed at</th><th>Error</th></tr></thead><tbody>");
@@ -718,7 +702,7 @@ static void
 page_alerts(con_req *r)
 {
     char err[512], state[6];
-    PGresult *res = run(r, alerts_sql, 0, NULL, err, sizeof err, state);
+    PGresult *res = con_run(r, alerts_sql, 0, NULL, err, sizeof err, state);
 
     page_begin(r, "Alerts");
     put(r, "<h1>Alerts</h1><p class=\"dim\">Raised when a queue with "
@@ -757,164 +741,6 @@ page_alerts(con_req *r)
     page_end(r);
 }
 
-/* === actions === */
-
-static void flash(con_req *r, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-flash(con_req *r, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(r->s->flash, sizeof r->s->flash, fmt, ap);
-    va_end(ap);
-    r->s->flash_error = 0;
-}
-
-/* Browsers send a textarea's line breaks as CRLF: back to LF. */
-static void
-unix_newlines(char *s)
-{
-    char *o = s;
-
-    for (; *s != '\0'; s++)
-        if (!(s[0] == '\r' && s[1] == '\n'))
-            *o++ = *s;
-    *o = '\0';
-}
-
-static void
-act_toggle(con_req *r, int pause)
-{
-    const char *name = con_field(r, "name"), *reason = con_field(r, "reason");
-    const char *params[2] = {name, reason != NULL && reason[0] ? reason : NULL};
-    char err[512], state[6];
-    PGresult *res;
-
-    if (!valid_queue(name)) {
-        con_page_error(r, 400, "not a queue name");
-        return;
-    }
-    res = run(r,
-              pause ? "select @s@.pause($1, $2)::int"
-                    : "select @s@.resume($1, $2)::int",
-              2, params, err, sizeof err, state);
-    if (res == NULL) {
-        sql_error(r, err, state);
-        return;
-    }
-    wlog(WLOG_INFO, pause ? "pause" : "resume", "role=%s queue=%s", r->s->role,
-         name);
-    flash(r, "%s %s", name,
-          strcmp(PQgetvalue(res, 0, 0), "1") == 0
-              ? (pause ? "paused" : "resumed")
-              : (pause ? "was paused already" : "was not paused"));
-    PQclear(res);
-    snprintf(r->location, sizeof r->location, "/queue?name=%s", name);
-}
-
-static void
-act_purge(con_req *r)
-{
-    const char *name = con_field(r, "name"), *reason = con_field(r, "reason");
-    const char *params[2] = {name, reason};
-    char err[512], state[6];
-    PGresult *res;
-
-    if (!valid_queue(name)) {
-        con_page_error(r, 400, "not a queue name");
-        return;
-    }
-    res = run(r, "select @s@.purge($1, $2)", 2, params, err, sizeof err, state);
-    if (res == NULL) {
-        sql_error(r, err, state);
-        return;
-    }
-    wlog(WLOG_INFO, "purge", "role=%s queue=%s messages=%s", r->s->role, name,
-         PQgetvalue(res, 0, 0));
-    flash(r, "purged %s: %s messages deleted", name, PQgetvalue(res, 0, 0));
-    PQclear(res);
-    snprintf(r->location, sizeof r->location, "/queue?name=%s", name);
-}
-
-/* requeue, discard: back to the dead letter's queue (a name the form
- * carried, checked; the queues page otherwise). */
-static void
-act_dead(con_req *r, int requeue)
-{
-    const char *id = con_field(r, "id"), *queue = con_field(r, "queue");
-    const char *reason = con_field(r, "reason");
-    const char *params[2] = {id, reason};
-    char err[512], state[6];
-    PGresult *res;
-
-    if (!valid_id(id)) {
-        con_page_error(r, 400, "not a dead letter id");
-        return;
-    }
-    res = run(r,
-              requeue ? "select @s@.requeue($1::bigint)"
-                      : "select @s@.discard($1::bigint, $2)",
-              requeue ? 1 : 2, params, err, sizeof err, state);
-    if (res == NULL) {
-        sql_error(r, err, state);
-        return;
-    }
-    wlog(WLOG_INFO, requeue ? "requeue" : "discard", "role=%s id=%s",
-         r->s->role, id);
-    if (requeue)
-        flash(r, "dead letter %s requeued (message %s)", id,
-              PQgetvalue(res, 0, 0));
-    else
-        flash(r, "dead letter %s discarded", id);
-    PQclear(res);
-    if (valid_queue(queue))
-        snprintf(r->location, sizeof r->location, "/queue?name=%s", queue);
-    else
-        snprintf(r->location, sizeof r->location, "/");
-}
-
-static void
-act_edit(con_req *r)
-{
-    char *id = con_field(r, "id");
-    char *body = con_field(r, "body");
-    char *headers = con_field(r, "headers");
-    const char *params[3];
-    char err[512], state[6];
-    PGresult *res;
-
-    if (!valid_id(id) || body == NULL || headers == NULL) {
-        con_page_error(r, 400, "the form needs id, body and headers");
-        return;
-    }
-    unix_newlines(body);
-    unix_newlines(headers);
-    params[0] = id;
-    params[1] = body;
-    params[2] = headers;
-    res = run(r,
-              "update @s@.dead_letters set body = convert_to($2, 'UTF8'),"
-              " headers = $3::jsonb where id = $1::bigint and not encrypted",
-              3, params, err, sizeof err, state);
-    if (res == NULL) {
-        sql_error(r, err, state);
-        return;
-    }
-    if (strcmp(PQcmdTuples(res), "1") != 0) {
-        PQclear(res);
-        con_page_error(r, 404,
-                       "no such dead letter, or this role may not edit it");
-        return;
-    }
-    PQclear(res);
-    wlog(WLOG_INFO, "dead letter edited", "role=%s id=%s", r->s->role, id);
-    flash(r, "dead letter %s saved", id);
-    snprintf(r->location, sizeof r->location, "/dead?id=%s", id);
-}
-
 void
 con_route(con_req *r)
 {
@@ -926,7 +752,7 @@ con_route(con_req *r)
     else if (!post && strcmp(p, "/fragment/queues") == 0)
         queues_table(r);
     else if (!post && strcmp(p, "/fragment/queue") == 0) {
-        if (valid_queue(con_field(r, "name")))
+        if (txq_name_valid(con_field(r, "name")))
             queue_stats_box(r, con_field(r, "name"));
     } else if (!post && strcmp(p, "/queue") == 0)
         page_queue(r);
@@ -934,18 +760,6 @@ con_route(con_req *r)
         page_dead(r);
     else if (!post && strcmp(p, "/alerts") == 0)
         page_alerts(r);
-    else if (post && strcmp(p, "/action/pause") == 0)
-        act_toggle(r, 1);
-    else if (post && strcmp(p, "/action/resume") == 0)
-        act_toggle(r, 0);
-    else if (post && strcmp(p, "/action/purge") == 0)
-        act_purge(r);
-    else if (post && strcmp(p, "/action/requeue") == 0)
-        act_dead(r, 1);
-    else if (post && strcmp(p, "/action/discard") == 0)
-        act_dead(r, 0);
-    else if (post && strcmp(p, "/action/edit") == 0)
-        act_edit(r);
-    else
+    else if (!post || !con_action(r))
         con_page_error(r, 404, "no such page");
 }
