@@ -96,8 +96,8 @@ begin
     insert into @extschema@.audit_log (action, queue, detail)
     values ('start_move_task', s.name,
             format('task %s: %s messages to %s', v_id, v_to_move,
-                   coalesce(format('queue "%s"', d.name),
-                            'the queues they came from')));
+                   case when d.name is null then 'the queues they came from'
+                        else format('queue "%s"', d.name) end));
     return v_id;
 end
 $$;
