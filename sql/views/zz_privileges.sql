@@ -187,8 +187,11 @@ grant execute on function
     @extschema@.maintain(timestamptz),
     @extschema@.start_move_task(text, text, bigint),
     @extschema@.cancel_move_task(bigint),
-    @extschema@.run_move_task(bigint, bigint)
+    @extschema@.run_move_task(bigint, bigint),
+    @extschema@.list_move_tasks(text, bigint)
     to txq_operator, txq_admin;
+-- It shows a login only the tasks of roles it may act as (txq-sqs).
+grant execute on function @extschema@.move_tasks_to_run() to public;
 grant select on @extschema@.move_tasks to txq_operator, txq_admin;
 
 grant execute on function
