@@ -116,8 +116,8 @@ sqs_start_move_task(sqs_req *req, PGconn *pg)
     return req->out ? SQS_OK : sqs_fail(req, SQS_E_INTERNAL, "oom");
 }
 
-/* One ListMessageMoveTasksResultEntry from row i of r (list_move_tasks'
- * columns, plus the destination's kind). */
+/* One ListMessageMoveTasksResultEntry from row i of r (status, id, the
+ * destination's SQS name, rate, moved, to move, reason, started). */
 static json_t *
 task_entry(const sqs_req *req, const PGresult *r, int i, const char *src_arn)
 {
@@ -160,7 +160,7 @@ sqs_list_move_tasks(sqs_req *req, PGconn *pg)
     long long max = 1;
     char maxbuf[16];
     sqs_queue s;
-    const char *v[2];
+    const char *v[3];
     PGresult *r;
     json_t *list;
     int i;
@@ -176,19 +176,19 @@ sqs_list_move_tasks(sqs_req *req, PGconn *pg)
     snprintf(maxbuf, sizeof maxbuf, "%lld", max);
     v[0] = s.txq_name;
     v[1] = maxbuf;
+    v[2] = s.fifo ? "true" : "false";
     if (sqs_tx_begin(req, pg) != 0)
         return req->err;
     r = sqs_exec(
         req, pg,
+        /* A destination is of the source's kind. */
         sqs_sql("select t.status, t.task_id,"
-                " d.name || case when d.kind = 'fifo' then '.fifo' else '' end,"
+                " t.destination_name || case when $3 then '.fifo' else '' end,"
                 " t.max_per_second, t.moved, t.to_move, t.failure_reason,"
                 " (extract(epoch from t.started_at) * 1000)::bigint"
                 " from @s@.list_move_tasks($1, $2::bigint) t"
-                " left join @s@.queues d"
-                " on d.queue_id = t.destination_queue_id"
                 " order by t.task_id desc"),
-        2, v, NULL, NULL);
+        3, v, NULL, NULL);
     sqs_tx_end(req, pg, 0);
     if (r == NULL)
         return req->err;
