@@ -414,7 +414,7 @@ typedef struct txq_queue_opts {
                                   alter: turn it on, or given as 0 off,
                                   only while the queue holds no messages
                                   and no dead letters */
-    /* Appended in 1.1 (TXQ_HAS_DEAD_LETTER_QUEUE): */
+    /* Appended after the first layout (TXQ_HAS_DEAD_LETTER_QUEUE): */
     const char *dead_letter_queue; /* the queue that takes this queue's
                                       exhausted and permanently failed
                                       messages (same kind, another queue,

@@ -444,6 +444,48 @@ test_move_tasks(void **state)
                      4);
 }
 
+/* A task runs with its role's rights: another role is refused, and the
+ * task fails, naming why, once its own role lost what it needs. */
+static void
+test_move_task_keeps_to_its_rights(void **state)
+{
+    tt_fixture *f = *state;
+    char op[64], other[64], msg[512], st[32];
+    PGconn *a, *b;
+    long long task;
+
+    tt_queue(f, "dlq", NULL);
+    tt_queue(f, "dest", NULL);
+    tt_send(f, f->pg, "dlq", "x");
+    a = as_role(f, op, sizeof op, "op");
+    b = as_role(f, other, sizeof other, "other");
+    tt_exec(f->pg, "select %s.grant('dlq', '%s', array['operate'])", f->schema,
+            op);
+    tt_exec(f->pg, "select %s.grant('dest', '%s', array['send'])", f->schema,
+            op);
+    tt_exec(f->pg, "select %s.grant('dest', '%s', array['send'])", f->schema,
+            other);
+    task = tt_scalar(a, "select start_move_task('dlq', 'dest')");
+    assert_string_equal(
+        tt_fails(b, msg, sizeof msg, "select run_move_task(%lld)", task),
+        "42501");
+    tt_exec(f->pg, "select %s.revoke('dest', '%s')", f->schema, op);
+    tt_text(a, st, sizeof st, "select run_move_task(%lld)", task);
+    assert_string_equal(st, "FAILED");
+    tt_text(f->pg, msg, sizeof msg,
+            "select failure_reason from move_tasks where task_id = %lld", task);
+    assert_non_null(strstr(msg, "lacks \"send\" on queue \"dest\""));
+    assert_int_equal(in_queue(f, "dlq"), 1);
+    assert_int_equal(in_queue(f, "dest"), 0);
+    PQfinish(a);
+    PQfinish(b);
+    tt_exec(f->pg, "select %s.revoke('dlq', '%s')", f->schema, op);
+    tt_exec(f->pg, "select %s.revoke('dest', '%s')", f->schema, other);
+    tt_exec(f->pg, "delete from move_tasks");
+    tt_exec(f->pg, "drop role %s", op);
+    tt_exec(f->pg, "drop role %s", other);
+}
+
 /* txq-worker: a handler that always fails; the message ends in dlq. */
 static void
 test_worker_moves(void **state)
@@ -521,6 +563,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_no_rights_widened, tt_setup,
                                         tt_teardown),
         cmocka_unit_test_setup_teardown(test_move_tasks, tt_setup, tt_teardown),
+        cmocka_unit_test_setup_teardown(test_move_task_keeps_to_its_rights,
+                                        tt_setup, tt_teardown),
         cmocka_unit_test_setup_teardown(test_worker_moves, NULL,
                                         wt_test_teardown),
         cmocka_unit_test_setup_teardown(test_cli, tt_setup, tt_teardown),

@@ -59,24 +59,17 @@ begin
     end if;
     select * into s from @extschema@.queues where queue_id = t.source_queue_id;
     v_own := pg_has_role(@extschema@._caller(), t.started_by::oid, 'usage');
-    if not @extschema@._may(s.queue_id, 'operate') then
-        if not v_own then
-            perform @extschema@._deny(s.name, 'operate');
-        end if;
-        v_fail := format('role %s lacks "operate" on queue "%s"',
-                         @extschema@._caller(), s.name);
-    elsif t.destination_queue_id is not null then
+    v_fail := @extschema@._move_refusal(s.queue_id, s.name, 'operate',
+                                        v_own);
+    if v_fail is null and t.destination_queue_id is not null then
         select * into d from @extschema@.queues
          where queue_id = t.destination_queue_id;
         if not found then
             v_fail := format('the destination queue "%s" was dropped',
                              t.destination_name);
-        elsif not @extschema@._may(d.queue_id, 'send') then
-            if not v_own then
-                perform @extschema@._deny(d.name, 'send');
-            end if;
-            v_fail := format('role %s lacks "send" on queue "%s"',
-                             @extschema@._caller(), d.name);
+        else
+            v_fail := @extschema@._move_refusal(d.queue_id, d.name, 'send',
+                                                v_own);
         end if;
     end if;
     v_limit := least(i_max, t.to_move - t.moved);
@@ -105,12 +98,9 @@ begin
                     v_fail := format('message %s cannot go back to queue '
                         '"%s" (%s)', m.id, d.name, d.kind
                         || case when d.encrypt then ', encrypted' else '' end);
-                elsif not @extschema@._may(d.queue_id, 'send') then
-                    if not v_own then
-                        perform @extschema@._deny(d.name, 'send');
-                    end if;
-                    v_fail := format('role %s lacks "send" on queue "%s"',
-                                     @extschema@._caller(), d.name);
+                else
+                    v_fail := @extschema@._move_refusal(d.queue_id, d.name,
+                                                        'send', v_own);
                 end if;
                 exit when v_fail is not null;
             end if;
