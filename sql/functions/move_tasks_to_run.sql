@@ -11,7 +11,9 @@ as $$
 --      login runs its keys' tasks this way). Nothing else of a task is
 --      shown; run_move_task() checks the role's grants.
 -- ----------------------------------------------------------------------
-    select t.task_id, t.started_by::text, t.max_per_second
+    -- the bare role name, for set_config('role', ...)
+    select t.task_id, pg_catalog.pg_get_userbyid(t.started_by::oid)::text,
+           t.max_per_second
       from @extschema@.move_tasks t
      where t.status = 'RUNNING'
        and pg_has_role(session_user, t.started_by::oid, 'member')
