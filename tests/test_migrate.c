@@ -214,7 +214,7 @@ test_upgrade_from_version_1(void **state)
     /* 0011: the dead-letter queue setting and the move tasks. */
     tt_exec(f->pg, "alter table queues drop column dead_letter_queue_id "
                    "cascade");
-    tt_exec(f->pg, "drop table move_tasks");
+    tt_exec(f->pg, "drop table move_tasks cascade");
     /* messages as one table again, with 0001's indexes and its rows. */
     tt_exec(f->pg, "alter table messages rename to messages_p");
     tt_exec(f->pg, "alter table messages_p rename constraint messages_pkey "
