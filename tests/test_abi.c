@@ -143,9 +143,9 @@ test_queue_opts_before_dead_letter_queue(void **state)
     txq_queue_opts old = TXQ_QUEUE_OPTS_INIT;
 
     assert_txq_ok(f->c, txq_queue_create(f->c, f->pg, "dlq", NULL));
-    assert_txq_ok(f->c, txq_queue_alter(f->c, f->pg, "jobs",
-                                        TXQ_QUEUE_OPTS(.dead_letter_queue =
-                                                           "dlq")));
+    assert_txq_ok(f->c,
+                  txq_queue_alter(f->c, f->pg, "jobs",
+                                  TXQ_QUEUE_OPTS(.dead_letter_queue = "dlq")));
     old.size = offsetof(txq_queue_opts, encrypt) + sizeof old.encrypt;
     old.max_attempts = 7;
     old.dead_letter_queue = "ignored: past the size";
