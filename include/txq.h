@@ -38,7 +38,7 @@
     (TXQ_VERSION_MAJOR * 10000 + TXQ_VERSION_MINOR * 100 + TXQ_VERSION_PATCH)
 
 /* The schema version (highest migration) this library works with. */
-#define TXQ_SCHEMA_VERSION 10
+#define TXQ_SCHEMA_VERSION 11
 
 /* Feature macros. */
 #define TXQ_HAS_CLAIM   1
@@ -46,7 +46,9 @@
 #define TXQ_HAS_TOPICS  1 /* txq_topic_create, txq_publish, ... */
 #define TXQ_HAS_REQUEST 1 /* txq_requester_*, txq_request, txq_reply */
 #define TXQ_HAS_SEAL    1 /* encrypted queues: txq_keyring_*, TXQ_EDECRYPT */
-#define TXQ_HAS_POOLER  1 /* txq_client_set_pooler, txq_pooled */
+#define TXQ_HAS_DEAD_LETTER_QUEUE \
+    1 /* txq_queue_opts.dead_letter_queue, TXQ_OUTCOME_MOVED */
+#define TXQ_HAS_POOLER 1 /* txq_client_set_pooler, txq_pooled */
 
 #if defined(__GNUC__) || defined(__clang__)
 #define TXQ_API __attribute__((visibility("default")))
@@ -379,6 +381,7 @@ enum txq_on_exhausted {
 #define TXQ_QUEUE_SET_ARCHIVE_FOR        (UINT64_C(1) << 8)
 #define TXQ_QUEUE_SET_DELAY              (UINT64_C(1) << 9)
 #define TXQ_QUEUE_SET_ENCRYPT            (UINT64_C(1) << 10)
+#define TXQ_QUEUE_SET_DEAD_LETTER_QUEUE  (UINT64_C(1) << 11)
 
 /* Queue settings: TXQ_QUEUE_OPTS_INIT, then the fields wanted. A field is
  * given when it is non-zero or its TXQ_QUEUE_SET_* bit is in set; the
@@ -411,6 +414,15 @@ typedef struct txq_queue_opts {
                                   alter: turn it on, or given as 0 off,
                                   only while the queue holds no messages
                                   and no dead letters */
+    /* Appended after the first layout (TXQ_HAS_DEAD_LETTER_QUEUE): */
+    const char *dead_letter_queue; /* the queue that takes this queue's
+                                      exhausted and permanently failed
+                                      messages (same kind, another queue,
+                                      no cycle; the caller needs send on
+                                      it); NULL: none on create, unchanged
+                                      on alter; alter with NULL or "" and
+                                      TXQ_QUEUE_SET_DEAD_LETTER_QUEUE
+                                      removes it (docs/api.md). Copied. */
 } txq_queue_opts;
 
 #define TXQ_QUEUE_OPTS_INIT            \
@@ -702,7 +714,8 @@ typedef enum txq_outcome {
     TXQ_OUTCOME_RETRY = 1,    /* back on the queue after the backoff */
     TXQ_OUTCOME_DEAD = 2,     /* in the dead letters for review */
     TXQ_OUTCOME_NOTIFIED = 3, /* dead-lettered and an alert raised */
-    TXQ_OUTCOME_IGNORED = 4   /* dropped (counted; archived if configured) */
+    TXQ_OUTCOME_IGNORED = 4,  /* dropped (counted; archived if configured) */
+    TXQ_OUTCOME_MOVED = 5     /* moved into the queue's dead_letter_queue */
 } txq_outcome;
 
 /* Bits of txq_fail_opts.set. */

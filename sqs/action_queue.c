@@ -62,6 +62,8 @@ static const struct sqs_code_info codes[] = {
     [SQS_E_BATCH_TOO_LONG] = {"BatchRequestTooLong",
                               "AWS.SimpleQueueService.BatchRequestTooLong", 400,
                               1},
+    [SQS_E_RESOURCE_NOT_FOUND] = {"ResourceNotFoundException",
+                                  "ResourceNotFoundException", 404, 1},
     [SQS_E_INTERNAL] = {"InternalFailure", "InternalFailure", 500, 0},
     [SQS_E_UNAVAILABLE] = {"ServiceUnavailable", "ServiceUnavailable", 503, 0},
 };
@@ -191,14 +193,14 @@ static const char *q_lookup =
     "select queue_id, kind, extract(epoch from visibility_timeout)::float8,"
     " extract(epoch from delay)::float8, max_body_bytes,"
     " coalesce(extract(epoch from expire_after)::float8, -1),"
-    " extract(epoch from created_at)::bigint"
-    " from @s@.queues where name = $1";
+    " extract(epoch from created_at)::bigint, max_attempts,"
+    " (select d.name || case when d.kind = 'fifo' then '.fifo' else '' end"
+    " from @s@.queues d where d.queue_id = q.dead_letter_queue_id)"
+    " from @s@.queues q where name = $1";
 
-/* Look q (names set) up, as the login (outside any role's transaction):
- * SQS_OK, or SQS_E_QUEUE_NOT_FOUND (also for a kind that differs from
- * the name's). */
-static enum sqs_code
-lookup(sqs_req *req, PGconn *pg, sqs_queue *q)
+/* As the login (outside any role's transaction). */
+enum sqs_code
+sqs_queue_lookup(sqs_req *req, PGconn *pg, sqs_queue *q)
 {
     const char *v[1] = {q->txq_name};
     PGresult *r = sqs_exec(req, pg, sqs_sql(q_lookup), 1, v, NULL, NULL);
@@ -218,6 +220,8 @@ lookup(sqs_req *req, PGconn *pg, sqs_queue *q)
     q->max_body_bytes = atoll(PQgetvalue(r, 0, 4));
     q->expire_after = atof(PQgetvalue(r, 0, 5));
     q->created = atoll(PQgetvalue(r, 0, 6));
+    q->max_attempts = atoi(PQgetvalue(r, 0, 7));
+    snprintf(q->dead_letter, sizeof q->dead_letter, "%s", PQgetvalue(r, 0, 8));
     PQclear(r);
     if (fifo != q->fifo)
         return sqs_fail(req, SQS_E_QUEUE_NOT_FOUND,
@@ -265,7 +269,7 @@ sqs_queue_from_url(sqs_req *req, PGconn *pg, sqs_queue *q)
     if (sqs_queue_name(req, name, q) != SQS_OK)
         return sqs_fail(req, SQS_E_QUEUE_NOT_FOUND,
                         "The specified queue does not exist.");
-    return lookup(req, pg, q);
+    return sqs_queue_lookup(req, pg, q);
 }
 
 /* === queue attributes === */
@@ -273,6 +277,7 @@ sqs_queue_from_url(sqs_req *req, PGconn *pg, sqs_queue *q)
 struct attrs {
     long long vt, delay, max_size, retention;
     int has_vt, has_delay, has_max_size, has_retention, fifo, has_fifo;
+    sqs_redrive redrive;
 };
 
 static int
@@ -289,7 +294,8 @@ parse_bool(const char *s, int *out)
 
 /* Attributes of CreateQueue (create) or SetQueueAttributes. */
 static enum sqs_code
-parse_attrs(sqs_req *req, const sqs_queue *q, int create, struct attrs *a)
+parse_attrs(
+    sqs_req *req, PGconn *pg, const sqs_queue *q, int create, struct attrs *a)
 {
     json_t *map = json_object_get(req->in, "Attributes"), *v;
     const char *k;
@@ -356,6 +362,9 @@ parse_attrs(sqs_req *req, const sqs_queue *q, int create, struct attrs *a)
                 return sqs_fail(req, SQS_E_INVALID_ATTR_VALUE,
                                 "ContentBasedDeduplication: true or false, "
                                 "FIFO queues only.");
+        } else if (strcmp(k, "RedrivePolicy") == 0) {
+            if (sqs_redrive_parse(req, pg, q, s, &a->redrive) != SQS_OK)
+                return req->err;
         } else if (strcmp(k, "ReceiveMessageWaitTimeSeconds") == 0) {
             if (strcmp(s, "0") != 0)
                 return sqs_fail(req, SQS_E_INVALID_ATTR_VALUE,
@@ -394,12 +403,15 @@ attrs_differ(const struct attrs *a, const sqs_queue *q)
         return "MaximumMessageSize";
     if (a->has_retention && (double)a->retention != q->expire_after)
         return "MessageRetentionPeriod";
+    if (a->redrive.given &&
+        (strcmp(a->redrive.sqs_target, q->dead_letter) != 0 ||
+         (a->redrive.target[0] && a->redrive.max_receive != q->max_attempts)))
+        return "RedrivePolicy";
     return NULL;
 }
 
-/* Any privilege at all on q, asked as the role (in its transaction). */
-static enum sqs_code
-need_some_privilege(sqs_req *req, PGconn *pg, const sqs_queue *q)
+enum sqs_code
+sqs_need_some_privilege(sqs_req *req, PGconn *pg, const sqs_queue *q)
 {
     const char *v[1] = {q->txq_name};
     PGresult *r =
@@ -443,7 +455,7 @@ existing(sqs_req *req, PGconn *pg, sqs_queue *q, const struct attrs *a)
                         diff);
     if (sqs_tx_begin(req, pg) != 0)
         return req->err;
-    ok = need_some_privilege(req, pg, q) == SQS_OK;
+    ok = sqs_need_some_privilege(req, pg, q) == SQS_OK;
     sqs_tx_end(req, pg, 0);
     return ok ? reply_url(req, q) : req->err;
 }
@@ -453,15 +465,15 @@ sqs_create_queue(sqs_req *req, PGconn *pg)
 {
     sqs_queue q;
     struct attrs a;
-    char vt[32], delay[32], size[32], ret[32];
-    const char *v[6];
+    char vt[32], delay[32], size[32], ret[32], tries[16];
+    const char *v[8];
     PGresult *r;
 
     if (sqs_queue_name(req, sqs_param_str(req, NULL, "QueueName"), &q) !=
             SQS_OK ||
-        parse_attrs(req, &q, 1, &a) != SQS_OK)
+        parse_attrs(req, pg, &q, 1, &a) != SQS_OK)
         return req->err;
-    if (lookup(req, pg, &q) == SQS_OK)
+    if (sqs_queue_lookup(req, pg, &q) == SQS_OK)
         return existing(req, pg, &q, &a);
     if (req->err != SQS_E_QUEUE_NOT_FOUND)
         return req->err;
@@ -475,24 +487,29 @@ sqs_create_queue(sqs_req *req, PGconn *pg)
                : NULL;
     v[4] = secs(ret, sizeof ret, a.has_retention, a.retention);
     v[5] = secs(delay, sizeof delay, a.has_delay, a.delay);
+    /* SQS redelivers without limit when no redrive policy says
+     * otherwise: txq's most attempts. */
+    snprintf(tries, sizeof tries, "%d",
+             a.redrive.target[0] ? a.redrive.max_receive : 1000);
+    v[6] = tries;
+    v[7] = a.redrive.target[0] ? a.redrive.target : NULL;
     if (sqs_tx_begin(req, pg) != 0)
         return req->err;
     r = sqs_exec(req, pg,
-                 /* SQS redelivers without limit when no redrive policy
-                  * says otherwise: txq's most attempts. */
                  sqs_sql("select (@s@.create_queue($1, i_kind => $2,"
-                         " i_max_attempts => 1000,"
+                         " i_max_attempts => $7::bigint,"
                          " i_visibility_timeout => $3::interval,"
                          " i_max_body_bytes => $4::bigint,"
                          " i_expire_after => $5::interval,"
-                         " i_delay => $6::interval)).name"),
-                 6, v, NULL, NULL);
+                         " i_delay => $6::interval,"
+                         " i_dead_letter_queue => $8)).name"),
+                 8, v, NULL, NULL);
     if (r == NULL) {
         sqs_tx_end(req, pg, 0);
         if (req->err == SQS_E_QUEUE_EXISTS) {
             /* created meanwhile by someone else */
             req->err = SQS_OK;
-            if (lookup(req, pg, &q) == SQS_OK)
+            if (sqs_queue_lookup(req, pg, &q) == SQS_OK)
                 return existing(req, pg, &q, &a);
         }
         return req->err;
@@ -519,7 +536,7 @@ sqs_get_queue_url(sqs_req *req, PGconn *pg)
                             "The specified queue does not exist.");
         return req->err;
     }
-    if (lookup(req, pg, &q) != SQS_OK)
+    if (sqs_queue_lookup(req, pg, &q) != SQS_OK)
         return req->err;
     return existing(req, pg, &q, &none);
 }
@@ -682,12 +699,12 @@ sqs_set_queue_attributes(sqs_req *req, PGconn *pg)
 {
     sqs_queue q;
     struct attrs a;
-    char vt[32], delay[32], size[32], ret[32];
-    const char *v[5];
+    char vt[32], delay[32], size[32], ret[32], tries[16];
+    const char *v[7];
     PGresult *r;
 
     if (sqs_queue_from_url(req, pg, &q) != SQS_OK ||
-        parse_attrs(req, &q, 0, &a) != SQS_OK)
+        parse_attrs(req, pg, &q, 0, &a) != SQS_OK)
         return req->err;
     v[0] = q.txq_name;
     v[1] = secs(vt, sizeof vt, a.has_vt, a.vt);
@@ -696,6 +713,11 @@ sqs_set_queue_attributes(sqs_req *req, PGconn *pg)
                : NULL;
     v[3] = secs(ret, sizeof ret, a.has_retention, a.retention);
     v[4] = secs(delay, sizeof delay, a.has_delay, a.delay);
+    /* A removed redrive policy: SQS's unlimited redelivery again. */
+    snprintf(tries, sizeof tries, "%d",
+             a.redrive.target[0] ? a.redrive.max_receive : 1000);
+    v[5] = a.redrive.given ? tries : NULL;
+    v[6] = a.redrive.given ? a.redrive.target : NULL;
     if (sqs_tx_begin(req, pg) != 0)
         return req->err;
     r = sqs_exec(req, pg,
@@ -703,8 +725,10 @@ sqs_set_queue_attributes(sqs_req *req, PGconn *pg)
                          " i_visibility_timeout => $2::interval,"
                          " i_max_body_bytes => $3::bigint,"
                          " i_expire_after => $4::interval,"
-                         " i_delay => $5::interval)).name"),
-                 5, v, NULL, NULL);
+                         " i_delay => $5::interval,"
+                         " i_max_attempts => $6::bigint,"
+                         " i_dead_letter_queue => $7)).name"),
+                 7, v, NULL, NULL);
     if (r == NULL) {
         sqs_tx_end(req, pg, 0);
         return req->err;
@@ -828,10 +852,17 @@ sqs_get_queue_attributes(sqs_req *req, PGconn *pg)
         } else if (strcmp(k, "CreatedTimestamp") == 0 ||
                    strcmp(k, "LastModifiedTimestamp") == 0)
             set_attr(m, k, "%lld", q.created);
-        else if (strcmp(k, "QueueArn") == 0)
-            set_attr(m, k, "arn:aws:sqs:%s:%s:%s", req->srv->region,
-                     req->srv->account, q.sqs_name);
-        else if (strcmp(k, "ReceiveMessageWaitTimeSeconds") == 0)
+        else if (strcmp(k, "QueueArn") == 0) {
+            char arn[256];
+
+            sqs_queue_arn(req, &q, arn, sizeof arn);
+            set_attr(m, k, "%s", arn);
+        } else if (strcmp(k, "RedrivePolicy") == 0 && q.dead_letter[0]) {
+            char rp[512];
+
+            sqs_redrive_render(req, &q, rp, sizeof rp);
+            set_attr(m, k, "%s", rp);
+        } else if (strcmp(k, "ReceiveMessageWaitTimeSeconds") == 0)
             set_attr(m, k, "0");
         else if ((strcmp(k, "FifoQueue") == 0 ||
                   strcmp(k, "ContentBasedDeduplication") == 0) &&
@@ -860,30 +891,27 @@ static const struct {
 } actions[] = {
     {"ChangeMessageVisibility", sqs_change_visibility},
     {"ChangeMessageVisibilityBatch", sqs_change_visibility_batch},
+    {"CancelMessageMoveTask", sqs_cancel_move_task},
     {"CreateQueue", sqs_create_queue},
     {"DeleteMessage", sqs_delete_message},
     {"DeleteMessageBatch", sqs_delete_message_batch},
     {"DeleteQueue", sqs_delete_queue},
     {"GetQueueAttributes", sqs_get_queue_attributes},
     {"GetQueueUrl", sqs_get_queue_url},
+    {"ListDeadLetterSourceQueues", sqs_list_dead_letter_sources},
+    {"ListMessageMoveTasks", sqs_list_move_tasks},
     {"ListQueues", sqs_list_queues},
     {"PurgeQueue", sqs_purge_queue},
     {"ReceiveMessage", NULL}, /* holds no connection while it waits */
     {"SendMessage", sqs_send_message},
     {"SendMessageBatch", sqs_send_message_batch},
     {"SetQueueAttributes", sqs_set_queue_attributes},
+    {"StartMessageMoveTask", sqs_start_move_task},
 };
 
 static const char *const known_unsupported[] = {
-    "AddPermission",
-    "CancelMessageMoveTask",
-    "ListDeadLetterSourceQueues",
-    "ListMessageMoveTasks",
-    "ListQueueTags",
-    "RemovePermission",
-    "StartMessageMoveTask",
-    "TagQueue",
-    "UntagQueue",
+    "AddPermission", "ListQueueTags", "RemovePermission",
+    "TagQueue",      "UntagQueue",
 };
 
 enum sqs_code

@@ -196,8 +196,10 @@ sqs_pg_error(sqs_req *req, PGconn *pg, const PGresult *r)
     if (strcmp(state, "TQ002") == 0)
         return sqs_fail(req, SQS_E_QUEUE_NOT_FOUND,
                         "The specified queue does not exist.");
+    /* 55000: a move task already running, a queue still a DLQ, ... */
     if (strcmp(state, "22023") == 0 || strcmp(state, "54000") == 0 ||
-        strcmp(state, "22021") == 0 || strcmp(state, "22P05") == 0)
+        strcmp(state, "55000") == 0 || strcmp(state, "22021") == 0 ||
+        strcmp(state, "22P05") == 0)
         return sqs_fail(req, SQS_E_INVALID_PARAM, "%s", msg);
     if (strcmp(state, "42710") == 0)
         return sqs_fail(req, SQS_E_QUEUE_EXISTS, "%s", msg);

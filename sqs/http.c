@@ -305,8 +305,10 @@ xml_value(xmlTextWriterPtr w, const char *action, const char *k, json_t *v)
         return;
     }
     if (json_is_array(v)) {
-        if (strcmp(k, "QueueUrls") == 0)
+        if (strcmp(k, "QueueUrls") == 0 || strcmp(k, "queueUrls") == 0)
             snprintf(entry, sizeof entry, "QueueUrl");
+        else if (strcmp(k, "Results") == 0)
+            snprintf(entry, sizeof entry, "%sResultEntry", action);
         else if (strcmp(k, "Messages") == 0)
             snprintf(entry, sizeof entry, "Message");
         else if (strcmp(k, "Successful") == 0)

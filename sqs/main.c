@@ -466,6 +466,11 @@ main(int argc, char **argv)
         sqs_db_stop();
         goto out;
     }
+    if (sqs_move_start(&srv) != 0) {
+        MHD_stop_daemon(d);
+        sqs_db_stop();
+        goto out;
+    }
     info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     wlog(WLOG_INFO, "listening", "addr=%s port=%u schema=%s region=%s", host,
          info ? (unsigned)info->port : 0u, srv.schema, srv.region);
@@ -503,6 +508,7 @@ main(int argc, char **argv)
         wlog(WLOG_WARN, "drain timeout: stopping with requests in flight",
              "requests=%d", sqs_http_active());
     MHD_stop_daemon(d);
+    sqs_move_stop();
     sqs_db_stop();
     wlog(WLOG_INFO, "stopped", NULL);
     rc = 0;

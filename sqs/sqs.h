@@ -48,6 +48,7 @@ enum sqs_code {
     SQS_E_IDS_NOT_DISTINCT,
     SQS_E_INVALID_ENTRY_ID,
     SQS_E_BATCH_TOO_LONG,
+    SQS_E_RESOURCE_NOT_FOUND,
     SQS_E_INTERNAL,
     SQS_E_UNAVAILABLE
 };
@@ -118,6 +119,11 @@ enum sqs_code sqs_delete_message(sqs_req *req, PGconn *pg);
 enum sqs_code sqs_delete_message_batch(sqs_req *req, PGconn *pg);
 enum sqs_code sqs_change_visibility(sqs_req *req, PGconn *pg);
 enum sqs_code sqs_change_visibility_batch(sqs_req *req, PGconn *pg);
+/* Dead-letter queues (redrive.c) and message move tasks (movetask.c). */
+enum sqs_code sqs_list_dead_letter_sources(sqs_req *req, PGconn *pg);
+enum sqs_code sqs_start_move_task(sqs_req *req, PGconn *pg);
+enum sqs_code sqs_list_move_tasks(sqs_req *req, PGconn *pg);
+enum sqs_code sqs_cancel_move_task(sqs_req *req, PGconn *pg);
 
 /* === queues (action_queue.c) === */
 
@@ -130,6 +136,8 @@ typedef struct sqs_queue {
     double visibility_timeout, delay, expire_after; /* seconds; -1: none */
     long long max_body_bytes;
     long long created; /* epoch seconds */
+    int max_attempts;
+    char dead_letter[SQS_NAME_MAX + 8]; /* its SQS name, "" for none */
 } sqs_queue;
 
 /* Map an SQS queue name to txq's (NAME or NAME.fifo, NAME txq's rule);
@@ -143,6 +151,58 @@ enum sqs_code sqs_queue_from_url(sqs_req *req, PGconn *pg, sqs_queue *q);
 /* The queue URL of q, written to buf. */
 void
 sqs_queue_url(const sqs_req *req, const sqs_queue *q, char *buf, size_t size);
+
+/* The queue an ARN arn:aws:sqs:REGION:ACCOUNT:NAME names (this server's
+ * region and account), looked up: SQS_OK, or the error (code on req;
+ * notfound is the code for an ARN that names no queue here). */
+enum sqs_code sqs_queue_from_arn(sqs_req *req,
+                                 PGconn *pg,
+                                 const char *arn,
+                                 enum sqs_code notfound,
+                                 sqs_queue *q);
+
+/* Look q (names set by sqs_queue_name) up, as the login: SQS_OK, or
+ * SQS_E_QUEUE_NOT_FOUND (also for a kind that differs from the name's). */
+enum sqs_code sqs_queue_lookup(sqs_req *req, PGconn *pg, sqs_queue *q);
+
+/* The ARN of q, written to buf. */
+void
+sqs_queue_arn(const sqs_req *req, const sqs_queue *q, char *buf, size_t size);
+
+/* Any privilege at all on q, asked as the role (in its transaction). */
+enum sqs_code
+sqs_need_some_privilege(sqs_req *req, PGconn *pg, const sqs_queue *q);
+
+/* === RedrivePolicy (redrive.c) === */
+
+typedef struct sqs_redrive {
+    int given;                     /* the attribute was in the request */
+    int max_receive;               /* maxReceiveCount; 0 when removed */
+    char target[SQS_NAME_MAX + 1]; /* the DLQ's txq name; "" removes */
+    char sqs_target[SQS_NAME_MAX + 8];
+} sqs_redrive;
+
+/* Parse a RedrivePolicy value for queue q: "" removes it, else a JSON
+ * object {deadLetterTargetArn, maxReceiveCount} naming an existing queue
+ * of q's kind. Returns SQS_OK or SQS_E_INVALID_PARAM (error set). */
+enum sqs_code sqs_redrive_parse(sqs_req *req,
+                                PGconn *pg,
+                                const sqs_queue *q,
+                                const char *value,
+                                sqs_redrive *out);
+
+/* q's RedrivePolicy as SQS writes it, into buf ("" when none). */
+void sqs_redrive_render(const sqs_req *req,
+                        const sqs_queue *q,
+                        char *buf,
+                        size_t size);
+
+/* === message move tasks in the background (movetask.c) === */
+
+/* Start and stop the thread that runs the move tasks of the roles the
+ * login may act as. Start returns 0, or -1 (logged). */
+int sqs_move_start(sqs_server *srv);
+void sqs_move_stop(void);
 
 /* === parameters (action_queue.c) === */
 

@@ -134,10 +134,9 @@ txq_fail(txq_client *c,
         const char *text;
         txq_outcome outcome;
     } outcomes[] = {
-        {"retry", TXQ_OUTCOME_RETRY},
-        {"dead", TXQ_OUTCOME_DEAD},
-        {"notified", TXQ_OUTCOME_NOTIFIED},
-        {"ignored", TXQ_OUTCOME_IGNORED},
+        {"retry", TXQ_OUTCOME_RETRY},       {"dead", TXQ_OUTCOME_DEAD},
+        {"notified", TXQ_OUTCOME_NOTIFIED}, {"ignored", TXQ_OUTCOME_IGNORED},
+        {"moved", TXQ_OUTCOME_MOVED},
     };
     struct txq__params p;
     txq_fail_opts o;

@@ -57,6 +57,9 @@ check_opts(txq_client *c, const txq_queue_opts *o, int alter)
     if (o->encrypt && o->fifo)
         return txq__set_error(c, TXQ_EINVAL,
                               "a fifo queue cannot be encrypted");
+    if (o->dead_letter_queue != NULL && o->dead_letter_queue[0] != '\0')
+        return txq__check_queue_name(c, "dead_letter_queue",
+                                     o->dead_letter_queue);
     return TXQ_OK;
 }
 
@@ -143,6 +146,12 @@ create_or_alter(txq_client *c,
         txq__param_bool(&p, o.encrypt != 0);
     else
         txq__param_text(&p, NULL);
+    /* "" removes it; NULL with the set bit too. */
+    if (o.dead_letter_queue != NULL)
+        txq__param_text(&p, o.dead_letter_queue);
+    else
+        txq__param_text(&p,
+                        (o.set & TXQ_QUEUE_SET_DEAD_LETTER_QUEUE) ? "" : NULL);
     return txq__query_scalar(c, pg,
                              alter ? TXQ__Q_QUEUE_ALTER : TXQ__Q_QUEUE_CREATE,
                              &p, buf, sizeof buf, NULL);

@@ -148,7 +148,8 @@ enum txq__q {
     "i_dedup_window => make_interval(secs => $11::float8), "      \
     "i_archive_for => make_interval(secs => $12::float8), "       \
     "i_delay => make_interval(secs => $13::float8), "             \
-    "i_encrypt => $14::boolean)"
+    "i_encrypt => $14::boolean, "                                 \
+    "i_dead_letter_queue => $15::text)"
 
 #define TXQ__SQL_QUEUE_ALTER                                      \
     "select 1 from @extschema@.alter_queue($1::text, "            \
@@ -165,7 +166,8 @@ enum txq__q {
     "i_clear_expire_after => $12::boolean, "                      \
     "i_clear_archive_for => $13::boolean, "                       \
     "i_delay => make_interval(secs => $14::float8), "             \
-    "i_encrypt => $15::boolean)"
+    "i_encrypt => $15::boolean, "                                 \
+    "i_dead_letter_queue => $16::text)"
 
 #define TXQ__SQL_QUEUE_DROP \
     "select @extschema@.drop_queue($1::text, $2::boolean)"

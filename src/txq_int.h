@@ -156,7 +156,7 @@ struct txq_msg {
     TXQ__SIZE_TO(txq_consumer_opts, exit_when_empty)
 
 /* The set bits each struct knows. */
-#define TXQ__QUEUE_SET_ALL (TXQ_QUEUE_SET_ENCRYPT * 2 - 1)
+#define TXQ__QUEUE_SET_ALL (TXQ_QUEUE_SET_DEAD_LETTER_QUEUE * 2 - 1)
 #define TXQ__SEND_SET_ALL  TXQ_SEND_SET_DELAY
 #define TXQ__FAIL_SET_ALL  TXQ_FAIL_SET_RETRY_AFTER
 

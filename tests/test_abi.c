@@ -134,6 +134,28 @@ test_older_and_newer_layouts(void **state)
     txq_msgs_free(m, n);
 }
 
+/* txq_queue_opts as built before dead_letter_queue was appended: it ends
+ * at encrypt, and is taken with no dead-letter queue given. */
+static void
+test_queue_opts_before_dead_letter_queue(void **state)
+{
+    tt_fixture *f = *state;
+    txq_queue_opts old = TXQ_QUEUE_OPTS_INIT;
+
+    assert_txq_ok(f->c, txq_queue_create(f->c, f->pg, "dlq", NULL));
+    assert_txq_ok(f->c,
+                  txq_queue_alter(f->c, f->pg, "jobs",
+                                  TXQ_QUEUE_OPTS(.dead_letter_queue = "dlq")));
+    old.size = offsetof(txq_queue_opts, encrypt) + sizeof old.encrypt;
+    old.max_attempts = 7;
+    old.dead_letter_queue = "ignored: past the size";
+    assert_txq_ok(f->c, txq_queue_alter(f->c, f->pg, "jobs", &old));
+    assert_int_equal(tt_scalar(f->pg, "select max_attempts from queues "
+                                      "where name = 'jobs' and "
+                                      "dead_letter_queue_id is not null"),
+                     7);
+}
+
 static void
 test_alter_to_zero(void **state)
 {
@@ -294,6 +316,9 @@ main(void)
                                         tt_teardown),
         cmocka_unit_test_setup_teardown(test_older_and_newer_layouts,
                                         tt_setup_jobs, tt_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_queue_opts_before_dead_letter_queue, tt_setup_jobs,
+            tt_teardown),
         cmocka_unit_test_setup_teardown(test_alter_to_zero, tt_setup,
                                         tt_teardown),
         cmocka_unit_test_setup_teardown(test_send_and_fail_zero, tt_setup,

@@ -211,6 +211,10 @@ test_upgrade_from_version_1(void **state)
     tt_exec(f->pg, "alter table queues drop column paused cascade");
     tt_exec(f->pg, "drop table cron_schedules cascade");
     tt_exec(f->pg, "drop type cron_spec cascade");
+    /* 0011: the dead-letter queue setting and the move tasks. */
+    tt_exec(f->pg, "alter table queues drop column dead_letter_queue_id "
+                   "cascade");
+    tt_exec(f->pg, "drop table move_tasks cascade");
     /* messages as one table again, with 0001's indexes and its rows. */
     tt_exec(f->pg, "alter table messages rename to messages_p");
     tt_exec(f->pg, "alter table messages_p rename constraint messages_pkey "

@@ -39,6 +39,10 @@ static const char queue_usage[] =
     "                           by a client holding the keys (txq send\n"
     "                           --key-file); not fifo; alter changes it only\n"
     "                           on an empty queue (docs/security.md)\n"
+    "  --dead-letter-queue Q    move exhausted and permanently failed\n"
+    "                           messages into queue Q (of the same kind;\n"
+    "                           needs send on Q) instead of the dead\n"
+    "                           letters; `off` on alter removes it\n"
     "\n"
     "drop refuses a queue that still holds messages or dead letters unless\n"
     "--force is given, which deletes them. list --json prints one JSON\n"
@@ -88,6 +92,7 @@ enum {
     OPT_HELP = 'h',
     OPT_ENCRYPT = 'e',
     OPT_NO_ENCRYPT = 'E',
+    OPT_DEAD_LETTER_QUEUE = 'd',
     OPT_SETTING = 1000
 };
 
@@ -107,7 +112,7 @@ static const char create_sql[] =
     " i_dedup_window => $11::float8 * interval '1 second',"
     " i_archive_for => $12::float8 * interval '1 second',"
     " i_delay => $13::float8 * interval '1 second',"
-    " i_encrypt => $14::boolean)";
+    " i_encrypt => $14::boolean, i_dead_letter_queue => $15)";
 
 static const char alter_sql[] =
     "select 1 from @s@.alter_queue($1,"
@@ -122,7 +127,8 @@ static const char alter_sql[] =
     " i_archive_for => $11::float8 * interval '1 second',"
     " i_delay => $12::float8 * interval '1 second',"
     " i_clear_expire_after => $13::boolean,"
-    " i_clear_archive_for => $14::boolean, i_encrypt => $15::boolean)";
+    " i_clear_archive_for => $14::boolean, i_encrypt => $15::boolean,"
+    " i_dead_letter_queue => $16)";
 
 #define SECS(col) "extract(epoch from " col ")::float8 as " col
 
@@ -132,7 +138,9 @@ static const char alter_sql[] =
     SECS("backoff_base") ", " SECS("backoff_cap") ", backoff_jitter, "    \
     "on_exhausted, max_body_bytes, " SECS("expire_after") ", "            \
     SECS("dedup_window") ", " SECS("archive_for") ", " SECS("delay")      \
-    ", encrypt" extra " from @s@.queues order by name"
+    ", encrypt, (select d.name from @s@.queues d"                        \
+    " where d.queue_id = q.dead_letter_queue_id) as dead_letter_queue"    \
+    extra " from @s@.queues q order by name"
 /* clang-format on */
 
 /* Parsed settings: text values ready to be parameters, NULL when unset. */
@@ -194,11 +202,11 @@ parse_setting(struct values *v, int idx, const char *arg, int alter)
 static int
 create_or_alter(cli *ctx, int argc, char **argv, int alter)
 {
-    struct option longopts[S_COUNT + 5];
+    struct option longopts[S_COUNT + 6];
     const char *what = alter ? "queue alter" : "queue create";
     struct values v = {0};
-    const char *params[16] = {0};
-    const char *encrypt = NULL;
+    const char *params[17] = {0};
+    const char *encrypt = NULL, *dlq = NULL;
     int opt, fifo = 0, rc, n = 0, np;
     PGresult *res;
 
@@ -211,6 +219,8 @@ create_or_alter(cli *ctx, int argc, char **argv, int alter)
     if (alter)
         longopts[n++] =
             (struct option){"no-encrypt", no_argument, NULL, OPT_NO_ENCRYPT};
+    longopts[n++] = (struct option){"dead-letter-queue", required_argument,
+                                    NULL, OPT_DEAD_LETTER_QUEUE};
     longopts[n++] = (struct option){"help", no_argument, NULL, OPT_HELP};
     longopts[n] = (struct option){NULL, 0, NULL, 0};
 
@@ -221,6 +231,14 @@ create_or_alter(cli *ctx, int argc, char **argv, int alter)
             return CLI_OK;
         } else if (opt == OPT_FIFO) {
             fifo = 1;
+        } else if (opt == OPT_DEAD_LETTER_QUEUE) {
+            /* "" removes it (alter); the server names a bad one. */
+            dlq = alter && (strcmp(optarg, "off") == 0 ||
+                            strcmp(optarg, "none") == 0)
+                      ? ""
+                      : optarg;
+            if (*dlq != '\0' && (rc = cli_check_queue_name(dlq)) != CLI_OK)
+                return rc;
         } else if (opt == OPT_ENCRYPT || opt == OPT_NO_ENCRYPT) {
             encrypt = opt == OPT_ENCRYPT ? "true" : "false";
         } else if (opt >= OPT_SETTING && opt < OPT_SETTING + S_COUNT) {
@@ -252,6 +270,7 @@ create_or_alter(cli *ctx, int argc, char **argv, int alter)
         params[np++] = v.clear_archive ? "true" : "false";
     }
     params[np++] = encrypt;
+    params[np++] = dlq;
     rc = cli_connect(ctx, 1);
     if (rc != CLI_OK)
         return rc;

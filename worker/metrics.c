@@ -69,7 +69,8 @@ metrics_observe(metrics_counts *c, const txq_consumer_event *ev)
     else if (ev->outcome == TXQ_OUTCOME_RETRY)
         atomic_fetch_add_explicit(&c->v[MC_RETRIED], 1, memory_order_relaxed);
     else if (ev->outcome == TXQ_OUTCOME_DEAD ||
-             ev->outcome == TXQ_OUTCOME_NOTIFIED)
+             ev->outcome == TXQ_OUTCOME_NOTIFIED ||
+             ev->outcome == TXQ_OUTCOME_MOVED)
         atomic_fetch_add_explicit(&c->v[MC_DEAD], 1, memory_order_relaxed);
     else if (ev->outcome == TXQ_OUTCOME_IGNORED)
         atomic_fetch_add_explicit(&c->v[MC_IGNORED], 1, memory_order_relaxed);

@@ -68,6 +68,8 @@ policy_outcome_action(txq_outcome outcome)
         return "notify";
     case TXQ_OUTCOME_IGNORED:
         return "ignore";
+    case TXQ_OUTCOME_MOVED:
+        return "moved";
     }
     return "unknown";
 }

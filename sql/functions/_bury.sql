@@ -11,8 +11,6 @@ as $$
 --      the dead letters, counts it, and raises the alert of the notify
 --      policy (internal).
 -- ----------------------------------------------------------------------
-declare
-    v_alert bigint;
 begin
     insert into @extschema@.dead_letter_messages (id, queue_id, priority,
         attempts, enqueued_at, group_key, dedup_id, correlation_id,
@@ -25,14 +23,8 @@ begin
     perform @extschema@._count(q.queue_id,
         case when i_reason = 'expired' then 'expired' else 'dead' end);
     if q.on_exhausted = 'notify' then
-        insert into @extschema@.alerts (raised_at, queue, message_id, reason,
-                                        error)
-        values (i_now, q.name, m.id, i_reason, left(i_error, 1000))
-        returning id into v_alert;
-        perform pg_notify('txq_alert', json_build_object(
-            'alert_id', v_alert, 'queue', q.name, 'message_id', m.id,
-            'reason', i_reason, 'attempts', m.attempts,
-            'error', left(i_error, 200))::text);
+        perform @extschema@._alert(q, m.id, m.attempts, i_reason, i_error,
+                                   i_now);
     end if;
 end
 $$;

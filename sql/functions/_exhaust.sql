@@ -10,10 +10,12 @@ as $$
 --      Applies the queue's on_exhausted policy to a message whose attempts
 --      are used up or that failed permanently (internal): ignore drops it
 --      (counted, archived when the queue keeps an archive); review and
---      notify move it to the dead letters (notify also alerts).
+--      notify move it to the dead letters (notify also alerts), or, when
+--      the queue has a dead_letter_queue, into that queue, in this
+--      transaction (_dead_letter_move; notify still alerts).
 --
 -- Returns:
---      'ignored', 'dead' or 'notified'.
+--      'ignored', 'dead', 'notified' or 'moved'.
 -- ----------------------------------------------------------------------
 begin
     delete from @extschema@.messages where id = m.id;
@@ -31,6 +33,14 @@ begin
         end if;
         perform @extschema@._count(q.queue_id, 'ignored');
         return 'ignored';
+    end if;
+    if q.dead_letter_queue_id is not null then
+        perform @extschema@._dead_letter_move(m, q, i_reason, i_error, i_now);
+        if q.on_exhausted = 'notify' then
+            perform @extschema@._alert(q, m.id, m.attempts, i_reason,
+                                       i_error, i_now);
+        end if;
+        return 'moved';
     end if;
     perform @extschema@._bury(m, q, i_reason, i_error, i_now);
     return case when q.on_exhausted = 'notify' then 'notified'

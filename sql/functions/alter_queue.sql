@@ -22,7 +22,8 @@ create or replace function @extschema@.alter_queue(
     i_clear_expire_after  boolean default false,
     i_clear_archive_for   boolean default false,
     i_delay               interval default null,
-    i_encrypt             boolean default null)
+    i_encrypt             boolean default null,
+    i_dead_letter_queue   text default null)
 returns @extschema@.queues
 language plpgsql security definer
 set search_path = pg_catalog, pg_temp
@@ -36,7 +37,10 @@ as $$
 --      queue that holds no messages and no dead letters (each reader
 --      decides by this setting whether bodies are sealed): it waits for
 --      the transactions writing messages to end, and holds their writes
---      (every queue's) until it commits.
+--      (every queue's) until it commits. i_dead_letter_queue names the
+--      queue its exhausted and permanently failed messages move to
+--      (_dead_letter_target: same kind, no cycle, the caller holds send
+--      on it), '' removes it.
 --
 -- Returns:
 --      the updated queues row. Errors: 22023 bad setting, TQ002 unknown.
@@ -83,6 +87,9 @@ begin
     q.archive_for := case when i_clear_archive_for then null
                           else coalesce(i_archive_for, q.archive_for) end;
     perform @extschema@._check_queue(q);
+    q.dead_letter_queue_id := @extschema@._dead_letter_target(q,
+                                                           i_dead_letter_queue);
+    perform @extschema@._check_dead_letter(q);
 
     update @extschema@.queues set
         visibility_timeout = q.visibility_timeout,
@@ -96,12 +103,16 @@ begin
         dedup_window = q.dedup_window,
         archive_for = q.archive_for,
         delay = q.delay,
-        encrypt = q.encrypt
+        encrypt = q.encrypt,
+        dead_letter_queue_id = q.dead_letter_queue_id
     where queue_id = q.queue_id
     returning * into q;
 
-    insert into @extschema@.audit_log (action, queue)
-    values ('alter_queue', q.name);
+    insert into @extschema@.audit_log (action, queue, detail)
+    values ('alter_queue', q.name,
+            case when i_dead_letter_queue = '' then 'no dead_letter_queue'
+                 when i_dead_letter_queue is not null
+                 then 'dead_letter_queue ' || i_dead_letter_queue end);
     return q;
 end
 $$;

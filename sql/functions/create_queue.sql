@@ -22,7 +22,8 @@ create or replace function @extschema@.create_queue(
     i_dedup_window        interval default null,
     i_archive_for         interval default null,
     i_delay               interval default null,
-    i_encrypt             boolean default null)
+    i_encrypt             boolean default null,
+    i_dead_letter_queue   text default null)
 returns @extschema@.queues
 language plpgsql security definer
 set search_path = pg_catalog, pg_temp
@@ -37,6 +38,9 @@ as $$
 --      delay: a send without its own delay becomes visible that long after
 --      it commits. i_encrypt: the queue takes only bodies sealed by the
 --      client (send_sealed()); not for fifo queues.
+--      i_dead_letter_queue: the queue its exhausted and permanently
+--      failed messages move to (_dead_letter_target: same kind, the
+--      caller holds send on it); null or '': the dead letters.
 --
 -- Returns:
 --      the new queues row. Errors: 22023 bad setting, 42710 exists.
@@ -65,6 +69,9 @@ begin
     q.delay := coalesce(i_delay, '0');
     q.encrypt := coalesce(i_encrypt, false);
     perform @extschema@._check_queue(q);
+    q.dead_letter_queue_id := @extschema@._dead_letter_target(q,
+                                                           i_dead_letter_queue);
+    perform @extschema@._check_dead_letter(q);
 
     perform pg_advisory_xact_lock(hashtext('txq.queue:' || i_name));
     if exists (select 1 from @extschema@.queues where name = i_name) then
@@ -75,11 +82,11 @@ begin
     insert into @extschema@.queues (name, kind, visibility_timeout,
         max_attempts, backoff_base, backoff_cap, backoff_jitter,
         on_exhausted, max_body_bytes, expire_after, dedup_window, archive_for,
-        delay, encrypt)
+        delay, encrypt, dead_letter_queue_id)
     values (q.name, q.kind, q.visibility_timeout, q.max_attempts,
         q.backoff_base, q.backoff_cap, q.backoff_jitter, q.on_exhausted,
         q.max_body_bytes, q.expire_after, q.dedup_window, q.archive_for,
-        q.delay, q.encrypt)
+        q.delay, q.encrypt, q.dead_letter_queue_id)
     returning queue_id into q.queue_id;
     perform @extschema@._wake_counters(q.queue_id);
     select * into q from @extschema@.queues where queue_id = q.queue_id;
@@ -89,7 +96,10 @@ begin
 
     insert into @extschema@.audit_log (action, queue, detail)
     values ('create_queue', q.name,
-            q.kind || case when q.encrypt then ', encrypted' else '' end);
+            q.kind || case when q.encrypt then ', encrypted' else '' end
+            || case when i_dead_letter_queue <> ''
+                    then ', dead_letter_queue ' || i_dead_letter_queue
+                    else '' end);
     return q;
 end
 $$;

@@ -12,12 +12,14 @@ as $$
 --      is lost without saying so.
 --
 -- Returns:
---      true. Errors: TQ002 unknown queue, 55000 not empty without force.
+--      true. Errors: TQ002 unknown queue, 55000 not empty without force,
+--      or the dead_letter_queue of another queue.
 -- ----------------------------------------------------------------------
 declare
     q @extschema@.queues;
     n_msg bigint;
     n_dead bigint;
+    v_sources text;
 begin
     if not @extschema@._may(null, 'admin') then
         perform @extschema@._deny(null, 'admin');
@@ -26,6 +28,15 @@ begin
     if not found then
         raise exception 'unknown queue "%"', left(i_name, 100)
             using errcode = 'TQ002';
+    end if;
+    -- Its sources would have nowhere to put their failed messages.
+    select string_agg(format('"%s"', s.name), ', ' order by s.name)
+      into v_sources
+      from @extschema@.queues s where s.dead_letter_queue_id = q.queue_id;
+    if v_sources is not null then
+        raise exception 'queue "%" is the dead_letter_queue of queue %: '
+            'remove it there first (alter_queue(..., i_dead_letter_queue '
+            '=> ''''))', i_name, v_sources using errcode = '55000';
     end if;
     select count(*) into n_msg from @extschema@.messages
      where queue_id = q.queue_id;

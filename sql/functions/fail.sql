@@ -32,13 +32,15 @@ as $$
 --      (or i_retry_after) while attempts remain; otherwise, or when
 --      i_permanent, the queue's on_exhausted policy: review (dead letter),
 --      notify (dead letter, alerts row, NOTIFY txq_alert) or ignore
---      (dropped, counted, archived when the queue keeps an archive).
+--      (dropped, counted, archived when the queue keeps an archive); with
+--      a dead_letter_queue, review and notify move it into that queue
+--      instead of the dead letters ('moved').
 --      With i_attempt, only that attempt may fail the message; a taken
 --      message (take) is failed by the attempt after its stored count.
 --      Needs receive on the message's queue; without i_attempt, operate.
 --
 -- Returns:
---      'retry', 'dead', 'notified' or 'ignored'.
+--      'retry', 'dead', 'notified', 'ignored' or 'moved'.
 --      Errors: TQ002 no such message, TQ003 not held by that attempt.
 -- ----------------------------------------------------------------------
 declare

@@ -11,12 +11,10 @@ as $$
 --      Puts a dead letter back on its queue, with its (possibly edited)
 --      body and headers, its id and error history, and a fresh attempt
 --      count. Recorded in audit_log with who did it.
---      On a fifo queue its old id makes it its group's head again, before
---      the messages sent after it, unless the group's head is in flight
---      (claimed, or held by a take): handed out beside it, two messages of
---      the group would be in flight at once. It then takes a new id and
---      waits behind the group, as a redrive to an SQS FIFO queue does; its
---      errors and dedup id follow it, the audit row names both ids.
+--      On a fifo queue its old id makes it its group's head again, unless
+--      that would put two messages of the group in flight (_fifo_id): it
+--      then takes a new id and waits behind the group; the audit row
+--      names both ids.
 --
 -- Returns:
 --      the message's id in the queue (new on such a fifo requeue).
@@ -26,8 +24,6 @@ declare
     d @extschema@.dead_letter_messages;
     q @extschema@.queues;
     v_id bigint;
-    v_head bigint;
-    v_live boolean;
 begin
     perform @extschema@._check_interval('delay', i_delay, '0', '365 days');
     delete from @extschema@.dead_letter_messages where id = i_id
@@ -43,31 +39,7 @@ begin
     end if;
     v_id := d.id;
     if q.kind = 'fifo' then
-        -- As send(): the group's writers take turns until commit.
-        perform pg_advisory_xact_lock(q.queue_id,
-                                      hashtext(coalesce(d.group_key, '')));
-        -- The group's head (messages_group_idx), and whether it is in
-        -- flight: a live claim, or a row lock (take) that a key-share
-        -- lock must skip.
-        select m.id, m.claimed_at is not null and m.visible_at > now()
-          into v_head, v_live
-          from @extschema@.messages m
-         where m.queue_id = q.queue_id and m.group_key = d.group_key
-         order by m.group_key, m.id
-         limit 1;
-        if v_head > d.id
-           and (v_live
-                or not exists (select 1 from @extschema@.messages m
-                                where m.id = v_head
-                                  and m.queue_id = q.queue_id
-                                  for key share skip locked)) then
-            v_id := nextval('@extschema@.messages_id_seq');
-            update @extschema@.message_errors set message_id = v_id
-             where message_id = d.id;
-            update @extschema@.dedup set message_id = v_id
-             where queue_id = q.queue_id and dedup_id = d.dedup_id
-               and message_id = d.id;
-        end if;
+        v_id := @extschema@._fifo_id(q, d.group_key, d.id, d.dedup_id);
     end if;
     insert into @extschema@.messages (id, queue_id, priority, visible_at,
         attempts, enqueued_at, expires_at, group_key, dedup_id,

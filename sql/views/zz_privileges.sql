@@ -121,7 +121,9 @@ begin
             ('audit_log', 'select',
              '@extschema@._may_row(queue, null, ''operate'')'),
             ('message_errors', 'select',
-             '@extschema@._may_row(null, message_id, ''operate'')'))
+             '@extschema@._may_row(null, message_id, ''operate'')'),
+            ('move_tasks', 'select',
+             '@extschema@._may(source_queue_id, ''operate'')'))
             as t(name, cmd, expr)
     loop
         if not (select c.relrowsecurity from pg_catalog.pg_class c
@@ -182,16 +184,24 @@ grant execute on function
     @extschema@.schedule(text, text, text, bytea, jsonb, text, boolean,
                          timestamptz),
     @extschema@.unschedule(text),
-    @extschema@.maintain(timestamptz)
+    @extschema@.maintain(timestamptz),
+    @extschema@.start_move_task(text, text, bigint),
+    @extschema@.cancel_move_task(bigint),
+    @extschema@.run_move_task(bigint, bigint),
+    @extschema@.list_move_tasks(text, bigint)
     to txq_operator, txq_admin;
+-- It shows a login only the tasks of roles it may act as (txq-sqs).
+grant execute on function @extschema@.move_tasks_to_run() to public;
+grant select on @extschema@.move_tasks to txq_operator, txq_admin;
 
 grant execute on function
     @extschema@.create_queue(text, text, interval, bigint, interval, interval,
                              double precision, text, bigint, interval, interval,
-                             interval, interval, boolean),
+                             interval, interval, boolean, text),
     @extschema@.alter_queue(text, interval, bigint, interval, interval,
                             double precision, text, bigint, interval, interval,
-                            interval, boolean, boolean, interval, boolean),
+                            interval, boolean, boolean, interval, boolean,
+                            text),
     @extschema@.drop_queue(text, boolean),
     @extschema@.grant(text, name, text[]),
     @extschema@.revoke(text, name, text[])

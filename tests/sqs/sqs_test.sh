@@ -147,6 +147,8 @@ export AWS_SHARED_CREDENTIALS_FILE=/dev/null
 
 echo "test_sqs: == boto3 $(/usr/bin/python3 -c 'import boto3; print(boto3.__version__)') (Debian, query protocol)"
 /usr/bin/python3 "$src/tests/sqs/sqs_boto3.py" query || fail "boto3 (query)"
+SQS_PREFIX=dq$tag /usr/bin/python3 "$src/tests/sqs/sqs_dlq_boto3.py" query ||
+    fail "dead-letter queues, boto3 (query)"
 
 echo "test_sqs: == aws CLI $(/usr/bin/aws --version 2>&1 | cut -d' ' -f1) (Debian, query protocol)"
 SQS_PREFIX=c$tag bash "$src/tests/sqs/sqs_awscli.sh" /usr/bin/aws ||
@@ -164,6 +166,9 @@ fi
 export AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING=1 NODE_NO_WARNINGS=1
 NODE_PATH=$nodedir/node_modules SQS_PREFIX=n$tag \
     node "$src/tests/sqs/sqs_node.cjs" || fail "@aws-sdk/client-sqs (JSON)"
+NODE_PATH=$nodedir/node_modules SQS_PREFIX=nd$tag \
+    node "$src/tests/sqs/sqs_dlq_node.cjs" ||
+    fail "dead-letter queues, @aws-sdk/client-sqs (JSON)"
 
 # A boto3 that speaks JSON 1.0, when the python3 on PATH has one.
 pyjson=$(command -v python3 || true)
@@ -172,6 +177,8 @@ if [[ -n $pyjson && $(readlink -f "$pyjson") != $(readlink -f /usr/bin/python3) 
     echo "test_sqs: == boto3 $("$pyjson" -c 'import boto3; print(boto3.__version__)') ($pyjson, JSON protocol)"
     SQS_PREFIX=j$tag "$pyjson" "$src/tests/sqs/sqs_boto3.py" json ||
         fail "boto3 (JSON)"
+    SQS_PREFIX=jd$tag "$pyjson" "$src/tests/sqs/sqs_dlq_boto3.py" json ||
+        fail "dead-letter queues, boto3 (JSON)"
 else
     echo "test_sqs: (no JSON-speaking boto3 on PATH besides Debian's: JSON is covered by node)"
 fi
