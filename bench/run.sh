@@ -6,6 +6,7 @@
 #   bench/run.sh --w7 [W7 OPTIONS]
 #   bench/run.sh --w8 [W8 OPTIONS]
 #   bench/run.sh --ha [HA OPTIONS]
+#   bench/run.sh --sqs [SQS OPTIONS]
 #
 #   --quick   1 run of 2,000 messages per workload (a smoke test, seconds)
 #   --runs N  runs per workload (default 5; W2 and W3b, which last under a
@@ -34,6 +35,8 @@
 #   --ha      only W1 against a primary alone, with an asynchronous and
 #             with a synchronous standby: bench/ha.sh with the options that
 #             follow (bench/ha.sh --help)
+#   --sqs     only the SQS endpoint against libtxq's direct calls:
+#             bench/sqs.sh with the options that follow (bench/sqs.sh --help)
 #
 # Starts a private PostgreSQL 15 (defaults, durable; unix socket only) in a
 # /tmp scratch directory, installs the txq schema with txq_migrate (through
@@ -63,6 +66,10 @@ fi
 if [[ ${1:-} == --ha ]]; then
     shift
     exec bash "$ROOT/bench/ha.sh" "$@"
+fi
+if [[ ${1:-} == --sqs ]]; then
+    shift
+    exec bash "$ROOT/bench/sqs.sh" "$@"
 fi
 
 runs=5 quick=0 diag=0 w6=0 w5=0 w5_minutes=10 w5_rate= w5_hold=0 only=
@@ -695,14 +702,18 @@ w5_run() {
             held=0
         fi
         now=$(sql 'select clock_timestamp() - interval $$1 s$$')
-        line=$(psql -At -F $'\t' -c "select
+        # s is read once (materialized): as the inner side of a join it
+        # was read again for every handled row, and the sizes, which
+        # change meanwhile, split the sample into thousands of groups.
+        line=$(psql -At -F $'\t' -c "with s as materialized (select * from $W5_STORAGE x)
+            select
             (select last_value from txq.messages_id_seq) - $seq0,
             count(*), round(percentile_cont(0.5) within group (order by ms)::numeric, 1),
             round(percentile_cont(0.99) within group (order by ms)::numeric, 1),
             round(max(ms)::numeric, 1),
             s.total, s.heap, s.idx, s.n_live_tup, s.n_dead_tup,
             s.autovacuum_count, s.autoanalyze_count
-            from bench_w5, $W5_STORAGE s
+            from bench_w5, s
             where t > '$prev' and t <= '$now'
             group by s.total, s.heap, s.idx, s.n_live_tup, s.n_dead_tup,
                      s.autovacuum_count, s.autoanalyze_count")
@@ -723,6 +734,8 @@ w5_run() {
     kill -TERM "$wpid"
     wait "$wpid" || true
     say "W5: $w5_minutes min at $rate msgs/s, snapshot held $w5_hold min; samples in $tsv"
+    awk -F'\t' 'NR > 1 && NF != 15 { bad = 1 } END { exit bad }' "$tsv" ||
+        die "W5: a sample of $tsv does not have its 15 fields"
     # p99 of each whole minute, over that minute's handled messages
     psql -At -F $'\t' -c "select floor(extract(epoch from t - '$t0') / 60)::int + 1,
         round(percentile_cont(0.99) within group (order by ms)::numeric, 1)

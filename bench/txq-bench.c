@@ -2,9 +2,11 @@
  * txq-bench.c - the C driver of bench/run.sh: runs one txq workload with
  * CLIENTS forked processes, each on its own connection, through libtxq.
  *
- *   txq-bench [-c CLIENTS] [-j PROCS] [-q QUEUE] [-d DSN] [-s SCHEMA] [-w]
- *             COMMAND [N]
+ *   txq-bench [-b BATCH] [-c CLIENTS] [-j PROCS] [-q QUEUE] [-d DSN]
+ *             [-s SCHEMA] [-w] COMMAND [N]
  *
+ *   -b BATCH          the batch of send100, recv100, claim100 and pop100
+ *                     (1-100, default 100; bench/sqs.sh uses 10)
  *   -j PROCS          send1, send100, pop1 and pop100 only: the CLIENTS
  *                     connections shared by PROCS processes, each serving
  *                     its own through txq_send_start/finish,
@@ -115,6 +117,7 @@ const char *bench_queue = "bench";
 static const char *schema = "txq"; /* -s */
 static int waiter = 0;             /* -w */
 static int procs = 0;              /* -j; 0: a process per client */
+static int batch = BATCH;          /* -b: the batch of the *100 commands */
 static int ideal = 0;              /* ideal1: table q, not the txq queue */
 static txq_keyring *keyring;       /* -k: seal and open (encrypted queue) */
 
@@ -277,7 +280,7 @@ run_send(txq_client *c, PGconn *pg, enum mode m, int64_t n, int64_t *done)
                 return bench_failed(c, "txq_send", rc);
             *done += 1;
         } else {
-            size_t k = (size_t)(n - *done < BATCH ? n - *done : BATCH);
+            size_t k = (size_t)(n - *done < batch ? n - *done : batch);
 
             rc =
                 txq_send_batch(c, pg, bench_queue, bodies, lens, k, NULL, NULL);
@@ -318,7 +321,8 @@ static int
 run_drain(txq_client *c, PGconn *pg, enum mode m, int64_t *done)
 {
     size_t max =
-        (m == M_RECV100 || m == M_CLAIM100 || m == M_POP100) ? BATCH : 1;
+        (m == M_RECV100 || m == M_CLAIM100 || m == M_POP100) ? (size_t)batch
+                                                              : 1;
     int claim = m == M_CLAIM1 || m == M_CLAIM100;
     int pop = m == M_POP1 || m == M_POP100;
     txq_msg **msgs = NULL;
@@ -424,7 +428,7 @@ client_main(
         goto out;
     if (nconn > 1)
         ok = bench_async(pg, c, nconn, m != M_SEND1 && m != M_SEND100,
-                         m == M_POP100 || m == M_SEND100 ? BATCH : 1, n,
+                         m == M_POP100 || m == M_SEND100 ? batch : 1, n,
                          &r.msgs) == 0;
     else if (m == M_IDEAL1)
         ok = run_ideal(pg[0], n, &r.msgs) == 0;
@@ -899,7 +903,8 @@ static int
 usage(void)
 {
     fprintf(stderr,
-            "usage: txq-bench [-c CLIENTS] [-j PROCS] [-q QUEUE] [-d DSN] "
+            "usage: txq-bench [-b BATCH] [-c CLIENTS] [-j PROCS] [-q QUEUE] "
+            "[-d DSN] "
             "[-s SCHEMA] [-w] [-k KEYFILE] "
             "COMMAND [N]\n"
             "  setup | send1 N | send100 N | recv1 N | claim1 N |"
@@ -916,13 +921,18 @@ main(int argc, char **argv)
     char *end, err[256];
     size_t i;
 
-    while ((opt = getopt(argc, argv, "+c:j:q:d:s:wk:")) != -1) {
+    while ((opt = getopt(argc, argv, "+b:c:j:q:d:s:wk:")) != -1) {
         switch (opt) {
         case 'k':
             if (txq_keyring_load(optarg, &keyring, err, sizeof err) != TXQ_OK) {
                 fprintf(stderr, "txq-bench: %s\n", err);
                 return 2;
             }
+            break;
+        case 'b':
+            batch = atoi(optarg);
+            if (batch < 1 || batch > BATCH)
+                return usage();
             break;
         case 'c':
             clients = atoi(optarg);
