@@ -58,7 +58,7 @@ sqs_start_move_task(sqs_req *req, PGconn *pg)
     const char *dst_arn = sqs_param_str(req, NULL, "DestinationArn");
     sqs_queue s, d;
     long long rate = 0;
-    char ratebuf[16], qid[24];
+    char ratebuf[24], qid[24];
     const char *v[3];
     PGresult *r;
     int is_dlq;
