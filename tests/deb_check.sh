@@ -82,6 +82,18 @@ mkdir "$tree"
     die "cannot copy the source tree"
 (cd "$tree" && dpkg-checkbuilddeps) >"$tmp/deps.log" 2>&1 ||
     die "build dependencies missing: $(cat "$tmp/deps.log")"
+# The README's apt-get line, which a newcomer runs before building,
+# names every build dependency of debian/control.
+readme=$(sed -n '/^### From the Debian packages/,/^deb=/p' "$src/README.md" |
+    sed -e ':a' -e '/\\$/N; s/\\\n//; ta' | grep 'apt-get install' || true)
+[[ -n $readme ]] || die "README.md has no apt-get line under 'From the Debian packages'"
+while read -r dep; do
+    [[ " $readme " == *" $dep "* ]] ||
+        die "README.md's apt-get line lacks the build dependency $dep"
+done < <(sed -n '/^Build-Depends:/,/^[A-Z]/p' "$src/debian/control" |
+    sed -e 's/^Build-Depends://' -e '/^[A-Z]/d' | tr ',' '\n' |
+    sed -e 's/(.*)//' -e 's/[[:space:]]//g' -e 's/^debhelper-compat$/debhelper/' |
+    grep -v '^$')
 say "dpkg-buildpackage -b -us -uc in $tree"
 (cd "$tree" && dpkg-buildpackage -b -us -uc) >"$tmp/build.log" 2>&1 || {
     tail -40 "$tmp/build.log" >&2

@@ -152,6 +152,10 @@ check([e["Id"] for e in res.get("Successful", [])] == ["good"]
       and [(e["Id"], e["Code"]) for e in res.get("Failed", [])]
       == [("forged", "ReceiptHandleIsInvalid")],
       "DeleteMessageBatch: a forged handle fails alone")
+left = sqs.get_queue_attributes(
+    QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"])
+check(left["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "1",
+      "... and the good entry's message is deleted, the other still in flight")
 code, status, _ = error_of(sqs.delete_message, QueueUrl=url,
                            ReceiptHandle=forged)
 check(code == "ReceiptHandleIsInvalid" and status == 400,
@@ -335,6 +339,23 @@ code, status, _ = error_of(nobody.receive_message, QueueUrl=url)
 check(code == "AccessDenied", "... nor receive: %s" % code)
 check(nobody.list_queues(QueueNamePrefix=PREFIX).get("QueueUrls", []) == [],
       "... and lists no queue")
+# Its DeleteMessageBatch of a valid handle and a forged one: the batch's
+# one statement is refused, then each entry fails with its own error.
+sqs.send_message(QueueUrl=url, MessageBody="not theirs")
+mine = sqs.receive_message(QueueUrl=url, VisibilityTimeout=60)["Messages"][0]
+res = nobody.delete_message_batch(QueueUrl=url, Entries=[
+    {"Id": "n1", "ReceiptHandle": mine["ReceiptHandle"]},
+    {"Id": "n2", "ReceiptHandle": forged}])
+check(not res.get("Successful")
+      and sorted((e["Id"], e["Code"]) for e in res.get("Failed", []))
+      == [("n1", "AccessDenied"), ("n2", "ReceiptHandleIsInvalid")],
+      "... nor delete: each entry fails with its own error (%s)"
+      % res.get("Failed"))
+left = sqs.get_queue_attributes(
+    QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"])
+check(left["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "1",
+      "... and the message is still there")
+sqs.delete_message(QueueUrl=url, ReceiptHandle=mine["ReceiptHandle"])
 
 # --- purge, delete -------------------------------------------------------
 sqs.send_message(QueueUrl=url, MessageBody="purge me")
