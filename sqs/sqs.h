@@ -158,6 +158,41 @@ int sqs_param_int(sqs_req *req,
                   long long hi,
                   long long *out);
 
+/* === SQS's text (action_msg.c) === */
+
+/* Whether s (n bytes) holds only the characters SQS allows in a body:
+ * #x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD #x10000-#x10FFFF, as UTF-8. */
+int sqs_text_ok(const char *s, size_t n);
+/* Text stored by other means (SQL, libtxq) as SQS may carry it: each byte
+ * that is not part of an allowed character becomes U+FFFD. Returns a
+ * malloc'd, NUL-terminated copy (*outlen bytes), or NULL. */
+char *sqs_text_for_sqs(const unsigned char *s, size_t n, size_t *outlen);
+
+/* === message attributes (msgattr.c) === */
+
+/* Check the MessageAttributes and MessageSystemAttributes of a send
+ * (obj) and add them to headers, txq's (docs/sqs.md). md5 and md5sys get
+ * SQS's digests, "" when there are none; *size the bytes the attributes
+ * count towards the message's size. Returns SQS_OK, or the error with
+ * headers possibly half-filled (the caller drops them). */
+enum sqs_code sqs_attrs_in(sqs_req *req,
+                           const json_t *obj,
+                           json_t *headers,
+                           char md5[33],
+                           char md5sys[33],
+                           size_t *size);
+/* About the bytes the MessageAttributes of obj count, unchecked (for a
+ * batch's total). */
+size_t sqs_attrs_size(const json_t *obj);
+/* The MessageAttributes map of stored headers, those names asks for
+ * (MessageAttributeNames: names, All, .*, prefix.*), with their digest
+ * in md5 ("" when none); *trace the AWSTraceHeader, or NULL (borrowed
+ * from headers). NULL when out of memory. */
+json_t *sqs_attrs_out(json_t *headers,
+                      const json_t *names,
+                      char md5[33],
+                      const char **trace);
+
 /* === database (db.c) === */
 
 /* Start the pool and the LISTEN thread. Returns 0, or -1 (logged). */
@@ -214,6 +249,15 @@ int sqs_creds_lookup(const char *key_id,
                      size_t rolesize);
 void sqs_creds_free(void);
 
+/* === the query protocol's forms (form.c) === */
+
+/* Gather the fields of form text (n bytes, URL-encoded) into tree; Action
+ * goes to *action (malloc'd). Returns 0, or -1 when malformed. */
+int sqs_form_parse(const char *text, size_t n, json_t *tree, char **action);
+/* The JSON protocol's shape of a gathered tree (a new object), or NULL
+ * with the reason in err. */
+json_t *sqs_form_finish(json_t *tree, char *err, size_t errsize);
+
 /* === SigV4 and digests (sigv4.c) === */
 
 /* What the verifier needs of an HTTP request. */
@@ -244,5 +288,11 @@ void sqs_hmac_sha256(const void *key,
 void sqs_b64url_encode(const unsigned char *in, size_t len, char *out);
 /* Returns the decoded length, or -1. */
 long sqs_b64url_decode(const char *in, unsigned char *out, size_t outsize);
+/* Standard base64, '=' padded; out needs 4 * ceil(len / 3) + 1 bytes. */
+void sqs_b64_encode(const unsigned char *in, size_t len, char *out);
+/* Decode n characters of padded standard base64 (canonical only): the
+ * length, or -1. */
+long
+sqs_b64_decode(const char *in, size_t n, unsigned char *out, size_t outsize);
 
 #endif /* TXQ_SQS_H */
