@@ -848,14 +848,17 @@ sqs_receive_message(sqs_req *req, PGconn **pg)
     char maxs[16], vts[32];
     json_t *msgs;
     double deadline;
-    int want;
+    int want, has_wait = 0;
 
     if (sqs_queue_from_url(req, *pg, &q) != SQS_OK)
         return req->err;
     if (sqs_param_int(req, NULL, "MaxNumberOfMessages", 1, 10, &max) < 0 ||
         sqs_param_int(req, NULL, "VisibilityTimeout", 0, 43200, &vt) < 0 ||
-        sqs_param_int(req, NULL, "WaitTimeSeconds", 0, 20, &wait) < 0)
+        (has_wait = sqs_param_int(req, NULL, "WaitTimeSeconds", 0, 20, &wait)) <
+            0)
         return req->err;
+    if (!has_wait) /* the queue's ReceiveMessageWaitTimeSeconds */
+        wait = (long long)q.receive_wait;
     snprintf(maxs, sizeof maxs, "%lld", max);
     /* 0 means visible again at once; txq's least is a millisecond. */
     if (vt >= 0)

@@ -191,7 +191,8 @@ static const char *q_lookup =
     "select queue_id, kind, extract(epoch from visibility_timeout)::float8,"
     " extract(epoch from delay)::float8, max_body_bytes,"
     " coalesce(extract(epoch from expire_after)::float8, -1),"
-    " extract(epoch from created_at)::bigint"
+    " extract(epoch from created_at)::bigint,"
+    " extract(epoch from receive_wait)::float8"
     " from @s@.queues where name = $1";
 
 /* Look q (names set) up, as the login (outside any role's transaction):
@@ -218,6 +219,7 @@ lookup(sqs_req *req, PGconn *pg, sqs_queue *q)
     q->max_body_bytes = atoll(PQgetvalue(r, 0, 4));
     q->expire_after = atof(PQgetvalue(r, 0, 5));
     q->created = atoll(PQgetvalue(r, 0, 6));
+    q->receive_wait = atof(PQgetvalue(r, 0, 7));
     PQclear(r);
     if (fifo != q->fifo)
         return sqs_fail(req, SQS_E_QUEUE_NOT_FOUND,
@@ -271,8 +273,9 @@ sqs_queue_from_url(sqs_req *req, PGconn *pg, sqs_queue *q)
 /* === queue attributes === */
 
 struct attrs {
-    long long vt, delay, max_size, retention;
-    int has_vt, has_delay, has_max_size, has_retention, fifo, has_fifo;
+    long long vt, delay, max_size, retention, wait;
+    int has_vt, has_delay, has_max_size, has_retention, has_wait, fifo,
+        has_fifo;
 };
 
 static int
@@ -312,6 +315,7 @@ parse_attrs(sqs_req *req, const sqs_queue *q, int create, struct attrs *a)
              &a->has_max_size},
             {"MessageRetentionPeriod", 60, 1209600, &a->retention,
              &a->has_retention},
+            {"ReceiveMessageWaitTimeSeconds", 0, 20, &a->wait, &a->has_wait},
         };
         const char *s = json_is_string(v) ? json_string_value(v) : NULL;
         size_t i;
@@ -356,12 +360,6 @@ parse_attrs(sqs_req *req, const sqs_queue *q, int create, struct attrs *a)
                 return sqs_fail(req, SQS_E_INVALID_ATTR_VALUE,
                                 "ContentBasedDeduplication: true or false, "
                                 "FIFO queues only.");
-        } else if (strcmp(k, "ReceiveMessageWaitTimeSeconds") == 0) {
-            if (strcmp(s, "0") != 0)
-                return sqs_fail(req, SQS_E_INVALID_ATTR_VALUE,
-                                "ReceiveMessageWaitTimeSeconds: txq-sqs "
-                                "does not keep a queue default yet; pass "
-                                "WaitTimeSeconds to ReceiveMessage.");
         } else {
             return sqs_fail(req, SQS_E_INVALID_ATTR_NAME,
                             "Unknown or unsupported attribute %.100s "
@@ -394,6 +392,8 @@ attrs_differ(const struct attrs *a, const sqs_queue *q)
         return "MaximumMessageSize";
     if (a->has_retention && (double)a->retention != q->expire_after)
         return "MessageRetentionPeriod";
+    if (a->has_wait && (double)a->wait != q->receive_wait)
+        return "ReceiveMessageWaitTimeSeconds";
     return NULL;
 }
 
@@ -448,6 +448,33 @@ existing(sqs_req *req, PGconn *pg, sqs_queue *q, const struct attrs *a)
     return ok ? reply_url(req, q) : req->err;
 }
 
+/* ReceiveMessageWaitTimeSeconds, when given, in the role's transaction. */
+static enum sqs_code
+set_wait(sqs_req *req, PGconn *pg, const sqs_queue *q, const struct attrs *a)
+{
+    char wait[32];
+    const char *v[2] = {q->txq_name, wait};
+    PGresult *r;
+
+    if (!a->has_wait)
+        return SQS_OK;
+    snprintf(wait, sizeof wait, "%lld seconds", a->wait);
+    r = sqs_exec(req, pg,
+                 sqs_sql("select @s@.set_receive_wait($1, $2::interval)"), 2, v,
+                 NULL, NULL);
+    PQclear(r);
+    return r != NULL ? SQS_OK : req->err;
+}
+
+/* CreateQueue's tags: "tags" in JSON, Tag.N.Key/Value in a form. */
+static const json_t *
+create_tags(const sqs_req *req)
+{
+    const json_t *t = json_object_get(req->in, "tags");
+
+    return t != NULL ? t : json_object_get(req->in, "Tags");
+}
+
 enum sqs_code
 sqs_create_queue(sqs_req *req, PGconn *pg)
 {
@@ -498,6 +525,11 @@ sqs_create_queue(sqs_req *req, PGconn *pg)
         return req->err;
     }
     PQclear(r);
+    if (set_wait(req, pg, &q, &a) != SQS_OK ||
+        sqs_tags_set(req, pg, &q, create_tags(req)) != SQS_OK) {
+        sqs_tx_end(req, pg, 0);
+        return req->err;
+    }
     if (sqs_tx_end(req, pg, 1) != 0)
         return req->err;
     wlog(WLOG_INFO, "queue created", "queue=%s key=%s", q.txq_name,
@@ -630,28 +662,36 @@ out:
     return rc;
 }
 
-/* Run one statement on queue q as the role, committing on success. */
-static enum sqs_code
-queue_call(sqs_req *req, PGconn *pg, const char *tmpl, const char *arg2)
+PGresult *
+sqs_queue_exec(
+    sqs_req *req, PGconn *pg, const char *tmpl, const char *arg2, int commit)
 {
     sqs_queue q;
     const char *v[2];
     PGresult *r;
 
-    if (sqs_queue_from_url(req, pg, &q) != SQS_OK)
-        return req->err;
-    if (sqs_tx_begin(req, pg) != 0)
-        return req->err;
+    if (sqs_queue_from_url(req, pg, &q) != SQS_OK || sqs_tx_begin(req, pg) != 0)
+        return NULL;
     v[0] = q.txq_name;
     v[1] = arg2;
     r = sqs_exec(req, pg, sqs_sql(tmpl), arg2 ? 2 : 1, v, NULL, NULL);
-    if (r == NULL) {
-        sqs_tx_end(req, pg, 0);
-        return req->err;
+    if (sqs_tx_end(req, pg, r != NULL && commit) != 0) {
+        PQclear(r);
+        return NULL;
     }
-    PQclear(r);
-    if (sqs_tx_end(req, pg, 1) != 0)
+    return r;
+}
+
+/* Run one statement on the request's queue as the role, committing on
+ * success; an empty result. */
+static enum sqs_code
+queue_call(sqs_req *req, PGconn *pg, const char *tmpl, const char *arg2)
+{
+    PGresult *r = sqs_queue_exec(req, pg, tmpl, arg2, 1);
+
+    if (r == NULL)
         return req->err;
+    PQclear(r);
     req->out = json_object();
     return req->out ? SQS_OK : sqs_fail(req, SQS_E_INTERNAL, "oom");
 }
@@ -710,6 +750,10 @@ sqs_set_queue_attributes(sqs_req *req, PGconn *pg)
         return req->err;
     }
     PQclear(r);
+    if (set_wait(req, pg, &q, &a) != SQS_OK) {
+        sqs_tx_end(req, pg, 0);
+        return req->err;
+    }
     if (sqs_tx_end(req, pg, 1) != 0)
         return req->err;
     req->out = json_object();
@@ -832,7 +876,7 @@ sqs_get_queue_attributes(sqs_req *req, PGconn *pg)
             set_attr(m, k, "arn:aws:sqs:%s:%s:%s", req->srv->region,
                      req->srv->account, q.sqs_name);
         else if (strcmp(k, "ReceiveMessageWaitTimeSeconds") == 0)
-            set_attr(m, k, "0");
+            set_attr(m, k, "%.0f", q.receive_wait);
         else if ((strcmp(k, "FifoQueue") == 0 ||
                   strcmp(k, "ContentBasedDeduplication") == 0) &&
                  q.fifo)
@@ -858,6 +902,7 @@ static const struct {
     const char *name;
     action_fn fn;
 } actions[] = {
+    {"AddPermission", sqs_add_permission},
     {"ChangeMessageVisibility", sqs_change_visibility},
     {"ChangeMessageVisibilityBatch", sqs_change_visibility_batch},
     {"CreateQueue", sqs_create_queue},
@@ -866,24 +911,23 @@ static const struct {
     {"DeleteQueue", sqs_delete_queue},
     {"GetQueueAttributes", sqs_get_queue_attributes},
     {"GetQueueUrl", sqs_get_queue_url},
+    {"ListQueueTags", sqs_list_queue_tags},
     {"ListQueues", sqs_list_queues},
     {"PurgeQueue", sqs_purge_queue},
     {"ReceiveMessage", NULL}, /* holds no connection while it waits */
+    {"RemovePermission", sqs_remove_permission},
     {"SendMessage", sqs_send_message},
     {"SendMessageBatch", sqs_send_message_batch},
     {"SetQueueAttributes", sqs_set_queue_attributes},
+    {"TagQueue", sqs_tag_queue},
+    {"UntagQueue", sqs_untag_queue},
 };
 
 static const char *const known_unsupported[] = {
-    "AddPermission",
     "CancelMessageMoveTask",
     "ListDeadLetterSourceQueues",
     "ListMessageMoveTasks",
-    "ListQueueTags",
-    "RemovePermission",
     "StartMessageMoveTask",
-    "TagQueue",
-    "UntagQueue",
 };
 
 enum sqs_code

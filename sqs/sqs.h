@@ -118,6 +118,12 @@ enum sqs_code sqs_delete_message(sqs_req *req, PGconn *pg);
 enum sqs_code sqs_delete_message_batch(sqs_req *req, PGconn *pg);
 enum sqs_code sqs_change_visibility(sqs_req *req, PGconn *pg);
 enum sqs_code sqs_change_visibility_batch(sqs_req *req, PGconn *pg);
+/* Tags (action_tags.c) and permissions (action_perm.c). */
+enum sqs_code sqs_tag_queue(sqs_req *req, PGconn *pg);
+enum sqs_code sqs_untag_queue(sqs_req *req, PGconn *pg);
+enum sqs_code sqs_list_queue_tags(sqs_req *req, PGconn *pg);
+enum sqs_code sqs_add_permission(sqs_req *req, PGconn *pg);
+enum sqs_code sqs_remove_permission(sqs_req *req, PGconn *pg);
 
 /* === queues (action_queue.c) === */
 
@@ -129,7 +135,8 @@ typedef struct sqs_queue {
     long long queue_id;
     double visibility_timeout, delay, expire_after; /* seconds; -1: none */
     long long max_body_bytes;
-    long long created; /* epoch seconds */
+    long long created;   /* epoch seconds */
+    double receive_wait; /* seconds: a receive's wait when it gives none */
 } sqs_queue;
 
 /* Map an SQS queue name to txq's (NAME or NAME.fifo, NAME txq's rule);
@@ -139,6 +146,18 @@ enum sqs_code sqs_queue_name(sqs_req *req, const char *name, sqs_queue *q);
 /* The queue named by QueueUrl (or the request path), looked up in txq.
  * Returns SQS_OK, SQS_E_QUEUE_NOT_FOUND, or another error. */
 enum sqs_code sqs_queue_from_url(sqs_req *req, PGconn *pg, sqs_queue *q);
+
+/* Run tmpl (parameters: the txq name of the request's queue, and arg2
+ * unless NULL) as the role, in a transaction of its own that commits
+ * when commit and it succeeded, else rolls back. Returns the result, or
+ * NULL with the error set. */
+PGresult *sqs_queue_exec(
+    sqs_req *req, PGconn *pg, const char *tmpl, const char *arg2, int commit);
+
+/* Set tags (a JSON object; NULL: none) on q, in the role's transaction
+ * that is open. Returns SQS_OK or the error. */
+enum sqs_code
+sqs_tags_set(sqs_req *req, PGconn *pg, const sqs_queue *q, const json_t *tags);
 
 /* The queue URL of q, written to buf. */
 void
@@ -247,6 +266,10 @@ int sqs_creds_lookup(const char *key_id,
                      size_t secretsize,
                      char *role,
                      size_t rolesize);
+/* Append to roles (a JSON array) the roles of the keys of account that
+ * it does not hold yet. Returns how many keys the account has (0: an
+ * account no key names), or -1 out of memory. */
+int sqs_creds_account_roles(const char *account, json_t *roles);
 void sqs_creds_free(void);
 
 /* === the query protocol's forms (form.c) === */
