@@ -6,13 +6,11 @@ Argument: the protocol this boto3 is expected to speak (query or json);
 the script checks that it does. botocore verifies no MD5 of SQS's (not
 the body's, not the attributes'), so this script checks MD5OfMessageBody,
 MD5OfBody and MD5OfMessageAttributes itself, against an implementation of
-its own (md5_attrs, checked first against digests published for SQS).
+its own (sqs_digest.py, checked first against digests published for SQS).
 """
-import base64
 import hashlib
 import os
 import re
-import struct
 import subprocess
 import sys
 import threading
@@ -25,6 +23,9 @@ import botocore
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sqs_digest import md5_attrs  # noqa: E402
+
 EXPECT = sys.argv[1]
 ENDPOINT = os.environ["SQS_ENDPOINT"]
 PREFIX = os.environ["SQS_PREFIX"]
@@ -32,29 +33,6 @@ LOG = os.environ["SQS_LOG"]
 DSN = os.environ["SQS_DSN"]
 SCHEMA = os.environ["SQS_SCHEMA"]
 failures = 0
-
-
-def md5_attrs(attrs):
-    """SQS's MD5OfMessageAttributes, written from its developer guide:
-    sorted by name; name, DataType (4-byte length, bytes), transport byte
-    (1 String/Number, 2 Binary), value (length, bytes)."""
-    h = hashlib.md5()
-
-    def lv(b):
-        h.update(struct.pack(">I", len(b)))
-        h.update(b)
-    for name in sorted(attrs):
-        a = attrs[name]
-        lv(name.encode())
-        lv(a["DataType"].encode())
-        if "BinaryValue" in a:
-            v = a["BinaryValue"]
-            h.update(b"\x02")
-            lv(v if isinstance(v, bytes) else base64.b64decode(v))
-        else:
-            h.update(b"\x01")
-            lv(a["StringValue"].encode())
-    return h.hexdigest()
 
 
 def psql(sql):
@@ -299,8 +277,9 @@ check(status == 403 and "MissingAuthenticationToken" in text,
       "an unsigned request: 403 MissingAuthenticationToken")
 
 
-def raw(body, amz_date=None, tamper=False):
-    """A query-protocol request signed here, independently of botocore."""
+def raw(body, amz_date=None, tamper=False, target=None):
+    """A request signed here, independently of botocore: a query-protocol
+    form, or with target (an action) a JSON-protocol one."""
     import datetime
     import hashlib
     import hmac
@@ -309,7 +288,8 @@ def raw(body, amz_date=None, tamper=False):
     amz_date = amz_date or datetime.datetime.now(
         datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     scope = "%s/us-east-1/sqs/aws4_request" % amz_date[:8]
-    ctype = "application/x-www-form-urlencoded"
+    ctype = ("application/x-amz-json-1.0" if target
+             else "application/x-www-form-urlencoded")
     creq = "\n".join(["POST", "/", "", "content-type:" + ctype,
                        "host:" + host, "x-amz-date:" + amz_date, "",
                        "content-type;host;x-amz-date",
@@ -325,7 +305,9 @@ def raw(body, amz_date=None, tamper=False):
     req = urllib.request.Request(
         ENDPOINT + "/", data=body + (b"x" if tamper else b""),
         headers={"Content-Type": ctype, "X-Amz-Date": amz_date,
-                 "Authorization": auth})
+                 "Authorization": auth,
+                 **({"X-Amz-Target": "AmazonSQS." + target} if target
+                    else {})})
     try:
         with urllib.request.urlopen(req) as r:
             return r.status, r.read().decode()
@@ -489,7 +471,6 @@ check([e["Id"] for e in okd] == ["good"]
       == [("bad", "InvalidParameterValue")],
       "SendMessageBatch: attributes per entry, a bad one fails alone")
 if EXPECT == "query":
-    url_q = aq.replace(ENDPOINT, "")
     for what, form in (
             ("malformed base64",
              "MessageAttribute.1.Name=b&MessageAttribute.1.Value.DataType="
@@ -503,6 +484,14 @@ if EXPECT == "query":
                             % (aq, form)).encode())
         check(status == 400 and "InvalidParameterValue" in text,
               "refused, %s (raw form): %d" % (what, status))
+else:
+    status, text = raw(('{"QueueUrl": "%s", "MessageBody": "x",'
+                        ' "MessageAttributes": {'
+                        '"d": {"DataType": "String", "StringValue": "1"},'
+                        '"d": {"DataType": "String", "StringValue": "2"}}}'
+                        % aq).encode(), target="SendMessage")
+    check(status == 400 and "InvalidParameterValue" in text,
+          "refused, a name given twice (raw JSON): %d" % status)
 n = sqs.get_queue_attributes(QueueUrl=aq, AttributeNames=[
     "ApproximateNumberOfMessages"])["Attributes"]["ApproximateNumberOfMessages"]
 check(n == "1", "nothing refused was sent (1 message: the batch's good one,"
