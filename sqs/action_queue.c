@@ -682,10 +682,8 @@ sqs_queue_exec(
     return r;
 }
 
-/* Run one statement on the request's queue as the role, committing on
- * success; an empty result. */
-static enum sqs_code
-queue_call(sqs_req *req, PGconn *pg, const char *tmpl, const char *arg2)
+enum sqs_code
+sqs_queue_call(sqs_req *req, PGconn *pg, const char *tmpl, const char *arg2)
 {
     PGresult *r = sqs_queue_exec(req, pg, tmpl, arg2, 1);
 
@@ -699,8 +697,8 @@ queue_call(sqs_req *req, PGconn *pg, const char *tmpl, const char *arg2)
 enum sqs_code
 sqs_delete_queue(sqs_req *req, PGconn *pg)
 {
-    enum sqs_code rc =
-        queue_call(req, pg, "select @s@.drop_queue($1, i_force => true)", NULL);
+    enum sqs_code rc = sqs_queue_call(
+        req, pg, "select @s@.drop_queue($1, i_force => true)", NULL);
 
     if (rc == SQS_OK)
         wlog(WLOG_INFO, "queue deleted", "key=%s", req->key_id);
@@ -714,7 +712,7 @@ sqs_purge_queue(sqs_req *req, PGconn *pg)
 
     snprintf(reason, sizeof reason, "PurgeQueue through txq-sqs, key %s",
              req->key_id);
-    return queue_call(req, pg, "select @s@.purge($1, $2)", reason);
+    return sqs_queue_call(req, pg, "select @s@.purge($1, $2)", reason);
 }
 
 enum sqs_code

@@ -35,23 +35,12 @@ sqs_tags_set(sqs_req *req, PGconn *pg, const sqs_queue *q, const json_t *tags)
     return r != NULL ? SQS_OK : req->err;
 }
 
-/* Done: an empty result. */
-static enum sqs_code
-done(sqs_req *req, PGresult *r)
-{
-    if (r == NULL)
-        return req->err;
-    PQclear(r);
-    req->out = json_object();
-    return req->out ? SQS_OK : sqs_fail(req, SQS_E_INTERNAL, "out of memory");
-}
-
 enum sqs_code
 sqs_tag_queue(sqs_req *req, PGconn *pg)
 {
     json_t *tags = json_object_get(req->in, "Tags");
     char *text;
-    PGresult *r;
+    enum sqs_code rc;
 
     if (tags == NULL || (json_is_object(tags) && json_object_size(tags) == 0))
         return sqs_fail(req, SQS_E_MISSING_PARAM,
@@ -62,9 +51,9 @@ sqs_tag_queue(sqs_req *req, PGconn *pg)
     text = json_dumps(tags, JSON_COMPACT);
     if (text == NULL)
         return sqs_fail(req, SQS_E_INTERNAL, "out of memory");
-    r = sqs_queue_exec(req, pg, "select @s@.tag_queue($1, $2::jsonb)", text, 1);
+    rc = sqs_queue_call(req, pg, "select @s@.tag_queue($1, $2::jsonb)", text);
     free(text);
-    return done(req, r);
+    return rc;
 }
 
 enum sqs_code
@@ -72,7 +61,7 @@ sqs_untag_queue(sqs_req *req, PGconn *pg)
 {
     json_t *keys = json_object_get(req->in, "TagKeys"), *k;
     char *text;
-    PGresult *r;
+    enum sqs_code rc;
     size_t i;
 
     if (!json_is_array(keys) || json_array_size(keys) == 0)
@@ -87,12 +76,12 @@ sqs_untag_queue(sqs_req *req, PGconn *pg)
     text = json_dumps(keys, JSON_COMPACT);
     if (text == NULL)
         return sqs_fail(req, SQS_E_INTERNAL, "out of memory");
-    r = sqs_queue_exec(req, pg,
-                       "select @s@.untag_queue($1, array(select"
-                       " jsonb_array_elements_text($2::jsonb)))",
-                       text, 1);
+    rc = sqs_queue_call(req, pg,
+                        "select @s@.untag_queue($1, array(select"
+                        " jsonb_array_elements_text($2::jsonb)))",
+                        text);
     free(text);
-    return done(req, r);
+    return rc;
 }
 
 enum sqs_code

@@ -153,6 +153,10 @@ enum sqs_code sqs_queue_from_url(sqs_req *req, PGconn *pg, sqs_queue *q);
  * NULL with the error set. */
 PGresult *sqs_queue_exec(
     sqs_req *req, PGconn *pg, const char *tmpl, const char *arg2, int commit);
+/* sqs_queue_exec that commits, for an action with an empty result.
+ * Returns SQS_OK or the error. */
+enum sqs_code
+sqs_queue_call(sqs_req *req, PGconn *pg, const char *tmpl, const char *arg2);
 
 /* Set tags (a JSON object; NULL: none) on q, in the role's transaction
  * that is open. Returns SQS_OK or the error. */
