@@ -89,6 +89,8 @@ tree_put(json_t *tree, char *key, json_t *val)
         next = dot + 1;
         dot2 = strchr(next, '.');
         idx = list_index(next, dot2 ? (size_t)(dot2 - next) : strlen(next));
+        if (idx < 0 && isdigit((unsigned char)*next))
+            goto bad; /* a number, but not 1 to 100 */
         x = json_object_get(cur, seg);
         if (idx < 0) {
             if (x == NULL) {
@@ -236,6 +238,18 @@ static const struct {
     {"BinaryListValue", "BinaryListValues"},
 };
 
+/* Whether a form's field k is always a numbered list. */
+static int
+flattened(const char *k)
+{
+    size_t i, n = strlen(k);
+
+    for (i = 0; i < sizeof maps / sizeof maps[0]; i++)
+        if (strcmp(k, maps[i].form) == 0)
+            return 1;
+    return n > 5 && strcmp(k + n - 5, "Entry") == 0;
+}
+
 /* obj's fields in the JSON protocol's names and shapes (a new object). */
 static json_t *
 reshape(json_t *obj, char *err, size_t errsize)
@@ -250,6 +264,12 @@ reshape(json_t *obj, char *err, size_t errsize)
         char name[128];
         size_t i, n = strlen(k);
 
+        if (!json_is_array(v) && flattened(k)) {
+            /* "Attribute.Name=...": a list's field without its number */
+            snprintf(err, errsize, "%s must be numbered: %s.1, %s.2, ...", k, k,
+                     k);
+            goto fail;
+        }
         if (!json_is_array(v)) {
             x = json_is_object(v) ? reshape(v, err, errsize) : json_incref(v);
             if (x == NULL || json_object_set_new(out, k, x) != 0)

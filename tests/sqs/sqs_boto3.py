@@ -475,6 +475,12 @@ if EXPECT == "query":
             ("malformed base64",
              "MessageAttribute.1.Name=b&MessageAttribute.1.Value.DataType="
              "Binary&MessageAttribute.1.Value.BinaryValue=%21%21%21"),
+            ("a list numbered from 0",
+             "MessageAttribute.0.Name=z&MessageAttribute.0.Value.DataType="
+             "String&MessageAttribute.0.Value.StringValue=1"),
+            ("an attribute without its number",
+             "MessageAttribute.Name=z&MessageAttribute.Value.DataType="
+             "String&MessageAttribute.Value.StringValue=1"),
             ("a name given twice",
              "MessageAttribute.1.Name=d&MessageAttribute.1.Value.DataType="
              "String&MessageAttribute.1.Value.StringValue=1&"
