@@ -146,8 +146,8 @@ allowed_char(const unsigned char *s, size_t n)
     return len;
 }
 
-static int
-body_ok(const char *s, size_t n)
+int
+sqs_text_ok(const char *s, size_t n)
 {
     size_t i = 0, l;
 
@@ -160,10 +160,8 @@ body_ok(const char *s, size_t n)
     return 1;
 }
 
-/* A body stored by other means (SQL, libtxq) as SQS may carry it: each
- * byte that is not part of an allowed character becomes U+FFFD. */
-static char *
-body_for_sqs(const unsigned char *s, size_t n, size_t *outlen)
+char *
+sqs_text_for_sqs(const unsigned char *s, size_t n, size_t *outlen)
 {
     char *out = malloc(n * 3 + 1);
     size_t i = 0, o = 0, l;
@@ -197,7 +195,16 @@ struct send_in {
     const char *group;
     const char *dedup;
     char dedup_buf[65];
+    char *headers; /* JSON text, or NULL: none */
+    char md5_attrs[33], md5_sys[33];
 };
+
+static void
+send_in_free(struct send_in *s)
+{
+    free(s->headers);
+    s->headers = NULL;
+}
 
 static enum sqs_code
 send_check(sqs_req *req,
@@ -205,8 +212,9 @@ send_check(sqs_req *req,
            const json_t *obj,
            struct send_in *s)
 {
-    json_t *attrs = json_object_get(obj, "MessageAttributes");
+    json_t *headers;
     long long delay;
+    size_t attr_size = 0;
     int has_delay;
 
     memset(s, 0, sizeof s[0]);
@@ -220,20 +228,10 @@ send_check(sqs_req *req,
         return sqs_fail(req, SQS_E_MISSING_PARAM,
                         "The request must contain the parameter "
                         "MessageBody.");
-    if ((long long)s->len > q->max_body_bytes)
-        return sqs_fail(req, SQS_E_INVALID_PARAM,
-                        "One or more parameters are invalid. Reason: "
-                        "Message must be shorter than %lld bytes.",
-                        q->max_body_bytes);
-    if (!body_ok(s->body, s->len))
+    if (!sqs_text_ok(s->body, s->len))
         return sqs_fail(req, SQS_E_INVALID_CONTENTS,
                         "Invalid binary character in the message body: "
                         "see the allowed characters in SQS's SendMessage");
-    if ((attrs != NULL && json_object_size(attrs) > 0) ||
-        json_object_size(json_object_get(obj, "MessageSystemAttributes")) > 0)
-        return sqs_fail(req, SQS_E_INVALID_PARAM,
-                        "message attributes are not supported by txq-sqs "
-                        "yet");
     has_delay = sqs_param_int(req, obj, "DelaySeconds", 0, 900, &delay);
     if (has_delay < 0)
         return req->err;
@@ -267,15 +265,40 @@ send_check(sqs_req *req,
                             "this queue type");
         s->group = NULL; /* SQS's fair queues: no txq meaning yet */
     }
+    /* Last: what it makes is freed by the caller (send_in_free). */
+    headers = json_object();
+    if (headers == NULL)
+        return sqs_fail(req, SQS_E_INTERNAL, "out of memory");
+    if (sqs_attrs_in(req, obj, headers, s->md5_attrs, s->md5_sys, &attr_size) !=
+        SQS_OK) {
+        json_decref(headers);
+        return req->err;
+    }
+    if (json_object_size(headers) > 0 &&
+        (s->headers = json_dumps(headers, JSON_COMPACT)) == NULL) {
+        json_decref(headers);
+        return sqs_fail(req, SQS_E_INTERNAL, "out of memory");
+    }
+    json_decref(headers);
+    /* SQS counts the attributes' names, types and values in the size;
+     * the body alone is txq's max_body_bytes. */
+    if ((long long)(s->len + attr_size) > q->max_body_bytes) {
+        send_in_free(s);
+        return sqs_fail(req, SQS_E_INVALID_PARAM,
+                        "One or more parameters are invalid. Reason: "
+                        "Message must be shorter than %lld bytes.",
+                        q->max_body_bytes);
+    }
     return SQS_OK;
 }
 
 static const char *q_send =
     "select @s@.send($1, $2::bytea, i_delay => $3::interval,"
-    " i_group => $4, i_dedup_id => $5)";
+    " i_group => $4, i_dedup_id => $5, i_headers => $6::jsonb)";
 
 /* Send one (in the caller's transaction); fills out with MessageId,
- * MD5OfMessageBody and, on FIFO queues, SequenceNumber. */
+ * MD5OfMessageBody, the attributes' digests when it has attributes and,
+ * on FIFO queues, SequenceNumber. */
 static enum sqs_code
 send_one(sqs_req *req,
          PGconn *pg,
@@ -283,11 +306,11 @@ send_one(sqs_req *req,
          const struct send_in *s,
          json_t *out)
 {
-    const char *v[5] = {q->txq_name, s->body, s->delay[0] ? s->delay : NULL,
-                        s->group, s->dedup};
-    int len[5] = {0, (int)s->len, 0, 0, 0};
-    int bin[5] = {0, 1, 0, 0, 0};
-    PGresult *r = sqs_exec(req, pg, sqs_sql(q_send), 5, v, len, bin);
+    const char *v[6] = {q->txq_name, s->body,  s->delay[0] ? s->delay : NULL,
+                        s->group,    s->dedup, s->headers};
+    int len[6] = {0, (int)s->len, 0, 0, 0, 0};
+    int bin[6] = {0, 1, 0, 0, 0, 0};
+    PGresult *r = sqs_exec(req, pg, sqs_sql(q_send), 6, v, len, bin);
     char md5[33], seq[32];
 
     if (r == NULL)
@@ -295,6 +318,12 @@ send_one(sqs_req *req,
     sqs_md5_hex(s->body, s->len, md5);
     json_object_set_new(out, "MessageId", json_string(PQgetvalue(r, 0, 0)));
     json_object_set_new(out, "MD5OfMessageBody", json_string(md5));
+    if (s->md5_attrs[0])
+        json_object_set_new(out, "MD5OfMessageAttributes",
+                            json_string(s->md5_attrs));
+    if (s->md5_sys[0])
+        json_object_set_new(out, "MD5OfMessageSystemAttributes",
+                            json_string(s->md5_sys));
     if (q->fifo) {
         snprintf(seq, sizeof seq, "%020lld", atoll(PQgetvalue(r, 0, 0)));
         json_object_set_new(out, "SequenceNumber", json_string(seq));
@@ -313,14 +342,17 @@ sqs_send_message(sqs_req *req, PGconn *pg)
         send_check(req, &q, req->in, &s) != SQS_OK)
         return req->err;
     req->out = json_object();
-    if (req->out == NULL)
-        return sqs_fail(req, SQS_E_INTERNAL, "out of memory");
-    if (sqs_tx_begin(req, pg) != 0)
-        return req->err;
+    if (req->out == NULL || sqs_tx_begin(req, pg) != 0) {
+        send_in_free(&s);
+        return req->out ? req->err
+                        : sqs_fail(req, SQS_E_INTERNAL, "out of memory");
+    }
     if (send_one(req, pg, &q, &s, req->out) != SQS_OK) {
+        send_in_free(&s);
         sqs_tx_end(req, pg, 0);
         return req->err;
     }
+    send_in_free(&s);
     return sqs_tx_end(req, pg, 1) == 0 ? SQS_OK : req->err;
 }
 
@@ -462,10 +494,13 @@ static enum sqs_code
 send_entry(sqs_req *req, PGconn *pg, const sqs_queue *q, json_t *e, json_t *ok)
 {
     struct send_in s;
+    enum sqs_code rc;
 
     if (send_check(req, q, e, &s) != SQS_OK)
         return req->err;
-    return send_one(req, pg, q, &s, ok);
+    rc = send_one(req, pg, q, &s, ok);
+    send_in_free(&s);
+    return rc;
 }
 
 enum sqs_code
@@ -478,7 +513,7 @@ sqs_send_message_batch(sqs_req *req, PGconn *pg)
     {
         const char *b = sqs_param_str(req, x, "MessageBody");
 
-        total += b ? strlen(b) : 0;
+        total += (b ? strlen(b) : 0) + sqs_attrs_size(x);
     }
     if (total > BATCH_BYTES_MAX)
         return sqs_fail(req, SQS_E_BATCH_TOO_LONG,
@@ -686,7 +721,8 @@ enum {
     A_SENT = 2,
     A_GROUP = 4,
     A_DEDUP = 8,
-    A_SEQUENCE = 16
+    A_SEQUENCE = 16,
+    A_TRACE = 32
 };
 
 static int
@@ -701,6 +737,7 @@ wanted_attrs(sqs_req *req)
         {"MessageGroupId", A_GROUP},
         {"MessageDeduplicationId", A_DEDUP},
         {"SequenceNumber", A_SEQUENCE},
+        {"AWSTraceHeader", A_TRACE},
     };
     const char *lists[] = {"AttributeNames", "MessageSystemAttributeNames"};
     int want = 0;
@@ -727,8 +764,49 @@ wanted_attrs(sqs_req *req)
 
 static const char *q_receive =
     "select id, attempts, body,"
-    " (extract(epoch from enqueued_at) * 1000)::bigint, group_key, dedup_id"
-    " from @s@.receive($1, $2::bigint, $3::interval)";
+    " (extract(epoch from enqueued_at) * 1000)::bigint, group_key, dedup_id,"
+    /* headers whose values are not strings as their text: SQS shows
+     * them as String attributes, as PostgreSQL writes them */
+    " (select jsonb_object_agg(k, case when jsonb_typeof(v) = 'string'"
+    "   or k = 'sqs:types' then v else to_jsonb(v #>> '{}') end)"
+    "  from jsonb_each(m.headers) as h(k, v))"
+    " from @s@.receive($1, $2::bigint, $3::interval) m";
+
+/* The message attributes of a received message (its headers as JSON
+ * text, or NULL) into m, as MessageAttributeNames asks, and its
+ * AWSTraceHeader into sys when want has it. Returns SQS_OK. */
+static enum sqs_code
+message_attrs(sqs_req *req, const char *text, int want, json_t *sys, json_t *m)
+{
+    json_t *names = json_object_get(req->in, "MessageAttributeNames");
+    json_t *h, *a;
+    const char *trace;
+    char md5[33];
+
+    if (text == NULL)
+        return SQS_OK;
+    h = json_loads(text, 0, NULL);
+    if (h == NULL) {
+        wlog(WLOG_WARN, "headers that jansson cannot read: no attributes",
+             NULL);
+        return SQS_OK;
+    }
+    a = sqs_attrs_out(h, names, md5, &trace);
+    if (a == NULL) {
+        json_decref(h);
+        return sqs_fail(req, SQS_E_INTERNAL, "out of memory");
+    }
+    if (json_object_size(a) > 0) {
+        json_object_set(m, "MessageAttributes", a);
+        json_object_set_new(m, "MD5OfMessageAttributes", json_string(md5));
+    }
+    if ((want & A_TRACE) && trace != NULL && *trace != '\0' &&
+        sqs_text_ok(trace, strlen(trace)))
+        json_object_set_new(sys, "AWSTraceHeader", json_string(trace));
+    json_decref(a);
+    json_decref(h);
+    return SQS_OK;
+}
 
 /* One receive as the role; appends to msgs. Returns SQS_OK. */
 static enum sqs_code
@@ -761,7 +839,7 @@ receive_once(sqs_req *req,
         size_t blen = 0, slen = 0;
         unsigned char *raw =
             PQunescapeBytea((const unsigned char *)PQgetvalue(r, i, 2), &blen);
-        char *body = raw ? body_for_sqs(raw, blen, &slen) : NULL;
+        char *body = raw ? sqs_text_for_sqs(raw, blen, &slen) : NULL;
         char handle[64], md5[33];
         json_t *m, *attrs;
 
@@ -800,6 +878,14 @@ receive_once(sqs_req *req,
             PQclear(r);
             return sqs_fail(req, SQS_E_INTERNAL, "out of memory");
         }
+        if (message_attrs(req,
+                          PQgetisnull(r, i, 6) ? NULL : PQgetvalue(r, i, 6),
+                          want, attrs, m) != SQS_OK) {
+            json_decref(m);
+            json_decref(attrs);
+            PQclear(r);
+            return req->err;
+        }
         if (json_object_size(attrs) > 0)
             json_object_set(m, "Attributes", attrs);
         json_decref(attrs);
@@ -836,14 +922,17 @@ sqs_receive_message(sqs_req *req, PGconn **pg)
     char maxs[16], vts[32];
     json_t *msgs;
     double deadline;
-    int want;
+    int want, has_wait = 0;
 
     if (sqs_queue_from_url(req, *pg, &q) != SQS_OK)
         return req->err;
     if (sqs_param_int(req, NULL, "MaxNumberOfMessages", 1, 10, &max) < 0 ||
         sqs_param_int(req, NULL, "VisibilityTimeout", 0, 43200, &vt) < 0 ||
-        sqs_param_int(req, NULL, "WaitTimeSeconds", 0, 20, &wait) < 0)
+        (has_wait = sqs_param_int(req, NULL, "WaitTimeSeconds", 0, 20, &wait)) <
+            0)
         return req->err;
+    if (!has_wait) /* the queue's ReceiveMessageWaitTimeSeconds */
+        wait = (long long)q.receive_wait;
     snprintf(maxs, sizeof maxs, "%lld", max);
     /* 0 means visible again at once; txq's least is a millisecond. */
     if (vt >= 0)

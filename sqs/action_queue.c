@@ -195,7 +195,8 @@ static const char *q_lookup =
     " coalesce(extract(epoch from expire_after)::float8, -1),"
     " extract(epoch from created_at)::bigint, max_attempts,"
     " (select d.name || case when d.kind = 'fifo' then '.fifo' else '' end"
-    " from @s@.queues d where d.queue_id = q.dead_letter_queue_id)"
+    " from @s@.queues d where d.queue_id = q.dead_letter_queue_id),"
+    " extract(epoch from receive_wait)::float8"
     " from @s@.queues q where name = $1";
 
 /* As the login (outside any role's transaction). */
@@ -222,6 +223,7 @@ sqs_queue_lookup(sqs_req *req, PGconn *pg, sqs_queue *q)
     q->created = atoll(PQgetvalue(r, 0, 6));
     q->max_attempts = atoi(PQgetvalue(r, 0, 7));
     snprintf(q->dead_letter, sizeof q->dead_letter, "%s", PQgetvalue(r, 0, 8));
+    q->receive_wait = atof(PQgetvalue(r, 0, 9));
     PQclear(r);
     if (fifo != q->fifo)
         return sqs_fail(req, SQS_E_QUEUE_NOT_FOUND,
@@ -275,8 +277,9 @@ sqs_queue_from_url(sqs_req *req, PGconn *pg, sqs_queue *q)
 /* === queue attributes === */
 
 struct attrs {
-    long long vt, delay, max_size, retention;
-    int has_vt, has_delay, has_max_size, has_retention, fifo, has_fifo;
+    long long vt, delay, max_size, retention, wait;
+    int has_vt, has_delay, has_max_size, has_retention, has_wait, fifo,
+        has_fifo;
     sqs_redrive redrive;
 };
 
@@ -318,6 +321,7 @@ parse_attrs(
              &a->has_max_size},
             {"MessageRetentionPeriod", 60, 1209600, &a->retention,
              &a->has_retention},
+            {"ReceiveMessageWaitTimeSeconds", 0, 20, &a->wait, &a->has_wait},
         };
         const char *s = json_is_string(v) ? json_string_value(v) : NULL;
         size_t i;
@@ -365,12 +369,6 @@ parse_attrs(
         } else if (strcmp(k, "RedrivePolicy") == 0) {
             if (sqs_redrive_parse(req, pg, q, s, &a->redrive) != SQS_OK)
                 return req->err;
-        } else if (strcmp(k, "ReceiveMessageWaitTimeSeconds") == 0) {
-            if (strcmp(s, "0") != 0)
-                return sqs_fail(req, SQS_E_INVALID_ATTR_VALUE,
-                                "ReceiveMessageWaitTimeSeconds: txq-sqs "
-                                "does not keep a queue default yet; pass "
-                                "WaitTimeSeconds to ReceiveMessage.");
         } else {
             return sqs_fail(req, SQS_E_INVALID_ATTR_NAME,
                             "Unknown or unsupported attribute %.100s "
@@ -407,6 +405,8 @@ attrs_differ(const struct attrs *a, const sqs_queue *q)
         (strcmp(a->redrive.sqs_target, q->dead_letter) != 0 ||
          (a->redrive.target[0] && a->redrive.max_receive != q->max_attempts)))
         return "RedrivePolicy";
+    if (a->has_wait && (double)a->wait != q->receive_wait)
+        return "ReceiveMessageWaitTimeSeconds";
     return NULL;
 }
 
@@ -458,6 +458,33 @@ existing(sqs_req *req, PGconn *pg, sqs_queue *q, const struct attrs *a)
     ok = sqs_need_some_privilege(req, pg, q) == SQS_OK;
     sqs_tx_end(req, pg, 0);
     return ok ? reply_url(req, q) : req->err;
+}
+
+/* ReceiveMessageWaitTimeSeconds, when given, in the role's transaction. */
+static enum sqs_code
+set_wait(sqs_req *req, PGconn *pg, const sqs_queue *q, const struct attrs *a)
+{
+    char wait[32];
+    const char *v[2] = {q->txq_name, wait};
+    PGresult *r;
+
+    if (!a->has_wait)
+        return SQS_OK;
+    snprintf(wait, sizeof wait, "%lld seconds", a->wait);
+    r = sqs_exec(req, pg,
+                 sqs_sql("select @s@.set_receive_wait($1, $2::interval)"), 2, v,
+                 NULL, NULL);
+    PQclear(r);
+    return r != NULL ? SQS_OK : req->err;
+}
+
+/* CreateQueue's tags: "tags" in JSON, Tag.N.Key/Value in a form. */
+static const json_t *
+create_tags(const sqs_req *req)
+{
+    const json_t *t = json_object_get(req->in, "tags");
+
+    return t != NULL ? t : json_object_get(req->in, "Tags");
 }
 
 enum sqs_code
@@ -515,6 +542,11 @@ sqs_create_queue(sqs_req *req, PGconn *pg)
         return req->err;
     }
     PQclear(r);
+    if (set_wait(req, pg, &q, &a) != SQS_OK ||
+        sqs_tags_set(req, pg, &q, create_tags(req)) != SQS_OK) {
+        sqs_tx_end(req, pg, 0);
+        return req->err;
+    }
     if (sqs_tx_end(req, pg, 1) != 0)
         return req->err;
     wlog(WLOG_INFO, "queue created", "queue=%s key=%s", q.txq_name,
@@ -647,28 +679,34 @@ out:
     return rc;
 }
 
-/* Run one statement on queue q as the role, committing on success. */
-static enum sqs_code
-queue_call(sqs_req *req, PGconn *pg, const char *tmpl, const char *arg2)
+PGresult *
+sqs_queue_exec(
+    sqs_req *req, PGconn *pg, const char *tmpl, const char *arg2, int commit)
 {
     sqs_queue q;
     const char *v[2];
     PGresult *r;
 
-    if (sqs_queue_from_url(req, pg, &q) != SQS_OK)
-        return req->err;
-    if (sqs_tx_begin(req, pg) != 0)
-        return req->err;
+    if (sqs_queue_from_url(req, pg, &q) != SQS_OK || sqs_tx_begin(req, pg) != 0)
+        return NULL;
     v[0] = q.txq_name;
     v[1] = arg2;
     r = sqs_exec(req, pg, sqs_sql(tmpl), arg2 ? 2 : 1, v, NULL, NULL);
-    if (r == NULL) {
-        sqs_tx_end(req, pg, 0);
-        return req->err;
+    if (sqs_tx_end(req, pg, r != NULL && commit) != 0) {
+        PQclear(r);
+        return NULL;
     }
-    PQclear(r);
-    if (sqs_tx_end(req, pg, 1) != 0)
+    return r;
+}
+
+enum sqs_code
+sqs_queue_call(sqs_req *req, PGconn *pg, const char *tmpl, const char *arg2)
+{
+    PGresult *r = sqs_queue_exec(req, pg, tmpl, arg2, 1);
+
+    if (r == NULL)
         return req->err;
+    PQclear(r);
     req->out = json_object();
     return req->out ? SQS_OK : sqs_fail(req, SQS_E_INTERNAL, "oom");
 }
@@ -676,8 +714,8 @@ queue_call(sqs_req *req, PGconn *pg, const char *tmpl, const char *arg2)
 enum sqs_code
 sqs_delete_queue(sqs_req *req, PGconn *pg)
 {
-    enum sqs_code rc =
-        queue_call(req, pg, "select @s@.drop_queue($1, i_force => true)", NULL);
+    enum sqs_code rc = sqs_queue_call(
+        req, pg, "select @s@.drop_queue($1, i_force => true)", NULL);
 
     if (rc == SQS_OK)
         wlog(WLOG_INFO, "queue deleted", "key=%s", req->key_id);
@@ -691,7 +729,7 @@ sqs_purge_queue(sqs_req *req, PGconn *pg)
 
     snprintf(reason, sizeof reason, "PurgeQueue through txq-sqs, key %s",
              req->key_id);
-    return queue_call(req, pg, "select @s@.purge($1, $2)", reason);
+    return sqs_queue_call(req, pg, "select @s@.purge($1, $2)", reason);
 }
 
 enum sqs_code
@@ -734,6 +772,10 @@ sqs_set_queue_attributes(sqs_req *req, PGconn *pg)
         return req->err;
     }
     PQclear(r);
+    if (set_wait(req, pg, &q, &a) != SQS_OK) {
+        sqs_tx_end(req, pg, 0);
+        return req->err;
+    }
     if (sqs_tx_end(req, pg, 1) != 0)
         return req->err;
     req->out = json_object();
@@ -863,7 +905,7 @@ sqs_get_queue_attributes(sqs_req *req, PGconn *pg)
             sqs_redrive_render(req, &q, rp, sizeof rp);
             set_attr(m, k, "%s", rp);
         } else if (strcmp(k, "ReceiveMessageWaitTimeSeconds") == 0)
-            set_attr(m, k, "0");
+            set_attr(m, k, "%.0f", q.receive_wait);
         else if ((strcmp(k, "FifoQueue") == 0 ||
                   strcmp(k, "ContentBasedDeduplication") == 0) &&
                  q.fifo)
@@ -889,6 +931,7 @@ static const struct {
     const char *name;
     action_fn fn;
 } actions[] = {
+    {"AddPermission", sqs_add_permission},
     {"ChangeMessageVisibility", sqs_change_visibility},
     {"ChangeMessageVisibilityBatch", sqs_change_visibility_batch},
     {"CancelMessageMoveTask", sqs_cancel_move_task},
@@ -900,18 +943,17 @@ static const struct {
     {"GetQueueUrl", sqs_get_queue_url},
     {"ListDeadLetterSourceQueues", sqs_list_dead_letter_sources},
     {"ListMessageMoveTasks", sqs_list_move_tasks},
+    {"ListQueueTags", sqs_list_queue_tags},
     {"ListQueues", sqs_list_queues},
     {"PurgeQueue", sqs_purge_queue},
     {"ReceiveMessage", NULL}, /* holds no connection while it waits */
+    {"RemovePermission", sqs_remove_permission},
     {"SendMessage", sqs_send_message},
     {"SendMessageBatch", sqs_send_message_batch},
     {"SetQueueAttributes", sqs_set_queue_attributes},
     {"StartMessageMoveTask", sqs_start_move_task},
-};
-
-static const char *const known_unsupported[] = {
-    "AddPermission", "ListQueueTags", "RemovePermission",
-    "TagQueue",      "UntagQueue",
+    {"TagQueue", sqs_tag_queue},
+    {"UntagQueue", sqs_untag_queue},
 };
 
 enum sqs_code
@@ -924,17 +966,10 @@ sqs_dispatch(sqs_req *req)
     for (i = 0; i < sizeof actions / sizeof actions[0]; i++)
         if (strcmp(actions[i].name, req->action) == 0)
             break;
-    if (i == sizeof actions / sizeof actions[0]) {
-        for (i = 0; i < sizeof known_unsupported / sizeof *known_unsupported;
-             i++)
-            if (strcmp(known_unsupported[i], req->action) == 0)
-                return sqs_fail(req, SQS_E_UNSUPPORTED,
-                                "%s is not supported by txq-sqs yet",
-                                req->action);
+    if (i == sizeof actions / sizeof actions[0])
         return sqs_fail(req, SQS_E_INVALID_ACTION,
                         "The action %.64s is not valid for this endpoint.",
                         req->action);
-    }
     if (req->in == NULL || !json_is_object(req->in))
         return sqs_fail(req, SQS_E_INVALID_PARAM,
                         "the request body is not a JSON object");

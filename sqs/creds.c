@@ -1,8 +1,10 @@
 /*
  * creds.c - the credentials file: one access key per line,
- * "ACCESS_KEY_ID SECRET_ACCESS_KEY ROLE", '#' comments and blank lines
- * ignored. Refused unless only its owner may read it (mode 0600 or
- * stricter). A reload (SIGHUP) swaps the whole set or keeps the old one.
+ * "ACCESS_KEY_ID SECRET_ACCESS_KEY ROLE [ACCOUNT_ID]", '#' comments and
+ * blank lines ignored. The account (12 digits), when given, is what
+ * AddPermission names to mean the roles of its keys. Refused unless only its
+ * owner may read it (mode 0600 or stricter). A reload (SIGHUP) swaps the whole
+ * set or keeps the old one.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -20,6 +22,7 @@ struct cred {
     char key_id[SQS_KEYID_MAX];
     char secret[SQS_SECRET_MAX];
     char role[SQS_ROLE_MAX];
+    char account[16]; /* "" when none */
 };
 
 static pthread_mutex_t creds_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -109,10 +112,17 @@ sqs_creds_load(const char *path, char *err, size_t errsize)
         nf = fields(line, fl);
         if (nf == 0)
             continue;
-        if (nf != 3) {
+        if (nf != 3 && nf != 4) {
             snprintf(err, errsize,
-                     "%s:%d: want ACCESS_KEY_ID SECRET ROLE (%d fields)", path,
-                     lineno, nf);
+                     "%s:%d: want ACCESS_KEY_ID SECRET ROLE [ACCOUNT_ID] (%d "
+                     "fields)",
+                     path, lineno, nf);
+            goto fail;
+        }
+        if (nf == 4 &&
+            (strlen(fl[3]) != 12 || strspn(fl[3], "0123456789") != 12)) {
+            snprintf(err, errsize, "%s:%d: an account id is 12 digits", path,
+                     lineno);
             goto fail;
         }
         if (!valid_token(fl[0], SQS_KEYID_MAX) ||
@@ -146,6 +156,8 @@ sqs_creds_load(const char *path, char *err, size_t errsize)
         snprintf(set[n].key_id, sizeof set[n].key_id, "%s", fl[0]);
         snprintf(set[n].secret, sizeof set[n].secret, "%s", fl[1]);
         snprintf(set[n].role, sizeof set[n].role, "%s", fl[2]);
+        snprintf(set[n].account, sizeof set[n].account, "%s",
+                 nf == 4 ? fl[3] : "");
         n++;
     }
     OPENSSL_cleanse(line, sizeof line);
@@ -196,6 +208,32 @@ sqs_creds_lookup(const char *key_id,
     }
     pthread_mutex_unlock(&creds_mu);
     return found;
+}
+
+int
+sqs_creds_account_roles(const char *account, json_t *roles)
+{
+    size_t i, j;
+    int n = 0;
+
+    pthread_mutex_lock(&creds_mu);
+    for (i = 0; i < ncreds; i++) {
+        json_t *x;
+        int seen = 0;
+
+        if (strcmp(creds[i].account, account) != 0 || account[0] == '\0')
+            continue;
+        json_array_foreach(roles, j, x)
+        {
+            seen |= strcmp(json_string_value(x), creds[i].role) == 0;
+        }
+        if (!seen && json_array_append_new(roles, json_string(creds[i].role)))
+            n = -1;
+        if (n >= 0)
+            n++;
+    }
+    pthread_mutex_unlock(&creds_mu);
+    return n;
 }
 
 void

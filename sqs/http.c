@@ -21,9 +21,8 @@
 #include "log.h"
 #include "sqs.h"
 
-#define BODY_MAX       (4 * 1024 * 1024)
-#define LIST_INDEX_MAX 100
-#define XMLNS          "http://queue.amazonaws.com/doc/2012-11-05/"
+#define BODY_MAX (4 * 1024 * 1024)
+#define XMLNS    "http://queue.amazonaws.com/doc/2012-11-05/"
 /* libxml2's BAD_CAST casts const away; its writer takes const. */
 #define XC(s) ((const xmlChar *)(s))
 
@@ -59,210 +58,6 @@ count_active(int d)
     pthread_mutex_unlock(&active_mu);
 }
 
-/* === query protocol: form to JSON === */
-
-static int
-hexv(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = tolower(c);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* Decode a form field in place ('+' is a space); its new length. */
-static size_t
-form_decode(char *s, size_t n)
-{
-    size_t i, o = 0;
-
-    for (i = 0; i < n; i++) {
-        if (s[i] == '+') {
-            s[o++] = ' ';
-        } else if (s[i] == '%' && i + 2 < n && hexv(s[i + 1]) >= 0 &&
-                   hexv(s[i + 2]) >= 0) {
-            s[o++] = (char)(hexv(s[i + 1]) * 16 + hexv(s[i + 2]));
-            i += 2;
-        } else {
-            s[o++] = s[i];
-        }
-    }
-    s[o] = '\0';
-    return o;
-}
-
-/* The element index of "N" (1-based in the form), or -1. */
-static int
-list_index(const char *s, size_t n)
-{
-    int v = 0;
-    size_t i;
-
-    if (n == 0 || n > 3)
-        return -1;
-    for (i = 0; i < n; i++) {
-        if (!isdigit((unsigned char)s[i]))
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    return v >= 1 && v <= LIST_INDEX_MAX ? v - 1 : -1;
-}
-
-/* arr[i] (made an object when missing), growing arr with nulls. */
-static json_t *
-array_slot(json_t *arr, int i, int object)
-{
-    json_t *x;
-
-    while ((int)json_array_size(arr) <= i)
-        json_array_append_new(arr, json_null());
-    x = json_array_get(arr, (size_t)i);
-    if (object && !json_is_object(x)) {
-        x = json_object();
-        json_array_set_new(arr, (size_t)i, x);
-    }
-    return x;
-}
-
-static json_t *
-member(json_t *obj, const char *key, int array)
-{
-    json_t *x = json_object_get(obj, key);
-
-    if (x == NULL) {
-        x = array ? json_array() : json_object();
-        json_object_set_new(obj, key, x);
-    }
-    return x;
-}
-
-/* Put one form field into in. Shapes: Attribute.N.Name/Value -> Attributes
- * map; XEntry.N.Field -> Entries[N-1].Field; X.N -> Xs[N-1]; the message
- * attributes (unsupported) are only marked as present; else a string. */
-static int
-form_field(
-    json_t *in, json_t *attr_pairs, const char *k, const char *v, size_t vlen)
-{
-    const char *d1 = strchr(k, '.'), *d2;
-    size_t plen;
-    int idx;
-
-    if (d1 == NULL) {
-        if (strcmp(k, "Action") == 0 || strcmp(k, "Version") == 0)
-            return 0;
-        return json_object_set_new(in, k, json_stringn(v, vlen));
-    }
-    plen = (size_t)(d1 - k);
-    d2 = strchr(d1 + 1, '.');
-    idx = list_index(d1 + 1, d2 ? (size_t)(d2 - d1 - 1) : strlen(d1 + 1));
-    if (idx < 0)
-        return -1;
-    if (strncmp(k, "MessageAttribute.", 17) == 0 ||
-        strncmp(k, "MessageSystemAttribute.", 23) == 0) {
-        json_object_set_new(
-            member(in,
-                   plen == 16 ? "MessageAttributes" : "MessageSystemAttributes",
-                   0),
-            "present", json_true());
-        return 0;
-    }
-    if (d2 != NULL && strncmp(k, "Attribute.", 10) == 0) {
-        json_t *pair = array_slot(attr_pairs, idx, 1);
-
-        return json_object_set_new(pair, d2 + 1, json_stringn(v, vlen));
-    }
-    if (d2 != NULL && plen > 5 && strncmp(d1 - 5, "Entry", 5) == 0) {
-        json_t *e = array_slot(member(in, "Entries", 1), idx, 1);
-
-        if (strchr(d2 + 1, '.') != NULL) {
-            if (strncmp(d2 + 1, "MessageAttribute", 16) == 0)
-                json_object_set_new(member(e, "MessageAttributes", 0),
-                                    "present", json_true());
-            return 0;
-        }
-        return json_object_set_new(e, d2 + 1, json_stringn(v, vlen));
-    }
-    if (d2 == NULL) {
-        char key[128];
-
-        if (plen + 2 > sizeof key)
-            return -1;
-        memcpy(key, k, plen);
-        key[plen] = 's';
-        key[plen + 1] = '\0';
-        json_t *arr = member(in, key, 1);
-
-        array_slot(arr, idx, 0);
-        return json_array_set_new(arr, (size_t)idx, json_stringn(v, vlen));
-    }
-    return 0; /* a shape no supported action takes */
-}
-
-/* Parse form text (copied) into in; *action gets Action (malloc'd). */
-static int
-form_parse(
-    const char *text, size_t n, json_t *in, json_t *attr_pairs, char **action)
-{
-    char *s = malloc(n + 1), *p, *end;
-    int rc = 0;
-
-    if (s == NULL)
-        return -1;
-    memcpy(s, text, n);
-    s[n] = '\0';
-    for (p = s; p < s + n && rc == 0; p = end + 1) {
-        char *eq, *v;
-        size_t vlen;
-
-        end = strchr(p, '&');
-        if (end == NULL)
-            end = s + n;
-        *end = '\0';
-        if (*p == '\0')
-            continue;
-        eq = strchr(p, '=');
-        v = eq ? eq + 1 : end;
-        if (eq)
-            *eq = '\0';
-        form_decode(p, strlen(p));
-        vlen = form_decode(v, strlen(v));
-        if (strcmp(p, "Action") == 0) {
-            free(*action);
-            *action = strdup(v);
-        }
-        rc = form_field(in, attr_pairs, p, v, vlen);
-    }
-    free(s);
-    return rc;
-}
-
-/* Attribute.N pairs into the Attributes map; drop list gaps. */
-static void
-form_finish(json_t *in, json_t *attr_pairs)
-{
-    json_t *x, *attrs = NULL;
-    const char *k;
-    size_t i;
-
-    json_array_foreach(attr_pairs, i, x)
-    {
-        const char *name = json_string_value(json_object_get(x, "Name"));
-        json_t *v = json_object_get(x, "Value");
-
-        if (name == NULL || v == NULL)
-            continue;
-        if (attrs == NULL)
-            attrs = member(in, "Attributes", 0);
-        json_object_set(attrs, name, v);
-    }
-    json_object_foreach(in, k, x)
-    {
-        for (i = json_array_size(x); i-- > 0;)
-            if (json_is_null(json_array_get(x, i)))
-                json_array_remove(x, i);
-    }
-}
-
 /* === rendering === */
 
 struct out {
@@ -275,6 +70,14 @@ struct out {
 
 static void
 xml_value(xmlTextWriterPtr w, const char *action, const char *k, json_t *v);
+
+static const struct {
+    const char *json, *element, *key, *value;
+} xml_maps[] = {
+    {"Attributes", "Attribute", "Name", "Value"},
+    {"MessageAttributes", "MessageAttribute", "Name", "Value"},
+    {"Tags", "Tag", "Key", "Value"},
+};
 
 static void
 xml_object(xmlTextWriterPtr w, const char *action, json_t *obj)
@@ -294,12 +97,16 @@ xml_value(xmlTextWriterPtr w, const char *action, const char *k, json_t *v)
     const char *ak;
     size_t i;
 
-    if (strcmp(k, "Attributes") == 0 && json_is_object(v)) {
+    /* Maps are flattened: one element per entry, with the key and the
+     * value (a string, or a structure: message attributes' values). */
+    for (i = 0; i < sizeof xml_maps / sizeof xml_maps[0]; i++) {
+        if (strcmp(k, xml_maps[i].json) != 0 || !json_is_object(v))
+            continue;
         json_object_foreach(v, ak, x)
         {
-            xmlTextWriterStartElement(w, XC("Attribute"));
-            xmlTextWriterWriteElement(w, XC("Name"), XC(ak));
-            xmlTextWriterWriteElement(w, XC("Value"), XC(json_string_value(x)));
+            xmlTextWriterStartElement(w, XC(xml_maps[i].element));
+            xmlTextWriterWriteElement(w, XC(xml_maps[i].key), XC(ak));
+            xml_value(w, action, xml_maps[i].value, x);
             xmlTextWriterEndElement(w);
         }
         return;
@@ -352,9 +159,12 @@ xml_finish(xmlTextWriterPtr w, xmlBufferPtr b, struct out *o)
 static int
 no_result(const char *action)
 {
-    static const char *const none[] = {"ChangeMessageVisibility",
-                                       "DeleteMessage", "DeleteQueue",
-                                       "PurgeQueue", "SetQueueAttributes"};
+    static const char *const none[] = {
+        "AddPermission",      "ChangeMessageVisibility",
+        "DeleteMessage",      "DeleteQueue",
+        "PurgeQueue",         "RemovePermission",
+        "SetQueueAttributes", "TagQueue",
+        "UntagQueue"};
     size_t i;
 
     for (i = 0; i < sizeof none / sizeof none[0]; i++)
@@ -474,7 +284,7 @@ serve(struct MHD_Connection *conn,
     char *path = NULL, *q, *action = NULL;
     const char *target = header_of(conn, "X-Amz-Target");
     int json = target != NULL;
-    json_t *in = NULL, *pairs = NULL;
+    json_t *in = NULL, *tree = NULL;
 
     memset(&req, 0, sizeof req);
     req.srv = server;
@@ -522,7 +332,10 @@ serve(struct MHD_Connection *conn,
             goto render;
         }
         req.action = target + 10;
-        in = ctx->len ? json_loadb((const char *)ctx->body, ctx->len, 0, &jerr)
+        /* A name given twice (a message attribute's among them) is
+         * refused, not decided by the parser. */
+        in = ctx->len ? json_loadb((const char *)ctx->body, ctx->len,
+                                   JSON_REJECT_DUPLICATES, &jerr)
                       : json_object();
         if (in == NULL) {
             sqs_fail(&req, SQS_E_INVALID_PARAM, "the body is not JSON: %s",
@@ -530,17 +343,22 @@ serve(struct MHD_Connection *conn,
             goto render;
         }
     } else {
-        in = json_object();
-        pairs = json_array();
-        if (in == NULL || pairs == NULL ||
-            form_parse(h.query, strlen(h.query), in, pairs, &action) != 0 ||
-            form_parse((const char *)ctx->body, ctx->len, in, pairs, &action) !=
+        char err[SQS_ERRMSG];
+
+        tree = json_object();
+        if (tree == NULL ||
+            sqs_form_parse(h.query, strlen(h.query), tree, &action) != 0 ||
+            sqs_form_parse((const char *)ctx->body, ctx->len, tree, &action) !=
                 0) {
             sqs_fail(&req, SQS_E_INVALID_PARAM,
                      "the form's parameters are malformed");
             goto render;
         }
-        form_finish(in, pairs);
+        in = sqs_form_finish(tree, err, sizeof err);
+        if (in == NULL) {
+            sqs_fail(&req, SQS_E_INVALID_PARAM, "%s", err);
+            goto render;
+        }
         if (action == NULL) {
             sqs_fail(&req, SQS_E_MISSING_PARAM,
                      "The request must contain the parameter Action.");
@@ -569,7 +387,7 @@ render:
     }
     json_decref(req.out);
     json_decref(in);
-    json_decref(pairs);
+    json_decref(tree);
     free(action);
     free(path);
 }

@@ -68,9 +68,13 @@ sqs_hmac_sha256(const void *key,
 
 static const char b64url[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+static const char b64std[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-void
-sqs_b64url_encode(const unsigned char *in, size_t len, char *out)
+/* base64 of in with alphabet abc, '=' padded when pad. */
+static void
+b64_encode(
+    const char *abc, int pad, const unsigned char *in, size_t len, char *out)
 {
     size_t i;
     char *o = out;
@@ -78,50 +82,92 @@ sqs_b64url_encode(const unsigned char *in, size_t len, char *out)
     for (i = 0; i + 2 < len; i += 3) {
         unsigned v =
             (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 | in[i + 2];
-        *o++ = b64url[v >> 18];
-        *o++ = b64url[(v >> 12) & 63];
-        *o++ = b64url[(v >> 6) & 63];
-        *o++ = b64url[v & 63];
+        *o++ = abc[v >> 18];
+        *o++ = abc[(v >> 12) & 63];
+        *o++ = abc[(v >> 6) & 63];
+        *o++ = abc[v & 63];
     }
     if (len - i == 1) {
         unsigned v = (unsigned)in[i] << 16;
-        *o++ = b64url[v >> 18];
-        *o++ = b64url[(v >> 12) & 63];
+        *o++ = abc[v >> 18];
+        *o++ = abc[(v >> 12) & 63];
+        if (pad) {
+            *o++ = '=';
+            *o++ = '=';
+        }
     } else if (len - i == 2) {
         unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8;
-        *o++ = b64url[v >> 18];
-        *o++ = b64url[(v >> 12) & 63];
-        *o++ = b64url[(v >> 6) & 63];
+        *o++ = abc[v >> 18];
+        *o++ = abc[(v >> 12) & 63];
+        *o++ = abc[(v >> 6) & 63];
+        if (pad)
+            *o++ = '=';
     }
     *o = '\0';
 }
 
-long
-sqs_b64url_decode(const char *in, unsigned char *out, size_t outsize)
+/* Decode n characters of in (alphabet abc, no padding): the length, or
+ * -1 for a character outside abc, an encoding that is not canonical, or
+ * more than outsize bytes. */
+static long
+b64_decode(const char *abc,
+           const char *in,
+           size_t n,
+           unsigned char *out,
+           size_t outsize)
 {
     unsigned v = 0;
     int bits = 0;
-    size_t n = 0;
-    const char *p;
+    size_t len = 0, i;
 
-    for (p = in; *p; p++) {
-        const char *at = strchr(b64url, *p);
+    for (i = 0; i < n; i++) {
+        const char *at = in[i] ? strchr(abc, in[i]) : NULL;
 
         if (at == NULL)
             return -1;
-        v = (v << 6) | (unsigned)(at - b64url);
+        v = (v << 6) | (unsigned)(at - abc);
         bits += 6;
         if (bits >= 8) {
             bits -= 8;
-            if (n >= outsize)
+            if (len >= outsize)
                 return -1;
-            out[n++] = (unsigned char)(v >> bits);
+            out[len++] = (unsigned char)(v >> bits);
             v &= (1u << bits) - 1;
         }
     }
     if (bits >= 6 || v != 0)
         return -1; /* not a canonical encoding */
-    return (long)n;
+    return (long)len;
+}
+
+void
+sqs_b64url_encode(const unsigned char *in, size_t len, char *out)
+{
+    b64_encode(b64url, 0, in, len, out);
+}
+
+long
+sqs_b64url_decode(const char *in, unsigned char *out, size_t outsize)
+{
+    return b64_decode(b64url, in, strlen(in), out, outsize);
+}
+
+void
+sqs_b64_encode(const unsigned char *in, size_t len, char *out)
+{
+    b64_encode(b64std, 1, in, len, out);
+}
+
+long
+sqs_b64_decode(const char *in, size_t n, unsigned char *out, size_t outsize)
+{
+    size_t pad = 0;
+
+    if (n % 4 != 0)
+        return -1;
+    while (pad < 2 && pad < n && in[n - 1 - pad] == '=')
+        pad++;
+    return b64_decode(b64std, in, n - pad, out, outsize);
 }
 
 /* === a growable string === */

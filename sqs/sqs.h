@@ -124,6 +124,12 @@ enum sqs_code sqs_list_dead_letter_sources(sqs_req *req, PGconn *pg);
 enum sqs_code sqs_start_move_task(sqs_req *req, PGconn *pg);
 enum sqs_code sqs_list_move_tasks(sqs_req *req, PGconn *pg);
 enum sqs_code sqs_cancel_move_task(sqs_req *req, PGconn *pg);
+/* Tags (action_tags.c) and permissions (action_perm.c). */
+enum sqs_code sqs_tag_queue(sqs_req *req, PGconn *pg);
+enum sqs_code sqs_untag_queue(sqs_req *req, PGconn *pg);
+enum sqs_code sqs_list_queue_tags(sqs_req *req, PGconn *pg);
+enum sqs_code sqs_add_permission(sqs_req *req, PGconn *pg);
+enum sqs_code sqs_remove_permission(sqs_req *req, PGconn *pg);
 
 /* === queues (action_queue.c) === */
 
@@ -135,7 +141,8 @@ typedef struct sqs_queue {
     long long queue_id;
     double visibility_timeout, delay, expire_after; /* seconds; -1: none */
     long long max_body_bytes;
-    long long created; /* epoch seconds */
+    long long created;   /* epoch seconds */
+    double receive_wait; /* seconds: a receive's wait when it gives none */
     int max_attempts;
     char dead_letter[SQS_NAME_MAX + 8]; /* its SQS name, "" for none */
 } sqs_queue;
@@ -147,6 +154,22 @@ enum sqs_code sqs_queue_name(sqs_req *req, const char *name, sqs_queue *q);
 /* The queue named by QueueUrl (or the request path), looked up in txq.
  * Returns SQS_OK, SQS_E_QUEUE_NOT_FOUND, or another error. */
 enum sqs_code sqs_queue_from_url(sqs_req *req, PGconn *pg, sqs_queue *q);
+
+/* Run tmpl (parameters: the txq name of the request's queue, and arg2
+ * unless NULL) as the role, in a transaction of its own that commits
+ * when commit and it succeeded, else rolls back. Returns the result, or
+ * NULL with the error set. */
+PGresult *sqs_queue_exec(
+    sqs_req *req, PGconn *pg, const char *tmpl, const char *arg2, int commit);
+/* sqs_queue_exec that commits, for an action with an empty result.
+ * Returns SQS_OK or the error. */
+enum sqs_code
+sqs_queue_call(sqs_req *req, PGconn *pg, const char *tmpl, const char *arg2);
+
+/* Set tags (a JSON object; NULL: none) on q, in the role's transaction
+ * that is open. Returns SQS_OK or the error. */
+enum sqs_code
+sqs_tags_set(sqs_req *req, PGconn *pg, const sqs_queue *q, const json_t *tags);
 
 /* The queue URL of q, written to buf. */
 void
@@ -218,6 +241,41 @@ int sqs_param_int(sqs_req *req,
                   long long hi,
                   long long *out);
 
+/* === SQS's text (action_msg.c) === */
+
+/* Whether s (n bytes) holds only the characters SQS allows in a body:
+ * #x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD #x10000-#x10FFFF, as UTF-8. */
+int sqs_text_ok(const char *s, size_t n);
+/* Text stored by other means (SQL, libtxq) as SQS may carry it: each byte
+ * that is not part of an allowed character becomes U+FFFD. Returns a
+ * malloc'd, NUL-terminated copy (*outlen bytes), or NULL. */
+char *sqs_text_for_sqs(const unsigned char *s, size_t n, size_t *outlen);
+
+/* === message attributes (msgattr.c) === */
+
+/* Check the MessageAttributes and MessageSystemAttributes of a send
+ * (obj) and add them to headers, txq's (docs/sqs.md). md5 and md5sys get
+ * SQS's digests, "" when there are none; *size the bytes the attributes
+ * count towards the message's size. Returns SQS_OK, or the error with
+ * headers possibly half-filled (the caller drops them). */
+enum sqs_code sqs_attrs_in(sqs_req *req,
+                           const json_t *obj,
+                           json_t *headers,
+                           char md5[33],
+                           char md5sys[33],
+                           size_t *size);
+/* About the bytes the MessageAttributes of obj count, unchecked (for a
+ * batch's total). */
+size_t sqs_attrs_size(const json_t *obj);
+/* The MessageAttributes map of stored headers, those names asks for
+ * (MessageAttributeNames: names, All, .*, prefix.*), with their digest
+ * in md5 ("" when none); *trace the AWSTraceHeader, or NULL (borrowed
+ * from headers). NULL when out of memory. */
+json_t *sqs_attrs_out(json_t *headers,
+                      const json_t *names,
+                      char md5[33],
+                      const char **trace);
+
 /* === database (db.c) === */
 
 /* Start the pool and the LISTEN thread. Returns 0, or -1 (logged). */
@@ -272,7 +330,20 @@ int sqs_creds_lookup(const char *key_id,
                      size_t secretsize,
                      char *role,
                      size_t rolesize);
+/* Append to roles (a JSON array) the roles of the keys of account that
+ * it does not hold yet. Returns how many keys the account has (0: an
+ * account no key names), or -1 out of memory. */
+int sqs_creds_account_roles(const char *account, json_t *roles);
 void sqs_creds_free(void);
+
+/* === the query protocol's forms (form.c) === */
+
+/* Gather the fields of form text (n bytes, URL-encoded) into tree; Action
+ * goes to *action (malloc'd). Returns 0, or -1 when malformed. */
+int sqs_form_parse(const char *text, size_t n, json_t *tree, char **action);
+/* The JSON protocol's shape of a gathered tree (a new object), or NULL
+ * with the reason in err. */
+json_t *sqs_form_finish(json_t *tree, char *err, size_t errsize);
 
 /* === SigV4 and digests (sigv4.c) === */
 
@@ -304,5 +375,11 @@ void sqs_hmac_sha256(const void *key,
 void sqs_b64url_encode(const unsigned char *in, size_t len, char *out);
 /* Returns the decoded length, or -1. */
 long sqs_b64url_decode(const char *in, unsigned char *out, size_t outsize);
+/* Standard base64, '=' padded; out needs 4 * ceil(len / 3) + 1 bytes. */
+void sqs_b64_encode(const unsigned char *in, size_t len, char *out);
+/* Decode n characters of padded standard base64 (canonical only): the
+ * length, or -1. */
+long
+sqs_b64_decode(const char *in, size_t n, unsigned char *out, size_t outsize);
 
 #endif /* TXQ_SQS_H */

@@ -215,6 +215,9 @@ test_upgrade_from_version_1(void **state)
     tt_exec(f->pg, "alter table queues drop column dead_letter_queue_id "
                    "cascade");
     tt_exec(f->pg, "drop table move_tasks cascade");
+    /* 0012: the receive wait, tags, AddPermission's labels */
+    tt_exec(f->pg, "alter table queues drop column receive_wait");
+    tt_exec(f->pg, "drop table queue_tags, sqs_permissions");
     /* messages as one table again, with 0001's indexes and its rows. */
     tt_exec(f->pg, "alter table messages rename to messages_p");
     tt_exec(f->pg, "alter table messages_p rename constraint messages_pkey "

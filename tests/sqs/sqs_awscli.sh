@@ -67,6 +67,29 @@ check "$(field "$out" '[e["Id"] for e in d.get("Successful", [])]')" "['a']" \
 check "$(field "$out" '[e["Id"] for e in d.get("Failed", [])]')" "['b']" \
     "send-message-batch: b (delay 901) fails alone"
 
+# Message attributes (a queue of their own): the CLI shows the digest; the
+# test computes it.
+aurl=$(field "$(sqs create-queue --queue-name "${q}_attrs")" 'd["QueueUrl"]')
+attrs='{"kind":{"DataType":"String","StringValue":"cli"},"n":{"DataType":"Number","StringValue":"42"}}'
+out=$(sqs send-message --queue-url "$aurl" --message-body attrs \
+    --message-attributes "$attrs")
+want_md5=$(/usr/bin/python3 "$(dirname "$0")/sqs_digest.py" "$attrs")
+check "$(field "$out" 'd["MD5OfMessageAttributes"]')" "$want_md5" \
+    "send-message --message-attributes: MD5OfMessageAttributes"
+out=$(sqs receive-message --queue-url "$aurl" --message-attribute-names All)
+check "$(field "$out" 'sorted((k, sorted(v.items())) for k, v in d["Messages"][0]["MessageAttributes"].items())')" \
+    "$(field "$attrs" 'sorted((k, sorted(v.items())) for k, v in d.items())')" \
+    "receive-message: the attributes"
+check "$(field "$out" 'd["Messages"][0]["MD5OfMessageAttributes"]')" \
+    "$want_md5" "receive-message: MD5OfMessageAttributes"
+sqs delete-queue --queue-url "$aurl"
+
+# Tags.
+sqs tag-queue --queue-url "$url" --tags team=cli,env=test
+sqs untag-queue --queue-url "$url" --tag-keys env
+check "$(field "$(sqs list-queue-tags --queue-url "$url")" 'd["Tags"]')" \
+    "{'team': 'cli'}" "tag-queue, untag-queue, list-queue-tags"
+
 set +e
 err=$(AWS_SECRET_ACCESS_KEY=wrong sqs list-queues 2>&1)
 rc=$?

@@ -3,11 +3,15 @@
 
 Run by tests/sqs/sqs_test.sh, which starts txq-sqs and exports SQS_*.
 Argument: the protocol this boto3 is expected to speak (query or json);
-the script checks that it does. botocore itself verifies MD5OfMessageBody
-and MD5OfBody on every send and receive.
+the script checks that it does. botocore verifies no MD5 of SQS's (not
+the body's, not the attributes'), so this script checks MD5OfMessageBody,
+MD5OfBody and MD5OfMessageAttributes itself, against an implementation of
+its own (sqs_digest.py, checked first against digests published for SQS).
 """
+import hashlib
 import os
 import re
+import subprocess
 import sys
 import threading
 import time
@@ -19,11 +23,22 @@ import botocore
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sqs_digest import md5_attrs  # noqa: E402
+
 EXPECT = sys.argv[1]
 ENDPOINT = os.environ["SQS_ENDPOINT"]
 PREFIX = os.environ["SQS_PREFIX"]
 LOG = os.environ["SQS_LOG"]
+DSN = os.environ["SQS_DSN"]
+SCHEMA = os.environ["SQS_SCHEMA"]
 failures = 0
+
+
+def psql(sql):
+    return subprocess.run(["psql", DSN, "-XAtq", "-v", "ON_ERROR_STOP=1",
+                           "-c", sql], check=True, capture_output=True,
+                          text=True).stdout.strip()
 
 
 def client(key="APP", secret=None):
@@ -280,8 +295,9 @@ check(status == 403 and "MissingAuthenticationToken" in text,
       "an unsigned request: 403 MissingAuthenticationToken")
 
 
-def raw(body, amz_date=None, tamper=False):
-    """A query-protocol request signed here, independently of botocore."""
+def raw(body, amz_date=None, tamper=False, target=None):
+    """A request signed here, independently of botocore: a query-protocol
+    form, or with target (an action) a JSON-protocol one."""
     import datetime
     import hashlib
     import hmac
@@ -290,7 +306,8 @@ def raw(body, amz_date=None, tamper=False):
     amz_date = amz_date or datetime.datetime.now(
         datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     scope = "%s/us-east-1/sqs/aws4_request" % amz_date[:8]
-    ctype = "application/x-www-form-urlencoded"
+    ctype = ("application/x-amz-json-1.0" if target
+             else "application/x-www-form-urlencoded")
     creq = "\n".join(["POST", "/", "", "content-type:" + ctype,
                        "host:" + host, "x-amz-date:" + amz_date, "",
                        "content-type;host;x-amz-date",
@@ -306,7 +323,9 @@ def raw(body, amz_date=None, tamper=False):
     req = urllib.request.Request(
         ENDPOINT + "/", data=body + (b"x" if tamper else b""),
         headers={"Content-Type": ctype, "X-Amz-Date": amz_date,
-                 "Authorization": auth})
+                 "Authorization": auth,
+                 **({"X-Amz-Target": "AmazonSQS." + target} if target
+                    else {})})
     try:
         with urllib.request.urlopen(req) as r:
             return r.status, r.read().decode()
@@ -357,13 +376,293 @@ check(left["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "1",
       "... and the message is still there")
 sqs.delete_message(QueueUrl=url, ReceiptHandle=mine["ReceiptHandle"])
 
+# --- message attributes -------------------------------------------------
+# md5_attrs itself, first: digests published for SQS's algorithm.
+check(md5_attrs({"attribName1": {"DataType": "String",
+                                 "StringValue": "attribValue 1"}})
+      == "19e27d4e946b072f3f58da80d94fd778"
+      and md5_attrs({"binaryAttribute": {"DataType": "Binary",
+                                         "BinaryValue": b"Hello binary world!"}})
+      == "31a92b15d92f8db860eda32aceb656c3"
+      and md5_attrs({"customNumberTypeAttrib": {
+          "DataType": "Number.float",
+          "StringValue": "4563442423554324324264524243.32543234"}})
+      == "9fe1b90bbd9965bdf77bac517c7d2495",
+      "the test's MD5OfMessageAttributes matches SQS's published digests")
+aq = sqs.create_queue(QueueName=PREFIX + "_attrs",
+                      Attributes={"MaximumMessageSize": "1024"})["QueueUrl"]
+ATTRS = {
+    "s": {"DataType": "String", "StringValue": "h\u00e9llo \u2713 <&>"},
+    "n": {"DataType": "Number", "StringValue": "1.50"},
+    "neg": {"DataType": "Number.int", "StringValue": "-12e3"},
+    "b": {"DataType": "Binary", "BinaryValue": b"\x00\xffbin\x10"},
+    "gif": {"DataType": "Binary.gif", "BinaryValue": b"GIF89a\x01"},
+    "c.x": {"DataType": "String.custom", "StringValue": "custom"},
+}
+body = "with attributes"
+sent = sqs.send_message(QueueUrl=aq, MessageBody=body, MessageAttributes=ATTRS)
+check(sent.get("MD5OfMessageAttributes") == md5_attrs(ATTRS)
+      and sent["MD5OfMessageBody"] == hashlib.md5(body.encode()).hexdigest(),
+      "SendMessage with 6 attributes of every type: MD5OfMessageAttributes")
+got = sqs.receive_message(QueueUrl=aq, MessageAttributeNames=["All"])
+m = got["Messages"][0]
+check(m.get("MessageAttributes") == ATTRS,
+      "every type round-trips exactly (Number as sent, Binary's bytes): %s"
+      % {k: v for k, v in m.get("MessageAttributes", {}).items()
+         if ATTRS.get(k) != v})
+check(m.get("MD5OfMessageAttributes") == md5_attrs(m["MessageAttributes"])
+      == sent["MD5OfMessageAttributes"]
+      and m["MD5OfBody"] == hashlib.md5(m["Body"].encode()).hexdigest(),
+      "ReceiveMessage: MD5OfMessageAttributes and MD5OfBody")
+hdr = psql("select headers->>'s' || '|' || (headers->>'n') || '|' ||"
+           " (headers->'sqs:types'->>'n') from %s.messages where id = %s"
+           % (SCHEMA, m["MessageId"]))
+check(hdr == "h\u00e9llo \u2713 <&>|1.50|Number",
+      "SQL sees a String attribute as an ordinary header: %s" % hdr)
+sqs.change_message_visibility(QueueUrl=aq, ReceiptHandle=m["ReceiptHandle"],
+                              VisibilityTimeout=0)
+
+
+def names_seen(names):
+    kw = {"MessageAttributeNames": names} if names is not None else {}
+    r = sqs.receive_message(QueueUrl=aq, **kw)["Messages"][0]
+    sqs.change_message_visibility(QueueUrl=aq,
+                                  ReceiptHandle=r["ReceiptHandle"],
+                                  VisibilityTimeout=0)
+    a = r.get("MessageAttributes", {})
+    ok = ("MD5OfMessageAttributes" not in r if not a
+          else r["MD5OfMessageAttributes"] == md5_attrs(a))
+    return sorted(a), ok
+
+
+for names, want in ((["n", "s"], ["n", "s"]), (["c.*"], ["c.x"]),
+                    ([".*"], sorted(ATTRS)), (["nope"], []), (None, [])):
+    seen, ok = names_seen(names)
+    check(seen == want and ok, "MessageAttributeNames %s: %s" % (names, seen))
+m = sqs.receive_message(QueueUrl=aq)["Messages"][0]
+sqs.delete_message(QueueUrl=aq, ReceiptHandle=m["ReceiptHandle"])
+
+# Headers written by SQL are String attributes over SQS.
+psql("select %s.send('%s_attrs', convert_to('from sql', 'UTF8'),"
+     " '{\"k\": \"v\", \"num\": 1.50, \"obj\": {\"a\": [1, true]}}')"
+     % (SCHEMA, PREFIX))
+m = sqs.receive_message(QueueUrl=aq, MessageAttributeNames=["All"])
+m = m["Messages"][0]
+want = {"k": {"DataType": "String", "StringValue": "v"},
+        "num": {"DataType": "String", "StringValue": "1.50"},
+        "obj": {"DataType": "String", "StringValue": '{"a": [1, true]}'}}
+check(m.get("MessageAttributes") == want
+      and m["MD5OfMessageAttributes"] == md5_attrs(want),
+      "headers set by SQL are String attributes: %s"
+      % m.get("MessageAttributes"))
+sqs.delete_message(QueueUrl=aq, ReceiptHandle=m["ReceiptHandle"])
+
+# AWSTraceHeader, the one system attribute.
+trace = {"AWSTraceHeader": {"DataType": "String",
+                            "StringValue": "Root=1-5759e988-bd862e3fe1be46a99"}}
+sent = sqs.send_message(QueueUrl=aq, MessageBody="traced",
+                        MessageSystemAttributes=trace)
+m = sqs.receive_message(QueueUrl=aq, AttributeNames=["AWSTraceHeader"])
+m = m["Messages"][0]
+check(sent.get("MD5OfMessageSystemAttributes") == md5_attrs(trace)
+      and m.get("Attributes", {}).get("AWSTraceHeader")
+      == trace["AWSTraceHeader"]["StringValue"],
+      "MessageSystemAttributes AWSTraceHeader: digest, received back")
+sqs.delete_message(QueueUrl=aq, ReceiptHandle=m["ReceiptHandle"])
+
+# SQS's limits: refused with its code, and nothing is sent.
+bad = [
+    ("11 attributes", {"a%d" % i: {"DataType": "String", "StringValue": "x"}
+                       for i in range(11)}),
+    ("a reserved name", {"AWS.x": {"DataType": "String", "StringValue": "x"}}),
+    ("a bad name", {"a b": {"DataType": "String", "StringValue": "x"}}),
+    ("a leading period", {".a": {"DataType": "String", "StringValue": "x"}}),
+    ("an unknown type", {"a": {"DataType": "Text", "StringValue": "x"}}),
+    ("not a number", {"a": {"DataType": "Number", "StringValue": "1,5"}}),
+    ("39 digits", {"a": {"DataType": "Number", "StringValue": "1" * 39}}),
+    ("an empty value", {"a": {"DataType": "String", "StringValue": ""}}),
+    ("no value", {"a": {"DataType": "String"}}),
+    ("a String given bytes", {"a": {"DataType": "String",
+                                    "BinaryValue": b"x"}}),
+    ("over MaximumMessageSize with the body",
+     {"big": {"DataType": "String", "StringValue": "v" * 100}}),
+]
+for what, attrs in bad:
+    code, status, msg = error_of(sqs.send_message, QueueUrl=aq,
+                                 MessageBody="b" * 950,
+                                 MessageAttributes=attrs)
+    check(code == "InvalidParameterValue" and status == 400,
+          "refused, %s: %s %s" % (what, code, msg[:70]))
+res = sqs.send_message_batch(QueueUrl=aq, Entries=[
+    {"Id": "good", "MessageBody": "g",
+     "MessageAttributes": {"n": {"DataType": "Number", "StringValue": "7"}}},
+    {"Id": "bad", "MessageBody": "b",
+     "MessageAttributes": {"n": {"DataType": "Number", "StringValue": "x"}}}])
+okd = res.get("Successful", [])
+check([e["Id"] for e in okd] == ["good"]
+      and okd[0]["MD5OfMessageAttributes"]
+      == md5_attrs({"n": {"DataType": "Number", "StringValue": "7"}})
+      and [(e["Id"], e["Code"]) for e in res.get("Failed", [])]
+      == [("bad", "InvalidParameterValue")],
+      "SendMessageBatch: attributes per entry, a bad one fails alone")
+if EXPECT == "query":
+    for what, form in (
+            ("malformed base64",
+             "MessageAttribute.1.Name=b&MessageAttribute.1.Value.DataType="
+             "Binary&MessageAttribute.1.Value.BinaryValue=%21%21%21"),
+            ("a list numbered from 0",
+             "MessageAttribute.0.Name=z&MessageAttribute.0.Value.DataType="
+             "String&MessageAttribute.0.Value.StringValue=1"),
+            ("an attribute without its number",
+             "MessageAttribute.Name=z&MessageAttribute.Value.DataType="
+             "String&MessageAttribute.Value.StringValue=1"),
+            ("a name given twice",
+             "MessageAttribute.1.Name=d&MessageAttribute.1.Value.DataType="
+             "String&MessageAttribute.1.Value.StringValue=1&"
+             "MessageAttribute.2.Name=d&MessageAttribute.2.Value.DataType="
+             "String&MessageAttribute.2.Value.StringValue=2")):
+        status, text = raw(("Action=SendMessage&QueueUrl=%s&MessageBody=x&%s"
+                            % (aq, form)).encode())
+        check(status == 400 and "InvalidParameterValue" in text,
+              "refused, %s (raw form): %d" % (what, status))
+else:
+    status, text = raw(('{"QueueUrl": "%s", "MessageBody": "x",'
+                        ' "MessageAttributes": {'
+                        '"d": {"DataType": "String", "StringValue": "1"},'
+                        '"d": {"DataType": "String", "StringValue": "2"}}}'
+                        % aq).encode(), target="SendMessage")
+    check(status == 400 and "InvalidParameterValue" in text,
+          "refused, a name given twice (raw JSON): %d" % status)
+n = sqs.get_queue_attributes(QueueUrl=aq, AttributeNames=[
+    "ApproximateNumberOfMessages"])["Attributes"]["ApproximateNumberOfMessages"]
+check(n == "1", "nothing refused was sent (1 message: the batch's good one,"
+      " %s)" % n)
+sqs.purge_queue(QueueUrl=aq)
+
+# --- tags ---------------------------------------------------------------
+tq = sqs.create_queue(QueueName=PREFIX + "_tags",
+                      tags={"team": "a"})["QueueUrl"]
+check(sqs.list_queue_tags(QueueUrl=tq).get("Tags") == {"team": "a"},
+      "CreateQueue with tags")
+sqs.tag_queue(QueueUrl=tq, Tags={"env": "prod", "team": "b"})
+check(sqs.list_queue_tags(QueueUrl=tq).get("Tags")
+      == {"env": "prod", "team": "b"}, "TagQueue: added, replaced")
+sqs.untag_queue(QueueUrl=tq, TagKeys=["env", "absent"])
+check(sqs.list_queue_tags(QueueUrl=tq).get("Tags") == {"team": "b"},
+      "UntagQueue")
+code, _, _ = error_of(sqs.tag_queue, QueueUrl=tq,
+                      Tags={"k%d" % i: "v" for i in range(50)})
+check(code == "InvalidParameterValue", "51 tags refused: %s" % code)
+code, _, _ = error_of(sqs.tag_queue, QueueUrl=tq,
+                      Tags={"ok": "v", "aws:x": "v"})
+check(code == "InvalidParameterValue", "a reserved key refused: %s" % code)
+code, _, _ = error_of(sqs.tag_queue, QueueUrl=tq, Tags={"long": "v" * 257})
+check(code == "InvalidParameterValue", "a 257-character value refused")
+check(sqs.list_queue_tags(QueueUrl=tq).get("Tags") == {"team": "b"},
+      "... and the refused TagQueues changed nothing")
+code, status, _ = error_of(client("NONE").list_queue_tags, QueueUrl=tq)
+check(code == "AccessDenied" and status == 403,
+      "a role without monitor cannot list tags: %s" % code)
+sqs.delete_queue(QueueUrl=tq)
+
+# --- ReceiveMessageWaitTimeSeconds ----------------------------------------
+wq = sqs.create_queue(QueueName=PREFIX + "_wait", Attributes={
+    "ReceiveMessageWaitTimeSeconds": "20"})["QueueUrl"]
+check(sqs.get_queue_attributes(QueueUrl=wq, AttributeNames=[
+    "ReceiveMessageWaitTimeSeconds"])["Attributes"]
+    ["ReceiveMessageWaitTimeSeconds"] == "20",
+    "CreateQueue ReceiveMessageWaitTimeSeconds 20")
+code, _, _ = error_of(sqs.create_queue, QueueName=PREFIX + "_wait",
+                      Attributes={"ReceiveMessageWaitTimeSeconds": "5"})
+check(code == "QueueAlreadyExists", "... again with 5: %s" % code)
+code, _, _ = error_of(sqs.set_queue_attributes, QueueUrl=wq,
+                      Attributes={"ReceiveMessageWaitTimeSeconds": "21"})
+check(code == "InvalidAttributeValue", "21 refused: %s" % code)
+out = {}
+
+
+def default_wait():
+    out["r"] = sqs.receive_message(QueueUrl=wq)  # no WaitTimeSeconds
+
+
+def waiting(queue):
+    """How many long polls of queue the server has logged as waiting."""
+    pat = re.compile(r'msg="long poll waiting" queue=%s(\s|$)' % queue)
+    with open(LOG) as f:
+        return sum(1 for l in f if pat.search(l))
+
+
+before = waiting(PREFIX + "_wait")
+th = threading.Thread(target=default_wait)
+th.start()
+for _ in range(400):  # until the receive is waiting (not a timing check)
+    if waiting(PREFIX + "_wait") > before:
+        break
+    time.sleep(0.05)
+other.send_message(QueueUrl=wq, MessageBody="woke the default wait")
+th.join(30)
+got = out.get("r", {}).get("Messages", [])
+check(len(got) == 1 and got[0]["Body"] == "woke the default wait",
+      "a receive without WaitTimeSeconds waits the queue's 20 s and is"
+      " woken by a send")
+sqs.delete_queue(QueueUrl=wq)
+
+# --- AddPermission / RemovePermission ------------------------------------
+pq = sqs.create_queue(QueueName=PREFIX + "_perm")["QueueUrl"]
+nobody = client("NONE")
+code, _, _ = error_of(nobody.send_message, QueueUrl=pq, MessageBody="x")
+check(code == "AccessDenied", "before AddPermission: the other account's "
+      "key cannot send (%s)" % code)
+sqs.add_permission(QueueUrl=pq, Label="nonesend",
+                   AWSAccountIds=[os.environ["SQS_ACCOUNT_NONE"]],
+                   Actions=["SendMessage", "GetQueueAttributes"])
+code, _, _ = error_of(nobody.send_message, QueueUrl=pq, MessageBody="x")
+check(code is None, "AddPermission SendMessage: it can send (%s)" % code)
+code, _, _ = error_of(nobody.receive_message, QueueUrl=pq)
+check(code == "AccessDenied", "... but not receive (%s)" % code)
+code, _, _ = error_of(sqs.add_permission, QueueUrl=pq, Label="nonesend",
+                      AWSAccountIds=[os.environ["SQS_ACCOUNT_NONE"]],
+                      Actions=["ReceiveMessage"])
+check(code == "InvalidParameterValue", "a label twice: %s" % code)
+code, _, _ = error_of(sqs.add_permission, QueueUrl=pq, Label="x",
+                      AWSAccountIds=["999999999999"], Actions=["SendMessage"])
+check(code == "InvalidParameterValue", "an account no key has: %s" % code)
+code, _, _ = error_of(sqs.add_permission, QueueUrl=pq, Label="x",
+                      AWSAccountIds=[os.environ["SQS_ACCOUNT_NONE"]],
+                      Actions=["DeleteQueue"])
+check(code == "InvalidParameterValue", "an owner's action: %s" % code)
+code, _, _ = error_of(nobody.add_permission, QueueUrl=pq, Label="mine",
+                      AWSAccountIds=[os.environ["SQS_ACCOUNT_NONE"]],
+                      Actions=["ReceiveMessage"])
+check(code == "AccessDenied", "a key without admin cannot AddPermission "
+      "(%s)" % code)
+sqs.remove_permission(QueueUrl=pq, Label="nonesend")
+code, _, _ = error_of(nobody.send_message, QueueUrl=pq, MessageBody="x")
+check(code == "AccessDenied", "RemovePermission: it can no longer send (%s)"
+      % code)
+code, _, _ = error_of(sqs.remove_permission, QueueUrl=pq, Label="nonesend")
+check(code == "InvalidParameterValue", "an unknown label: %s" % code)
+# A grant held before AddPermission stays after RemovePermission.
+role_none = os.environ["SQS_ROLE_NONE"]
+psql("select %s.grant('%s_perm', '%s', array['send'])"
+     % (SCHEMA, PREFIX, role_none))
+sqs.add_permission(QueueUrl=pq, Label="again",
+                   AWSAccountIds=[os.environ["SQS_ACCOUNT_NONE"]],
+                   Actions=["SendMessage"])
+sqs.remove_permission(QueueUrl=pq, Label="again")
+code, _, _ = error_of(nobody.send_message, QueueUrl=pq, MessageBody="x")
+check(code is None, "RemovePermission leaves a grant it did not make (%s)"
+      % code)
+psql("select %s.revoke('%s_perm', '%s')" % (SCHEMA, PREFIX, role_none))
+sqs.delete_queue(QueueUrl=pq)
+
 # --- purge, delete -------------------------------------------------------
 sqs.send_message(QueueUrl=url, MessageBody="purge me")
 sqs.purge_queue(QueueUrl=url)
 attrs = sqs.get_queue_attributes(
     QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
 check(attrs["Attributes"]["ApproximateNumberOfMessages"] == "0", "PurgeQueue")
-for q in (url, vis, lp, fifo):
+for q in (url, vis, lp, fifo, aq):
     sqs.delete_queue(QueueUrl=q)
 code, _, _ = error_of(sqs.get_queue_url, QueueName=name)
 check(code == "AWS.SimpleQueueService.NonExistentQueue", "DeleteQueue")
