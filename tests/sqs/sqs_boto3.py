@@ -155,6 +155,38 @@ code, _, _ = error_of(sqs.send_message_batch, QueueUrl=url, Entries=[
     {"Id": "same", "MessageBody": "m"}, {"Id": "same", "MessageBody": "m"}])
 check(code == "AWS.SimpleQueueService.BatchEntryIdsNotDistinct",
       "SendMessageBatch with repeated ids: %s" % code)
+# Ten entries in one statement: ids in the entries' order; then a batch
+# whose delays differ (each entry on its own): both received.
+res = sqs.send_message_batch(QueueUrl=url, Entries=[
+    {"Id": "o%d" % i, "MessageBody": "order %d" % i} for i in range(10)])
+ten = [int(e["MessageId"]) for e in
+       sorted(res.get("Successful", []), key=lambda e: int(e["Id"][1:]))]
+check(len(ten) == 10 and ten == sorted(ten) and not res.get("Failed"),
+      "SendMessageBatch of 10: every entry, ids in the entries' order")
+res = sqs.send_message_batch(QueueUrl=url, Entries=[
+    {"Id": "now", "MessageBody": "no delay"},
+    {"Id": "later", "MessageBody": "delayed", "DelaySeconds": 1}])
+check(sorted(e["Id"] for e in res.get("Successful", [])) == ["later", "now"],
+      "SendMessageBatch with different delays: both sent")
+seen, others = [], []
+for _ in range(20):
+    for x in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                 WaitTimeSeconds=1).get("Messages", []):
+        if x["Body"].startswith("order ") or x["Body"] in ("no delay",
+                                                           "delayed"):
+            seen.append(x["Body"])
+            sqs.delete_message(QueueUrl=url,
+                               ReceiptHandle=x["ReceiptHandle"])
+        else:
+            others.append(x["ReceiptHandle"])
+    if len(seen) == 12:
+        break
+for h in others:  # the earlier batch's, received below
+    sqs.change_message_visibility(QueueUrl=url, VisibilityTimeout=0,
+                                  ReceiptHandle=h)
+check(sorted(seen) == sorted(["order %d" % i for i in range(10)]
+                             + ["no delay", "delayed"]),
+      "... all twelve received (%d)" % len(seen))
 got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
 check(sorted(m["Body"] for m in got) == ["one", "three"],
       "both batch messages received")
@@ -272,6 +304,25 @@ if len(m) == 1:
     m = sqs.receive_message(QueueUrl=fifo)["Messages"]
     sqs.delete_message(QueueUrl=fifo, ReceiptHandle=m[0]["ReceiptHandle"])
 check(m[-1]["Body"] == "B", "FIFO: then B")
+# A FIFO batch (one send_batch): in order within its groups, the entry
+# whose body was sent before deduplicated to that message's id, a group
+# missing from one entry failing that entry alone.
+res = sqs.send_message_batch(QueueUrl=fifo, Entries=[
+    {"Id": "x1", "MessageBody": "X1", "MessageGroupId": "h"},
+    {"Id": "x2", "MessageBody": "X2", "MessageGroupId": "h"},
+    {"Id": "dup", "MessageBody": "X1", "MessageGroupId": "h"},
+    {"Id": "nogroup", "MessageBody": "X3"}])
+got_ids = {e["Id"]: e["MessageId"] for e in res.get("Successful", [])}
+check(sorted(got_ids) == ["dup", "x1", "x2"]
+      and got_ids["dup"] == got_ids["x1"]
+      and int(got_ids["x1"]) < int(got_ids["x2"])
+      and [e["Id"] for e in res.get("Failed", [])] == ["nogroup"],
+      "FIFO SendMessageBatch: order, deduplication, a bad entry alone (%s)"
+      % res)
+for body in ("X1", "X2"):
+    m = sqs.receive_message(QueueUrl=fifo)["Messages"]
+    check(m[0]["Body"] == body, "FIFO batch: %s next" % body)
+    sqs.delete_message(QueueUrl=fifo, ReceiptHandle=m[0]["ReceiptHandle"])
 
 # --- authentication and grants -----------------------------------------
 code, status, _ = error_of(client(secret="wrong-secret").list_queues)
