@@ -1,7 +1,7 @@
 /*
- * action_msg.c - the message actions: SendMessage(Batch), ReceiveMessage
- * (long polls woken by txq's LISTEN wake-ups), DeleteMessage(Batch),
- * ChangeMessageVisibility(Batch); and receipt handles, which carry a
+ * action_msg.c - the message actions: SendMessage(Batch),
+ * DeleteMessage(Batch), ChangeMessageVisibility(Batch) (ReceiveMessage is
+ * in receive.c); and receipt handles, which carry a
  * message's id and the attempt that received it under an HMAC of the
  * server's key, so that only the delivery that was handed out can be
  * acknowledged or extended (txq fences by attempt).
@@ -60,12 +60,12 @@ get_be64(const unsigned char *p)
     return v;
 }
 
-static void
-handle_make(const sqs_server *srv,
-            const char *queue,
-            long long id,
-            long long attempt,
-            char *out)
+void
+sqs_handle_make(const sqs_server *srv,
+                const char *queue,
+                long long id,
+                long long attempt,
+                char *out)
 {
     unsigned char h[HANDLE_BYTES], mac[32];
 
@@ -443,6 +443,55 @@ savepoint(sqs_req *req, PGconn *pg, const char *sql)
 typedef enum sqs_code (*entry_fn)(
     sqs_req *, PGconn *, const sqs_queue *, json_t *entry, json_t *ok);
 
+/* A batch's start: its queue, its entries (checked) and the reply with
+ * its Successful and Failed lists. */
+static enum sqs_code
+batch_start(sqs_req *req,
+            PGconn *pg,
+            sqs_queue *q,
+            json_t **entries,
+            json_t **ok,
+            json_t **failed)
+{
+    if (sqs_queue_from_url(req, pg, q) != SQS_OK ||
+        batch_entries(req, entries) != SQS_OK)
+        return req->err;
+    *ok = json_array();
+    *failed = json_array();
+    req->out = json_pack("{s:o,s:o}", "Successful", *ok, "Failed", *failed);
+    if (req->out == NULL)
+        return sqs_fail(req, SQS_E_INTERNAL, "out of memory");
+    return SQS_OK;
+}
+
+/* A batch's end: SQS leaves out an empty list. */
+static enum sqs_code
+batch_finish(sqs_req *req)
+{
+    json_t *ok = json_object_get(req->out, "Successful");
+    json_t *failed = json_object_get(req->out, "Failed");
+
+    if (json_array_size(failed) == 0)
+        json_object_del(req->out, "Failed");
+    if (json_array_size(ok) == 0)
+        json_object_del(req->out, "Successful");
+    return SQS_OK;
+}
+
+static enum sqs_code batch_run(sqs_req *req, PGconn *pg, entry_fn fn);
+
+/* A batch's one statement was refused: forget its reply and run each
+ * entry on its own, so that each gets its own result. */
+static enum sqs_code
+batch_redo(sqs_req *req, PGconn *pg, entry_fn fn)
+{
+    json_decref(req->out);
+    req->out = NULL;
+    req->err = SQS_OK;
+    req->errmsg[0] = '\0';
+    return batch_run(req, pg, fn);
+}
+
 /* Run fn for each entry in one transaction, each under a savepoint: a
  * failed entry undoes only itself. */
 static enum sqs_code
@@ -453,14 +502,8 @@ batch_run(sqs_req *req, PGconn *pg, entry_fn fn)
     size_t i;
     int began = 0;
 
-    if (sqs_queue_from_url(req, pg, &q) != SQS_OK ||
-        batch_entries(req, &entries) != SQS_OK)
+    if (batch_start(req, pg, &q, &entries, &ok, &failed) != SQS_OK)
         return req->err;
-    ok = json_array();
-    failed = json_array();
-    req->out = json_pack("{s:o,s:o}", "Successful", ok, "Failed", failed);
-    if (req->out == NULL)
-        return sqs_fail(req, SQS_E_INTERNAL, "out of memory");
     json_array_foreach(entries, i, e)
     {
         const char *id = sqs_param_str(req, e, "Id");
@@ -496,10 +539,7 @@ batch_run(sqs_req *req, PGconn *pg, entry_fn fn)
             savepoint(req, pg, "rollback to savepoint entry") != 0)
             return req->err;
     }
-    if (json_array_size(failed) == 0)
-        json_object_del(req->out, "Failed");
-    if (json_array_size(ok) == 0)
-        json_object_del(req->out, "Successful");
+    batch_finish(req);
     return sqs_tx_end(req, pg, 1) == 0 ? SQS_OK : req->err;
 }
 
@@ -563,15 +603,11 @@ send_batch_once(sqs_req *req, PGconn *pg)
     PGresult *r = NULL;
     sqs_queue q;
 
-    if (sqs_queue_from_url(req, pg, &q) != SQS_OK ||
-        batch_entries(req, &entries) != SQS_OK)
+    if (batch_start(req, pg, &q, &entries, &ok, &failed) != SQS_OK)
         return req->err;
-    ok = json_array();
-    failed = json_array();
-    req->out = json_pack("{s:o,s:o}", "Successful", ok, "Failed", failed);
     for (k = 0; k < 4; k++)
         oom |= (arr[k] = json_array()) == NULL;
-    if (req->out == NULL || oom) {
+    if (oom) {
         for (k = 0; k < 4; k++)
             json_decref(arr[k]);
         return sqs_fail(req, SQS_E_INTERNAL, "out of memory");
@@ -641,22 +677,11 @@ out:
     }
     for (k = 0; k < n; k++)
         send_in_free(&in[k]);
-    if (fallback) {
-        json_decref(req->out);
-        req->out = NULL;
-        req->err = SQS_OK;
-        req->errmsg[0] = '\0';
-        return batch_run(req, pg, send_entry);
-    }
+    if (fallback)
+        return batch_redo(req, pg, send_entry);
     if (oom)
         return sqs_fail(req, SQS_E_INTERNAL, "out of memory");
-    if (req->err != SQS_OK)
-        return req->err;
-    if (json_array_size(failed) == 0)
-        json_object_del(req->out, "Failed");
-    if (json_array_size(ok) == 0)
-        json_object_del(req->out, "Successful");
-    return SQS_OK;
+    return req->err != SQS_OK ? req->err : batch_finish(req);
 }
 
 enum sqs_code
@@ -750,14 +775,8 @@ sqs_delete_message_batch(sqs_req *req, PGconn *pg)
     long long id, attempt, acked;
     PGresult *r;
 
-    if (sqs_queue_from_url(req, pg, &q) != SQS_OK ||
-        batch_entries(req, &entries) != SQS_OK)
+    if (batch_start(req, pg, &q, &entries, &ok, &failed) != SQS_OK)
         return req->err;
-    ok = json_array();
-    failed = json_array();
-    req->out = json_pack("{s:o,s:o}", "Successful", ok, "Failed", failed);
-    if (req->out == NULL)
-        return sqs_fail(req, SQS_E_INTERNAL, "out of memory");
     json_array_foreach(entries, i, e)
     {
         const char *eid = sqs_param_str(req, e, "Id");
@@ -787,11 +806,7 @@ sqs_delete_message_batch(sqs_req *req, PGconn *pg)
             if (req->err == SQS_E_UNAVAILABLE || req->err == SQS_E_INTERNAL ||
                 PQstatus(pg) != CONNECTION_OK)
                 return req->err;
-            json_decref(req->out);
-            req->out = NULL;
-            req->err = SQS_OK;
-            req->errmsg[0] = '\0';
-            return batch_run(req, pg, delete_one);
+            return batch_redo(req, pg, delete_one);
         }
         acked = atoll(PQgetvalue(r, 0, 0));
         PQclear(r);
@@ -804,11 +819,7 @@ sqs_delete_message_batch(sqs_req *req, PGconn *pg)
                  "queue=%s handles=%lld key=%s", q.txq_name,
                  (long long)n - acked, req->key_id);
     }
-    if (json_array_size(failed) == 0)
-        json_object_del(req->out, "Failed");
-    if (json_array_size(ok) == 0)
-        json_object_del(req->out, "Successful");
-    return SQS_OK;
+    return batch_finish(req);
 }
 
 static enum sqs_code
@@ -868,285 +879,4 @@ enum sqs_code
 sqs_change_visibility_batch(sqs_req *req, PGconn *pg)
 {
     return batch_run(req, pg, visibility_one);
-}
-
-/* === receiving === */
-
-enum {
-    A_RECEIVE_COUNT = 1,
-    A_SENT = 2,
-    A_GROUP = 4,
-    A_DEDUP = 8,
-    A_SEQUENCE = 16,
-    A_TRACE = 32
-};
-
-static int
-wanted_attrs(sqs_req *req)
-{
-    static const struct {
-        const char *name;
-        int bit;
-    } known[] = {
-        {"ApproximateReceiveCount", A_RECEIVE_COUNT},
-        {"SentTimestamp", A_SENT},
-        {"MessageGroupId", A_GROUP},
-        {"MessageDeduplicationId", A_DEDUP},
-        {"SequenceNumber", A_SEQUENCE},
-        {"AWSTraceHeader", A_TRACE},
-    };
-    const char *lists[] = {"AttributeNames", "MessageSystemAttributeNames"};
-    int want = 0;
-    size_t l, i, k;
-
-    for (l = 0; l < 2; l++) {
-        json_t *a = json_object_get(req->in, lists[l]), *x;
-
-        json_array_foreach(a, i, x)
-        {
-            const char *s = json_string_value(x);
-
-            if (s == NULL)
-                continue;
-            if (strcmp(s, "All") == 0)
-                want = ~0;
-            for (k = 0; k < sizeof known / sizeof known[0]; k++)
-                if (strcmp(s, known[k].name) == 0)
-                    want |= known[k].bit;
-        }
-    }
-    return want;
-}
-
-static const char *q_receive =
-    "select id, attempts, body,"
-    " (extract(epoch from enqueued_at) * 1000)::bigint, group_key, dedup_id,"
-    /* headers whose values are not strings as their text: SQS shows
-     * them as String attributes, as PostgreSQL writes them */
-    " (select jsonb_object_agg(k, case when jsonb_typeof(v) = 'string'"
-    "   or k = 'sqs:types' then v else to_jsonb(v #>> '{}') end)"
-    "  from jsonb_each(m.headers) as h(k, v))"
-    " from @s@.receive($1, $2::bigint, $3::interval) m";
-
-/* The message attributes of a received message (its headers as JSON
- * text, or NULL) into m, as MessageAttributeNames asks, and its
- * AWSTraceHeader into sys when want has it. Returns SQS_OK. */
-static enum sqs_code
-message_attrs(sqs_req *req, const char *text, int want, json_t *sys, json_t *m)
-{
-    json_t *names = json_object_get(req->in, "MessageAttributeNames");
-    json_t *h, *a;
-    const char *trace;
-    char md5[33];
-
-    if (text == NULL)
-        return SQS_OK;
-    h = json_loads(text, 0, NULL);
-    if (h == NULL) {
-        wlog(WLOG_WARN, "headers that jansson cannot read: no attributes",
-             NULL);
-        return SQS_OK;
-    }
-    a = sqs_attrs_out(h, names, md5, &trace);
-    if (a == NULL) {
-        json_decref(h);
-        return sqs_fail(req, SQS_E_INTERNAL, "out of memory");
-    }
-    if (json_object_size(a) > 0) {
-        json_object_set(m, "MessageAttributes", a);
-        json_object_set_new(m, "MD5OfMessageAttributes", json_string(md5));
-    }
-    if ((want & A_TRACE) && trace != NULL && *trace != '\0' &&
-        sqs_text_ok(trace, strlen(trace)))
-        json_object_set_new(sys, "AWSTraceHeader", json_string(trace));
-    json_decref(a);
-    json_decref(h);
-    return SQS_OK;
-}
-
-/* One receive as the role; appends to msgs. Returns SQS_OK. */
-static enum sqs_code
-receive_once(sqs_req *req,
-             PGconn *pg,
-             const sqs_queue *q,
-             const char *max,
-             const char *vt,
-             int want,
-             json_t *msgs)
-{
-    const char *v[3] = {q->txq_name, max, vt};
-    PGresult *r;
-    int i;
-
-    if (sqs_tx_begin(req, pg) != 0)
-        return req->err;
-    r = sqs_exec(req, pg, sqs_sql(q_receive), 3, v, NULL, NULL);
-    if (r == NULL) {
-        sqs_tx_end(req, pg, 0);
-        return req->err;
-    }
-    if (sqs_tx_end(req, pg, 1) != 0) {
-        PQclear(r);
-        return req->err;
-    }
-    for (i = 0; i < PQntuples(r); i++) {
-        long long id = atoll(PQgetvalue(r, i, 0));
-        long long attempt = atoll(PQgetvalue(r, i, 1));
-        size_t blen = 0, slen = 0;
-        unsigned char *raw =
-            PQunescapeBytea((const unsigned char *)PQgetvalue(r, i, 2), &blen);
-        char *body = raw ? sqs_text_for_sqs(raw, blen, &slen) : NULL;
-        char handle[64], md5[33];
-        json_t *m, *attrs;
-
-        PQfreemem(raw);
-        if (body == NULL) {
-            PQclear(r);
-            return sqs_fail(req, SQS_E_INTERNAL, "out of memory");
-        }
-        handle_make(req->srv, q->txq_name, id, attempt, handle);
-        sqs_md5_hex(body, slen, md5);
-        attrs = json_object();
-        if (want & A_RECEIVE_COUNT)
-            json_object_set_new(attrs, "ApproximateReceiveCount",
-                                json_string(PQgetvalue(r, i, 1)));
-        if (want & A_SENT)
-            json_object_set_new(attrs, "SentTimestamp",
-                                json_string(PQgetvalue(r, i, 3)));
-        if (q->fifo && (want & A_GROUP) && !PQgetisnull(r, i, 4))
-            json_object_set_new(attrs, "MessageGroupId",
-                                json_string(PQgetvalue(r, i, 4)));
-        if (q->fifo && (want & A_DEDUP) && !PQgetisnull(r, i, 5))
-            json_object_set_new(attrs, "MessageDeduplicationId",
-                                json_string(PQgetvalue(r, i, 5)));
-        if (q->fifo && (want & A_SEQUENCE)) {
-            char seq[32];
-
-            snprintf(seq, sizeof seq, "%020lld", id);
-            json_object_set_new(attrs, "SequenceNumber", json_string(seq));
-        }
-        m = json_pack("{s:s,s:s,s:s,s:s%}", "MessageId", PQgetvalue(r, i, 0),
-                      "ReceiptHandle", handle, "MD5OfBody", md5, "Body", body,
-                      slen);
-        free(body);
-        if (m == NULL) {
-            json_decref(attrs);
-            PQclear(r);
-            return sqs_fail(req, SQS_E_INTERNAL, "out of memory");
-        }
-        if (message_attrs(req,
-                          PQgetisnull(r, i, 6) ? NULL : PQgetvalue(r, i, 6),
-                          want, attrs, m) != SQS_OK) {
-            json_decref(m);
-            json_decref(attrs);
-            PQclear(r);
-            return req->err;
-        }
-        if (json_object_size(attrs) > 0)
-            json_object_set(m, "Attributes", attrs);
-        json_decref(attrs);
-        json_array_append_new(msgs, m);
-    }
-    PQclear(r);
-    return SQS_OK;
-}
-
-/* Register as a waiter on q (txq.wait_begin, committed on its own). */
-static enum sqs_code
-wait_begin(sqs_req *req, PGconn *pg, const sqs_queue *q)
-{
-    const char *v[1] = {q->txq_name};
-    PGresult *r;
-
-    if (sqs_tx_begin(req, pg) != 0)
-        return req->err;
-    r = sqs_exec(req, pg, sqs_sql("select @s@.wait_begin($1)"), 1, v, NULL,
-                 NULL);
-    if (r == NULL) {
-        sqs_tx_end(req, pg, 0);
-        return req->err;
-    }
-    PQclear(r);
-    return sqs_tx_end(req, pg, 1) == 0 ? SQS_OK : req->err;
-}
-
-enum sqs_code
-sqs_receive_message(sqs_req *req, PGconn **pg)
-{
-    sqs_queue q;
-    long long max = 1, vt = -1, wait = 0;
-    char maxs[16], vts[32];
-    json_t *msgs;
-    double deadline;
-    int want, has_wait = 0;
-
-    if (sqs_queue_from_url(req, *pg, &q) != SQS_OK)
-        return req->err;
-    if (sqs_param_int(req, NULL, "MaxNumberOfMessages", 1, 10, &max) < 0 ||
-        sqs_param_int(req, NULL, "VisibilityTimeout", 0, 43200, &vt) < 0 ||
-        (has_wait = sqs_param_int(req, NULL, "WaitTimeSeconds", 0, 20, &wait)) <
-            0)
-        return req->err;
-    if (!has_wait) /* the queue's ReceiveMessageWaitTimeSeconds */
-        wait = (long long)q.receive_wait;
-    snprintf(maxs, sizeof maxs, "%lld", max);
-    /* 0 means visible again at once; txq's least is a millisecond. */
-    if (vt >= 0)
-        snprintf(vts, sizeof vts, "%s", vt == 0 ? "0.001 seconds" : "");
-    if (vt > 0)
-        snprintf(vts, sizeof vts, "%lld seconds", vt);
-    want = wanted_attrs(req);
-    msgs = json_array();
-    req->out = json_object();
-    if (msgs == NULL || req->out == NULL) {
-        json_decref(msgs);
-        return sqs_fail(req, SQS_E_INTERNAL, "out of memory");
-    }
-    deadline = sqs_now() + (double)wait;
-
-    if (receive_once(req, *pg, &q, maxs, vt >= 0 ? vts : NULL, want, msgs) !=
-        SQS_OK)
-        goto fail;
-    while (json_array_size(msgs) == 0 && sqs_now() < deadline &&
-           !req->srv->draining) {
-        double until;
-        uint64_t gen;
-        int woken;
-
-        /* Register, then look: a send committed after the look notifies
-         * (txq._wake), and the generation taken before the registration
-         * sees that notification. */
-        gen = sqs_wake_gen(q.txq_name);
-        if (wait_begin(req, *pg, &q) != SQS_OK ||
-            receive_once(req, *pg, &q, maxs, vt >= 0 ? vts : NULL, want,
-                         msgs) != SQS_OK)
-            goto fail;
-        if (json_array_size(msgs) > 0)
-            break;
-        /* Sleep without a connection: the pool serves others meanwhile. */
-        sqs_db_put(*pg);
-        *pg = NULL;
-        until = sqs_now() + req->srv->poll_interval;
-        wlog(WLOG_DEBUG, "long poll waiting", "queue=%s", q.txq_name);
-        woken =
-            sqs_wake_wait(q.txq_name, gen, until < deadline ? until : deadline);
-        wlog(WLOG_DEBUG, "long poll woken", "queue=%s by=%s", q.txq_name,
-             woken                   ? "notify"
-             : sqs_now() >= deadline ? "deadline"
-                                     : "poll");
-        if (sqs_now() >= deadline || req->srv->draining)
-            break;
-        *pg = sqs_db_get(req);
-        if (*pg == NULL)
-            goto fail;
-    }
-    if (json_array_size(msgs) > 0)
-        json_object_set(req->out, "Messages", msgs);
-    json_decref(msgs);
-    return SQS_OK;
-fail:
-    json_decref(msgs);
-    json_decref(req->out);
-    req->out = NULL;
-    return req->err;
 }

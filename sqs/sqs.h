@@ -251,6 +251,14 @@ int sqs_text_ok(const char *s, size_t n);
  * malloc'd, NUL-terminated copy (*outlen bytes), or NULL. */
 char *sqs_text_for_sqs(const unsigned char *s, size_t n, size_t *outlen);
 
+/* A receipt handle (base64url, 44 characters and a NUL) for the
+ * delivery of message id at attempt from queue. */
+void sqs_handle_make(const sqs_server *srv,
+                     const char *queue,
+                     long long id,
+                     long long attempt,
+                     char *out);
+
 /* === message attributes (msgattr.c) === */
 
 /* Check the MessageAttributes and MessageSystemAttributes of a send
