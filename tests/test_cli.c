@@ -309,7 +309,7 @@ test_bad_input(void **state)
                  "--max-attempts", "3x");
     TT_RUN_FAILS(f, 2, "--delay", "send", "jobs", "x", "--delay", "-1");
     TT_RUN_FAILS(f, 2, "--max", "recv", "jobs", "--max", "0");
-    TT_RUN_FAILS(f, 2, "Bad-Name", "queue", "create", "Bad-Name");
+    TT_RUN_FAILS(f, 2, "Bad.Name", "queue", "create", "Bad.Name");
     TT_RUN_FAILS(f, 2, "invalid queue name", "send",
                  "x'; drop table queues; --", "body");
     TT_RUN_FAILS(f, 2, "--header", "send", "jobs", "x", "--header", "novalue");

@@ -19,8 +19,11 @@
 
 enum { CLI_OK = 0, CLI_ERR = 1, CLI_USAGE = 2 };
 
-/* Longest schema or queue name, plus its NUL. */
+/* Longest schema name, plus its NUL. */
 #define CLI_NAME_MAX 64
+
+/* Longest queue name (80, SQS's rule: see txq_name_valid), plus its NUL. */
+#define CLI_QUEUE_NAME_MAX 81
 
 /* Largest body read from stdin: the highest max_body_bytes a queue can
  * have. */
