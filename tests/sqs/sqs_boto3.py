@@ -326,6 +326,12 @@ check(lst == [legacy], "ListQueues shows it as NAME.fifo: %s" % lst)
 code, _, _ = error_of(sqs.get_queue_url, QueueName=PREFIX + "_legacy")
 check(code == "AWS.SimpleQueueService.NonExistentQueue",
       "and not as a standard queue NAME (%s)" % code)
+m = sqs.receive_message(QueueUrl=legacy).get("Messages", [])
+check(len(m) == 1 and m[0]["Body"] == "L", "legacy FIFO: ReceiveMessage")
+sqs.delete_message(QueueUrl=legacy, ReceiptHandle=m[0]["ReceiptHandle"])
+check(psql("select count(*) from %s.messages m join %s.queues q using"
+           " (queue_id) where q.name = '%s_legacy'" % (SCHEMA, SCHEMA, PREFIX))
+      == "0", "legacy FIFO: DeleteMessage")
 sqs.delete_queue(QueueUrl=legacy)
 check(psql("select count(*) from %s.queues where name = '%s_legacy'"
            % (SCHEMA, PREFIX)) == "0", "DeleteQueue NAME.fifo drops NAME")
