@@ -38,7 +38,7 @@
     (TXQ_VERSION_MAJOR * 10000 + TXQ_VERSION_MINOR * 100 + TXQ_VERSION_PATCH)
 
 /* The schema version (highest migration) this library works with. */
-#define TXQ_SCHEMA_VERSION 12
+#define TXQ_SCHEMA_VERSION 13
 
 /* Feature macros. */
 #define TXQ_HAS_CLAIM   1
@@ -347,9 +347,12 @@ TXQ_API txq_err txq_schema_check(txq_client *c, PGconn *pg);
 /* === names === */
 
 /*
- * txq_name_valid - whether name is a valid queue name: 1 to 63 characters
- * a-z, 0-9 and _, starting with a letter ([a-z][a-z0-9_]{0,62}), the rule
- * the server applies too. Needs no handle and no round trip.
+ * txq_name_valid - whether name is a valid queue name, SQS's rule: 1 to 80
+ * ASCII letters, digits, - and _ ([A-Za-z0-9_-]{1,80}), or 1 to 75 of them
+ * followed by ".fifo" ([A-Za-z0-9_-]{1,75}\.fifo), the rule the server
+ * applies too (which also keeps a name ending in ".fifo" for a fifo queue).
+ * Every name of the older rule ([a-z][a-z0-9_]{0,62}) matches. Needs no handle
+ * and no round trip.
  * Returns 1 or 0 (also for NULL).
  */
 TXQ_API int txq_name_valid(const char *name);

@@ -139,47 +139,54 @@ bad:
 
 /* === queue names and URLs === */
 
+/* SQS's queue name rule, which is txq's (txq_name_valid: txq-sqs does not
+ * link libtxq): [A-Za-z0-9_-]{1,80} or [A-Za-z0-9_-]{1,75}\.fifo. */
+static int
+name_ok(const char *name)
+{
+    size_t n = strlen(name), i, end = n;
+
+    if (n > 5 && strcmp(name + n - 5, ".fifo") == 0)
+        end = n - 5;
+    if (end == 0 || n > SQS_NAME_MAX)
+        return 0;
+    for (i = 0; i < end; i++)
+        if (!((name[i] >= 'a' && name[i] <= 'z') ||
+              (name[i] >= 'A' && name[i] <= 'Z') ||
+              (name[i] >= '0' && name[i] <= '9') || name[i] == '_' ||
+              name[i] == '-'))
+            return 0;
+    return 1;
+}
+
 enum sqs_code
 sqs_queue_name(sqs_req *req, const char *name, sqs_queue *q)
 {
-    size_t n, i;
+    size_t n;
 
     memset(q, 0, sizeof *q);
     if (name == NULL || *name == '\0')
         return sqs_fail(req, SQS_E_MISSING_PARAM,
                         "The request must contain the parameter QueueName.");
-    n = strlen(name);
-    if (n > SQS_NAME_MAX)
+    /* txq's rule is SQS's: the SQS name is the txq name. */
+    if (!name_ok(name))
         return sqs_fail(req, SQS_E_INVALID_PARAM,
                         "Can only include alphanumeric characters, hyphens, "
                         "or underscores. 1 to 80 in length");
+    n = strlen(name);
     memcpy(q->sqs_name, name, n + 1);
-    if (n > 5 && strcmp(name + n - 5, ".fifo") == 0) {
-        q->fifo = 1;
-        n -= 5;
-    }
-    memcpy(q->txq_name, name, n);
-    q->txq_name[n] = '\0';
-    /* txq's own rule, until it is widened to SQS's. */
-    if (n > 63 || !islower((unsigned char)name[0]))
-        goto narrow;
-    for (i = 0; i < n; i++)
-        if (!islower((unsigned char)name[i]) &&
-            !isdigit((unsigned char)name[i]) && name[i] != '_')
-            goto narrow;
+    memcpy(q->txq_name, name, n + 1);
+    q->fifo = n > 5 && strcmp(name + n - 5, ".fifo") == 0;
     return SQS_OK;
-narrow:
-    for (i = 0; i < n; i++)
-        if (!isalnum((unsigned char)name[i]) && name[i] != '_' &&
-            name[i] != '-')
-            return sqs_fail(req, SQS_E_INVALID_PARAM,
-                            "Can only include alphanumeric characters, "
-                            "hyphens, or underscores. 1 to 80 in length");
-    return sqs_fail(req, SQS_E_INVALID_PARAM,
-                    "queue name %s is valid for SQS but not yet for txq: "
-                    "txq-sqs takes names of 1 to 63 characters a-z, 0-9 "
-                    "and _, starting with a letter (plus .fifo)",
-                    name);
+}
+
+void
+sqs_name_of(char *buf, size_t size, const char *txq_name, int fifo)
+{
+    size_t n = strlen(txq_name);
+    int suffixed = n > 5 && strcmp(txq_name + n - 5, ".fifo") == 0;
+
+    snprintf(buf, size, "%s%s", txq_name, fifo && !suffixed ? ".fifo" : "");
 }
 
 void
@@ -194,18 +201,32 @@ static const char *q_lookup =
     " extract(epoch from delay)::float8, max_body_bytes,"
     " coalesce(extract(epoch from expire_after)::float8, -1),"
     " extract(epoch from created_at)::bigint, max_attempts,"
-    " (select d.name || case when d.kind = 'fifo' then '.fifo' else '' end"
+    " (select d.name || case when d.kind = 'fifo'"
+    " and d.name !~ '[.]fifo$' then '.fifo' else '' end"
     " from @s@.queues d where d.queue_id = q.dead_letter_queue_id),"
-    " extract(epoch from receive_wait)::float8"
-    " from @s@.queues q where name = $1";
+    " extract(epoch from receive_wait)::float8, name"
+    " from @s@.queues q where name = $1"
+    /* NAME.fifo is also the FIFO queue NAME made without the suffix
+     * (before txq took SQS's names, or by SQL), when no NAME.fifo is. */
+    " or (name = $2 and kind = 'fifo') order by name = $1 desc limit 1";
 
 /* As the login (outside any role's transaction). */
 enum sqs_code
 sqs_queue_lookup(sqs_req *req, PGconn *pg, sqs_queue *q)
 {
-    const char *v[1] = {q->txq_name};
-    PGresult *r = sqs_exec(req, pg, sqs_sql(q_lookup), 1, v, NULL, NULL);
+    char bare[SQS_NAME_MAX + 1];
+    const char *v[2] = {q->txq_name, NULL};
+    PGresult *r;
     int fifo;
+
+    if (q->fifo) {
+        size_t n = strlen(q->sqs_name);
+
+        memcpy(bare, q->sqs_name, n - 5);
+        bare[n - 5] = '\0';
+        v[1] = bare;
+    }
+    r = sqs_exec(req, pg, sqs_sql(q_lookup), 2, v, NULL, NULL);
 
     if (r == NULL)
         return req->err;
@@ -224,6 +245,7 @@ sqs_queue_lookup(sqs_req *req, PGconn *pg, sqs_queue *q)
     q->max_attempts = atoi(PQgetvalue(r, 0, 7));
     snprintf(q->dead_letter, sizeof q->dead_letter, "%s", PQgetvalue(r, 0, 8));
     q->receive_wait = atof(PQgetvalue(r, 0, 9));
+    snprintf(q->txq_name, sizeof q->txq_name, "%s", PQgetvalue(r, 0, 10));
     PQclear(r);
     if (fifo != q->fifo)
         return sqs_fail(req, SQS_E_QUEUE_NOT_FOUND,
@@ -608,8 +630,8 @@ sqs_list_queues(sqs_req *req, PGconn *pg)
     for (i = 0; i < n; i++) {
         char full[SQS_NAME_MAX + 8];
 
-        snprintf(full, sizeof full, "%s%s", PQgetvalue(r, i, 0),
-                 strcmp(PQgetvalue(r, i, 1), "fifo") == 0 ? ".fifo" : "");
+        sqs_name_of(full, sizeof full, PQgetvalue(r, i, 0),
+                    strcmp(PQgetvalue(r, i, 1), "fifo") == 0);
         if (prefix == NULL || strncmp(full, prefix, strlen(prefix)) == 0)
             json_array_append_new(arr, json_string(PQgetvalue(r, i, 0)));
     }
@@ -650,8 +672,7 @@ sqs_list_queues(sqs_req *req, PGconn *pg)
             for (j = 0; j < n; j++)
                 if (strcmp(PQgetvalue(r, j, 0), q.txq_name) == 0)
                     q.fifo = strcmp(PQgetvalue(r, j, 1), "fifo") == 0;
-            snprintf(q.sqs_name, sizeof q.sqs_name, "%s%s", q.txq_name,
-                     q.fifo ? ".fifo" : "");
+            sqs_name_of(q.sqs_name, sizeof q.sqs_name, q.txq_name, q.fifo);
             sqs_queue_url(req, &q, url, sizeof url);
             json_array_append_new(urls, json_string(url));
         }

@@ -183,7 +183,8 @@ sqs_list_move_tasks(sqs_req *req, PGconn *pg)
         req, pg,
         /* A destination is of the source's kind. */
         sqs_sql("select t.status, t.task_id,"
-                " t.destination_name || case when $3 then '.fifo' else '' end,"
+                " t.destination_name || case when $3 and t.destination_name"
+                " !~ '[.]fifo$' then '.fifo' else '' end,"
                 " t.max_per_second, t.moved, t.to_move, t.failure_reason,"
                 " (extract(epoch from t.started_at) * 1000)::bigint"
                 " from @s@.list_move_tasks($1, $2::bigint) t"

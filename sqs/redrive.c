@@ -184,8 +184,7 @@ sqs_list_dead_letter_sources(sqs_req *req, PGconn *pg)
     v[0] = qid;
     v[1] = token ? token : "";
     r = sqs_exec(req, pg,
-                 sqs_sql("select coalesce(jsonb_agg(s.name || case when"
-                         " s.kind = 'fifo' then '.fifo' else '' end"
+                 sqs_sql("select coalesce(jsonb_agg(s.name"
                          " order by s.name), '[]') from @s@.queues s"
                          " where s.dead_letter_queue_id = $1::int"
                          " and s.name > $2"),
@@ -205,8 +204,7 @@ sqs_list_dead_letter_sources(sqs_req *req, PGconn *pg)
     names = sqs_exec(req, pg,
                      sqs_sql("select n from jsonb_array_elements_text($1)"
                              " with ordinality as a(n, o)"
-                             " where cardinality(@s@.privileges("
-                             "regexp_replace(n, '[.]fifo$', ''))) > 0"
+                             " where cardinality(@s@.privileges(n)) > 0"
                              " order by o limit 1001"),
                      1, v, NULL, NULL);
     sqs_tx_end(req, pg, 0);
@@ -227,21 +225,16 @@ sqs_list_dead_letter_sources(sqs_req *req, PGconn *pg)
         char url[512];
 
         memset(&s, 0, sizeof s);
-        snprintf(s.sqs_name, sizeof s.sqs_name, "%s", PQgetvalue(r, i, 0));
+        /* A source is of its dead-letter queue's kind. */
+        sqs_name_of(s.sqs_name, sizeof s.sqs_name, PQgetvalue(r, i, 0), q.fifo);
         sqs_queue_url(req, &s, url, sizeof url);
         json_array_append_new(urls, json_string(url));
     }
     json_object_set_new(req->out, "queueUrls", urls);
     if (paged && n > max) {
         /* the token is a txq name: the last one of this page */
-        char last[SQS_NAME_MAX + 8];
-        size_t len;
-
-        snprintf(last, sizeof last, "%s", PQgetvalue(r, (int)max - 1, 0));
-        len = strlen(last);
-        if (len > 5 && strcmp(last + len - 5, ".fifo") == 0)
-            last[len - 5] = '\0';
-        json_object_set_new(req->out, "NextToken", json_string(last));
+        json_object_set_new(req->out, "NextToken",
+                            json_string(PQgetvalue(r, (int)max - 1, 0)));
     }
     PQclear(r);
     return SQS_OK;

@@ -147,9 +147,15 @@ typedef struct sqs_queue {
     char dead_letter[SQS_NAME_MAX + 8]; /* its SQS name, "" for none */
 } sqs_queue;
 
-/* Map an SQS queue name to txq's (NAME or NAME.fifo, NAME txq's rule);
- * fills sqs_name, txq_name and fifo. Returns SQS_OK or the error. */
+/* Take an SQS queue name, which is also the txq name (txq_name_valid);
+ * fills sqs_name, txq_name and fifo (the name ends in .fifo). Returns
+ * SQS_OK or the error. sqs_queue_lookup may then find the txq FIFO queue
+ * NAME for NAME.fifo (one made without the suffix) and set txq_name. */
 enum sqs_code sqs_queue_name(sqs_req *req, const char *name, sqs_queue *q);
+
+/* The SQS name of the txq queue txq_name into buf: itself, with ".fifo"
+ * added to a FIFO queue's that lacks it. */
+void sqs_name_of(char *buf, size_t size, const char *txq_name, int fifo);
 
 /* The queue named by QueueUrl (or the request path), looked up in txq.
  * Returns SQS_OK, SQS_E_QUEUE_NOT_FOUND, or another error. */

@@ -40,7 +40,7 @@ struct pending {
 struct txq_requester {
     txq_client *c;
     PGconn *pg; /* NULL until txq_requester_open */
-    char queue[TXQ__NAME_MAX + 2];
+    char queue[TXQ__QUEUE_NAME_MAX + 2];
     double poll_interval;
     size_t batch;
     struct pending **buckets;

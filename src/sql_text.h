@@ -219,7 +219,8 @@ enum txq__q {
     "and ($4::float8 is null or $4::float8 between 0 and 31536000) "    \
     "and ($5::int is null or $5::int between -32768 and 32767) "        \
     "and ($8::text is null or length($8::text) <= 512) "                \
-    "and ($9::text is null or $9::text ~ '^[a-z][a-z0-9_]{0,62}$') "    \
+    "and ($9::text is null or $9::text ~ '^[A-Za-z0-9_-]{1,80}$' "      \
+    "or $9::text ~ '^[A-Za-z0-9_-]{1,75}[.]fifo$') "                    \
     "and (not q.waiting or coalesce(pg_catalog.pg_sequence_last_value(" \
     "q.waits_seq), 0) <= coalesce(pg_catalog.pg_sequence_last_value("   \
     "q.wakes_seq), 0) or @extschema@._wake_queue(q.queue_id)) "

@@ -78,6 +78,8 @@ struct txq__conn {
 
 #define TXQ__ERRMSG_SIZE 256
 #define TXQ__NAME_MAX    63
+/* The longest queue name (SQS's rule, ".fifo" included). */
+#define TXQ__QUEUE_NAME_MAX 80
 
 struct txq_client {
     char errmsg[TXQ__ERRMSG_SIZE];

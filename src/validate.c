@@ -72,8 +72,8 @@ txq__utf8_valid(const char *s)
 }
 
 /* Whether s matches [a-z][a-z0-9_]{0,62}, or with first_underscore
- * [a-z_]..., with dot also allowing . after the first character: the one
- * implementation of txq's name rules. */
+ * [a-z_]..., with dot also allowing . after the first character: the rule
+ * of schema and topic names. */
 static int
 name_valid(const char *s, int first_underscore, int dot)
 {
@@ -94,10 +94,31 @@ name_valid(const char *s, int first_underscore, int dot)
     return 1;
 }
 
+/* A queue name, SQS's rule: [A-Za-z0-9_-]{1,80}, or [A-Za-z0-9_-]{1,75}
+ * followed by ".fifo". */
 int
 txq_name_valid(const char *name)
 {
-    return name_valid(name, 0, 0);
+    size_t i, n;
+
+    if (name == NULL)
+        return 0;
+    for (i = 0; name[i] != '\0'; i++) {
+        char ch = name[i];
+        if (i >= TXQ__QUEUE_NAME_MAX)
+            return 0;
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+              (ch >= '0' && ch <= '9') || ch == '_' || ch == '-' || ch == '.'))
+            return 0;
+    }
+    n = i;
+    if (n == 0)
+        return 0;
+    if (strchr(name, '.') == NULL)
+        return 1;
+    /* The only dot is that of a ".fifo" suffix after 1 or more others. */
+    return n > 5 && strcmp(name + n - 5, ".fifo") == 0 &&
+           strchr(name, '.') == name + n - 5;
 }
 
 int
@@ -121,8 +142,9 @@ txq__check_queue_name(txq_client *c, const char *field, const char *name)
         return txq__set_error(c, TXQ_EINVAL, "%s is NULL", field);
     if (!txq_name_valid(name))
         return txq__set_error(c, TXQ_EINVAL,
-                              "invalid %s \"%s\": use 1 to 63 characters "
-                              "a-z, 0-9 and _, starting with a letter",
+                              "invalid %s \"%s\": use 1 to 80 characters "
+                              "A-Z, a-z, 0-9, - and _, the last 5 of which "
+                              "may be \".fifo\"",
                               field, txq__show(shown, sizeof shown, name));
     return TXQ_OK;
 }

@@ -297,6 +297,48 @@ test_dead_letters(void **state)
     assert_int_equal(tt_depth(f), 1);
 }
 
+/* Queue names of SQS's rule through the CLI: capitals, -, .fifo on a
+ * fifo queue, 80 characters; what the rule refuses, refused. */
+static void
+test_sqs_names(void **state)
+{
+    tt_fixture *f = *state;
+    char n80[82], buf[2048], v[256];
+    tt_run r;
+
+    TT_RUN_OK(f, "queue", "create", "Billing-Events");
+    TT_RUN_OK(f, "queue", "create", "orders.fifo", "--fifo");
+    TT_RUN(f, &r, "send", "Billing-Events", "invoice", "--reply-to",
+           "orders.fifo");
+    tt_run_ok(&r);
+    tt_run_free(&r);
+    TT_RUN(f, &r, "recv", "Billing-Events");
+    tt_run_ok(&r);
+    assert_int_equal(tt_lines(r.out), 1);
+    tt_line(r.out, 0, buf, sizeof buf);
+    assert_string_equal(tt_json_get(f->pg, buf, "queue", v, sizeof v),
+                        "Billing-Events");
+    assert_string_equal(tt_json_get(f->pg, buf, "body", v, sizeof v),
+                        "invoice");
+    assert_string_equal(tt_json_get(f->pg, buf, "reply_to", v, sizeof v),
+                        "orders.fifo");
+    tt_run_free(&r);
+    TT_RUN_OK(f, "send", "orders.fifo", "o1", "--group", "g");
+    TT_RUN(f, &r, "recv", "orders.fifo");
+    tt_run_ok(&r);
+    assert_int_equal(tt_lines(r.out), 1);
+    tt_run_free(&r);
+    memset(n80, 'Q', 81);
+    n80[80] = '\0';
+    TT_RUN_OK(f, "queue", "create", n80);
+    n80[80] = 'Q';
+    n80[81] = '\0';
+    TT_RUN_FAILS(f, 2, "invalid queue name", "queue", "create", n80);
+    TT_RUN_FAILS(f, 1, "fifo queue only", "queue", "create", "std.fifo");
+    TT_RUN_FAILS(f, 2, "invalid queue name", "queue", "create", "a.b");
+    TT_RUN_FAILS(f, 2, "invalid queue name", "send", "caf\xc3\xa9", "x");
+}
+
 static void
 test_bad_input(void **state)
 {
@@ -309,7 +351,7 @@ test_bad_input(void **state)
                  "--max-attempts", "3x");
     TT_RUN_FAILS(f, 2, "--delay", "send", "jobs", "x", "--delay", "-1");
     TT_RUN_FAILS(f, 2, "--max", "recv", "jobs", "--max", "0");
-    TT_RUN_FAILS(f, 2, "Bad-Name", "queue", "create", "Bad-Name");
+    TT_RUN_FAILS(f, 2, "Bad.Name", "queue", "create", "Bad.Name");
     TT_RUN_FAILS(f, 2, "invalid queue name", "send",
                  "x'; drop table queues; --", "body");
     TT_RUN_FAILS(f, 2, "--header", "send", "jobs", "x", "--header", "novalue");
@@ -596,6 +638,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_stats, tt_setup, tt_teardown),
         cmocka_unit_test_setup_teardown(test_dead_letters, tt_setup,
                                         tt_teardown),
+        cmocka_unit_test_setup_teardown(test_sqs_names, tt_setup, tt_teardown),
         cmocka_unit_test_setup_teardown(test_bad_input, tt_setup, tt_teardown),
         cmocka_unit_test_setup_teardown(test_help_and_version, tt_setup,
                                         tt_teardown),

@@ -337,8 +337,12 @@ test_bad_input(void **state)
                  "--timeout", "0");
     TT_RUN_FAILS(f, 2, "--timeout: not a number", "request", "svc", "x",
                  "--timeout", "abc");
-    TT_RUN_FAILS(f, 2, "invalid queue name \"Bad\"", "request", "svc", "x",
-                 "--reply-queue", "Bad");
+    TT_RUN_FAILS(f, 2, "invalid queue name \"B.d\"", "request", "svc", "x",
+                 "--reply-queue", "B.d");
+    TT_RUN_FAILS(f, 2, "invalid queue name \"R12345678901234567890", "request",
+                 "svc", "x", "--reply-queue",
+                 "R1234567890123456789012345678901234567890"
+                 "12345678901234567890123456789012345678901");
     TT_RUN_FAILS(f, 1, "unknown queue \"nope\"", "request", "nope", "x",
                  "--timeout", "1");
     /* Nothing changed by any of them. */

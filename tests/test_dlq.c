@@ -282,7 +282,7 @@ test_bad_settings_refused(void **state)
     /* libtxq checks the name before the server sees it. */
     assert_txq_rc(f->c,
                   txq_queue_alter(f->c, f->pg, "src",
-                                  TXQ_QUEUE_OPTS(.dead_letter_queue = "Bad")),
+                                  TXQ_QUEUE_OPTS(.dead_letter_queue = "B.d")),
                   TXQ_EINVAL);
     assert_non_null(strstr(txq_errmsg(f->c), "dead_letter_queue"));
     /* Removed with the set bit and no name; then the target drops. */

@@ -218,6 +218,10 @@ test_upgrade_from_version_1(void **state)
     /* 0012: the receive wait, tags, AddPermission's labels */
     tt_exec(f->pg, "alter table queues drop column receive_wait");
     tt_exec(f->pg, "drop table queue_tags, sqs_permissions");
+    /* 0013: back to 0001's queue name check (SQS's names come after). */
+    tt_exec(f->pg, "alter table queues drop constraint queues_fifo_suffix_ok, "
+                   "drop constraint queues_name_ok, add constraint "
+                   "queues_name_ok check (name ~ '^[a-z][a-z0-9_]{0,62}$')");
     /* messages as one table again, with 0001's indexes and its rows. */
     tt_exec(f->pg, "alter table messages rename to messages_p");
     tt_exec(f->pg, "alter table messages_p rename constraint messages_pkey "
@@ -271,6 +275,14 @@ test_upgrade_from_version_1(void **state)
                                       "null"),
                      1);
     tt_exec(f->pg, "select create_queue('after')");
+    /* 0013: SQS's names, and ".fifo" for a fifo queue only. */
+    tt_exec(f->pg, "select create_queue('Billing-Events')");
+    tt_exec(f->pg, "select create_queue('orders.fifo', 'fifo')");
+    assert_int_equal(tt_scalar(f->pg, "select count(*) from pg_constraint "
+                                      "where conname in ('queues_name_ok', "
+                                      "'queues_fifo_suffix_ok') and "
+                                      "conrelid = 'queues'::regclass"),
+                     2);
     assert_int_equal(tt_scalar(f->pg, "select count(*) from audit_log where "
                                       "queue = 'after' and acting_role = "
                                       "session_user"),

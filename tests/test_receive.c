@@ -318,7 +318,7 @@ test_receive_bad_arguments(void **state)
     tt_send(f, f->pg, "jobs", "a");
     assert_txq_rc(f->c, txq_receive(f->c, f->pg, "nosuch", 1, NULL, &msgs, &n),
                   TXQ_ENOTFOUND);
-    assert_txq_rc(f->c, txq_receive(f->c, f->pg, "Bad", 1, NULL, &msgs, &n),
+    assert_txq_rc(f->c, txq_receive(f->c, f->pg, "B.d", 1, NULL, &msgs, &n),
                   TXQ_EINVAL);
     assert_txq_rc(f->c, txq_receive(f->c, f->pg, "jobs", 0, NULL, &msgs, &n),
                   TXQ_EINVAL);

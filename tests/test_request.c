@@ -563,7 +563,7 @@ test_requester_bad_input(void **state)
         TXQ_ENOTFOUND);
     assert_txq_rc(
         f->c,
-        txq_request(r, NULL, "Bad", "x", 1, NULL, 1, on_reply, NULL, &s, corr),
+        txq_request(r, NULL, "B.d", "x", 1, NULL, 1, on_reply, NULL, &s, corr),
         TXQ_EINVAL);
     assert_int_equal(txq_requester_pending(r), 0);
     assert_int_equal(tt_depth(f), 0);

@@ -297,14 +297,14 @@ static void
 test_bad_input(void **state)
 {
     tt_fixture *f = *state;
-    char long_name[65];
+    char long_name[82];
 
-    /* 63 characters is a name; 64 is not. */
-    memset(long_name, 'a', 64);
-    long_name[63] = '\0';
+    /* 80 characters is a name; 81 is not. */
+    memset(long_name, 'a', 81);
+    long_name[80] = '\0';
     tt_queue(f, long_name, NULL);
-    long_name[63] = 'a';
-    long_name[64] = '\0';
+    long_name[80] = 'a';
+    long_name[81] = '\0';
     tt_queue(f, "small", TXQ_QUEUE_OPTS(.max_body_bytes = 16));
     assert_txq_ok(f->c, txq_send(f->c, f->pg, "small", "0123456789abcdef", 16,
                                  NULL, NULL));
@@ -313,7 +313,7 @@ test_bad_input(void **state)
     send_rejected(f, "small", 17, NULL, TXQ_ETOOBIG);
     assert_non_null(strstr(txq_errmsg(f->c), "16"));
     /* Queue names. */
-    send_rejected(f, "Bad", 1, NULL, TXQ_EINVAL);
+    send_rejected(f, "Bad.name", 1, NULL, TXQ_EINVAL);
     send_rejected(f, "a;drop table x", 1, NULL, TXQ_EINVAL);
     send_rejected(f, long_name, 1, NULL, TXQ_EINVAL);
     send_rejected(f, "", 1, NULL, TXQ_EINVAL);
@@ -482,7 +482,7 @@ test_queue_settings_validated(void **state)
 {
     tt_fixture *f = *state;
 
-    create_rejected(f, "Bad", NULL);
+    create_rejected(f, "B.d", NULL);
     create_rejected(f, "q;drop", NULL);
     create_rejected(f, "q", TXQ_QUEUE_OPTS(.max_body_bytes = 268435456LL + 1));
     create_rejected(f, "q", TXQ_QUEUE_OPTS(.max_body_bytes = -1));
@@ -620,6 +620,85 @@ test_sql_send_options(void **state)
                      bad[i][1], buf);
     }
     assert_int_equal(tt_depth(f), 2);
+}
+
+static void
+st_table_refuses(tt_fixture *f, const char *sql, const char *constraint)
+{
+    char buf[512];
+    const char *st = tt_fails(f->pg, buf, sizeof buf, "%s", sql);
+
+    assert_string_equal(st, "23514");
+    if (strstr(buf, constraint) == NULL)
+        fail_msg("%s: want \"%s\" in the error, got: %s", sql, constraint, buf);
+}
+
+/* Queue names follow SQS's rule in SQL too: 1 to 80 ASCII letters,
+ * digits, - and _, or up to 75 of them and ".fifo", which only a fifo
+ * queue's name may end in. The table refuses what create_queue would. */
+static void
+test_sql_queue_names(void **state)
+{
+    tt_fixture *f = *state;
+    char buf[512];
+    static const char *const bad[][2] = {
+        {"select create_queue(repeat('a', 81))", "invalid queue name"},
+        {"select create_queue(repeat('a', 76) || '.fifo', 'fifo')",
+         "invalid queue name"},
+        {"select create_queue('std.fifo')", "ending in \".fifo\""},
+        {"select create_queue('std.fifo', 'standard')", "fifo queue only"},
+        {"select create_queue('a.b')", "invalid queue name"},
+        {"select create_queue('a.b.fifo', 'fifo')", "invalid queue name"},
+        {"select create_queue('.fifo', 'fifo')", "invalid queue name"},
+        {"select create_queue('')", "invalid queue name"},
+        {"select create_queue('caf\xc3\xa9')", "invalid queue name"},
+        {"select create_queue('a b')", "invalid queue name"},
+        {"select send('Billing-Events', 'x', i_reply_to => 'a.b')", "reply_to"},
+        {"select send('Billing-Events', 'x', i_reply_to => repeat('r', 81))",
+         "reply_to"},
+    };
+
+    tt_exec(f->pg, "select create_queue(repeat('a', 80))");
+    tt_exec(f->pg, "select create_queue(repeat('-', 75) || '.fifo', 'fifo')");
+    tt_exec(f->pg, "select create_queue('Billing-Events')");
+    tt_exec(f->pg, "select create_queue('orders.fifo', 'fifo')");
+    tt_exec(f->pg, "select create_queue('orders', 'fifo')");
+    tt_exec(f->pg, "select create_queue('9_Lives')");
+    assert_int_equal(tt_scalar(f->pg, "select count(*) from queues where "
+                                      "name = 'orders.fifo' and kind = "
+                                      "'fifo'"),
+                     1);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *st = tt_fails(f->pg, buf, sizeof buf, "%s", bad[i][0]);
+
+        assert_string_equal(st, "22023");
+        if (strstr(buf, bad[i][1]) == NULL)
+            fail_msg("%s: want \"%s\" in the error, got: %s", bad[i][0],
+                     bad[i][1], buf);
+    }
+    /* A name is data: sent, received and replied to as given. */
+    tt_exec(f->pg, "select send('Billing-Events', 'b', i_reply_to => "
+                   "'orders.fifo', i_correlation_id => 'c1')");
+    assert_int_equal(tt_scalar(f->pg, "select count(*) from receive("
+                                      "'Billing-Events', 1) where reply_to "
+                                      "= 'orders.fifo'"),
+                     1);
+    assert_int_equal(
+        tt_scalar(f->pg, "select count(*) from (select reply('orders.fifo', "
+                         "'c1', 'r')) s"),
+        1);
+    assert_int_equal(tt_scalar(f->pg, "select count(*) from receive("
+                                      "'orders.fifo', 1)"),
+                     1);
+    /* The table's own checks (migration 0013), past the functions. */
+    st_table_refuses(f,
+                     "update queues set kind = 'standard' "
+                     "where name = 'orders.fifo'",
+                     "queues_fifo_suffix_ok");
+    st_table_refuses(f,
+                     "update queues set name = 'x.y' "
+                     "where name = 'orders'",
+                     "queues_name_ok");
 }
 
 /* send() in SQL to a queue somebody waits on wakes the waiter, once per
@@ -828,6 +907,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_metacharacters_verbatim, tt_setup,
                                         tt_teardown),
         cmocka_unit_test_setup_teardown(test_queue_settings_validated, tt_setup,
+                                        tt_teardown),
+        cmocka_unit_test_setup_teardown(test_sql_queue_names, tt_setup,
                                         tt_teardown),
         cmocka_unit_test_setup_teardown(test_sql_positional_api, tt_setup,
                                         tt_teardown),

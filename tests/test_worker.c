@@ -165,6 +165,31 @@ test_sql_handler_commits_with_ack(void **state)
                      3);
 }
 
+/* Handlers on queues of SQS's names: capitals and -, and a fifo queue
+ * whose name ends in .fifo, each by --handle. */
+static void
+test_sql_handler_sqs_names(void **state)
+{
+    wt_test *w = *state;
+    char h1[128], h2[128];
+    const char *args[] = {"--handle", h1, "--handle", h2, NULL};
+
+    wt_test_queue(w, "Billing-Events", NULL);
+    wt_test_queue(w, "orders.fifo", "i_kind => 'fifo'");
+    snprintf(h1, sizeof h1, "Billing-Events=sql:%s.h_ok", w->f->schema);
+    snprintf(h2, sizeof h2, "orders.fifo=sql:%s.h_ok", w->f->schema);
+    tt_send(w->f, w->f->pg, "Billing-Events", "invoice");
+    assert_txq_ok(w->f->c, txq_send(w->f->c, w->f->pg, "orders.fifo", "order",
+                                    5, TXQ_SEND_OPTS(.group = "g"), NULL));
+    wt_test_start(w, args);
+    wt_await(w->f->pg, 2, 20, "select count(*) from biz");
+    wt_await(w->f->pg, 0, 10, "select count(*) from messages");
+    wt_test_stop(w);
+    assert_int_equal(tt_scalar(w->f->pg, "select count(*) from biz where "
+                                         "body in ('invoice', 'order')"),
+                     2);
+}
+
 /* The log's duration_ms of a sql: handler is its real time (the call is
  * pipelined with the ack: it once read 0.0 for every sql: handler). */
 static void
@@ -509,6 +534,8 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_sql_handler_commits_with_ack,
                                         setup, wt_test_teardown),
+        cmocka_unit_test_setup_teardown(test_sql_handler_sqs_names, setup,
+                                        wt_test_teardown),
         cmocka_unit_test_setup_teardown(test_sql_handler_duration, setup,
                                         wt_test_teardown),
         cmocka_unit_test_setup_teardown(test_server_notice_logged_as_json,

@@ -276,6 +276,44 @@ test_metrics_while_draining(void **state)
     wt_test_stop(w);
 }
 
+/* Queue gauges for queues of SQS's names, one of them spelt NULL (which an
+ * unquoted array literal element would turn into a null): both shown. */
+static void
+test_gauges_of_any_name(void **state)
+{
+    wt_test *w = *state;
+    char so1[600], so2[600];
+    const char *args[] = {"--handle",         so1,           "--handle", so2,
+                          "--metrics-listen", "127.0.0.1:0", NULL};
+    double end = tt_now() + 30;
+    char *text = NULL;
+    int port, seen = 0;
+
+    wt_test_queue(w, "NULL", NULL);
+    wt_test_queue(w, "Billing-Events", NULL);
+    tt_send(w->f, w->f->pg, "NULL", "fine");
+    tt_send(w->f, w->f->pg, "Billing-Events", "fine");
+    snprintf(so1, sizeof so1, "NULL=so:%s/tests/txq_test_handlers.so:th_ok",
+             getenv("TXQ_BUILD_DIR"));
+    snprintf(so2, sizeof so2,
+             "Billing-Events=so:%s/tests/txq_test_handlers.so:th_ok",
+             getenv("TXQ_BUILD_DIR"));
+    wt_test_start(w, args);
+    port = metrics_port(w);
+    while (tt_now() < end && !seen) {
+        free(text);
+        assert_int_equal(http_get(w, port, "/metrics", &text), 200);
+        seen = qmetric(text, "txq_worker_queue_depth", "NULL") == 0 &&
+               qmetric(text, "txq_worker_queue_depth", "Billing-Events") == 0;
+        if (!seen)
+            tt_sleep_ms(100);
+    }
+    if (!seen)
+        fail_msg("no depth gauge of 0 for both queues; last:\n%s", text);
+    free(text);
+    wt_test_stop(w);
+}
+
 /* A handler that crashes its consumer: the restart is counted. */
 static void
 test_restarts_counted(void **state)
@@ -482,6 +520,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_metrics_while_draining, setup,
                                         wt_test_teardown),
         cmocka_unit_test_setup_teardown(test_restarts_counted, setup,
+                                        wt_test_teardown),
+        cmocka_unit_test_setup_teardown(test_gauges_of_any_name, setup,
                                         wt_test_teardown),
         cmocka_unit_test_setup_teardown(test_readyz_without_database, setup,
                                         wt_test_teardown),

@@ -47,26 +47,51 @@ test_error_table(void **state)
 static void
 test_names(void **state)
 {
-    char n63[64], n64[65];
+    char n63[64], n64[65], n80[81], n81[82], f80[81], f81[82];
 
     (void)state;
     memset(n63, 'a', 63);
     n63[63] = '\0';
     memset(n64, 'a', 64);
     n64[64] = '\0';
+    memset(n80, 'Z', 80);
+    n80[80] = '\0';
+    memset(n81, 'Z', 81);
+    n81[81] = '\0';
+    /* 75 + ".fifo" is 80 characters; 76 + ".fifo" is 81. */
+    memset(f80, '-', 75);
+    memcpy(f80 + 75, ".fifo", 6);
+    memset(f81, '-', 76);
+    memcpy(f81 + 76, ".fifo", 6);
+    /* SQS's rule: 1 to 80 of A-Z a-z 0-9 - _, or up to 75 + ".fifo". */
     assert_true(txq_name_valid("jobs"));
     assert_true(txq_name_valid("a"));
     assert_true(txq_name_valid("a_1"));
     assert_true(txq_name_valid(n63));
-    assert_false(txq_name_valid(n64));
+    assert_true(txq_name_valid(n64));
+    assert_true(txq_name_valid(n80));
+    assert_false(txq_name_valid(n81));
+    assert_true(txq_name_valid(f80));
+    assert_false(txq_name_valid(f81));
+    assert_true(txq_name_valid("1a"));
+    assert_true(txq_name_valid("_a"));
+    assert_true(txq_name_valid("-"));
+    assert_true(txq_name_valid("Jobs"));
+    assert_true(txq_name_valid("Billing-Events"));
+    assert_true(txq_name_valid("a-b"));
+    assert_true(txq_name_valid("orders.fifo"));
+    assert_true(txq_name_valid("Orders-2.fifo"));
     assert_false(txq_name_valid(NULL));
     assert_false(txq_name_valid(""));
-    assert_false(txq_name_valid("1a"));
-    assert_false(txq_name_valid("_a"));
-    assert_false(txq_name_valid("Jobs"));
-    assert_false(txq_name_valid("a-b"));
+    assert_false(txq_name_valid(".fifo"));
+    assert_false(txq_name_valid("a.fifo.fifo"));
+    assert_false(txq_name_valid("a.FIFO"));
+    assert_false(txq_name_valid("a.fif"));
     assert_false(txq_name_valid("a.b"));
+    assert_false(txq_name_valid("a.b.fifo"));
     assert_false(txq_name_valid("a b"));
+    assert_false(txq_name_valid("a;b"));
+    assert_false(txq_name_valid("a\"b"));
     assert_false(txq_name_valid("caf\xc3\xa9"));
     assert_true(txq_schema_name_valid("_txq"));
     assert_true(txq_schema_name_valid("txq"));
@@ -122,8 +147,11 @@ test_argument_checks(void **state)
     assert_int_equal(txq__check_secs(c, "d", INFINITY, 0, 10), TXQ_EINVAL);
     assert_int_equal(txq__check_secs(c, "d", -0.1, 0, 10), TXQ_EINVAL);
     assert_int_equal(txq__check_secs(c, "d", 10.5, 0, 10), TXQ_EINVAL);
-    assert_int_equal(txq__check_queue_name(c, "queue name", "Bad"), TXQ_EINVAL);
-    assert_non_null(strstr(txq_errmsg(c), "invalid queue name \"Bad\""));
+    assert_int_equal(txq__check_queue_name(c, "queue name", "B.ad"),
+                     TXQ_EINVAL);
+    assert_non_null(strstr(txq_errmsg(c), "invalid queue name \"B.ad\""));
+    assert_int_equal(txq__check_queue_name(c, "queue name", "Billing-Events"),
+                     TXQ_OK);
     assert_int_equal(txq__check_queue_name(c, "queue name", NULL), TXQ_EINVAL);
     assert_int_equal(txq__check_topic_name(c, "a.b"), TXQ_OK);
     assert_int_equal(txq__check_topic_name(c, "a/b"), TXQ_EINVAL);

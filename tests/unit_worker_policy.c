@@ -190,6 +190,48 @@ test_config_precedence(void **state)
     unlink(path);
 }
 
+/* Queue names of SQS's rule in [queue.NAME] up to libinih's section
+ * limit (42 characters), longer ones (up to 80) by --handle. */
+static void
+test_config_queue_names(void **state)
+{
+    const char *path =
+        write_file("[queue.Billing-Events]\n"
+                   "handler = exec:/bin/true\n"
+                   "[queue.orders.fifo]\n"
+                   "handler = exec:/bin/true\n"
+                   "[queue.abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN-P]\n"
+                   "handler = exec:/bin/true\n");
+    char h80[120], err[512];
+    cfg_override ov[] = {{"handle", h80, "--handle"}};
+    worker_cfg cfg;
+    size_t i;
+    int seen = 0;
+
+    (void)state;
+    memset(h80, 'X', 80);
+    snprintf(h80 + 80, sizeof h80 - 80, "=exec:/bin/true");
+    assert_int_equal(config_load(&cfg, path, ov, 1, err, sizeof err), 0);
+    assert_int_equal(cfg.nqueues, 4);
+    for (i = 0; i < cfg.nqueues; i++) {
+        const char *n = cfg.queues[i].name;
+
+        seen |= (strcmp(n, "Billing-Events") == 0) |
+                (strcmp(n, "orders.fifo") == 0) << 1 |
+                (strcmp(n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN-P") == 0)
+                    << 2 |
+                (strlen(n) == 80 && strspn(n, "X") == 80) << 3;
+    }
+    assert_int_equal(seen, 15);
+    config_free(&cfg);
+    unlink(path);
+    /* 81 characters by --handle: no queue name. */
+    h80[80] = 'X';
+    snprintf(h80 + 81, sizeof h80 - 81, "=exec:/bin/true");
+    assert_int_equal(config_load(&cfg, NULL, ov, 1, err, sizeof err), -1);
+    assert_non_null(strstr(err, "bad queue name"));
+}
+
 static void
 expect_error(const char *text, const char *want)
 {
@@ -222,8 +264,18 @@ test_config_errors(void **state)
                  "%s:3: [worker]: unknown key \"poll_intervall\"");
     expect_error("[worker]\n\n\nconcurrency = many\n",
                  "%s:4: [worker] concurrency: must be a whole number");
-    expect_error("[queue.Bad-Name]\nhandler = exec:true\n",
-                 "%s:2: [queue.Bad-Name]: bad queue name");
+    expect_error("[queue.Bad.Name]\nhandler = exec:true\n",
+                 "%s:2: [queue.Bad.Name]: bad queue name");
+    /* libinih cuts a section name to 49 characters: one that long may
+     * have been longer, so it names no queue. 42 is the most a name has
+     * in a section (48 in all) and is taken. */
+    expect_error(
+        "[queue.abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN-PQ-and-more]\n"
+        "handler = exec:true\n",
+        "is cut short by libinih");
+    expect_error("[queue.abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN-PQ]\nhandler "
+                 "= exec:true\n",
+                 "is cut short by libinih");
     expect_error("[queue.q]\nhandler = sql:x;drop\n",
                  "%s:2: [queue.q] handler: sql handler");
     expect_error("[pool]\nx = 1\n", "%s:2: unknown section [pool]");
@@ -259,6 +311,7 @@ main(void)
         cmocka_unit_test(test_handler_specs),
         cmocka_unit_test(test_config_precedence),
         cmocka_unit_test(test_config_errors),
+        cmocka_unit_test(test_config_queue_names),
     };
 
     return cmocka_run_group_tests_name("worker_policy", tests, NULL, NULL);

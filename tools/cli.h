@@ -19,8 +19,11 @@
 
 enum { CLI_OK = 0, CLI_ERR = 1, CLI_USAGE = 2 };
 
-/* Longest schema or queue name, plus its NUL. */
+/* Longest schema name, plus its NUL. */
 #define CLI_NAME_MAX 64
+
+/* Longest queue name (80, SQS's rule: see txq_name_valid), plus its NUL. */
+#define CLI_QUEUE_NAME_MAX 81
 
 /* Largest body read from stdin: the highest max_body_bytes a queue can
  * have. */
@@ -110,7 +113,8 @@ int cli_parse_int(
     const char *flag, const char *s, int64_t min, int64_t max, int64_t *out);
 
 /*
- * cli_check_queue_name - name must match [a-z][a-z0-9_]{0,62}.
+ * cli_check_queue_name - name must be a queue name (txq_name_valid: 1 to
+ * 80 of A-Z a-z 0-9 - _, or up to 75 of them and ".fifo").
  * Returns CLI_OK, or CLI_USAGE naming it.
  */
 int cli_check_queue_name(const char *name);

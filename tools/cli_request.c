@@ -125,7 +125,7 @@ cli_cmd_request(cli *ctx, int argc, char **argv)
         {NULL, 0, NULL, 0}};
     txq_send_opts so = TXQ_SEND_OPTS_INIT;
     double timeout = DEFAULT_TIMEOUT;
-    char reply_queue[CLI_NAME_MAX];
+    char reply_queue[CLI_QUEUE_NAME_MAX];
     const char *named = NULL;
     char **hdr = calloc((size_t)argc + 1, sizeof *hdr);
     cli_buf headers = {0};
@@ -191,6 +191,13 @@ cli_cmd_request(cli *ctx, int argc, char **argv)
         if ((rc = cli_read_stdin(&owned, &len)) != CLI_OK)
             goto out;
         body = owned;
+    }
+    if (named != NULL && strlen(named) >= sizeof reply_queue) {
+        rc = cli_usage_error("request",
+                             "--reply-queue: a queue name has at "
+                             "most %d characters",
+                             CLI_QUEUE_NAME_MAX - 1);
+        goto out;
     }
     if (named != NULL)
         snprintf(reply_queue, sizeof reply_queue, "%s", named);

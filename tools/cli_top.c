@@ -41,7 +41,7 @@ static const char top_sql[] =
 
 /* What one refresh read of a queue. */
 struct row {
-    char name[CLI_NAME_MAX];
+    char name[CLI_QUEUE_NAME_MAX];
     long long depth, acked, failed, left;
 };
 

@@ -43,7 +43,7 @@ typedef struct con_server {
 
 /* Per-queue counters of the last refresh, for the rates. */
 struct con_rate {
-    char name[CLI_NAME_MAX];
+    char name[CLI_QUEUE_NAME_MAX];
     long long moved, acked, failed;
 };
 

@@ -350,8 +350,9 @@ cli_check_queue_name(const char *name)
     if (txq_name_valid(name))
         return CLI_OK;
     return cli_fail(CLI_USAGE,
-                    "invalid queue name \"%.100s\": use 1 to 63 characters "
-                    "a-z, 0-9 and _, starting with a letter",
+                    "invalid queue name \"%.100s\": use 1 to 80 characters "
+                    "A-Z, a-z, 0-9, - and _, the last 5 of which may be "
+                    "\".fifo\"",
                     name);
 }
 

@@ -119,7 +119,7 @@ skip_list(alerts *a, const worker_cfg *cfg, double now)
     char *s, *p;
 
     for (i = 0; i < a->nsent; i++)
-        len += strlen(a->sent[i].queue) + 3;
+        len += strlen(a->sent[i].queue) + 3; /* "name", */
     if ((s = malloc(len)) == NULL)
         return NULL;
     p = s;
@@ -127,8 +127,9 @@ skip_list(alerts *a, const worker_cfg *cfg, double now)
     for (i = 0; i < a->nsent; i++) {
         if (policy_alert_wait(a->sent[i].at, now, cfg->notify_interval) <= 0)
             continue;
-        /* queue names are [a-z][a-z0-9_]*: no quoting needed */
-        p += sprintf(p, "%s%s", p > s + 1 ? "," : "", a->sent[i].queue);
+        /* An array literal's element in double quotes (so that a queue
+         * spelt NULL stays a name); a queue name holds no " or \. */
+        p += sprintf(p, "%s\"%s\"", p > s + 1 ? "," : "", a->sent[i].queue);
     }
     *p++ = '}';
     *p = '\0';

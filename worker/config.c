@@ -393,6 +393,12 @@ read_line(char *str, int num, void *stream)
     return str;
 }
 
+/* The section names inih hands over are cut to INI_MAX_SECTION - 1
+ * characters, a limit fixed when the library was built (Debian's: 50, so
+ * 49 characters) and not in its header. A section that long may have been
+ * longer: refused rather than taken for another queue. */
+#define INI_SECTION_CUT 49
+
 static int
 on_ini_pair(void *user,
             const char *section,
@@ -408,10 +414,20 @@ on_ini_pair(void *user,
         k = find_key(worker_keys, NKEYS(worker_keys), name);
         base = st->cfg;
     } else if (strncmp(section, "queue.", 6) == 0) {
+        if (strlen(section) >= INI_SECTION_CUT) {
+            ini_error(st,
+                      "[%.80s...]: a section name of %d characters or more "
+                      "is cut short by libinih, so this may name another "
+                      "queue; give a queue of more than %d characters its "
+                      "handler with --handle NAME=HANDLER instead",
+                      section, INI_SECTION_CUT, INI_SECTION_CUT - 7);
+            return 0;
+        }
         if (!txq_name_valid(section + 6)) {
             ini_error(st,
-                      "[%.80s]: bad queue name (must match "
-                      "[a-z][a-z0-9_]{0,62})",
+                      "[%.80s]: bad queue name (1 to 80 characters A-Z, "
+                      "a-z, 0-9, - and _, the last 5 of which may be "
+                      "\".fifo\")",
                       section);
             return 0;
         }
@@ -545,10 +561,17 @@ load_overrides(worker_cfg *cfg,
 
         if (strcmp(ov[i].key, "handle") == 0) {
             const char *eq = strchr(ov[i].value, '=');
-            char name[80];
+            char name[81]; /* a queue name: at most 80 characters */
             queue_cfg *q;
 
-            if (eq == NULL || (size_t)(eq - ov[i].value) >= sizeof name) {
+            if (eq != NULL && (size_t)(eq - ov[i].value) >= sizeof name) {
+                snprintf(err, errsize,
+                         "%s: bad queue name \"%.80s...\" (more than 80 "
+                         "characters)",
+                         ov[i].flag, ov[i].value);
+                return -1;
+            }
+            if (eq == NULL) {
                 snprintf(err, errsize,
                          "%s: expected QUEUE=HANDLER (got "
                          "\"%.80s\")",
@@ -559,8 +582,9 @@ load_overrides(worker_cfg *cfg,
             name[eq - ov[i].value] = '\0';
             if (!txq_name_valid(name)) {
                 snprintf(err, errsize,
-                         "%s: bad queue name \"%.80s\" (must "
-                         "match [a-z][a-z0-9_]{0,62})",
+                         "%s: bad queue name \"%.80s\" (1 to 80 "
+                         "characters A-Z, a-z, 0-9, - and _, the last 5 of "
+                         "which may be \".fifo\")",
                          ov[i].flag, name);
                 return -1;
             }

@@ -46,7 +46,7 @@ void metrics_observe(metrics_counts *c, const txq_consumer_event *ev);
 
 /* One queue, as published. */
 typedef struct metrics_queue {
-    char name[64];
+    char name[81]; /* a queue name: at most 80 characters */
     long long v[MC_COUNT];
     long long restarts; /* consumers restarted after an unexpected exit */
     int consumers;      /* consumer processes configured (slots) */

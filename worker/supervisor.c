@@ -712,15 +712,19 @@ read_queue_stats(double now)
 
     S.next_stats = now + STATS_INTERVAL;
     for (i = 0; i < S.cfg->nqueues; i++)
-        len += strlen(S.cfg->queues[i].name) + 1;
+        len += strlen(S.cfg->queues[i].name) + 3;
     if ((list = malloc(len)) == NULL)
         return;
-    /* An array literal: queue names are [a-z][a-z0-9_]*, no quoting. */
+    /* An array literal (a parameter, not SQL text). Each name in double
+     * quotes, so that one spelt NULL stays a name: a queue name holds no
+     * " or \ (txq_name_valid). */
     strcpy(list, "{");
     for (i = 0; i < S.cfg->nqueues; i++) {
         if (i > 0)
             strcat(list, ",");
+        strcat(list, "\"");
         strcat(list, S.cfg->queues[i].name);
+        strcat(list, "\"");
     }
     strcat(list, "}");
     vals[0] = list;

@@ -11,14 +11,20 @@ as $$
 --      in the row, by _check_queue_ints().
 -- ----------------------------------------------------------------------
 begin
-    if q.name is null or q.name !~ '^[a-z][a-z0-9_]{0,62}$' then
-        raise exception 'invalid queue name "%": use 1 to 63 characters '
-            'a-z, 0-9 and _, starting with a letter', left(q.name, 100)
-            using errcode = '22023';
+    if q.name is null or (q.name !~ '^[A-Za-z0-9_-]{1,80}$'
+                          and q.name !~ '^[A-Za-z0-9_-]{1,75}[.]fifo$') then
+        raise exception 'invalid queue name "%": use 1 to 80 characters '
+            'A-Z, a-z, 0-9, - and _, the last 5 of which may be ".fifo"',
+            left(q.name, 100) using errcode = '22023';
     end if;
     if q.kind is null or q.kind not in ('standard', 'fifo') then
         raise exception 'kind must be standard or fifo (got "%")',
             left(q.kind, 100) using errcode = '22023';
+    end if;
+    if q.kind <> 'fifo' and q.name ~ '[.]fifo$' then
+        raise exception 'queue "%" is named like a FIFO queue: a name '
+            'ending in ".fifo" is for a fifo queue only', q.name
+            using errcode = '22023';
     end if;
     perform @extschema@._check_interval('visibility_timeout',
         q.visibility_timeout, '1 second', '12 hours');

@@ -36,7 +36,8 @@ begin
         raise exception 'correlation_id must be at most 512 characters'
             using errcode = '22023';
     end if;
-    if i_reply_to is not null and i_reply_to !~ '^[a-z][a-z0-9_]{0,62}$' then
+    if i_reply_to is not null and (i_reply_to !~ '^[A-Za-z0-9_-]{1,80}$'
+            and i_reply_to !~ '^[A-Za-z0-9_-]{1,75}[.]fifo$') then
         raise exception 'invalid reply_to queue name "%"', left(i_reply_to, 100)
             using errcode = '22023';
     end if;

@@ -36,7 +36,8 @@ begin
     end if;
     if not exists (select 1 from @extschema@.queues where name = i_reply_to)
     then
-        if i_reply_to !~ '^[a-z][a-z0-9_]{0,62}$' then
+        if (i_reply_to !~ '^[A-Za-z0-9_-]{1,80}$'
+            and i_reply_to !~ '^[A-Za-z0-9_-]{1,75}[.]fifo$') then
             raise exception 'invalid reply_to queue name "%"',
                 left(i_reply_to, 100) using errcode = '22023';
         end if;

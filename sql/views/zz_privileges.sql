@@ -45,7 +45,8 @@ begin
                 and jsonb_typeof(headers) = 'object'
                 and (correlation_id is null or length(correlation_id) <= 512)
                 and (reply_to is null
-                     or reply_to ~ '^[a-z][a-z0-9_]{0,62}$')
+                     or reply_to ~ '^[A-Za-z0-9_-]{1,80}$'
+                     or reply_to ~ '^[A-Za-z0-9_-]{1,75}[.]fifo$')
                 and exists (select 1 from @extschema@.queues q
                              where q.queue_id = messages.queue_id
                                and q.kind = 'standard'

@@ -107,9 +107,31 @@ check(code == "AWS.SimpleQueueService.NonExistentQueue" and status == 400,
       "GetQueueUrl of an unknown queue: NonExistentQueue (%s)" % code)
 urls = sqs.list_queues(QueueNamePrefix=PREFIX + "_jo").get("QueueUrls", [])
 check(urls == [url], "ListQueues with a prefix: %s" % urls)
-code, _, msg = error_of(sqs.create_queue, QueueName=PREFIX + "-Dash")
-check(code == "InvalidParameterValue" and "txq" in msg,
-      "a name txq cannot store yet is refused clearly: %s" % msg[:60])
+# SQS's names are txq's: capitals and -, up to 80 characters, the same
+# name in txq; names outside the rule are refused.
+dash = PREFIX + "_Billing-Events"
+durl = sqs.create_queue(QueueName=dash)["QueueUrl"]
+check(durl.endswith("/" + dash), "CreateQueue with capitals and -: " + durl)
+check(psql("select kind from %s.queues where name = '%s'" % (SCHEMA, dash))
+      == "standard", "the txq queue has the SQS name")
+sqs.send_message(QueueUrl=durl, MessageBody="dash")
+got = sqs.receive_message(QueueUrl=durl).get("Messages", [])
+check(len(got) == 1 and got[0]["Body"] == "dash", "a message through it")
+sqs.delete_message(QueueUrl=durl, ReceiptHandle=got[0]["ReceiptHandle"])
+sqs.delete_queue(QueueUrl=durl)
+long80 = (PREFIX + "_" + "L" * 80)[:80]
+lurl = sqs.create_queue(QueueName=long80)["QueueUrl"]
+check(lurl.endswith("/" + long80), "an 80-character name")
+sqs.delete_queue(QueueUrl=lurl)
+for bad in (long80 + "x", PREFIX + "_a.b", PREFIX + "_caf\u00e9",
+            PREFIX + "_a b", ".fifo"):
+    code, _, msg = error_of(sqs.create_queue, QueueName=bad)
+    check(code == "InvalidParameterValue",
+          "CreateQueue %r refused: %s %s" % (bad[:30], code, msg[:60]))
+code, _, _ = error_of(sqs.create_queue, QueueName=PREFIX + "_std.fifo",
+                      Attributes={"FifoQueue": "false"})
+check(code == "InvalidAttributeValue",
+      "a standard queue named .fifo is refused (%s)" % code)
 
 # --- send, receive, delete --------------------------------------------
 body = "h\u00e9llo\r\nw\u00f6rld <&> \u2713 \U0001d11e"
@@ -287,6 +309,32 @@ fifo = sqs.create_queue(QueueName=PREFIX + "_orders.fifo",
                                     "ContentBasedDeduplication": "true"}
                         )["QueueUrl"]
 check(fifo.endswith("/%s_orders.fifo" % PREFIX), "CreateQueue .fifo")
+check(psql("select kind from %s.queues where name = '%s_orders.fifo'"
+           % (SCHEMA, PREFIX)) == "fifo",
+      "CreateQueue NAME.fifo: the txq FIFO queue NAME.fifo")
+# A FIFO queue made without the suffix (before txq took SQS's names, or by
+# SQL) is still NAME.fifo over SQS.
+psql("select %s.create_queue('%s_legacy', 'fifo')" % (SCHEMA, PREFIX))
+legacy = sqs.get_queue_url(QueueName=PREFIX + "_legacy.fifo")["QueueUrl"]
+check(legacy.endswith("/%s_legacy.fifo" % PREFIX), "legacy FIFO: " + legacy)
+sqs.send_message(QueueUrl=legacy, MessageBody="L", MessageGroupId="g")
+check(psql("select count(*) from %s.messages m join %s.queues q using"
+           " (queue_id) where q.name = '%s_legacy'" % (SCHEMA, SCHEMA, PREFIX))
+      == "1", "legacy FIFO: the message is in the txq queue NAME")
+lst = sqs.list_queues(QueueNamePrefix=PREFIX + "_legacy").get("QueueUrls", [])
+check(lst == [legacy], "ListQueues shows it as NAME.fifo: %s" % lst)
+code, _, _ = error_of(sqs.get_queue_url, QueueName=PREFIX + "_legacy")
+check(code == "AWS.SimpleQueueService.NonExistentQueue",
+      "and not as a standard queue NAME (%s)" % code)
+m = sqs.receive_message(QueueUrl=legacy).get("Messages", [])
+check(len(m) == 1 and m[0]["Body"] == "L", "legacy FIFO: ReceiveMessage")
+sqs.delete_message(QueueUrl=legacy, ReceiptHandle=m[0]["ReceiptHandle"])
+check(psql("select count(*) from %s.messages m join %s.queues q using"
+           " (queue_id) where q.name = '%s_legacy'" % (SCHEMA, SCHEMA, PREFIX))
+      == "0", "legacy FIFO: DeleteMessage")
+sqs.delete_queue(QueueUrl=legacy)
+check(psql("select count(*) from %s.queues where name = '%s_legacy'"
+           % (SCHEMA, PREFIX)) == "0", "DeleteQueue NAME.fifo drops NAME")
 a1 = sqs.send_message(QueueUrl=fifo, MessageBody="A", MessageGroupId="g")
 a2 = sqs.send_message(QueueUrl=fifo, MessageBody="A", MessageGroupId="g")
 sqs.send_message(QueueUrl=fifo, MessageBody="B", MessageGroupId="g")
