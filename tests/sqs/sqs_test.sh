@@ -52,6 +52,7 @@ schema=sqs_t_$tag
 gw=sqs_gw_$tag
 app=sqs_app_$tag
 none=sqs_none_$tag
+billing=sqs_billing_$tag
 work=$(mktemp -d "${TMPDIR:-/tmp}/txq-sqs-test.XXXXXX")
 pid=
 
@@ -67,7 +68,8 @@ cleanup() {
     psql_q -c "set client_min_messages = warning;
         drop schema if exists $schema cascade;
         drop role if exists $gw; drop role if exists $app;
-        drop role if exists $none;" >/dev/null 2>&1 || true
+        drop role if exists $none; drop role if exists $billing;" \
+        >/dev/null 2>&1 || true
     if [[ $rc -ne 0 && -f $work/sqs.log ]]; then
         echo "--- txq-sqs log (last 60 lines) ---" >&2
         tail -n 60 "$work/sqs.log" >&2
@@ -83,11 +85,15 @@ psql_q >/dev/null <<SQL
 set client_min_messages = warning;
 create role $app nologin;
 create role $none nologin;
+create role $billing nologin;
 create role $gw login noinherit;
-grant $app, $none to $gw;
+grant $app, $none, $billing to $gw;
 grant usage on schema $schema to $gw;
 grant select on $schema.queues to $gw;
 select $schema.grant('*', '$app', array['admin']);
+-- The README's example: its key's role may send and receive on orders.
+select from $schema.create_queue('orders');
+select $schema.grant('orders', '$billing', array['send', 'receive']);
 SQL
 
 
@@ -96,6 +102,7 @@ cat >"$creds" <<EOF
 # test keys: ACCESS_KEY_ID SECRET ROLE [ACCOUNT_ID]
 AKIDAPP0000000000001 app-secret-0000000000000000000000000000 $app 111111111111
 AKIDNONE000000000002 none-secret-000000000000000000000000000 $none 222222222222
+AKIABILLING0000000001 wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY $billing
 EOF
 chmod 600 "$creds"
 head -c 48 /dev/urandom >"$work/receipt.key"
@@ -194,6 +201,17 @@ if [[ -n $awsjson && $(readlink -f "$awsjson") != /usr/bin/aws ]]; then
     SQS_PREFIX=k$tag bash "$src/tests/sqs/sqs_awscli.sh" "$awsjson" ||
         fail "aws CLI ($awsjson)"
 fi
+
+# The README's boto3 example, as it stands there but for the port.
+readme_py=$(awk '/^## Use txq from any language/ { s = 1 }
+    s && /^```python$/ { p = 1; next } p && /^```$/ { exit } p' "$src/README.md")
+[[ -n $readme_py ]] ||
+    fail "README.md has no python block under 'Use txq from any language'"
+out=$(sed "s|http://127.0.0.1:9324|$endpoint|" <<<"$readme_py" |
+    /usr/bin/python3 - 2>&1) || fail "the README's boto3 example failed: $out"
+[[ $out == '{"order": 42}' ]] ||
+    fail "the README's boto3 example printed '$out', not '{\"order\": 42}'"
+echo "test_sqs: the README's boto3 example works as written"
 
 # SQL and HTTP share the queue: a send rolled back in SQL is never
 # received over HTTP; one inside an open transaction is invisible until
