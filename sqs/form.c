@@ -14,39 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "formdecode.h"
 #include "sqs.h"
 
 #define LIST_INDEX_MAX 100
-
-static int
-hexv(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = tolower(c);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* Decode a form field in place ('+' is a space); its new length. */
-static size_t
-form_decode(char *s, size_t n)
-{
-    size_t i, o = 0;
-
-    for (i = 0; i < n; i++) {
-        if (s[i] == '+') {
-            s[o++] = ' ';
-        } else if (s[i] == '%' && i + 2 < n && hexv(s[i + 1]) >= 0 &&
-                   hexv(s[i + 2]) >= 0) {
-            s[o++] = (char)(hexv(s[i + 1]) * 16 + hexv(s[i + 2]));
-            i += 2;
-        } else {
-            s[o++] = s[i];
-        }
-    }
-    s[o] = '\0';
-    return o;
-}
 
 /* The element index of "N" (1-based in the form), or -1. */
 static int

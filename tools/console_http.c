@@ -20,6 +20,7 @@
 #include <sodium.h>
 
 #include "console.h"
+#include "formdecode.h"
 #include "log.h"
 
 #define COOKIE "txq_console"
@@ -263,39 +264,6 @@ con_logout(con_req *r)
 }
 
 /* === form fields === */
-
-static int
-hexv(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Decode a form field in place ('+' is a space); its new length. */
-static size_t
-form_decode(char *s, size_t n)
-{
-    size_t o = 0;
-
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '+') {
-            s[o++] = ' ';
-        } else if (s[i] == '%' && i + 2 < n && hexv(s[i + 1]) >= 0 &&
-                   hexv(s[i + 2]) >= 0) {
-            s[o++] = (char)(hexv(s[i + 1]) * 16 + hexv(s[i + 2]));
-            i += 2;
-        } else {
-            s[o++] = s[i];
-        }
-    }
-    s[o] = '\0';
-    return o;
-}
 
 /* Split text (n bytes, modified in place) into r->fields. */
 static int
