@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/sqs.sh - txq-sqs against libtxq's direct calls on the same server.
 #
-#   bench/sqs.sh [--runs N] [--messages N] [--wakes K] [--procs P]
+#   bench/sqs.sh [--runs N] [--messages N] [--wakes K] [--client c|node]
+#                [--procs P]
 #
 # A private PostgreSQL (bench/server.sh), the queue bench, and txq-sqs on
 # a loopback port with an access key whose role holds admin on every
@@ -14,13 +15,16 @@
 #                 consumer's receive and delete are two requests
 #   sqs send      SendMessageBatch of 10 entries
 #   sqs drain     ReceiveMessage of up to 10, then DeleteMessageBatch
-# The SQS side is @aws-sdk/client-sqs under node (bench/sqs_load.cjs), P
-# processes (default 2) of 4/P clients each, released together; the
-# direct side runs as the same role as the key. Then K (default 200)
-# long-poll wake-ups in turn: a ReceiveMessage waiting 20 s, a
-# SendMessage from another client, the time from the send's reply to the
-# receive's (txq-sqs looks again only every 60 s: a wake-up well within
-# the wait is the notification).
+# The SQS side's client (--client): c (default), txq-sqs-load
+# (bench/sqsload/), 4 threads on libcurl, whose own SigV4 signs; or node,
+# @aws-sdk/client-sqs (bench/sqs_load.cjs) in P processes (--procs,
+# default 2) of 4/P clients each, released together. The Node SDK takes
+# about a core at these rates, which the server then lacks on a small
+# machine. The direct side runs as the same role as the key. Then K
+# (default 200) long-poll wake-ups in turn, with the same client: a
+# ReceiveMessage waiting 20 s, a SendMessage from another connection, the
+# time from the send's reply to the receive's (txq-sqs looks again only
+# every 60 s: a wake-up well within the wait is the notification).
 # Per run: bench/out/sqs.tsv; medians and ratios (sqs / direct; target >=
 # 0.5 for batches of 10; the wake-up's p99 <= 5 ms): bench/out/sqs.txt.
 set -euo pipefail
@@ -29,12 +33,21 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${TXQ_BUILD_DIR:-$ROOT/build}
 TOOL=$BUILD/txq-bench
 SQS=$BUILD/txq-sqs
+LOAD=$BUILD/txq-sqs-load
 OUT=$ROOT/bench/out
 SDK=3.1178.0
 
-runs=3 msgs=60000 wakes=200 procs=2
+runs=3 msgs=60000 wakes=200 procs=2 client=c
 while [[ $# -gt 0 ]]; do
     case $1 in
+    --client)
+        [[ ${2:-} == c || ${2:-} == node ]] || {
+            echo "sqs.sh: --client is c or node" >&2
+            exit 2
+        }
+        client=$2
+        shift
+        ;;
     --runs | --messages | --wakes | --procs)
         [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || {
             echo "sqs.sh: $1 needs a positive number" >&2
@@ -69,14 +82,17 @@ die() {
     exit 1
 }
 
-[[ -x $TOOL && -x $SQS ]] || die "txq-bench or txq-sqs not built (./run bench)"
-command -v node >/dev/null && command -v npm >/dev/null ||
-    die "node and npm are needed (./run build installs them)"
+[[ -x $TOOL && -x $SQS && -x $LOAD ]] ||
+    die "txq-bench, txq-sqs or txq-sqs-load not built (./run bench)"
 NODEDIR=$BUILD/sqs-node
-if ! [[ $(node -p "require('$NODEDIR/node_modules/@aws-sdk/client-sqs/package.json').version" 2>/dev/null) == "$SDK" ]]; then
-    mkdir -p "$NODEDIR"
-    npm install --prefix "$NODEDIR" --no-audit --no-fund --loglevel=error \
-        "@aws-sdk/client-sqs@$SDK" >/dev/null || die "npm install @aws-sdk/client-sqs@$SDK"
+if [[ $client == node ]]; then
+    command -v node >/dev/null && command -v npm >/dev/null ||
+        die "node and npm are needed (./run build installs them)"
+    if ! [[ $(node -p "require('$NODEDIR/node_modules/@aws-sdk/client-sqs/package.json').version" 2>/dev/null) == "$SDK" ]]; then
+        mkdir -p "$NODEDIR"
+        npm install --prefix "$NODEDIR" --no-audit --no-fund --loglevel=error \
+            "@aws-sdk/client-sqs@$SDK" >/dev/null || die "npm install @aws-sdk/client-sqs@$SDK"
+    fi
 fi
 export NODE_PATH=$NODEDIR/node_modules AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING=1
 export NODE_NO_WARNINGS=1 AWS_EC2_METADATA_DISABLED=true
@@ -132,6 +148,13 @@ phase() {
             "$([[ $what == send ]] && echo send100 || echo claim100)" "$msgs" \
             >"$log" 2>&1 || die "txq-bench $what failed: $(tail -3 "$log")"
         rate=$(sed -n 's/.*msgs_per_s=\([0-9.]*\).*/\1/p' "$log" | tail -1)
+    elif [[ $client == c ]]; then
+        "$LOAD" "$what" "$URL" "$msgs" 4 >"$log" 2>&1 ||
+            die "txq-sqs-load $what failed: $(tail -3 "$log")"
+        s=$(sed -n 's/.*start_ms=\([0-9]*\).*/\1/p' "$log")
+        e=$(sed -n 's/.*end_ms=\([0-9]*\).*/\1/p' "$log")
+        [[ -n $s && -n $e ]] || die "txq-sqs-load $what: $(cat "$log")"
+        rate=$(awk -v n="$msgs" -v ms=$((e - s)) 'BEGIN { printf "%.1f", n * 1000 / ms }')
     else
         go=$SCRATCH/go.$RUN.$what
         rm -f "$go"
@@ -183,13 +206,17 @@ for ((RUN = 1; RUN <= runs; RUN++)); do
     done
 done
 
-say "long-poll wake-ups: $wakes"
-node "$ROOT/bench/sqs_load.cjs" wake "$SQS_ENDPOINT/000000000000/wake" \
-    "$wakes" >"$OUT/log/sqs_wake.log" 2>&1 ||
-    die "wake-ups failed: $(tail -3 "$OUT/log/sqs_wake.log")"
+say "long-poll wake-ups: $wakes ($client client)"
+if [[ $client == c ]]; then
+    "$LOAD" wake "$SQS_ENDPOINT/000000000000/wake" "$wakes" \
+        >"$OUT/log/sqs_wake.log" 2>&1
+else
+    node "$ROOT/bench/sqs_load.cjs" wake "$SQS_ENDPOINT/000000000000/wake" \
+        "$wakes" >"$OUT/log/sqs_wake.log" 2>&1
+fi || die "wake-ups failed: $(tail -3 "$OUT/log/sqs_wake.log")"
 wake=$(tail -1 "$OUT/log/sqs_wake.log")
 
-awk -F'\t' -v wake="$wake" -v wakes="$wakes" '
+awk -F'\t' -v wake="$wake" -v wakes="$wakes" -v client="$client" '
 function median(list,    a, n, i, j, t) {
     n = split(list, a, " ")
     for (i = 2; i <= n; i++)
@@ -200,7 +227,7 @@ function median(list,    a, n, i, j, t) {
 }
 NR > 1 { r[$2 " " $3] = r[$2 " " $3] " " $4; rate[$1, $2, $3] = $4; runs = $1 }
 END {
-    printf "| batches of 10, 4 clients | direct (libtxq) msgs/s | txq-sqs msgs/s | ratio, median [per run] |\n"
+    printf "| batches of 10, 4 clients | direct (libtxq) msgs/s | txq-sqs msgs/s (%s client) | ratio, median [per run] |\n", client
     printf "|---|---|---|---|\n"
     split("send drain", w, " ")
     for (k = 1; k <= 2; k++) {

@@ -322,21 +322,23 @@ static const char *q_send =
     "select @s@.send($1, $2::bytea, i_delay => $3::interval,"
     " i_group => $4, i_dedup_id => $5, i_headers => $6::jsonb)";
 
-/* Send one (in the caller's transaction); fills out with MessageId,
- * MD5OfMessageBody, the attributes' digests when it has attributes and,
- * on FIFO queues, SequenceNumber. */
+/* Send one, in the caller's transaction, or in one of its own when
+ * own_tx; fills out with MessageId, MD5OfMessageBody, the attributes'
+ * digests when it has attributes and, on FIFO queues, SequenceNumber. */
 static enum sqs_code
 send_one(sqs_req *req,
          PGconn *pg,
          const sqs_queue *q,
          const struct send_in *s,
-         json_t *out)
+         json_t *out,
+         int own_tx)
 {
     const char *v[6] = {q->txq_name, s->body,  s->delay[0] ? s->delay : NULL,
                         s->group,    s->dedup, s->headers};
     int len[6] = {0, (int)s->len, 0, 0, 0, 0};
     int bin[6] = {0, 1, 0, 0, 0, 0};
-    PGresult *r = sqs_exec(req, pg, sqs_sql(q_send), 6, v, len, bin);
+    PGresult *r = own_tx ? sqs_tx_exec(req, pg, q_send, 6, v, len, bin)
+                         : sqs_exec(req, pg, sqs_sql(q_send), 6, v, len, bin);
 
     if (r == NULL)
         return req->err;
@@ -350,23 +352,16 @@ sqs_send_message(sqs_req *req, PGconn *pg)
 {
     sqs_queue q;
     struct send_in s;
+    enum sqs_code rc;
 
-    if (sqs_queue_from_url(req, pg, &q) != SQS_OK ||
+    if (sqs_queue_for_messages(req, pg, &q) != SQS_OK ||
         send_check(req, &q, req->in, &s) != SQS_OK)
         return req->err;
     req->out = json_object();
-    if (req->out == NULL || sqs_tx_begin(req, pg) != 0) {
-        send_in_free(&s);
-        return req->out ? req->err
-                        : sqs_fail(req, SQS_E_INTERNAL, "out of memory");
-    }
-    if (send_one(req, pg, &q, &s, req->out) != SQS_OK) {
-        send_in_free(&s);
-        sqs_tx_end(req, pg, 0);
-        return req->err;
-    }
+    rc = req->out == NULL ? sqs_fail(req, SQS_E_INTERNAL, "out of memory")
+                          : send_one(req, pg, &q, &s, req->out, 1);
     send_in_free(&s);
-    return sqs_tx_end(req, pg, 1) == 0 ? SQS_OK : req->err;
+    return rc;
 }
 
 /* === batches === */
@@ -453,7 +448,7 @@ batch_start(sqs_req *req,
             json_t **ok,
             json_t **failed)
 {
-    if (sqs_queue_from_url(req, pg, q) != SQS_OK ||
+    if (sqs_queue_for_messages(req, pg, q) != SQS_OK ||
         batch_entries(req, entries) != SQS_OK)
         return req->err;
     *ok = json_array();
@@ -551,7 +546,7 @@ send_entry(sqs_req *req, PGconn *pg, const sqs_queue *q, json_t *e, json_t *ok)
 
     if (send_check(req, q, e, &s) != SQS_OK)
         return req->err;
-    rc = send_one(req, pg, q, &s, ok);
+    rc = send_one(req, pg, q, &s, ok, 0);
     send_in_free(&s);
     return rc;
 }
@@ -643,19 +638,21 @@ send_batch_once(sqs_req *req, PGconn *pg)
         v[3] = in[0].delay[0] ? in[0].delay : NULL;
         v[4] = text[2];
         v[5] = text[3];
-        if (sqs_tx_begin(req, pg) != 0)
-            goto out;
-        r = sqs_exec(req, pg, sqs_sql(q_send_batch), 6, v, NULL, NULL);
-        if (r == NULL || PQntuples(r) != (int)n) {
-            sqs_tx_end(req, pg, 0);
-            if (r != NULL ||
-                (req->err != SQS_E_UNAVAILABLE && req->err != SQS_E_INTERNAL &&
-                 PQstatus(pg) == CONNECTION_OK))
-                fallback = 1;
+        r = sqs_tx_exec(req, pg, q_send_batch, 6, v, NULL, NULL);
+        if (r == NULL) {
+            fallback = req->err != SQS_E_UNAVAILABLE &&
+                       req->err != SQS_E_INTERNAL &&
+                       PQstatus(pg) == CONNECTION_OK;
             goto out;
         }
-        if (sqs_tx_end(req, pg, 1) != 0)
+        if (PQntuples(r) != (int)n) {
+            /* send_batch returns an id per body: committed, but which? */
+            wlog(WLOG_ERROR, "send_batch returned the wrong number of ids",
+                 "queue=%s ids=%d bodies=%zu", q.txq_name, PQntuples(r), n);
+            sqs_fail(req, SQS_E_INTERNAL, "internal error (request %s)",
+                     req->request_id);
             goto out;
+        }
         for (k = 0; k < n; k++) {
             json_t *res = json_pack("{s:s}", "Id", ids[k]);
 
@@ -706,25 +703,35 @@ sqs_send_message_batch(sqs_req *req, PGconn *pg)
 
 /* === acknowledging and extending === */
 
+/* tmpl with text parameters, in the caller's transaction (a batch's, run
+ * entry by entry) or, when own_tx, in one of its own. */
+static PGresult *
+run(sqs_req *req,
+    PGconn *pg,
+    const char *tmpl,
+    int n,
+    const char *const *v,
+    int own_tx)
+{
+    return own_tx ? sqs_tx_exec(req, pg, tmpl, n, v, NULL, NULL)
+                  : sqs_exec(req, pg, sqs_sql(tmpl), n, v, NULL, NULL);
+}
+
 static enum sqs_code
-delete_one(
-    sqs_req *req, PGconn *pg, const sqs_queue *q, json_t *obj, json_t *ok)
+delete_run(sqs_req *req, PGconn *pg, const sqs_queue *q, json_t *obj, int own)
 {
     long long id = 0, attempt = 0;
     char ids[32], att[32];
     const char *v[2] = {ids, att};
     PGresult *r;
 
-    (void)ok;
     if (handle_read(req, q->txq_name, sqs_param_str(req, obj, "ReceiptHandle"),
                     &id, &attempt) != SQS_OK)
         return req->err;
     snprintf(ids, sizeof ids, "%lld", id);
     snprintf(att, sizeof att, "%lld", attempt);
-    r = sqs_exec(req, pg,
-                 sqs_sql("select @s@.ack(array[$1::bigint],"
-                         " array[$2::bigint])"),
-                 2, v, NULL, NULL);
+    r = run(req, pg, "select @s@.ack(array[$1::bigint], array[$2::bigint])", 2,
+            v, own);
     if (r == NULL)
         return req->err;
     /* SQS: a handle of an earlier delivery "succeeds, but the message
@@ -737,20 +744,21 @@ delete_one(
     return SQS_OK;
 }
 
+static enum sqs_code
+delete_one(
+    sqs_req *req, PGconn *pg, const sqs_queue *q, json_t *obj, json_t *ok)
+{
+    (void)ok;
+    return delete_run(req, pg, q, obj, 0);
+}
+
 enum sqs_code
 sqs_delete_message(sqs_req *req, PGconn *pg)
 {
     sqs_queue q;
 
-    if (sqs_queue_from_url(req, pg, &q) != SQS_OK)
-        return req->err;
-    if (sqs_tx_begin(req, pg) != 0)
-        return req->err;
-    if (delete_one(req, pg, &q, req->in, NULL) != SQS_OK) {
-        sqs_tx_end(req, pg, 0);
-        return req->err;
-    }
-    if (sqs_tx_end(req, pg, 1) != 0)
+    if (sqs_queue_for_messages(req, pg, &q) != SQS_OK ||
+        delete_run(req, pg, &q, req->in, 1) != SQS_OK)
         return req->err;
     req->out = json_object();
     return SQS_OK;
@@ -796,13 +804,9 @@ sqs_delete_message_batch(sqs_req *req, PGconn *pg)
     if (n > 0) {
         snprintf(ids + ip, sizeof ids - ip, "}");
         snprintf(atts + ap, sizeof atts - ap, "}");
-        if (sqs_tx_begin(req, pg) != 0)
-            return req->err;
-        r = sqs_exec(req, pg,
-                     sqs_sql("select @s@.ack($1::bigint[], $2::bigint[])"), 2,
-                     v, NULL, NULL);
+        r = sqs_tx_exec(req, pg, "select @s@.ack($1::bigint[], $2::bigint[])",
+                        2, v, NULL, NULL);
         if (r == NULL) {
-            sqs_tx_end(req, pg, 0);
             if (req->err == SQS_E_UNAVAILABLE || req->err == SQS_E_INTERNAL ||
                 PQstatus(pg) != CONNECTION_OK)
                 return req->err;
@@ -810,8 +814,6 @@ sqs_delete_message_batch(sqs_req *req, PGconn *pg)
         }
         acked = atoll(PQgetvalue(r, 0, 0));
         PQclear(r);
-        if (sqs_tx_end(req, pg, 1) != 0)
-            return req->err;
         /* SQS: a handle of an earlier delivery "succeeds, but the message
          * will not be deleted". txq's fence keeps the newer delivery. */
         if (acked < (long long)n)
@@ -861,7 +863,7 @@ sqs_change_visibility(sqs_req *req, PGconn *pg)
 {
     sqs_queue q;
 
-    if (sqs_queue_from_url(req, pg, &q) != SQS_OK)
+    if (sqs_queue_for_messages(req, pg, &q) != SQS_OK)
         return req->err;
     if (sqs_tx_begin(req, pg) != 0)
         return req->err;

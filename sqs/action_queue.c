@@ -254,7 +254,7 @@ sqs_queue_lookup(sqs_req *req, PGconn *pg, sqs_queue *q)
 }
 
 enum sqs_code
-sqs_queue_from_url(sqs_req *req, PGconn *pg, sqs_queue *q)
+sqs_queue_from_url_name(sqs_req *req, sqs_queue *q)
 {
     const char *url = sqs_param_str(req, NULL, "QueueUrl");
     const char *path, *name;
@@ -293,6 +293,14 @@ sqs_queue_from_url(sqs_req *req, PGconn *pg, sqs_queue *q)
     if (sqs_queue_name(req, name, q) != SQS_OK)
         return sqs_fail(req, SQS_E_QUEUE_NOT_FOUND,
                         "The specified queue does not exist.");
+    return SQS_OK;
+}
+
+enum sqs_code
+sqs_queue_from_url(sqs_req *req, PGconn *pg, sqs_queue *q)
+{
+    if (sqs_queue_from_url_name(req, q) != SQS_OK)
+        return req->err;
     return sqs_queue_lookup(req, pg, q);
 }
 
@@ -1003,6 +1011,11 @@ sqs_dispatch(sqs_req *req)
         rc = actions[i].fn(req, pg);
     if (pg != NULL)
         sqs_db_put(pg);
+    /* Settings the message actions may have kept (qcache.c). */
+    if (actions[i].fn == sqs_create_queue ||
+        actions[i].fn == sqs_delete_queue ||
+        actions[i].fn == sqs_set_queue_attributes)
+        sqs_queue_forget();
     if (rc == SQS_OK && req->out == NULL)
         rc = sqs_fail(req, SQS_E_INTERNAL, "out of memory");
     return rc;

@@ -118,17 +118,9 @@ receive_once(sqs_req *req,
     PGresult *r;
     int i;
 
-    if (sqs_tx_begin(req, pg) != 0)
+    r = sqs_tx_exec(req, pg, q_receive, 3, v, NULL, NULL);
+    if (r == NULL)
         return req->err;
-    r = sqs_exec(req, pg, sqs_sql(q_receive), 3, v, NULL, NULL);
-    if (r == NULL) {
-        sqs_tx_end(req, pg, 0);
-        return req->err;
-    }
-    if (sqs_tx_end(req, pg, 1) != 0) {
-        PQclear(r);
-        return req->err;
-    }
     for (i = 0; i < PQntuples(r); i++) {
         long long id = atoll(PQgetvalue(r, i, 0));
         long long attempt = atoll(PQgetvalue(r, i, 1));
@@ -220,7 +212,7 @@ sqs_receive_message(sqs_req *req, PGconn **pg)
     double deadline;
     int want, has_wait = 0;
 
-    if (sqs_queue_from_url(req, *pg, &q) != SQS_OK)
+    if (sqs_queue_for_messages(req, *pg, &q) != SQS_OK)
         return req->err;
     if (sqs_param_int(req, NULL, "MaxNumberOfMessages", 1, 10, &max) < 0 ||
         sqs_param_int(req, NULL, "VisibilityTimeout", 0, 43200, &vt) < 0 ||

@@ -160,6 +160,14 @@ void sqs_name_of(char *buf, size_t size, const char *txq_name, int fifo);
 /* The queue named by QueueUrl (or the request path), looked up in txq.
  * Returns SQS_OK, SQS_E_QUEUE_NOT_FOUND, or another error. */
 enum sqs_code sqs_queue_from_url(sqs_req *req, PGconn *pg, sqs_queue *q);
+/* Only the names of that queue (sqs_queue_name), not looked up. */
+enum sqs_code sqs_queue_from_url_name(sqs_req *req, sqs_queue *q);
+
+/* The queue of a message action (qcache.c): sqs_queue_from_url, with a
+ * lookup reused for a second. sqs_queue_forget drops every one kept (a
+ * queue changed). */
+enum sqs_code sqs_queue_for_messages(sqs_req *req, PGconn *pg, sqs_queue *q);
+void sqs_queue_forget(void);
 
 /* Run tmpl (parameters: the txq name of the request's queue, and arg2
  * unless NULL) as the role, in a transaction of its own that commits
@@ -305,6 +313,17 @@ void sqs_db_put(PGconn *pg);
 int sqs_tx_begin(sqs_req *req, PGconn *pg);
 /* COMMIT (ok) or ROLLBACK: 0, or -1 with the error set. */
 int sqs_tx_end(sqs_req *req, PGconn *pg, int ok);
+
+/* Run tmpl (a template of sqs_sql) as req's role in a transaction of its
+ * own, committed when it succeeds, in one round trip (see db.c). Returns
+ * its result, or NULL with the error set and nothing changed. */
+PGresult *sqs_tx_exec(sqs_req *req,
+                      PGconn *pg,
+                      const char *tmpl,
+                      int n,
+                      const char *const *values,
+                      const int *lengths,
+                      const int *binary);
 
 /* Run a parameterised statement; text parameters, text results unless
  * binary_params marks some parameters as binary (lengths then needed).

@@ -755,6 +755,38 @@ check(code is None, "RemovePermission leaves a grant it did not make (%s)"
 psql("select %s.revoke('%s_perm', '%s')" % (SCHEMA, PREFIX, role_none))
 sqs.delete_queue(QueueUrl=pq)
 
+# --- txq-sqs's connections and what it keeps --------------------------
+# A queue dropped by SQL just after txq-sqs looked it up (message actions
+# reuse a lookup for a second): a send and a receive are refused, nothing
+# goes into a queue that is gone.
+cq = sqs.create_queue(QueueName=PREFIX + "_gone")["QueueUrl"]
+sqs.send_message(QueueUrl=cq, MessageBody="looked up")
+psql("select %s.drop_queue('%s_gone', i_force => true)" % (SCHEMA, PREFIX))
+code, _, _ = error_of(sqs.send_message, QueueUrl=cq, MessageBody="lost?")
+check(code == "AWS.SimpleQueueService.NonExistentQueue",
+      "a queue dropped by SQL a moment ago: SendMessage refused (%s)" % code)
+code, _, _ = error_of(sqs.receive_message, QueueUrl=cq)
+check(code == "AWS.SimpleQueueService.NonExistentQueue",
+      "and ReceiveMessage (%s)" % code)
+# Every backend of txq-sqs ended (a failover, an operator): the requests
+# that follow work at once, on fresh connections (txq-sqs finds a closed
+# one before using it) that prepare their statements anew.
+psql("select count(pg_terminate_backend(pid)) from pg_stat_activity"
+     " where application_name = 'txq-sqs'")
+time.sleep(0.2)  # the backends' ends reach txq-sqs
+codes = [error_of(sqs.send_message, QueueUrl=url, MessageBody="again")[0]]
+codes += [error_of(sqs.send_message_batch, QueueUrl=url, Entries=[
+    {"Id": "a", "MessageBody": "1"}, {"Id": "b", "MessageBody": "2"}])[0]
+    for _ in range(5)]
+got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+codes += [error_of(sqs.delete_message_batch, QueueUrl=url, Entries=[
+    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+    for i, m in enumerate(got.get("Messages", []))])[0]]
+check(codes == [None] * 7 and len(got.get("Messages", [])) == 10,
+      "after its backends ended: sends, receives, deletes work (%s, %d)"
+      % (codes, len(got.get("Messages", []))))
+sqs.purge_queue(QueueUrl=url)
+
 # --- purge, delete -------------------------------------------------------
 sqs.send_message(QueueUrl=url, MessageBody="purge me")
 sqs.purge_queue(QueueUrl=url)
