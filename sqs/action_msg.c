@@ -733,6 +733,8 @@ delete_one(
         wlog(WLOG_INFO, "stale receipt handle: nothing deleted",
              "queue=%s msg_id=%lld attempt=%lld key=%s", q->txq_name, id,
              attempt, req->key_id);
+    /* Counted only when the request succeeds, i.e. after its commit. */
+    req->deleted += atoll(PQgetvalue(r, 0, 0));
     PQclear(r);
     return SQS_OK;
 }
@@ -809,6 +811,7 @@ sqs_delete_message_batch(sqs_req *req, PGconn *pg)
             return batch_redo(req, pg, delete_one);
         }
         acked = atoll(PQgetvalue(r, 0, 0));
+        req->deleted += acked;
         PQclear(r);
         if (sqs_tx_end(req, pg, 1) != 0)
             return req->err;
