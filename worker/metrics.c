@@ -1,7 +1,8 @@
 /*
  * metrics.c - /metrics (Prometheus text format 0.0.4), /healthz and
  * /readyz over HTTP with libmicrohttpd, in a thread of the supervisor's
- * (see metrics.h).
+ * (see metrics.h); the listener and the text helpers are shared with
+ * txq-sqs (promhttp.c, promtext.c).
  *
  * Why a thread, when the rest of the worker is one poll loop per process:
  * the supervisor's loop blocks in libpq now and then (a connection attempt
