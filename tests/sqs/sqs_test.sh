@@ -159,7 +159,7 @@ chmod 600 "$creds"
     --pool-size 4 --drain-timeout 20 --metrics-listen 127.0.0.1:0 \
     --log-level debug 2>"$work/metrics.log" &
 mpid=$!
-sport= mport=
+sport='' mport=''
 for _ in $(seq 1 600); do
     sport=$(sed -n 's/.*msg=listening .*port=\([0-9]*\).*/\1/p' "$work/metrics.log")
     mport=$(sed -n 's/.*msg="metrics listening" addr=127.0.0.1:\([0-9]*\).*/\1/p' \
