@@ -740,6 +740,8 @@ delete_run(sqs_req *req, PGconn *pg, const sqs_queue *q, json_t *obj, int own)
         wlog(WLOG_INFO, "stale receipt handle: nothing deleted",
              "queue=%s msg_id=%lld attempt=%lld key=%s", q->txq_name, id,
              attempt, req->key_id);
+    /* Counted only when the request succeeds, i.e. after its commit. */
+    req->deleted += atoll(PQgetvalue(r, 0, 0));
     PQclear(r);
     return SQS_OK;
 }
@@ -813,6 +815,7 @@ sqs_delete_message_batch(sqs_req *req, PGconn *pg)
             return batch_redo(req, pg, delete_one);
         }
         acked = atoll(PQgetvalue(r, 0, 0));
+        req->deleted += acked;
         PQclear(r);
         /* SQS: a handle of an earlier delivery "succeeds, but the message
          * will not be deleted". txq's fence keeps the newer delivery. */

@@ -299,9 +299,13 @@ sqs_queue_from_url_name(sqs_req *req, sqs_queue *q)
 enum sqs_code
 sqs_queue_from_url(sqs_req *req, PGconn *pg, sqs_queue *q)
 {
-    if (sqs_queue_from_url_name(req, q) != SQS_OK)
+    if (sqs_queue_from_url_name(req, q) != SQS_OK ||
+        sqs_queue_lookup(req, pg, q) != SQS_OK)
         return req->err;
-    return sqs_queue_lookup(req, pg, q);
+    /* What the metrics count messages under: a queue that exists, never
+     * a name as the caller wrote it. */
+    snprintf(req->queue, sizeof req->queue, "%s", q->sqs_name);
+    return SQS_OK;
 }
 
 /* === queue attributes === */
@@ -985,6 +989,17 @@ static const struct {
     {"UntagQueue", sqs_untag_queue},
 };
 
+const char *
+sqs_action_name(int i)
+{
+    return i >= 0 && (size_t)i < sizeof actions / sizeof actions[0]
+               ? actions[i].name
+               : NULL;
+}
+
+_Static_assert(sizeof actions / sizeof actions[0] < SQS_MAX_ACTIONS,
+               "the metrics count SQS_MAX_ACTIONS actions at most");
+
 enum sqs_code
 sqs_dispatch(sqs_req *req)
 {
@@ -999,6 +1014,7 @@ sqs_dispatch(sqs_req *req)
         return sqs_fail(req, SQS_E_INVALID_ACTION,
                         "The action %.64s is not valid for this endpoint.",
                         req->action);
+    req->action_index = (int)i;
     if (req->in == NULL || !json_is_object(req->in))
         return sqs_fail(req, SQS_E_INVALID_PARAM,
                         "the request body is not a JSON object");

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,8 @@ static uint64_t wake_epoch; /* bumped for every queue at once */
 static pthread_t listener;
 static int listener_started;
 static volatile int stopping;
+/* The LISTEN connection is up: /readyz and txq_sqs_db_connected. */
+static atomic_int listening;
 
 double
 sqs_now(void)
@@ -566,6 +569,7 @@ listen_main(void *arg)
         if (pg == NULL || PQstatus(pg) != CONNECTION_OK) {
             PGresult *r;
 
+            atomic_store(&listening, 0);
             PQfinish(pg);
             pg = connect_db();
             if (pg != NULL) {
@@ -584,6 +588,7 @@ listen_main(void *arg)
                 continue;
             }
             backoff = 0.1;
+            atomic_store(&listening, 1);
             wlog(WLOG_DEBUG, "listening for wake-ups", "channel=txq_wake");
             sqs_wake_all();
         }
@@ -600,6 +605,7 @@ listen_main(void *arg)
             continue;
         if (!PQconsumeInput(pg)) {
             wlog(WLOG_WARN, "wake-up connection lost: reconnecting", NULL);
+            atomic_store(&listening, 0);
             PQfinish(pg);
             pg = NULL;
             continue;
@@ -610,8 +616,19 @@ listen_main(void *arg)
             PQfreemem(nf);
         }
     }
+    atomic_store(&listening, 0);
     PQfinish(pg);
     return NULL;
+}
+
+void
+sqs_db_stats(int *size, int *in_use, int *up)
+{
+    pthread_mutex_lock(&pool_mu);
+    *size = server != NULL ? server->pool_size : 0;
+    *in_use = pool_free != NULL ? *size - (int)pool_nfree : 0;
+    pthread_mutex_unlock(&pool_mu);
+    *up = atomic_load(&listening);
 }
 
 int

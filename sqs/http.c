@@ -289,6 +289,7 @@ serve(struct MHD_Connection *conn,
     memset(&req, 0, sizeof req);
     req.srv = server;
     req.action = "";
+    req.action_index = -1;
     request_id(req.request_id, sizeof req.request_id);
     req.host = header_of(conn, "Host");
     if (req.host == NULL || *req.host == '\0' || strchr(req.host, '/'))
@@ -385,6 +386,7 @@ render:
         o->len = 0;
         o->ctype = "text/plain";
     }
+    sqs_metrics_request(&req, sqs_now() - ctx->t0);
     json_decref(req.out);
     json_decref(in);
     json_decref(tree);

@@ -28,13 +28,15 @@
 #include "http.h"
 #include "log.h"
 #include "mask.h"
+#include "promtext.h"
 #include "sqs.h"
 
-#define VERSION_TEXT "txq-sqs 0.1.0"
+#define VERSION      "0.1.0"
+#define VERSION_TEXT "txq-sqs " VERSION
 
 struct config {
     char *listen, *db, *schema, *credentials, *region, *account;
-    char *receipt_key, *log_format, *log_level;
+    char *receipt_key, *log_format, *log_level, *metrics_listen;
     long pool_size, max_connections;
     double poll_interval, drain_timeout;
 };
@@ -79,6 +81,11 @@ usage(FILE *out)
             "                           their wake-ups (default 5)\n"
             "      --drain-timeout S    on SIGTERM, finish requests this long "
             "(10)\n"
+            "      --metrics-listen ADDR:PORT\n"
+            "                           serve /metrics, /healthz and /readyz "
+            "there\n"
+            "                           (PORT alone: on 127.0.0.1; default "
+            "off)\n"
             "      --log-format F       logfmt (default) or json\n"
             "      --log-level L        debug, info (default), warn, error\n"
             "      --check-config       load everything, print the settings, "
@@ -174,13 +181,30 @@ set_key(struct config *c, const char *key, const char *v)
         rc = parse_secs(v, 0.01, 3600, &c->poll_interval);
     else if (strcmp(key, "drain_timeout") == 0)
         rc = parse_secs(v, 0, 3600, &c->drain_timeout);
-    else {
+    else if (strcmp(key, "metrics_listen") == 0) {
+        char host[256], port[8], err[256];
+
+        /* "" turns it off (an ini file's value overridden by the flag). */
+        if (v[0] != '\0' &&
+            prom_parse_listen(v, host, sizeof host, port, sizeof port, err,
+                              sizeof err) != 0) {
+            fprintf(stderr, "txq-sqs: metrics_listen: %s\n", err);
+            return -1;
+        }
+        rc = set_str(&c->metrics_listen, v);
+    } else {
         fprintf(stderr, "txq-sqs: unknown setting %s\n", key);
         return -1;
     }
     if (rc != 0)
         fprintf(stderr, "txq-sqs: bad value for %s\n", key);
     return rc;
+}
+
+static int
+metrics_on(const struct config *c)
+{
+    return c->metrics_listen != NULL && c->metrics_listen[0] != '\0';
 }
 
 static int
@@ -293,14 +317,15 @@ main(int argc, char **argv)
         {"log-level", required_argument, NULL, 10},
         {"version", no_argument, NULL, 11},
         {"check-config", no_argument, NULL, 12},
+        {"metrics-listen", required_argument, NULL, 13},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     static const char *const keys[] = {
-        [1] = "credentials",   [2] = "region",        [3] = "account_id",
-        [4] = "receipt_key",   [5] = "pool_size",     [6] = "max_connections",
-        [7] = "poll_interval", [8] = "drain_timeout", [9] = "log_format",
-        [10] = "log_level",
+        [1] = "credentials",   [2] = "region",          [3] = "account_id",
+        [4] = "receipt_key",   [5] = "pool_size",       [6] = "max_connections",
+        [7] = "poll_interval", [8] = "drain_timeout",   [9] = "log_format",
+        [10] = "log_level",    [13] = "metrics_listen",
     };
     struct config c = {0};
     sqs_server srv;
@@ -366,7 +391,7 @@ main(int argc, char **argv)
             rc = 0;
             goto out;
         default:
-            if (opt >= 1 && opt <= 10) {
+            if ((opt >= 1 && opt <= 10) || opt == 13) {
                 bad = set_key(&c, keys[opt], optarg);
                 break;
             }
@@ -432,11 +457,12 @@ main(int argc, char **argv)
             mask_password(db);
         printf("listen=%s\ndb=%s\nschema=%s\ncredentials=%s\nregion=%s\n"
                "account_id=%s\nreceipt_key=%s\npool_size=%d\n"
-               "max_connections=%ld\npoll_interval=%g\ndrain_timeout=%g\n",
+               "max_connections=%ld\npoll_interval=%g\ndrain_timeout=%g\n"
+               "metrics_listen=%s\n",
                host, db ? db : "?", srv.schema, c.credentials, srv.region,
                srv.account, c.receipt_key ? c.receipt_key : "(random)",
                srv.pool_size, c.max_connections, c.poll_interval,
-               c.drain_timeout);
+               c.drain_timeout, metrics_on(&c) ? c.metrics_listen : "(off)");
         free(db);
         rc = 0;
         goto out;
@@ -460,15 +486,24 @@ main(int argc, char **argv)
         wlog(WLOG_ERROR, "cannot start the database pool", NULL);
         goto out;
     }
+    /* Before the requests' listener: every request is counted. */
+    if (metrics_on(&c) && sqs_metrics_start(&srv, c.metrics_listen, VERSION,
+                                            err, sizeof err) != 0) {
+        wlog(WLOG_ERROR, "cannot serve metrics", "err=%s", err);
+        sqs_db_stop();
+        goto out;
+    }
     d = sqs_http_start(&srv, (const struct sockaddr *)&ss, ipv6, host,
                        (unsigned)c.max_connections);
     if (d == NULL) {
         wlog(WLOG_ERROR, "cannot listen", "addr=%s", host);
+        sqs_metrics_stop();
         sqs_db_stop();
         goto out;
     }
     if (sqs_move_start(&srv) != 0) {
         MHD_stop_daemon(d);
+        sqs_metrics_stop();
         sqs_db_stop();
         goto out;
     }
@@ -480,7 +515,10 @@ main(int argc, char **argv)
         struct pollfd pfd = {sig_pipe[0], POLLIN, 0};
         char buf[16];
 
-        poll(&pfd, 1, drain_end > 0 ? 100 : -1);
+        /* Every second at least: /healthz tells a loop that comes round
+         * from one that is stuck. */
+        poll(&pfd, 1, drain_end > 0 ? 100 : 1000);
+        sqs_metrics_alive();
         while (read(sig_pipe[0], buf, sizeof buf) > 0)
             ;
         if (got_hup) {
@@ -510,6 +548,8 @@ main(int argc, char **argv)
              "requests=%d", sqs_http_active());
     MHD_stop_daemon(d);
     sqs_move_stop();
+    /* Last: /readyz answers "draining" until the process goes. */
+    sqs_metrics_stop();
     sqs_db_stop();
     wlog(WLOG_INFO, "stopped", NULL);
     rc = 0;
@@ -525,5 +565,6 @@ out:
     free(c.receipt_key);
     free(c.log_format);
     free(c.log_level);
+    free(c.metrics_listen);
     return rc;
 }

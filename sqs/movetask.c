@@ -287,7 +287,7 @@ run_round(sqs_server *srv)
     sqs_req req;
     PGconn *pg;
     PGresult *r;
-    int i, running = 0;
+    int i, running = 0, nrunning = 0;
 
     memset(&req, 0, sizeof req);
     req.srv = srv;
@@ -307,12 +307,16 @@ run_round(sqs_server *srv)
         snprintf(req.role, sizeof req.role, "%s", PQgetvalue(r, i, 1));
         snprintf(req.key_id, sizeof req.key_id, "task %s", PQgetvalue(r, i, 0));
         st = run_batch(&req, pg, PQgetvalue(r, i, 0), max);
-        if (st != NULL && strcmp(st, "RUNNING") == 0)
+        if (st != NULL && strcmp(st, "RUNNING") == 0) {
             running = 1;
-        else if (st != NULL)
+            nrunning++;
+        } else if (st != NULL)
             wlog(WLOG_INFO, "move task ended", "task=%s status=%s",
                  PQgetvalue(r, i, 0), st);
     }
+    /* A round that failed to list the tasks leaves the gauge as it was. */
+    if (r != NULL)
+        sqs_metrics_move_tasks(nrunning);
     PQclear(r);
     sqs_db_put(pg);
     return running;

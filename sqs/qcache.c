@@ -14,6 +14,7 @@
  * applies at once. Queue actions (GetQueueAttributes, ...) always look up.
  */
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "sqs.h"
@@ -57,6 +58,7 @@ sqs_queue_for_messages(sqs_req *req, PGconn *pg, sqs_queue *q)
             strcmp(cache[i].name, name) == 0) {
             *q = cache[i].q;
             pthread_mutex_unlock(&cache_mu);
+            snprintf(req->queue, sizeof req->queue, "%s", q->sqs_name);
             return SQS_OK;
         }
     }
@@ -64,6 +66,7 @@ sqs_queue_for_messages(sqs_req *req, PGconn *pg, sqs_queue *q)
     pthread_mutex_unlock(&cache_mu);
     if (sqs_queue_lookup(req, pg, q) != SQS_OK)
         return req->err;
+    snprintf(req->queue, sizeof req->queue, "%s", q->sqs_name);
     pthread_mutex_lock(&cache_mu);
     /* A forget while this lookup ran may have been about this queue. */
     if (seen == epoch) {

@@ -260,8 +260,10 @@ sqs_receive_message(sqs_req *req, PGconn **pg)
         *pg = NULL;
         until = sqs_now() + req->srv->poll_interval;
         wlog(WLOG_DEBUG, "long poll waiting", "queue=%s", q.txq_name);
+        sqs_metrics_long_poll(1);
         woken =
             sqs_wake_wait(q.txq_name, gen, until < deadline ? until : deadline);
+        sqs_metrics_long_poll(-1);
         wlog(WLOG_DEBUG, "long poll woken", "queue=%s by=%s", q.txq_name,
              woken                   ? "notify"
              : sqs_now() >= deadline ? "deadline"

@@ -94,6 +94,13 @@ typedef struct sqs_req {
     char request_id[40];
     enum sqs_code err;
     char errmsg[SQS_ERRMSG];
+    /* For the metrics: the action's index (sqs_action_name), -1 until
+     * sqs_dispatch knows it; the SQS name of the queue the request's
+     * QueueUrl named, once looked up ("" until then); the messages its
+     * deletes removed, once their statement succeeded. */
+    int action_index;
+    char queue[SQS_NAME_MAX + 8];
+    long long deleted;
 } sqs_req;
 
 /* Set req's error (printf-style message); returns code. */
@@ -103,6 +110,11 @@ enum sqs_code sqs_fail(sqs_req *req, enum sqs_code code, const char *fmt, ...)
 /* Run req->action. Returns SQS_OK with req->out set, or the error (also in
  * req->err / req->errmsg). */
 enum sqs_code sqs_dispatch(sqs_req *req);
+
+/* The name of the i-th action sqs_dispatch knows, NULL past the last
+ * (fewer than SQS_MAX_ACTIONS). */
+#define SQS_MAX_ACTIONS 32
+const char *sqs_action_name(int i);
 
 /* The queue actions (action_queue.c) and message actions (action_msg.c). */
 enum sqs_code sqs_create_queue(sqs_req *req, PGconn *pg);
@@ -241,6 +253,26 @@ void sqs_redrive_render(const sqs_req *req,
 int sqs_move_start(sqs_server *srv);
 void sqs_move_stop(void);
 
+/* === metrics (metrics.c), for --metrics-listen === */
+
+/* Serve /metrics, /healthz and /readyz on listen (a metrics_listen value)
+ * in a thread of their own; version goes in build_info. Returns 0, or -1
+ * with the problem in err. */
+int sqs_metrics_start(sqs_server *srv,
+                      const char *listen,
+                      const char *version,
+                      char *err,
+                      size_t errsize);
+void sqs_metrics_stop(void);
+/* The main loop came round (for /healthz). */
+void sqs_metrics_alive(void);
+/* Count one request that ended as req says, after seconds. */
+void sqs_metrics_request(const sqs_req *req, double seconds);
+/* A long poll starts (+1) or stops (-1) waiting. */
+void sqs_metrics_long_poll(int delta);
+/* Move tasks still running after the runner's last round. */
+void sqs_metrics_move_tasks(int running);
+
 /* === parameters (action_queue.c) === */
 
 /* A string parameter, or NULL. */
@@ -351,6 +383,10 @@ int sqs_wake_wait(const char *queue, uint64_t gen, double deadline);
 void sqs_wake_all(void);
 
 double sqs_now(void);
+
+/* For the metrics: the pool's size, the connections lent out now, and
+ * whether the LISTEN connection is up. */
+void sqs_db_stats(int *size, int *in_use, int *listening);
 
 /* === credentials (creds.c) === */
 

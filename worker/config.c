@@ -25,6 +25,7 @@
 #include "handler.h"
 #include "log.h"
 #include "mask.h"
+#include "promtext.h"
 
 enum ktype { K_STR, K_INT, K_SECS, K_BOOL };
 
@@ -141,65 +142,6 @@ config_pooler(const char *v)
     return -1;
 }
 
-int
-config_parse_listen(const char *v,
-                    char *host,
-                    size_t hostsize,
-                    char *port,
-                    size_t portsize,
-                    char *err,
-                    size_t errsize)
-{
-    const char *colon, *h = "127.0.0.1", *p = v;
-    size_t hlen = strlen(h), i;
-    char *end;
-    long n;
-
-    if (v[0] == '[') {
-        const char *close = strchr(v, ']');
-
-        if (close == NULL || close[1] != ':') {
-            snprintf(err, errsize, "expected [IPV6]:PORT (got \"%.80s\")", v);
-            return -1;
-        }
-        h = v + 1;
-        hlen = (size_t)(close - h);
-        p = close + 2;
-    } else if ((colon = strrchr(v, ':')) != NULL) {
-        h = v;
-        hlen = (size_t)(colon - v);
-        p = colon + 1;
-        if (memchr(v, ':', hlen) != NULL) {
-            snprintf(err, errsize,
-                     "an IPv6 address goes in brackets: [::1]:PORT (got "
-                     "\"%.80s\")",
-                     v);
-            return -1;
-        }
-    }
-    if (hlen == 0 || hlen >= hostsize) {
-        snprintf(err, errsize, "expected HOST:PORT or PORT (got \"%.80s\")", v);
-        return -1;
-    }
-    for (i = 0; i < hlen; i++)
-        if (!(isalnum((unsigned char)h[i]) || strchr(".-:%_", h[i]))) {
-            snprintf(err, errsize, "bad host in \"%.80s\"", v);
-            return -1;
-        }
-    errno = 0;
-    n = strtol(p, &end, 10);
-    if (!isdigit((unsigned char)p[0]) || *end != '\0' || errno != 0 || n < 0 ||
-        n > 65535 || strlen(p) >= portsize) {
-        snprintf(err, errsize,
-                 "expected a port between 0 and 65535 (got \"%.80s\")", v);
-        return -1;
-    }
-    memcpy(host, h, hlen);
-    host[hlen] = '\0';
-    snprintf(port, portsize, "%ld", n);
-    return 0;
-}
-
 const char *
 config_worker_key(size_t i)
 {
@@ -228,8 +170,8 @@ check_str(const char *name, const char *v, char *buf, size_t size)
     if (strcmp(name, "metrics_listen") == 0 && v[0] != '\0') {
         char host[256], port[8];
 
-        if (config_parse_listen(v, host, sizeof host, port, sizeof port, buf,
-                                size) != 0)
+        if (prom_parse_listen(v, host, sizeof host, port, sizeof port, buf,
+                              size) != 0)
             return buf;
     }
     return "";

@@ -95,20 +95,6 @@ double queue_timeout(const worker_cfg *cfg, const queue_cfg *q);
 int queue_prefetch(const worker_cfg *cfg, const queue_cfg *q);
 
 /*
- * config_parse_listen - split a metrics_listen value: "PORT" (on
- * 127.0.0.1), "HOST:PORT" or "[IPV6]:PORT", PORT 0 to 65535 (0: any free
- * port). host and port get NUL-terminated copies. Returns 0, or -1 with
- * the problem in err.
- */
-int config_parse_listen(const char *v,
-                        char *host,
-                        size_t hostsize,
-                        char *port,
-                        size_t portsize,
-                        char *err,
-                        size_t errsize);
-
-/*
  * config_worker_key - the name of the i-th [worker] key of the table, in
  * its (alphabetical) order, or NULL past the last: for the test that holds
  * the documentation and --help to the table.

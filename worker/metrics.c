@@ -1,7 +1,8 @@
 /*
  * metrics.c - /metrics (Prometheus text format 0.0.4), /healthz and
  * /readyz over HTTP with libmicrohttpd, in a thread of the supervisor's
- * (see metrics.h).
+ * (see metrics.h); the listener and the text helpers are shared with
+ * txq-sqs (promhttp.c, promtext.c).
  *
  * Why a thread, when the rest of the worker is one poll loop per process:
  * the supervisor's loop blocks in libpq now and then (a connection attempt
@@ -13,24 +14,18 @@
  * handlers; a consumer forked meanwhile gets only the forking thread, and
  * closes the listening socket first thing (metrics_close_in_child).
  */
-#include <errno.h>
-#include <netdb.h>
-#include <netinet/in.h>
 #include <pthread.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
 
-#include "config.h"
-#include "log.h"
 #include "metrics.h"
+#include "promhttp.h"
+#include "promtext.h"
 #include "util.h"
 
 /* /healthz fails when the supervisor's loop has not come round for this
@@ -38,20 +33,15 @@
  * statement under its 60 s timeout). */
 #define STALL_SECONDS 120.0
 
-const double metrics_bucket_le[METRICS_NBUCKETS] = {
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-    0.5,   1,      2.5,   5,    10,    30,   60};
-
 static struct {
     struct MHD_Daemon *daemon;
     pthread_mutex_t mu;
-    metrics_state st; /* the last published; queues owned */
-    double published; /* now_mono() of the last publish; 0: never */
-    char last_error[256];
+    metrics_state st;             /* the last published; queues owned */
+    double published;             /* now_mono() of the last publish; 0: never */
     struct MHD_Daemon *in_parent; /* a consumer: the parent's, kept (the
                                      memory is still reachable) but not
                                      used */
-} M = {NULL, PTHREAD_MUTEX_INITIALIZER, {NULL, 0, 0, 0, "", -1}, 0, "", NULL};
+} M = {NULL, PTHREAD_MUTEX_INITIALIZER, {NULL, 0, 0, 0, "", -1}, 0, NULL};
 
 /* --- counting, in a consumer --------------------------------------------- */
 
@@ -59,7 +49,7 @@ void
 metrics_observe(metrics_counts *c, const txq_consumer_event *ev)
 {
     double s = ev->seconds > 0 ? ev->seconds : 0;
-    size_t b = 0;
+    size_t b;
 
     atomic_fetch_add_explicit(&c->v[MC_PROCESSED], 1, memory_order_relaxed);
     if (ev->acked)
@@ -74,8 +64,7 @@ metrics_observe(metrics_counts *c, const txq_consumer_event *ev)
         atomic_fetch_add_explicit(&c->v[MC_DEAD], 1, memory_order_relaxed);
     else if (ev->outcome == TXQ_OUTCOME_IGNORED)
         atomic_fetch_add_explicit(&c->v[MC_IGNORED], 1, memory_order_relaxed);
-    while (b < METRICS_NBUCKETS && s > metrics_bucket_le[b])
-        b++;
+    b = prom_bucket_of(s);
     atomic_fetch_add_explicit(&c->v[MC_BUCKET + b], 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&c->v[MC_DURATION_US], (long long)(s * 1e6),
                               memory_order_relaxed);
@@ -83,60 +72,11 @@ metrics_observe(metrics_counts *c, const txq_consumer_event *ev)
 
 /* --- rendering ----------------------------------------------------------- */
 
-struct buf {
-    char *p;
-    size_t len, cap;
-    int failed;
-};
-
-static void bprintf(struct buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-bprintf(struct buf *b, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    if (b->failed)
-        return;
-    for (;;) {
-        va_start(ap, fmt);
-        n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            b->failed = 1;
-            return;
-        }
-        if ((size_t)n < b->cap - b->len) {
-            b->len += (size_t)n;
-            return;
-        }
-        {
-            size_t cap = (b->cap + (size_t)n + 1) * 2;
-            char *p = realloc(b->p, cap);
-
-            if (p == NULL) {
-                b->failed = 1;
-                return;
-            }
-            b->p = p;
-            b->cap = cap;
-        }
-    }
-}
-
-static void
-head(struct buf *b, const char *name, const char *type, const char *help)
-{
-    bprintf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
 /* One counter or gauge of every queue: counter is the index of a counter,
  * or -1 for the value of get (where get gives a negative value, the queue
  * is left out). */
 static void
-per_queue(struct buf *b,
+per_queue(prom_buf *b,
           const metrics_state *st,
           const char *name,
           const char *type,
@@ -146,14 +86,15 @@ per_queue(struct buf *b,
 {
     size_t i;
 
-    head(b, name, type, help);
+    prom_head(b, name, type, help);
     for (i = 0; i < st->nqueues; i++) {
         const metrics_queue *q = &st->queues[i];
 
         if (counter >= 0)
-            bprintf(b, "%s{queue=\"%s\"} %lld\n", name, q->name, q->v[counter]);
+            prom_printf(b, "%s{queue=\"%s\"} %lld\n", name, q->name,
+                        q->v[counter]);
         else if (get != NULL && (get(q) >= 0))
-            bprintf(b, "%s{queue=\"%s\"} %.15g\n", name, q->name, get(q));
+            prom_printf(b, "%s{queue=\"%s\"} %.15g\n", name, q->name, get(q));
     }
 }
 
@@ -210,24 +151,24 @@ char *
 metrics_render(const metrics_state *st, size_t *len)
 {
     static const char *const hist = "txq_worker_handler_duration_seconds";
-    struct buf b = {NULL, 0, 0, 0};
+    prom_buf b;
     size_t i, k;
 
-    if ((b.p = malloc(b.cap = 8192)) == NULL)
+    if (prom_buf_init(&b) != 0)
         return NULL;
-    head(&b, "txq_worker_info", "gauge",
-         "txq-worker's version, as a label (the value is always 1).");
-    bprintf(&b, "txq_worker_info{version=\"%s\"} 1\n", txq_version());
-    head(&b, "txq_worker_ready", "gauge",
-         "1 when the worker is ready (as /readyz): the supervisor is "
-         "connected and every queue has a consumer connected with its "
-         "handler prepared.");
-    bprintf(&b, "txq_worker_ready %d\n", st->ready);
-    head(&b, "txq_worker_supervisor_connected", "gauge",
-         "1 while the supervisor's own connection (LISTEN, maintain(), "
-         "queue statistics) is up.");
-    bprintf(&b, "txq_worker_supervisor_connected %d\n",
-            st->supervisor_connected);
+    prom_head(&b, "txq_worker_info", "gauge",
+              "txq-worker's version, as a label (the value is always 1).");
+    prom_printf(&b, "txq_worker_info{version=\"%s\"} 1\n", txq_version());
+    prom_head(&b, "txq_worker_ready", "gauge",
+              "1 when the worker is ready (as /readyz): the supervisor is "
+              "connected and every queue has a consumer connected with its "
+              "handler prepared.");
+    prom_printf(&b, "txq_worker_ready %d\n", st->ready);
+    prom_head(&b, "txq_worker_supervisor_connected", "gauge",
+              "1 while the supervisor's own connection (LISTEN, maintain(), "
+              "queue statistics) is up.");
+    prom_printf(&b, "txq_worker_supervisor_connected %d\n",
+                st->supervisor_connected);
     per_queue(&b, st, "txq_worker_consumers", "gauge",
               "Consumer processes configured for the queue.", -1, g_consumers);
     per_queue(&b, st, "txq_worker_consumers_connected", "gauge",
@@ -253,25 +194,25 @@ metrics_render(const metrics_state *st, size_t *len)
               "policy ignores exhausted messages.",
               MC_IGNORED, NULL);
 
-    head(&b, hist, "histogram",
-         "Time in the handler per message (a sql: handler's until its "
-         "statements, the ack and the commit came back).");
+    prom_head(&b, hist, "histogram",
+              "Time in the handler per message (a sql: handler's until its "
+              "statements, the ack and the commit came back).");
     for (i = 0; i < st->nqueues; i++) {
         const metrics_queue *q = &st->queues[i];
         long long cum = 0;
 
-        for (k = 0; k <= METRICS_NBUCKETS; k++) {
+        for (k = 0; k <= PROM_NBUCKETS; k++) {
             cum += q->v[MC_BUCKET + k];
-            if (k < METRICS_NBUCKETS)
-                bprintf(&b, "%s_bucket{queue=\"%s\",le=\"%g\"} %lld\n", hist,
-                        q->name, metrics_bucket_le[k], cum);
+            if (k < PROM_NBUCKETS)
+                prom_printf(&b, "%s_bucket{queue=\"%s\",le=\"%g\"} %lld\n",
+                            hist, q->name, prom_bucket_le[k], cum);
             else
-                bprintf(&b, "%s_bucket{queue=\"%s\",le=\"+Inf\"} %lld\n", hist,
-                        q->name, cum);
+                prom_printf(&b, "%s_bucket{queue=\"%s\",le=\"+Inf\"} %lld\n",
+                            hist, q->name, cum);
         }
-        bprintf(&b, "%s_sum{queue=\"%s\"} %.6f\n", hist, q->name,
-                (double)q->v[MC_DURATION_US] / 1e6);
-        bprintf(&b, "%s_count{queue=\"%s\"} %lld\n", hist, q->name, cum);
+        prom_printf(&b, "%s_sum{queue=\"%s\"} %.6f\n", hist, q->name,
+                    (double)q->v[MC_DURATION_US] / 1e6);
+        prom_printf(&b, "%s_count{queue=\"%s\"} %lld\n", hist, q->name, cum);
     }
 
     per_queue(&b, st, "txq_worker_queue_depth", "gauge",
@@ -292,10 +233,11 @@ metrics_render(const metrics_state *st, size_t *len)
               "large backlog).",
               -1, g_estimated);
     if (st->stats_age >= 0) {
-        head(&b, "txq_worker_queue_stats_age_seconds", "gauge",
-             "Seconds since the queue gauges were read from "
-             "txq.queue_stats.");
-        bprintf(&b, "txq_worker_queue_stats_age_seconds %.3f\n", st->stats_age);
+        prom_head(&b, "txq_worker_queue_stats_age_seconds", "gauge",
+                  "Seconds since the queue gauges were read from "
+                  "txq.queue_stats.");
+        prom_printf(&b, "txq_worker_queue_stats_age_seconds %.3f\n",
+                    st->stats_age);
     }
     if (b.failed) {
         free(b.p);
@@ -306,39 +248,6 @@ metrics_render(const metrics_state *st, size_t *len)
 }
 
 /* --- serving ------------------------------------------------------------- */
-
-static enum MHD_Result
-respond(struct MHD_Connection *conn,
-        unsigned int status,
-        const char *type,
-        char *body,
-        size_t len)
-{
-    struct MHD_Response *r;
-    enum MHD_Result ret;
-
-    r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
-    if (r == NULL) {
-        free(body);
-        return MHD_NO;
-    }
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    ret = MHD_queue_response(conn, status, r);
-    MHD_destroy_response(r);
-    return ret;
-}
-
-static enum MHD_Result
-respond_text(struct MHD_Connection *conn, unsigned int status, const char *s)
-{
-    char *body = strdup(s);
-
-    if (body == NULL)
-        return MHD_NO;
-    return respond(conn, status, "text/plain; charset=utf-8", body,
-                   strlen(body));
-}
 
 static enum MHD_Result
 on_request(void *cls,
@@ -360,8 +269,8 @@ on_request(void *cls,
     (void)upload_data_size;
     (void)con_cls;
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-        return respond_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
-                            "only GET and HEAD\n");
+        return prom_respond_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+                                 "only GET and HEAD\n");
     if (strcmp(url, "/metrics") == 0) {
         char *body;
         size_t len = 0;
@@ -369,11 +278,7 @@ on_request(void *cls,
         pthread_mutex_lock(&M.mu);
         body = metrics_render(&M.st, &len);
         pthread_mutex_unlock(&M.mu);
-        if (body == NULL)
-            return respond_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
-                                "out of memory\n");
-        return respond(conn, MHD_HTTP_OK, "text/plain; version=0.0.4", body,
-                       len);
+        return prom_respond_metrics(conn, body, len);
     }
     pthread_mutex_lock(&M.mu);
     stalled = M.published > 0 ? now_mono() - M.published : 0;
@@ -402,101 +307,14 @@ on_request(void *cls,
         snprintf(text, sizeof text, "not found; try /metrics\n");
     }
     pthread_mutex_unlock(&M.mu);
-    return respond_text(conn, status, text);
-}
-
-/* libmicrohttpd's messages as log events (its default writes raw lines
- * to stderr); the last kept for metrics_start's error. */
-static void
-on_mhd_log(void *cls, const char *fmt, va_list ap)
-{
-    char msg[256];
-    size_t n;
-
-    (void)cls;
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-nonliteral"
-    vsnprintf(msg, sizeof msg, fmt, ap);
-#pragma GCC diagnostic pop
-    n = strlen(msg);
-    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '.'))
-        msg[--n] = '\0';
-    snprintf(M.last_error, sizeof M.last_error, "%s", msg);
-    wlog(WLOG_WARN, "metrics server", "err=%s", msg);
-}
-
-static int
-is_loopback(const struct sockaddr *sa)
-{
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *in =
-            (const struct sockaddr_in *)(const void *)sa;
-
-        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
-    }
-    if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 =
-            (const struct sockaddr_in6 *)(const void *)sa;
-
-        return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
-    }
-    return 0;
+    return prom_respond_text(conn, status, text);
 }
 
 int
 metrics_start(const char *listen, char *err, size_t errsize)
 {
-    char host[256], port[8], shown[300];
-    struct addrinfo hints, *ai = NULL;
-    const union MHD_DaemonInfo *info;
-    sigset_t all, old;
-    unsigned int flags;
-    int rc;
-
-    if (config_parse_listen(listen, host, sizeof host, port, sizeof port, err,
-                            errsize) != 0)
-        return -1;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV;
-    if ((rc = getaddrinfo(host, port, &hints, &ai)) != 0) {
-        snprintf(err, errsize, "metrics_listen %s: %s", listen,
-                 gai_strerror(rc));
-        return -1;
-    }
-    flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
-    if (ai->ai_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
-    M.last_error[0] = '\0';
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
-    M.daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, NULL, MHD_OPTION_EXTERNAL_LOGGER,
-        on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)32,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10, MHD_OPTION_END);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (M.daemon == NULL) {
-        snprintf(err, errsize, "metrics_listen %s: cannot listen%s%s", listen,
-                 M.last_error[0] ? ": " : "", M.last_error);
-        freeaddrinfo(ai);
-        return -1;
-    }
-    info = MHD_get_daemon_info(M.daemon, MHD_DAEMON_INFO_BIND_PORT);
-    snprintf(shown, sizeof shown,
-             ai->ai_family == AF_INET6 ? "[%s]:%u" : "%s:%u", host,
-             info != NULL ? (unsigned)info->port : 0u);
-    if (is_loopback(ai->ai_addr))
-        wlog(WLOG_INFO, "metrics listening", "addr=%s paths=%s", shown,
-             "/metrics,/healthz,/readyz");
-    else
-        wlog(WLOG_WARN, "metrics listening beyond loopback", "addr=%s hint=%s",
-             shown,
-             "whoever reaches this address reads queue names and counts: "
-             "keep it behind a firewall, or listen on 127.0.0.1");
-    freeaddrinfo(ai);
-    return 0;
+    M.daemon = prom_http_start(listen, on_request, NULL, err, errsize);
+    return M.daemon != NULL ? 0 : -1;
 }
 
 int

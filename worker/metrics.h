@@ -17,10 +17,7 @@
 
 #include "txq.h"
 
-/* Upper bounds (seconds) of the handler duration histogram's buckets;
- * +Inf follows. */
-#define METRICS_NBUCKETS 15
-extern const double metrics_bucket_le[METRICS_NBUCKETS];
+#include "promtext.h"
 
 /* Indexes of a queue's counters. */
 enum metrics_counter {
@@ -30,9 +27,9 @@ enum metrics_counter {
     MC_DEAD,          /* dead-lettered (review, or notify) */
     MC_IGNORED,       /* dropped: the handler said ignore, or the policy */
     MC_DURATION_US,   /* the histogram's sum, microseconds */
-    MC_BUCKET,        /* METRICS_NBUCKETS + 1 per-bucket (not cumulative)
+    MC_BUCKET,        /* PROM_NBUCKETS + 1 per-bucket (not cumulative)
                          counts, the last for +Inf */
-    MC_COUNT = MC_BUCKET + METRICS_NBUCKETS + 1
+    MC_COUNT = MC_BUCKET + PROM_NBUCKETS + 1
 };
 
 /* What one consumer process counted, in its slot's shared page: written

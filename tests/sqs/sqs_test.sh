@@ -55,6 +55,7 @@ none=sqs_none_$tag
 billing=sqs_billing_$tag
 work=$(mktemp -d "${TMPDIR:-/tmp}/txq-sqs-test.XXXXXX")
 pid=
+mpid=
 
 psql_q() {
     psql "$dsn" -X -q -v ON_ERROR_STOP=1 -At "$@"
@@ -65,6 +66,9 @@ cleanup() {
     if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
         kill -KILL "$pid" 2>/dev/null || true
     fi
+    if [[ -n $mpid ]] && kill -0 "$mpid" 2>/dev/null; then
+        kill -KILL "$mpid" 2>/dev/null || true
+    fi
     psql_q -c "set client_min_messages = warning;
         drop schema if exists $schema cascade;
         drop role if exists $gw; drop role if exists $app;
@@ -73,6 +77,10 @@ cleanup() {
     if [[ $rc -ne 0 && -f $work/sqs.log ]]; then
         echo "--- txq-sqs log (last 60 lines) ---" >&2
         tail -n 60 "$work/sqs.log" >&2
+    fi
+    if [[ $rc -ne 0 && -f $work/metrics.log ]]; then
+        echo "--- txq-sqs --metrics-listen log (last 60 lines) ---" >&2
+        tail -n 60 "$work/metrics.log" >&2
     fi
     [[ -n ${TXQ_SQS_KEEP:-} ]] || rm -rf "$work"
     exit $rc
@@ -110,12 +118,27 @@ chmod 600 "$work/receipt.key"
 
 # --check-config: the effective settings (flags over the file), the
 # conninfo's password masked.
-printf '[sqs]\npool_size = 3\nregion = eu-west-1\n' >"$work/sqs.ini"
+printf '[sqs]\npool_size = 3\nregion = eu-west-1\nmetrics_listen = 9100\n' >"$work/sqs.ini"
 out=$("${launch[@]}" "$build/txq-sqs" --config "$work/sqs.ini" --pool-size 5 \
     --db "$dsn password=hunter2" --credentials "$creds" --check-config 2>/dev/null) ||
     fail "--check-config"
 grep -qx 'pool_size=5' <<<"$out" && grep -qx 'region=eu-west-1' <<<"$out" &&
+    grep -qx 'metrics_listen=9100' <<<"$out" &&
     ! grep -q hunter2 <<<"$out" || fail "--check-config printed: $out"
+# metrics_listen: "" (the flag over the file) turns it off; a bad value is
+# refused (exit 2).
+out=$("${launch[@]}" "$build/txq-sqs" --config "$work/sqs.ini" \
+    --metrics-listen "" --credentials "$creds" --check-config 2>/dev/null) ||
+    fail "--check-config --metrics-listen ''"
+grep -qx 'metrics_listen=(off)' <<<"$out" ||
+    fail "--metrics-listen '' over the file printed: $out"
+set +e
+"${launch[@]}" "$build/txq-sqs" --credentials "$creds" \
+    --metrics-listen 127.0.0.1:99999 --check-config >/dev/null 2>"$work/bad.log"
+rc=$?
+set -e
+[[ $rc -eq 2 ]] && grep -q metrics_listen "$work/bad.log" ||
+    fail "--metrics-listen 127.0.0.1:99999 was not refused (exit $rc)"
 
 # A credentials file others may read is refused (exit 2).
 chmod 644 "$creds"
@@ -127,6 +150,131 @@ set -e
 [[ $rc -eq 2 ]] && grep -q 'chmod 600' "$work/refused.log" ||
     fail "a 0644 credentials file was not refused (exit $rc)"
 chmod 600 "$creds"
+
+# --metrics-listen, on a txq-sqs of its own so that only sqs_metrics.py's
+# requests are counted: exact counters for them, promtool's check of the
+# text, /healthz and /readyz, and /readyz 503 while draining.
+"${launch[@]}" "$build/txq-sqs" --db "$dsn user=$gw" --schema "$schema" \
+    --credentials "$creds" --listen 127.0.0.1:0 --poll-interval 60 \
+    --pool-size 4 --drain-timeout 20 --metrics-listen 127.0.0.1:0 \
+    --log-level debug 2>"$work/metrics.log" &
+mpid=$!
+sport='' mport=''
+for _ in $(seq 1 600); do
+    sport=$(sed -n 's/.*msg=listening .*port=\([0-9]*\).*/\1/p' "$work/metrics.log")
+    mport=$(sed -n 's/.*msg="metrics listening" addr=127.0.0.1:\([0-9]*\).*/\1/p' \
+        "$work/metrics.log")
+    [[ -n $sport && -n $mport ]] && break
+    kill -0 "$mpid" 2>/dev/null || fail "txq-sqs --metrics-listen exited at start"
+    sleep 0.05
+done
+[[ -n $sport && -n $mport ]] ||
+    fail "txq-sqs --metrics-listen did not start listening: $(cat "$work/metrics.log")"
+murl=http://127.0.0.1:$mport
+# get PATH: the status code; the body in $work/get.out.
+get() {
+    curl -sS --max-time 10 -o "$work/get.out" -w '%{http_code}' "$murl$1" ||
+        fail "curl $murl$1"
+}
+# /readyz turns 200 once the LISTEN connection is up (its own thread).
+for _ in $(seq 1 200); do
+    [[ $(get /readyz) == 200 ]] && break
+    sleep 0.05
+done
+[[ $(get /readyz) == 200 ]] || fail "/readyz: $(cat "$work/get.out")"
+[[ $(get /healthz) == 200 ]] || fail "/healthz: $(cat "$work/get.out")"
+[[ $(get /nope) == 404 ]] || fail "/nope is not 404"
+SQS_ENDPOINT=http://127.0.0.1:$sport SQS_METRICS=$murl SQS_PREFIX=m$tag \
+    SQS_KEY_APP=AKIDAPP0000000000001 \
+    SQS_SECRET_APP=app-secret-0000000000000000000000000000 \
+    /usr/bin/python3 "$src/tests/sqs/sqs_metrics.py" || fail "sqs_metrics.py"
+[[ $(get /metrics) == 200 ]] || fail "/metrics: $(cat "$work/get.out")"
+cp "$work/get.out" "$work/metrics.txt"
+promtool check metrics <"$work/metrics.txt" >"$work/promtool.out" 2>&1 ||
+    fail "promtool check metrics: $(cat "$work/promtool.out")
+$(cat "$work/metrics.txt")"
+mq=m${tag}m
+# Every txq_sqs_requests_total line and every message counter, exactly:
+# sqs_metrics.py's requests, nothing more (a missing queue, a wrong
+# secret or an unknown action makes no label value of its own).
+want=$(
+    cat <<WANT
+txq_sqs_requests_total{action="CreateQueue",code="ok"} 1
+txq_sqs_requests_total{action="DeleteMessage",code="ok"} 2
+txq_sqs_requests_total{action="DeleteMessageBatch",code="ok"} 1
+txq_sqs_requests_total{action="GetQueueUrl",code="QueueDoesNotExist"} 1
+txq_sqs_requests_total{action="ReceiveMessage",code="ok"} 2
+txq_sqs_requests_total{action="SendMessage",code="ok"} 1
+txq_sqs_requests_total{action="SendMessage",code="QueueDoesNotExist"} 1
+txq_sqs_requests_total{action="SendMessageBatch",code="ok"} 1
+txq_sqs_requests_total{action="unknown",code="InvalidAction"} 1
+txq_sqs_requests_total{action="unknown",code="SignatureDoesNotMatch"} 1
+txq_sqs_messages_sent_total{queue="$mq"} 3
+txq_sqs_messages_received_total{queue="$mq"} 3
+txq_sqs_messages_deleted_total{queue="$mq"} 3
+WANT
+)
+got=$(grep -E '^txq_sqs_(requests_total|messages_[a-z]+_total)' \
+    "$work/metrics.txt" | LC_ALL=C sort)
+[[ $got == "$(LC_ALL=C sort <<<"$want")" ]] ||
+    fail "the counters differ; want:
+$want
+got:
+$got"
+for line in \
+    'txq_sqs_request_duration_seconds_count{action="ReceiveMessage"} 2' \
+    'txq_sqs_request_duration_seconds_bucket{action="ReceiveMessage",le="+Inf"} 2' \
+    'txq_sqs_request_duration_seconds_count{action="unknown"} 2' \
+    'txq_sqs_build_info{version="0.1.0"} 1' \
+    'txq_sqs_ready 1' 'txq_sqs_draining 0' \
+    'txq_sqs_long_polls_waiting 0' 'txq_sqs_db_pool_size 4' \
+    'txq_sqs_db_connected 1' 'txq_sqs_move_tasks_running 0'; do
+    grep -qxF "$line" "$work/metrics.txt" ||
+        fail "/metrics lacks '$line':
+$(cat "$work/metrics.txt")"
+done
+# The long poll (2 s) is in a bucket above 1 s, the rest below.
+grep -qxF 'txq_sqs_request_duration_seconds_bucket{action="ReceiveMessage",le="1"} 1' \
+    "$work/metrics.txt" || fail "the long poll's duration is not above 1 s"
+grep -qE '^txq_sqs_db_pool_in_use [0-4]$' "$work/metrics.txt" ||
+    fail "no txq_sqs_db_pool_in_use between 0 and 4"
+! grep -q "NoSuchAction\|nosuchqueue" "$work/metrics.txt" ||
+    fail "a name the caller made up became a label value"
+echo "test_sqs: --metrics-listen: exact counters, promtool accepts /metrics," \
+    "/healthz and /readyz 200"
+
+# Draining: a request in flight (its body never finished) holds the drain
+# open; /readyz says 503 draining meanwhile, /healthz stays 200.
+exec 3<>"/dev/tcp/127.0.0.1/$sport"
+printf 'POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nAction=' >&3
+for _ in $(seq 1 200); do
+    get /metrics >/dev/null
+    grep -qx 'txq_sqs_requests_in_flight 1' "$work/get.out" && break
+    sleep 0.05
+done
+grep -qx 'txq_sqs_requests_in_flight 1' "$work/get.out" ||
+    fail "the unfinished request is not in flight"
+kill -TERM "$mpid"
+for _ in $(seq 1 200); do
+    [[ $(get /readyz) == 503 ]] && break
+    sleep 0.05
+done
+[[ $(get /readyz) == 503 ]] && grep -q draining "$work/get.out" ||
+    fail "/readyz while draining: $(cat "$work/get.out")"
+[[ $(get /healthz) == 200 ]] || fail "/healthz while draining"
+get /metrics >/dev/null
+grep -qx 'txq_sqs_draining 1' "$work/get.out" &&
+    grep -qx 'txq_sqs_ready 0' "$work/get.out" ||
+    fail "/metrics while draining: $(cat "$work/get.out")"
+exec 3>&-
+set +e
+wait "$mpid"
+rc=$?
+set -e
+mpid=
+[[ $rc -eq 0 ]] || fail "txq-sqs --metrics-listen exited $rc after SIGTERM"
+echo "test_sqs: --metrics-listen: /readyz 503 draining during the drain," \
+    "/healthz 200; exit 0"
 
 "${launch[@]}" "$build/txq-sqs" --db "$dsn user=$gw" --schema "$schema" \
     --credentials "$creds" --receipt-key "$work/receipt.key" \
