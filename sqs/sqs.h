@@ -1,6 +1,6 @@
 /*
  * sqs.h - txq-sqs internals: an SQS-compatible HTTP endpoint on txq's SQL
- * API. One action layer (action_queue.c, action_msg.c) works on requests
+ * API. One action layer (dispatch.c, action_*.c) works on requests
  * and results in the shape of SQS's JSON protocol (jansson objects); the
  * HTTP layer (http.c) turns query-protocol forms into that shape and
  * renders results as XML or JSON. Every request is authenticated
@@ -273,7 +273,7 @@ void sqs_metrics_long_poll(int delta);
 /* Move tasks still running after the runner's last round. */
 void sqs_metrics_move_tasks(int running);
 
-/* === parameters (action_queue.c) === */
+/* === parameters (dispatch.c) === */
 
 /* A string parameter, or NULL. */
 const char *
