@@ -581,7 +581,11 @@ listen_main(void *arg)
                 PQclear(r);
             }
             if (pg == NULL) {
-                struct timespec ts = {0, (long)(backoff * 1e9)};
+                /* tv_nsec stays under a second: nanosleep refuses more
+                 * (EINVAL, no pause at all). */
+                struct timespec ts = {
+                    (time_t)backoff,
+                    (long)((backoff - (double)(time_t)backoff) * 1e9)};
 
                 nanosleep(&ts, NULL);
                 backoff = backoff * 2 > 2 ? 2 : backoff * 2;

@@ -402,6 +402,24 @@ echo "test_sqs: SQL send in a transaction: received over HTTP" \
     "$(((te - tc) / 1000000)) ms after its commit (aws CLI exit included)," \
     "the rolled-back one never"
 
+# An outage: the database refuses txq-sqs's login for 6 s and ends its
+# sessions. It tries again after a growing pause (0.1 s up to 2 s), never
+# in a loop, and serves again once the login works.
+before=$(grep -c 'cannot connect to the database' "$work/sqs.log" || true)
+psql_q >/dev/null <<SQL
+alter role $gw nologin;
+select count(pg_terminate_backend(pid)) from pg_stat_activity
+ where usename = '$gw';
+SQL
+sleep 6
+psql_q -c "alter role $gw login" >/dev/null
+tries=$(($(grep -c 'cannot connect to the database' "$work/sqs.log") - before))
+((tries >= 3 && tries <= 30)) ||
+    fail "6 s of refused logins: $tries connection attempts (want 3-30)"
+/usr/bin/aws --endpoint-url "$endpoint" sqs list-queues >/dev/null ||
+    fail "txq-sqs did not serve again after the outage"
+echo "test_sqs: an outage of 6 s: $tries connection attempts, then served again"
+
 # SIGHUP reloads the credentials: a key added to the file works after it.
 echo "AKIDNEW0000000000003 new-secret-0000000000000000000000000000 $app" >>"$creds"
 kill -HUP "$pid"
