@@ -551,17 +551,16 @@ send_entry(sqs_req *req, PGconn *pg, const sqs_queue *q, json_t *e, json_t *ok)
     return rc;
 }
 
-/* One send_batch of the checked entries, in their order: bodies, headers
- * (null for none), and the groups and dedup ids of a FIFO queue, each a
- * JSON array ($2, $3, $5, $6); the same delay for all ($4). */
+/* One send_batch of the checked entries, in their order: the bodies as
+ * a binary bytea[] ($2, as libtxq sends them: no escaping, no parsing),
+ * headers (null when no entry has any), groups and dedup ids of a FIFO
+ * queue, each a JSON array ($3, $5, $6); the same delay for all ($4). */
 static const char *q_send_batch =
-    "select @s@.send_batch($1,"
-    " array(select convert_to(b, 'UTF8') from"
-    " jsonb_array_elements_text($2::jsonb) with ordinality t(b, i)"
-    " order by i),"
-    " i_headers => array(select case when jsonb_typeof(h) = 'null' then null"
+    "select @s@.send_batch($1, $2::bytea[],"
+    " i_headers => case when $3::jsonb is null then null else"
+    " array(select case when jsonb_typeof(h) = 'null' then null"
     " else h end from jsonb_array_elements($3::jsonb) with ordinality"
-    " t(h, i) order by i),"
+    " t(h, i) order by i) end,"
     " i_delay => $4::interval,"
     " i_groups => case when $5::jsonb is null then null else array(select g"
     " from jsonb_array_elements_text($5::jsonb) with ordinality t(g, i)"
@@ -569,6 +568,42 @@ static const char *q_send_batch =
     " i_dedup_ids => case when $6::jsonb is null then null else array(select"
     " d from jsonb_array_elements_text($6::jsonb) with ordinality t(d, i)"
     " order by i) end)";
+
+static void
+put_be32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+/* The bodies of in[0..n) in PostgreSQL's binary array format (one
+ * dimension of n bytea, lower bound 1, each element its length and
+ * bytes); malloc'd, length in *len, NULL when out of memory. */
+static unsigned char *
+bytea_array(const struct send_in *in, size_t n, int *len)
+{
+    size_t total = 20, k;
+    unsigned char *buf, *p;
+
+    for (k = 0; k < n; k++)
+        total += 4 + in[k].len;
+    if (total > INT32_MAX || (buf = malloc(total)) == NULL)
+        return NULL;
+    put_be32(buf, 1);      /* dimensions */
+    put_be32(buf + 4, 0);  /* no nulls */
+    put_be32(buf + 8, 17); /* bytea's oid */
+    put_be32(buf + 12, (uint32_t)n);
+    put_be32(buf + 16, 1); /* lower bound */
+    for (k = 0, p = buf + 20; k < n; k++) {
+        put_be32(p, (uint32_t)in[k].len);
+        memcpy(p + 4, in[k].body, in[k].len);
+        p += 4 + in[k].len;
+    }
+    *len = (int)total;
+    return buf;
+}
 
 /* Append the JSON text of v (stolen) to a; -1 when out of memory. */
 static int
@@ -593,8 +628,10 @@ send_batch_once(sqs_req *req, PGconn *pg)
     struct send_in in[BATCH_MAX];
     const char *ids[BATCH_MAX], *v[6];
     char *text[4] = {NULL, NULL, NULL, NULL};
+    unsigned char *bodies = NULL;
     size_t i, k, n = 0;
-    int same_delay = 1, oom = 0, fallback = 0;
+    int same_delay = 1, oom = 0, fallback = 0, any_headers = 0;
+    int lens[6] = {0}, bin[6] = {0, 1, 0, 0, 0, 0};
     PGresult *r = NULL;
     sqs_queue q;
 
@@ -617,7 +654,7 @@ send_batch_once(sqs_req *req, PGconn *pg)
         }
         if (n > 0 && strcmp(in[n].delay, in[0].delay) != 0)
             same_delay = 0;
-        oom |= append(arr[0], json_stringn(in[n].body, in[n].len));
+        any_headers |= in[n].headers != NULL;
         oom |= append(arr[1], in[n].headers != NULL
                                   ? json_loads(in[n].headers, 0, NULL)
                                   : json_null());
@@ -627,18 +664,21 @@ send_batch_once(sqs_req *req, PGconn *pg)
         }
         ids[n++] = eid;
     }
-    for (k = 0; k < 4 && !oom && n > 0; k++)
-        if ((k < 2 || q.fifo) &&
+    for (k = 1; k < 4 && !oom && n > 0; k++)
+        if ((k == 1 ? any_headers : q.fifo) &&
             (text[k] = json_dumps(arr[k], JSON_COMPACT)) == NULL)
             oom = 1;
+    if (n > 0 && !oom && same_delay &&
+        (bodies = bytea_array(in, n, &lens[1])) == NULL)
+        oom = 1;
     if (n > 0 && !oom && same_delay) {
         v[0] = q.txq_name;
-        v[1] = text[0];
+        v[1] = (const char *)bodies;
         v[2] = text[1];
         v[3] = in[0].delay[0] ? in[0].delay : NULL;
         v[4] = text[2];
         v[5] = text[3];
-        r = sqs_tx_exec(req, pg, q_send_batch, 6, v, NULL, NULL);
+        r = sqs_tx_exec(req, pg, q_send_batch, 6, v, lens, bin);
         if (r == NULL) {
             fallback = req->err != SQS_E_UNAVAILABLE &&
                        req->err != SQS_E_INTERNAL &&
@@ -668,6 +708,7 @@ send_batch_once(sqs_req *req, PGconn *pg)
     }
 out:
     PQclear(r);
+    free(bodies);
     for (k = 0; k < 4; k++) {
         json_decref(arr[k]);
         free(text[k]);

@@ -253,7 +253,11 @@ load_receipt_key(const char *path, unsigned char key[32])
                 n);
         return -1;
     }
-    sqs_hmac_sha256("txq-sqs receipt key", 19, buf, n, key);
+    if (sqs_hmac_sha256("txq-sqs receipt key", 19, buf, n, key) != 0) {
+        fprintf(stderr, "txq-sqs: cannot compute HMAC-SHA256 (libcrypto)\n");
+        OPENSSL_cleanse(buf, sizeof buf);
+        return -1;
+    }
     OPENSSL_cleanse(buf, sizeof buf);
     return 0;
 }
@@ -555,6 +559,7 @@ main(int argc, char **argv)
     rc = 0;
 out:
     sqs_creds_free();
+    sqs_crypto_end();
     OPENSSL_cleanse(srv.receipt_key, sizeof srv.receipt_key);
     free(c.listen);
     free(c.db);

@@ -6,15 +6,17 @@
  * secret, and the signatures compared in constant time.
  */
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/rand.h>
 #include <openssl/sha.h>
 
 #include "sqs.h"
@@ -35,35 +37,113 @@ hex(const unsigned char *in, size_t len, char *out)
     out[2 * len] = '\0';
 }
 
+/*
+ * The algorithms, fetched once. OpenSSL 3 looks an algorithm up (a
+ * property query, under a lock) on every implicit use (EVP_md5(),
+ * SHA256(), HMAC()), and a request used a dozen: a tenth of txq-sqs's
+ * time went there. Each thread keeps an HMAC-SHA256 context, set up once
+ * and given a new key per use (a thread-specific value freed when the
+ * thread ends: libmicrohttpd's connection threads come and go).
+ */
+static EVP_MD *alg_md5, *alg_sha256;
+static EVP_MAC *alg_hmac;
+static pthread_once_t alg_once = PTHREAD_ONCE_INIT;
+static pthread_key_t hmac_key;
+
+static void
+hmac_ctx_free(void *ctx)
+{
+    EVP_MAC_CTX_free(ctx);
+}
+
+static void
+alg_fetch(void)
+{
+    alg_md5 = EVP_MD_fetch(NULL, "MD5", NULL);
+    alg_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    alg_hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    if (pthread_key_create(&hmac_key, hmac_ctx_free) != 0)
+        abort(); /* no thread-specific key left: nothing else works */
+}
+
+void
+sqs_crypto_end(void)
+{
+    if (alg_hmac == NULL && alg_md5 == NULL && alg_sha256 == NULL)
+        return;
+    EVP_MAC_CTX_free(pthread_getspecific(hmac_key));
+    pthread_setspecific(hmac_key, NULL);
+    EVP_MAC_free(alg_hmac);
+    EVP_MD_free(alg_md5);
+    EVP_MD_free(alg_sha256);
+    alg_hmac = NULL;
+    alg_md5 = alg_sha256 = NULL;
+}
+
+static const EVP_MD *
+md_of(int sha256)
+{
+    pthread_once(&alg_once, alg_fetch);
+    if (sha256)
+        return alg_sha256 != NULL ? alg_sha256 : EVP_sha256();
+    return alg_md5 != NULL ? alg_md5 : EVP_md5();
+}
+
 void
 sqs_md5_hex(const void *data, size_t len, char out[33])
 {
     unsigned char d[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
 
-    EVP_Digest(data, len, d, &n, EVP_md5(), NULL);
+    EVP_Digest(data, len, d, &n, md_of(0), NULL);
     hex(d, 16, out);
 }
 
 void
 sqs_sha256_hex(const void *data, size_t len, char out[65])
 {
-    unsigned char d[SHA256_DIGEST_LENGTH];
+    unsigned char d[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
 
-    SHA256(data, len, d);
-    hex(d, sizeof d, out);
+    EVP_Digest(data, len, d, &n, md_of(1), NULL);
+    hex(d, SHA256_DIGEST_LENGTH, out);
 }
 
-void
+int
 sqs_hmac_sha256(const void *key,
                 size_t keylen,
                 const void *data,
                 size_t len,
                 unsigned char out[32])
 {
-    unsigned int n = 32;
+    EVP_MAC_CTX *ctx;
+    size_t n = 0;
 
-    HMAC(EVP_sha256(), key, (int)keylen, data, len, out, &n);
+    (void)md_of(1);
+    ctx = alg_hmac != NULL ? pthread_getspecific(hmac_key) : NULL;
+    if (ctx == NULL && alg_hmac != NULL &&
+        (ctx = EVP_MAC_CTX_new(alg_hmac)) != NULL) {
+        char digest[] = "SHA256";
+        OSSL_PARAM p[] = {
+            OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+            OSSL_PARAM_construct_end()};
+
+        if (!EVP_MAC_CTX_set_params(ctx, p) ||
+            pthread_setspecific(hmac_key, ctx) != 0) {
+            EVP_MAC_CTX_free(ctx);
+            ctx = NULL;
+        }
+    }
+    if (ctx == NULL || !EVP_MAC_init(ctx, key, keylen, NULL) ||
+        !EVP_MAC_update(ctx, data, len) || !EVP_MAC_final(ctx, out, &n, 32) ||
+        n != 32) {
+        /* Out of memory or no HMAC: random bytes, which no one can
+         * match, for a caller that does not look at the result. */
+        if (RAND_bytes(out, 32) != 1)
+            abort();
+        return -1;
+    }
+    return 0;
 }
 
 static const char b64url[] =
@@ -581,11 +661,14 @@ sqs_sigv4_verify(sqs_req *req, const sqs_http_req *h, long long now)
     }
 
     snprintf(keybuf, sizeof keybuf, "AWS4%s", secret);
-    sqs_hmac_sha256(keybuf, strlen(keybuf), parts[1], 8, k);
-    sqs_hmac_sha256(k, 32, scope_region, strlen(scope_region), k2);
-    sqs_hmac_sha256(k2, 32, "sqs", 3, k);
-    sqs_hmac_sha256(k, 32, "aws4_request", 12, k2);
-    sqs_hmac_sha256(k2, 32, sts.p, sts.len, k);
+    if (sqs_hmac_sha256(keybuf, strlen(keybuf), parts[1], 8, k) != 0 ||
+        sqs_hmac_sha256(k, 32, scope_region, strlen(scope_region), k2) != 0 ||
+        sqs_hmac_sha256(k2, 32, "sqs", 3, k) != 0 ||
+        sqs_hmac_sha256(k, 32, "aws4_request", 12, k2) != 0 ||
+        sqs_hmac_sha256(k2, 32, sts.p, sts.len, k) != 0) {
+        rc = sqs_fail(req, SQS_E_INTERNAL, "cannot compute HMAC-SHA256");
+        goto out;
+    }
     hex(k, 32, expected);
 
     if (strlen(sig) != 64 || CRYPTO_memcmp(sig, expected, 64) != 0) {

@@ -435,11 +435,15 @@ sqs_sigv4_verify(sqs_req *req, const sqs_http_req *h, long long now);
 
 void sqs_md5_hex(const void *data, size_t len, char out[33]);
 void sqs_sha256_hex(const void *data, size_t len, char out[65]);
-void sqs_hmac_sha256(const void *key,
-                     size_t keylen,
-                     const void *data,
-                     size_t len,
-                     unsigned char out[32]);
+/* HMAC-SHA256 into out: 0, or -1 (out then random bytes). */
+int sqs_hmac_sha256(const void *key,
+                    size_t keylen,
+                    const void *data,
+                    size_t len,
+                    unsigned char out[32]);
+/* Free what the digests keep, the calling thread's included: at exit,
+ * when no other thread uses them any more. */
+void sqs_crypto_end(void);
 /* base64url without padding; out needs 4 * ceil(len / 3) + 1 bytes. */
 void sqs_b64url_encode(const unsigned char *in, size_t len, char *out);
 /* Returns the decoded length, or -1. */
