@@ -38,7 +38,7 @@
     (TXQ_VERSION_MAJOR * 10000 + TXQ_VERSION_MINOR * 100 + TXQ_VERSION_PATCH)
 
 /* The schema version (highest migration) this library works with. */
-#define TXQ_SCHEMA_VERSION 13
+#define TXQ_SCHEMA_VERSION 14
 
 /* Feature macros. */
 #define TXQ_HAS_CLAIM   1

@@ -191,6 +191,7 @@ struct attrs {
     int has_vt, has_delay, has_max_size, has_retention, has_wait, fifo,
         has_fifo;
     sqs_redrive redrive;
+    sqs_allow allow;
 };
 
 static int
@@ -279,6 +280,9 @@ parse_attrs(
         } else if (strcmp(k, "RedrivePolicy") == 0) {
             if (sqs_redrive_parse(req, pg, q, s, &a->redrive) != SQS_OK)
                 return req->err;
+        } else if (strcmp(k, "RedriveAllowPolicy") == 0) {
+            if (sqs_allow_parse(req, pg, s, &a->allow) != SQS_OK)
+                return req->err;
         } else {
             return sqs_fail(req, SQS_E_INVALID_ATTR_NAME,
                             "Unknown or unsupported attribute %.100s "
@@ -356,7 +360,14 @@ static enum sqs_code
 existing(sqs_req *req, PGconn *pg, sqs_queue *q, const struct attrs *a)
 {
     const char *diff = attrs_differ(a, q);
-    int ok;
+    int ok, same;
+
+    if (diff == NULL) {
+        if (sqs_allow_same(req, pg, q, &a->allow, &same) != SQS_OK)
+            return req->err;
+        if (!same)
+            diff = "RedriveAllowPolicy";
+    }
 
     if (diff != NULL)
         return sqs_fail(req, SQS_E_QUEUE_EXISTS,
@@ -453,6 +464,7 @@ sqs_create_queue(sqs_req *req, PGconn *pg)
     }
     PQclear(r);
     if (set_wait(req, pg, &q, &a) != SQS_OK ||
+        sqs_allow_apply(req, pg, &q, &a.allow) != SQS_OK ||
         sqs_tags_set(req, pg, &q, create_tags(req)) != SQS_OK) {
         sqs_tx_end(req, pg, 0);
         return req->err;
@@ -681,7 +693,8 @@ sqs_set_queue_attributes(sqs_req *req, PGconn *pg)
         return req->err;
     }
     PQclear(r);
-    if (set_wait(req, pg, &q, &a) != SQS_OK) {
+    if (set_wait(req, pg, &q, &a) != SQS_OK ||
+        sqs_allow_apply(req, pg, &q, &a.allow) != SQS_OK) {
         sqs_tx_end(req, pg, 0);
         return req->err;
     }
@@ -705,10 +718,10 @@ static const char *const all_attrs[] = {
     "ReceiveMessageWaitTimeSeconds",
     "FifoQueue",
     "ContentBasedDeduplication",
-    /* known to SQS, never set here: asked for, they are left out */
-    "Policy",
     "RedrivePolicy",
     "RedriveAllowPolicy",
+    /* known to SQS, never set here: asked for, they are left out */
+    "Policy",
     "KmsMasterKeyId",
     "KmsDataKeyReusePeriodSeconds",
     "SqsManagedSseEnabled",
@@ -813,6 +826,12 @@ sqs_get_queue_attributes(sqs_req *req, PGconn *pg)
 
             sqs_redrive_render(req, &q, rp, sizeof rp);
             set_attr(m, k, "%s", rp);
+        } else if (strcmp(k, "RedriveAllowPolicy") == 0) {
+            if (sqs_allow_render(req, pg, &q, m) != SQS_OK) {
+                PQclear(r);
+                json_decref(m);
+                return req->err;
+            }
         } else if (strcmp(k, "ReceiveMessageWaitTimeSeconds") == 0)
             set_attr(m, k, "%.0f", q.receive_wait);
         else if ((strcmp(k, "FifoQueue") == 0 ||

@@ -246,6 +246,32 @@ void sqs_redrive_render(const sqs_req *req,
                         char *buf,
                         size_t size);
 
+/* RedriveAllowPolicy (redrive.c): which queues may name a queue as their
+ * dead-letter queue, txq's dead_letter_sources. */
+typedef struct sqs_allow {
+    int given;          /* the attribute was in the request */
+    int any;            /* allowAll (or ""): dead_letter_sources null */
+    char sources[1024]; /* else a JSON array of txq names; [] denyAll */
+} sqs_allow;
+
+/* Parse a RedriveAllowPolicy value. Returns SQS_OK or the error. */
+enum sqs_code
+sqs_allow_parse(sqs_req *req, PGconn *pg, const char *value, sqs_allow *out);
+/* Set it on q, in the role's open transaction (nothing when not given). */
+enum sqs_code sqs_allow_apply(sqs_req *req,
+                              PGconn *pg,
+                              const sqs_queue *q,
+                              const sqs_allow *a);
+/* Whether q has it already (*same; 1 when not given). */
+enum sqs_code sqs_allow_same(sqs_req *req,
+                             PGconn *pg,
+                             const sqs_queue *q,
+                             const sqs_allow *a,
+                             int *same);
+/* q's RedriveAllowPolicy into attrs, when one is set. */
+enum sqs_code
+sqs_allow_render(sqs_req *req, PGconn *pg, const sqs_queue *q, json_t *attrs);
+
 /* === message move tasks in the background (movetask.c) === */
 
 /* Start and stop the thread that runs the move tasks of the roles the

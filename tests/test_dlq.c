@@ -375,6 +375,83 @@ test_no_rights_widened(void **state)
     tt_exec(f->pg, "drop role %s", snd);
 }
 
+/* A queue's dead_letter_sources say which queues may name it (SQS's
+ * RedriveAllowPolicy): null any, {} none, else those named; bad lists and
+ * callers without operate are refused and change nothing; a queue naming
+ * it already keeps it. */
+static void
+test_dead_letter_sources(void **state)
+{
+    tt_fixture *f = *state;
+    char op[64], msg[512], sources[256];
+    PGconn *a;
+    const char *src_dlq = "select coalesce((select d.name from queues s join "
+                          "queues d on d.queue_id = s.dead_letter_queue_id "
+                          "where s.name = 'src'), '-')";
+
+    tt_queue(f, "src", NULL);
+    tt_queue(f, "other", NULL);
+    tt_queue(f, "dlq", NULL);
+    /* None may: src cannot name it, nothing changes. */
+    tt_exec(f->pg, "select set_dead_letter_sources('dlq', '{}')");
+    refused(f, "22023",
+            "queue \"dlq\" does not allow queue \"src\" to name it as its "
+            "dead_letter_queue",
+            "select alter_queue('src', i_dead_letter_queue => 'dlq')");
+    refused(f, "22023", "does not allow queue \"x\"",
+            "select create_queue('x', i_dead_letter_queue => 'dlq')");
+    tt_text(f->pg, msg, sizeof msg, "%s", src_dlq);
+    assert_string_equal(msg, "-");
+    assert_int_equal(tt_scalar(f->pg, "select count(*) from queues "
+                                      "where name = 'x'"),
+                     0);
+    /* By name: src may (duplicates and order do not matter), other not. */
+    tt_exec(f->pg, "select set_dead_letter_sources('dlq', "
+                   "array['src', 'later.fifo', 'src'])");
+    tt_text(f->pg, sources, sizeof sources,
+            "select dead_letter_sources::text from queues where name = 'dlq'");
+    assert_string_equal(sources, "{later.fifo,src}");
+    tt_exec(f->pg, "select alter_queue('src', i_dead_letter_queue => 'dlq')");
+    tt_text(f->pg, msg, sizeof msg, "%s", src_dlq);
+    assert_string_equal(msg, "dlq");
+    refused(f, "22023", "does not allow queue \"other\"",
+            "select alter_queue('other', i_dead_letter_queue => 'dlq')");
+    /* Bad lists change nothing. */
+    refused(f, "22023", "\"bad name\" is not a queue name",
+            "select set_dead_letter_sources('dlq', array['bad name'])");
+    refused(f, "22023", "\"null\" is not a queue name",
+            "select set_dead_letter_sources('dlq', array[null])");
+    refused(f, "22023", "one-dimensional",
+            "select set_dead_letter_sources('dlq', array[['a'], ['b']])");
+    refused(f, "22023", "at most 100",
+            "select set_dead_letter_sources('dlq', "
+            "array(select 'q' || i from generate_series(1, 101) i))");
+    refused(f, "TQ002", "nope", "select set_dead_letter_sources('nope', '{}')");
+    tt_text(f->pg, msg, sizeof msg,
+            "select dead_letter_sources::text from queues where name = 'dlq'");
+    assert_string_equal(msg, sources);
+    /* Operate on the queue is what it takes: send on another is not. */
+    a = as_role(f, op, sizeof op, "op");
+    tt_exec(f->pg, "select %s.grant('other', '%s', array['send', 'operate'])",
+            f->schema, op);
+    assert_string_equal(tt_fails(a, msg, sizeof msg,
+                                 "select set_dead_letter_sources('dlq', null)"),
+                        "42501");
+    assert_non_null(strstr(msg, "lacks \"operate\" on queue \"dlq\""));
+    tt_exec(f->pg, "select %s.grant('dlq', '%s', array['operate'])", f->schema,
+            op);
+    tt_exec(a, "select set_dead_letter_sources('dlq', '{}')");
+    /* A queue naming it already keeps it; null lets any queue again. */
+    tt_text(f->pg, msg, sizeof msg, "%s", src_dlq);
+    assert_string_equal(msg, "dlq");
+    tt_exec(a, "select set_dead_letter_sources('dlq', null)");
+    tt_exec(f->pg, "select alter_queue('other', i_dead_letter_queue => 'dlq')");
+    PQfinish(a);
+    tt_exec(f->pg, "select %s.revoke('dlq', '%s')", f->schema, op);
+    tt_exec(f->pg, "select %s.revoke('other', '%s')", f->schema, op);
+    tt_exec(f->pg, "drop role %s", op);
+}
+
 /* Three messages dead-lettered from src; a task takes them back in
  * batches, each atomic, counting; a second task to another queue is
  * cancelled half-way. */
@@ -561,6 +638,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_bad_settings_refused, tt_setup,
                                         tt_teardown),
         cmocka_unit_test_setup_teardown(test_no_rights_widened, tt_setup,
+                                        tt_teardown),
+        cmocka_unit_test_setup_teardown(test_dead_letter_sources, tt_setup,
                                         tt_teardown),
         cmocka_unit_test_setup_teardown(test_move_tasks, tt_setup, tt_teardown),
         cmocka_unit_test_setup_teardown(test_move_task_keeps_to_its_rights,

@@ -222,6 +222,8 @@ test_upgrade_from_version_1(void **state)
     tt_exec(f->pg, "alter table queues drop constraint queues_fifo_suffix_ok, "
                    "drop constraint queues_name_ok, add constraint "
                    "queues_name_ok check (name ~ '^[a-z][a-z0-9_]{0,62}$')");
+    /* 0014: which queues may name a queue as their dead-letter queue. */
+    tt_exec(f->pg, "alter table queues drop column dead_letter_sources");
     /* messages as one table again, with 0001's indexes and its rows. */
     tt_exec(f->pg, "alter table messages rename to messages_p");
     tt_exec(f->pg, "alter table messages_p rename constraint messages_pkey "

@@ -12,7 +12,8 @@ as $$
 --      one, '' removes it. A new target must exist, be another queue of
 --      the same kind (the dead-letter queue of a fifo queue is fifo, of a
 --      standard queue standard, as in SQS), not make a cycle (a message
---      would go round for ever), and the caller must hold send on it:
+--      would go round for ever), allow q as a source (its
+--      dead_letter_sources), and the caller must hold send on it:
 --      naming a dead-letter queue puts messages into it, so it takes what
 --      sending there takes, and nobody widens their rights by it.
 --      Concurrent changes of dead-letter queues take turns (the cycle
@@ -20,7 +21,8 @@ as $$
 --
 -- Returns:
 --      the target's queue_id, or null for none. Errors: TQ002 unknown
---      queue, 22023 itself, another kind or a cycle, 42501 no send.
+--      queue, 22023 itself, another kind, a cycle or a source the target
+--      does not allow, 42501 no send.
 -- ----------------------------------------------------------------------
 declare
     t @extschema@.queues;
@@ -46,6 +48,14 @@ begin
     end if;
     if t.queue_id is not distinct from q.dead_letter_queue_id then
         return t.queue_id;  -- unchanged: nothing new is allowed
+    end if;
+    if t.dead_letter_sources is not null
+       and not q.name = any (t.dead_letter_sources) then
+        raise exception 'queue "%" does not allow queue "%" to name it as '
+            'its dead_letter_queue', t.name, q.name
+            using errcode = '22023',
+                  hint = 'Its dead_letter_sources say which queues may: '
+                         'set_dead_letter_sources().';
     end if;
     if t.kind <> q.kind then
         raise exception 'dead_letter_queue "%" is a % queue and queue "%" '

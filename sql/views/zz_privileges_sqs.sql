@@ -8,7 +8,8 @@ grant execute on function @extschema@.queue_tags(text)
 grant execute on function
     @extschema@.tag_queue(text, jsonb),
     @extschema@.untag_queue(text, text[]),
-    @extschema@.set_receive_wait(text, interval)
+    @extschema@.set_receive_wait(text, interval),
+    @extschema@.set_dead_letter_sources(text, text[])
     to txq_operator, txq_admin;
 grant execute on function
     @extschema@.sqs_add_permission(text, text, name[], text[]),

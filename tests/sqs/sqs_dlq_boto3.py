@@ -201,6 +201,75 @@ code, _ = code_of("DeleteQueue", QueueUrl=dlq)
 check(code == "InvalidParameterValue",
       "DeleteQueue of a dead-letter queue in use: %s" % code)
 
+# --- RedriveAllowPolicy -----------------------------------------------
+# Which queues may name a queue as their dead-letter queue (txq's
+# dead_letter_sources). src already names dlq: a policy set later leaves
+# that alone, and applies to queues that name it from then on.
+allow = sqs.create_queue(QueueName=PREFIX + "_allowed")["QueueUrl"]
+other = sqs.create_queue(QueueName=PREFIX + "_other")["QueueUrl"]
+to_dlq = {"RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn,
+                                       "maxReceiveCount": 5})}
+by_queue = json.dumps({"redrivePermission": "byQueue",
+                       "sourceQueueArns": [arn_of(allow)]})
+sqs.set_queue_attributes(QueueUrl=dlq,
+                         Attributes={"RedriveAllowPolicy": by_queue})
+got = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["All"]
+                               )["Attributes"].get("RedriveAllowPolicy")
+check(got is not None and json.loads(got) == json.loads(by_queue),
+      "GetQueueAttributes: RedriveAllowPolicy %s" % got)
+code, msg = code_of("SetQueueAttributes", QueueUrl=other, Attributes=to_dlq)
+check(code == "InvalidParameterValue" and "does not allow" in msg,
+      "byQueue: a queue not listed cannot name it (%s: %s)" % (code, msg[:80]))
+code, _ = code_of("SetQueueAttributes", QueueUrl=allow, Attributes=to_dlq)
+check(code is None, "byQueue: the listed queue can (%s)" % code)
+code, _ = code_of("CreateQueue", QueueName=PREFIX + "_dlq",
+                  Attributes={"RedriveAllowPolicy": by_queue})
+check(code is None, "CreateQueue again with the same RedriveAllowPolicy")
+code, _ = code_of("CreateQueue", QueueName=PREFIX + "_dlq", Attributes={
+    "RedriveAllowPolicy": json.dumps({"redrivePermission": "denyAll"})})
+check(code == "QueueAlreadyExists",
+      "CreateQueue again with another RedriveAllowPolicy: %s" % code)
+sqs.set_queue_attributes(QueueUrl=dlq, Attributes={
+    "RedriveAllowPolicy": json.dumps({"redrivePermission": "denyAll"})})
+code, _ = code_of("SetQueueAttributes", QueueUrl=other, Attributes=to_dlq)
+check(code == "InvalidParameterValue", "denyAll: refused (%s)" % code)
+got = json.loads(sqs.get_queue_attributes(
+    QueueUrl=src, AttributeNames=["RedrivePolicy"])["Attributes"]
+    ["RedrivePolicy"])
+check(got["deadLetterTargetArn"] == dlq_arn,
+      "a queue that named it before keeps it")
+bad_allow = [
+    ("not JSON", "{"),
+    ("no redrivePermission", json.dumps({"sourceQueueArns": []})),
+    ("an unknown permission", json.dumps({"redrivePermission": "some"})),
+    ("byQueue without sources", json.dumps({"redrivePermission": "byQueue"})),
+    ("sources with allowAll", json.dumps({"redrivePermission": "allowAll",
+                                          "sourceQueueArns": [src_arn]})),
+    ("11 sources", json.dumps({"redrivePermission": "byQueue",
+                               "sourceQueueArns": [src_arn] * 11})),
+    ("another account's ARN", json.dumps({
+        "redrivePermission": "byQueue",
+        "sourceQueueArns": [src_arn.replace(":000000000000:",
+                                            ":111111111111:")]})),
+]
+for what, value in bad_allow:
+    code, msg = code_of("SetQueueAttributes", QueueUrl=dlq,
+                        Attributes={"RedriveAllowPolicy": value})
+    check(code == "InvalidAttributeValue" and "RedriveAllowPolicy" in msg,
+          "RedriveAllowPolicy %s: %s" % (what, code))
+got = json.loads(sqs.get_queue_attributes(
+    QueueUrl=dlq, AttributeNames=["RedriveAllowPolicy"])["Attributes"]
+    ["RedriveAllowPolicy"])
+check(got == {"redrivePermission": "denyAll"}, "the refusals changed nothing")
+sqs.set_queue_attributes(QueueUrl=dlq, Attributes={
+    "RedriveAllowPolicy": json.dumps({"redrivePermission": "allowAll"})})
+check("RedriveAllowPolicy" not in sqs.get_queue_attributes(
+    QueueUrl=dlq, AttributeNames=["All"])["Attributes"],
+    "allowAll: any queue again, shown as no policy")
+for q in (allow, other):
+    sqs.set_queue_attributes(QueueUrl=q, Attributes={"RedrivePolicy": ""})
+    sqs.delete_queue(QueueUrl=q)
+
 # --- redrive after maxReceiveCount ------------------------------------
 sent = sqs.send_message(QueueUrl=src, MessageBody="poison")["MessageId"]
 counts = []
