@@ -56,6 +56,7 @@ billing=sqs_billing_$tag
 work=$(mktemp -d "${TMPDIR:-/tmp}/txq-sqs-test.XXXXXX")
 pid=
 mpid=
+rpid=
 
 psql_q() {
     psql "$dsn" -X -q -v ON_ERROR_STOP=1 -At "$@"
@@ -69,6 +70,9 @@ cleanup() {
     if [[ -n $mpid ]] && kill -0 "$mpid" 2>/dev/null; then
         kill -KILL "$mpid" 2>/dev/null || true
     fi
+    if [[ -n $rpid ]] && kill -0 "$rpid" 2>/dev/null; then
+        kill -KILL "$rpid" 2>/dev/null || true
+    fi
     psql_q -c "set client_min_messages = warning;
         drop schema if exists $schema cascade;
         drop role if exists $gw; drop role if exists $app;
@@ -81,6 +85,13 @@ cleanup() {
     if [[ $rc -ne 0 && -f $work/metrics.log ]]; then
         echo "--- txq-sqs --metrics-listen log (last 60 lines) ---" >&2
         tail -n 60 "$work/metrics.log" >&2
+    fi
+    if [[ $rc -ne 0 ]]; then
+        for f in "$work"/restart-*.log; do
+            [[ -f $f ]] || continue
+            echo "--- txq-sqs ${f##*/} (last 30 lines) ---" >&2
+            tail -n 30 "$f" >&2
+        done
     fi
     [[ -n ${TXQ_SQS_KEEP:-} ]] || rm -rf "$work"
     exit $rc
@@ -275,6 +286,74 @@ mpid=
 [[ $rc -eq 0 ]] || fail "txq-sqs --metrics-listen exited $rc after SIGTERM"
 echo "test_sqs: --metrics-listen: /readyz 503 draining during the drain," \
     "/healthz 200; exit 0"
+
+# A move task outlives its txq-sqs: a task under way when its txq-sqs is
+# killed (SIGKILL, then, another task, SIGTERM) is finished by the next
+# txq-sqs on the database, every message moved exactly once and the
+# task's count exact. These run on txq-sqs processes of their own, with
+# no other txq-sqs on the schema, so no other runner takes the task.
+# restart_sqs NAME: starts one (log $work/restart-NAME.log), sets rpid
+# and rendpoint.
+restart_sqs() {
+    local log=$work/restart-$1.log rport=
+    "${launch[@]}" "$build/txq-sqs" --db "$dsn user=$gw" --schema "$schema" \
+        --credentials "$creds" --listen 127.0.0.1:0 --poll-interval 60 \
+        --pool-size 2 --log-level debug 2>"$log" &
+    rpid=$!
+    for _ in $(seq 1 600); do
+        rport=$(sed -n 's/.*msg=listening .*port=\([0-9]*\).*/\1/p' "$log")
+        [[ -n $rport ]] && break
+        kill -0 "$rpid" 2>/dev/null || fail "txq-sqs ($1) exited at start"
+        sleep 0.05
+    done
+    [[ -n $rport ]] || fail "txq-sqs ($1) did not start listening"
+    rendpoint=http://127.0.0.1:$rport
+}
+# restart_py STEP ROUND: sqs_movetask_restart.py's step against rendpoint.
+restart_py() {
+    SQS_ENDPOINT=$rendpoint SQS_PREFIX=r$2$tag \
+        SQS_KEY_APP=AKIDAPP0000000000001 \
+        SQS_SECRET_APP=app-secret-0000000000000000000000000000 \
+        /usr/bin/python3 "$src/tests/sqs/sqs_movetask_restart.py" "$1" \
+        "$work/restart-$2.json" || fail "sqs_movetask_restart.py $1 ($2)"
+}
+restart_sqs first
+for sig in KILL TERM; do
+    restart_py start "$sig"
+    handle=$(/usr/bin/python3 -c 'import json, sys
+print(json.load(open(sys.argv[1]))["handle"])' "$work/restart-$sig.json")
+    kill "-$sig" "$rpid"
+    set +e
+    wait "$rpid"
+    rc=$?
+    set -e
+    rpid=
+    if [[ $sig == KILL ]]; then
+        [[ $rc -eq 137 ]] || fail "txq-sqs exited $rc after SIGKILL"
+    else
+        [[ $rc -eq 0 ]] || fail "txq-sqs exited $rc after SIGTERM"
+    fi
+    # What the dead txq-sqs left: the task running, part of its 30
+    # (sqs_movetask_restart.py's N) moved.
+    row=$(psql_q -c "select status, moved, to_move from $schema.move_tasks
+        where task_id = $handle")
+    if ! [[ $row =~ ^RUNNING\|([0-9]+)\|30$ ]] ||
+        ((BASH_REMATCH[1] == 0 || BASH_REMATCH[1] >= 30)); then
+        fail "after SIG$sig the task is not part-way: $row"
+    fi
+    echo "test_sqs: move task $handle: SIG$sig with $row (status|moved|to_move)"
+    restart_sqs "after-$sig"
+    restart_py finish "$sig"
+    echo "test_sqs: move task $handle: finished by the next txq-sqs," \
+        "every message once"
+done
+kill -TERM "$rpid"
+set +e
+wait "$rpid"
+rc=$?
+set -e
+rpid=
+[[ $rc -eq 0 ]] || fail "the last restarted txq-sqs exited $rc after SIGTERM"
 
 "${launch[@]}" "$build/txq-sqs" --db "$dsn user=$gw" --schema "$schema" \
     --credentials "$creds" --receipt-key "$work/receipt.key" \
