@@ -56,6 +56,7 @@ billing=sqs_billing_$tag
 work=$(mktemp -d "${TMPDIR:-/tmp}/txq-sqs-test.XXXXXX")
 pid=
 mpid=
+rpid=
 
 psql_q() {
     psql "$dsn" -X -q -v ON_ERROR_STOP=1 -At "$@"
@@ -69,6 +70,13 @@ cleanup() {
     if [[ -n $mpid ]] && kill -0 "$mpid" 2>/dev/null; then
         kill -KILL "$mpid" 2>/dev/null || true
     fi
+    if [[ -n $rpid ]] && kill -0 "$rpid" 2>/dev/null; then
+        kill -KILL "$rpid" 2>/dev/null || true
+    fi
+    # A lock of the move task test's, should it fail holding one.
+    psql_q -c "select pg_terminate_backend(pid) from pg_stat_activity
+        where application_name = 'txq_sqs_test_lock_$tag'" \
+        >/dev/null 2>&1 || true
     psql_q -c "set client_min_messages = warning;
         drop schema if exists $schema cascade;
         drop role if exists $gw; drop role if exists $app;
@@ -81,6 +89,13 @@ cleanup() {
     if [[ $rc -ne 0 && -f $work/metrics.log ]]; then
         echo "--- txq-sqs --metrics-listen log (last 60 lines) ---" >&2
         tail -n 60 "$work/metrics.log" >&2
+    fi
+    if [[ $rc -ne 0 ]]; then
+        for f in "$work"/restart-*.log; do
+            [[ -f $f ]] || continue
+            echo "--- txq-sqs ${f##*/} (last 30 lines) ---" >&2
+            tail -n 30 "$f" >&2
+        done
     fi
     [[ -n ${TXQ_SQS_KEEP:-} ]] || rm -rf "$work"
     exit $rc
@@ -275,6 +290,115 @@ mpid=
 [[ $rc -eq 0 ]] || fail "txq-sqs --metrics-listen exited $rc after SIGTERM"
 echo "test_sqs: --metrics-listen: /readyz 503 draining during the drain," \
     "/healthz 200; exit 0"
+
+# A move task outlives its txq-sqs: a task under way when its txq-sqs is
+# killed (SIGKILL; SIGTERM; SIGKILL within a batch, each with a task of
+# its own) is left RUNNING as its last commit has it, and the next
+# txq-sqs on the database finishes it, every message moved exactly once
+# and the task's count exact. These run on txq-sqs processes of their
+# own, with no other txq-sqs on the schema, so no other runner takes the
+# task.
+# restart_sqs NAME: starts one (log $work/restart-NAME.log), sets rpid
+# and rendpoint.
+restart_sqs() {
+    local log=$work/restart-$1.log rport=
+    "${launch[@]}" "$build/txq-sqs" --db "$dsn user=$gw" --schema "$schema" \
+        --credentials "$creds" --listen 127.0.0.1:0 --poll-interval 60 \
+        --pool-size 2 --log-level debug 2>"$log" &
+    rpid=$!
+    for _ in $(seq 1 600); do
+        rport=$(sed -n 's/.*msg=listening .*port=\([0-9]*\).*/\1/p' "$log")
+        [[ -n $rport ]] && break
+        kill -0 "$rpid" 2>/dev/null || fail "txq-sqs ($1) exited at start"
+        sleep 0.05
+    done
+    [[ -n $rport ]] || fail "txq-sqs ($1) did not start listening"
+    rendpoint=http://127.0.0.1:$rport
+}
+# restart_py STEP ROUND: sqs_movetask_restart.py's step against rendpoint.
+restart_py() {
+    SQS_ENDPOINT=$rendpoint SQS_PREFIX=r$2$tag \
+        SQS_KEY_APP=AKIDAPP0000000000001 \
+        SQS_SECRET_APP=app-secret-0000000000000000000000000000 \
+        /usr/bin/python3 "$src/tests/sqs/sqs_movetask_restart.py" "$1" \
+        "$work/restart-$2.json" || fail "sqs_movetask_restart.py $1 ($2)"
+}
+# gw_sessions [WAIT_EVENT_TYPE]: the gateway login's sessions (in that wait).
+gw_sessions() {
+    psql_q -c "select count(*) from pg_stat_activity where usename = '$gw'
+        and ('${1:-}' = '' or wait_event_type = '${1:-}')"
+}
+lockapp=txq_sqs_test_lock_$tag
+restart_sqs first
+# The third round kills txq-sqs with a batch in its transaction: the
+# messages table locked (EXCLUSIVE) holds the batch, which must roll back.
+for round in KILL TERM BATCH; do
+    sig=${round/BATCH/KILL}
+    restart_py start "$round"
+    handle=$(/usr/bin/python3 -c 'import json, sys
+print(json.load(open(sys.argv[1]))["handle"])' "$work/restart-$round.json")
+    if [[ $round == BATCH ]]; then
+        PGAPPNAME=$lockapp psql_q -c "begin;
+            lock table $schema.messages in exclusive mode;
+            select pg_sleep(600)" >/dev/null 2>&1 &
+        lockpid=$!
+        for _ in $(seq 1 600); do
+            [[ $(gw_sessions Lock) -ge 1 ]] && break
+            sleep 0.05
+        done
+        [[ $(gw_sessions Lock) -ge 1 ]] ||
+            fail "no move task batch waits on the locked messages table"
+    fi
+    kill "-$sig" "$rpid"
+    set +e
+    wait "$rpid"
+    rc=$?
+    set -e
+    rpid=
+    if [[ $sig == KILL ]]; then
+        [[ $rc -eq 137 ]] || fail "txq-sqs exited $rc after SIGKILL"
+    else
+        [[ $rc -eq 0 ]] || fail "txq-sqs exited $rc after SIGTERM"
+    fi
+    if [[ $round == BATCH ]]; then
+        # The held batch goes on once the lock goes, finds its client gone
+        # and rolls back.
+        psql_q -c "select pg_terminate_backend(pid) from pg_stat_activity
+            where application_name = '$lockapp'" >/dev/null
+        wait "$lockpid" || true
+        for _ in $(seq 1 600); do
+            [[ $(gw_sessions) -eq 0 ]] && break
+            sleep 0.05
+        done
+        [[ $(gw_sessions) -eq 0 ]] ||
+            fail "the killed txq-sqs's sessions outlive it"
+    fi
+    # What the dead txq-sqs left: the task running, part of its 30
+    # (sqs_movetask_restart.py's N) moved, and the rest still in the
+    # dead-letter queue.
+    row=$(psql_q -c "select t.status, t.moved, t.to_move,
+        (select count(*) from $schema.messages m
+          where m.queue_id = t.source_queue_id)
+        from $schema.move_tasks t where t.task_id = $handle")
+    if ! [[ $row =~ ^RUNNING\|([0-9]+)\|30\|([0-9]+)$ ]] ||
+        ((BASH_REMATCH[1] == 0 || BASH_REMATCH[1] >= 30 ||
+            BASH_REMATCH[1] + BASH_REMATCH[2] != 30)); then
+        fail "after SIG$sig the task is not part-way: $row"
+    fi
+    echo "test_sqs: move task $handle: SIG$sig$([[ $round == BATCH ]] &&
+        echo ' in a batch') with $row (status|moved|to_move|left)"
+    restart_sqs "after-$round"
+    restart_py finish "$round"
+    echo "test_sqs: move task $handle: finished by the next txq-sqs," \
+        "every message once"
+done
+kill -TERM "$rpid"
+set +e
+wait "$rpid"
+rc=$?
+set -e
+rpid=
+[[ $rc -eq 0 ]] || fail "the last restarted txq-sqs exited $rc after SIGTERM"
 
 "${launch[@]}" "$build/txq-sqs" --db "$dsn user=$gw" --schema "$schema" \
     --credentials "$creds" --receipt-key "$work/receipt.key" \
