@@ -24,7 +24,7 @@
 #      gets every event (two would each handle all of them), and a
 #      consumer's batches are one serial stream; sharing a consumer's events
 #      takes pgq_coop, which Debian does not package. PgQ's batches are its
-#      answer to throughput (as the peers' W3 measured, one consumer).
+#      answer to throughput (docs/performance.md: its W3 drain, one consumer).
 #      PgQ's ticker is pgqd (Debian's pgqd) on the bench database, checking
 #      every 0.1 s (ticker_period; its default is 1 s) with the queue's
 #      ticker_max_lag at 100 ms (default 3 s), so a batch closes every
