@@ -1,18 +1,39 @@
 #!/usr/bin/env bash
-# bench/w7.sh - W7: the queue under a held snapshot, txq next to the ideal.
+# bench/w7.sh - W7: the queue under a held snapshot, txq next to the ideal
+# and PgQ.
 #
 #   bench/w7.sh [--hold-minutes N] [--rate R] [--after-minutes N]
-#               [--burst N] [--only txq|ideal]
+#               [--burst N] [--pgq-rotation-seconds N] [--only txq|ideal|pgq]
 #
-# For each system (txq, then the ideal SKIP LOCKED queue), on its own
-# freshly emptied tables:
+# For each system (txq, then the ideal SKIP LOCKED queue, then PgQ), on its
+# own freshly emptied tables:
 #   1. a producer sends R msgs/s (default 800; pgbench -R, 2 clients, one
-#      message per transaction: select txq.send(...) / the ideal's INSERT)
-#      and a consumer drains with a handler that writes (one INSERT per
-#      message into a business table, with the message's send-to-handler
-#      latency): txq-worker -n 2 with a sql: handler / pgbench -c 2 calling
-#      a plpgsql function that deletes the oldest message SKIP LOCKED and
-#      inserts the same row, sleeping 10 ms when the queue is empty;
+#      message per transaction: select txq.send(...) / the ideal's INSERT /
+#      select pgq.insert_event('w7', 'order.created', ...)) and a consumer
+#      drains with a handler that writes (one INSERT per message into a
+#      business table, with the message's send-to-handler latency):
+#      txq-worker -n 2 with a sql: handler / pgbench -c 2 calling a plpgsql
+#      function that deletes the oldest message SKIP LOCKED and inserts the
+#      same row, sleeping 10 ms when the queue is empty / for PgQ, pgbench
+#      -c 1 calling a plpgsql function that takes the consumer's next batch
+#      (pgq.next_batch), inserts the row for each of its events
+#      (pgq.get_batch_events; latency from ev_time, the insert_event
+#      transaction's now(), as enqueued_at is for the others) and
+#      finish_batch, all in one transaction, sleeping 10 ms when there is no
+#      batch. One consumer, not two: in core PgQ every registered consumer
+#      gets every event (two would each handle all of them), and a
+#      consumer's batches are one serial stream; sharing a consumer's events
+#      takes pgq_coop, which Debian does not package. PgQ's batches are its
+#      answer to throughput (docs/performance.md: its W3 drain, one consumer).
+#      PgQ's ticker is pgqd (Debian's pgqd) on the bench database, checking
+#      every 0.1 s (ticker_period; its default is 1 s) with the queue's
+#      ticker_max_lag at 100 ms (default 3 s), so a batch closes every
+#      ~0.1-0.2 s (or at 500 events, ticker_max_count); its maintenance
+#      (maint_period 10 s) rotates the queue's 3 event tables, truncating
+#      the oldest, every --pgq-rotation-seconds (default 30, txq's
+#      rotate_after; PgQ's own default is 2 hours, which a run of minutes
+#      would never reach) once the consumer has passed the last rotation,
+#      and vacuums PgQ's tables;
 #   2. after 30 s, the drain capacity without a snapshot: a burst of N
 #      messages (default 20,000) sent at once on top of the stream, and the
 #      rate at which the consumer handles messages until the backlog is back
@@ -26,8 +47,11 @@
 #      how long until the queue's storage is back to its size before the
 #      hold (within 20% of the largest sample of the minute before it).
 # Every 10 s one row: sent, handled, backlog, p50/p99/max latency of what
-# was handled in those 10 s, the queue's storage (txq: every table of the
-# schema, indexes included; ideal: its table), its main table's dead tuples.
+# was handled in those 10 s, the queue's storage (txq and PgQ: every table
+# of the schema txq / pgq, indexes included (PgQ: its event tables, ticks,
+# subscriptions); ideal: its table; not the business table, the same for
+# all), the dead tuples of those tables (PgQ's event tables are insert-only
+# and truncated, so its dead tuples are in pgq.tick and pgq.subscription).
 # Raw rows: bench/out/w7.tsv; summary: bench/out/w7.txt.
 set -euo pipefail
 
@@ -38,10 +62,10 @@ WORKER=${TXQ_WORKER:-$BUILD/txq-worker}
 OUT=$ROOT/bench/out
 PAYLOAD='{"type":"order.created","order_id":123456,"customer_id":"c-000042","amount_cents":4999,"currency":"EUR"}'
 
-hold=10 rate=800 after=3 burst=20000 only=
+hold=10 rate=800 after=3 burst=20000 rotation=30 only=
 while [[ $# -gt 0 ]]; do
     case $1 in
-    --hold-minutes | --rate | --after-minutes | --burst)
+    --hold-minutes | --rate | --after-minutes | --burst | --pgq-rotation-seconds)
         [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || {
             echo "w7.sh: $1 needs a positive number" >&2
             exit 2
@@ -51,12 +75,13 @@ while [[ $# -gt 0 ]]; do
         --rate) rate=$2 ;;
         --after-minutes) after=$2 ;;
         --burst) burst=$2 ;;
+        --pgq-rotation-seconds) rotation=$2 ;;
         esac
         shift
         ;;
     --only)
-        [[ ${2:-} =~ ^(txq|ideal)$ ]] || {
-            echo "w7.sh: --only needs txq or ideal" >&2
+        [[ ${2:-} =~ ^(txq|ideal|pgq)$ ]] || {
+            echo "w7.sh: --only needs txq, ideal or pgq" >&2
             exit 2
         }
         only=$2
@@ -81,8 +106,28 @@ die() {
 
 [[ -x $TOOL ]] || die "$TOOL not built (./run build, or ./run bench)"
 [[ -x $WORKER ]] || die "$WORKER not built (./run build, or ./run bench)"
+PGQD=${W7_PGQD:-pgqd}
+if [[ -z $only || $only == pgq ]]; then
+    command -v "$PGQD" >/dev/null ||
+        die "pgqd not found (apt-get install pgqd postgresql-15-pgq3)"
+fi
 # shellcheck source=bench/server.sh
 . "$ROOT/bench/server.sh"
+# pgqd, when it runs, is stopped before the server (it would retry forever).
+PGQD_PID=
+stop_pgqd() {
+    if [[ -n $PGQD_PID ]]; then
+        kill -INT "$PGQD_PID" 2>/dev/null || true
+        wait "$PGQD_PID" 2>/dev/null || true
+        PGQD_PID=
+    fi
+}
+trap 'stop_pgqd; stop_server' EXIT
+if [[ -z $only || $only == pgq ]]; then
+    [[ $(sql "select count(*) from pg_available_extensions
+               where name = 'pgq'") == 1 ]] ||
+        die "the pgq extension is not installed (apt-get install postgresql-15-pgq3)"
+fi
 "$TOOL" setup || die "txq-bench setup (txq_migrate) failed"
 mkdir -p "$OUT/log"
 S=$SCRATCH/sql
@@ -117,6 +162,8 @@ end
 \$\$;
 EOF
 printf "select txq.send('bench', '%s'::bytea);\n" "$PAYLOAD" >"$S/txq_send.sql"
+printf "select pgq.insert_event('w7', 'order.created', '%s');\n" "$PAYLOAD" \
+    >"$S/pgq_send.sql"
 printf "insert into q7 (payload) values ('%s');\n" "$PAYLOAD" >"$S/ideal_send.sql"
 cat >"$S/ideal_consume.sql" <<'EOF'
 select w7_ideal_consume() as n \gset
@@ -124,6 +171,54 @@ select w7_ideal_consume() as n \gset
 \sleep 10 ms
 \endif
 EOF
+sed 's/w7_ideal_consume/w7_pgq_consume/' "$S/ideal_consume.sql" \
+    >"$S/pgq_consume.sql"
+
+# PgQ: the extension, the queue w7 and its one consumer, and the consumer's
+# loop body (one batch per transaction: the business rows and finish_batch
+# commit together).
+pgq_setup() {
+    psql -o /dev/null <<EOF
+create extension pgq;
+select pgq.create_queue('w7');
+select pgq.set_queue_config('w7', 'ticker_max_lag', '100 milliseconds');
+select pgq.set_queue_config('w7', 'rotation_period', '$rotation seconds');
+select pgq.register_consumer('w7', 'w7_consumer');
+create function w7_pgq_consume() returns int language plpgsql as \$\$
+declare
+    bid bigint;
+    ev record;
+begin
+    bid := pgq.next_batch('w7', 'w7_consumer');
+    if bid is null then
+        return 0;
+    end if;
+    for ev in select ev_id, ev_time from pgq.get_batch_events(bid) loop
+        insert into w7_done (id, ms, t) values (ev.ev_id,
+            extract(epoch from clock_timestamp() - ev.ev_time) * 1000,
+            clock_timestamp());
+    end loop;
+    perform pgq.finish_batch(bid);
+    return 1;
+end
+\$\$;
+EOF
+    PGQ_SEQ=$(sql "select queue_event_seq from pgq.queue
+                    where queue_name = 'w7'")
+    cat >"$SCRATCH/pgqd.ini" <<EOF
+[pgqd]
+logfile = $OUT/log/w7_pgqd.log
+pidfile = $SCRATCH/pgqd.pid
+base_connstr = host=$PGHOST port=$PGPORT user=$PGUSER
+initial_database = $PGDATABASE
+database_list = $PGDATABASE
+ticker_period = 0.1
+maint_period = 10
+EOF
+}
+if [[ -z $only || $only == pgq ]]; then
+    pgq_setup
+fi
 
 TSV=$OUT/w7.tsv
 TXT=$OUT/w7.txt
@@ -135,6 +230,8 @@ sent_sql() {
     case $SYS in
     txq) echo "(select last_value from txq.messages_id_seq) - $SEQ0" ;;
     ideal) echo "(select last_value from q7_id_seq) - $SEQ0" ;;
+    pgq) echo "(select case when is_called then last_value else 0 end
+                  from $PGQ_SEQ)" ;;
     esac
 }
 storage_sql() {
@@ -143,6 +240,9 @@ storage_sql() {
                   from pg_class c join pg_namespace n on n.oid = c.relnamespace
                  where n.nspname = 'txq' and c.relkind in ('r', 'p'))" ;;
     ideal) echo "pg_total_relation_size('q7')" ;;
+    pgq) echo "(select sum(pg_total_relation_size(c.oid))::bigint
+                  from pg_class c join pg_namespace n on n.oid = c.relnamespace
+                 where n.nspname = 'pgq' and c.relkind in ('r', 'p'))" ;;
     esac
 }
 dead_sql() {
@@ -151,6 +251,8 @@ dead_sql() {
                  where schemaname = 'txq')" ;;
     ideal) echo "(select n_dead_tup from pg_stat_user_tables
                   where relid = 'q7'::regclass)" ;;
+    pgq) echo "(select sum(n_dead_tup) from pg_stat_user_tables
+                 where schemaname = 'pgq')" ;;
     esac
 }
 handled() {
@@ -200,6 +302,8 @@ capacity() { # LABEL
                   array_fill('$PAYLOAD'::bytea, array[$burst]))" >/dev/null ;;
     ideal) psql -c "insert into q7 (payload) select '$PAYLOAD'
                     from generate_series(1, $burst)" ;;
+    pgq) psql -c "select count(pgq.insert_event('w7', 'order.created',
+                  '$PAYLOAD')) from generate_series(1, $burst)" >/dev/null ;;
     esac
     h0=$(handled)
     t0=$(date +%s%N)
@@ -217,7 +321,7 @@ capacity() { # LABEL
 }
 
 run_system() {
-    local total pp cp hp pre size0 t_rel back cap0 cap1 i
+    local total pp cp hp size0 size t_rel back cap0 cap1 i
     SYS=$1
     psql -c 'truncate q7, w7_done restart identity' \
         -c 'truncate txq.messages, txq.bodies, txq.queue_counters' \
@@ -226,6 +330,7 @@ run_system() {
     case $SYS in
     txq) SEQ0=$(sql "select last_value from txq.messages_id_seq") ;;
     ideal) SEQ0=$(sql "select last_value from q7_id_seq") ;;
+    pgq) SEQ0=0 ;; # the queue (and its event sequence) is new
     esac
     PREV_N=0
     T0=$(date +%s)
@@ -245,6 +350,17 @@ run_system() {
         cp=$!
         "$PGBIN/pgbench" -n -c 2 -j 2 -R "$rate" -T "$total" \
             -f "$S/ideal_send.sql" bench >"$OUT/log/w7_${SYS}_send.log" 2>&1 &
+        pp=$!
+        ;;
+    pgq)
+        # (-q: no console; libevent's own warnings go to the log too)
+        "$PGQD" -q "$SCRATCH/pgqd.ini" 2>>"$OUT/log/w7_pgqd.log" &
+        PGQD_PID=$!
+        "$PGBIN/pgbench" -n -c 1 -j 1 -T "$total" -f "$S/pgq_consume.sql" \
+            bench >"$OUT/log/w7_${SYS}_consume.log" 2>&1 &
+        cp=$!
+        "$PGBIN/pgbench" -n -c 2 -j 2 -R "$rate" -T "$total" \
+            -f "$S/pgq_send.sql" bench >"$OUT/log/w7_${SYS}_send.log" 2>&1 &
         pp=$!
         ;;
     esac
@@ -282,6 +398,7 @@ run_system() {
     done
     kill -TERM "$pp" "$cp" 2>/dev/null || true
     wait "$pp" "$cp" 2>/dev/null || true
+    stop_pgqd
     awk -F'\t' -v sys="$SYS" -v c0="$cap0" -v c1="$cap1" -v s0="$size0" \
         -v back="${back:-never}" -v after="$after" '
         $1 == sys && $3 == "hold" { n++; if ($6 > maxb) maxb = $6
@@ -300,7 +417,7 @@ run_system() {
 
 printf 'system\tphase\tmsgs_per_s\tbacklog_left\n' >"$OUT/w7_capacity.tsv"
 say "W7: $rate msgs/s, hold $hold min, burst $burst, then $after min"
-for sys in txq ideal; do
+for sys in txq ideal pgq; do
     [[ -z $only || $only == "$sys" ]] || continue
     run_system "$sys"
 done
