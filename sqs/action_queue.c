@@ -400,10 +400,10 @@ set_wait(sqs_req *req, PGconn *pg, const sqs_queue *q, const struct attrs *a)
 }
 
 /* CreateQueue's tags: "tags" in JSON, Tag.N.Key/Value in a form. */
-static const json_t *
+static json_t *
 create_tags(const sqs_req *req)
 {
-    const json_t *t = json_object_get(req->in, "tags");
+    json_t *t = json_object_get(req->in, "tags");
 
     return t != NULL ? t : json_object_get(req->in, "Tags");
 }

@@ -10,8 +10,28 @@
 
 #include "sqs.h"
 
+/* Keys and values are text SQS can carry (sqs_text_ok: no control
+ * characters but tab and line ends, as in a message body): the query
+ * protocol's XML could not hold the others. */
+static enum sqs_code
+tags_text_ok(sqs_req *req, json_t *tags)
+{
+    const char *k;
+    json_t *v;
+
+    json_object_foreach(tags, k, v)
+    {
+        if (!sqs_text_ok(k, strlen(k)) || !json_is_string(v) ||
+            !sqs_text_ok(json_string_value(v), json_string_length(v)))
+            return sqs_fail(req, SQS_E_INVALID_PARAM,
+                            "Tag keys and values are strings of characters "
+                            "SQS allows in a message body.");
+    }
+    return SQS_OK;
+}
+
 enum sqs_code
-sqs_tags_set(sqs_req *req, PGconn *pg, const sqs_queue *q, const json_t *tags)
+sqs_tags_set(sqs_req *req, PGconn *pg, const sqs_queue *q, json_t *tags)
 {
     const char *v[2] = {q->txq_name, NULL};
     char *text;
@@ -24,6 +44,8 @@ sqs_tags_set(sqs_req *req, PGconn *pg, const sqs_queue *q, const json_t *tags)
                         "Tags is a map of a key to a value.");
     if (json_object_size(tags) == 0)
         return SQS_OK;
+    if (tags_text_ok(req, tags) != SQS_OK)
+        return req->err;
     text = json_dumps(tags, JSON_COMPACT);
     if (text == NULL)
         return sqs_fail(req, SQS_E_INTERNAL, "out of memory");
@@ -48,6 +70,8 @@ sqs_tag_queue(sqs_req *req, PGconn *pg)
     if (!json_is_object(tags))
         return sqs_fail(req, SQS_E_INVALID_PARAM,
                         "Tags is a map of a key to a value.");
+    if (tags_text_ok(req, tags) != SQS_OK)
+        return req->err;
     text = json_dumps(tags, JSON_COMPACT);
     if (text == NULL)
         return sqs_fail(req, SQS_E_INTERNAL, "out of memory");
@@ -84,6 +108,36 @@ sqs_untag_queue(sqs_req *req, PGconn *pg)
     return rc;
 }
 
+/* Tags set by SQL may hold what SQS cannot carry: such characters are
+ * shown as U+FFFD, as in a message body (a key that becomes another's is
+ * dropped). Returns 0, or -1 when out of memory. */
+static int
+tags_shown(json_t *tags)
+{
+    json_t *copy = json_deep_copy(tags), *v;
+    const char *k;
+
+    if (copy == NULL)
+        return -1;
+    json_object_clear(tags);
+    json_object_foreach(copy, k, v)
+    {
+        const char *s = json_string_value(v);
+        size_t kl, vl;
+        char *key = sqs_text_for_sqs((const unsigned char *)k, strlen(k), &kl);
+        char *val = s ? sqs_text_for_sqs((const unsigned char *)s,
+                                         json_string_length(v), &vl)
+                      : NULL;
+
+        if (key != NULL && val != NULL)
+            json_object_set_new(tags, key, json_stringn(val, vl));
+        free(key);
+        free(val);
+    }
+    json_decref(copy);
+    return 0;
+}
+
 enum sqs_code
 sqs_list_queue_tags(sqs_req *req, PGconn *pg)
 {
@@ -99,8 +153,13 @@ sqs_list_queue_tags(sqs_req *req, PGconn *pg)
         json_decref(tags);
         return sqs_fail(req, SQS_E_INTERNAL, "out of memory");
     }
-    if (json_object_size(tags) > 0)
+    if (json_object_size(tags) > 0) {
+        if (tags_shown(tags) != 0) {
+            json_decref(tags);
+            return sqs_fail(req, SQS_E_INTERNAL, "out of memory");
+        }
         json_object_set(req->out, "Tags", tags);
+    }
     json_decref(tags);
     return SQS_OK;
 }

@@ -195,7 +195,7 @@ sqs_queue_call(sqs_req *req, PGconn *pg, const char *tmpl, const char *arg2);
 /* Set tags (a JSON object; NULL: none) on q, in the role's transaction
  * that is open. Returns SQS_OK or the error. */
 enum sqs_code
-sqs_tags_set(sqs_req *req, PGconn *pg, const sqs_queue *q, const json_t *tags);
+sqs_tags_set(sqs_req *req, PGconn *pg, const sqs_queue *q, json_t *tags);
 
 /* The queue URL of q, written to buf. */
 void

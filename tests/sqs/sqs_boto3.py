@@ -657,8 +657,17 @@ code, _, _ = error_of(sqs.tag_queue, QueueUrl=tq,
 check(code == "InvalidParameterValue", "a reserved key refused: %s" % code)
 code, _, _ = error_of(sqs.tag_queue, QueueUrl=tq, Tags={"long": "v" * 257})
 check(code == "InvalidParameterValue", "a 257-character value refused")
+code, _, _ = error_of(sqs.tag_queue, QueueUrl=tq, Tags={"ctl": "a\x01b"})
+check(code == "InvalidParameterValue",
+      "a control character in a value refused: %s" % code)
 check(sqs.list_queue_tags(QueueUrl=tq).get("Tags") == {"team": "b"},
       "... and the refused TagQueues changed nothing")
+# One set by SQL reads back with U+FFFD, in XML as in JSON.
+psql("select %s.tag_queue('%s_tags', jsonb_build_object('sql',"
+     " 'x' || chr(1) || 'y'))" % (SCHEMA, PREFIX))
+got = sqs.list_queue_tags(QueueUrl=tq).get("Tags")
+check(got == {"team": "b", "sql": "x\ufffdy"},
+      "a tag set by SQL with a control character shows U+FFFD (%r)" % got)
 code, status, _ = error_of(client("NONE").list_queue_tags, QueueUrl=tq)
 check(code == "AccessDenied" and status == 403,
       "a role without monitor cannot list tags: %s" % code)
