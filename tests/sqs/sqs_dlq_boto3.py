@@ -15,17 +15,11 @@ import json
 import os
 import sys
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
-import xml.etree.ElementTree as ET
 
 import boto3
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 from botocore.config import Config
-from botocore.credentials import Credentials
-from botocore.exceptions import ClientError
+
+from sqs_movecall import Caller, Refused
 
 EXPECT = sys.argv[1]
 ENDPOINT = os.environ["SQS_ENDPOINT"]
@@ -47,66 +41,7 @@ def check(cond, what):
         print("  FAIL " + what)
 
 
-class Refused(Exception):
-    def __init__(self, code, message):
-        super().__init__("%s: %s" % (code, message))
-        self.code, self.message = code, message
-
-
-INTS = {"ApproximateNumberOfMessagesMoved", "ApproximateNumberOfMessagesToMove",
-        "MaxNumberOfMessagesPerSecond", "StartedTimestamp"}
-
-
-def xml_entry(el):
-    ns = "{http://queue.amazonaws.com/doc/2012-11-05/}"
-    out = {}
-    for c in el:
-        k = c.tag.replace(ns, "")
-        out[k] = int(c.text) if k in INTS else c.text
-    return out
-
-
-def raw_query(action, params):
-    """A query-protocol request signed by botocore, its XML result read."""
-    form = dict(params, Action=action, Version="2012-11-05")
-    req = AWSRequest(method="POST", url=ENDPOINT + "/",
-                     data=urllib.parse.urlencode(form),
-                     headers={"Content-Type":
-                              "application/x-www-form-urlencoded"})
-    SigV4Auth(Credentials(KEY, SECRET), "sqs", "us-east-1").add_auth(req)
-    body = req.body if isinstance(req.body, bytes) else req.body.encode()
-    r = urllib.request.Request(ENDPOINT + "/", data=body,
-                               headers=dict(req.headers), method="POST")
-    ns = "{http://queue.amazonaws.com/doc/2012-11-05/}"
-    try:
-        with urllib.request.urlopen(r) as resp:
-            root = ET.fromstring(resp.read())
-    except urllib.error.HTTPError as e:
-        text = e.read()
-        try:
-            err = ET.fromstring(text).find(ns + "Error")
-            code, msg = err.find(ns + "Code").text, err.find(ns + "Message").text
-        except (ET.ParseError, AttributeError):
-            code, msg = "HTTP %d" % e.code, text.decode(errors="replace")
-        raise Refused(code, msg)
-    res = root.find(ns + action + "Result")
-    if action == "ListMessageMoveTasks":
-        return {"Results": [xml_entry(e) for e in
-                            res.findall(ns + "ListMessageMoveTasksResultEntry")]}
-    return xml_entry(res)
-
-
-def call(action, **params):
-    """boto3's method when it has one, else the signed query form."""
-    snake = "".join("_" + c.lower() if c.isupper() else c
-                    for c in action).lstrip("_")
-    if hasattr(sqs, snake):
-        try:
-            return getattr(sqs, snake)(**params)
-        except ClientError as e:
-            raise Refused(e.response["Error"]["Code"],
-                          e.response["Error"].get("Message", ""))
-    return raw_query(action, {k: str(v) for k, v in params.items()})
+call = Caller(sqs, ENDPOINT, KEY, SECRET).call
 
 
 def code_of(action, **params):

@@ -22,17 +22,11 @@ import json
 import os
 import sys
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
-import xml.etree.ElementTree as ET
 
 import boto3
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 from botocore.config import Config
-from botocore.credentials import Credentials
-from botocore.exceptions import ClientError
+
+from sqs_movecall import Caller
 
 STEP, STATE = sys.argv[1], sys.argv[2]
 ENDPOINT = os.environ["SQS_ENDPOINT"]
@@ -40,10 +34,6 @@ PREFIX = os.environ["SQS_PREFIX"]
 KEY, SECRET = os.environ["SQS_KEY_APP"], os.environ["SQS_SECRET_APP"]
 N = 30
 RATE = 3
-NS = "{http://queue.amazonaws.com/doc/2012-11-05/}"
-INTS = {"ApproximateNumberOfMessagesMoved",
-        "ApproximateNumberOfMessagesToMove", "MaxNumberOfMessagesPerSecond",
-        "StartedTimestamp"}
 failures = 0
 
 sqs = boto3.client("sqs", endpoint_url=ENDPOINT, region_name="us-east-1",
@@ -66,40 +56,7 @@ def done():
     sys.exit(1 if failures else 0)
 
 
-def raw_query(action, params):
-    """A query-protocol request signed by botocore, its XML result read."""
-    form = dict(params, Action=action, Version="2012-11-05")
-    req = AWSRequest(method="POST", url=ENDPOINT + "/",
-                     data=urllib.parse.urlencode(form),
-                     headers={"Content-Type":
-                              "application/x-www-form-urlencoded"})
-    SigV4Auth(Credentials(KEY, SECRET), "sqs", "us-east-1").add_auth(req)
-    body = req.body if isinstance(req.body, bytes) else req.body.encode()
-    r = urllib.request.Request(ENDPOINT + "/", data=body,
-                               headers=dict(req.headers), method="POST")
-    try:
-        with urllib.request.urlopen(r) as resp:
-            root = ET.fromstring(resp.read())
-    except urllib.error.HTTPError as e:
-        raise RuntimeError("%s: HTTP %d %s" % (action, e.code, e.read()))
-    res = root.find(NS + action + "Result")
-    entries = res.findall(NS + "ListMessageMoveTasksResultEntry")
-    out = [{c.tag.replace(NS, ""): int(c.text)
-            if c.tag.replace(NS, "") in INTS else c.text for c in e}
-           for e in (entries if action == "ListMessageMoveTasks" else [res])]
-    return {"Results": out} if action == "ListMessageMoveTasks" else out[0]
-
-
-def call(action, **params):
-    """boto3's method when it has one, else the signed query form."""
-    snake = "".join("_" + c.lower() if c.isupper() else c
-                    for c in action).lstrip("_")
-    if hasattr(sqs, snake):
-        try:
-            return getattr(sqs, snake)(**params)
-        except ClientError as e:
-            raise RuntimeError("%s: %s" % (action, e.response["Error"]))
-    return raw_query(action, {k: str(v) for k, v in params.items()})
+call = Caller(sqs, ENDPOINT, KEY, SECRET).call
 
 
 def counts(url):
