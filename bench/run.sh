@@ -516,6 +516,10 @@ one_run() {
         worker_drain W3w worker_so_pipelined deq1_write \
             "so:$SO_HANDLER:bench_write_pipe"
         written
+        reset txq
+        worker_drain W3w worker_so_prepared deq1_write \
+            "so:$SO_HANDLER:bench_write_prep"
+        written
     fi
     if want W3 && [[ $diag -eq 1 ]]; then
         reset ideal

@@ -85,6 +85,13 @@ test_rotation_cycle(void **state)
     assert_int_equal(gen(f), 1);
     b = tt_send(f, f->pg, "jobs", "b");
     assert_int_equal(part_of(f, b), 1);
+    /* A batch too (send_batch() reads the generation once for it). */
+    tt_exec(f->pg, "select send_batch('jobs', array['x', 'y']::bytea[])");
+    assert_int_equal(tt_scalar(f->pg, "select count(*) from messages "
+                                      "where part = 1 and body in ('x', 'y')"),
+                     2);
+    tt_exec(f->pg, "delete from messages where id <> all (array[%lld, %lld])",
+            a, b);
     /* Both are served, oldest first, from either partition. */
     assert_int_equal(tt_scalar(f->pg,
                                "select count(*) from receive('jobs', "

@@ -37,6 +37,10 @@ declare
                           else @extschema@._clock(i_now) end;
     n int := coalesce(array_length(i_bodies, 1), 0);
     i int;
+    -- The current rotating partition, read once for the batch: as the
+    -- column's default it is read again for every row.
+    v_part smallint := (pg_catalog.pg_sequence_last_value(
+        '@extschema@.messages_gen'::regclass) % 2)::smallint;
 begin
     q := @extschema@._queue(i_queue);
     if not @extschema@._may(q.queue_id, 'send') then
@@ -99,12 +103,12 @@ begin
     return query
     insert into @extschema@.messages (queue_id, priority, visible_at,
         enqueued_at, expires_at, group_key, correlation_id, reply_to,
-        headers, body)
+        headers, body, part)
     select q.queue_id, coalesce(i_priority, 0),
            v_now + coalesce(i_delay, q.delay), v_now,
            v_now + q.expire_after,
            i_groups[b.i], i_correlation_ids[b.i], i_reply_to,
-           coalesce(i_headers[b.i], '{}'), b.body
+           coalesce(i_headers[b.i], '{}'), b.body, v_part
       from unnest(i_bodies) with ordinality as b(body, i)
      order by b.i
     returning id;
