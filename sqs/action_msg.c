@@ -624,10 +624,12 @@ append(json_t *a, json_t *v)
 static enum sqs_code
 send_batch_once(sqs_req *req, PGconn *pg)
 {
-    json_t *entries, *e, *ok, *failed, *arr[4] = {NULL, NULL, NULL, NULL};
+    /* The JSON arrays of the headers, groups and dedup ids; the bodies travel
+     * as a binary bytea[] (bytea_array). */
+    json_t *entries, *e, *ok, *failed, *arr[3] = {NULL, NULL, NULL};
     struct send_in in[BATCH_MAX];
     const char *ids[BATCH_MAX], *v[6];
-    char *text[4] = {NULL, NULL, NULL, NULL};
+    char *text[3] = {NULL, NULL, NULL};
     unsigned char *bodies = NULL;
     size_t i, k, n = 0;
     int same_delay = 1, oom = 0, fallback = 0, any_headers = 0;
@@ -637,10 +639,10 @@ send_batch_once(sqs_req *req, PGconn *pg)
 
     if (batch_start(req, pg, &q, &entries, &ok, &failed) != SQS_OK)
         return req->err;
-    for (k = 0; k < 4; k++)
+    for (k = 0; k < 3; k++)
         oom |= (arr[k] = json_array()) == NULL;
     if (oom) {
-        for (k = 0; k < 4; k++)
+        for (k = 0; k < 3; k++)
             json_decref(arr[k]);
         return sqs_fail(req, SQS_E_INTERNAL, "out of memory");
     }
@@ -655,17 +657,17 @@ send_batch_once(sqs_req *req, PGconn *pg)
         if (n > 0 && strcmp(in[n].delay, in[0].delay) != 0)
             same_delay = 0;
         any_headers |= in[n].headers != NULL;
-        oom |= append(arr[1], in[n].headers != NULL
+        oom |= append(arr[0], in[n].headers != NULL
                                   ? json_loads(in[n].headers, 0, NULL)
                                   : json_null());
         if (q.fifo) {
-            oom |= append(arr[2], json_string(in[n].group));
-            oom |= append(arr[3], json_string(in[n].dedup));
+            oom |= append(arr[1], json_string(in[n].group));
+            oom |= append(arr[2], json_string(in[n].dedup));
         }
         ids[n++] = eid;
     }
-    for (k = 1; k < 4 && !oom && n > 0; k++)
-        if ((k == 1 ? any_headers : q.fifo) &&
+    for (k = 0; k < 3 && !oom && n > 0; k++)
+        if ((k == 0 ? any_headers : q.fifo) &&
             (text[k] = json_dumps(arr[k], JSON_COMPACT)) == NULL)
             oom = 1;
     if (n > 0 && !oom && same_delay &&
@@ -674,10 +676,10 @@ send_batch_once(sqs_req *req, PGconn *pg)
     if (n > 0 && !oom && same_delay) {
         v[0] = q.txq_name;
         v[1] = (const char *)bodies;
-        v[2] = text[1];
+        v[2] = text[0];
         v[3] = in[0].delay[0] ? in[0].delay : NULL;
-        v[4] = text[2];
-        v[5] = text[3];
+        v[4] = text[1];
+        v[5] = text[2];
         r = sqs_tx_exec(req, pg, q_send_batch, 6, v, lens, bin);
         if (r == NULL) {
             fallback = req->err != SQS_E_UNAVAILABLE &&
@@ -709,7 +711,7 @@ send_batch_once(sqs_req *req, PGconn *pg)
 out:
     PQclear(r);
     free(bodies);
-    for (k = 0; k < 4; k++) {
+    for (k = 0; k < 3; k++) {
         json_decref(arr[k]);
         free(text[k]);
     }
