@@ -340,17 +340,11 @@ run_system() {
         "$WORKER" -H bench=sql:public.w7_handle -n 2 --log-level warn \
             2>"$OUT/log/w7_worker.log" &
         cp=$!
-        "$PGBIN/pgbench" -n -c 2 -j 2 -R "$rate" -T "$total" \
-            -f "$S/txq_send.sql" bench >"$OUT/log/w7_${SYS}_send.log" 2>&1 &
-        pp=$!
         ;;
     ideal)
         "$PGBIN/pgbench" -n -c 2 -j 2 -T "$total" -f "$S/ideal_consume.sql" \
             bench >"$OUT/log/w7_${SYS}_consume.log" 2>&1 &
         cp=$!
-        "$PGBIN/pgbench" -n -c 2 -j 2 -R "$rate" -T "$total" \
-            -f "$S/ideal_send.sql" bench >"$OUT/log/w7_${SYS}_send.log" 2>&1 &
-        pp=$!
         ;;
     pgq)
         # (-q: no console; libevent's own warnings go to the log too)
@@ -359,11 +353,12 @@ run_system() {
         "$PGBIN/pgbench" -n -c 1 -j 1 -T "$total" -f "$S/pgq_consume.sql" \
             bench >"$OUT/log/w7_${SYS}_consume.log" 2>&1 &
         cp=$!
-        "$PGBIN/pgbench" -n -c 2 -j 2 -R "$rate" -T "$total" \
-            -f "$S/pgq_send.sql" bench >"$OUT/log/w7_${SYS}_send.log" 2>&1 &
-        pp=$!
         ;;
     esac
+    # The producer, the same for each: its statement is the system's.
+    "$PGBIN/pgbench" -n -c 2 -j 2 -R "$rate" -T "$total" \
+        -f "$S/${SYS}_send.sql" bench >"$OUT/log/w7_${SYS}_send.log" 2>&1 &
+    pp=$!
     sample_for warmup 30
     capacity no_snapshot
     cap0=$CAP

@@ -110,12 +110,14 @@ sqs_untag_queue(sqs_req *req, PGconn *pg)
 
 /* Tags set by SQL may hold what SQS cannot carry: such characters are
  * shown as U+FFFD, as in a message body (a key that becomes another's is
- * dropped). Returns 0, or -1 when out of memory. */
+ * dropped, as is a value that is not a string). Returns 0, or -1 when out
+ * of memory. */
 static int
 tags_shown(json_t *tags)
 {
     json_t *copy = json_deep_copy(tags), *v;
     const char *k;
+    int rc = 0;
 
     if (copy == NULL)
         return -1;
@@ -129,13 +131,16 @@ tags_shown(json_t *tags)
                                          json_string_length(v), &vl)
                       : NULL;
 
-        if (key != NULL && val != NULL)
-            json_object_set_new(tags, key, json_stringn(val, vl));
+        if (key == NULL || (s != NULL && val == NULL))
+            rc = -1; /* out of memory: not a tag quietly left out */
+        else if (val != NULL &&
+                 json_object_set_new(tags, key, json_stringn(val, vl)) != 0)
+            rc = -1;
         free(key);
         free(val);
     }
     json_decref(copy);
-    return 0;
+    return rc;
 }
 
 enum sqs_code
